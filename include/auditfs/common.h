@@ -1,0 +1,69 @@
+/*
+ * auditfs/common.h - error codes, export macro and the hash type shared by every module.
+ *
+ * Conventions (libgit2 style): every fallible function returns int, 0 on success and a negative
+ * AUDITFS_E* code on failure; the human-readable reason (naming the input and position where
+ * there is one) is kept per thread and read with auditfs_error_last(). Out-parameters come
+ * first. Objects returned through a pointer-to-pointer are owned by the caller and released with
+ * the matching *_free(), which accepts NULL. The library never prints and never exits.
+ */
+#ifndef AUDITFS_COMMON_H
+#define AUDITFS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define AUDITFS_API __attribute__((visibility("default")))
+#define AUDITFS_WUR __attribute__((warn_unused_result))
+#else
+#define AUDITFS_API
+#define AUDITFS_WUR
+#endif
+
+/** Error codes. The CLI maps each class to a distinct exit code (see README). */
+enum auditfs_error {
+    AUDITFS_OK = 0,
+    AUDITFS_ERROR = -1,     /* anything not listed below */
+    AUDITFS_EINVAL = -2,    /* a bad argument from the caller (usage) */
+    AUDITFS_EFORMAT = -3,   /* malformed input: a record, key, note, proof or expression */
+    AUDITFS_EVERIFY = -4,   /* a signature, hash, proof or chain does not verify */
+    AUDITFS_EIO = -5,       /* the file system or the git repository failed */
+    AUDITFS_ENOTFOUND = -6, /* no such entry, version, file or ref */
+    AUDITFS_EEXISTS = -7,   /* refusing to overwrite something that exists */
+    AUDITFS_EBUSY = -8,     /* another writer holds the ledger lock */
+    AUDITFS_EKEY = -9,      /* a key is unusable: loose file mode, wrong ledger, malformed */
+    AUDITFS_ENOMEM = -10,   /* out of memory */
+    AUDITFS_ETOOBIG = -11,  /* an input exceeds a documented size limit */
+};
+
+/** The reason for the last failure on this thread ("" if none). Valid until the next call. */
+AUDITFS_API const char *auditfs_error_last(void);
+
+/** The last error code set on this thread (AUDITFS_OK if none). */
+AUDITFS_API int auditfs_error_last_code(void);
+
+/** Clears the last error on this thread. */
+AUDITFS_API void auditfs_error_clear(void);
+
+/** A short, stable name for an error code ("EVERIFY", ...). */
+AUDITFS_API const char *auditfs_error_name(int code);
+
+#define AUDITFS_HASH_BYTES 32
+
+/** A SHA-256 digest (RFC 6962 leaf, node or root hash). */
+typedef struct auditfs_hash {
+    uint8_t b[AUDITFS_HASH_BYTES];
+} auditfs_hash;
+
+/** The library version string, e.g. "0.1.0". */
+AUDITFS_API const char *auditfs_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,125 @@
+/*
+ * ledger/internal.h - helpers shared inside the library: error reporting, byte order, base64,
+ * growable buffers, SHA-256 contexts and durable file writes. Not installed.
+ */
+#ifndef AUDITFS_INTERNAL_H
+#define AUDITFS_INTERNAL_H
+
+#include "auditfs/common.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define AFS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define AFS_PRINTF(a, b)
+#endif
+
+/** Sets the thread's last error to code and the formatted reason; returns code. */
+int afs_error_set(int code, const char *fmt, ...) AFS_PRINTF(2, 3);
+/** Like afs_error_set, but appends ": <libgit2's last error>". */
+int afs_error_git(int code, const char *fmt, ...) AFS_PRINTF(2, 3);
+/** Prefixes the current error message with the formatted context (keeps the code). */
+int afs_error_wrap(int code, const char *fmt, ...) AFS_PRINTF(2, 3);
+
+/* ---- byte order: explicit, never a struct cast ---- */
+static inline uint32_t
+afs_load_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline void
+afs_store_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline uint64_t
+afs_load_be64(const uint8_t *p)
+{
+    return ((uint64_t)afs_load_be32(p) << 32) | afs_load_be32(p + 4);
+}
+static inline void
+afs_store_be64(uint8_t *p, uint64_t v)
+{
+    afs_store_be32(p, (uint32_t)(v >> 32));
+    afs_store_be32(p + 4, (uint32_t)v);
+}
+static inline uint32_t
+afs_load_le32(const uint8_t *p)
+{
+    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
+}
+static inline void
+afs_store_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* ---- base64 (RFC 4648 section 4, standard alphabet, padded) ---- */
+/** Encoded length of n bytes, without NUL. */
+#define AFS_B64_LEN(n) ((((n) + 2) / 3) * 4)
+/** Encodes into out (needs AFS_B64_LEN(n) + 1 bytes, NUL-terminated); returns the length. */
+size_t afs_b64_encode(char *out, const void *in, size_t n);
+/**
+ * Strictly decodes exactly `len` chars (canonical padding, no whitespace) into out (cap bytes).
+ * Returns the decoded length, or -1 if the input is not canonical base64 or does not fit.
+ */
+long afs_b64_decode(uint8_t *out, size_t cap, const char *in, size_t len);
+
+/* ---- growable byte buffer: data is always NUL-terminated after len ---- */
+typedef struct afs_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} afs_buf;
+#define AFS_BUF_INIT {NULL, 0, 0}
+int afs_buf_grow(afs_buf *b, size_t extra);
+int afs_buf_put(afs_buf *b, const void *p, size_t n);
+int afs_buf_puts(afs_buf *b, const char *s);
+int afs_buf_printf(afs_buf *b, const char *fmt, ...) AFS_PRINTF(2, 3);
+void afs_buf_release(afs_buf *b);
+/** Hands the data to the caller (malloc'd, NUL-terminated) and resets the buffer. */
+char *afs_buf_detach(afs_buf *b, size_t *len);
+
+/* ---- SHA-256 (OpenSSL's implementation: 1.6-1.8x libsodium's here, no SHA-NI) ---- */
+typedef struct afs_sha256_ctx {
+    uint64_t opaque[16]; /* large enough for OpenSSL's SHA256_CTX (112 bytes) */
+} afs_sha256_ctx;
+void afs_sha256_init(afs_sha256_ctx *c);
+void afs_sha256_update(afs_sha256_ctx *c, const void *p, size_t n);
+void afs_sha256_final(afs_sha256_ctx *c, uint8_t out[32]);
+void afs_sha256(uint8_t out[32], const void *p, size_t n);
+
+/* ---- numbers ---- */
+/** Parses a canonical decimal (no sign, no leading zeroes unless "0") of exactly len chars. */
+bool afs_parse_u64(uint64_t *out, const char *s, size_t len);
+
+/* ---- time ---- */
+/** Formats microseconds since the epoch as 2026-11-21T22:13:11.123456Z (27 chars + NUL). */
+void afs_format_time(char out[32], int64_t us);
+/** Parses exactly that format. */
+bool afs_parse_time(int64_t *out, const char *s, size_t len);
+/** Parses RFC 3339 with any fraction/offset, or a bare date YYYY-MM-DD (midnight UTC). */
+bool afs_parse_time_loose(int64_t *out, const char *s);
+/** The current time in microseconds since the epoch. */
+int64_t afs_now_us(void);
+
+/* ---- files ---- */
+/** Reads a whole file (at most max bytes, else ETOOBIG) into a malloc'd NUL-terminated buffer. */
+int afs_read_file(char **out, size_t *len, const char *path, size_t max);
+/** fsyncs the directory holding path (or path itself if a directory). */
+int afs_fsync_dir(const char *path);
+
+/** Returns true if s (n bytes) is valid UTF-8 with no C0 control bytes other than allowed. */
+bool afs_utf8_valid(const uint8_t *s, size_t n, bool allow_tab);
+
+#endif

@@ -1,0 +1,457 @@
+/*
+ * ledger/util.c - base64, buffers, numbers, times, files and UTF-8 checks.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t
+afs_b64_encode(char *out, const void *in, size_t n)
+{
+    const uint8_t *p = in;
+    size_t o = 0, i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = ((uint32_t)p[i] << 16) | ((uint32_t)p[i + 1] << 8) | p[i + 2];
+        out[o++] = b64chars[v >> 18];
+        out[o++] = b64chars[(v >> 12) & 63];
+        out[o++] = b64chars[(v >> 6) & 63];
+        out[o++] = b64chars[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        out[o++] = b64chars[v >> 18];
+        out[o++] = b64chars[(v >> 12) & 63];
+        out[o++] = '=';
+        out[o++] = '=';
+    } else if (n - i == 2) {
+        uint32_t v = ((uint32_t)p[i] << 16) | ((uint32_t)p[i + 1] << 8);
+        out[o++] = b64chars[v >> 18];
+        out[o++] = b64chars[(v >> 12) & 63];
+        out[o++] = b64chars[(v >> 6) & 63];
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static int
+b64val(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+long
+afs_b64_decode(uint8_t *out, size_t cap, const char *in, size_t len)
+{
+    size_t o = 0;
+    if (len % 4 != 0)
+        return -1;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            char c = in[i + k];
+            if (c == '=' && i + 4 == len && k >= 2) {
+                v[k] = 0;
+                pad++;
+                continue;
+            }
+            if (pad)
+                return -1; /* data after padding */
+            v[k] = b64val(c);
+            if (v[k] < 0)
+                return -1;
+        }
+        uint32_t w = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12) | ((uint32_t)v[2] << 6) | v[3];
+        size_t nb = 3 - (size_t)pad;
+        /* canonical: the bits below the last data byte must be zero */
+        if (pad == 1 && (w & 0xff) != 0)
+            return -1;
+        if (pad == 2 && (w & 0xffff) != 0)
+            return -1;
+        if (o + nb > cap)
+            return -1;
+        out[o++] = (uint8_t)(w >> 16);
+        if (nb > 1)
+            out[o++] = (uint8_t)(w >> 8);
+        if (nb > 2)
+            out[o++] = (uint8_t)w;
+    }
+    return (long)o;
+}
+
+int
+afs_buf_grow(afs_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return 0;
+    if (extra > SIZE_MAX / 2 - b->len)
+        return afs_error_set(AUDITFS_ENOMEM, "buffer too large");
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory (%zu bytes)", cap);
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+int
+afs_buf_put(afs_buf *b, const void *p, size_t n)
+{
+    int err = afs_buf_grow(b, n);
+    if (err)
+        return err;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int
+afs_buf_puts(afs_buf *b, const char *s)
+{
+    return afs_buf_put(b, s, strlen(s));
+}
+
+int
+afs_buf_printf(afs_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return afs_error_set(AUDITFS_ERROR, "format error");
+    int err = afs_buf_grow(b, (size_t)n);
+    if (err)
+        return err;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+void
+afs_buf_release(afs_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *
+afs_buf_detach(afs_buf *b, size_t *len)
+{
+    char *d = b->data;
+    if (!d) {
+        d = calloc(1, 1);
+        if (len)
+            *len = 0;
+    } else if (len) {
+        *len = b->len;
+    }
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return d;
+}
+
+bool
+afs_parse_u64(uint64_t *out, const char *s, size_t len)
+{
+    uint64_t v = 0;
+    if (len == 0 || len > 20)
+        return false;
+    if (s[0] == '0' && len > 1)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), Howard Hinnant's algorithm. */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool
+days_in_month_ok(int64_t y, unsigned m, unsigned d)
+{
+    static const unsigned dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m < 1 || m > 12 || d < 1)
+        return false;
+    unsigned max = dim[m - 1];
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        max = 29;
+    return d <= max;
+}
+
+void
+afs_format_time(char out[32], int64_t us)
+{
+    int64_t secs = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
+    int64_t frac = us - secs * 1000000;
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    /* the year is clamped to 4 digits: times come from the clock or a validated header */
+    int year = tm.tm_year + 1900;
+    if (year < 0)
+        year = 0;
+    if (year > 9999)
+        year = 9999;
+    char tmp[96];
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", year, (tm.tm_mon + 1) % 100,
+             tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100,
+             (int)(frac % 1000000));
+    memcpy(out, tmp, 28); /* 27 characters and the NUL */
+}
+
+static bool
+digits(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Parses "YYYY-MM-DD" at s; returns days since epoch. */
+static bool
+parse_date(int64_t *days, const char *s)
+{
+    unsigned y, m, d;
+    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &m) || s[7] != '-' ||
+        !digits(s + 8, 2, &d))
+        return false;
+    if (!days_in_month_ok(y, m, d))
+        return false;
+    *days = days_from_civil(y, m, d);
+    return true;
+}
+
+bool
+afs_parse_time(int64_t *out, const char *s, size_t len)
+{
+    int64_t days;
+    unsigned hh, mm, ss, us;
+    if (len != 27 || !parse_date(&days, s) || s[10] != 'T' || !digits(s + 11, 2, &hh) ||
+        s[13] != ':' || !digits(s + 14, 2, &mm) || s[16] != ':' || !digits(s + 17, 2, &ss) ||
+        s[19] != '.' || !digits(s + 20, 6, &us) || s[26] != 'Z')
+        return false;
+    if (hh > 23 || mm > 59 || ss > 59)
+        return false;
+    *out = ((days * 86400) + hh * 3600 + mm * 60 + ss) * 1000000 + us;
+    return true;
+}
+
+bool
+afs_parse_time_loose(int64_t *out, const char *s)
+{
+    size_t len = strlen(s);
+    int64_t days;
+    unsigned hh = 0, mm = 0, ss = 0;
+    int64_t frac_us = 0;
+    if (len < 10 || !parse_date(&days, s))
+        return false;
+    const char *p = s + 10;
+    int64_t offset_s = 0;
+    if (*p) {
+        if (*p != 'T' && *p != 't' && *p != ' ')
+            return false;
+        p++;
+        if (strlen(p) < 5 || !digits(p, 2, &hh) || p[2] != ':' || !digits(p + 3, 2, &mm))
+            return false;
+        p += 5;
+        if (*p == ':') {
+            if (!digits(p + 1, 2, &ss))
+                return false;
+            p += 3;
+            if (*p == '.') {
+                p++;
+                int nd = 0;
+                int64_t scale = 100000;
+                while (*p >= '0' && *p <= '9') {
+                    if (nd < 6)
+                        frac_us += (*p - '0') * scale;
+                    scale /= 10;
+                    nd++;
+                    p++;
+                }
+                if (nd == 0)
+                    return false;
+            }
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            unsigned oh, om;
+            int sign = *p == '-' ? -1 : 1;
+            if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om))
+                return false;
+            offset_s = sign * (int64_t)(oh * 3600 + om * 60);
+            p += 6;
+        } else if (*p) {
+            return false;
+        }
+        if (*p)
+            return false;
+        if (hh > 23 || mm > 59 || ss > 60)
+            return false;
+    }
+    *out = ((days * 86400) + hh * 3600 + mm * 60 + ss - offset_s) * 1000000 + frac_us;
+    return true;
+}
+
+int64_t
+afs_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int
+afs_read_file(char **out, size_t *len, const char *path, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    afs_buf b = AFS_BUF_INIT;
+    int err = 0;
+    if (fd < 0)
+        return afs_error_set(errno == ENOENT ? AUDITFS_ENOTFOUND : AUDITFS_EIO, "%s: %s", path,
+                             strerror(errno));
+    for (;;) {
+        if ((err = afs_buf_grow(&b, 65536)) != 0)
+            goto cleanup;
+        ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            err = afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
+            goto cleanup;
+        }
+        if (n == 0)
+            break;
+        b.len += (size_t)n;
+        if (b.len > max) {
+            err = afs_error_set(AUDITFS_ETOOBIG, "%s: larger than %zu bytes", path, max);
+            goto cleanup;
+        }
+    }
+    b.data[b.len] = '\0';
+    *out = afs_buf_detach(&b, len);
+cleanup:
+    close(fd);
+    afs_buf_release(&b);
+    return err;
+}
+
+int
+afs_fsync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(dir, sizeof dir, "%s", path);
+    } else {
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash == dir)
+            dir[1] = '\0';
+        else if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return afs_error_set(AUDITFS_EIO, "%s: %s", dir, strerror(errno));
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0)
+        return afs_error_set(AUDITFS_EIO, "fsync %s: %s", dir, strerror(e));
+    return 0;
+}
+
+bool
+afs_utf8_valid(const uint8_t *s, size_t n, bool allow_tab)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && !(allow_tab && c == '\t')) || c == 0x7f)
+                return false;
+            i++;
+            continue;
+        }
+        size_t need;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (need >= n - i)
+            return false;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += need + 1;
+    }
+    return true;
+}

@@ -1,0 +1,71 @@
+#include "internal.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+Test(util, base64_roundtrip_and_strictness)
+{
+    char enc[64];
+    uint8_t dec[64];
+    cr_assert_eq(afs_b64_encode(enc, "foobar", 6), 8);
+    cr_assert_str_eq(enc, "Zm9vYmFy");
+    afs_b64_encode(enc, "fo", 2);
+    cr_assert_str_eq(enc, "Zm8=");
+    cr_assert_eq(afs_b64_decode(dec, sizeof dec, "Zm8=", 4), 2);
+    cr_assert_eq(memcmp(dec, "fo", 2), 0);
+    cr_assert_eq(afs_b64_decode(dec, sizeof dec, "Zm9=", 4), -1, "non-canonical trailing bits");
+    cr_assert_eq(afs_b64_decode(dec, sizeof dec, "Zm8", 3), -1, "missing padding");
+    cr_assert_eq(afs_b64_decode(dec, sizeof dec, "Z=8=", 4), -1, "data after padding");
+    cr_assert_eq(afs_b64_decode(dec, sizeof dec, "Zm 8", 4), -1, "space");
+    cr_assert_eq(afs_b64_decode(dec, 1, "Zm8=", 4), -1, "does not fit");
+}
+
+Test(util, parse_u64_canonical)
+{
+    uint64_t v;
+    cr_assert(afs_parse_u64(&v, "0", 1) && v == 0);
+    cr_assert(afs_parse_u64(&v, "18446744073709551615", 20) && v == UINT64_MAX);
+    cr_assert(!afs_parse_u64(&v, "18446744073709551616", 20));
+    cr_assert(!afs_parse_u64(&v, "01", 2));
+    cr_assert(!afs_parse_u64(&v, "-1", 2));
+    cr_assert(!afs_parse_u64(&v, "", 0));
+}
+
+Test(util, time_roundtrip)
+{
+    char s[32];
+    int64_t t;
+    afs_format_time(s, 1795299191123456LL);
+    cr_assert_str_eq(s, "2026-11-21T22:13:11.123456Z");
+    cr_assert(afs_parse_time(&t, s, strlen(s)));
+    cr_assert_eq(t, 1795299191123456LL);
+    cr_assert(!afs_parse_time(&t, "2026-02-30T00:00:00.000000Z", 27));
+    cr_assert(afs_parse_time_loose(&t, "2026-11-17"));
+    afs_format_time(s, t);
+    cr_assert_str_eq(s, "2026-11-17T00:00:00.000000Z");
+    cr_assert(afs_parse_time_loose(&t, "2026-11-17T01:00:00+01:00"));
+    afs_format_time(s, t);
+    cr_assert_str_eq(s, "2026-11-17T00:00:00.000000Z");
+    cr_assert(!afs_parse_time_loose(&t, "yesterday"));
+}
+
+Test(util, utf8)
+{
+    cr_assert(afs_utf8_valid((const uint8_t *)"h\xc3\xa9llo", 6, false));
+    cr_assert(!afs_utf8_valid((const uint8_t *)"\xc3", 1, false));
+    cr_assert(!afs_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3, false), "surrogate");
+    cr_assert(!afs_utf8_valid((const uint8_t *)"\xc0\xaf", 2, false), "overlong");
+    cr_assert(!afs_utf8_valid((const uint8_t *)"a\x01", 2, false), "control");
+    cr_assert(afs_utf8_valid((const uint8_t *)"a\tb", 3, true));
+}
+
+Test(util, sha256_known_answer)
+{
+    uint8_t h[32];
+    char hex[65];
+    afs_sha256(h, "abc", 3);
+    for (int i = 0; i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", h[i]);
+    cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
