@@ -1,5 +1,1213 @@
+/*
+ * cli/main.c - the auditfs command: argument parsing, output and exit codes over the library.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- shared helpers ---- */
+
 int
-main(void)
+cli_exit_code(int err)
 {
+    switch (err) {
+    case AUDITFS_OK: return EXIT_OK;
+    case AUDITFS_EVERIFY: return EXIT_VERIFY;
+    case AUDITFS_EINVAL: return EXIT_USAGE;
+    case AUDITFS_EFORMAT:
+    case AUDITFS_ETOOBIG: return EXIT_DATA;
+    case AUDITFS_EKEY: return EXIT_KEY;
+    case AUDITFS_EBUSY: return EXIT_BUSY;
+    case AUDITFS_ENOTFOUND: return EXIT_NOTFOUND;
+    default: return EXIT_IO;
+    }
+}
+
+int
+cli_fail(int err, const char *context)
+{
+    const char *msg = auditfs_error_last();
+    if (context)
+        fprintf(stderr, "auditfs: %s: %s\n", context, msg[0] ? msg : auditfs_error_name(err));
+    else
+        fprintf(stderr, "auditfs: %s\n", msg[0] ? msg : auditfs_error_name(err));
+    return cli_exit_code(err);
+}
+
+int
+cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("auditfs: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (see --help)\n", stderr);
+    return EXIT_USAGE;
+}
+
+const char *
+cli_ledger_path(const char *opt)
+{
+    if (opt)
+        return opt;
+    const char *env = getenv("AUDITFS_LEDGER");
+    return env && env[0] ? env : NULL;
+}
+
+int
+cli_parse_u64(uint64_t *out, const char *s, const char *what)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-') {
+        cli_usage_error("%s: '%s' is not a non-negative number", what, s ? s : "");
+        return -1;
+    }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) {
+        cli_usage_error("%s: '%s' is not a non-negative number", what, s);
+        return -1;
+    }
+    *out = v;
     return 0;
+}
+
+static int
+want_help(int argc, char **argv, const char *text)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(text, stdout);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int
+load_signer(auditfs_signer **out, const char *path)
+{
+    if (!path)
+        return cli_usage_error("--key FILE (the signer key) is required");
+    int err = auditfs_signer_load(out, path);
+    return err ? cli_fail(err, NULL) : 0;
+}
+
+static int
+load_verifier(auditfs_verifier **out, const char *path)
+{
+    if (!path)
+        return cli_usage_error("--key FILE.pub (the ledger's verifier key) is required");
+    int err = auditfs_verifier_load(out, path);
+    return err ? cli_fail(err, NULL) : 0;
+}
+
+static int
+open_ledger(auditfs_ledger **out, const char *opt)
+{
+    const char *path = cli_ledger_path(opt);
+    if (!path)
+        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    int err = auditfs_ledger_open(out, path);
+    return err ? cli_fail(err, NULL) : 0;
+}
+
+/* ---- keygen ---- */
+
+static const char keygen_help[] =
+    "usage: auditfs keygen NAME -o FILE\n"
+    "\n"
+    "Creates an Ed25519 signer key named NAME in FILE (mode 0600) and its verifier key in\n"
+    "FILE.pub. The formats are those of Go's golang.org/x/mod/sumdb/note.\n";
+
+static int
+cmd_keygen(int argc, char **argv)
+{
+    const char *out = NULL;
+    int c;
+    static const struct option opts[] = {{"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    if (want_help(argc, argv, keygen_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        if (c == 'o')
+            out = optarg;
+        else
+            return EXIT_USAGE;
+    }
+    if (optind + 1 != argc || !out)
+        return cli_usage_error("keygen needs NAME and -o FILE");
+    auditfs_signer *s = NULL;
+    auditfs_verifier *v = NULL;
+    char *vk = NULL;
+    int err;
+    if ((err = auditfs_signer_generate(&s, argv[optind])) != 0)
+        return cli_fail(err, "keygen");
+    char pub[4096];
+    snprintf(pub, sizeof pub, "%s.pub", out);
+    if (access(pub, F_OK) == 0) {
+        auditfs_signer_free(s);
+        fprintf(stderr, "auditfs: %s exists; refusing to overwrite it\n", pub);
+        return EXIT_IO;
+    }
+    if ((err = auditfs_signer_save(s, out)) != 0 || (err = auditfs_signer_verifier(&v, s)) != 0 ||
+        (err = auditfs_verifier_format(&vk, v)) != 0)
+        goto done;
+    FILE *f = fopen(pub, "wx");
+    if (!f || fprintf(f, "%s\n", vk) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "auditfs: %s: %s\n", pub, strerror(errno));
+        err = AUDITFS_EIO;
+        goto done_quiet;
+    }
+    printf("%s\n", vk);
+done:
+    if (err)
+        err = cli_fail(err, "keygen") ? err : err;
+done_quiet:
+    free(vk);
+    auditfs_verifier_free(v);
+    auditfs_signer_free(s);
+    return err ? cli_exit_code(err) : 0;
+}
+
+/* ---- init ---- */
+
+static const char init_help[] =
+    "usage: auditfs init --ledger DIR --key FILE [--origin ORIGIN]\n"
+    "\n"
+    "Creates a new ledger (a bare git repository) whose first checkpoint, of size 0, is signed by\n"
+    "the key. ORIGIN, the checkpoint's first line, defaults to the key's name; one key may sign\n"
+    "several ledgers with different origins (e.g. one per tenant).\n";
+
+static int
+cmd_init(int argc, char **argv)
+{
+    const char *ledger = NULL, *key = NULL, *origin = NULL;
+    int c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
+                                         {0, 0, 0, 0}};
+    if (want_help(argc, argv, init_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'k': key = optarg; break;
+        case 'O': origin = optarg; break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("init takes no arguments");
+    ledger = cli_ledger_path(ledger);
+    if (!ledger)
+        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    auditfs_signer *s = NULL;
+    int rc = load_signer(&s, key);
+    if (rc)
+        return rc;
+    int err = auditfs_ledger_init(ledger, s, origin);
+    auditfs_signer_free(s);
+    if (err)
+        return cli_fail(err, "init");
+    fprintf(stderr, "initialised ledger %s (origin %s)\n", ledger,
+            origin ? origin : "the key's name");
+    return 0;
+}
+
+/* ---- append ---- */
+
+static const char append_help[] =
+    "usage: auditfs append --ledger DIR --key FILE --stream S [--tenant T] [--party P]\n"
+    "                      [--layer L] [--quarantine] [--max-record BYTES] [--batch-bytes N]\n"
+    "                      [--flush-ms MS] [--no-wait] [FILE...]\n"
+    "\n"
+    "Appends one entry per input line (standard input when no FILE), signing and committing in\n"
+    "batches: a batch is committed when it holds --batch-bytes (default 8 MiB) or when its first\n"
+    "line is --flush-ms old (default 1000), so a slow trickle is committed within a second.\n"
+    "Each durable commit prints the new tree size on standard output: every entry up to it is\n"
+    "acknowledged (fsynced). Lines must be UTF-8 without NUL or control characters (tab\n"
+    "allowed), at most --max-record bytes (default 65536), and end with a newline. A bad line\n"
+    "stops the append with FILE:LINE: reason and exit code 3 after committing everything before\n"
+    "it; with --quarantine the line is stored byte-exact in the 'quarantine' stream instead.\n"
+    "A second appender waits for the first (--no-wait: exit 6 instead).\n"
+    "P is provider|customer|security-vendor|assessor; L is facility|hardware|virtualization|\n"
+    "platform|application|data.\n";
+
+typedef struct appender {
+    auditfs_writer *w;
+    auditfs_entry tmpl;
+    int quarantine;
+    size_t max_record;
+    int64_t flush_us;
+    int64_t batch_start;
+    uint64_t committed;
+    uint64_t quarantined;
+} appender;
+
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+ap_commit(appender *a)
+{
+    uint64_t size;
+    if (auditfs_writer_pending_count(a->w) == 0)
+        return 0;
+    int err = auditfs_writer_commit(a->w, &size);
+    if (err)
+        return err;
+    a->committed = size;
+    printf("%llu\n", (unsigned long long)size);
+    fflush(stdout);
+    a->batch_start = 0;
+    return 0;
+}
+
+static const char *
+line_problem(const uint8_t *p, size_t n, size_t max)
+{
+    if (n > max)
+        return "line longer than the record size limit";
+    if (memchr(p, 0, n))
+        return "NUL byte in line";
+    if (n && p[n - 1] == '\r')
+        return "carriage return at end of line (CRLF input?)";
+    if (!auditfs_valid_text(p, n, 1))
+        return "invalid UTF-8 or a control character";
+    return NULL;
+}
+
+static int
+ap_line(appender *a, const char *fname, uint64_t lineno, const uint8_t *p, size_t n,
+        const char *problem)
+{
+    auditfs_entry e = a->tmpl;
+    int err;
+    if (!problem)
+        problem = line_problem(p, n, a->max_record);
+    if (problem) {
+        if (!a->quarantine || n > AUDITFS_PAYLOAD_MAX_HARD) {
+            int cerr = ap_commit(a);
+            fprintf(stderr, "%s:%llu: %s\n", fname, (unsigned long long)lineno, problem);
+            if (cerr)
+                return cli_fail(cerr, "commit");
+            return EXIT_DATA;
+        }
+        memset(&e, 0, sizeof e);
+        snprintf(e.type, sizeof e.type, "quarantine");
+        snprintf(e.stream, sizeof e.stream, "quarantine");
+        snprintf(e.tenant, sizeof e.tenant, "%s", a->tmpl.tenant);
+        snprintf(e.reason, sizeof e.reason, "%.120s:%llu: %s", fname, (unsigned long long)lineno,
+                 problem);
+        /* the reason must itself be clean text: file names are the user's */
+        if (!auditfs_valid_text((const uint8_t *)e.reason, strlen(e.reason), 0))
+            snprintf(e.reason, sizeof e.reason, "line %llu: %s", (unsigned long long)lineno,
+                     problem);
+        a->quarantined++;
+    }
+    e.payload = p;
+    e.payload_len = n;
+    if ((err = auditfs_writer_add(a->w, &e, NULL, 0, NULL)) != 0) {
+        int cerr = ap_commit(a);
+        fprintf(stderr, "%s:%llu: %s\n", fname, (unsigned long long)lineno, auditfs_error_last());
+        return cerr ? cli_fail(cerr, "commit") : cli_exit_code(err);
+    }
+    if (a->batch_start == 0)
+        a->batch_start = mono_us();
+    return 0;
+}
+
+/* Reads one input with poll(), so a partial batch is committed after --flush-ms of quiet. */
+static int
+ap_input(appender *a, int fd, const char *fname, size_t batch_bytes)
+{
+    size_t cap = a->max_record + 2 > 65536 ? a->max_record + 2 : 65536;
+    cap = cap < AUDITFS_PAYLOAD_MAX_HARD + 2 ? AUDITFS_PAYLOAD_MAX_HARD + 2 : cap;
+    uint8_t *buf = malloc(cap);
+    size_t len = 0;
+    uint64_t lineno = 0;
+    int rc = 0, err;
+    if (!buf)
+        return cli_fail(AUDITFS_ENOMEM, "append");
+    for (;;) {
+        int timeout = -1;
+        if (a->batch_start) {
+            int64_t left = a->batch_start + a->flush_us - mono_us();
+            timeout = left <= 0 ? 0 : (int)((left + 999) / 1000);
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, timeout);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0) {
+            if ((err = ap_commit(a)) != 0) {
+                rc = cli_fail(err, "commit");
+                break;
+            }
+            continue;
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "auditfs: %s: %s\n", fname, strerror(errno));
+            rc = EXIT_IO;
+            break;
+        }
+        if (r == 0) {
+            if (len > 0)
+                rc = ap_line(a, fname, ++lineno, buf, len, "unterminated last line");
+            break;
+        }
+        len += (size_t)r;
+        size_t start = 0;
+        for (;;) {
+            uint8_t *nl = memchr(buf + start, '\n', len - start);
+            if (!nl)
+                break;
+            size_t n = (size_t)(nl - (buf + start));
+            if ((rc = ap_line(a, fname, ++lineno, buf + start, n, NULL)) != 0)
+                goto out;
+            start += n + 1;
+            if (auditfs_writer_pending_bytes(a->w) >= batch_bytes && (err = ap_commit(a)) != 0) {
+                rc = cli_fail(err, "commit");
+                goto out;
+            }
+        }
+        memmove(buf, buf + start, len - start);
+        len -= start;
+        if (len == cap) {
+            /* a line longer than any record we could store: report it, byte-exact storage is
+             * impossible, so this stops even with --quarantine */
+            rc = ap_line(a, fname, ++lineno, buf, len, "line longer than the hard record limit");
+            if (!rc)
+                rc = EXIT_DATA;
+            break;
+        }
+        if (a->batch_start && mono_us() - a->batch_start >= a->flush_us &&
+            (err = ap_commit(a)) != 0) {
+            rc = cli_fail(err, "commit");
+            break;
+        }
+    }
+out:
+    free(buf);
+    return rc;
+}
+
+static int
+cmd_append(int argc, char **argv)
+{
+    const char *ledger = NULL, *key = NULL;
+    appender a;
+    auditfs_writer_options wo = {0, 0, 1};
+    int64_t flush_ms = 1000;
+    int c, rc = 0, err;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"stream", required_argument, 0, 's'},
+                                         {"tenant", required_argument, 0, 't'},
+                                         {"party", required_argument, 0, 'p'},
+                                         {"layer", required_argument, 0, 'y'},
+                                         {"quarantine", no_argument, 0, 'Q'},
+                                         {"max-record", required_argument, 0, 'M'},
+                                         {"batch-bytes", required_argument, 0, 'B'},
+                                         {"flush-ms", required_argument, 0, 'F'},
+                                         {"no-wait", no_argument, 0, 'N'},
+                                         {0, 0, 0, 0}};
+    if (want_help(argc, argv, append_help))
+        return 0;
+    memset(&a, 0, sizeof a);
+    a.max_record = AUDITFS_PAYLOAD_MAX_DEFAULT;
+    snprintf(a.tmpl.type, sizeof a.tmpl.type, "log");
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        uint64_t v;
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'k': key = optarg; break;
+        case 's': snprintf(a.tmpl.stream, sizeof a.tmpl.stream, "%s", optarg); break;
+        case 't': snprintf(a.tmpl.tenant, sizeof a.tmpl.tenant, "%s", optarg); break;
+        case 'p': snprintf(a.tmpl.party, sizeof a.tmpl.party, "%s", optarg); break;
+        case 'y': snprintf(a.tmpl.layer, sizeof a.tmpl.layer, "%s", optarg); break;
+        case 'Q': a.quarantine = 1; break;
+        case 'M':
+            if (cli_parse_u64(&v, optarg, "--max-record"))
+                return EXIT_USAGE;
+            if (v == 0 || v > AUDITFS_PAYLOAD_MAX_HARD)
+                return cli_usage_error("--max-record must be 1..%u", AUDITFS_PAYLOAD_MAX_HARD);
+            a.max_record = (size_t)v;
+            break;
+        case 'B':
+            if (cli_parse_u64(&v, optarg, "--batch-bytes"))
+                return EXIT_USAGE;
+            wo.batch_bytes = (size_t)v;
+            break;
+        case 'F':
+            if (cli_parse_u64(&v, optarg, "--flush-ms"))
+                return EXIT_USAGE;
+            flush_ms = (int64_t)v;
+            break;
+        case 'N': wo.wait_for_lock = 0; break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (!a.tmpl.stream[0])
+        return cli_usage_error("--stream S is required");
+    if (!auditfs_valid_stream(a.tmpl.stream) || strcmp(a.tmpl.stream, "quarantine") == 0)
+        return cli_usage_error("--stream '%s': 1-64 of [A-Za-z0-9._-] (and not 'quarantine')",
+                               a.tmpl.stream);
+    if (a.tmpl.tenant[0] && !auditfs_valid_stream(a.tmpl.tenant))
+        return cli_usage_error("--tenant '%s': 1-64 of [A-Za-z0-9._-]", a.tmpl.tenant);
+    if (a.tmpl.party[0] && !auditfs_valid_party(a.tmpl.party))
+        return cli_usage_error("--party must be provider, customer, security-vendor or assessor");
+    if (a.tmpl.layer[0] && !auditfs_valid_layer(a.tmpl.layer))
+        return cli_usage_error("--layer must be facility, hardware, virtualization, platform, "
+                               "application or data");
+    ledger = cli_ledger_path(ledger);
+    if (!ledger)
+        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    if (wo.batch_bytes == 0)
+        wo.batch_bytes = 8u << 20;
+    a.flush_us = flush_ms * 1000;
+    auditfs_signer *s = NULL;
+    if ((rc = load_signer(&s, key)) != 0)
+        return rc;
+    if ((err = auditfs_writer_open(&a.w, ledger, s, &wo)) != 0) {
+        auditfs_signer_free(s);
+        return cli_fail(err, "append");
+    }
+    if (optind == argc) {
+        rc = ap_input(&a, 0, "<stdin>", wo.batch_bytes);
+    } else {
+        for (int i = optind; i < argc && rc == 0; i++) {
+            int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                fprintf(stderr, "auditfs: %s: %s\n", argv[i], strerror(errno));
+                rc = EXIT_IO;
+                break;
+            }
+            rc = ap_input(&a, fd, argv[i], wo.batch_bytes);
+            close(fd);
+        }
+    }
+    if (rc == 0 && (err = ap_commit(&a)) != 0)
+        rc = cli_fail(err, "commit");
+    if (a.quarantined)
+        fprintf(stderr, "auditfs: %llu bad line(s) stored in the quarantine stream\n",
+                (unsigned long long)a.quarantined);
+    auditfs_writer_free(a.w);
+    auditfs_signer_free(s);
+    return rc;
+}
+
+/* ---- publish / notice ---- */
+
+static const char publish_help[] =
+    "usage: auditfs publish --ledger DIR --key FILE --name NAME [--content-type T]\n"
+    "                       [--tenant T] [--party P] [--layer L] FILE\n"
+    "\n"
+    "Publishes FILE as the next version (numbered from 1) of the document NAME, e.g.\n"
+    "sla/acme-compute or matrix/responsibility. The entry carries the name, version, content\n"
+    "type, length and SHA-256; the content is stored as a git blob. NAME is '/'-separated\n"
+    "segments of [a-z0-9._-]. Prints the entry's seq and version.\n";
+
+static const char notice_help[] =
+    "usage: auditfs notice --ledger DIR --key FILE --title TITLE [--effective TIME]\n"
+    "                      [--content-type T] [--tenant T] [--party P] [--layer L] FILE\n"
+    "\n"
+    "Publishes FILE as a change notice or security bulletin. --effective is when the change\n"
+    "takes effect (RFC 3339 or YYYY-MM-DD, UTC). Prints the entry's seq.\n";
+
+static const char *
+guess_ctype(const char *file)
+{
+    const char *dot = strrchr(file, '.');
+    if (!dot)
+        return "application/octet-stream";
+    if (!strcmp(dot, ".md"))
+        return "text/markdown";
+    if (!strcmp(dot, ".txt"))
+        return "text/plain";
+    if (!strcmp(dot, ".json"))
+        return "application/json";
+    if (!strcmp(dot, ".html") || !strcmp(dot, ".htm"))
+        return "text/html";
+    if (!strcmp(dot, ".pdf"))
+        return "application/pdf";
+    if (!strcmp(dot, ".csv"))
+        return "text/csv";
+    if (!strcmp(dot, ".yaml") || !strcmp(dot, ".yml"))
+        return "application/yaml";
+    return "application/octet-stream";
+}
+
+static int
+publish_common(int argc, char **argv, int is_notice)
+{
+    const char *ledger = NULL, *key = NULL, *ctype = NULL, *effective = NULL;
+    auditfs_entry e;
+    int c, err;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"name", required_argument, 0, 'n'},
+                                         {"title", required_argument, 0, 'T'},
+                                         {"effective", required_argument, 0, 'E'},
+                                         {"content-type", required_argument, 0, 'C'},
+                                         {"tenant", required_argument, 0, 't'},
+                                         {"party", required_argument, 0, 'p'},
+                                         {"layer", required_argument, 0, 'y'},
+                                         {0, 0, 0, 0}};
+    if (want_help(argc, argv, is_notice ? notice_help : publish_help))
+        return 0;
+    memset(&e, 0, sizeof e);
+    snprintf(e.type, sizeof e.type, "%s", is_notice ? "notice" : "document");
+    snprintf(e.stream, sizeof e.stream, "%s", is_notice ? "notices" : "documents");
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'k': key = optarg; break;
+        case 'n': snprintf(e.name, sizeof e.name, "%s", optarg); break;
+        case 'T': snprintf(e.title, sizeof e.title, "%s", optarg); break;
+        case 'E': effective = optarg; break;
+        case 'C': ctype = optarg; break;
+        case 't': snprintf(e.tenant, sizeof e.tenant, "%s", optarg); break;
+        case 'p': snprintf(e.party, sizeof e.party, "%s", optarg); break;
+        case 'y': snprintf(e.layer, sizeof e.layer, "%s", optarg); break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("give exactly one FILE");
+    if (is_notice && !e.title[0])
+        return cli_usage_error("--title is required");
+    if (!is_notice && !auditfs_valid_docname(e.name))
+        return cli_usage_error("--name '%s': '/'-separated segments of [a-z0-9._-]", e.name);
+    if (!is_notice && (e.title[0] || effective))
+        return cli_usage_error("--title and --effective belong to notices");
+    if (is_notice && e.name[0])
+        return cli_usage_error("--name belongs to documents");
+    if (effective) {
+        if (!auditfs_parse_time(&e.effective_us, effective))
+            return cli_usage_error("--effective '%s' is not RFC 3339 or YYYY-MM-DD", effective);
+        e.has_effective = 1;
+    }
+    snprintf(e.content_type, sizeof e.content_type, "%s", ctype ? ctype : guess_ctype(argv[optind]));
+    ledger = cli_ledger_path(ledger);
+    if (!ledger)
+        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    uint8_t *content = NULL;
+    size_t len = 0;
+    if ((err = auditfs_read_file(&content, &len, argv[optind], (size_t)1 << 30)) != 0)
+        return cli_fail(err, NULL);
+    auditfs_signer *s = NULL;
+    auditfs_writer *w = NULL;
+    auditfs_writer_options wo = {0, 0, 1};
+    uint64_t seq = 0, size = 0;
+    int rc = load_signer(&s, key);
+    if (rc) {
+        free(content);
+        return rc;
+    }
+    if ((err = auditfs_writer_open(&w, ledger, s, &wo)) == 0 &&
+        (err = auditfs_writer_add(w, &e, content, len, &seq)) == 0)
+        err = auditfs_writer_commit(w, &size);
+    if (err)
+        rc = cli_fail(err, is_notice ? "notice" : "publish");
+    else if (is_notice)
+        printf("notice seq %llu, tree size %llu\n", (unsigned long long)seq,
+               (unsigned long long)size);
+    else
+        printf("%s v%llu seq %llu, tree size %llu\n", e.name, (unsigned long long)e.version,
+               (unsigned long long)seq, (unsigned long long)size);
+    auditfs_writer_free(w);
+    auditfs_signer_free(s);
+    free(content);
+    return rc;
+}
+
+static int
+cmd_publish(int argc, char **argv)
+{
+    return publish_common(argc, argv, 0);
+}
+
+static int
+cmd_notice(int argc, char **argv)
+{
+    return publish_common(argc, argv, 1);
+}
+
+/* ---- checkpoint ---- */
+
+static const char checkpoint_help[] =
+    "usage: auditfs checkpoint --ledger DIR [--size N]\n"
+    "\n"
+    "Prints the latest signed checkpoint (a C2SP signed note), or the one committed for tree\n"
+    "size N. Check it with `auditfs verify` or any signed-note verifier.\n";
+
+static int
+cmd_checkpoint(int argc, char **argv)
+{
+    const char *ledger = NULL;
+    uint64_t size = UINT64_MAX;
+    int c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"size", required_argument, 0, 'S'},
+                                         {0, 0, 0, 0}};
+    if (want_help(argc, argv, checkpoint_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'l')
+            ledger = optarg;
+        else if (c == 'S') {
+            if (cli_parse_u64(&size, optarg, "--size"))
+                return EXIT_USAGE;
+        } else
+            return EXIT_USAGE;
+    }
+    auditfs_ledger *l = NULL;
+    int rc = open_ledger(&l, ledger);
+    if (rc)
+        return rc;
+    char *note = NULL;
+    size_t len;
+    int err = size == UINT64_MAX ? auditfs_ledger_checkpoint_note(&note, &len, l)
+                                 : auditfs_ledger_checkpoint_at(&note, &len, l, size);
+    if (err)
+        rc = cli_fail(err, "checkpoint");
+    else
+        fwrite(note, 1, len, stdout);
+    free(note);
+    auditfs_ledger_free(l);
+    return rc;
+}
+
+/* ---- verify ---- */
+
+static const char verify_help[] =
+    "usage: auditfs verify --ledger DIR --key FILE.pub [--trusted CHECKPOINT] [--json]\n"
+    "\n"
+    "Recomputes everything from the git objects with only the verifier key given: every segment,\n"
+    "leaf hash and chain link, the tiles, the Merkle root of every checkpoint in history, every\n"
+    "signature, and that each commit extends the one before. With --trusted, also checks that\n"
+    "the ledger extends a checkpoint you kept earlier (detects rollback and rewritten history).\n"
+    "Exit 0 if everything verifies, 1 (naming the first bad entry or commit) if not.\n";
+
+static void
+json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+    const char *ledger = NULL, *key = NULL, *trusted = NULL;
+    int json = 0, c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"trusted", required_argument, 0, 'T'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {0, 0, 0, 0}};
+    if (want_help(argc, argv, verify_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'k': key = optarg; break;
+        case 'T': trusted = optarg; break;
+        case 'J': json = 1; break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("verify takes no arguments");
+    auditfs_verifier *v = NULL;
+    auditfs_ledger *l = NULL;
+    uint8_t *tnote = NULL;
+    size_t tlen = 0;
+    int rc = load_verifier(&v, key);
+    if (rc)
+        return rc;
+    if (trusted) {
+        int err = auditfs_read_file(&tnote, &tlen, trusted, 65536);
+        if (err) {
+            auditfs_verifier_free(v);
+            return cli_fail(err, "--trusted");
+        }
+    }
+    if ((rc = open_ledger(&l, ledger)) != 0) {
+        auditfs_verifier_free(v);
+        free(tnote);
+        return rc;
+    }
+    auditfs_verify_report r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int err = auditfs_ledger_verify(&r, l, v, (const char *)tnote, tlen);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    char root[64];
+    auditfs_hash_base64(root, &r.head.root);
+    if (json) {
+        printf("{\"ok\":%s,\"entries\":%llu,\"segments\":%llu,\"commits\":%llu,\"documents\":%llu,"
+               "\"notices\":%llu,\"leaf_bytes\":%llu,\"origin\":",
+               err ? "false" : "true", (unsigned long long)r.entries,
+               (unsigned long long)r.segments, (unsigned long long)r.commits,
+               (unsigned long long)r.documents, (unsigned long long)r.notices,
+               (unsigned long long)r.leaf_bytes);
+        json_str(stdout, r.head.origin);
+        printf(",\"tree_size\":%llu,\"root\":\"%s\",\"trusted_checked\":%s,\"seconds\":%.3f",
+               (unsigned long long)r.head.size, root, r.trusted_checked ? "true" : "false", secs);
+        if (err) {
+            printf(",\"error\":");
+            json_str(stdout, r.reason[0] ? r.reason : auditfs_error_last());
+            if (r.bad_entry != UINT64_MAX)
+                printf(",\"bad_entry\":%llu", (unsigned long long)r.bad_entry);
+            if (r.bad_commit[0])
+                printf(",\"bad_commit\":\"%s\"", r.bad_commit);
+        }
+        printf("}\n");
+    } else if (!err) {
+        printf("ok: %s: %llu entries (%llu leaf bytes) in %llu segments, %llu commits, %llu "
+               "documents, %llu notices\n",
+               r.head.origin, (unsigned long long)r.entries, (unsigned long long)r.leaf_bytes,
+               (unsigned long long)r.segments, (unsigned long long)r.commits,
+               (unsigned long long)r.documents, (unsigned long long)r.notices);
+        printf("checkpoint: size %llu root %s%s (%.2f s)\n", (unsigned long long)r.head.size, root,
+               r.trusted_checked ? ", extends the trusted checkpoint" : "", secs);
+    }
+    if (err) {
+        if (!json)
+            fprintf(stderr, "auditfs: verification FAILED: %s\n",
+                    r.reason[0] ? r.reason : auditfs_error_last());
+        rc = cli_exit_code(err);
+    }
+    auditfs_ledger_free(l);
+    auditfs_verifier_free(v);
+    free(tnote);
+    return rc;
+}
+
+/* ---- prove / consistency ---- */
+
+static const char prove_help[] =
+    "usage: auditfs prove --ledger DIR --index N [--size T] [--tlog-proof]\n"
+    "\n"
+    "Prints the inclusion proof of entry N in the tree of size T (default: the latest) as JSON\n"
+    "with the Certificate Transparency field names {\"leaf_index\",\"tree_size\",\"audit_path\"}.\n"
+    "With --tlog-proof, prints a c2sp.org/tlog-proof@v1 file instead: the proof plus the signed\n"
+    "checkpoint, verifiable offline.\n";
+
+static const char consistency_help[] =
+    "usage: auditfs consistency --ledger DIR --from M [--to N]\n"
+    "\n"
+    "Prints the consistency proof between tree sizes M and N (default: the latest) as JSON\n"
+    "{\"first\",\"second\",\"consistency\"}: proof that the tree of size N extends that of M.\n";
+
+static int
+cmd_prove(int argc, char **argv)
+{
+    const char *ledger = NULL;
+    uint64_t index = UINT64_MAX, size = 0;
+    int tlog = 0, c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"index", required_argument, 0, 'i'},
+                                         {"size", required_argument, 0, 'S'},
+                                         {"tlog-proof", no_argument, 0, 'P'},
+                                         {0, 0, 0, 0}};
+    if (want_help(argc, argv, prove_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'i':
+            if (cli_parse_u64(&index, optarg, "--index"))
+                return EXIT_USAGE;
+            break;
+        case 'S':
+            if (cli_parse_u64(&size, optarg, "--size"))
+                return EXIT_USAGE;
+            break;
+        case 'P': tlog = 1; break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (index == UINT64_MAX)
+        return cli_usage_error("--index N is required");
+    auditfs_ledger *l = NULL;
+    int rc = open_ledger(&l, ledger);
+    if (rc)
+        return rc;
+    auditfs_inclusion_proof p;
+    char *out = NULL, *note = NULL;
+    size_t out_len = 0, note_len = 0;
+    int err = auditfs_ledger_prove(&p, l, index, size);
+    if (!err && tlog) {
+        err = auditfs_ledger_checkpoint_at(&note, &note_len, l, p.tree_size);
+        if (!err)
+            err = auditfs_tlog_proof_format(&out, &out_len, &p, note, note_len, NULL, 0);
+    } else if (!err) {
+        err = auditfs_inclusion_proof_to_json(&out, &p);
+        out_len = out ? strlen(out) : 0;
+    }
+    if (err)
+        rc = cli_fail(err, "prove");
+    else {
+        fwrite(out, 1, out_len, stdout);
+        if (!tlog)
+            putchar('\n');
+    }
+    free(out);
+    free(note);
+    auditfs_ledger_free(l);
+    return rc;
+}
+
+static int
+cmd_consistency(int argc, char **argv)
+{
+    const char *ledger = NULL;
+    uint64_t from = 0, to = 0;
+    int c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"from", required_argument, 0, 'f'},
+                                         {"to", required_argument, 0, 't'},
+                                         {0, 0, 0, 0}};
+    if (want_help(argc, argv, consistency_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'f':
+            if (cli_parse_u64(&from, optarg, "--from"))
+                return EXIT_USAGE;
+            break;
+        case 't':
+            if (cli_parse_u64(&to, optarg, "--to"))
+                return EXIT_USAGE;
+            break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (from == 0)
+        return cli_usage_error("--from M (M >= 1) is required");
+    auditfs_ledger *l = NULL;
+    int rc = open_ledger(&l, ledger);
+    if (rc)
+        return rc;
+    auditfs_consistency_proof p;
+    char *out = NULL;
+    int err = auditfs_ledger_prove_consistency(&p, l, from, to);
+    if (!err)
+        err = auditfs_consistency_proof_to_json(&out, &p);
+    if (err)
+        rc = cli_fail(err, "consistency");
+    else
+        printf("%s\n", out);
+    free(out);
+    auditfs_ledger_free(l);
+    return rc;
+}
+
+/* ---- leaf / leaves / log ---- */
+
+static const char leaf_help[] =
+    "usage: auditfs leaf --ledger DIR N\n"
+    "\n"
+    "Writes the exact leaf bytes of entry N (checked against the tiles) to standard output.\n";
+
+static const char leaves_help[] =
+    "usage: auditfs leaves --ledger DIR [--from A] [--to B]\n"
+    "\n"
+    "Prints entries A (default 0) to B (exclusive; default the end) as one base64 leaf per line.\n";
+
+static const char log_help[] =
+    "usage: auditfs log --ledger DIR [--stream S] [--from A] [--to B] [--json]\n"
+    "\n"
+    "Lists entries: seq, time, type, stream and a summary. --json prints one object per entry\n"
+    "with every header field and the payload (as a string when it is text).\n";
+
+static int
+cmd_leaf(int argc, char **argv)
+{
+    const char *ledger = NULL;
+    int c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+    if (want_help(argc, argv, leaf_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'l')
+            ledger = optarg;
+        else
+            return EXIT_USAGE;
+    }
+    uint64_t n;
+    if (optind + 1 != argc)
+        return cli_usage_error("leaf needs N");
+    if (cli_parse_u64(&n, argv[optind], "N"))
+        return EXIT_USAGE;
+    auditfs_ledger *l = NULL;
+    int rc = open_ledger(&l, ledger);
+    if (rc)
+        return rc;
+    uint8_t *leaf = NULL;
+    size_t len;
+    int err = auditfs_ledger_leaf(&leaf, &len, l, n);
+    if (err)
+        rc = cli_fail(err, "leaf");
+    else if (write_all(1, leaf, len) != 0)
+        rc = EXIT_IO;
+    free(leaf);
+    auditfs_ledger_free(l);
+    return rc;
+}
+
+static int
+range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_t *from,
+           uint64_t *to, const char **stream, int *json)
+{
+    int c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"from", required_argument, 0, 'f'},
+                                         {"to", required_argument, 0, 't'},
+                                         {"stream", required_argument, 0, 's'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {0, 0, 0, 0}};
+    if (want_help(argc, argv, help))
+        return -1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': *ledger = optarg; break;
+        case 'f':
+            if (cli_parse_u64(from, optarg, "--from"))
+                return EXIT_USAGE;
+            break;
+        case 't':
+            if (cli_parse_u64(to, optarg, "--to"))
+                return EXIT_USAGE;
+            break;
+        case 's':
+            if (!stream)
+                return cli_usage_error("--stream is not an option here");
+            *stream = optarg;
+            break;
+        case 'J':
+            if (!json)
+                return cli_usage_error("--json is not an option here");
+            *json = 1;
+            break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+static int
+cmd_leaves(int argc, char **argv)
+{
+    const char *ledger = NULL;
+    uint64_t from = 0, to = UINT64_MAX;
+    int rc = range_opts(argc, argv, leaves_help, &ledger, &from, &to, NULL, NULL);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    auditfs_ledger *l = NULL;
+    if ((rc = open_ledger(&l, ledger)) != 0)
+        return rc;
+    auditfs_cursor *cur = NULL;
+    int err = auditfs_cursor_new(&cur, l, from, to);
+    const uint8_t *leaf;
+    size_t len;
+    char *b64 = NULL;
+    size_t cap = 0;
+    while (!err && (err = auditfs_cursor_next(cur, &leaf, &len)) == 1) {
+        size_t need = (len + 2) / 3 * 4 + 1;
+        if (need > cap) {
+            free(b64);
+            cap = need * 2;
+            b64 = malloc(cap);
+            if (!b64) {
+                err = AUDITFS_ENOMEM;
+                break;
+            }
+        }
+        auditfs_base64_encode(b64, leaf, len);
+        puts(b64);
+        err = 0;
+    }
+    if (err < 0)
+        rc = cli_fail(err, "leaves");
+    free(b64);
+    auditfs_cursor_free(cur);
+    auditfs_ledger_free(l);
+    return rc;
+}
+
+static void
+summary(char *out, size_t cap, const auditfs_entry *e)
+{
+    if (!strcmp(e->type, "document"))
+        snprintf(out, cap, "%s v%llu (%s, %llu bytes)", e->name, (unsigned long long)e->version,
+                 e->content_type, (unsigned long long)e->content_length);
+    else if (!strcmp(e->type, "notice"))
+        snprintf(out, cap, "%s (%s, %llu bytes)", e->title, e->content_type,
+                 (unsigned long long)e->content_length);
+    else {
+        size_t n = e->payload_len < cap - 1 ? e->payload_len : cap - 1;
+        if (n > 100)
+            n = 100;
+        memcpy(out, e->payload, n);
+        out[n] = 0;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)out[i] < 0x20)
+                out[i] = '?';
+        if (!auditfs_valid_text((const uint8_t *)out, strlen(out), 1))
+            snprintf(out, cap, "(%zu bytes, not text)", e->payload_len);
+    }
+}
+
+static int
+cmd_log(int argc, char **argv)
+{
+    const char *ledger = NULL, *stream = NULL;
+    uint64_t from = 0, to = UINT64_MAX;
+    int json = 0;
+    int rc = range_opts(argc, argv, log_help, &ledger, &from, &to, &stream, &json);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    auditfs_ledger *l = NULL;
+    if ((rc = open_ledger(&l, ledger)) != 0)
+        return rc;
+    auditfs_cursor *cur = NULL;
+    int err = auditfs_cursor_new(&cur, l, from, to);
+    const uint8_t *leaf;
+    size_t len;
+    while (!err && (err = auditfs_cursor_next(cur, &leaf, &len)) == 1) {
+        auditfs_entry e;
+        char t[32], sum[128];
+        err = auditfs_entry_parse(&e, leaf, len);
+        if (err)
+            break;
+        if (stream && strcmp(stream, e.stream) != 0)
+            continue;
+        auditfs_format_time(t, e.time_us);
+        if (json) {
+            char *j = NULL;
+            if ((err = auditfs_entry_to_json(&j, &e, 1)) != 0)
+                break;
+            puts(j);
+            free(j);
+        } else {
+            summary(sum, sizeof sum, &e);
+            printf("%-8llu %s %-10s %-12s %s\n", (unsigned long long)e.seq, t, e.type, e.stream,
+                   sum);
+        }
+    }
+    if (err < 0)
+        rc = cli_fail(err, "log");
+    auditfs_cursor_free(cur);
+    auditfs_ledger_free(l);
+    return rc;
+}
+
+/* ---- dispatch ---- */
+
+static const char main_help[] =
+    "usage: auditfs COMMAND [OPTIONS]   (auditfs COMMAND --help for details)\n"
+    "\n"
+    "Providers:\n"
+    "  keygen NAME -o FILE       create a signer key (FILE, 0600) and verifier key (FILE.pub)\n"
+    "  init                      create a ledger\n"
+    "  append                    append log lines as entries, committed in signed batches\n"
+    "  publish                   publish a new version of a document (SLA, matrix, ...)\n"
+    "  notice                    publish a change notice or security bulletin\n"
+    "Everyone:\n"
+    "  checkpoint                print the latest signed checkpoint\n"
+    "  verify                    verify the whole ledger with the verifier key\n"
+    "  prove, consistency        inclusion and consistency proofs\n"
+    "  leaf N, leaves, log       read entries\n"
+    "  mount, umount             the ledger as a read-only, verify-on-read filesystem\n"
+    "\n"
+    "Every command takes --ledger DIR (default $AUDITFS_LEDGER).\n"
+    "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 bad input data, 4 I/O or repository\n"
+    "error, 5 unusable key, 6 ledger busy, 7 not found.\n";
+
+struct command {
+    const char *name;
+    int (*fn)(int, char **);
+};
+
+static const struct command commands[] = {
+    {"keygen", cmd_keygen},   {"init", cmd_init},         {"append", cmd_append},
+    {"publish", cmd_publish}, {"notice", cmd_notice},     {"checkpoint", cmd_checkpoint},
+    {"verify", cmd_verify},   {"prove", cmd_prove},       {"consistency", cmd_consistency},
+    {"leaf", cmd_leaf},       {"leaves", cmd_leaves},     {"log", cmd_log},
+    {"mount", cmd_mount},     {"umount", cmd_umount},     {NULL, NULL}};
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(main_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("auditfs %s\n", auditfs_version());
+        return 0;
+    }
+    for (const struct command *c = commands; c->name; c++) {
+        if (strcmp(argv[1], c->name) == 0) {
+            optind = 1;
+            return c->fn(argc - 1, argv + 1);
+        }
+    }
+    return cli_usage_error("unknown command '%s'", argv[1]);
 }

@@ -1,0 +1,409 @@
+/*
+ * ledger/entry.c - auditfs-entry/1 encoding and strict parsing.
+ *
+ * Invariant: for every leaf L accepted by auditfs_entry_parse, encoding the parsed entry gives L
+ * back byte for byte. The parser enforces the one key order, at most one line per key, canonical
+ * numbers, times and base64, and that `length` covers exactly the rest of the leaf.
+ */
+#include "entry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAGIC "auditfs-entry/1\n"
+
+enum key {
+    K_SEQ,
+    K_TIME,
+    K_TYPE,
+    K_STREAM,
+    K_TENANT,
+    K_PARTY,
+    K_LAYER,
+    K_NAME,
+    K_VERSION,
+    K_TITLE,
+    K_EFFECTIVE,
+    K_CTYPE,
+    K_CLENGTH,
+    K_CSHA,
+    K_REASON,
+    K_PREV,
+    K_LENGTH,
+    K_COUNT
+};
+
+static const char *const key_names[K_COUNT] = {
+    "seq",   "time",      "type",         "stream",         "tenant",         "party",
+    "layer", "name",      "version",      "title",          "effective",      "content-type",
+    "content-length", "content-sha256", "reason", "prev", "length"};
+
+static const char *const parties[] = {"provider", "customer", "security-vendor", "assessor", NULL};
+static const char *const layers[] = {"facility", "hardware", "virtualization", "platform",
+                                     "application", "data", NULL};
+static const char *const types[] = {"log", "document", "notice", "quarantine", NULL};
+
+static int
+in_list(const char *s, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(s, *list) == 0)
+            return 1;
+    return 0;
+}
+
+int
+auditfs_valid_stream(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > AUDITFS_STREAM_MAX || s[0] == '.' || s[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int
+auditfs_valid_party(const char *s)
+{
+    return in_list(s, parties);
+}
+
+int
+auditfs_valid_layer(const char *s)
+{
+    return in_list(s, layers);
+}
+
+/* Document names are '/'-separated segments of [a-z0-9._-]; no empty, ".", ".." or "v<digits>"
+ * segment (v<N> names the versions in the repository tree). */
+int
+auditfs_valid_docname(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > AUDITFS_DOCNAME_MAX)
+        return 0;
+    const char *seg = s;
+    for (size_t i = 0; i <= n; i++) {
+        char c = s[i];
+        if (c == '/' || c == '\0') {
+            size_t len = (size_t)(s + i - seg);
+            if (len == 0 || (len == 1 && seg[0] == '.') ||
+                (len == 2 && seg[0] == '.' && seg[1] == '.'))
+                return 0;
+            if (seg[0] == 'v' && len > 1) {
+                size_t k = 1;
+                while (k < len && seg[k] >= '0' && seg[k] <= '9')
+                    k++;
+                if (k == len)
+                    return 0;
+            }
+            seg = s + i + 1;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int
+auditfs_valid_text(const uint8_t *p, size_t n, int allow_tab)
+{
+    return afs_utf8_valid(p, n, allow_tab != 0);
+}
+
+static int
+valid_text(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= max && afs_utf8_valid((const uint8_t *)s, n, false);
+}
+
+static int
+valid_ctype(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > AUDITFS_CTYPE_MAX || !strchr(s, '/'))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return 0;
+    return 1;
+}
+
+static int
+check_fields(const auditfs_entry *e)
+{
+    if (!in_list(e->type, types))
+        return afs_error_set(AUDITFS_EFORMAT, "type '%s' is not log, document, notice or quarantine",
+                             e->type);
+    if (!auditfs_valid_stream(e->stream))
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "stream '%s' must be 1-64 of [A-Za-z0-9._-], not starting with . or -",
+                             e->stream);
+    if (e->tenant[0] && !auditfs_valid_stream(e->tenant))
+        return afs_error_set(AUDITFS_EFORMAT, "tenant '%s' must be 1-64 of [A-Za-z0-9._-]",
+                             e->tenant);
+    if (e->party[0] && !auditfs_valid_party(e->party))
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "party '%s' is not provider, customer, security-vendor or assessor",
+                             e->party);
+    if (e->layer[0] && !auditfs_valid_layer(e->layer))
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "layer '%s' is not facility, hardware, virtualization, platform, "
+                             "application or data",
+                             e->layer);
+    int is_doc = strcmp(e->type, "document") == 0;
+    int is_notice = strcmp(e->type, "notice") == 0;
+    int is_quar = strcmp(e->type, "quarantine") == 0;
+    if (is_doc != (e->name[0] != '\0') || is_doc != (e->version != 0))
+        return afs_error_set(AUDITFS_EFORMAT, "name and version belong to documents only");
+    if (is_doc && !auditfs_valid_docname(e->name))
+        return afs_error_set(AUDITFS_EFORMAT, "document name '%s' is not valid", e->name);
+    if (is_notice != (e->title[0] != '\0'))
+        return afs_error_set(AUDITFS_EFORMAT, "title belongs to notices only");
+    if (is_notice && !valid_text(e->title, AUDITFS_TITLE_MAX))
+        return afs_error_set(AUDITFS_EFORMAT, "title must be 1-256 bytes of UTF-8 text");
+    if (e->has_effective && !is_notice)
+        return afs_error_set(AUDITFS_EFORMAT, "effective belongs to notices only");
+    if ((is_doc || is_notice) != (e->has_content != 0) ||
+        (is_doc || is_notice) != (e->content_type[0] != '\0'))
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "content-type, content-length and content-sha256 belong to documents "
+                             "and notices, and are required there");
+    if (e->content_type[0] && !valid_ctype(e->content_type))
+        return afs_error_set(AUDITFS_EFORMAT, "content-type '%s' is not a media type",
+                             e->content_type);
+    if (is_quar != (e->reason[0] != '\0'))
+        return afs_error_set(AUDITFS_EFORMAT, "reason belongs to quarantine entries only");
+    if (is_quar && !valid_text(e->reason, AUDITFS_REASON_MAX))
+        return afs_error_set(AUDITFS_EFORMAT, "reason must be 1-200 bytes of UTF-8 text");
+    if ((is_doc || is_notice) && e->payload_len != 0)
+        return afs_error_set(AUDITFS_EFORMAT, "documents and notices carry their content by "
+                                              "reference: the payload must be empty");
+    if (e->payload_len > AUDITFS_PAYLOAD_MAX_HARD)
+        return afs_error_set(AUDITFS_ETOOBIG, "payload of %zu bytes exceeds %u", e->payload_len,
+                             AUDITFS_PAYLOAD_MAX_HARD);
+    return 0;
+}
+
+int
+afs_entry_encode_buf(afs_buf *b, const auditfs_entry *e)
+{
+    char tbuf[32];
+    char b64[AFS_B64_LEN(32) + 1];
+    int err = check_fields(e);
+    if (err)
+        return err;
+    afs_format_time(tbuf, e->time_us);
+    err = afs_buf_printf(b, MAGIC "seq %llu\ntime %s\ntype %s\nstream %s\n",
+                         (unsigned long long)e->seq, tbuf, e->type, e->stream);
+    if (!err && e->tenant[0])
+        err = afs_buf_printf(b, "tenant %s\n", e->tenant);
+    if (!err && e->party[0])
+        err = afs_buf_printf(b, "party %s\n", e->party);
+    if (!err && e->layer[0])
+        err = afs_buf_printf(b, "layer %s\n", e->layer);
+    if (!err && e->name[0])
+        err = afs_buf_printf(b, "name %s\nversion %llu\n", e->name,
+                             (unsigned long long)e->version);
+    if (!err && e->title[0])
+        err = afs_buf_printf(b, "title %s\n", e->title);
+    if (!err && e->has_effective) {
+        afs_format_time(tbuf, e->effective_us);
+        err = afs_buf_printf(b, "effective %s\n", tbuf);
+    }
+    if (!err && e->has_content) {
+        char hex[65];
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", e->content_sha256[i]);
+        err = afs_buf_printf(b, "content-type %s\ncontent-length %llu\ncontent-sha256 %s\n",
+                             e->content_type, (unsigned long long)e->content_length, hex);
+    }
+    if (!err && e->reason[0])
+        err = afs_buf_printf(b, "reason %s\n", e->reason);
+    if (!err) {
+        afs_b64_encode(b64, e->prev.b, 32);
+        err = afs_buf_printf(b, "prev %s\nlength %zu\n\n", b64, e->payload_len);
+    }
+    if (!err)
+        err = afs_buf_put(b, e->payload, e->payload_len);
+    return err;
+}
+
+int
+auditfs_entry_encode(uint8_t **out, size_t *out_len, const auditfs_entry *e)
+{
+    afs_buf b = AFS_BUF_INIT;
+    int err = afs_entry_encode_buf(&b, e);
+    if (err) {
+        afs_buf_release(&b);
+        return err;
+    }
+    *out = (uint8_t *)afs_buf_detach(&b, out_len);
+    return 0;
+}
+
+static int
+copy_field(char *dst, size_t cap, const char *v, size_t n, unsigned line)
+{
+    if (n == 0 || n >= cap)
+        return afs_error_set(AUDITFS_EFORMAT, "header line %u: value length %zu out of range", line,
+                             n);
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int
+auditfs_entry_parse(auditfs_entry *out, const uint8_t *leaf, size_t len)
+{
+    const char *p = (const char *)leaf;
+    const char *end = p + len;
+    int seen_max = -1;
+    unsigned line = 1;
+    uint64_t length = 0;
+    int have[K_COUNT] = {0};
+
+    memset(out, 0, sizeof *out);
+    if (len > AUDITFS_LEAF_MAX)
+        return afs_error_set(AUDITFS_ETOOBIG, "leaf of %zu bytes exceeds %u", len,
+                             AUDITFS_LEAF_MAX);
+    if (len < sizeof MAGIC - 1 || memcmp(p, MAGIC, sizeof MAGIC - 1) != 0)
+        return afs_error_set(AUDITFS_EFORMAT, "line 1: not an auditfs-entry/1 leaf");
+    p += sizeof MAGIC - 1;
+    for (;;) {
+        line++;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            return afs_error_set(AUDITFS_EFORMAT, "line %u: header not terminated", line);
+        if (nl == p) {
+            p++;
+            break; /* blank line: payload follows */
+        }
+        const char *sp = memchr(p, ' ', (size_t)(nl - p));
+        if (!sp)
+            return afs_error_set(AUDITFS_EFORMAT, "line %u: expected 'key value'", line);
+        size_t klen = (size_t)(sp - p);
+        const char *v = sp + 1;
+        size_t vlen = (size_t)(nl - v);
+        int k = -1;
+        for (int i = 0; i < K_COUNT; i++) {
+            if (strlen(key_names[i]) == klen && memcmp(key_names[i], p, klen) == 0) {
+                k = i;
+                break;
+            }
+        }
+        if (k < 0)
+            return afs_error_set(AUDITFS_EFORMAT, "line %u: unknown header '%.*s'", line,
+                                 (int)(klen > 40 ? 40 : klen), p);
+        if (k <= seen_max)
+            return afs_error_set(AUDITFS_EFORMAT,
+                                 "line %u: header '%s' repeated or out of canonical order", line,
+                                 key_names[k]);
+        seen_max = k;
+        have[k] = 1;
+        if (!afs_utf8_valid((const uint8_t *)v, vlen, false))
+            return afs_error_set(AUDITFS_EFORMAT, "line %u: value is not UTF-8 text", line);
+        int err = 0;
+        switch (k) {
+        case K_SEQ:
+        case K_VERSION:
+        case K_CLENGTH:
+        case K_LENGTH: {
+            uint64_t n;
+            if (!afs_parse_u64(&n, v, vlen))
+                return afs_error_set(AUDITFS_EFORMAT, "line %u: '%s' is not a canonical number",
+                                     line, key_names[k]);
+            if (k == K_SEQ)
+                out->seq = n;
+            else if (k == K_VERSION) {
+                if (n == 0)
+                    return afs_error_set(AUDITFS_EFORMAT, "line %u: versions start at 1", line);
+                out->version = n;
+            } else if (k == K_CLENGTH)
+                out->content_length = n;
+            else
+                length = n;
+            break;
+        }
+        case K_TIME:
+        case K_EFFECTIVE: {
+            int64_t t;
+            if (!afs_parse_time(&t, v, vlen))
+                return afs_error_set(AUDITFS_EFORMAT,
+                                     "line %u: '%s' is not YYYY-MM-DDThh:mm:ss.uuuuuuZ", line,
+                                     key_names[k]);
+            if (k == K_TIME)
+                out->time_us = t;
+            else {
+                out->effective_us = t;
+                out->has_effective = 1;
+            }
+            break;
+        }
+        case K_TYPE: err = copy_field(out->type, sizeof out->type, v, vlen, line); break;
+        case K_STREAM: err = copy_field(out->stream, sizeof out->stream, v, vlen, line); break;
+        case K_TENANT: err = copy_field(out->tenant, sizeof out->tenant, v, vlen, line); break;
+        case K_PARTY: err = copy_field(out->party, sizeof out->party, v, vlen, line); break;
+        case K_LAYER: err = copy_field(out->layer, sizeof out->layer, v, vlen, line); break;
+        case K_NAME: err = copy_field(out->name, sizeof out->name, v, vlen, line); break;
+        case K_TITLE: err = copy_field(out->title, sizeof out->title, v, vlen, line); break;
+        case K_CTYPE:
+            err = copy_field(out->content_type, sizeof out->content_type, v, vlen, line);
+            break;
+        case K_REASON: err = copy_field(out->reason, sizeof out->reason, v, vlen, line); break;
+        case K_CSHA:
+            if (vlen != 64)
+                return afs_error_set(AUDITFS_EFORMAT, "line %u: content-sha256 needs 64 hex digits",
+                                     line);
+            for (int i = 0; i < 32; i++) {
+                int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                    return afs_error_set(AUDITFS_EFORMAT,
+                                         "line %u: content-sha256 is not lowercase hex", line);
+                out->content_sha256[i] = (uint8_t)(hi << 4 | lo);
+            }
+            break;
+        case K_PREV:
+            if (vlen != 44 || afs_b64_decode(out->prev.b, 32, v, vlen) != 32)
+                return afs_error_set(AUDITFS_EFORMAT, "line %u: prev is not a base64 SHA-256",
+                                     line);
+            break;
+        }
+        if (err)
+            return err;
+        p = nl + 1;
+    }
+    if (!have[K_SEQ] || !have[K_TIME] || !have[K_TYPE] || !have[K_STREAM] || !have[K_PREV] ||
+        !have[K_LENGTH])
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "missing one of the required headers seq, time, type, stream, prev, "
+                             "length");
+    if (have[K_CTYPE] != have[K_CLENGTH] || have[K_CLENGTH] != have[K_CSHA])
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "content-type, content-length and content-sha256 go together");
+    out->has_content = have[K_CSHA];
+    if (length != (uint64_t)(end - p))
+        return afs_error_set(AUDITFS_EFORMAT, "length %llu but %zu payload bytes follow",
+                             (unsigned long long)length, (size_t)(end - p));
+    out->payload = (const uint8_t *)p;
+    out->payload_len = (size_t)(end - p);
+    return check_fields(out);
+}

@@ -1,0 +1,79 @@
+/*
+ * ledger/segment.h - segments: zstd-compressed runs of consecutive leaves with a frame index.
+ *
+ * Layout of a segment blob (docs/FORMAT.md, "Segment"):
+ *   [skippable frame 0x184D2A5A: index] [zstd frame 0] ... [zstd frame n-1]
+ * index payload: "AFSSEG1\0" | u64be first_seq | u32be n | n x (u32be csize, u32be usize,
+ *                u32be count)
+ * Each zstd frame decompresses to `count` records "u32be leaf length | leaf bytes" and nothing
+ * else. Stock `zstd -dc` decodes a segment (it skips the index frame). A reader seeks to any
+ * entry by the index and decompresses one frame.
+ */
+#ifndef AUDITFS_SEGMENT_H
+#define AUDITFS_SEGMENT_H
+
+#include "internal.h"
+
+#include <zstd.h>
+
+#define AFS_SEG_MAGIC "AFSSEG1"
+#define AFS_SEG_SKIPPABLE 0x184D2A5Au
+/** Frames end once they reach this many uncompressed bytes. */
+#define AFS_SEG_FRAME_TARGET (128u * 1024u)
+/** Hard limits applied to hostile segments. */
+#define AFS_SEG_MAX_FRAMES (1u << 20)
+#define AFS_SEG_MAX_FRAME_USIZE (8u << 20)
+
+typedef struct afs_seg_frame {
+    uint64_t coff;      /* offset of the compressed frame in the blob */
+    uint64_t first_seq; /* seq of its first entry */
+    uint32_t csize;
+    uint32_t usize;
+    uint32_t count;
+} afs_seg_frame;
+
+typedef struct afs_seg_index {
+    uint64_t first_seq;
+    uint64_t count; /* entries in the segment */
+    uint32_t nframes;
+    afs_seg_frame *frames;
+} afs_seg_index;
+
+/** Parses and checks the index against the blob's size; no decompression. */
+int afs_seg_index_parse(afs_seg_index *out, const uint8_t *blob, size_t len, const char *where);
+void afs_seg_index_release(afs_seg_index *ix);
+/** The frame holding seq (ix must contain it). */
+uint32_t afs_seg_index_find(const afs_seg_index *ix, uint64_t seq);
+
+/**
+ * Decompresses frame i into out (replacing its contents) and checks it holds exactly `count`
+ * well-framed records and nothing else.
+ */
+int afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix, uint32_t i,
+                         const uint8_t *blob, size_t len, const char *where);
+
+/** Walks records in a decoded frame: returns 1 and sets leaf/len, 0 at the end. */
+int afs_seg_record_next(const uint8_t **leaf, size_t *len, const afs_buf *frame, size_t *off);
+
+/** Builds a segment from leaves appended in order. */
+typedef struct afs_seg_writer {
+    ZSTD_CCtx *cctx;
+    int level;
+    uint64_t first_seq;
+    uint64_t count;
+    afs_buf raw;    /* the current frame, uncompressed */
+    uint32_t raw_count;
+    afs_buf frames; /* compressed frames so far */
+    afs_buf index;  /* index entries so far (12 bytes each) */
+    uint32_t nframes;
+} afs_seg_writer;
+
+int afs_seg_writer_init(afs_seg_writer *w, int level);
+/** Starts a new segment whose first leaf is seq (drops anything unfinished). */
+void afs_seg_writer_reset(afs_seg_writer *w, uint64_t first_seq);
+int afs_seg_writer_add(afs_seg_writer *w, const void *leaf, size_t len);
+/** Writes the complete segment blob into out (replacing it). */
+int afs_seg_writer_finish(afs_seg_writer *w, afs_buf *out);
+void afs_seg_writer_release(afs_seg_writer *w);
+
+#endif

@@ -1,0 +1,790 @@
+/*
+ * ledger/store.c - the git-backed ledger: open/init, tiles, segment lookup, reads and proofs.
+ * The writer is in ingest.c, full verification in verify.c.
+ *
+ * Invariant kept by every writer: the head commit's tree holds, for its checkpoint size s, the
+ * segments of entries [0, s), the full tiles and exactly the partial tiles that size implies,
+ * and a checkpoint over MTH(leaves[0:s]) signed by the ledger's key.
+ */
+#include "store.h"
+
+#include "auditfs/merkle.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+static int git_init_rc;
+
+static void
+git_init_fn(void)
+{
+    git_init_rc = git_libgit2_init();
+    if (git_init_rc >= 0) {
+        /* objects and refs are fsynced before a commit is acknowledged */
+        git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+        /* an audit store checks every object's hash when it reads it */
+        git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
+        git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
+    }
+}
+
+int
+afs_git_init_once(void)
+{
+    pthread_once(&git_once, git_init_fn);
+    if (git_init_rc < 0)
+        return afs_error_git(AUDITFS_ERROR, "libgit2 initialisation failed");
+    return 0;
+}
+
+/* ---- tiles ---- */
+
+void
+afs_tiles_init(afs_tiles *t)
+{
+    t->size = 0;
+}
+
+unsigned
+afs_tiles_width(const afs_tiles *t, unsigned level)
+{
+    if (level >= AFS_TILE_LEVELS)
+        return 0;
+    return (unsigned)((t->size >> (8 * level)) & 255);
+}
+
+void
+afs_hash_span(uint8_t out[32], const uint8_t (*hashes)[32], unsigned n)
+{
+    uint8_t tmp[128][32];
+    if (n == 1) {
+        memcpy(out, hashes[0], 32);
+        return;
+    }
+    for (unsigned i = 0; i < n / 2; i++)
+        auditfs_node_hash((auditfs_hash *)tmp[i], (const auditfs_hash *)hashes[2 * i],
+                          (const auditfs_hash *)hashes[2 * i + 1]);
+    for (unsigned m = n / 2; m > 1; m /= 2)
+        for (unsigned i = 0; i < m / 2; i++)
+            auditfs_node_hash((auditfs_hash *)tmp[i], (const auditfs_hash *)tmp[2 * i],
+                              (const auditfs_hash *)tmp[2 * i + 1]);
+    memcpy(out, tmp[0], 32);
+}
+
+int
+afs_tiles_push(afs_tiles *t, const auditfs_hash *leaf, afs_tile_cb cb, void *payload)
+{
+    uint8_t cur[32];
+    uint64_t idx = t->size;
+    memcpy(cur, leaf->b, 32);
+    for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++) {
+        unsigned pos = (unsigned)(idx & 255);
+        memcpy(t->h[lv][pos], cur, 32);
+        if (pos != 255)
+            break;
+        if (cb) {
+            int err = cb(lv, idx >> 8, &t->h[lv][0][0], payload);
+            if (err)
+                return err;
+        }
+        afs_hash_span(cur, (const uint8_t(*)[32])t->h[lv], 256);
+        idx >>= 8;
+    }
+    t->size++;
+    return 0;
+}
+
+void
+afs_tiles_root(auditfs_hash *out, const afs_tiles *t)
+{
+    uint64_t s = t->size;
+    int have = 0;
+    auditfs_hash r, sub;
+    if (s == 0) {
+        auditfs_empty_root(out);
+        return;
+    }
+    /* complete subtrees for each set bit of s, smallest (rightmost) first */
+    for (unsigned i = 0; i < 64; i++) {
+        if (!(s & ((uint64_t)1 << i)))
+            continue;
+        unsigned lv = i / 8, rr = i % 8;
+        uint64_t start = (i + 1 >= 64) ? 0 : (s >> (i + 1)) << (i + 1);
+        unsigned pos = (unsigned)((start >> (8 * lv)) & 255);
+        afs_hash_span(sub.b, (const uint8_t(*)[32])t->h[lv][pos], 1u << rr);
+        if (!have) {
+            r = sub;
+            have = 1;
+        } else {
+            auditfs_hash n;
+            auditfs_node_hash(&n, &sub, &r);
+            r = n;
+        }
+    }
+    *out = r;
+}
+
+int
+afs_tree_read(uint8_t **out, size_t *len, git_repository *repo, git_tree *tree, const char *path)
+{
+    git_tree_entry *te = NULL;
+    git_blob *blob = NULL;
+    int err = 0;
+    int rc = git_tree_entry_bypath(&te, tree, path);
+    if (rc == GIT_ENOTFOUND)
+        return afs_error_set(AUDITFS_ENOTFOUND, "%s: not in the ledger tree", path);
+    if (rc < 0)
+        return afs_error_git(AUDITFS_EIO, "%s", path);
+    if (git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
+        err = afs_error_set(AUDITFS_EFORMAT, "%s: not a file", path);
+        goto cleanup;
+    }
+    if (git_blob_lookup(&blob, repo, git_tree_entry_id(te)) < 0) {
+        err = afs_error_git(AUDITFS_EIO, "%s: cannot read blob", path);
+        goto cleanup;
+    }
+    size_t n = (size_t)git_blob_rawsize(blob);
+    *out = malloc(n + 1);
+    if (!*out) {
+        err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    memcpy(*out, git_blob_rawcontent(blob), n);
+    (*out)[n] = 0;
+    *len = n;
+cleanup:
+    git_blob_free(blob);
+    git_tree_entry_free(te);
+    return err;
+}
+
+int
+afs_tiles_load(afs_tiles *t, git_repository *repo, git_tree *tree, uint64_t size)
+{
+    t->size = size;
+    for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++) {
+        unsigned w = afs_tiles_width(t, lv);
+        if (w == 0)
+            continue;
+        char path[AUDITFS_TILE_PATH_MAX];
+        uint8_t *data = NULL;
+        size_t len = 0;
+        uint64_t index = (8 * (lv + 1) >= 64) ? 0 : size >> (8 * (lv + 1));
+        int err = auditfs_tile_path(path, lv, index, w);
+        if (err)
+            return err;
+        if ((err = afs_tree_read(&data, &len, repo, tree, path)) != 0)
+            return afs_error_wrap(AUDITFS_EVERIFY, "partial tile for size %llu",
+                                  (unsigned long long)size);
+        if (len != (size_t)w * 32) {
+            free(data);
+            return afs_error_set(AUDITFS_EVERIFY, "%s: %zu bytes, expected %u", path, len, w * 32);
+        }
+        memcpy(t->h[lv], data, len);
+        free(data);
+    }
+    return 0;
+}
+
+/* ---- segments ---- */
+
+void
+afs_seg_path(char out[32], uint64_t seq)
+{
+    char d[32];
+    snprintf(d, sizeof d, "%012llu", (unsigned long long)(seq % 1000000000000ULL));
+    snprintf(out, 32, "seg/%.3s/%.3s/%.3s/%.3s", d, d + 3, d + 6, d + 9);
+}
+
+/* Finds in `tree` (sorted 3-digit names) the largest name <= target; -1 if none. */
+static long
+floor_index(const git_tree *tree, const char *target)
+{
+    size_t lo = 0, hi = git_tree_entrycount(tree);
+    long best = -1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *name = git_tree_entry_name(git_tree_entry_byindex(tree, mid));
+        if (strncmp(name, target, 3) <= 0 && strlen(name) == 3) {
+            best = (long)mid;
+            lo = mid + 1;
+        } else if (strncmp(name, target, 3) <= 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return best;
+}
+
+static int
+seg_floor(uint64_t *first, git_oid *id, git_repository *repo, git_tree *tree, const char *digits,
+          int depth, int exact, char *acc)
+{
+    long i = exact ? floor_index(tree, digits + 3 * depth)
+                   : (long)git_tree_entrycount(tree) - 1;
+    for (; i >= 0; i--) {
+        const git_tree_entry *te = git_tree_entry_byindex(tree, (size_t)i);
+        const char *name = git_tree_entry_name(te);
+        if (strlen(name) != 3)
+            continue;
+        memcpy(acc + 3 * depth, name, 3);
+        int still_exact = exact && memcmp(name, digits + 3 * depth, 3) == 0;
+        if (depth == 3) {
+            if (git_tree_entry_type(te) != GIT_OBJECT_BLOB)
+                return afs_error_set(AUDITFS_EFORMAT, "seg/...: not a blob");
+            acc[12] = 0;
+            uint64_t v;
+            const char *a = acc;
+            while (*a == '0' && a[1])
+                a++;
+            if (!afs_parse_u64(&v, a, strlen(a)))
+                return afs_error_set(AUDITFS_EFORMAT, "bad segment name %s", acc);
+            *first = v;
+            git_oid_cpy(id, git_tree_entry_id(te));
+            return 0;
+        }
+        if (git_tree_entry_type(te) != GIT_OBJECT_TREE)
+            continue;
+        git_tree *sub = NULL;
+        if (git_tree_lookup(&sub, repo, git_tree_entry_id(te)) < 0)
+            return afs_error_git(AUDITFS_EIO, "cannot read segment tree");
+        int err = seg_floor(first, id, repo, sub, digits, depth + 1, still_exact, acc);
+        git_tree_free(sub);
+        if (err != AUDITFS_ENOTFOUND)
+            return err;
+    }
+    return AUDITFS_ENOTFOUND;
+}
+
+int
+afs_seg_find(uint64_t *first, git_oid *id, git_repository *repo, git_tree *tree, uint64_t seq)
+{
+    git_tree_entry *te = NULL;
+    git_tree *segs = NULL;
+    char digits[16], acc[16];
+    int err;
+    snprintf(digits, sizeof digits, "%012llu", (unsigned long long)seq);
+    if (git_tree_entry_bypath(&te, tree, "seg") < 0)
+        return afs_error_set(AUDITFS_ENOTFOUND, "entry %llu: the ledger has no segments",
+                             (unsigned long long)seq);
+    if (git_tree_lookup(&segs, repo, git_tree_entry_id(te)) < 0) {
+        git_tree_entry_free(te);
+        return afs_error_git(AUDITFS_EIO, "cannot read seg/");
+    }
+    err = seg_floor(first, id, repo, segs, digits, 0, 1, acc);
+    if (err == AUDITFS_ENOTFOUND)
+        afs_error_set(AUDITFS_ENOTFOUND, "entry %llu: no segment holds it",
+                      (unsigned long long)seq);
+    git_tree_free(segs);
+    git_tree_entry_free(te);
+    return err;
+}
+
+/* ---- open / init ---- */
+
+static int
+load_head(auditfs_ledger *l)
+{
+    git_reference *ref = NULL;
+    int err = 0;
+    git_commit_free(l->head);
+    git_tree_free(l->tree);
+    l->head = NULL;
+    l->tree = NULL;
+    free(l->cp_note);
+    l->cp_note = NULL;
+    l->cache_valid = 0;
+    if (git_reference_lookup(&ref, l->repo, AFS_REF) < 0)
+        return afs_error_git(AUDITFS_EFORMAT, "%s: no %s: not an auditfs ledger", l->path, AFS_REF);
+    const git_oid *target = git_reference_target(ref);
+    if (!target) {
+        err = afs_error_set(AUDITFS_EFORMAT, "%s: %s is symbolic", l->path, AFS_REF);
+        goto cleanup;
+    }
+    git_oid_cpy(&l->head_id, target);
+    if (git_commit_lookup(&l->head, l->repo, &l->head_id) < 0 ||
+        git_commit_tree(&l->tree, l->head) < 0) {
+        err = afs_error_git(AUDITFS_EIO, "%s: cannot read the head commit", l->path);
+        goto cleanup;
+    }
+    if ((err = afs_tree_read((uint8_t **)&l->cp_note, &l->cp_note_len, l->repo, l->tree,
+                             "checkpoint")) != 0)
+        goto cleanup;
+    size_t text_len = 0;
+    /* the body ends at the blank line before the signatures */
+    const char *sep = strstr(l->cp_note, "\n\n");
+    text_len = sep ? (size_t)(sep - l->cp_note) + 1 : l->cp_note_len;
+    if ((err = auditfs_checkpoint_parse(&l->cp, l->cp_note, text_len)) != 0)
+        err = afs_error_wrap(AUDITFS_EVERIFY, "%s: head checkpoint", l->path);
+cleanup:
+    git_reference_free(ref);
+    return err;
+}
+
+int
+auditfs_ledger_open(auditfs_ledger **out, const char *path)
+{
+    auditfs_ledger *l = NULL;
+    int err;
+    *out = NULL;
+    if ((err = afs_git_init_once()) != 0)
+        return err;
+    l = calloc(1, sizeof *l);
+    if (!l)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    l->path = strdup(path);
+    l->dctx = ZSTD_createDCtx();
+    if (!l->path || !l->dctx) {
+        err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (git_repository_open_ext(&l->repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+        err = afs_error_git(AUDITFS_ENOTFOUND, "%s: cannot open the ledger repository", path);
+        goto fail;
+    }
+    if ((err = load_head(l)) != 0)
+        goto fail;
+    *out = l;
+    return 0;
+fail:
+    auditfs_ledger_free(l);
+    return err;
+}
+
+int
+auditfs_ledger_refresh(auditfs_ledger *l)
+{
+    return load_head(l);
+}
+
+struct afs_tile_cache {
+    unsigned next;
+    struct {
+        int used;
+        unsigned level;
+        uint64_t index;
+        unsigned width;
+        uint8_t *data;
+    } e[32];
+};
+
+void
+auditfs_ledger_free(auditfs_ledger *l)
+{
+    if (!l)
+        return;
+    if (l->tiles) {
+        for (int i = 0; i < 32; i++)
+            free(l->tiles->e[i].data);
+        free(l->tiles);
+    }
+    git_commit_free(l->head);
+    git_tree_free(l->tree);
+    git_repository_free(l->repo);
+    ZSTD_freeDCtx(l->dctx);
+    afs_buf_release(&l->cache_buf);
+    free(l->cp_note);
+    free(l->path);
+    free(l);
+}
+
+int
+auditfs_ledger_head(auditfs_checkpoint *out, auditfs_ledger *l)
+{
+    *out = l->cp;
+    return 0;
+}
+
+int
+auditfs_ledger_checkpoint_note(char **out, size_t *len, auditfs_ledger *l)
+{
+    *out = malloc(l->cp_note_len + 1);
+    if (!*out)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    memcpy(*out, l->cp_note, l->cp_note_len + 1);
+    *len = l->cp_note_len;
+    return 0;
+}
+
+/* Reads the tile (level, index) of the head tree: full, or the head's partial. */
+static int
+head_tile(const uint8_t **out, auditfs_ledger *l, unsigned level, uint64_t index)
+{
+    uint64_t size = l->cp.size;
+    uint64_t full = (8 * (level + 1) >= 64) ? 0 : size >> (8 * (level + 1));
+    unsigned width = index < full ? 256 : (unsigned)((size >> (8 * level)) & 255);
+    if (index > full || width == 0)
+        return afs_error_set(AUDITFS_ENOTFOUND, "tile %u/%llu is beyond the tree", level,
+                             (unsigned long long)index);
+    if (!l->tiles && !(l->tiles = calloc(1, sizeof *l->tiles)))
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    struct afs_tile_cache *c = l->tiles;
+    for (int i = 0; i < 32; i++) {
+        if (c->e[i].used && c->e[i].level == level && c->e[i].index == index &&
+            c->e[i].width == width) {
+            *out = c->e[i].data;
+            return 0;
+        }
+    }
+    char path[AUDITFS_TILE_PATH_MAX];
+    uint8_t *data = NULL;
+    size_t len;
+    int err = auditfs_tile_path(path, level, index, width);
+    if (err)
+        return err;
+    if ((err = afs_tree_read(&data, &len, l->repo, l->tree, path)) != 0)
+        return afs_error_wrap(AUDITFS_EVERIFY, "tile needed for size %llu",
+                              (unsigned long long)size);
+    if (len != (size_t)width * 32) {
+        free(data);
+        return afs_error_set(AUDITFS_EVERIFY, "%s: %zu bytes, expected %u", path, len,
+                             width * 32);
+    }
+    unsigned slot = c->next++ % 32;
+    free(c->e[slot].data);
+    c->e[slot].used = 1;
+    c->e[slot].level = level;
+    c->e[slot].index = index;
+    c->e[slot].width = width;
+    c->e[slot].data = data;
+    *out = data;
+    return 0;
+}
+
+int
+afs_leaf_hash_from_tiles(auditfs_hash *out, auditfs_ledger *l, uint64_t seq)
+{
+    const uint8_t *tile;
+    if (seq >= l->cp.size)
+        return afs_error_set(AUDITFS_ENOTFOUND, "entry %llu: the tree has %llu entries",
+                             (unsigned long long)seq, (unsigned long long)l->cp.size);
+    int err = head_tile(&tile, l, 0, seq >> 8);
+    if (err)
+        return err;
+    memcpy(out->b, tile + (seq & 255) * 32, 32);
+    return 0;
+}
+
+/* auditfs_hash_reader over the head tiles; valid for any complete subtree below the head size. */
+static int
+tile_reader(auditfs_hash *out, unsigned level, uint64_t index, void *payload)
+{
+    auditfs_ledger *l = payload;
+    unsigned tl = level / 8, r = level % 8;
+    uint64_t first = index << r; /* index of the first hash at tile level tl */
+    const uint8_t *tile;
+    int err = head_tile(&tile, l, tl, first >> 8);
+    if (err)
+        return err;
+    afs_hash_span(out->b, (const uint8_t(*)[32])(tile + (first & 255) * 32), 1u << r);
+    return 0;
+}
+
+int
+auditfs_ledger_prove(auditfs_inclusion_proof *out, auditfs_ledger *l, uint64_t index,
+                     uint64_t size)
+{
+    if (size == 0)
+        size = l->cp.size;
+    if (size > l->cp.size || index >= size)
+        return afs_error_set(AUDITFS_EINVAL,
+                             "cannot prove entry %llu in a tree of %llu (the ledger has %llu)",
+                             (unsigned long long)index, (unsigned long long)size,
+                             (unsigned long long)l->cp.size);
+    out->leaf_index = index;
+    out->tree_size = size;
+    return auditfs_merkle_prove_inclusion(out->path, &out->path_len, index, size, tile_reader, l);
+}
+
+int
+auditfs_ledger_prove_consistency(auditfs_consistency_proof *out, auditfs_ledger *l, uint64_t m,
+                                 uint64_t n)
+{
+    if (n == 0)
+        n = l->cp.size;
+    if (m == 0 || m > n || n > l->cp.size)
+        return afs_error_set(AUDITFS_EINVAL,
+                             "cannot prove consistency from %llu to %llu (the ledger has %llu)",
+                             (unsigned long long)m, (unsigned long long)n,
+                             (unsigned long long)l->cp.size);
+    out->first = m;
+    out->second = n;
+    return auditfs_merkle_prove_consistency(out->path, &out->path_len, m, n, tile_reader, l);
+}
+
+int
+auditfs_ledger_check_head(auditfs_checkpoint *out, auditfs_ledger *l, const auditfs_verifier *key)
+{
+    auditfs_checkpoint cp;
+    afs_tiles *t = NULL;
+    int err = auditfs_checkpoint_open(&cp, l->cp_note, l->cp_note_len, key, NULL);
+    if (err)
+        return afs_error_wrap(err == AUDITFS_EFORMAT ? AUDITFS_EVERIFY : err,
+                              "%s: head checkpoint", l->path);
+    t = malloc(sizeof *t);
+    if (!t)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    if ((err = afs_tiles_load(t, l->repo, l->tree, cp.size)) == 0) {
+        auditfs_hash root;
+        afs_tiles_root(&root, t);
+        if (!auditfs_hash_equal(&root, &cp.root))
+            err = afs_error_set(AUDITFS_EVERIFY,
+                                "%s: the head tiles do not hash to the checkpoint root", l->path);
+    }
+    free(t);
+    if (!err && out)
+        *out = cp;
+    return err;
+}
+
+/* ---- reading leaves ---- */
+
+typedef struct seg_handle {
+    git_oid id;
+    git_blob *blob;
+    afs_seg_index ix;
+    char where[64];
+} seg_handle;
+
+static int
+seg_open(seg_handle *h, git_repository *repo, const git_oid *id, uint64_t first)
+{
+    memset(h, 0, sizeof *h);
+    git_oid_cpy(&h->id, id);
+    afs_seg_path(h->where, first);
+    if (git_blob_lookup(&h->blob, repo, id) < 0)
+        return afs_error_git(AUDITFS_EVERIFY, "%s: cannot read the segment", h->where);
+    int err = afs_seg_index_parse(&h->ix, git_blob_rawcontent(h->blob),
+                                  (size_t)git_blob_rawsize(h->blob), h->where);
+    if (!err && h->ix.first_seq != first)
+        err = afs_error_set(AUDITFS_EVERIFY, "%s: its index starts at entry %llu", h->where,
+                            (unsigned long long)h->ix.first_seq);
+    return err;
+}
+
+static void
+seg_close(seg_handle *h)
+{
+    afs_seg_index_release(&h->ix);
+    git_blob_free(h->blob);
+    h->blob = NULL;
+}
+
+int
+afs_read_leaf_raw(afs_buf *out, auditfs_ledger *l, uint64_t seq)
+{
+    uint64_t first;
+    git_oid id;
+    seg_handle h;
+    int err = afs_seg_find(&first, &id, l->repo, l->tree, seq);
+    if (err)
+        return err;
+    if ((err = seg_open(&h, l->repo, &id, first)) != 0)
+        goto cleanup;
+    if (seq >= h.ix.first_seq + h.ix.count) {
+        err = afs_error_set(AUDITFS_EVERIFY, "%s: entry %llu missing", h.where,
+                            (unsigned long long)seq);
+        goto cleanup;
+    }
+    uint32_t fi = afs_seg_index_find(&h.ix, seq);
+    if (!(l->cache_valid && git_oid_equal(&l->cache_seg, &id) && l->cache_frame == fi)) {
+        l->cache_valid = 0;
+        if ((err = afs_seg_frame_decode(&l->cache_buf, l->dctx, &h.ix, fi,
+                                        git_blob_rawcontent(h.blob),
+                                        (size_t)git_blob_rawsize(h.blob), h.where)) != 0)
+            goto cleanup;
+        git_oid_cpy(&l->cache_seg, &id);
+        l->cache_frame = fi;
+        l->cache_valid = 1;
+    }
+    size_t off = 0;
+    const uint8_t *leaf;
+    size_t len;
+    uint64_t s = h.ix.frames[fi].first_seq;
+    while (afs_seg_record_next(&leaf, &len, &l->cache_buf, &off)) {
+        if (s == seq) {
+            out->len = 0;
+            err = afs_buf_put(out, leaf, len);
+            goto cleanup;
+        }
+        s++;
+    }
+    err = afs_error_set(AUDITFS_EVERIFY, "%s: entry %llu missing", h.where,
+                        (unsigned long long)seq);
+cleanup:
+    seg_close(&h);
+    return err;
+}
+
+int
+auditfs_ledger_leaf(uint8_t **out, size_t *len, auditfs_ledger *l, uint64_t seq)
+{
+    afs_buf b = AFS_BUF_INIT;
+    auditfs_hash want, got;
+    int err;
+    if (seq >= l->cp.size)
+        return afs_error_set(AUDITFS_ENOTFOUND, "entry %llu: the ledger has %llu entries",
+                             (unsigned long long)seq, (unsigned long long)l->cp.size);
+    if ((err = afs_leaf_hash_from_tiles(&want, l, seq)) != 0 ||
+        (err = afs_read_leaf_raw(&b, l, seq)) != 0)
+        goto fail;
+    auditfs_leaf_hash(&got, b.data, b.len);
+    if (!auditfs_hash_equal(&want, &got)) {
+        err = afs_error_set(AUDITFS_EVERIFY, "entry %llu: leaf does not hash to its tile",
+                            (unsigned long long)seq);
+        goto fail;
+    }
+    *out = (uint8_t *)afs_buf_detach(&b, len);
+    return 0;
+fail:
+    afs_buf_release(&b);
+    return err;
+}
+
+struct auditfs_cursor {
+    auditfs_ledger *l;
+    uint64_t next, to;
+    seg_handle seg;
+    int seg_open;
+    uint32_t frame;
+    afs_buf buf;
+    size_t off;
+    int frame_loaded;
+};
+
+int
+auditfs_cursor_new(auditfs_cursor **out, auditfs_ledger *l, uint64_t from, uint64_t to)
+{
+    auditfs_cursor *c = calloc(1, sizeof *c);
+    if (!c)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    if (to > l->cp.size)
+        to = l->cp.size;
+    c->l = l;
+    c->next = from;
+    c->to = to;
+    *out = c;
+    return 0;
+}
+
+int
+auditfs_cursor_next(auditfs_cursor *c, const uint8_t **leaf, size_t *len)
+{
+    int err;
+    if (c->next >= c->to)
+        return 0;
+    if (!c->seg_open || c->next >= c->seg.ix.first_seq + c->seg.ix.count) {
+        uint64_t first;
+        git_oid id;
+        if (c->seg_open)
+            seg_close(&c->seg);
+        c->seg_open = 0;
+        c->frame_loaded = 0;
+        if ((err = afs_seg_find(&first, &id, c->l->repo, c->l->tree, c->next)) != 0)
+            return err;
+        if ((err = seg_open(&c->seg, c->l->repo, &id, first)) != 0) {
+            seg_close(&c->seg);
+            return err;
+        }
+        c->seg_open = 1;
+        if (c->next >= first + c->seg.ix.count)
+            return afs_error_set(AUDITFS_EVERIFY, "%s: entry %llu missing", c->seg.where,
+                                 (unsigned long long)c->next);
+    }
+    if (!c->frame_loaded ||
+        c->next >= c->seg.ix.frames[c->frame].first_seq + c->seg.ix.frames[c->frame].count) {
+        c->frame = afs_seg_index_find(&c->seg.ix, c->next);
+        if ((err = afs_seg_frame_decode(&c->buf, c->l->dctx, &c->seg.ix, c->frame,
+                                        git_blob_rawcontent(c->seg.blob),
+                                        (size_t)git_blob_rawsize(c->seg.blob), c->seg.where)) != 0)
+            return err;
+        c->frame_loaded = 1;
+        c->off = 0;
+        for (uint64_t s = c->seg.ix.frames[c->frame].first_seq; s < c->next; s++)
+            afs_seg_record_next(leaf, len, &c->buf, &c->off);
+    }
+    if (!afs_seg_record_next(leaf, len, &c->buf, &c->off))
+        return afs_error_set(AUDITFS_EVERIFY, "entry %llu missing", (unsigned long long)c->next);
+    auditfs_hash want, got;
+    if ((err = afs_leaf_hash_from_tiles(&want, c->l, c->next)) != 0)
+        return err;
+    auditfs_leaf_hash(&got, *leaf, *len);
+    if (!auditfs_hash_equal(&want, &got))
+        return afs_error_set(AUDITFS_EVERIFY, "entry %llu: leaf does not hash to its tile",
+                             (unsigned long long)c->next);
+    c->next++;
+    return 1;
+}
+
+void
+auditfs_cursor_free(auditfs_cursor *c)
+{
+    if (!c)
+        return;
+    if (c->seg_open)
+        seg_close(&c->seg);
+    afs_buf_release(&c->buf);
+    free(c);
+}
+
+/* ---- contents ---- */
+
+static void
+content_path(char *out, size_t cap, const auditfs_entry *e)
+{
+    if (strcmp(e->type, "document") == 0)
+        snprintf(out, cap, "doc/%s/v%llu", e->name, (unsigned long long)e->version);
+    else
+        snprintf(out, cap, "notice/%llu", (unsigned long long)e->seq);
+}
+
+int
+auditfs_ledger_content(uint8_t **out, size_t *len, auditfs_ledger *l, const auditfs_entry *e)
+{
+    char path[AUDITFS_DOCNAME_MAX + 64];
+    uint8_t h[32];
+    if (!e->has_content)
+        return afs_error_set(AUDITFS_EINVAL, "entry %llu has no content", (unsigned long long)e->seq);
+    content_path(path, sizeof path, e);
+    int err = afs_tree_read(out, len, l->repo, l->tree, path);
+    if (err)
+        return err;
+    afs_sha256(h, *out, *len);
+    if (*len != e->content_length || sodium_memcmp(h, e->content_sha256, 32) != 0) {
+        free(*out);
+        *out = NULL;
+        return afs_error_set(AUDITFS_EVERIFY, "%s: content does not match entry %llu's hash",
+                             path, (unsigned long long)e->seq);
+    }
+    return 0;
+}
+
+int
+auditfs_ledger_doc_latest(uint64_t *out, auditfs_ledger *l, const char *name)
+{
+    char path[AUDITFS_DOCNAME_MAX + 8];
+    git_tree_entry *te = NULL;
+    git_tree *t = NULL;
+    *out = 0;
+    snprintf(path, sizeof path, "doc/%s", name);
+    if (git_tree_entry_bypath(&te, l->tree, path) < 0)
+        return 0;
+    if (git_tree_entry_type(te) == GIT_OBJECT_TREE && git_tree_lookup(&t, l->repo, git_tree_entry_id(te)) == 0) {
+        for (size_t i = 0; i < git_tree_entrycount(t); i++) {
+            const git_tree_entry *c = git_tree_entry_byindex(t, i);
+            const char *n = git_tree_entry_name(c);
+            uint64_t v;
+            if (n[0] == 'v' && git_tree_entry_type(c) == GIT_OBJECT_BLOB &&
+                afs_parse_u64(&v, n + 1, strlen(n + 1)) && v > *out)
+                *out = v;
+        }
+    }
+    git_tree_free(t);
+    git_tree_entry_free(te);
+    return 0;
+}

@@ -1,0 +1,81 @@
+/*
+ * ledger/store.h - internal view of the git-backed ledger, shared by store.c, verify.c and view.c.
+ *
+ * Repository layout of every commit's tree (docs/FORMAT.md, "Repository"):
+ *   format                         "auditfs-ledger/1\n"
+ *   checkpoint                     the signed checkpoint of this commit's tree size
+ *   tile/<L>/<N>[.p/<W>]           C2SP hash tiles for that size (partials only for that size)
+ *   seg/DDD/DDD/DDD/DDD            segments, named by the 12-digit seq of their first entry
+ *   doc/<name>/v<N>                document contents
+ *   notice/<seq>                   notice contents
+ * Commits form a single first-parent chain on refs/heads/main; each extends the previous.
+ */
+#ifndef AUDITFS_STORE_H
+#define AUDITFS_STORE_H
+
+#include "auditfs/ledger.h"
+#include "internal.h"
+#include "segment.h"
+
+#include <git2.h>
+
+#define AFS_REF "refs/heads/main"
+#define AFS_FORMAT "auditfs-ledger/1\n"
+#define AFS_LOCKFILE "auditfs.lock"
+
+struct auditfs_ledger {
+    git_repository *repo;
+    char *path;
+    git_oid head_id;
+    git_commit *head;
+    git_tree *tree;
+    auditfs_checkpoint cp; /* parsed from the head tree, not verified */
+    char *cp_note;
+    size_t cp_note_len;
+    /* one cached decoded frame, for leaf reads */
+    ZSTD_DCtx *dctx;
+    git_oid cache_seg;
+    uint32_t cache_frame;
+    int cache_valid;
+    afs_buf cache_buf;
+    /* one cached tile, for proof and leaf checks */
+    struct afs_tile_cache *tiles;
+};
+
+/* ---- tile state: the partial tile at every level, as C2SP tlog-tiles lays them out ---- */
+#define AFS_TILE_LEVELS 8
+typedef struct afs_tiles {
+    uint64_t size;
+    uint8_t h[AFS_TILE_LEVELS][256][32];
+} afs_tiles;
+
+/** Called for each tile that becomes full. */
+typedef int (*afs_tile_cb)(unsigned level, uint64_t index, const uint8_t *hashes, void *payload);
+
+void afs_tiles_init(afs_tiles *t);
+/** Width of the partial tile at level for the current size (0: none). */
+unsigned afs_tiles_width(const afs_tiles *t, unsigned level);
+int afs_tiles_push(afs_tiles *t, const auditfs_hash *leaf, afs_tile_cb cb, void *payload);
+/** Loads the partial tiles of a tree of `size` from a git tree. */
+int afs_tiles_load(afs_tiles *t, git_repository *repo, git_tree *tree, uint64_t size);
+/** MTH of n hashes (n a power of two <= 256). */
+void afs_hash_span(uint8_t out[32], const uint8_t (*hashes)[32], unsigned n);
+/** The RFC 6962 root of the current size, from the partial tiles. */
+void afs_tiles_root(auditfs_hash *out, const afs_tiles *t);
+
+/** Reads a blob at path in tree (malloc'd copy). ENOTFOUND if absent. */
+int afs_tree_read(uint8_t **out, size_t *len, git_repository *repo, git_tree *tree,
+                  const char *path);
+/** seg/DDD/DDD/DDD/DDD for seq. */
+void afs_seg_path(char out[32], uint64_t seq);
+/** Finds the segment holding seq in tree: its first seq and blob id. */
+int afs_seg_find(uint64_t *first, git_oid *id, git_repository *repo, git_tree *tree,
+                 uint64_t seq);
+/** Reads a leaf via the segments of tree (no tile check). */
+int afs_read_leaf_raw(afs_buf *out, auditfs_ledger *l, uint64_t seq);
+/** The level-0 tile hash of seq from the head tiles. */
+int afs_leaf_hash_from_tiles(auditfs_hash *out, auditfs_ledger *l, uint64_t seq);
+
+int afs_git_init_once(void);
+
+#endif

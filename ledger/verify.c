@@ -1,0 +1,591 @@
+/*
+ * ledger/verify.c - full verification of a ledger from its git objects, with only a public key.
+ *
+ * One pass over history (commits, their checkpoints and trees), then one streaming pass over the
+ * head's segments in order, so memory stays bounded by O(commits + log n) whatever the ledger's
+ * size. Checked:
+ *  - every commit: a single first-parent chain; its checkpoint is signed by the given key, with
+ *    the ledger's origin; sizes never shrink; its tree keeps every blob of the previous tree
+ *    (only the checkpoint and partial tiles may change), so history only appends;
+ *  - every segment: canonical structure, no trailing data, contiguous seq ranges;
+ *  - every entry: strict auditfs-entry/1 parse, seq, prev = leaf hash of the entry before,
+ *    non-decreasing time, content blobs of documents and notices by length and SHA-256;
+ *  - the Merkle root at every checkpoint's size, and the tiles (full and partial) of every
+ *    commit against the recomputed hashes; no extra tiles, contents or top-level files;
+ *  - if given, that the trusted checkpoint is signed by the key and is a prefix of the ledger.
+ */
+#include "store.h"
+
+#include "auditfs/merkle.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct cp_rec {
+    git_oid commit;
+    uint64_t size;
+    auditfs_hash root;
+    int trusted; /* the --trusted checkpoint, not a commit */
+} cp_rec;
+
+typedef struct vstate {
+    auditfs_verify_report *r;
+    auditfs_ledger *l;
+    const auditfs_verifier *key;
+    cp_rec *cps;
+    size_t ncps, next_cp;
+    auditfs_merkle_stream ms;
+    afs_tiles *tiles;
+    uint64_t tiles_expected;
+    uint64_t next_seq;
+    auditfs_hash prev;
+    int64_t prev_time;
+    uint64_t contents;
+    afs_buf frame;
+} vstate;
+
+static int
+fail_commit(vstate *v, const git_oid *id, int code)
+{
+    git_oid_tostr(v->r->bad_commit, sizeof v->r->bad_commit, id);
+    snprintf(v->r->reason, sizeof v->r->reason, "commit %s: %s", v->r->bad_commit,
+             auditfs_error_last());
+    return afs_error_set(code, "%s", v->r->reason);
+}
+
+static int
+fail_entry(vstate *v, uint64_t seq, int code)
+{
+    v->r->bad_entry = seq;
+    snprintf(v->r->reason, sizeof v->r->reason, "entry %llu: %s", (unsigned long long)seq,
+             auditfs_error_last());
+    return afs_error_set(code, "%s", v->r->reason);
+}
+
+static int
+path_is_mutable(const char *path)
+{
+    return strcmp(path, "checkpoint") == 0 ||
+           (strncmp(path, "tile/", 5) == 0 && strstr(path, ".p") != NULL);
+}
+
+/* Every blob of old must be in new with the same id, except the checkpoint and partial tiles. */
+static int
+tree_extends(git_repository *repo, const git_tree *old, const git_tree *new, const char *prefix)
+{
+    size_t n = git_tree_entrycount(old);
+    for (size_t i = 0; i < n; i++) {
+        const git_tree_entry *oe = git_tree_entry_byindex(old, i);
+        const char *name = git_tree_entry_name(oe);
+        char path[512];
+        snprintf(path, sizeof path, "%s%s", prefix, name);
+        if (path_is_mutable(path))
+            continue;
+        const git_tree_entry *ne = git_tree_entry_byname(new, name);
+        if (!ne)
+            return afs_error_set(AUDITFS_EVERIFY, "%s was removed (history rewritten)", path);
+        if (git_oid_equal(git_tree_entry_id(oe), git_tree_entry_id(ne)))
+            continue;
+        if (git_tree_entry_type(oe) == GIT_OBJECT_TREE &&
+            git_tree_entry_type(ne) == GIT_OBJECT_TREE) {
+            git_tree *ot = NULL, *nt = NULL;
+            char sub[520];
+            int err;
+            if (git_tree_lookup(&ot, repo, git_tree_entry_id(oe)) < 0 ||
+                git_tree_lookup(&nt, repo, git_tree_entry_id(ne)) < 0) {
+                git_tree_free(ot);
+                return afs_error_git(AUDITFS_EVERIFY, "%s: unreadable tree", path);
+            }
+            snprintf(sub, sizeof sub, "%s/", path);
+            err = tree_extends(repo, ot, nt, sub);
+            git_tree_free(ot);
+            git_tree_free(nt);
+            if (err)
+                return err;
+            continue;
+        }
+        return afs_error_set(AUDITFS_EVERIFY, "%s was changed (history rewritten)", path);
+    }
+    return 0;
+}
+
+static int
+check_top_level(git_repository *repo, git_tree *tree)
+{
+    static const char *const allowed[] = {"checkpoint", "doc", "format", "notice", "seg", "tile",
+                                          NULL};
+    for (size_t i = 0; i < git_tree_entrycount(tree); i++) {
+        const char *name = git_tree_entry_name(git_tree_entry_byindex(tree, i));
+        int ok = 0;
+        for (int k = 0; allowed[k]; k++)
+            ok |= strcmp(name, allowed[k]) == 0;
+        if (!ok)
+            return afs_error_set(AUDITFS_EVERIFY, "unexpected file '%s' in the ledger tree", name);
+    }
+    uint8_t *fmt = NULL;
+    size_t len;
+    int err = afs_tree_read(&fmt, &len, repo, tree, "format");
+    if (err)
+        return afs_error_set(AUDITFS_EVERIFY, "no format file");
+    if (len != strlen(AFS_FORMAT) || memcmp(fmt, AFS_FORMAT, len) != 0)
+        err = afs_error_set(AUDITFS_EVERIFY, "format is not %.*s", (int)strlen(AFS_FORMAT) - 1,
+                            AFS_FORMAT);
+    free(fmt);
+    return err;
+}
+
+/* Pass 1: history, oldest first. */
+static int
+verify_history(vstate *v)
+{
+    git_repository *repo = v->l->repo;
+    git_oid *ids = NULL;
+    size_t n = 0, cap = 0;
+    git_commit *c = NULL;
+    git_tree *prev_tree = NULL, *tree = NULL;
+    char origin[AUDITFS_NAME_MAX + 1] = "";
+    int err = 0;
+    git_oid cur = v->l->head_id;
+
+    for (;;) {
+        if (git_commit_lookup(&c, repo, &cur) < 0) {
+            afs_error_git(AUDITFS_EVERIFY, "unreadable commit");
+            err = fail_commit(v, &cur, AUDITFS_EVERIFY);
+            goto cleanup;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            git_oid *p = realloc(ids, cap * sizeof *ids);
+            if (!p) {
+                err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+                goto cleanup;
+            }
+            ids = p;
+        }
+        ids[n++] = cur;
+        unsigned np = git_commit_parentcount(c);
+        if (np > 1) {
+            afs_error_set(AUDITFS_EVERIFY, "a merge commit: ledger history must be linear");
+            err = fail_commit(v, &cur, AUDITFS_EVERIFY);
+            goto cleanup;
+        }
+        if (np == 0)
+            break;
+        git_oid_cpy(&cur, git_commit_parent_id(c, 0));
+        git_commit_free(c);
+        c = NULL;
+    }
+    git_commit_free(c);
+    c = NULL;
+    v->cps = calloc(n + 1, sizeof *v->cps);
+    if (!v->cps) {
+        err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t k = n; k-- > 0;) {
+        const git_oid *id = &ids[k];
+        cp_rec *cp = &v->cps[v->ncps];
+        auditfs_checkpoint ck;
+        char *note = NULL;
+        size_t note_len;
+        if (git_commit_lookup(&c, repo, id) < 0 || git_commit_tree(&tree, c) < 0) {
+            afs_error_git(AUDITFS_EVERIFY, "unreadable commit or tree");
+            err = fail_commit(v, id, AUDITFS_EVERIFY);
+            goto cleanup;
+        }
+        if ((err = check_top_level(repo, tree)) != 0 ||
+            (err = afs_tree_read((uint8_t **)&note, &note_len, repo, tree, "checkpoint")) != 0) {
+            err = fail_commit(v, id, AUDITFS_EVERIFY);
+            goto cleanup;
+        }
+        err = auditfs_checkpoint_open(&ck, note, note_len, v->key, origin[0] ? origin : NULL);
+        free(note);
+        if (err) {
+            err = fail_commit(v, id, AUDITFS_EVERIFY);
+            goto cleanup;
+        }
+        if (!origin[0])
+            snprintf(origin, sizeof origin, "%s", ck.origin);
+        if (v->ncps > 0) {
+            cp_rec *pc = &v->cps[v->ncps - 1];
+            if (ck.size < pc->size) {
+                afs_error_set(AUDITFS_EVERIFY, "checkpoint size %llu is smaller than %llu before it",
+                              (unsigned long long)ck.size, (unsigned long long)pc->size);
+                err = fail_commit(v, id, AUDITFS_EVERIFY);
+                goto cleanup;
+            }
+            if ((err = tree_extends(repo, prev_tree, tree, "")) != 0) {
+                err = fail_commit(v, id, AUDITFS_EVERIFY);
+                goto cleanup;
+            }
+        }
+        git_oid_cpy(&cp->commit, id);
+        cp->size = ck.size;
+        cp->root = ck.root;
+        v->ncps++;
+        if (k == 0)
+            v->r->head = ck;
+        git_tree_free(prev_tree);
+        prev_tree = tree;
+        tree = NULL;
+        git_commit_free(c);
+        c = NULL;
+    }
+    v->r->commits = n;
+cleanup:
+    git_commit_free(c);
+    git_tree_free(tree);
+    git_tree_free(prev_tree);
+    free(ids);
+    return err;
+}
+
+/* Full tiles must equal the head's blobs. */
+static int
+check_full_tile(unsigned level, uint64_t index, const uint8_t *hashes, void *payload)
+{
+    vstate *v = payload;
+    char path[AUDITFS_TILE_PATH_MAX];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int err = auditfs_tile_path(path, level, index, 256);
+    if (err)
+        return err;
+    if ((err = afs_tree_read(&data, &len, v->l->repo, v->l->tree, path)) != 0)
+        return afs_error_set(AUDITFS_EVERIFY, "%s is missing", path);
+    if (len != 256 * 32 || sodium_memcmp(data, hashes, len) != 0)
+        err = afs_error_set(AUDITFS_EVERIFY, "%s does not match the recomputed hashes", path);
+    free(data);
+    v->tiles_expected++;
+    return err;
+}
+
+/* At a checkpoint's size: root, and that commit's partial tiles. */
+static int
+check_crossing(vstate *v, const cp_rec *cp)
+{
+    auditfs_hash root;
+    auditfs_merkle_stream_root(&root, &v->ms);
+    if (!auditfs_hash_equal(&root, &cp->root)) {
+        if (cp->trusted) {
+            snprintf(v->r->reason, sizeof v->r->reason,
+                     "the trusted checkpoint (size %llu) is not a prefix of this ledger: the "
+                     "history was rewritten or forked",
+                     (unsigned long long)cp->size);
+            return afs_error_set(AUDITFS_EVERIFY, "%s", v->r->reason);
+        }
+        afs_error_set(AUDITFS_EVERIFY, "checkpoint root for size %llu does not match the entries",
+                      (unsigned long long)cp->size);
+        return fail_commit(v, &cp->commit, AUDITFS_EVERIFY);
+    }
+    if (cp->trusted) {
+        v->r->trusted_checked = 1;
+        return 0;
+    }
+    git_commit *c = NULL;
+    git_tree *tree = NULL;
+    afs_tiles *t = malloc(sizeof *t);
+    int err = 0;
+    if (!t)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    if (git_commit_lookup(&c, v->l->repo, &cp->commit) < 0 || git_commit_tree(&tree, c) < 0) {
+        err = afs_error_git(AUDITFS_EVERIFY, "unreadable commit");
+    } else if ((err = afs_tiles_load(t, v->l->repo, tree, cp->size)) == 0) {
+        for (unsigned lv = 0; lv < AFS_TILE_LEVELS && !err; lv++) {
+            unsigned w = afs_tiles_width(t, lv);
+            if (w && sodium_memcmp(t->h[lv], v->tiles->h[lv], (size_t)w * 32) != 0)
+                err = afs_error_set(AUDITFS_EVERIFY, "partial tile at level %u does not match",
+                                    lv);
+        }
+    }
+    if (err)
+        err = fail_commit(v, &cp->commit, AUDITFS_EVERIFY);
+    git_tree_free(tree);
+    git_commit_free(c);
+    free(t);
+    return err;
+}
+
+static int
+cross_checkpoints(vstate *v)
+{
+    while (v->next_cp < v->ncps && v->cps[v->next_cp].size == v->ms.size) {
+        int err = check_crossing(v, &v->cps[v->next_cp]);
+        if (err)
+            return err;
+        v->next_cp++;
+    }
+    return 0;
+}
+
+static int
+verify_entry(vstate *v, const uint8_t *leaf, size_t len)
+{
+    auditfs_entry e;
+    auditfs_hash h;
+    uint64_t seq = v->next_seq;
+    int err = auditfs_entry_parse(&e, leaf, len);
+    if (err)
+        return fail_entry(v, seq, AUDITFS_EVERIFY);
+    if (e.seq != seq) {
+        afs_error_set(AUDITFS_EVERIFY, "leaf says seq %llu (entries reordered or removed)",
+                      (unsigned long long)e.seq);
+        return fail_entry(v, seq, AUDITFS_EVERIFY);
+    }
+    if (!auditfs_hash_equal(&e.prev, &v->prev)) {
+        afs_error_set(AUDITFS_EVERIFY, "prev does not match the leaf hash of entry %llu (chain "
+                                       "broken)",
+                      (unsigned long long)(seq ? seq - 1 : 0));
+        return fail_entry(v, seq, AUDITFS_EVERIFY);
+    }
+    if (e.time_us < v->prev_time) {
+        afs_error_set(AUDITFS_EVERIFY, "time goes backwards");
+        return fail_entry(v, seq, AUDITFS_EVERIFY);
+    }
+    if (e.has_content) {
+        uint8_t *data = NULL;
+        size_t dlen;
+        if ((err = auditfs_ledger_content(&data, &dlen, v->l, &e)) != 0)
+            return fail_entry(v, seq, AUDITFS_EVERIFY);
+        free(data);
+        v->contents++;
+        if (strcmp(e.type, "document") == 0)
+            v->r->documents++;
+        else
+            v->r->notices++;
+    }
+    auditfs_leaf_hash(&h, leaf, len);
+    if ((err = afs_tiles_push(v->tiles, &h, check_full_tile, v)) != 0)
+        return fail_entry(v, seq, AUDITFS_EVERIFY);
+    auditfs_merkle_stream_push(&v->ms, &h);
+    v->prev = h;
+    v->prev_time = e.time_us;
+    v->next_seq++;
+    v->r->leaf_bytes += len;
+    return cross_checkpoints(v);
+}
+
+static int
+verify_segment(vstate *v, const git_tree_entry *te, const char *path)
+{
+    git_blob *blob = NULL;
+    afs_seg_index ix;
+    int err;
+    uint64_t first;
+    const char *a = path + 4; /* seg/DDD/DDD/DDD/DDD */
+    char digits[13];
+    size_t k = 0;
+    for (; *a && k < 12; a++)
+        if (*a != '/')
+            digits[k++] = *a;
+    digits[k] = 0;
+    const char *d = digits;
+    while (*d == '0' && d[1])
+        d++;
+    if (k != 12 || *a || !afs_parse_u64(&first, d, strlen(d)) || first != v->next_seq) {
+        afs_error_set(AUDITFS_EVERIFY, "%s: expected the segment starting at entry %llu", path,
+                      (unsigned long long)v->next_seq);
+        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+    }
+    if (git_tree_entry_type(te) != GIT_OBJECT_BLOB ||
+        git_blob_lookup(&blob, v->l->repo, git_tree_entry_id(te)) < 0) {
+        afs_error_git(AUDITFS_EVERIFY, "%s: unreadable segment", path);
+        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+    }
+    const uint8_t *data = git_blob_rawcontent(blob);
+    size_t len = (size_t)git_blob_rawsize(blob);
+    if ((err = afs_seg_index_parse(&ix, data, len, path)) != 0) {
+        git_blob_free(blob);
+        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+    }
+    if (ix.first_seq != first) {
+        afs_error_set(AUDITFS_EVERIFY, "%s: index starts at %llu", path,
+                      (unsigned long long)ix.first_seq);
+        err = fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+        goto cleanup;
+    }
+    for (uint32_t f = 0; f < ix.nframes && !err; f++) {
+        if ((err = afs_seg_frame_decode(&v->frame, v->l->dctx, &ix, f, data, len, path)) != 0) {
+            err = fail_entry(v, ix.frames[f].first_seq, AUDITFS_EVERIFY);
+            break;
+        }
+        size_t off = 0;
+        const uint8_t *leaf;
+        size_t ll;
+        while (!err && afs_seg_record_next(&leaf, &ll, &v->frame, &off))
+            err = verify_entry(v, leaf, ll);
+    }
+    v->r->segments++;
+cleanup:
+    afs_seg_index_release(&ix);
+    git_blob_free(blob);
+    return err;
+}
+
+static int
+walk_segments(vstate *v, git_tree *tree, const char *prefix, int depth)
+{
+    int err = 0;
+    for (size_t i = 0; i < git_tree_entrycount(tree) && !err; i++) {
+        const git_tree_entry *te = git_tree_entry_byindex(tree, i);
+        char path[64];
+        snprintf(path, sizeof path, "%s/%s", prefix, git_tree_entry_name(te));
+        if (strlen(git_tree_entry_name(te)) != 3) {
+            afs_error_set(AUDITFS_EVERIFY, "%s: unexpected name in seg/", path);
+            return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+        }
+        if (depth < 3) {
+            git_tree *sub = NULL;
+            if (git_tree_entry_type(te) != GIT_OBJECT_TREE ||
+                git_tree_lookup(&sub, v->l->repo, git_tree_entry_id(te)) < 0) {
+                afs_error_git(AUDITFS_EVERIFY, "%s: unreadable", path);
+                return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+            }
+            err = walk_segments(v, sub, path, depth + 1);
+            git_tree_free(sub);
+        } else {
+            err = verify_segment(v, te, path);
+        }
+    }
+    return err;
+}
+
+static int
+count_blobs(uint64_t *out, git_repository *repo, git_tree *root, const char *path)
+{
+    git_tree_entry *te = NULL;
+    git_tree *t = NULL;
+    if (git_tree_entry_bypath(&te, root, path) < 0)
+        return 0;
+    if (git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+        git_tree_entry_free(te);
+        return afs_error_set(AUDITFS_EVERIFY, "%s is not a directory", path);
+    }
+    if (git_tree_lookup(&t, repo, git_tree_entry_id(te)) < 0) {
+        git_tree_entry_free(te);
+        return afs_error_git(AUDITFS_EVERIFY, "%s: unreadable", path);
+    }
+    int err = 0;
+    for (size_t i = 0; i < git_tree_entrycount(t) && !err; i++) {
+        const git_tree_entry *c = git_tree_entry_byindex(t, i);
+        char sub[600];
+        snprintf(sub, sizeof sub, "%s/%s", path, git_tree_entry_name(c));
+        if (git_tree_entry_type(c) == GIT_OBJECT_BLOB)
+            (*out)++;
+        else
+            err = count_blobs(out, repo, root, sub);
+    }
+    git_tree_free(t);
+    git_tree_entry_free(te);
+    return err;
+}
+
+int
+auditfs_ledger_verify(auditfs_verify_report *report, auditfs_ledger *l,
+                      const auditfs_verifier *key, const char *trusted_note, size_t trusted_len)
+{
+    vstate v;
+    int err;
+    memset(report, 0, sizeof *report);
+    report->bad_entry = UINT64_MAX;
+    memset(&v, 0, sizeof v);
+    v.r = report;
+    v.l = l;
+    v.key = key;
+    auditfs_merkle_stream_init(&v.ms);
+    v.tiles = malloc(sizeof *v.tiles);
+    if (!v.tiles)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    afs_tiles_init(v.tiles);
+
+    if ((err = verify_history(&v)) != 0)
+        goto cleanup;
+    if (trusted_note) {
+        auditfs_checkpoint t;
+        if ((err = auditfs_checkpoint_open(&t, trusted_note, trusted_len, key,
+                                           report->head.origin)) != 0) {
+            snprintf(report->reason, sizeof report->reason, "trusted checkpoint: %s",
+                     auditfs_error_last());
+            goto cleanup;
+        }
+        if (t.size > report->head.size) {
+            snprintf(report->reason, sizeof report->reason,
+                     "the trusted checkpoint has size %llu but the ledger only %llu: entries were "
+                     "removed (rollback)",
+                     (unsigned long long)t.size, (unsigned long long)report->head.size);
+            err = afs_error_set(AUDITFS_EVERIFY, "%s", report->reason);
+            goto cleanup;
+        }
+        /* insert it among the commit checkpoints, before any of the same size */
+        size_t pos = 0;
+        while (pos < v.ncps && v.cps[pos].size < t.size)
+            pos++;
+        memmove(&v.cps[pos + 1], &v.cps[pos], (v.ncps - pos) * sizeof *v.cps);
+        memset(&v.cps[pos], 0, sizeof v.cps[pos]);
+        v.cps[pos].size = t.size;
+        v.cps[pos].root = t.root;
+        v.cps[pos].trusted = 1;
+        v.ncps++;
+    }
+    if ((err = cross_checkpoints(&v)) != 0)
+        goto cleanup;
+    git_tree_entry *segs = NULL;
+    if (git_tree_entry_bypath(&segs, l->tree, "seg") == 0) {
+        git_tree *st = NULL;
+        if (git_tree_lookup(&st, l->repo, git_tree_entry_id(segs)) < 0) {
+            git_tree_entry_free(segs);
+            err = afs_error_git(AUDITFS_EVERIFY, "seg/: unreadable");
+            goto cleanup;
+        }
+        err = walk_segments(&v, st, "seg", 0);
+        git_tree_free(st);
+        git_tree_entry_free(segs);
+        if (err)
+            goto cleanup;
+    }
+    if (v.next_seq != report->head.size) {
+        afs_error_set(AUDITFS_EVERIFY, "the segments hold %llu entries but the checkpoint says %llu",
+                      (unsigned long long)v.next_seq, (unsigned long long)report->head.size);
+        err = fail_entry(&v, v.next_seq, AUDITFS_EVERIFY);
+        goto cleanup;
+    }
+    if (v.next_cp != v.ncps) {
+        err = afs_error_set(AUDITFS_EVERIFY, "a checkpoint's size was never reached");
+        snprintf(report->reason, sizeof report->reason, "%s", auditfs_error_last());
+        goto cleanup;
+    }
+    /* nothing extra: tiles = full tiles seen + head partials; contents = entries with content */
+    uint64_t ntiles = 0, ncontent = 0;
+    for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++)
+        if (afs_tiles_width(v.tiles, lv))
+            v.tiles_expected++;
+    if ((err = count_blobs(&ntiles, l->repo, l->tree, "tile")) != 0 ||
+        (err = count_blobs(&ncontent, l->repo, l->tree, "doc")) != 0 ||
+        (err = count_blobs(&ncontent, l->repo, l->tree, "notice")) != 0)
+        goto fail_head;
+    if (ntiles != v.tiles_expected) {
+        err = afs_error_set(AUDITFS_EVERIFY, "tile/ holds %llu files, expected %llu",
+                            (unsigned long long)ntiles, (unsigned long long)v.tiles_expected);
+        goto fail_head;
+    }
+    if (ncontent != v.contents) {
+        err = afs_error_set(AUDITFS_EVERIFY,
+                            "doc/ and notice/ hold %llu files but %llu entries reference content",
+                            (unsigned long long)ncontent, (unsigned long long)v.contents);
+        goto fail_head;
+    }
+    report->entries = v.next_seq;
+    goto cleanup;
+fail_head:
+    err = fail_commit(&v, &l->head_id, AUDITFS_EVERIFY);
+cleanup:
+    if (err && !report->reason[0])
+        snprintf(report->reason, sizeof report->reason, "%s", auditfs_error_last());
+    if (!err)
+        report->entries = v.next_seq;
+    free(v.cps);
+    free(v.tiles);
+    afs_buf_release(&v.frame);
+    return err;
+}
