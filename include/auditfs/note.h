@@ -8,7 +8,8 @@
  * A note is text ending in "\n", a blank line, then lines "— <name> base64(keyid || sig)\n".
  * A checkpoint is the note text "<origin>\n<size>\n<base64 root>\n" (c2sp.org/tlog-checkpoint).
  *
- * Secrets live in sodium_malloc() memory and are wiped when freed.
+ * Secrets live in sodium_malloc() memory and are wiped when freed. Malformed key strings and
+ * key ids that do not match their key are EKEY; malformed notes and checkpoints are EFORMAT.
  */
 #ifndef AUDITFS_NOTE_H
 #define AUDITFS_NOTE_H
@@ -38,6 +39,13 @@ AUDITFS_API int auditfs_signer_parse(auditfs_signer **out, const char *skey,
 AUDITFS_API int auditfs_signer_load(auditfs_signer **out, const char *path) AUDITFS_WUR;
 /** Writes the signer key to a new file of mode 0600 (EEXISTS if it exists), fsynced. */
 AUDITFS_API int auditfs_signer_save(const auditfs_signer *s, const char *path) AUDITFS_WUR;
+/** Bytes auditfs_signer_format needs at most, including the NUL. */
+#define AUDITFS_SKEY_BYTES 384
+/**
+ * Writes the "PRIVATE+KEY+..." string (NUL-terminated, no newline) into out (cap bytes; EINVAL if
+ * too small). The result is the secret key: keep it in sodium_malloc() memory and wipe it.
+ */
+AUDITFS_API int auditfs_signer_format(char *out, size_t cap, const auditfs_signer *s) AUDITFS_WUR;
 AUDITFS_API const char *auditfs_signer_name(const auditfs_signer *s);
 AUDITFS_API uint32_t auditfs_signer_key_id(const auditfs_signer *s);
 /** The matching verifier. */
