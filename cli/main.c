@@ -1131,7 +1131,7 @@ cmd_log(int argc, char **argv)
     size_t len;
     while (!err && (err = auditfs_cursor_next(cur, &leaf, &len)) == 1) {
         auditfs_entry e;
-        char t[32], sum[128];
+        char t[32], sum[640];
         err = auditfs_entry_parse(&e, leaf, len);
         if (err)
             break;

@@ -788,3 +788,60 @@ auditfs_ledger_doc_latest(uint64_t *out, auditfs_ledger *l, const char *name)
     git_tree_entry_free(te);
     return 0;
 }
+
+int
+auditfs_ledger_checkpoint_at(char **out, size_t *len, auditfs_ledger *l, uint64_t size)
+{
+    git_oid cur = l->head_id;
+    git_commit *c = NULL;
+    int err = AUDITFS_ENOTFOUND;
+    if (size == l->cp.size)
+        return auditfs_ledger_checkpoint_note(out, len, l);
+    if (size > l->cp.size)
+        return afs_error_set(AUDITFS_ENOTFOUND, "no checkpoint of size %llu: the ledger has %llu",
+                             (unsigned long long)size, (unsigned long long)l->cp.size);
+    for (;;) {
+        git_tree *tree = NULL;
+        char *note = NULL;
+        size_t nlen;
+        auditfs_checkpoint cp;
+        if (git_commit_lookup(&c, l->repo, &cur) < 0 || git_commit_tree(&tree, c) < 0) {
+            err = afs_error_git(AUDITFS_EIO, "cannot read history");
+            break;
+        }
+        int rc = afs_tree_read((uint8_t **)&note, &nlen, l->repo, tree, "checkpoint");
+        git_tree_free(tree);
+        if (rc) {
+            err = rc;
+            break;
+        }
+        const char *sep = strstr(note, "\n\n");
+        if (sep && auditfs_checkpoint_parse(&cp, note, (size_t)(sep - note) + 1) == 0) {
+            if (cp.size == size) {
+                *out = note;
+                *len = nlen;
+                err = 0;
+                break;
+            }
+            if (cp.size < size) {
+                free(note);
+                err = afs_error_set(AUDITFS_ENOTFOUND,
+                                    "no checkpoint was committed at size %llu (sizes are batch "
+                                    "boundaries; see git log)",
+                                    (unsigned long long)size);
+                break;
+            }
+        }
+        free(note);
+        if (git_commit_parentcount(c) == 0) {
+            err = afs_error_set(AUDITFS_ENOTFOUND, "no checkpoint of size %llu",
+                                (unsigned long long)size);
+            break;
+        }
+        git_oid_cpy(&cur, git_commit_parent_id(c, 0));
+        git_commit_free(c);
+        c = NULL;
+    }
+    git_commit_free(c);
+    return err;
+}

@@ -455,3 +455,33 @@ afs_utf8_valid(const uint8_t *s, size_t n, bool allow_tab)
     }
     return true;
 }
+
+size_t
+auditfs_base64_encode(char *out, const void *in, size_t n)
+{
+    return afs_b64_encode(out, in, n);
+}
+
+void
+auditfs_hash_base64(char out[48], const auditfs_hash *h)
+{
+    afs_b64_encode(out, h->b, sizeof h->b);
+}
+
+void
+auditfs_format_time(char out[32], int64_t us)
+{
+    afs_format_time(out, us);
+}
+
+int
+auditfs_parse_time(int64_t *out, const char *s)
+{
+    return afs_parse_time_loose(out, s);
+}
+
+int
+auditfs_read_file(uint8_t **out, size_t *len, const char *path, size_t max)
+{
+    return afs_read_file((char **)out, len, path, max);
+}

@@ -60,6 +60,18 @@ typedef struct auditfs_hash {
     uint8_t b[AUDITFS_HASH_BYTES];
 } auditfs_hash;
 
+/** Encodes n bytes as padded standard base64 into out (needs 4*((n+2)/3)+1 bytes). */
+AUDITFS_API size_t auditfs_base64_encode(char *out, const void *in, size_t n);
+/** A hash as base64 (45 bytes with NUL). */
+AUDITFS_API void auditfs_hash_base64(char out[48], const auditfs_hash *h);
+/** Formats microseconds since the epoch as 2026-11-21T22:13:11.123456Z. */
+AUDITFS_API void auditfs_format_time(char out[32], int64_t us);
+/** Parses RFC 3339 (any fraction, Z or offset) or YYYY-MM-DD (midnight UTC); 1 if valid. */
+AUDITFS_API int auditfs_parse_time(int64_t *out, const char *s);
+/** Reads a whole file of at most max bytes (ETOOBIG beyond) into a malloc'd buffer. */
+AUDITFS_API int auditfs_read_file(uint8_t **out, size_t *len, const char *path,
+                                  size_t max) AUDITFS_WUR;
+
 /** The library version string, e.g. "0.1.0". */
 AUDITFS_API const char *auditfs_version(void);
 

@@ -81,6 +81,14 @@ AUDITFS_API int auditfs_entry_parse(auditfs_entry *out, const uint8_t *leaf,
 AUDITFS_API int auditfs_entry_encode(uint8_t **out, size_t *out_len,
                                      const auditfs_entry *e) AUDITFS_WUR;
 
+/**
+ * One JSON object for the entry: {"seq":..,"time":"..","type":..,"stream":.., other headers,
+ * "leaf_hash"?, "payload":...}. With with_payload, the payload is embedded as parsed JSON when it
+ * is a JSON document, as a string when it is other text, and as "payload_base64" otherwise.
+ */
+AUDITFS_API int auditfs_entry_to_json(char **out, const auditfs_entry *e,
+                                      int with_payload) AUDITFS_WUR;
+
 /** Field validators shared by the CLI (return 1 if valid). */
 AUDITFS_API int auditfs_valid_stream(const char *s);
 AUDITFS_API int auditfs_valid_party(const char *s);

@@ -36,6 +36,9 @@ AUDITFS_API int auditfs_ledger_refresh(auditfs_ledger *l) AUDITFS_WUR;
 AUDITFS_API int auditfs_ledger_head(auditfs_checkpoint *out, auditfs_ledger *l) AUDITFS_WUR;
 AUDITFS_API int auditfs_ledger_checkpoint_note(char **out, size_t *len,
                                                auditfs_ledger *l) AUDITFS_WUR;
+/** The signed checkpoint committed for tree size `size` (searching history, newest first). */
+AUDITFS_API int auditfs_ledger_checkpoint_at(char **out, size_t *len, auditfs_ledger *l,
+                                             uint64_t size) AUDITFS_WUR;
 /** Verifies the head checkpoint's signature with key and its root against the head's tiles. */
 AUDITFS_API int auditfs_ledger_check_head(auditfs_checkpoint *out, auditfs_ledger *l,
                                           const auditfs_verifier *key) AUDITFS_WUR;
