@@ -6,6 +6,11 @@
 #include <git2.h>
 #include <stdio.h>
 
+/* meson defines it; standalone builds (the libFuzzer targets) do not. */
+#ifndef AUDITFS_VERSION
+#define AUDITFS_VERSION "unknown"
+#endif
+
 static _Thread_local char err_msg[1024];
 static _Thread_local int err_code;
 
