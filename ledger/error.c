@@ -6,7 +6,7 @@
 #include <git2.h>
 #include <stdio.h>
 
-/* meson defines this; standalone builds (the fuzz targets) get a placeholder. */
+/* meson defines it; standalone builds (the libFuzzer targets) do not. */
 #ifndef AUDITFS_VERSION
 #define AUDITFS_VERSION "unknown"
 #endif

@@ -19,6 +19,8 @@ extern "C" {
 
 /** Largest proof file accepted by the parsers. */
 #define AUDITFS_PROOF_MAX_BYTES (1u << 20)
+/** Largest opaque extra data in a tlog-proof (decoded bytes). */
+#define AUDITFS_TLOG_EXTRA_MAX_BYTES (48u << 10)
 
 typedef struct auditfs_inclusion_proof {
     uint64_t leaf_index;
@@ -55,7 +57,7 @@ AUDITFS_API int auditfs_tlog_proof_format(char **out, size_t *out_len,
                                           const uint8_t *extra, size_t extra_len) AUDITFS_WUR;
 /**
  * Parses a tlog-proof@v1 file. Sets out->leaf_index and the path; out->tree_size is left 0 (it
- * comes from the checkpoint, which the caller must verify). *note/*note_len point into `text`.
+ * comes from the checkpoint, which the caller must verify). *note and *note_len point into `text`.
  */
 AUDITFS_API int auditfs_tlog_proof_parse(auditfs_inclusion_proof *out, const char **note,
                                          size_t *note_len, const char *text,
