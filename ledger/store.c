@@ -7,6 +7,7 @@
  * and a checkpoint over MTH(leaves[0:s]) signed by the ledger's key.
  */
 #include "store.h"
+#include "odb.h"
 
 #include "auditfs/merkle.h"
 
@@ -347,6 +348,8 @@ auditfs_ledger_open(auditfs_ledger **out, const char *path)
         err = afs_error_git(AUDITFS_ENOTFOUND, "%s: cannot open the ledger repository", path);
         goto fail;
     }
+    if ((err = afs_odb_harden(l->repo)) != 0)
+        goto fail;
     if ((err = load_head(l)) != 0)
         goto fail;
     *out = l;
