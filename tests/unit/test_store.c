@@ -1,0 +1,162 @@
+#include "auditfs/ledger.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char dir[64];
+static auditfs_signer *key;
+static auditfs_verifier *vkey;
+
+static void
+setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/auditfs-store-XXXXXX");
+    cr_assert(mkdtemp(dir));
+    strcat(dir, "/l");
+    cr_assert_eq(auditfs_signer_generate(&key, "store.test"), 0);
+    cr_assert_eq(auditfs_signer_verifier(&vkey, key), 0);
+    cr_assert_eq(auditfs_ledger_init(dir, key, "store.test/tenant-a"), 0, "%s",
+                 auditfs_error_last());
+}
+
+static void
+teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %.*s", (int)(strlen(dir) - 2), dir);
+    cr_assert_eq(system(cmd), 0);
+    auditfs_signer_free(key);
+    auditfs_verifier_free(vkey);
+}
+
+static void
+add_logs(auditfs_writer *w, unsigned n, unsigned base)
+{
+    for (unsigned i = 0; i < n; i++) {
+        auditfs_entry e;
+        char p[64];
+        memset(&e, 0, sizeof e);
+        strcpy(e.type, "log");
+        strcpy(e.stream, "api");
+        int len = snprintf(p, sizeof p, "{\"i\":%u}", base + i);
+        e.payload = (const uint8_t *)p;
+        e.payload_len = (size_t)len;
+        cr_assert_eq(auditfs_writer_add(w, &e, NULL, 0, NULL), 0, "%s", auditfs_error_last());
+    }
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+Test(store, append_read_prove_verify)
+{
+    auditfs_writer *w;
+    uint64_t size;
+    cr_assert_eq(auditfs_writer_open(&w, dir, key, NULL), 0, "%s", auditfs_error_last());
+    add_logs(w, 700, 0);
+    cr_assert_eq(auditfs_writer_commit(w, &size), 0, "%s", auditfs_error_last());
+    cr_assert_eq(size, 700);
+    add_logs(w, 5, 700);
+    cr_assert_eq(auditfs_writer_commit(w, &size), 0);
+    cr_assert_eq(size, 705);
+    auditfs_writer_free(w);
+
+    auditfs_ledger *l;
+    cr_assert_eq(auditfs_ledger_open(&l, dir), 0);
+    auditfs_checkpoint cp;
+    cr_assert_eq(auditfs_ledger_check_head(&cp, l, vkey), 0, "%s", auditfs_error_last());
+    cr_assert_eq(cp.size, 705);
+    cr_assert_str_eq(cp.origin, "store.test/tenant-a");
+    uint8_t *leaf;
+    size_t len;
+    cr_assert_eq(auditfs_ledger_leaf(&leaf, &len, l, 702), 0);
+    auditfs_entry e;
+    cr_assert_eq(auditfs_entry_parse(&e, leaf, len), 0);
+    cr_assert_eq(e.seq, 702);
+    cr_assert_eq(memcmp(e.payload, "{\"i\":702}", 9), 0);
+    /* every inclusion proof verifies against the signed root */
+    for (uint64_t i = 0; i < 705; i += 37) {
+        auditfs_inclusion_proof p;
+        uint8_t *lf;
+        size_t ll;
+        auditfs_hash h;
+        cr_assert_eq(auditfs_ledger_prove(&p, l, i, 0), 0, "%s", auditfs_error_last());
+        cr_assert_eq(auditfs_ledger_leaf(&lf, &ll, l, i), 0);
+        auditfs_leaf_hash(&h, lf, ll);
+        cr_assert_eq(auditfs_merkle_verify_inclusion(&h, i, 705, p.path, p.path_len, &cp.root), 0);
+        free(lf);
+    }
+    /* the consistency proof from the first commit's size */
+    char *old;
+    size_t oldlen;
+    auditfs_checkpoint ocp;
+    cr_assert_eq(auditfs_ledger_checkpoint_at(&old, &oldlen, l, 700), 0);
+    cr_assert_eq(auditfs_checkpoint_open(&ocp, old, oldlen, vkey, NULL), 0);
+    auditfs_consistency_proof cpf;
+    cr_assert_eq(auditfs_ledger_prove_consistency(&cpf, l, 700, 705), 0);
+    cr_assert_eq(auditfs_merkle_verify_consistency(700, 705, &ocp.root, &cp.root, cpf.path,
+                                                   cpf.path_len),
+                 0);
+    auditfs_verify_report r;
+    cr_assert_eq(auditfs_ledger_verify(&r, l, vkey, old, oldlen), 0, "%s", r.reason);
+    cr_assert_eq(r.entries, 705);
+    cr_assert_eq(r.commits, 3);
+    cr_assert(r.trusted_checked);
+    free(old);
+    free(leaf);
+    auditfs_ledger_free(l);
+}
+
+Test(store, discard_and_documents)
+{
+    auditfs_writer *w;
+    uint64_t size, seq;
+    cr_assert_eq(auditfs_writer_open(&w, dir, key, NULL), 0);
+    add_logs(w, 10, 0);
+    auditfs_writer_discard(w);
+    cr_assert_eq(auditfs_writer_pending_count(w), 0);
+    auditfs_entry d;
+    memset(&d, 0, sizeof d);
+    strcpy(d.type, "document");
+    strcpy(d.stream, "documents");
+    strcpy(d.name, "sla/x");
+    strcpy(d.content_type, "text/plain");
+    cr_assert_eq(auditfs_writer_add(w, &d, "v1", 2, &seq), 0, "%s", auditfs_error_last());
+    cr_assert_eq(seq, 0, "the discarded entries left no trace");
+    cr_assert_eq(d.version, 1);
+    cr_assert_eq(auditfs_writer_add(w, &d, "v2!", 3, &seq), 0);
+    cr_assert_eq(d.version, 2, "versions count within a batch too");
+    cr_assert_eq(auditfs_writer_commit(w, &size), 0, "%s", auditfs_error_last());
+    cr_assert_eq(size, 2);
+    auditfs_writer_free(w);
+    auditfs_ledger *l;
+    cr_assert_eq(auditfs_ledger_open(&l, dir), 0);
+    uint64_t latest;
+    cr_assert_eq(auditfs_ledger_doc_latest(&latest, l, "sla/x"), 0);
+    cr_assert_eq(latest, 2);
+    uint8_t *leaf, *content;
+    size_t len, clen;
+    auditfs_entry e;
+    cr_assert_eq(auditfs_ledger_leaf(&leaf, &len, l, 1), 0);
+    cr_assert_eq(auditfs_entry_parse(&e, leaf, len), 0);
+    cr_assert_eq(auditfs_ledger_content(&content, &clen, l, &e), 0);
+    cr_assert_eq(clen, 3);
+    cr_assert_eq(memcmp(content, "v2!", 3), 0);
+    free(content);
+    free(leaf);
+    auditfs_ledger_free(l);
+}
+
+Test(store, second_writer_is_busy_and_wrong_key_refused)
+{
+    auditfs_writer *w, *w2;
+    auditfs_writer_options o = {0, 0, 0};
+    cr_assert_eq(auditfs_writer_open(&w, dir, key, &o), 0);
+    cr_assert_eq(auditfs_writer_open(&w2, dir, key, &o), AUDITFS_EBUSY);
+    auditfs_writer_free(w);
+    auditfs_signer *other;
+    cr_assert_eq(auditfs_signer_generate(&other, "store.test"), 0);
+    cr_assert_eq(auditfs_writer_open(&w2, dir, other, &o), AUDITFS_EKEY);
+    auditfs_signer_free(other);
+}
