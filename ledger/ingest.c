@@ -180,8 +180,12 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
         auditfs_hash h;
         if ((err = afs_read_leaf_raw(&leaf, w->l, cp.size - 1)) != 0)
             goto fail_verify;
+        auditfs_hash want;
         auditfs_leaf_hash(&h, leaf.data, leaf.len);
-        if (!auditfs_hash_equal(&h, (const auditfs_hash *)w->committed_tiles.h[0][(cp.size - 1) & 255])) {
+        /* from the tiles, not the partial tile state: at a multiple of 256 it is in a full tile */
+        if ((err = afs_leaf_hash_from_tiles(&want, w->l, cp.size - 1)) != 0)
+            goto fail_verify;
+        if (!auditfs_hash_equal(&h, &want)) {
             err = afs_error_set(AUDITFS_EVERIFY, "entry %llu does not hash to its tile",
                                 (unsigned long long)(cp.size - 1));
             goto fail_verify;
@@ -302,6 +306,41 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
     return 0;
 }
 
+/* Flushes everything written to the repository's file system (one syncfs instead of an fsync
+ * per object file and directory). */
+static int
+sync_repo(auditfs_ledger *l)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%sobjects", git_repository_path(l->repo));
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return afs_error_set(AUDITFS_EIO, "%s: %s", dir, strerror(errno));
+    int rc = syncfs(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0)
+        return afs_error_set(AUDITFS_EIO, "%s: syncfs: %s", dir, strerror(e));
+    return 0;
+}
+
+/* fsyncs refs/heads/main and refs/heads/ after the ref moved (a rename of a lock file). */
+static int
+sync_ref(git_repository *repo)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s%s", git_repository_path(repo), AFS_REF);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0)
+        return afs_error_set(AUDITFS_EIO, "%s: fsync: %s", path, strerror(e));
+    return afs_fsync_dir(path);
+}
+
 static int
 cmp_update(const void *a, const void *b)
 {
@@ -392,15 +431,16 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
         err = afs_error_git(AUDITFS_EIO, "%s: cannot write the commit", l->path);
         goto fail;
     }
+    /* durable before published: every object of the batch reaches the disk first */
+    if ((err = sync_repo(l)) != 0)
+        goto fail;
     /* publish: compare-and-swap so that a concurrent writer can never be overwritten */
     if (git_reference_create_matching(&ref, l->repo, AFS_REF, &commit_id, 1, &l->head_id,
                                       msg) < 0) {
         err = afs_error_git(AUDITFS_EIO, "%s: cannot advance %s", l->path, AFS_REF);
         goto fail;
     }
-    char refdir[PATH_MAX];
-    snprintf(refdir, sizeof refdir, "%s/refs/heads", git_repository_path(l->repo));
-    if ((err = afs_fsync_dir(refdir)) != 0)
+    if ((err = sync_ref(l->repo)) != 0)
         goto fail;
     if ((err = auditfs_ledger_refresh(l)) != 0)
         goto fail;
@@ -512,9 +552,15 @@ auditfs_ledger_init(const char *path, const auditfs_signer *key, const char *ori
         git_config_set_bool(cfg, "core.logAllRefUpdates", 0);
         git_config_free(cfg);
     }
-    char refdir[PATH_MAX];
-    snprintf(refdir, sizeof refdir, "%s/refs/heads", git_repository_path(repo));
-    err = afs_fsync_dir(refdir);
+    char objdir[PATH_MAX];
+    snprintf(objdir, sizeof objdir, "%sobjects", git_repository_path(repo));
+    int fd = open(objdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd) != 0)
+        err = afs_error_set(AUDITFS_EIO, "%s: syncfs: %s", objdir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    if (!err)
+        err = sync_ref(repo);
 cleanup:
     git_reference_free(ref);
     git_signature_free(sig);
