@@ -193,6 +193,41 @@ check_fields(const auditfs_entry *e)
     return 0;
 }
 
+/* Appends "key value\n" without printf: the encoder runs once per ingested record. */
+static int
+put_kv(afs_buf *b, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    int err = afs_buf_grow(b, klen + vlen + 2);
+    if (err)
+        return err;
+    char *p = b->data + b->len;
+    memcpy(p, key, klen);
+    p[klen] = ' ';
+    memcpy(p + klen + 1, val, vlen);
+    p[klen + 1 + vlen] = '\n';
+    b->len += klen + vlen + 2;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static int
+put_kstr(afs_buf *b, const char *key, const char *val)
+{
+    return put_kv(b, key, strlen(key), val, strlen(val));
+}
+
+static int
+put_ku64(afs_buf *b, const char *key, uint64_t v)
+{
+    char d[24];
+    size_t n = sizeof d;
+    do {
+        d[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return put_kv(b, key, strlen(key), d + n, sizeof d - n);
+}
+
 int
 afs_entry_encode_buf(afs_buf *b, const auditfs_entry *e)
 {
@@ -202,36 +237,55 @@ afs_entry_encode_buf(afs_buf *b, const auditfs_entry *e)
     if (err)
         return err;
     afs_format_time(tbuf, e->time_us);
-    err = afs_buf_printf(b, MAGIC "seq %llu\ntime %s\ntype %s\nstream %s\n",
-                         (unsigned long long)e->seq, tbuf, e->type, e->stream);
+    err = afs_buf_put(b, MAGIC, sizeof MAGIC - 1);
+    if (!err)
+        err = put_ku64(b, "seq", e->seq);
+    if (!err)
+        err = put_kv(b, "time", 4, tbuf, 27);
+    if (!err)
+        err = put_kstr(b, "type", e->type);
+    if (!err)
+        err = put_kstr(b, "stream", e->stream);
     if (!err && e->tenant[0])
-        err = afs_buf_printf(b, "tenant %s\n", e->tenant);
+        err = put_kstr(b, "tenant", e->tenant);
     if (!err && e->party[0])
-        err = afs_buf_printf(b, "party %s\n", e->party);
+        err = put_kstr(b, "party", e->party);
     if (!err && e->layer[0])
-        err = afs_buf_printf(b, "layer %s\n", e->layer);
-    if (!err && e->name[0])
-        err = afs_buf_printf(b, "name %s\nversion %llu\n", e->name,
-                             (unsigned long long)e->version);
+        err = put_kstr(b, "layer", e->layer);
+    if (!err && e->name[0]) {
+        err = put_kstr(b, "name", e->name);
+        if (!err)
+            err = put_ku64(b, "version", e->version);
+    }
     if (!err && e->title[0])
-        err = afs_buf_printf(b, "title %s\n", e->title);
+        err = put_kstr(b, "title", e->title);
     if (!err && e->has_effective) {
         afs_format_time(tbuf, e->effective_us);
-        err = afs_buf_printf(b, "effective %s\n", tbuf);
+        err = put_kv(b, "effective", 9, tbuf, 27);
     }
     if (!err && e->has_content) {
-        char hex[65];
-        for (int i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", e->content_sha256[i]);
-        err = afs_buf_printf(b, "content-type %s\ncontent-length %llu\ncontent-sha256 %s\n",
-                             e->content_type, (unsigned long long)e->content_length, hex);
+        static const char hx[] = "0123456789abcdef";
+        char hex[64];
+        for (int i = 0; i < 32; i++) {
+            hex[2 * i] = hx[e->content_sha256[i] >> 4];
+            hex[2 * i + 1] = hx[e->content_sha256[i] & 15];
+        }
+        err = put_kstr(b, "content-type", e->content_type);
+        if (!err)
+            err = put_ku64(b, "content-length", e->content_length);
+        if (!err)
+            err = put_kv(b, "content-sha256", 14, hex, 64);
     }
     if (!err && e->reason[0])
-        err = afs_buf_printf(b, "reason %s\n", e->reason);
+        err = put_kstr(b, "reason", e->reason);
     if (!err) {
         afs_b64_encode(b64, e->prev.b, 32);
-        err = afs_buf_printf(b, "prev %s\nlength %zu\n\n", b64, e->payload_len);
+        err = put_kv(b, "prev", 4, b64, 44);
     }
+    if (!err)
+        err = put_ku64(b, "length", e->payload_len);
+    if (!err)
+        err = afs_buf_put(b, "\n", 1);
     if (!err)
         err = afs_buf_put(b, e->payload, e->payload_len);
     return err;

@@ -223,25 +223,46 @@ days_in_month_ok(int64_t y, unsigned m, unsigned d)
     return d <= max;
 }
 
+static void
+put_digits(char *p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 void
 afs_format_time(char out[32], int64_t us)
 {
     int64_t secs = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
     int64_t frac = us - secs * 1000000;
-    time_t t = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&t, &tm);
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    int64_t sod = secs - days * 86400;
+    /* civil_from_days (Howard Hinnant) */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
     /* the year is clamped to 4 digits: times come from the clock or a validated header */
-    int year = tm.tm_year + 1900;
-    if (year < 0)
-        year = 0;
-    if (year > 9999)
-        year = 9999;
-    char tmp[96];
-    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", year, (tm.tm_mon + 1) % 100,
-             tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100,
-             (int)(frac % 1000000));
-    memcpy(out, tmp, 28); /* 27 characters and the NUL */
+    if (y < 0)
+        y = 0;
+    if (y > 9999)
+        y = 9999;
+    memcpy(out, "0000-00-00T00:00:00.000000Z", 28);
+    put_digits(out, (unsigned)y, 4);
+    put_digits(out + 5, m, 2);
+    put_digits(out + 8, d, 2);
+    put_digits(out + 11, (unsigned)(sod / 3600), 2);
+    put_digits(out + 14, (unsigned)(sod / 60 % 60), 2);
+    put_digits(out + 17, (unsigned)(sod % 60), 2);
+    put_digits(out + 20, (unsigned)frac, 6);
 }
 
 static bool

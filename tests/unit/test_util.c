@@ -69,3 +69,30 @@ Test(util, sha256_known_answer)
         sprintf(hex + 2 * i, "%02x", h[i]);
     cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
+
+#include <time.h>
+
+Test(util, format_time_matches_gmtime)
+{
+    /* the hand-written civil-date conversion against libc over 1970-2200, leap days included */
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int64_t us = (int64_t)(x % 7258118400000000ULL); /* up to 2200-01-01 */
+        if (i < 4)
+            us = (int64_t[]){0, 951782400000000LL, 1709164800999999LL, 4107542399999999LL}[i];
+        char got[32], want[64];
+        time_t t = (time_t)(us / 1000000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(us % 1000000));
+        afs_format_time(got, us);
+        cr_assert_str_eq(got, want, "us=%lld", (long long)us);
+        int64_t back;
+        cr_assert(afs_parse_time(&back, got, 27) && back == us);
+    }
+}
