@@ -154,6 +154,16 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
         goto fail;
     if ((err = lock_ledger(w, path, w->opts.wait_for_lock)) != 0)
         goto fail;
+    /* A writer killed while moving the ref leaves refs/heads/main.lock behind, and libgit2
+     * then refuses to lock the ref. Only auditfs writes a ledger and we hold its writer lock,
+     * so such a file is stale: the ref itself is either the old or the new commit, both
+     * complete (objects are synced before the ref moves). */
+    char reflock[PATH_MAX];
+    snprintf(reflock, sizeof reflock, "%s%s.lock", git_repository_path(w->l->repo), AFS_REF);
+    if (unlink(reflock) != 0 && errno != ENOENT) {
+        err = afs_error_set(AUDITFS_EIO, "%s: %s", reflock, strerror(errno));
+        goto fail;
+    }
     /* the head may have moved while we waited for the lock */
     if ((err = auditfs_ledger_refresh(w->l)) != 0)
         goto fail;

@@ -33,6 +33,9 @@ git_init_fn(void)
         /* an audit store checks every object's hash when it reads it */
         git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
         git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
+        /* tile/0 grows to a thousand entries (31 KB); libgit2 caches trees only up to 4 KiB
+         * by default, so every tile lookup by path re-read and re-parsed it */
+        git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)1 << 20);
     }
 }
 
@@ -291,6 +294,8 @@ afs_seg_find(uint64_t *first, git_oid *id, git_repository *repo, git_tree *tree,
 
 /* ---- open / init ---- */
 
+static void tile_cache_clear(struct afs_tile_cache *c);
+
 static int
 load_head(auditfs_ledger *l)
 {
@@ -303,6 +308,7 @@ load_head(auditfs_ledger *l)
     free(l->cp_note);
     l->cp_note = NULL;
     l->cache_valid = 0;
+    tile_cache_clear(l->tiles);
     if (git_reference_lookup(&ref, l->repo, AFS_REF) < 0)
         return afs_error_git(AUDITFS_EFORMAT, "%s: no %s: not an auditfs ledger", l->path, AFS_REF);
     const git_oid *target = git_reference_target(ref);
@@ -368,27 +374,50 @@ auditfs_ledger_refresh(auditfs_ledger *l)
     return load_head(l);
 }
 
+/*
+ * Tiles of the head commit, read once and kept with their interior levels: lv[r] holds the
+ * w >> r complete subtree hashes of 2^r tile entries (lv[0] is the tile itself), computed on
+ * first use. Direct-mapped, TILE_SLOTS entries of at most 16 KiB each. Everything cached comes
+ * from the immutable head commit; load_head() empties the cache when the head moves.
+ */
+#define TILE_SLOTS 1024
+typedef struct tile_slot {
+    int used;
+    unsigned level;
+    uint64_t index;
+    unsigned width;
+    uint8_t *lv[8];
+} tile_slot;
+
 struct afs_tile_cache {
-    unsigned next;
-    struct {
-        int used;
-        unsigned level;
-        uint64_t index;
-        unsigned width;
-        uint8_t *data;
-    } e[32];
+    tile_slot e[TILE_SLOTS];
 };
+
+static void
+tile_slot_clear(tile_slot *t)
+{
+    for (int r = 0; r < 8; r++)
+        free(t->lv[r]);
+    memset(t, 0, sizeof *t);
+}
+
+static void
+tile_cache_clear(struct afs_tile_cache *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < TILE_SLOTS; i++)
+        if (c->e[i].used)
+            tile_slot_clear(&c->e[i]);
+}
 
 void
 auditfs_ledger_free(auditfs_ledger *l)
 {
     if (!l)
         return;
-    if (l->tiles) {
-        for (int i = 0; i < 32; i++)
-            free(l->tiles->e[i].data);
-        free(l->tiles);
-    }
+    tile_cache_clear(l->tiles);
+    free(l->tiles);
     git_commit_free(l->head);
     git_tree_free(l->tree);
     git_repository_free(l->repo);
@@ -417,9 +446,9 @@ auditfs_ledger_checkpoint_note(char **out, size_t *len, auditfs_ledger *l)
     return 0;
 }
 
-/* Reads the tile (level, index) of the head tree: full, or the head's partial. */
+/* The cached tile (level, index) of the head tree: full, or the head's partial. */
 static int
-head_tile(const uint8_t **out, auditfs_ledger *l, unsigned level, uint64_t index)
+head_tile_slot(tile_slot **out, auditfs_ledger *l, unsigned level, uint64_t index)
 {
     uint64_t size = l->cp.size;
     uint64_t full = (8 * (level + 1) >= 64) ? 0 : size >> (8 * (level + 1));
@@ -429,13 +458,10 @@ head_tile(const uint8_t **out, auditfs_ledger *l, unsigned level, uint64_t index
                              (unsigned long long)index);
     if (!l->tiles && !(l->tiles = calloc(1, sizeof *l->tiles)))
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    struct afs_tile_cache *c = l->tiles;
-    for (int i = 0; i < 32; i++) {
-        if (c->e[i].used && c->e[i].level == level && c->e[i].index == index &&
-            c->e[i].width == width) {
-            *out = c->e[i].data;
-            return 0;
-        }
+    tile_slot *t = &l->tiles->e[(index * 8 + level) % TILE_SLOTS];
+    if (t->used && t->level == level && t->index == index && t->width == width) {
+        *out = t;
+        return 0;
     }
     char path[AUDITFS_TILE_PATH_MAX];
     uint8_t *data = NULL;
@@ -451,14 +477,46 @@ head_tile(const uint8_t **out, auditfs_ledger *l, unsigned level, uint64_t index
         return afs_error_set(AUDITFS_EVERIFY, "%s: %zu bytes, expected %u", path, len,
                              width * 32);
     }
-    unsigned slot = c->next++ % 32;
-    free(c->e[slot].data);
-    c->e[slot].used = 1;
-    c->e[slot].level = level;
-    c->e[slot].index = index;
-    c->e[slot].width = width;
-    c->e[slot].data = data;
-    *out = data;
+    if (t->used)
+        tile_slot_clear(t);
+    t->used = 1;
+    t->level = level;
+    t->index = index;
+    t->width = width;
+    t->lv[0] = data;
+    *out = t;
+    return 0;
+}
+
+static int
+head_tile(const uint8_t **out, auditfs_ledger *l, unsigned level, uint64_t index)
+{
+    tile_slot *t;
+    int err = head_tile_slot(&t, l, level, index);
+    if (!err)
+        *out = t->lv[0];
+    return err;
+}
+
+/* Level r of a cached tile: w >> r hashes, each the root of 2^r consecutive tile entries. */
+static int
+tile_level(const uint8_t **out, tile_slot *t, unsigned r)
+{
+    if (!t->lv[r]) {
+        const uint8_t *below;
+        int err = tile_level(&below, t, r - 1);
+        if (err)
+            return err;
+        unsigned n = t->width >> r;
+        uint8_t *lv = malloc(n ? (size_t)n * 32 : 1);
+        if (!lv)
+            return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        for (unsigned i = 0; i < n; i++)
+            auditfs_node_hash((auditfs_hash *)(lv + 32 * i), (const auditfs_hash *)(below + 64 * i),
+                              (const auditfs_hash *)(below + 64 * i + 32));
+        t->lv[r] = lv;
+    }
+    *out = t->lv[r];
     return 0;
 }
 
@@ -483,11 +541,14 @@ tile_reader(auditfs_hash *out, unsigned level, uint64_t index, void *payload)
     auditfs_ledger *l = payload;
     unsigned tl = level / 8, r = level % 8;
     uint64_t first = index << r; /* index of the first hash at tile level tl */
-    const uint8_t *tile;
-    int err = head_tile(&tile, l, tl, first >> 8);
+    tile_slot *t;
+    const uint8_t *lv;
+    int err = head_tile_slot(&t, l, tl, first >> 8);
+    if (!err)
+        err = tile_level(&lv, t, r);
     if (err)
         return err;
-    afs_hash_span(out->b, (const uint8_t(*)[32])(tile + (first & 255) * 32), 1u << r);
+    memcpy(out->b, lv + ((first & 255) >> r) * 32, 32);
     return 0;
 }
 

@@ -43,20 +43,25 @@ afs_b64_encode(char *out, const void *in, size_t n)
     return o;
 }
 
+/* 0-63 for the alphabet, 64 for anything else (checked per group, no branches per char) */
+static const uint8_t b64dec[256] = {
+#define X64 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64
+    X64, X64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 62, 64, 64, 64, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 64, 64, 64, 64, 64, 64,
+    64, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 64, 64, 64, 64, 64,
+    64, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 64, 64, 64, 64, 64,
+    X64, X64, X64, X64, X64, X64, X64, X64,
+#undef X64
+};
+
 static int
 b64val(char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    uint8_t v = b64dec[(uint8_t)c];
+    return v == 64 ? -1 : v;
 }
 
 long
@@ -65,7 +70,21 @@ afs_b64_decode(uint8_t *out, size_t cap, const char *in, size_t len)
     size_t o = 0;
     if (len % 4 != 0)
         return -1;
-    for (size_t i = 0; i < len; i += 4) {
+    size_t fast = len >= 4 ? len - 4 : 0; /* every group but the last has no padding */
+    size_t i = 0;
+    for (; i < fast; i += 4) {
+        const uint8_t *q = (const uint8_t *)in + i;
+        uint32_t a = b64dec[q[0]], b = b64dec[q[1]], c = b64dec[q[2]], d = b64dec[q[3]];
+        if ((a | b | c | d) & 64)
+            return -1;
+        if (o + 3 > cap)
+            return -1;
+        uint32_t w = a << 18 | b << 12 | c << 6 | d;
+        out[o++] = (uint8_t)(w >> 16);
+        out[o++] = (uint8_t)(w >> 8);
+        out[o++] = (uint8_t)w;
+    }
+    for (; i < len; i += 4) {
         int v[4];
         int pad = 0;
         for (int k = 0; k < 4; k++) {
