@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int
 parse_err(const char *const *terms, size_t n, size_t *bad)
@@ -209,4 +210,89 @@ Test(query, intervals)
     afs_ivals_release(&a);
     afs_ivals_release(&b);
     afs_ivals_release(&c);
+}
+
+/* ---- over a real ledger: the byte stream, the index and a scan agree ---- */
+
+
+static char tmpl[] = "/tmp/auditfs-query-XXXXXX";
+
+static char *
+tmp_ledger(auditfs_signer **key)
+{
+    cr_assert_not_null(mkdtemp(tmpl));
+    char *path = NULL;
+    cr_assert(asprintf(&path, "%s/ledger", tmpl) > 0);
+    cr_assert_eq(auditfs_signer_generate(key, "unit.example"), 0);
+    cr_assert_eq(auditfs_ledger_init(path, *key, NULL), 0, "%s", auditfs_error_last());
+    return path;
+}
+
+static int
+count_cb(void *ctx, const auditfs_entry *e, const uint8_t *leaf, size_t len)
+{
+    (void)e;
+    (void)leaf;
+    (void)len;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+Test(query, byte_stream_and_index_over_a_ledger)
+{
+    auditfs_signer *key = NULL;
+    char *path = tmp_ledger(&key);
+    auditfs_writer *w = NULL;
+    auditfs_writer_options wo = {0, 0, 1};
+    cr_assert_eq(auditfs_writer_open(&w, path, key, &wo), 0, "%s", auditfs_error_last());
+    for (int i = 0; i < 500; i++) {
+        char p[128];
+        auditfs_entry e;
+        memset(&e, 0, sizeof e);
+        strcpy(e.type, "log");
+        strcpy(e.stream, i % 2 ? "api" : "ops");
+        snprintf(p, sizeof p, "{\"actor\":\"ops-%d\",\"resource\":\"i-%d\"}", i % 7, i % 50);
+        e.payload = (const uint8_t *)p;
+        e.payload_len = strlen(p);
+        cr_assert_eq(auditfs_writer_add(w, &e, NULL, 0, NULL), 0);
+        if (i % 100 == 99) {
+            uint64_t size;
+            cr_assert_eq(auditfs_writer_commit(w, &size), 0);
+        }
+    }
+    auditfs_writer_free(w);
+    auditfs_ledger *l = NULL;
+    cr_assert_eq(auditfs_ledger_open(&l, path), 0);
+    cr_assert_eq(auditfs_index_update(l), 0, "%s", auditfs_error_last());
+    auditfs_query *q = NULL;
+    cr_assert_eq(auditfs_query_parse_string(&q, "actor=ops-3&_stream=api"), 0);
+    uint8_t *out = NULL;
+    size_t len = 0;
+    cr_assert_eq(auditfs_query_bytes(&out, &len, l, q, AUDITFS_QUERY_PAYLOADS, 0), 0);
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += out[i] == '\n';
+    int scanned = 0, indexed = 0;
+    auditfs_query_options scan = {1, 1, 0}, ix = {0, 1, 0};
+    auditfs_query_stats st;
+    cr_assert_eq(auditfs_query_run(l, q, &scan, count_cb, &scanned, NULL), 0);
+    cr_assert_eq(auditfs_query_run(l, q, &ix, count_cb, &indexed, &st), 0);
+    cr_assert_gt(scanned, 0);
+    cr_assert_eq(lines, scanned);
+    cr_assert_eq(indexed, scanned);
+    cr_assert(st.index_used);
+    cr_assert_lt(st.examined, 100, "the index narrows the candidates (%llu)",
+                 (unsigned long long)st.examined);
+    cr_assert(strstr((const char *)out, "\"actor\":\"ops-3\""));
+    free(out);
+    cr_assert_eq(auditfs_query_bytes(&out, &len, l, q, AUDITFS_QUERY_ENTRIES, 10),
+                 AUDITFS_ETOOBIG);
+    auditfs_query_free(q);
+    auditfs_ledger_free(l);
+    auditfs_signer_free(key);
+    char *rm = NULL;
+    cr_assert(asprintf(&rm, "rm -rf '%s'", tmpl) > 0);
+    cr_assert_eq(system(rm), 0);
+    free(rm);
+    free(path);
 }
