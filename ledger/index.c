@@ -24,7 +24,7 @@
  * lookup, so a damaged index costs time, never results. The meta's root must be a prefix of the
  * ledger (checked with a consistency proof) or the index is ignored. The hashes are not keyed:
  * someone who can write the repository directory can forge a consistent index that hides
- * entries; `auditfs query --no-index` and `auditfs index --check` do not depend on it.
+ * entries; `auditfs query --no-index` and `auditfs index --rebuild` do not depend on it.
  */
 #include "index.h"
 #include "store.h"
