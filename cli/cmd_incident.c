@@ -1155,8 +1155,9 @@ docs_cb(void *vctx, const auditfs_entry *e, const uint8_t *leaf, size_t len)
 
 /* The seqs a bundle for b must hold from ledger l, among entries [0, size). Sorted, unique. */
 static int
-select_entries(sel *out, const bundle *b, auditfs_ledger *l, uint64_t size)
+select_entries(sel *out, const bundle *b, auditfs_ledger *l, uint64_t size, int no_index)
 {
+    auditfs_query_options o = {no_index, no_index, 0};
     char t[64];
     int err;
     auditfs_query *q = NULL, *qd = NULL;
@@ -1181,14 +1182,14 @@ select_entries(sel *out, const bundle *b, auditfs_ledger *l, uint64_t size)
     if (!err && b->grep[0])
         err = auditfs_query_set_grep(q, b->grep);
     if (!err)
-        err = auditfs_query_run(l, q, NULL, sel_cb, out, NULL);
+        err = auditfs_query_run(l, q, &o, sel_cb, out, NULL);
     /* context: documents in force and notices */
     if (!err)
         err = auditfs_query_parse(&qd, dn, 2, NULL);
     if (!err)
         err = auditfs_query_add_term(qd, t);
     if (!err)
-        err = auditfs_query_run(l, qd, NULL, docs_cb, &c, NULL);
+        err = auditfs_query_run(l, qd, &o, docs_cb, &c, NULL);
     for (size_t i = 0; i < c.nn && !err; i++)
         err = sel_add(out, c.best[i]);
     free(c.names);
@@ -1282,7 +1283,7 @@ write_bundle(const char *dir, bundle *b, ledger_arg *la)
         }
         free(vk);
         if (!err)
-            err = select_entries(&s, b, l, b->cp[li].size);
+            err = select_entries(&s, b, l, b->cp[li].size, 0);
         for (size_t i = 0; i < s.n && !err; i++) {
             uint8_t *leaf = NULL, *content = NULL;
             size_t len, clen;
@@ -1375,7 +1376,8 @@ static const char incident_help[] =
     "tenant's and the provider-wide one); each entry is proved against its own ledger.\n"
     "\n"
     "--check DIR re-runs the bundle's recorded query against the full ledgers (up to the\n"
-    "bundle's checkpoints, which must be prefixes of them) and compares the entries: exit 0 if\n"
+    "bundle's checkpoints, which must be prefixes of them), scanning every entry rather than\n"
+    "trusting the index, and compares the entries: exit 0 if\n"
     "the bundle holds exactly what the query selects, 1 if anything was left out or added.\n"
     "--default-matrix prints the built-in responsibility matrix (docs/RESPONSIBILITY.md).\n";
 
@@ -1426,7 +1428,8 @@ check_bundle(const char *dir, ledger_arg *la, size_t nla)
             continue;
         }
         sel s = {NULL, 0, 0};
-        if ((err = select_entries(&s, &b, a->l, b.cp[li].size)) != 0) {
+        /* a full scan: the completeness check must not depend on the derived index */
+        if ((err = select_entries(&s, &b, a->l, b.cp[li].size, 1)) != 0) {
             rc = cli_fail(err, a->path);
             break;
         }
