@@ -28,6 +28,13 @@ const char *cli_ledger_path(const char *opt);
 int cli_parse_u64(uint64_t *out, const char *s, const char *what);
 
 int cmd_mount(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_incident(int argc, char **argv);
+int cmd_verify_bundle(int argc, char **argv);
+int cmd_archive(int argc, char **argv);
+/** Brings the query index up to date after a write; warns (never fails) if it cannot. */
+void cli_index_after_write(const char *ledger_path);
 int cmd_umount(int argc, char **argv);
 
 #endif

@@ -531,6 +531,8 @@ cmd_append(int argc, char **argv)
         fprintf(stderr, "auditfs: %llu bad line(s) stored in the quarantine stream\n",
                 (unsigned long long)a.quarantined);
     auditfs_writer_free(a.w);
+    if (a.committed)
+        cli_index_after_write(ledger);
     auditfs_signer_free(s);
     return rc;
 }
@@ -655,6 +657,8 @@ publish_common(int argc, char **argv, int is_notice)
         printf("%s v%llu seq %llu, tree size %llu\n", e.name, (unsigned long long)e.version,
                (unsigned long long)seq, (unsigned long long)size);
     auditfs_writer_free(w);
+    if (!err)
+        cli_index_after_write(ledger);
     auditfs_signer_free(s);
     free(content);
     return rc;
@@ -1173,6 +1177,11 @@ static const char main_help[] =
     "  verify                    verify the whole ledger with the verifier key\n"
     "  prove, consistency        inclusion and consistency proofs\n"
     "  leaf N, leaves, log       read entries\n"
+    "  query                     find entries by header and JSON field values (indexed)\n"
+    "  index                     show, update or rebuild the query index\n"
+    "  incident                  write a self-contained incident evidence bundle\n"
+    "  verify-bundle DIR         check a bundle offline with the verifier key(s)\n"
+    "  archive -o FILE           the whole ledger as one git bundle file (git clone FILE)\n"
     "  mount, umount             the ledger as a read-only, verify-on-read filesystem\n"
     "\n"
     "Every command takes --ledger DIR (default $AUDITFS_LEDGER).\n"
@@ -1189,7 +1198,9 @@ static const struct command commands[] = {
     {"publish", cmd_publish}, {"notice", cmd_notice},     {"checkpoint", cmd_checkpoint},
     {"verify", cmd_verify},   {"prove", cmd_prove},       {"consistency", cmd_consistency},
     {"leaf", cmd_leaf},       {"leaves", cmd_leaves},     {"log", cmd_log},
-    {"mount", cmd_mount},     {"umount", cmd_umount},     {NULL, NULL}};
+    {"mount", cmd_mount},     {"umount", cmd_umount},     {"query", cmd_query},
+    {"index", cmd_index},     {"incident", cmd_incident}, {"verify-bundle", cmd_verify_bundle},
+    {"archive", cmd_archive}, {NULL, NULL}};
 
 int
 main(int argc, char **argv)

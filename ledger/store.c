@@ -788,6 +788,36 @@ auditfs_cursor_next(auditfs_cursor *c, const uint8_t **leaf, size_t *len)
     return 1;
 }
 
+/* Moves the cursor to seq, keeping the open segment and decoded frame when they still apply. */
+int
+afs_cursor_seek(auditfs_cursor *c, uint64_t seq)
+{
+    const uint8_t *leaf;
+    size_t len;
+    if (seq < c->next || !c->seg_open || seq < c->seg.ix.first_seq ||
+        seq >= c->seg.ix.first_seq + c->seg.ix.count) {
+        if (c->seg_open && (seq < c->seg.ix.first_seq ||
+                            seq >= c->seg.ix.first_seq + c->seg.ix.count)) {
+            seg_close(&c->seg);
+            c->seg_open = 0;
+        }
+        c->frame_loaded = 0;
+        c->next = seq;
+        return 0;
+    }
+    if (c->frame_loaded &&
+        seq < c->seg.ix.frames[c->frame].first_seq + c->seg.ix.frames[c->frame].count) {
+        for (; c->next < seq; c->next++)
+            if (!afs_seg_record_next(&leaf, &len, &c->buf, &c->off))
+                return afs_error_set(AUDITFS_EVERIFY, "entry %llu missing",
+                                     (unsigned long long)c->next);
+        return 0;
+    }
+    c->frame_loaded = 0;
+    c->next = seq;
+    return 0;
+}
+
 void
 auditfs_cursor_free(auditfs_cursor *c)
 {

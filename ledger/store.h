@@ -78,4 +78,7 @@ int afs_leaf_hash_from_tiles(auditfs_hash *out, auditfs_ledger *l, uint64_t seq)
 
 int afs_git_init_once(void);
 
+/** Moves a cursor to seq (any seq; cheap when moving forward within the open segment). */
+int afs_cursor_seek(auditfs_cursor *c, uint64_t seq);
+
 #endif

@@ -1,0 +1,282 @@
+/*
+ * cli/cmd_query.c - `auditfs query` and `auditfs index`.
+ */
+#include "cli.h"
+
+#include "auditfs/query.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char query_help[] =
+    "usage: auditfs query --ledger DIR [TERM...] [--since T] [--until T] [--grep PATTERN]\n"
+    "                     [--json | --entries | --prove] [--limit N] [--no-index] [--stats]\n"
+    "\n"
+    "Prints the entries that match every TERM, in ledger order. A TERM is FIELD OP VALUE with OP\n"
+    "one of = != ~ (glob: * ? \\) < <= > >=. Bare names are top-level fields of JSON payloads\n"
+    "(actor=ops-7, action~ecs:Stop*, result!=success); names with a leading underscore are the\n"
+    "entry's header fields: _seq _time _type _stream _tenant _party _layer _name _version _title\n"
+    "_effective (_time=2026-11-17 is that whole UTC day). Terms on different fields are ANDed; the\n"
+    "same field repeated with = is ORed (actor=a actor=b); other repeats are ANDed (_seq>=10\n"
+    "_seq<20). != also matches entries without the field. < <= > >= compare numbers when both\n"
+    "sides are numbers and bytes otherwise. --since T is _time>=T and --until T is _time<T\n"
+    "(RFC 3339 or YYYY-MM-DD, UTC). --grep is a POSIX extended regular expression that must\n"
+    "match the raw payload. Non-JSON payloads match only header terms and --grep.\n"
+    "\n"
+    "Output: each hit's payload line (pipe it into jq); documents and notices print their entry.\n"
+    "  --json     every payload as one JSON value per line (non-JSON text as a JSON string)\n"
+    "  --entries  one JSON object per hit: seq, time, the headers and the payload\n"
+    "  --prove    --entries plus each hit's inclusion proof and the signed checkpoint it is\n"
+    "             against (check with any RFC 6962 verifier)\n"
+    "  --limit N  stop after N hits\n"
+    "  --stats    print how many entries were read and how the index was used (stderr)\n"
+    "\n"
+    "Every hit is read back from the verified segments (each leaf checked against the signed\n"
+    "tree's tiles) and checked against the whole expression; the index (see `auditfs index`)\n"
+    "only decides which entries are read. --no-index scans every entry instead: same answer,\n"
+    "slower. A malformed term exits 3 with a message naming it.\n";
+
+typedef struct out_ctx {
+    auditfs_ledger *l;
+    int format;
+    int err_io;
+} out_ctx;
+
+static int
+print_hit(void *vctx, const auditfs_entry *e, const uint8_t *leaf, size_t len)
+{
+    out_ctx *c = vctx;
+    char *s = NULL;
+    size_t n = 0;
+    (void)leaf;
+    (void)len;
+    int err = auditfs_query_format_hit(&s, &n, c->l, e, c->format);
+    if (err)
+        return err;
+    if (fwrite(s, 1, n, stdout) != n) {
+        c->err_io = errno ? errno : EIO;
+        free(s);
+        return AUDITFS_EIO;
+    }
+    free(s);
+    return 0;
+}
+
+int
+cmd_query(int argc, char **argv)
+{
+    const char *ledger = NULL, *since = NULL, *until = NULL, *grep = NULL;
+    int format = AUDITFS_QUERY_PAYLOADS, stats_flag = 0, c;
+    auditfs_query_options o = {0, 0, 0};
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"since", required_argument, 0, 's'},
+                                         {"until", required_argument, 0, 'u'},
+                                         {"grep", required_argument, 0, 'g'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {"entries", no_argument, 0, 'E'},
+                                         {"prove", no_argument, 0, 'P'},
+                                         {"limit", required_argument, 0, 'n'},
+                                         {"no-index", no_argument, 0, 'X'},
+                                         {"no-update", no_argument, 0, 'U'},
+                                         {"stats", no_argument, 0, 'S'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "--help")) {
+            fputs(query_help, stdout);
+            return 0;
+        }
+    }
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 's': since = optarg; break;
+        case 'u': until = optarg; break;
+        case 'g': grep = optarg; break;
+        case 'J': format = AUDITFS_QUERY_JSON; break;
+        case 'E':
+            if (format != AUDITFS_QUERY_PROVE)
+                format = AUDITFS_QUERY_ENTRIES;
+            break;
+        case 'P': format = AUDITFS_QUERY_PROVE; break;
+        case 'n':
+            if (cli_parse_u64(&o.limit, optarg, "--limit"))
+                return EXIT_USAGE;
+            break;
+        case 'X': o.no_index = 1; break;
+        case 'U': o.no_update = 1; break;
+        case 'S': stats_flag = 1; break;
+        default: return EXIT_USAGE;
+        }
+    }
+    auditfs_query *q = NULL;
+    size_t bad;
+    int err = auditfs_query_parse(&q, (const char *const *)argv + optind, (size_t)(argc - optind),
+                                  &bad);
+    if (err)
+        return cli_fail(err, "query");
+    char term[300];
+    int64_t t;
+    if (since) {
+        if (!auditfs_parse_time(&t, since)) {
+            auditfs_query_free(q);
+            return cli_usage_error("--since '%s' is not RFC 3339 or YYYY-MM-DD", since);
+        }
+        snprintf(term, sizeof term, "_time>=%s", since);
+        if ((err = auditfs_query_add_term(q, term)) != 0)
+            goto fail;
+    }
+    if (until) {
+        if (!auditfs_parse_time(&t, until)) {
+            auditfs_query_free(q);
+            return cli_usage_error("--until '%s' is not RFC 3339 or YYYY-MM-DD", until);
+        }
+        snprintf(term, sizeof term, "_time<%s", until);
+        if ((err = auditfs_query_add_term(q, term)) != 0)
+            goto fail;
+    }
+    if (grep && (err = auditfs_query_set_grep(q, grep)) != 0)
+        goto fail;
+    const char *path = cli_ledger_path(ledger);
+    if (!path) {
+        auditfs_query_free(q);
+        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    }
+    auditfs_ledger *l = NULL;
+    if ((err = auditfs_ledger_open(&l, path)) != 0)
+        goto fail;
+    out_ctx ctx = {l, format, 0};
+    auditfs_query_stats st;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    err = auditfs_query_run(l, q, &o, print_hit, &ctx, &st);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (fflush(stdout) != 0 && !err)
+        err = AUDITFS_EIO;
+    if (stats_flag)
+        fprintf(stderr,
+                "query: %llu hits, %llu entries read of %llu, index %s (covers %llu), %.3f ms%s%s\n",
+                (unsigned long long)st.hits, (unsigned long long)st.examined,
+                (unsigned long long)st.head_size, st.index_used ? "used" : "not used",
+                (unsigned long long)st.indexed,
+                (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+                st.note[0] ? "; " : "", st.note);
+    else if (st.note[0] && !o.no_index && strstr(st.note, "damaged"))
+        fprintf(stderr, "auditfs: warning: %s\n", st.note);
+    auditfs_ledger_free(l);
+    if (err) {
+        if (ctx.err_io) {
+            fprintf(stderr, "auditfs: query: writing the output: %s\n", strerror(ctx.err_io));
+            auditfs_query_free(q);
+            return EXIT_IO;
+        }
+        goto fail;
+    }
+    auditfs_query_free(q);
+    return 0;
+fail:
+    auditfs_query_free(q);
+    return cli_fail(err, "query");
+}
+
+/* ---- index ---- */
+
+static const char index_help[] =
+    "usage: auditfs index --ledger DIR [--rebuild] [--fields F1,F2,...] [--check]\n"
+    "\n"
+    "The query index is derived data kept in <repository>/auditfs-index/: postings per header\n"
+    "value (_type _stream _tenant _party _layer _name), per value of the configured JSON fields\n"
+    "(default " AUDITFS_INDEX_DEFAULT_FIELDS "), and the seq range of each UTC\n"
+    "day. append, publish and notice keep it up to date; a query catches up with entries it\n"
+    "does not cover yet. It is never needed: a clone without it answers every query the same.\n"
+    "\n"
+    "Without options, prints its state and brings it up to date.\n"
+    "  --rebuild      discard it and build it again from the verified ledger\n"
+    "  --fields LIST  the JSON fields to index (implies --rebuild)\n"
+    "  --check        read every byte of every index file against the checksums in its meta\n"
+    "                 file; exit 1 if anything is damaged (queries stay correct regardless: a\n"
+    "                 damaged part is scanned instead)\n";
+
+int
+cmd_index(int argc, char **argv)
+{
+    const char *ledger = NULL, *fields = NULL;
+    int rebuild = 0, check = 0, c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"rebuild", no_argument, 0, 'r'},
+                                         {"fields", required_argument, 0, 'f'},
+                                         {"check", no_argument, 0, 'c'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'r': rebuild = 1; break;
+        case 'f': fields = optarg; break;
+        case 'c': check = 1; break;
+        case 'h': fputs(index_help, stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("index takes no arguments");
+    const char *path = cli_ledger_path(ledger);
+    if (!path)
+        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    auditfs_ledger *l = NULL;
+    int err = auditfs_ledger_open(&l, path);
+    if (err)
+        return cli_fail(err, "index");
+    int rc = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (!check) {
+        err = rebuild || fields ? auditfs_index_rebuild(l, fields) : auditfs_index_update(l);
+        if (err) {
+            rc = cli_fail(err, "index");
+            goto out;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    auditfs_index_status st;
+    if ((err = auditfs_index_status_get(&st, l, check)) != 0) {
+        rc = cli_fail(err, "index");
+        goto out;
+    }
+    if (!st.present)
+        printf("no usable index: %s\n", st.problem);
+    else
+        printf("index: %llu entries, %llu runs, %llu keys, %llu bytes; fields %s%s%s\n",
+               (unsigned long long)st.size, (unsigned long long)st.runs,
+               (unsigned long long)st.keys, (unsigned long long)st.bytes, st.fields,
+               st.problem[0] ? "\nproblem: " : "", st.problem);
+    if (!check)
+        printf("updated in %.3f s\n",
+               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (check && (!st.present || st.problem[0]))
+        rc = EXIT_VERIFY;
+out:
+    auditfs_ledger_free(l);
+    return rc;
+}
+
+void
+cli_index_after_write(const char *path)
+{
+    auditfs_ledger *l = NULL;
+    int err = auditfs_ledger_open(&l, path);
+    if (!err)
+        err = auditfs_index_update(l);
+    if (err && err != AUDITFS_EBUSY)
+        fprintf(stderr, "auditfs: warning: the query index was not updated (%s); queries stay "
+                        "correct, run `auditfs index` to catch up\n",
+                auditfs_error_last());
+    auditfs_error_clear();
+    auditfs_ledger_free(l);
+}

@@ -1,0 +1,1270 @@
+/*
+ * ledger/query.c - query expressions: parsing, evaluation on an entry, and running a query over
+ * a ledger with the index proposing candidates and the verified cursor deciding.
+ *
+ * Correctness rests on one rule: the index only ever narrows the set of seqs that are read, and
+ * it is built so that it can only over-approximate (index.c adds a whole run's range whenever a
+ * run cannot be read or does not check). Every candidate is read back through the cursor, which
+ * checks the leaf against the tiles, and the whole expression is evaluated on it here.
+ */
+#include "index.h"
+#include "store.h"
+
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAX_TERMS 64
+#define MAX_TERM_LEN 4096
+#define JSON_MAX_DEPTH 64
+
+/* ---- JSON ---- */
+
+typedef struct jp {
+    const uint8_t *p;
+    size_t n, i;
+    int depth;
+    afs_buf *scratch; /* decoded strings (NULL: validate only) */
+} jp;
+
+static void
+jp_ws(jp *j)
+{
+    while (j->i < j->n && (j->p[j->i] == ' ' || j->p[j->i] == '\t' || j->p[j->i] == '\n' ||
+                           j->p[j->i] == '\r'))
+        j->i++;
+}
+
+static int
+hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int
+jp_hex4(jp *j, uint32_t *out)
+{
+    if (j->n - j->i < 4)
+        return 0;
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hexval(j->p[j->i + (size_t)k]);
+        if (h < 0)
+            return 0;
+        v = v << 4 | (uint32_t)h;
+    }
+    j->i += 4;
+    *out = v;
+    return 1;
+}
+
+static int
+put_utf8(afs_buf *b, uint32_t cp)
+{
+    uint8_t u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (uint8_t)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (uint8_t)(0xc0 | cp >> 6);
+        u[1] = (uint8_t)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (uint8_t)(0xe0 | cp >> 12);
+        u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+        u[2] = (uint8_t)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else {
+        u[0] = (uint8_t)(0xf0 | cp >> 18);
+        u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+        u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+        u[3] = (uint8_t)(0x80 | (cp & 0x3f));
+        n = 4;
+    }
+    return afs_buf_put(b, u, n);
+}
+
+/* A string at j->i (the opening quote). Appends the decoded text to scratch if set. */
+static int
+jp_string(jp *j)
+{
+    if (j->i >= j->n || j->p[j->i] != '"')
+        return 0;
+    j->i++;
+    while (j->i < j->n) {
+        uint8_t c = j->p[j->i];
+        if (c == '"') {
+            j->i++;
+            return 1;
+        }
+        if (c < 0x20)
+            return 0;
+        if (c != '\\') {
+            size_t s = j->i;
+            while (j->i < j->n && j->p[j->i] != '"' && j->p[j->i] != '\\' && j->p[j->i] >= 0x20)
+                j->i++;
+            if (j->scratch && afs_buf_put(j->scratch, j->p + s, j->i - s) != 0)
+                return 0;
+            continue;
+        }
+        if (++j->i >= j->n)
+            return 0;
+        c = j->p[j->i++];
+        uint32_t cp;
+        switch (c) {
+        case '"': cp = '"'; break;
+        case '\\': cp = '\\'; break;
+        case '/': cp = '/'; break;
+        case 'b': cp = 8; break;
+        case 'f': cp = 12; break;
+        case 'n': cp = 10; break;
+        case 'r': cp = 13; break;
+        case 't': cp = 9; break;
+        case 'u':
+            if (!jp_hex4(j, &cp))
+                return 0;
+            if (cp >= 0xd800 && cp < 0xdc00) {
+                uint32_t lo;
+                if (j->n - j->i < 2 || j->p[j->i] != '\\' || j->p[j->i + 1] != 'u')
+                    return 0;
+                j->i += 2;
+                if (!jp_hex4(j, &lo) || lo < 0xdc00 || lo >= 0xe000)
+                    return 0;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            } else if (cp >= 0xdc00 && cp < 0xe000) {
+                return 0;
+            }
+            break;
+        default: return 0;
+        }
+        if (j->scratch && put_utf8(j->scratch, cp) != 0)
+            return 0;
+    }
+    return 0;
+}
+
+static int
+jp_number(jp *j)
+{
+    size_t s = j->i;
+    if (j->i < j->n && j->p[j->i] == '-')
+        j->i++;
+    if (j->i >= j->n)
+        return 0;
+    if (j->p[j->i] == '0')
+        j->i++;
+    else if (j->p[j->i] >= '1' && j->p[j->i] <= '9')
+        while (j->i < j->n && j->p[j->i] >= '0' && j->p[j->i] <= '9')
+            j->i++;
+    else
+        return 0;
+    if (j->i < j->n && j->p[j->i] == '.') {
+        j->i++;
+        size_t d = j->i;
+        while (j->i < j->n && j->p[j->i] >= '0' && j->p[j->i] <= '9')
+            j->i++;
+        if (j->i == d)
+            return 0;
+    }
+    if (j->i < j->n && (j->p[j->i] == 'e' || j->p[j->i] == 'E')) {
+        j->i++;
+        if (j->i < j->n && (j->p[j->i] == '+' || j->p[j->i] == '-'))
+            j->i++;
+        size_t d = j->i;
+        while (j->i < j->n && j->p[j->i] >= '0' && j->p[j->i] <= '9')
+            j->i++;
+        if (j->i == d)
+            return 0;
+    }
+    return j->i > s;
+}
+
+static int jp_value(jp *j, int *kind);
+
+static int
+jp_container(jp *j, uint8_t open)
+{
+    uint8_t close = open == '{' ? '}' : ']';
+    afs_buf *saved = j->scratch;
+    int k;
+    if (++j->depth > JSON_MAX_DEPTH)
+        return 0;
+    j->scratch = NULL; /* nested text is not decoded */
+    j->i++;
+    jp_ws(j);
+    if (j->i < j->n && j->p[j->i] == close) {
+        j->i++;
+        goto ok;
+    }
+    for (;;) {
+        jp_ws(j);
+        if (open == '{') {
+            if (!jp_string(j))
+                goto bad;
+            jp_ws(j);
+            if (j->i >= j->n || j->p[j->i] != ':')
+                goto bad;
+            j->i++;
+            jp_ws(j);
+        }
+        if (!jp_value(j, &k))
+            goto bad;
+        jp_ws(j);
+        if (j->i >= j->n)
+            goto bad;
+        if (j->p[j->i] == ',') {
+            j->i++;
+            continue;
+        }
+        if (j->p[j->i] == close) {
+            j->i++;
+            goto ok;
+        }
+        goto bad;
+    }
+ok:
+    j->scratch = saved;
+    j->depth--;
+    return 1;
+bad:
+    j->scratch = saved;
+    return 0;
+}
+
+static int
+jp_lit(jp *j, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (j->n - j->i < n || memcmp(j->p + j->i, lit, n) != 0)
+        return 0;
+    j->i += n;
+    return 1;
+}
+
+static int
+jp_value(jp *j, int *kind)
+{
+    if (j->i >= j->n)
+        return 0;
+    uint8_t c = j->p[j->i];
+    if (c == '"') {
+        *kind = AFS_JSON_STRING;
+        return jp_string(j);
+    }
+    if (c == '{' || c == '[') {
+        *kind = AFS_JSON_CONTAINER;
+        return jp_container(j, c);
+    }
+    if (c == 't' || c == 'f' || c == 'n') {
+        *kind = AFS_JSON_LITERAL;
+        return jp_lit(j, c == 't' ? "true" : c == 'f' ? "false" : "null");
+    }
+    *kind = AFS_JSON_NUMBER;
+    return jp_number(j);
+}
+
+int
+afs_json_valid(const uint8_t *p, size_t n)
+{
+    jp j = {p, n, 0, 0, NULL};
+    int kind;
+    jp_ws(&j);
+    if (!jp_value(&j, &kind))
+        return 0;
+    jp_ws(&j);
+    return j.i == n;
+}
+
+int
+afs_json_members(const uint8_t *p, size_t n, afs_json_member_cb cb, void *ctx)
+{
+    jp j = {p, n, 0, 0, NULL};
+    size_t start;
+    jp_ws(&j);
+    start = j.i;
+    if (j.i >= n || p[j.i] != '{' || !afs_json_valid(p, n))
+        return 0;
+    /* second pass: valid, so only decode */
+    afs_buf key = AFS_BUF_INIT, val = AFS_BUF_INIT;
+    int rc = 1, kind;
+    j.i = start + 1;
+    jp_ws(&j);
+    if (p[j.i] == '}')
+        goto done;
+    for (;;) {
+        jp_ws(&j);
+        key.len = 0;
+        val.len = 0;
+        j.scratch = &key;
+        if (afs_buf_put(&key, "", 0) != 0 || !jp_string(&j)) {
+            rc = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+            break;
+        }
+        jp_ws(&j);
+        j.i++; /* ':' */
+        jp_ws(&j);
+        size_t vs = j.i;
+        j.scratch = &val;
+        if (afs_buf_put(&val, "", 0) != 0 || !jp_value(&j, &kind)) {
+            rc = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+            break;
+        }
+        const char *v = val.data;
+        size_t vl = val.len;
+        if (kind != AFS_JSON_STRING) {
+            v = (const char *)p + vs;
+            vl = j.i - vs;
+        }
+        int r = cb(ctx, key.data, key.len, v, vl, kind);
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        jp_ws(&j);
+        if (p[j.i] == ',') {
+            j.i++;
+            continue;
+        }
+        break;
+    }
+done:
+    afs_buf_release(&key);
+    afs_buf_release(&val);
+    return rc;
+}
+
+/* ---- expressions ---- */
+
+enum op { OP_EQ, OP_NE, OP_GLOB, OP_LT, OP_LE, OP_GT, OP_GE };
+static const char *const op_names[] = {"=", "!=", "~", "<", "<=", ">", ">="};
+
+/* header fields */
+enum hf {
+    H_NONE,
+    H_SEQ,
+    H_TIME,
+    H_TYPE,
+    H_STREAM,
+    H_TENANT,
+    H_PARTY,
+    H_LAYER,
+    H_NAME,
+    H_VERSION,
+    H_TITLE,
+    H_EFFECTIVE
+};
+static const char *const hf_names[] = {"",       "_seq",   "_time",  "_type",
+                                       "_stream", "_tenant", "_party", "_layer",
+                                       "_name",  "_version", "_title", "_effective"};
+#define HF_COUNT 12
+
+typedef struct term {
+    char *text;  /* the term as given */
+    char *field; /* NUL-terminated */
+    enum op op;
+    char *value;
+    size_t vlen;
+    enum hf hf;
+    int group;       /* index of the first term on the same field */
+    int num_ok;      /* value is a number (JSON comparisons) */
+    double num;
+    uint64_t u;      /* _seq, _version */
+    int64_t t;       /* _time, _effective */
+    int64_t t_end;   /* for = on a bare date: end of that day */
+} term;
+
+struct auditfs_query {
+    term t[MAX_TERMS];
+    size_t n;
+    int has_grep;
+    regex_t re;
+    char *grep;
+    char *text;
+};
+
+static int
+term_error(size_t idx, const char *text, const char *fmt, ...) AFS_PRINTF(3, 4);
+
+static int
+term_error(size_t idx, const char *text, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return afs_error_set(AUDITFS_EFORMAT, "term %zu '%.200s': %s", idx + 1, text, msg);
+}
+
+static int
+in_list(const char *s, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(s, *list) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+parse_number(double *out, const char *s, size_t n)
+{
+    jp j = {(const uint8_t *)s, n, 0, 0, NULL};
+    if (n == 0 || n > 64 || !jp_number(&j) || j.i != n)
+        return 0;
+    char tmp[72];
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    *out = strtod(tmp, NULL);
+    return isfinite(*out);
+}
+
+static int
+is_bare_date(const char *s)
+{
+    return strlen(s) == 10 && s[4] == '-' && s[7] == '-';
+}
+
+static int
+add_term(auditfs_query *q, const char *text, size_t idx)
+{
+    static const char *const parties[] = {"provider", "customer", "security-vendor", "assessor",
+                                          NULL};
+    static const char *const layers[] = {"facility", "hardware", "virtualization", "platform",
+                                         "application", "data", NULL};
+    static const char *const types[] = {"log", "document", "notice", "quarantine", NULL};
+    size_t len = strlen(text);
+    if (q->n >= MAX_TERMS)
+        return term_error(idx, text, "too many terms (at most %d)", MAX_TERMS);
+    if (len == 0)
+        return term_error(idx, text, "empty term (expected FIELD OP VALUE)");
+    if (len > MAX_TERM_LEN)
+        return term_error(idx, text, "longer than %d bytes", MAX_TERM_LEN);
+    if (!afs_utf8_valid((const uint8_t *)text, len, false))
+        return term_error(idx, text, "not UTF-8 text");
+    size_t k = strcspn(text, "=!~<>");
+    if (k == len)
+        return term_error(idx, text,
+                          "no operator (expected FIELD OP VALUE with OP one of = != ~ < <= > >=)");
+    if (k == 0)
+        return term_error(idx, text, "no field name before '%c'", text[0]);
+    enum op op;
+    size_t vs = k + 1;
+    switch (text[k]) {
+    case '=': op = OP_EQ; break;
+    case '~': op = OP_GLOB; break;
+    case '!':
+        if (text[k + 1] != '=')
+            return term_error(idx, text, "'!' at offset %zu must be followed by '=' (!=)", k);
+        op = OP_NE;
+        vs = k + 2;
+        break;
+    case '<':
+        op = text[k + 1] == '=' ? OP_LE : OP_LT;
+        vs = k + 1 + (op == OP_LE);
+        break;
+    default:
+        op = text[k + 1] == '=' ? OP_GE : OP_GT;
+        vs = k + 1 + (op == OP_GE);
+        break;
+    }
+    for (size_t i = 0; i < k; i++)
+        if (text[i] == ' ' || text[i] == '\t')
+            return term_error(idx, text, "space in the field name (quote the whole term)");
+    term *t = &q->t[q->n];
+    memset(t, 0, sizeof *t);
+    t->op = op;
+    t->text = strdup(text);
+    t->field = strndup(text, k);
+    t->value = strdup(text + vs);
+    if (!t->text || !t->field || !t->value) {
+        free(t->text);
+        free(t->field);
+        free(t->value);
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    }
+    t->vlen = strlen(t->value);
+    int err = 0;
+    if (t->field[0] == '_') {
+        for (int h = 1; h < HF_COUNT; h++)
+            if (strcmp(t->field, hf_names[h]) == 0)
+                t->hf = (enum hf)h;
+        if (t->hf == H_NONE) {
+            err = term_error(idx, text,
+                             "unknown header field '%s' (header fields: _seq _time _type _stream "
+                             "_tenant _party _layer _name _version _title _effective)",
+                             t->field);
+            goto fail;
+        }
+    }
+    int cmp = op == OP_LT || op == OP_LE || op == OP_GT || op == OP_GE;
+    if (cmp && t->vlen == 0) {
+        err = term_error(idx, text, "'%s' needs a value to compare with", op_names[op]);
+        goto fail;
+    }
+    if (op != OP_GLOB) {
+        switch (t->hf) {
+        case H_SEQ:
+        case H_VERSION:
+            if (!afs_parse_u64(&t->u, t->value, t->vlen)) {
+                err = term_error(idx, text, "'%s' is not a non-negative integer", t->value);
+                goto fail;
+            }
+            break;
+        case H_TIME:
+        case H_EFFECTIVE:
+            if (!afs_parse_time_loose(&t->t, t->value)) {
+                err = term_error(idx, text, "'%s' is not an RFC 3339 time or a date YYYY-MM-DD",
+                                 t->value);
+                goto fail;
+            }
+            t->t_end = t->t + 1;
+            if ((op == OP_EQ || op == OP_NE) && is_bare_date(t->value))
+                t->t_end = t->t + 86400LL * 1000000;
+            break;
+        case H_PARTY:
+            if ((op == OP_EQ || op == OP_NE) && t->vlen && !in_list(t->value, parties)) {
+                err = term_error(idx, text,
+                                 "'%s' is not a party (provider, customer, security-vendor, "
+                                 "assessor)",
+                                 t->value);
+                goto fail;
+            }
+            break;
+        case H_LAYER:
+            if ((op == OP_EQ || op == OP_NE) && t->vlen && !in_list(t->value, layers)) {
+                err = term_error(idx, text,
+                                 "'%s' is not a layer (facility, hardware, virtualization, "
+                                 "platform, application, data)",
+                                 t->value);
+                goto fail;
+            }
+            break;
+        case H_TYPE:
+            if ((op == OP_EQ || op == OP_NE) && !in_list(t->value, types)) {
+                err = term_error(idx, text,
+                                 "'%s' is not an entry type (log, document, notice, quarantine)",
+                                 t->value);
+                goto fail;
+            }
+            break;
+        default: break;
+        }
+        t->num_ok = parse_number(&t->num, t->value, t->vlen);
+    }
+    t->group = (int)q->n;
+    for (size_t i = 0; i < q->n; i++)
+        if (strcmp(q->t[i].field, t->field) == 0) {
+            t->group = q->t[i].group;
+            break;
+        }
+    q->n++;
+    return 0;
+fail:
+    free(t->text);
+    free(t->field);
+    free(t->value);
+    return err;
+}
+
+static int
+update_text(auditfs_query *q)
+{
+    afs_buf b = AFS_BUF_INIT;
+    int err = afs_buf_put(&b, "", 0);
+    for (size_t i = 0; i < q->n && !err; i++)
+        err = afs_buf_printf(&b, "%s%s", i ? "&" : "", q->t[i].text);
+    if (!err && q->has_grep)
+        err = afs_buf_printf(&b, "%sgrep:%s", q->n ? "&" : "", q->grep);
+    if (err) {
+        afs_buf_release(&b);
+        return err;
+    }
+    free(q->text);
+    q->text = afs_buf_detach(&b, NULL);
+    return 0;
+}
+
+static int
+query_new(auditfs_query **out)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    return update_text(*out);
+}
+
+int
+auditfs_query_parse(auditfs_query **out, const char *const *terms, size_t n, size_t *bad_term)
+{
+    auditfs_query *q;
+    int err;
+    *out = NULL;
+    if (bad_term)
+        *bad_term = SIZE_MAX;
+    if ((err = query_new(&q)) != 0)
+        return err;
+    for (size_t i = 0; i < n; i++) {
+        if ((err = add_term(q, terms[i], i)) != 0) {
+            if (bad_term)
+                *bad_term = i;
+            auditfs_query_free(q);
+            return err;
+        }
+    }
+    if ((err = update_text(q)) != 0) {
+        auditfs_query_free(q);
+        return err;
+    }
+    *out = q;
+    return 0;
+}
+
+int
+auditfs_query_add_term(auditfs_query *q, const char *term)
+{
+    int err = add_term(q, term, q->n);
+    return err ? err : update_text(q);
+}
+
+int
+auditfs_query_parse_string(auditfs_query **out, const char *s)
+{
+    auditfs_query *q;
+    int err;
+    *out = NULL;
+    if ((err = query_new(&q)) != 0)
+        return err;
+    size_t idx = 0;
+    while (*s) {
+        size_t n = strcspn(s, "&");
+        char *term = malloc(n + 1), *o = term;
+        if (!term) {
+            auditfs_query_free(q);
+            return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < n; i++) {
+            int h1, h2;
+            if (s[i] == '%' && i + 2 < n + 1 && (h1 = hexval((uint8_t)s[i + 1])) >= 0 &&
+                (h2 = hexval((uint8_t)s[i + 2])) >= 0 && (h1 || h2)) {
+                *o++ = (char)(h1 * 16 + h2);
+                i += 2;
+            } else {
+                *o++ = s[i];
+            }
+        }
+        *o = 0;
+        err = add_term(q, term, idx++);
+        free(term);
+        if (err) {
+            auditfs_query_free(q);
+            return err;
+        }
+        s += n;
+        if (*s == '&')
+            s++;
+    }
+    if ((err = update_text(q)) != 0) {
+        auditfs_query_free(q);
+        return err;
+    }
+    *out = q;
+    return 0;
+}
+
+int
+auditfs_query_set_grep(auditfs_query *q, const char *pattern)
+{
+    regex_t re;
+    int rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char msg[256];
+        regerror(rc, &re, msg, sizeof msg);
+        return afs_error_set(AUDITFS_EFORMAT, "--grep '%.200s': %s", pattern, msg);
+    }
+    char *copy = strdup(pattern);
+    if (!copy) {
+        regfree(&re);
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    }
+    if (q->has_grep) {
+        regfree(&q->re);
+        free(q->grep);
+    }
+    q->re = re;
+    q->grep = copy;
+    q->has_grep = 1;
+    return update_text(q);
+}
+
+const char *
+auditfs_query_text(const auditfs_query *q)
+{
+    return q->text ? q->text : "";
+}
+
+void
+auditfs_query_free(auditfs_query *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->n; i++) {
+        free(q->t[i].text);
+        free(q->t[i].field);
+        free(q->t[i].value);
+    }
+    if (q->has_grep) {
+        regfree(&q->re);
+        free(q->grep);
+    }
+    free(q->text);
+    free(q);
+}
+
+/* ---- evaluation ---- */
+
+/* Glob over bytes: '*' any run, '?' one byte, '\' escapes the next pattern byte. */
+static int
+glob_match(const char *pat, size_t pn, const char *s, size_t sn)
+{
+    size_t p = 0, i = 0, star_p = SIZE_MAX, star_i = 0;
+    while (i < sn) {
+        if (p < pn && pat[p] == '*') {
+            star_p = ++p;
+            star_i = i;
+            continue;
+        }
+        if (p < pn) {
+            char c = pat[p];
+            size_t adv = 1;
+            if (c == '\\' && p + 1 < pn) {
+                c = pat[p + 1];
+                adv = 2;
+            } else if (c == '?') {
+                p++;
+                i++;
+                continue;
+            }
+            if (c == s[i]) {
+                p += adv;
+                i++;
+                continue;
+            }
+        }
+        if (star_p == SIZE_MAX)
+            return 0;
+        p = star_p;
+        i = ++star_i;
+    }
+    while (p < pn && pat[p] == '*')
+        p++;
+    return p == pn;
+}
+
+static int
+bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c)
+        return c;
+    return an < bn ? -1 : an > bn;
+}
+
+static int
+cmp_ok(enum op op, int c)
+{
+    switch (op) {
+    case OP_LT: return c < 0;
+    case OP_LE: return c <= 0;
+    case OP_GT: return c > 0;
+    case OP_GE: return c >= 0;
+    default: return 0;
+    }
+}
+
+/* The positive predicate of t on one value of a JSON field (for != : equality). */
+static int
+json_pred(const term *t, const char *v, size_t vn, int kind)
+{
+    switch (t->op) {
+    case OP_EQ:
+    case OP_NE: return vn == t->vlen && memcmp(v, t->value, vn) == 0;
+    case OP_GLOB: return glob_match(t->value, t->vlen, v, vn);
+    default:
+        if (kind == AFS_JSON_NUMBER) {
+            double d;
+            if (!t->num_ok || !parse_number(&d, v, vn))
+                return 0;
+            return cmp_ok(t->op, d < t->num ? -1 : d > t->num);
+        }
+        if (kind == AFS_JSON_STRING)
+            return cmp_ok(t->op, bytes_cmp(v, vn, t->value, t->vlen));
+        return 0;
+    }
+}
+
+static int
+time_pred(const term *t, int64_t v)
+{
+    switch (t->op) {
+    case OP_EQ:
+    case OP_NE: return v >= t->t && v < t->t_end;
+    case OP_GLOB: {
+        char s[32];
+        afs_format_time(s, v);
+        return glob_match(t->value, t->vlen, s, strlen(s));
+    }
+    default: return cmp_ok(t->op, v < t->t ? -1 : v > t->t);
+    }
+}
+
+static int
+u64_pred(const term *t, uint64_t v)
+{
+    if (t->op == OP_GLOB) {
+        char s[24];
+        snprintf(s, sizeof s, "%llu", (unsigned long long)v);
+        return glob_match(t->value, t->vlen, s, strlen(s));
+    }
+    int c = v < t->u ? -1 : v > t->u;
+    return t->op == OP_EQ || t->op == OP_NE ? c == 0 : cmp_ok(t->op, c);
+}
+
+static int
+str_pred(const term *t, const char *v)
+{
+    size_t vn = strlen(v);
+    switch (t->op) {
+    case OP_EQ:
+    case OP_NE: return vn == t->vlen && memcmp(v, t->value, vn) == 0;
+    case OP_GLOB: return glob_match(t->value, t->vlen, v, vn);
+    default: return cmp_ok(t->op, bytes_cmp(v, vn, t->value, t->vlen));
+    }
+}
+
+/* any[i]: the positive predicate of term i held for some value of its field */
+typedef struct eval_ctx {
+    const auditfs_query *q;
+    unsigned char any[MAX_TERMS];
+} eval_ctx;
+
+static int
+eval_member(void *vctx, const char *key, size_t klen, const char *val, size_t vlen, int kind)
+{
+    eval_ctx *c = vctx;
+    for (size_t i = 0; i < c->q->n; i++) {
+        const term *t = &c->q->t[i];
+        if (t->hf != H_NONE || c->any[i] || strlen(t->field) != klen ||
+            memcmp(t->field, key, klen) != 0)
+            continue;
+        if (json_pred(t, val, vlen, kind))
+            c->any[i] = 1;
+    }
+    return 0;
+}
+
+int
+auditfs_query_match(const auditfs_query *q, const auditfs_entry *e)
+{
+    eval_ctx c;
+    int need_json = 0;
+    memset(&c, 0, sizeof c);
+    c.q = q;
+    for (size_t i = 0; i < q->n; i++) {
+        const term *t = &q->t[i];
+        switch (t->hf) {
+        case H_NONE: need_json = 1; break;
+        case H_SEQ: c.any[i] = (unsigned char)u64_pred(t, e->seq); break;
+        case H_VERSION: c.any[i] = e->version && u64_pred(t, e->version); break;
+        case H_TIME: c.any[i] = (unsigned char)time_pred(t, e->time_us); break;
+        case H_EFFECTIVE: c.any[i] = e->has_effective && time_pred(t, e->effective_us); break;
+        case H_TYPE: c.any[i] = (unsigned char)str_pred(t, e->type); break;
+        case H_STREAM: c.any[i] = (unsigned char)str_pred(t, e->stream); break;
+        case H_TENANT: c.any[i] = (unsigned char)str_pred(t, e->tenant); break;
+        case H_PARTY: c.any[i] = (unsigned char)str_pred(t, e->party); break;
+        case H_LAYER: c.any[i] = (unsigned char)str_pred(t, e->layer); break;
+        case H_NAME: c.any[i] = (unsigned char)str_pred(t, e->name); break;
+        case H_TITLE: c.any[i] = (unsigned char)str_pred(t, e->title); break;
+        }
+    }
+    if (need_json)
+        (void)afs_json_members(e->payload, e->payload_len, eval_member, &c);
+    /* groups of = terms are ORed; every other term is ANDed */
+    for (size_t i = 0; i < q->n; i++) {
+        const term *t = &q->t[i];
+        if (t->op == OP_NE) {
+            if (c.any[i])
+                return 0;
+        } else if (t->op == OP_EQ) {
+            int ok = 0;
+            for (size_t j = 0; j < q->n && !ok; j++)
+                if (q->t[j].group == t->group && q->t[j].op == OP_EQ && c.any[j])
+                    ok = 1;
+            if (!ok)
+                return 0;
+        } else if (!c.any[i]) {
+            return 0;
+        }
+    }
+    if (q->has_grep) {
+        regmatch_t m[1];
+        m[0].rm_so = 0;
+        m[0].rm_eo = (regoff_t)e->payload_len;
+        const char *s = e->payload_len ? (const char *)e->payload : "";
+        if (regexec(&q->re, s, 1, m, REG_STARTEND) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- candidates from the index ---- */
+
+/* The candidate seqs in [0, ixsize) implied by the index for q; *constrained 0 if none. */
+static int
+candidates(afs_ivals *out, int *constrained, afs_index *ix, const auditfs_query *q)
+{
+    uint64_t size = afs_index_size(ix);
+    afs_ivals acc = AFS_IVALS_INIT, tmp = AFS_IVALS_INIT, one = AFS_IVALS_INIT;
+    int err = afs_ivals_push(&acc, 0, size);
+    uint64_t seq_lo = 0, seq_hi = UINT64_MAX;
+    int64_t t_lo = INT64_MIN, t_hi = INT64_MAX; /* time bounds, inclusive */
+    int have_time = 0;
+    unsigned char done[MAX_TERMS] = {0};
+    *constrained = 0;
+    for (size_t i = 0; i < q->n && !err; i++) {
+        const term *t = &q->t[i];
+        if (t->hf == H_SEQ) {
+            if (t->op == OP_EQ) {
+                /* an OR group of _seq= terms */
+                if (done[t->group])
+                    continue;
+                done[t->group] = 1;
+                one.n = 0;
+                for (size_t j = 0; j < q->n && !err; j++)
+                    if (q->t[j].group == t->group && q->t[j].op == OP_EQ && q->t[j].u < size)
+                        err = afs_ivals_add(&one, q->t[j].u, q->t[j].u + 1);
+                if (!err)
+                    err = afs_ivals_intersect(&tmp, &acc, &one);
+                if (!err) {
+                    afs_ivals s = acc;
+                    acc = tmp;
+                    tmp = s;
+                    *constrained = 1;
+                }
+                continue;
+            }
+            if (t->op == OP_GE && t->u > seq_lo)
+                seq_lo = t->u;
+            if (t->op == OP_GT && t->u + 1 > seq_lo)
+                seq_lo = t->u == UINT64_MAX ? UINT64_MAX : t->u + 1;
+            if (t->op == OP_LT && t->u < seq_hi)
+                seq_hi = t->u;
+            if (t->op == OP_LE && t->u < seq_hi)
+                seq_hi = t->u == UINT64_MAX ? UINT64_MAX : t->u + 1;
+            continue;
+        }
+        if (t->hf == H_TIME) {
+            int64_t lo = INT64_MIN, hi = INT64_MAX;
+            if (t->op == OP_GE || t->op == OP_GT)
+                lo = t->t;
+            else if (t->op == OP_LE || t->op == OP_LT)
+                hi = t->t;
+            else if (t->op == OP_EQ) {
+                /* the OR of = terms on _time: their hull */
+                int64_t glo = INT64_MAX, ghi = INT64_MIN;
+                for (size_t j = 0; j < q->n; j++)
+                    if (q->t[j].group == t->group && q->t[j].op == OP_EQ) {
+                        glo = q->t[j].t < glo ? q->t[j].t : glo;
+                        ghi = q->t[j].t_end - 1 > ghi ? q->t[j].t_end - 1 : ghi;
+                    }
+                lo = glo;
+                hi = ghi;
+            } else
+                continue;
+            if (lo > t_lo)
+                t_lo = lo;
+            if (hi < t_hi)
+                t_hi = hi;
+            have_time = 1;
+            continue;
+        }
+        if (t->op != OP_EQ || done[t->group] || !afs_index_has_field(ix, t->field))
+            continue;
+        done[t->group] = 1;
+        one.n = 0;
+        for (size_t j = 0; j < q->n && !err; j++)
+            if (q->t[j].group == t->group && q->t[j].op == OP_EQ)
+                err = afs_index_lookup(&one, ix, q->t[j].field, q->t[j].value, q->t[j].vlen);
+        if (!err)
+            err = afs_ivals_intersect(&tmp, &acc, &one);
+        if (!err) {
+            afs_ivals s = acc;
+            acc = tmp;
+            tmp = s;
+            *constrained = 1;
+        }
+    }
+    if (!err && (seq_lo > 0 || seq_hi < UINT64_MAX)) {
+        one.n = 0;
+        if (seq_lo < seq_hi)
+            err = afs_ivals_push(&one, seq_lo, seq_hi);
+        if (!err)
+            err = afs_ivals_intersect(&tmp, &acc, &one);
+        if (!err) {
+            afs_ivals s = acc;
+            acc = tmp;
+            tmp = s;
+            *constrained = 1;
+        }
+    }
+    if (!err && have_time) {
+        one.n = 0;
+        if (t_lo <= t_hi)
+            err = afs_index_days(&one, ix, t_lo == INT64_MIN ? INT64_MIN : afs_day_of(t_lo),
+                                 t_hi == INT64_MAX ? INT64_MAX : afs_day_of(t_hi));
+        if (!err)
+            err = afs_ivals_intersect(&tmp, &acc, &one);
+        if (!err) {
+            afs_ivals s = acc;
+            acc = tmp;
+            tmp = s;
+            *constrained = 1;
+        }
+    }
+    afs_ivals_release(&tmp);
+    afs_ivals_release(&one);
+    if (err) {
+        afs_ivals_release(&acc);
+        return err;
+    }
+    *out = acc;
+    return 0;
+}
+
+/* ---- running ---- */
+
+int
+auditfs_query_run(auditfs_ledger *l, const auditfs_query *q, const auditfs_query_options *opts,
+                  auditfs_query_cb cb, void *ctx, auditfs_query_stats *stats)
+{
+    auditfs_query_options o = {0, 0, 0};
+    auditfs_query_stats st;
+    afs_index *ix = NULL;
+    afs_ivals cand = AFS_IVALS_INIT;
+    auditfs_cursor *cur = NULL;
+    int err = 0;
+    if (opts)
+        o = *opts;
+    memset(&st, 0, sizeof st);
+    st.head_size = l->cp.size;
+    if (o.no_index) {
+        snprintf(st.note, sizeof st.note, "index not used (--no-index)");
+    } else {
+        if (!o.no_update) {
+            int uerr = auditfs_index_update(l);
+            if (uerr && uerr != AUDITFS_EBUSY)
+                snprintf(st.note, sizeof st.note, "index not updated: %.200s",
+                         auditfs_error_last());
+            auditfs_error_clear();
+        }
+        char why[200] = "";
+        if ((err = afs_index_open(&ix, l, why, sizeof why)) != 0)
+            goto done;
+        if (!ix && !st.note[0])
+            snprintf(st.note, sizeof st.note, "index not used: %s", why);
+    }
+    int constrained = 0;
+    uint64_t head = l->cp.size;
+    if (ix) {
+        if ((err = candidates(&cand, &constrained, ix, q)) != 0)
+            goto done;
+        st.index_used = 1;
+        st.indexed = afs_index_size(ix);
+        if (afs_index_problem(ix)[0])
+            snprintf(st.note, sizeof st.note, "%.250s", afs_index_problem(ix));
+        if (!constrained) {
+            cand.n = 0;
+            err = afs_ivals_push(&cand, 0, st.indexed);
+        }
+        if (!err && st.indexed < head)
+            err = afs_ivals_push(&cand, st.indexed, head);
+    } else {
+        err = afs_ivals_push(&cand, 0, head);
+    }
+    if (err)
+        goto done;
+    if ((err = auditfs_cursor_new(&cur, l, 0, head)) != 0)
+        goto done;
+    for (size_t k = 0; k < cand.n && !err; k++) {
+        uint64_t a = cand.v[k][0], b = cand.v[k][1] < head ? cand.v[k][1] : head;
+        if (a >= b)
+            continue;
+        if ((err = afs_cursor_seek(cur, a)) != 0)
+            break;
+        for (uint64_t s = a; s < b; s++) {
+            const uint8_t *leaf;
+            size_t len;
+            auditfs_entry e;
+            int r = auditfs_cursor_next(cur, &leaf, &len);
+            if (r < 0) {
+                err = r;
+                break;
+            }
+            if (r == 0) {
+                err = afs_error_set(AUDITFS_EVERIFY, "entry %llu: missing",
+                                    (unsigned long long)s);
+                break;
+            }
+            if ((err = auditfs_entry_parse(&e, leaf, len)) != 0) {
+                err = afs_error_wrap(AUDITFS_EVERIFY, "entry %llu", (unsigned long long)s);
+                break;
+            }
+            if (e.seq != s) {
+                err = afs_error_set(AUDITFS_EVERIFY, "entry %llu carries seq %llu",
+                                    (unsigned long long)s, (unsigned long long)e.seq);
+                break;
+            }
+            st.examined++;
+            if (!auditfs_query_match(q, &e))
+                continue;
+            st.hits++;
+            if ((err = cb(ctx, &e, leaf, len)) != 0)
+                break;
+            if (o.limit && st.hits >= o.limit)
+                goto done;
+        }
+    }
+done:
+    auditfs_cursor_free(cur);
+    afs_ivals_release(&cand);
+    afs_index_close(ix);
+    if (stats)
+        *stats = st;
+    return err;
+}
+
+/* ---- output ---- */
+
+static int
+json_escape_bytes(afs_buf *b, const uint8_t *s, size_t n)
+{
+    int err = afs_buf_put(b, "\"", 1);
+    for (size_t i = 0; i < n && !err; i++) {
+        uint8_t c = s[i];
+        if (c == '"' || c == '\\')
+            err = afs_buf_printf(b, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            err = afs_buf_printf(b, "\\u%04x", c);
+        else
+            err = afs_buf_put(b, &c, 1);
+    }
+    return err ? err : afs_buf_put(b, "\"", 1);
+}
+
+static int
+format_hit(afs_buf *b, auditfs_ledger *l, const auditfs_entry *e, int format)
+{
+    int err = 0;
+    char *j = NULL;
+    if (format == AUDITFS_QUERY_PAYLOADS && !e->has_content) {
+        err = afs_buf_put(b, e->payload, e->payload_len);
+        return err ? err : afs_buf_put(b, "\n", 1);
+    }
+    if (format == AUDITFS_QUERY_JSON && !e->has_content) {
+        if (afs_json_valid(e->payload, e->payload_len))
+            err = afs_buf_put(b, e->payload, e->payload_len);
+        else if (afs_utf8_valid(e->payload, e->payload_len, true))
+            err = json_escape_bytes(b, e->payload, e->payload_len);
+        else {
+            char *b64 = malloc(AFS_B64_LEN(e->payload_len) + 1);
+            if (!b64)
+                return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+            afs_b64_encode(b64, e->payload, e->payload_len);
+            err = afs_buf_printf(b, "{\"payload_base64\":\"%s\"}", b64);
+            free(b64);
+        }
+        return err ? err : afs_buf_put(b, "\n", 1);
+    }
+    if ((err = auditfs_entry_to_json(&j, e, 1)) != 0)
+        return err;
+    size_t jl = strlen(j);
+    if (format == AUDITFS_QUERY_PROVE && jl > 0 && j[jl - 1] == '}') {
+        auditfs_inclusion_proof p;
+        char *pj = NULL;
+        err = afs_buf_put(b, j, jl - 1);
+        if (!err)
+            err = auditfs_ledger_prove(&p, l, e->seq, 0);
+        if (!err)
+            err = auditfs_inclusion_proof_to_json(&pj, &p);
+        if (!err)
+            err = afs_buf_printf(b, ",\"proof\":%s,\"checkpoint\":", pj);
+        if (!err)
+            err = json_escape_bytes(b, (const uint8_t *)l->cp_note, l->cp_note_len);
+        if (!err)
+            err = afs_buf_puts(b, "}\n");
+        free(pj);
+    } else {
+        err = afs_buf_put(b, j, jl);
+        if (!err)
+            err = afs_buf_put(b, "\n", 1);
+    }
+    free(j);
+    return err;
+}
+
+int
+auditfs_query_format_hit(char **out, size_t *len, auditfs_ledger *l, const auditfs_entry *e,
+                         int format)
+{
+    afs_buf b = AFS_BUF_INIT;
+    int err = format_hit(&b, l, e, format);
+    if (err) {
+        afs_buf_release(&b);
+        return err;
+    }
+    *out = afs_buf_detach(&b, len);
+    return 0;
+}
+
+typedef struct bytes_ctx {
+    afs_buf b;
+    auditfs_ledger *l;
+    int format;
+    size_t max;
+} bytes_ctx;
+
+static int
+bytes_cb(void *vctx, const auditfs_entry *e, const uint8_t *leaf, size_t len)
+{
+    bytes_ctx *c = vctx;
+    (void)leaf;
+    (void)len;
+    int err = format_hit(&c->b, c->l, e, c->format);
+    if (!err && c->b.len > c->max)
+        err = afs_error_set(AUDITFS_ETOOBIG, "query result larger than %zu bytes", c->max);
+    return err;
+}
+
+int
+auditfs_query_bytes(uint8_t **out, size_t *len, auditfs_ledger *l, const auditfs_query *q,
+                    int format, size_t max)
+{
+    bytes_ctx c = {AFS_BUF_INIT, l, format, max ? max : (size_t)1 << 30};
+    auditfs_query_options o = {0, 1, 0};
+    int err = afs_buf_put(&c.b, "", 0);
+    if (!err)
+        err = auditfs_query_run(l, q, &o, bytes_cb, &c, NULL);
+    if (err) {
+        afs_buf_release(&c.b);
+        return err;
+    }
+    *out = (uint8_t *)afs_buf_detach(&c.b, len);
+    return 0;
+}
