@@ -1386,8 +1386,11 @@ check_bundle(const char *dir, ledger_arg *la, size_t nla)
 {
     bundle b;
     int err = load_bundle(&b, dir), rc = 0;
-    if (err)
-        return cli_fail(err, dir);
+    if (err) {
+        rc = cli_fail(err, dir);
+        bundle_free(&b);
+        return rc;
+    }
     for (size_t li = 0; li < b.nledgers; li++) {
         ledger_arg *a = NULL;
         for (size_t i = 0; i < nla; i++)
@@ -1674,6 +1677,7 @@ cmd_verify_bundle(int argc, char **argv)
     /* 2. load, then signatures and proofs */
     if ((err = load_bundle(&b, dir)) != 0) {
         printf("FAIL: the bundle cannot be read: %s\n", auditfs_error_last());
+        bundle_free(&b); /* load_bundle leaves what it read so far for the caller to free */
         return EXIT_VERIFY;
     }
     for (size_t li = 0; li < b.nledgers; li++) {

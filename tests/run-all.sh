@@ -21,11 +21,12 @@ if ninja -C build >build-ninja.log 2>&1; then
     logs+=(build/meson-logs/testlog.json)
 else
     cat build-ninja.log; status=1
-    echo '{"name":"build","result":"FAIL","stdout":""}' > build-failed.json; logs+=(build-failed.json)
+    echo '{"name":"build","result":"FAIL","stdout":"not ok - the build failed\\n"}' > build-failed.json
+    logs+=(build-failed.json)
 fi
 
 # 2. sanitizers: ASan + UBSan, unit and CLI suites (the mount suite runs in the normal build)
-meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug \
+meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized \
     >/dev/null 2>&1 || meson setup --reconfigure build-asan >/dev/null
 if ninja -C build-asan >build-asan-ninja.log 2>&1; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -33,6 +34,8 @@ if ninja -C build-asan >build-asan-ninja.log 2>&1; then
     logs+=(build-asan/meson-logs/testlog.json)
 else
     cat build-asan-ninja.log; status=1
+    echo '{"name":"asan build","result":"FAIL","stdout":"not ok - the ASan+UBSan build failed\\n"}' > build-asan-failed.json
+    logs+=(build-asan-failed.json)
 fi
 
 # 3. fuzzing: every libFuzzer target for a bounded time on its committed seed corpus

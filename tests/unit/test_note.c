@@ -441,6 +441,8 @@ Test(note, checkpoint_roundtrip_and_tampering)
         free(t);
     }
 
+    free(body);
+    body = NULL;
     c.origin[0] = '\0';
     cr_assert_eq(auditfs_checkpoint_format(&body, &blen, &c), AUDITFS_EINVAL);
     free(note);
