@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <git2/sys/odb_backend.h>
+#include <git2/sys/repository.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +257,7 @@ sl_write(git_odb_backend *be, const git_oid *oid, const void *data, size_t len, 
     object_path(path, sizeof path, s, oid);
     if (stat(path, &st) == 0)
         return 0; /* content-addressed: already there */
+    errno = 0;
     const char *tname = git_object_type2string(type);
     int hl = snprintf(hdr, sizeof hdr, "%s %zu", tname, len);
     if (hl < 0 || (size_t)hl >= sizeof hdr)
@@ -264,12 +266,18 @@ sl_write(git_odb_backend *be, const git_oid *oid, const void *data, size_t len, 
     snprintf(tmp, sizeof tmp, "%s", path);
     char *slash = strrchr(tmp, '/');
     *slash = '\0';
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return bad(path, "cannot create an object directory");
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot create an object directory: %s", strerror(errno));
+        return bad(path, msg);
+    }
     snprintf(slash, sizeof tmp - (size_t)(slash - tmp), "/tmp_obj_XXXXXX");
     fd = mkstemp(tmp);
-    if (fd < 0)
-        return bad(path, "cannot create a temporary object file");
+    if (fd < 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot create an object file: %s", strerror(errno));
+        return bad(path, msg);
+    }
     memset(&z, 0, sizeof z);
     if (deflateInit(&z, Z_NO_COMPRESSION) != Z_OK)
         goto cleanup;
@@ -300,9 +308,14 @@ sl_write(git_odb_backend *be, const git_oid *oid, const void *data, size_t len, 
         } while (left && zr != Z_STREAM_ERROR);
     }
     deflateEnd(&z);
-    if (zr != Z_STREAM_END)
+    if (zr != Z_STREAM_END) {
+        if (errno == 0)
+            errno = EIO;
         goto cleanup;
-    if (fchmod(fd, 0444) != 0 || close(fd) != 0) {
+    }
+    if (fchmod(fd, 0444) != 0) /* keeps errno for the message */
+        goto cleanup;
+    if (close(fd) != 0) { /* a full disk can show up only here */
         fd = -1;
         goto cleanup;
     }
@@ -311,11 +324,15 @@ sl_write(git_odb_backend *be, const git_oid *oid, const void *data, size_t len, 
         goto cleanup;
     return 0;
 cleanup:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    if (rc < 0)
-        git_error_set_str(GIT_ERROR_ODB, "cannot write a loose object");
+    {
+        int e = errno;
+        char msg[256];
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        snprintf(msg, sizeof msg, "cannot write a loose object: %s", strerror(e ? e : EIO));
+        git_error_set_str(GIT_ERROR_ODB, msg);
+    }
     return rc;
 }
 
@@ -331,8 +348,10 @@ int
 afs_odb_harden(git_repository *repo)
 {
     git_odb *odb = NULL;
+    git_odb_backend *packs = NULL;
     safe_loose *s = calloc(1, sizeof *s);
     char dir[4096];
+    int err = 0;
     if (!s)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     snprintf(dir, sizeof dir, "%sobjects", git_repository_path(repo));
@@ -347,16 +366,35 @@ afs_odb_harden(git_repository *repo)
     s->parent.exists = sl_exists;
     s->parent.write = sl_write;
     s->parent.free = sl_free;
-    if (git_repository_odb(&odb, repo) < 0) {
-        sl_free(&s->parent);
-        return afs_error_git(AUDITFS_EIO, "cannot open the object database");
+    /* A fresh object database with exactly two backends: ours for loose objects (reads and
+     * all writes) and libgit2's for packs. libgit2's loose backend is left out: a write that
+     * fails in ours (a full disk) must fail, not be retried by a second writer whose partial
+     * results and error messages confused the report. */
+    if (git_odb_new(&odb) < 0 || git_odb_backend_pack(&packs, dir) < 0) {
+        err = afs_error_git(AUDITFS_EIO, "%s: cannot open the object database", dir);
+        goto fail;
     }
-    /* priority above libgit2's loose (1) and pack (2) backends */
-    if (git_odb_add_backend(odb, &s->parent, 100) < 0) {
+    if (git_odb_add_backend(odb, packs, 1) < 0) {
+        err = afs_error_git(AUDITFS_EIO, "cannot add the pack reader");
+        goto fail;
+    }
+    packs = NULL; /* owned by odb */
+    if (git_odb_add_backend(odb, &s->parent, 2) < 0) {
+        err = afs_error_git(AUDITFS_EIO, "cannot add the object reader");
+        goto fail;
+    }
+    s = NULL; /* owned by odb */
+    if (git_repository_set_odb(repo, odb) < 0) {
         git_odb_free(odb);
-        sl_free(&s->parent);
-        return afs_error_git(AUDITFS_EIO, "cannot add the object reader");
+        return afs_error_git(AUDITFS_EIO, "cannot install the object database");
     }
     git_odb_free(odb);
     return 0;
+fail:
+    if (packs)
+        packs->free(packs);
+    if (s)
+        sl_free(&s->parent);
+    git_odb_free(odb);
+    return err;
 }

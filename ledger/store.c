@@ -317,14 +317,21 @@ load_head(auditfs_ledger *l)
         goto cleanup;
     }
     git_oid_cpy(&l->head_id, target);
+    /* The ref exists, so its commit, tree and checkpoint must be readable: a failure here is
+     * a damaged or tampered repository (EVERIFY, exit 1), not an I/O problem of ours. */
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof hex, &l->head_id);
     if (git_commit_lookup(&l->head, l->repo, &l->head_id) < 0 ||
         git_commit_tree(&l->tree, l->head) < 0) {
-        err = afs_error_git(AUDITFS_EIO, "%s: cannot read the head commit", l->path);
+        err = afs_error_git(AUDITFS_EVERIFY, "%s: commit %s (the head) is missing or corrupt",
+                            l->path, hex);
         goto cleanup;
     }
     if ((err = afs_tree_read((uint8_t **)&l->cp_note, &l->cp_note_len, l->repo, l->tree,
-                             "checkpoint")) != 0)
+                             "checkpoint")) != 0) {
+        err = afs_error_wrap(AUDITFS_EVERIFY, "%s: commit %s (the head)", l->path, hex);
         goto cleanup;
+    }
     size_t text_len = 0;
     /* the body ends at the blank line before the signatures */
     const char *sep = strstr(l->cp_note, "\n\n");
