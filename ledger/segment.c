@@ -155,19 +155,61 @@ int
 afs_seg_writer_init(afs_seg_writer *w, int level)
 {
     memset(w, 0, sizeof *w);
-    w->cctx = ZSTD_createCCtx();
-    if (!w->cctx)
+    w->job.cctx = ZSTD_createCCtx();
+    if (!w->job.cctx)
         return afs_error_set(AUDITFS_ENOMEM, "cannot create a zstd context");
     w->level = level;
-    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
-    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
-    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 0);
+    ZSTD_CCtx_setParameter(w->job.cctx, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(w->job.cctx, ZSTD_c_contentSizeFlag, 1);
+    ZSTD_CCtx_setParameter(w->job.cctx, ZSTD_c_checksumFlag, 0);
     return 0;
+}
+
+static void *
+job_main(void *arg)
+{
+    afs_seg_job *j = arg;
+    j->result = ZSTD_compress2(j->cctx, j->out.data, j->out.cap, j->in.data, j->in.len);
+    return NULL;
+}
+
+/* Appends the compressed frame of the job to the segment. */
+static int
+append_job(afs_seg_writer *w)
+{
+    afs_seg_job *j = &w->job;
+    int err;
+    if (ZSTD_isError(j->result))
+        return afs_error_set(AUDITFS_ERROR, "zstd: %s", ZSTD_getErrorName(j->result));
+    uint8_t ent[INDEX_ENTRY];
+    afs_store_be32(ent, (uint32_t)j->result);
+    afs_store_be32(ent + 4, (uint32_t)j->in.len);
+    afs_store_be32(ent + 8, j->count);
+    if ((err = afs_buf_put(&w->frames, j->out.data, j->result)) != 0 ||
+        (err = afs_buf_put(&w->index, ent, sizeof ent)) != 0)
+        return err;
+    w->nframes++;
+    return 0;
+}
+
+/* Waits for the frame in flight, if any, and appends it. */
+static int
+collect_job(afs_seg_writer *w)
+{
+    if (!w->job.running)
+        return 0;
+    pthread_join(w->job.thread, NULL);
+    w->job.running = 0;
+    return append_job(w);
 }
 
 void
 afs_seg_writer_reset(afs_seg_writer *w, uint64_t first_seq)
 {
+    if (w->job.running) {
+        pthread_join(w->job.thread, NULL);
+        w->job.running = 0;
+    }
     w->first_seq = first_seq;
     w->count = 0;
     w->raw.len = 0;
@@ -177,29 +219,30 @@ afs_seg_writer_reset(afs_seg_writer *w, uint64_t first_seq)
     w->nframes = 0;
 }
 
+/* Hands the current frame to the helper thread (after collecting the previous one). */
 static int
 flush_frame(afs_seg_writer *w)
 {
+    afs_seg_job *j = &w->job;
     int err;
     if (w->raw_count == 0)
         return 0;
-    size_t bound = ZSTD_compressBound(w->raw.len);
-    if ((err = afs_buf_grow(&w->frames, bound)) != 0)
+    if ((err = collect_job(w)) != 0)
         return err;
-    size_t c = ZSTD_compress2(w->cctx, w->frames.data + w->frames.len, bound, w->raw.data,
-                              w->raw.len);
-    if (ZSTD_isError(c))
-        return afs_error_set(AUDITFS_ERROR, "zstd: %s", ZSTD_getErrorName(c));
-    w->frames.len += c;
-    uint8_t ent[INDEX_ENTRY];
-    afs_store_be32(ent, (uint32_t)c);
-    afs_store_be32(ent + 4, (uint32_t)w->raw.len);
-    afs_store_be32(ent + 8, w->raw_count);
-    if ((err = afs_buf_put(&w->index, ent, sizeof ent)) != 0)
-        return err;
-    w->nframes++;
+    afs_buf tmp = j->in;
+    j->in = w->raw;
+    w->raw = tmp;
     w->raw.len = 0;
+    j->count = w->raw_count;
     w->raw_count = 0;
+    j->out.len = 0;
+    if ((err = afs_buf_grow(&j->out, ZSTD_compressBound(j->in.len))) != 0)
+        return err;
+    if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
+        job_main(j); /* no thread to be had: compress inline */
+        return append_job(w);
+    }
+    j->running = 1;
     return 0;
 }
 
@@ -228,7 +271,7 @@ afs_seg_writer_finish(afs_seg_writer *w, afs_buf *out)
 {
     int err;
     uint8_t head[8 + INDEX_HEAD];
-    if ((err = flush_frame(w)) != 0)
+    if ((err = flush_frame(w)) != 0 || (err = collect_job(w)) != 0)
         return err;
     if (w->nframes == 0)
         return afs_error_set(AUDITFS_EINVAL, "empty segment");
@@ -249,7 +292,11 @@ afs_seg_writer_finish(afs_seg_writer *w, afs_buf *out)
 void
 afs_seg_writer_release(afs_seg_writer *w)
 {
-    ZSTD_freeCCtx(w->cctx);
+    if (w->job.running)
+        pthread_join(w->job.thread, NULL);
+    ZSTD_freeCCtx(w->job.cctx);
+    afs_buf_release(&w->job.in);
+    afs_buf_release(&w->job.out);
     afs_buf_release(&w->raw);
     afs_buf_release(&w->frames);
     afs_buf_release(&w->index);

@@ -14,6 +14,7 @@
 
 #include "internal.h"
 
+#include <pthread.h>
 #include <zstd.h>
 
 #define AFS_SEG_MAGIC "AFSSEG1"
@@ -55,9 +56,24 @@ int afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix,
 /** Walks records in a decoded frame: returns 1 and sets leaf/len, 0 at the end. */
 int afs_seg_record_next(const uint8_t **leaf, size_t *len, const afs_buf *frame, size_t *off);
 
-/** Builds a segment from leaves appended in order. */
-typedef struct afs_seg_writer {
+/** A frame being compressed by a helper thread while the writer fills the next one. */
+typedef struct afs_seg_job {
     ZSTD_CCtx *cctx;
+    afs_buf in;     /* records, uncompressed */
+    afs_buf out;    /* the compressed frame */
+    uint32_t count; /* records in it */
+    size_t result;  /* ZSTD_compress2's return */
+    int running;
+    pthread_t thread;
+} afs_seg_job;
+
+/**
+ * Builds a segment from leaves appended in order. Frames are compressed by a helper thread, one
+ * frame in flight while the caller hashes and encodes the next: on two cores compression no
+ * longer adds to ingest time. Frame order and content are the same as compressing inline.
+ */
+typedef struct afs_seg_writer {
+    afs_seg_job job;
     int level;
     uint64_t first_seq;
     uint64_t count;
