@@ -41,6 +41,7 @@
 #define PROOF_BASE ((uint64_t)2 << 40)
 #define NO_END UINT64_MAX
 #define DEFAULT_CACHE ((size_t)64 << 20)
+#define BLOB_CACHE 4
 
 enum kind { K_DIR, K_TEXT, K_LIST, K_CONTENT, K_LINK, K_ENTRIES, K_PROOFS };
 enum text { T_README, T_CHECKPOINT, T_KEY };
@@ -137,6 +138,13 @@ struct auditfs_view {
     auditfs_ledger *probe; /* --follow only (one thread) */
     auditfs_verifier *key;
     ZSTD_DCtx *dctx; /* under git_lock */
+    /* the last segment blobs read (git inflates a whole object per lookup), under git_lock;
+     * their bytes are only ever decoded and verified, never served directly */
+    struct {
+        uint32_t seg;
+        git_blob *blob;
+    } blobs[BLOB_CACHE];
+    unsigned blob_next;
     git_tree *tree;  /* the pinned commit's tree, in l's repository */
     git_oid commit;
     git_oid refused; /* the last head a --follow step refused (not reported again) */
@@ -957,6 +965,8 @@ auditfs_view_free(auditfs_view *v)
     free(v->note);
     free(v->keypub);
     afs_buf_release(&v->readme);
+    for (unsigned i = 0; i < BLOB_CACHE; i++)
+        git_blob_free(v->blobs[i].blob);
     git_tree_free(v->tree);
     auditfs_ledger_free(v->l);
     auditfs_ledger_free(v->probe);
@@ -1064,6 +1074,23 @@ frame_damage(auditfs_view *v, uint32_t fi, int *first, const char *why)
                          v->segs[f->seg].where, f->index, (unsigned long long)v->cp.size, why);
 }
 
+/* The blob of segment si (git_lock held; owned by the cache). */
+static git_blob *
+seg_blob(auditfs_view *v, uint32_t si)
+{
+    for (unsigned i = 0; i < BLOB_CACHE; i++)
+        if (v->blobs[i].blob && v->blobs[i].seg == si)
+            return v->blobs[i].blob;
+    git_blob *b = NULL;
+    if (git_blob_lookup(&b, v->l->repo, &v->segs[si].id) < 0)
+        return NULL;
+    unsigned slot = v->blob_next++ % BLOB_CACHE;
+    git_blob_free(v->blobs[slot].blob);
+    v->blobs[slot].blob = b;
+    v->blobs[slot].seg = si;
+    return b;
+}
+
 /* Decodes and verifies frame fi from the repository. */
 static int
 frame_load(centry **out, auditfs_view *v, uint32_t fi, int *first)
@@ -1076,7 +1103,7 @@ frame_load(centry **out, auditfs_view *v, uint32_t fi, int *first)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     c->frame = fi;
     pthread_mutex_lock(&v->git_lock);
-    if (git_blob_lookup(&blob, v->l->repo, &v->segs[f->seg].id) < 0) {
+    if (!(blob = seg_blob(v, f->seg))) {
         const git_error *ge = git_error_last();
         snprintf(why, sizeof why, "the segment object cannot be read (%s)",
                  ge && ge->message ? ge->message : "libgit2 error");
@@ -1089,7 +1116,6 @@ frame_load(centry **out, auditfs_view *v, uint32_t fi, int *first)
                                  (size_t)git_blob_rawsize(blob), v->segs[f->seg].where) != 0)
             snprintf(why, sizeof why, "%s", auditfs_error_last());
     }
-    git_blob_free(blob);
     pthread_mutex_unlock(&v->git_lock);
     if (why[0])
         goto damaged;
