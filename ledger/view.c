@@ -42,6 +42,7 @@
 #define NO_END UINT64_MAX
 #define DEFAULT_CACHE ((size_t)64 << 20)
 #define BLOB_CACHE 4
+#define TILE_CACHE 64
 
 enum kind { K_DIR, K_TEXT, K_LIST, K_CONTENT, K_LINK, K_ENTRIES, K_PROOFS };
 enum text { T_README, T_CHECKPOINT, T_KEY };
@@ -145,6 +146,13 @@ struct auditfs_view {
         git_blob *blob;
     } blobs[BLOB_CACHE];
     unsigned blob_next;
+    /* tiles of the pinned tree read for proofs, under git_lock; every proof built from them is
+     * verified against the pinned root before it is served */
+    struct {
+        char path[AUDITFS_TILE_PATH_MAX];
+        uint8_t *data;
+    } tiles[TILE_CACHE];
+    unsigned tile_next;
     git_tree *tree;  /* the pinned commit's tree, in l's repository */
     git_oid commit;
     git_oid refused; /* the last head a --follow step refused (not reported again) */
@@ -181,6 +189,8 @@ struct auditfs_view {
     centry *lru_head, *lru_tail;
     size_t cache_bytes, cache_cap;
 };
+
+static void tiles_clear(auditfs_view *v);
 
 /* ---- small helpers ---- */
 
@@ -967,6 +977,7 @@ auditfs_view_free(auditfs_view *v)
     afs_buf_release(&v->readme);
     for (unsigned i = 0; i < BLOB_CACHE; i++)
         git_blob_free(v->blobs[i].blob);
+    tiles_clear(v);
     git_tree_free(v->tree);
     auditfs_ledger_free(v->l);
     auditfs_ledger_free(v->probe);
@@ -1532,6 +1543,16 @@ read_leaf(auditfs_view *v, uint64_t seq, uint64_t off, uint8_t *buf, size_t len,
     return 0;
 }
 
+static void
+tiles_clear(auditfs_view *v)
+{
+    for (unsigned i = 0; i < TILE_CACHE; i++) {
+        free(v->tiles[i].data);
+        v->tiles[i].data = NULL;
+        v->tiles[i].path[0] = 0;
+    }
+}
+
 /* Hash reader over the tiles of the pinned tree (git_lock held). */
 static int
 pinned_tile_reader(auditfs_hash *out, unsigned level, uint64_t index, void *payload)
@@ -1548,15 +1569,26 @@ pinned_tile_reader(auditfs_hash *out, unsigned level, uint64_t index, void *payl
     if (width == 0 || (first & 255) + (1u << r) > width)
         return afs_error_set(AUDITFS_EVERIFY, "tile %u/%llu: out of range", tl,
                              (unsigned long long)tidx);
-    if ((err = auditfs_tile_path(path, tl, tidx, width)) != 0 ||
-        (err = afs_tree_read(&data, &len, v->l->repo, v->tree, path)) != 0)
+    if ((err = auditfs_tile_path(path, tl, tidx, width)) != 0)
+        return err;
+    for (unsigned i = 0; i < TILE_CACHE; i++) {
+        if (v->tiles[i].data && strcmp(v->tiles[i].path, path) == 0) {
+            afs_hash_span(out->b, (const uint8_t(*)[32])(v->tiles[i].data + (first & 255) * 32),
+                          1u << r);
+            return 0;
+        }
+    }
+    if ((err = afs_tree_read(&data, &len, v->l->repo, v->tree, path)) != 0)
         return err;
     if (len != (size_t)width * 32) {
         free(data);
         return afs_error_set(AUDITFS_EVERIFY, "%s: wrong size", path);
     }
     afs_hash_span(out->b, (const uint8_t(*)[32])(data + (first & 255) * 32), 1u << r);
-    free(data);
+    unsigned slot = v->tile_next++ % TILE_CACHE;
+    free(v->tiles[slot].data);
+    v->tiles[slot].data = data;
+    snprintf(v->tiles[slot].path, sizeof v->tiles[slot].path, "%s", path);
     return 0;
 }
 
@@ -1843,6 +1875,7 @@ auditfs_view_follow(auditfs_view *v, uint64_t **changed, size_t *nchanged)
     git_tree_free(v->tree);
     v->tree = ntree;
     ntree = NULL;
+    tiles_clear(v);
     pthread_mutex_unlock(&v->git_lock);
     v->tracking = 1;
     v->nchanged = 0;
