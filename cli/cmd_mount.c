@@ -164,6 +164,12 @@ cmd_mount(int argc, char **argv)
                 goto out;
             }
     }
+    /* absolute paths: the daemon leaves the working directory, and the README and fsname
+     * should name the ledger unambiguously */
+    static char abs_paths[MAX_LEDGERS][4096];
+    for (size_t i = 0; i < nl; i++)
+        if (realpath(ledgers[i].path, abs_paths[i]))
+            ledgers[i].path = abs_paths[i];
     cfg.ledgers = ledgers;
     cfg.nledgers = nl;
     cfg.mountpoint = argv[optind];
