@@ -1259,20 +1259,27 @@ incl_len(uint64_t index, uint64_t size)
     return n;
 }
 
+static unsigned
+digits(uint64_t x)
+{
+    unsigned d = 1;
+    while (x >= 10) {
+        x /= 10;
+        d++;
+    }
+    return d;
+}
+
+/*
+ * Length of proofs/<seq>.json without building the proof (ls -l of a million proofs):
+ * {"leaf_index":N,"tree_size":T,"audit_path":["<44 base64 chars>",...]} plus '\n'.
+ * read_proof checks that the proof it serves has exactly this length.
+ */
 static uint64_t
 proof_size(uint64_t seq, uint64_t size)
 {
-    auditfs_inclusion_proof p;
-    char *json = NULL;
-    memset(&p, 0, sizeof p);
-    p.leaf_index = seq;
-    p.tree_size = size;
-    p.path_len = (size_t)incl_len(seq, size);
-    if (auditfs_inclusion_proof_to_json(&json, &p) != 0)
-        return 0;
-    uint64_t n = strlen(json) + 1;
-    free(json);
-    return n;
+    uint64_t n = incl_len(seq, size);
+    return 14 + digits(seq) + 13 + digits(size) + 14 + 1 + 46 * n + (n ? n - 1 : 0) + 2 + 1;
 }
 
 static int
@@ -1628,6 +1635,11 @@ read_proof(auditfs_view *v, uint64_t seq, uint64_t off, uint8_t *buf, size_t len
     if ((err = auditfs_inclusion_proof_to_json(&json, &p)) != 0)
         return err;
     size_t jl = strlen(json);
+    if (jl + 1 != proof_size(seq, v->cp.size)) {
+        free(json);
+        return afs_error_set(AUDITFS_ERROR, "proofs/%llu.json: unexpected length",
+                             (unsigned long long)seq);
+    }
     copy_range(buf, off, len, json, 0, jl);
     copy_range(buf, off, len, "\n", jl, 1);
     free(json);
