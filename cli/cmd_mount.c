@@ -1,12 +1,214 @@
-/* cli/cmd_mount.c - placeholder until the FUSE front end lands. */
+/* cli/cmd_mount.c - `auditfs mount` and `auditfs umount`: argument parsing over fs/mount.c. */
 #include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef AUDITFS_HAVE_FUSE
+#include "../fs/mount.h"
+
+static const char mount_help[] =
+    "usage: auditfs mount --ledger DIR --key FILE.pub [--trusted CHECKPOINT] [--follow] [-f]\n"
+    "                     [-o FUSE-OPTIONS] MOUNTPOINT\n"
+    "       auditfs mount --ledger NAME=DIR --key NAME=FILE.pub ... MOUNTPOINT\n"
+    "\n"
+    "Mounts the ledger as a read-only file system pinned to its current checkpoint, after\n"
+    "checking the checkpoint's signature with the verifier key and recomputing its Merkle root\n"
+    "from every leaf (one pass over the ledger). Every read is verified again against that\n"
+    "checkpoint; data changed underneath reads as EIO and is reported. See docs/MOUNT.md.\n"
+    "\n"
+    "  --ledger [NAME=]DIR     a ledger; give it several times (with NAME=) to mount several,\n"
+    "                          each under its own top-level directory NAME\n"
+    "  --key [NAME=]FILE.pub   the verifier key of that ledger\n"
+    "  --trusted [NAME=]FILE   a checkpoint kept from before: the ledger must extend it\n"
+    "  --follow                pick up new commits once they are signed, consistent with the\n"
+    "                          pinned checkpoint and verified; refuse (and report) anything else\n"
+    "  -f                      stay in the foreground and log to stderr (default: daemonise\n"
+    "                          once the mount is ready, log to syslog)\n"
+    "  -o OPTIONS              extra FUSE mount options (e.g. allow_other,auto_unmount)\n"
+    "\n"
+    "Exit codes: 0 unmounted cleanly, 1 verification failed, 2 usage, 4 I/O or mount error,\n"
+    "5 unusable key, 7 no such ledger.\n";
+
+static const char umount_help[] =
+    "usage: auditfs umount [-z] MOUNTPOINT\n"
+    "\n"
+    "Unmounts an auditfs mount (fusermount3 -u); -z detaches a busy mount lazily.\n";
+
+#define MAX_LEDGERS 32
+
+/* Splits "NAME=VALUE"; a value with no '=' (or a '/' before it) has no name. */
+static void
+split_named(const char *arg, char *name, size_t cap, const char **value)
+{
+    const char *eq = strchr(arg, '=');
+    const char *slash = strchr(arg, '/');
+    name[0] = 0;
+    *value = arg;
+    if (eq && (!slash || slash > eq) && (size_t)(eq - arg) < cap) {
+        memcpy(name, arg, (size_t)(eq - arg));
+        name[eq - arg] = 0;
+        *value = eq + 1;
+    }
+}
+
+static int
+valid_name(const char *s)
+{
+    if (!s[0] || !strcmp(s, ".") || !strcmp(s, ".."))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+int
+cmd_mount(int argc, char **argv)
+{
+    static char names[MAX_LEDGERS][65];
+    static char knames[MAX_LEDGERS][65], tnames[MAX_LEDGERS][65];
+    const char *keys[MAX_LEDGERS], *trusts[MAX_LEDGERS];
+    afs_mount_ledger ledgers[MAX_LEDGERS];
+    size_t nl = 0, nk = 0, nt = 0;
+    afs_mount_config cfg;
+    char *fuse_opts = NULL;
+    int c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"trusted", required_argument, 0, 'T'},
+                                         {"follow", no_argument, 0, 'F'},
+                                         {"foreground", no_argument, 0, 'f'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    memset(&cfg, 0, sizeof cfg);
+    memset(ledgers, 0, sizeof ledgers);
+    while ((c = getopt_long(argc, argv, "fo:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (nl == MAX_LEDGERS)
+                return cli_usage_error("at most %d ledgers", MAX_LEDGERS);
+            split_named(optarg, names[nl], sizeof names[nl], &ledgers[nl].path);
+            nl++;
+            break;
+        case 'k':
+            if (nk == MAX_LEDGERS)
+                return cli_usage_error("at most %d keys", MAX_LEDGERS);
+            split_named(optarg, knames[nk], sizeof knames[nk], &keys[nk]);
+            nk++;
+            break;
+        case 'T':
+            if (nt == MAX_LEDGERS)
+                return cli_usage_error("at most %d trusted checkpoints", MAX_LEDGERS);
+            split_named(optarg, tnames[nt], sizeof tnames[nt], &trusts[nt]);
+            nt++;
+            break;
+        case 'F': cfg.follow = 1; break;
+        case 'f': cfg.foreground = 1; break;
+        case 'o': {
+            size_t old = fuse_opts ? strlen(fuse_opts) : 0;
+            char *p = realloc(fuse_opts, old + strlen(optarg) + 2);
+            if (!p)
+                return EXIT_IO;
+            if (old)
+                p[old++] = ',';
+            strcpy(p + old, optarg);
+            fuse_opts = p;
+            break;
+        }
+        case 'h': fputs(mount_help, stdout); free(fuse_opts); return 0;
+        default: free(fuse_opts); return EXIT_USAGE;
+        }
+    }
+    int rc = EXIT_USAGE;
+    if (optind + 1 != argc) {
+        cli_usage_error("mount needs exactly one MOUNTPOINT");
+        goto out;
+    }
+    if (nl == 0) {
+        const char *env = cli_ledger_path(NULL);
+        if (!env) {
+            cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+            goto out;
+        }
+        ledgers[0].path = env;
+        names[0][0] = 0;
+        nl = 1;
+    }
+    /* match keys and trusted checkpoints to ledgers: by name, or by position when unnamed */
+    for (size_t i = 0; i < nl; i++) {
+        ledgers[i].name = names[i][0] ? names[i] : NULL;
+        if (nl > 1 && (!ledgers[i].name || !valid_name(ledgers[i].name))) {
+            cli_usage_error("with several ledgers, give each a name: --ledger NAME=DIR (NAME of "
+                            "[A-Za-z0-9._-])");
+            goto out;
+        }
+        for (size_t j = 0; j < nk; j++)
+            if ((knames[j][0] && ledgers[i].name && !strcmp(knames[j], ledgers[i].name)) ||
+                (!knames[j][0] && j == i))
+                ledgers[i].key = keys[j];
+        for (size_t j = 0; j < nt; j++)
+            if ((tnames[j][0] && ledgers[i].name && !strcmp(tnames[j], ledgers[i].name)) ||
+                (!tnames[j][0] && j == i))
+                ledgers[i].trusted = trusts[j];
+        if (!ledgers[i].key) {
+            cli_usage_error("no --key for ledger %s", ledgers[i].name ? ledgers[i].name
+                                                                       : ledgers[i].path);
+            goto out;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (ledgers[i].name && ledgers[j].name && !strcmp(ledgers[i].name, ledgers[j].name)) {
+                cli_usage_error("ledger name %s given twice", ledgers[i].name);
+                goto out;
+            }
+    }
+    /* absolute paths: the daemon leaves the working directory, and the README and fsname
+     * should name the ledger unambiguously */
+    static char abs_paths[MAX_LEDGERS][4096];
+    for (size_t i = 0; i < nl; i++)
+        if (realpath(ledgers[i].path, abs_paths[i]))
+            ledgers[i].path = abs_paths[i];
+    cfg.ledgers = ledgers;
+    cfg.nledgers = nl;
+    cfg.mountpoint = argv[optind];
+    cfg.fuse_opts = fuse_opts;
+    const char *ms = getenv("AUDITFS_FOLLOW_MS");
+    cfg.follow_ms = ms ? (unsigned)strtoul(ms, NULL, 10) : 1000;
+    rc = afs_mount_run(&cfg);
+out:
+    free(fuse_opts);
+    return rc;
+}
+
+int
+cmd_umount(int argc, char **argv)
+{
+    int lazy = 0, c;
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    while ((c = getopt_long(argc, argv, "zh", opts, NULL)) != -1) {
+        if (c == 'z')
+            lazy = 1;
+        else if (c == 'h') {
+            fputs(umount_help, stdout);
+            return 0;
+        } else
+            return EXIT_USAGE;
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("umount needs exactly one MOUNTPOINT");
+    return afs_umount_run(argv[optind], lazy);
+}
+
+#else
 
 int
 cmd_mount(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    fprintf(stderr, "auditfs: mount is not built yet\n");
+    fprintf(stderr, "auditfs: this build has no FUSE support (libfuse3 was not found)\n");
     return EXIT_USAGE;
 }
 
@@ -15,3 +217,5 @@ cmd_umount(int argc, char **argv)
 {
     return cmd_mount(argc, argv);
 }
+
+#endif

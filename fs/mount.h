@@ -1,0 +1,31 @@
+/* fs/mount.h - `auditfs mount`: the FUSE adapter over auditfs/view.h. */
+#ifndef AUDITFS_FS_MOUNT_H
+#define AUDITFS_FS_MOUNT_H
+
+#include <stddef.h>
+
+typedef struct afs_mount_ledger {
+    const char *name;    /* top-level directory when several ledgers are mounted */
+    const char *path;    /* the ledger repository */
+    const char *key;     /* verifier key file */
+    const char *trusted; /* optional checkpoint file the ledger must extend */
+} afs_mount_ledger;
+
+typedef struct afs_mount_config {
+    const afs_mount_ledger *ledgers;
+    size_t nledgers;
+    const char *mountpoint;
+    const char *fuse_opts; /* extra -o options, comma-separated, or NULL */
+    int foreground;        /* -f: stay in the foreground, log to stderr */
+    int follow;            /* --follow: pick up new verified checkpoints */
+    unsigned follow_ms;    /* poll interval for --follow */
+    size_t cache_bytes;    /* verified-frame cache per ledger; 0: the default */
+} afs_mount_config;
+
+/** Verifies, mounts and serves until unmounted. Prints its own errors; returns an exit code. */
+int afs_mount_run(const afs_mount_config *cfg);
+
+/** Unmounts MOUNTPOINT (fusermount3 -u, or umount2 as root). Returns an exit code. */
+int afs_umount_run(const char *mountpoint, int lazy);
+
+#endif
