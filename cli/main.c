@@ -249,7 +249,7 @@ cmd_init(int argc, char **argv)
 static const char append_help[] =
     "usage: auditfs append --ledger DIR --key FILE --stream S [--tenant T] [--party P]\n"
     "                      [--layer L] [--quarantine] [--max-record BYTES] [--batch-bytes N]\n"
-    "                      [--flush-ms MS] [--no-wait] [FILE...]\n"
+    "                      [--flush-ms MS] [--no-wait] [--no-index] [FILE...]\n"
     "\n"
     "Appends one entry per input line (standard input when no FILE), signing and committing in\n"
     "batches: a batch is committed when it holds --batch-bytes (default 8 MiB) or when its first\n"
@@ -260,6 +260,9 @@ static const char append_help[] =
     "stops the append with FILE:LINE: reason and exit code 3 after committing everything before\n"
     "it; with --quarantine the line is stored byte-exact in the 'quarantine' stream instead.\n"
     "A second appender waits for the first (--no-wait: exit 6 instead).\n"
+    "When it ends, append brings the query index up to date (derived data; see `auditfs index`);\n"
+    "--no-index leaves that to a later `auditfs index` or query, for pipelines that index on\n"
+    "their own schedule.\n"
     "P is provider|customer|security-vendor|assessor; L is facility|hardware|virtualization|\n"
     "platform|application|data.\n";
 
@@ -449,7 +452,9 @@ cmd_append(int argc, char **argv)
                                          {"batch-bytes", required_argument, 0, 'B'},
                                          {"flush-ms", required_argument, 0, 'F'},
                                          {"no-wait", no_argument, 0, 'N'},
+                                         {"no-index", no_argument, 0, 'X'},
                                          {0, 0, 0, 0}};
+    int update_index = 1;
     if (want_help(argc, argv, append_help))
         return 0;
     memset(&a, 0, sizeof a);
@@ -483,6 +488,7 @@ cmd_append(int argc, char **argv)
             flush_ms = (int64_t)v;
             break;
         case 'N': wo.wait_for_lock = 0; break;
+        case 'X': update_index = 0; break;
         default: return EXIT_USAGE;
         }
     }
@@ -531,7 +537,7 @@ cmd_append(int argc, char **argv)
         fprintf(stderr, "auditfs: %llu bad line(s) stored in the quarantine stream\n",
                 (unsigned long long)a.quarantined);
     auditfs_writer_free(a.w);
-    if (a.committed)
+    if (a.committed && update_index)
         cli_index_after_write(ledger);
     auditfs_signer_free(s);
     return rc;

@@ -44,7 +44,7 @@
 #define IX_PART 48
 #define IX_DAY 32
 #define AFS_VALUE_MAX 128
-#define RUN_MAX_ENTRIES (1u << 20)
+#define RUN_MAX_ENTRIES (1u << 16) /* bounds the builder: about 32 MiB at 8 indexed fields */
 #define META_MAX (1u << 20)
 #define MAX_RUNS 256
 
