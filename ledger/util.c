@@ -455,11 +455,28 @@ afs_fsync_dir(const char *path)
     return 0;
 }
 
+/* SWAR tests on 8 bytes at once: any byte >= 0x80, < 0x20, or == 0x7f */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
 bool
 afs_utf8_valid(const uint8_t *s, size_t n, bool allow_tab)
 {
     size_t i = 0;
     while (i < n) {
+        /* fast path: eight printable ASCII bytes (the common case of JSON log lines) */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            uint64_t lt20 = (w - ONES * 0x20) & ~w & HIGHS;
+            uint64_t x7f = w ^ (ONES * 0x7f);
+            uint64_t eq7f = (x7f - ONES) & ~x7f & HIGHS;
+            if ((w & HIGHS) | lt20 | eq7f)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         uint8_t c = s[i];
         if (c < 0x80) {
             if ((c < 0x20 && !(allow_tab && c == '\t')) || c == 0x7f)

@@ -96,3 +96,26 @@ Test(util, format_time_matches_gmtime)
         cr_assert(afs_parse_time(&back, got, 27) && back == us);
     }
 }
+
+Test(util, utf8_fast_path_agrees_with_bytewise)
+{
+    /* every single-byte corruption of an ASCII line, at every alignment, is still caught */
+    uint8_t line[64];
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t at = 0; at < len; at++) {
+            static const uint8_t bad[] = {0x00, 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xff};
+            for (size_t b = 0; b < sizeof bad; b++) {
+                memset(line, 'a', len);
+                line[at] = bad[b];
+                cr_assert(!afs_utf8_valid(line, len, true), "len %zu at %zu byte %02x", len, at,
+                          bad[b]);
+            }
+            memset(line, '~', len);
+            line[at] = '\t';
+            cr_assert(afs_utf8_valid(line, len, true), "tab allowed");
+            cr_assert(!afs_utf8_valid(line, len, false), "tab refused");
+        }
+        memset(line, ' ', len);
+        cr_assert(afs_utf8_valid(line, len, false));
+    }
+}
