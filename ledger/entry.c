@@ -463,26 +463,10 @@ auditfs_entry_parse(auditfs_entry *out, const uint8_t *leaf, size_t len)
 }
 
 static int
-json_escape(afs_buf *b, const uint8_t *s, size_t n)
-{
-    int err = afs_buf_put(b, "\"", 1);
-    for (size_t i = 0; i < n && !err; i++) {
-        uint8_t c = s[i];
-        if (c == '"' || c == '\\')
-            err = afs_buf_printf(b, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            err = afs_buf_printf(b, "\\u%04x", c);
-        else
-            err = afs_buf_put(b, &c, 1);
-    }
-    return err ? err : afs_buf_put(b, "\"", 1);
-}
-
-static int
 json_field(afs_buf *b, const char *key, const char *val)
 {
     int err = afs_buf_printf(b, ",\"%s\":", key);
-    return err ? err : json_escape(b, (const uint8_t *)val, strlen(val));
+    return err ? err : afs_buf_json_string(b, (const uint8_t *)val, strlen(val));
 }
 
 /* A cheap structural check: the payload looks like one JSON object or array. Only used to
@@ -574,7 +558,7 @@ auditfs_entry_to_json(char **out, const auditfs_entry *e, int with_payload)
         } else if (afs_utf8_valid(e->payload, e->payload_len, true)) {
             err = afs_buf_puts(&b, ",\"payload\":");
             if (!err)
-                err = json_escape(&b, e->payload, e->payload_len);
+                err = afs_buf_json_string(&b, e->payload, e->payload_len);
         } else {
             char *b64 = malloc(AFS_B64_LEN(e->payload_len) + 1);
             if (!b64)

@@ -113,18 +113,6 @@ jexpect(json_reader *r, char c)
     return jfail(r->pos, msg);
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Reads a JSON string, unescaping into out (cap bytes). Sets *n to the decoded length, or to
  * cap + 1 if the string is longer than cap (the rest is still scanned). Code points above
@@ -161,7 +149,7 @@ jstring(json_reader *r, char *out, size_t cap, size_t *n)
                 if (r->len - r->pos < 6)
                     return jfail(r->pos, "truncated \\u escape");
                 for (size_t d = 2; d < 6; d++) {
-                    int h = hexval(r->s[r->pos + d]);
+                    int h = afs_hexval(r->s[r->pos + d]);
                     if (h < 0)
                         return jfail(r->pos, "bad \\u escape");
                     cp = cp * 16 + (unsigned)h;

@@ -37,25 +37,13 @@ jp_ws(jp *j)
 }
 
 static int
-hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int
 jp_hex4(jp *j, uint32_t *out)
 {
     if (j->n - j->i < 4)
         return 0;
     uint32_t v = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hexval(j->p[j->i + (size_t)k]);
+        int h = afs_hexval(j->p[j->i + (size_t)k]);
         if (h < 0)
             return 0;
         v = v << 4 | (uint32_t)h;
@@ -652,8 +640,8 @@ auditfs_query_parse_string(auditfs_query **out, const char *s)
         }
         for (size_t i = 0; i < n; i++) {
             int h1, h2;
-            if (s[i] == '%' && i + 2 < n + 1 && (h1 = hexval((uint8_t)s[i + 1])) >= 0 &&
-                (h2 = hexval((uint8_t)s[i + 2])) >= 0 && (h1 || h2)) {
+            if (s[i] == '%' && i + 2 < n + 1 && (h1 = afs_hexval((uint8_t)s[i + 1])) >= 0 &&
+                (h2 = afs_hexval((uint8_t)s[i + 2])) >= 0 && (h1 || h2)) {
                 *o++ = (char)(h1 * 16 + h2);
                 i += 2;
             } else {
@@ -1153,22 +1141,6 @@ done:
 /* ---- output ---- */
 
 static int
-json_escape_bytes(afs_buf *b, const uint8_t *s, size_t n)
-{
-    int err = afs_buf_put(b, "\"", 1);
-    for (size_t i = 0; i < n && !err; i++) {
-        uint8_t c = s[i];
-        if (c == '"' || c == '\\')
-            err = afs_buf_printf(b, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            err = afs_buf_printf(b, "\\u%04x", c);
-        else
-            err = afs_buf_put(b, &c, 1);
-    }
-    return err ? err : afs_buf_put(b, "\"", 1);
-}
-
-static int
 format_hit(afs_buf *b, auditfs_ledger *l, const auditfs_entry *e, int format)
 {
     int err = 0;
@@ -1181,7 +1153,7 @@ format_hit(afs_buf *b, auditfs_ledger *l, const auditfs_entry *e, int format)
         if (afs_json_valid(e->payload, e->payload_len))
             err = afs_buf_put(b, e->payload, e->payload_len);
         else if (afs_utf8_valid(e->payload, e->payload_len, true))
-            err = json_escape_bytes(b, e->payload, e->payload_len);
+            err = afs_buf_json_string(b, e->payload, e->payload_len);
         else {
             char *b64 = malloc(AFS_B64_LEN(e->payload_len) + 1);
             if (!b64)
@@ -1206,7 +1178,7 @@ format_hit(afs_buf *b, auditfs_ledger *l, const auditfs_entry *e, int format)
         if (!err)
             err = afs_buf_printf(b, ",\"proof\":%s,\"checkpoint\":", pj);
         if (!err)
-            err = json_escape_bytes(b, (const uint8_t *)l->cp_note, l->cp_note_len);
+            err = afs_buf_json_string(b, (const uint8_t *)l->cp_note, l->cp_note_len);
         if (!err)
             err = afs_buf_puts(b, "}\n");
         free(pj);

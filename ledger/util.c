@@ -174,6 +174,34 @@ afs_buf_printf(afs_buf *b, const char *fmt, ...)
     return 0;
 }
 
+int
+afs_buf_json_string(afs_buf *b, const uint8_t *s, size_t n)
+{
+    int err = afs_buf_put(b, "\"", 1);
+    for (size_t i = 0; i < n && !err; i++) {
+        uint8_t c = s[i];
+        if (c == '"' || c == '\\')
+            err = afs_buf_printf(b, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            err = afs_buf_printf(b, "\\u%04x", c);
+        else
+            err = afs_buf_put(b, &c, 1);
+    }
+    return err ? err : afs_buf_put(b, "\"", 1);
+}
+
+int
+afs_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 void
 afs_buf_release(afs_buf *b)
 {
