@@ -634,17 +634,20 @@ auditfs_query_add_term(auditfs_query *q, const char *term)
     return err ? err : update_text(q);
 }
 
-int
-auditfs_query_parse_string(auditfs_query **out, const char *s)
+/* Terms separated by any byte of seps, each percent-decoded (%00 is left as it is). */
+static int
+parse_separated(auditfs_query **out, const char *s, const char *seps, size_t *bad_term)
 {
     auditfs_query *q;
     int err;
     *out = NULL;
+    if (bad_term)
+        *bad_term = SIZE_MAX;
     if ((err = query_new(&q)) != 0)
         return err;
     size_t idx = 0;
     while (*s) {
-        size_t n = strcspn(s, "&");
+        size_t n = strcspn(s, seps);
         char *term = malloc(n + 1), *o = term;
         if (!term) {
             auditfs_query_free(q);
@@ -664,11 +667,13 @@ auditfs_query_parse_string(auditfs_query **out, const char *s)
         err = add_term(q, term, idx++);
         free(term);
         if (err) {
+            if (bad_term)
+                *bad_term = idx - 1;
             auditfs_query_free(q);
             return err;
         }
         s += n;
-        if (*s == '&')
+        if (*s)
             s++;
     }
     if ((err = update_text(q)) != 0) {
@@ -677,6 +682,18 @@ auditfs_query_parse_string(auditfs_query **out, const char *s)
     }
     *out = q;
     return 0;
+}
+
+int
+auditfs_query_parse_string(auditfs_query **out, const char *s)
+{
+    return parse_separated(out, s, "&", NULL);
+}
+
+int
+auditfs_query_parse_name(auditfs_query **out, const char *s, size_t *bad_term)
+{
+    return parse_separated(out, s, ",&", bad_term);
 }
 
 int

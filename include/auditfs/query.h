@@ -43,6 +43,14 @@ AUDITFS_API int auditfs_query_parse(auditfs_query **out, const char *const *term
  * file names such as query/actor=ops-7&_stream=api.jsonl. An empty string is the empty query.
  */
 AUDITFS_API int auditfs_query_parse_string(auditfs_query **out, const char *s) AUDITFS_WUR;
+/**
+ * Parses the expression of a mount file name such as query/actor=ops-7,_time>=2026-11-17.jsonl
+ * (without the directory and ".jsonl"): terms separated by ',' or '&', each percent-decoded
+ * (%2C is ',', %26 '&', %2F '/', %25 '%'). On a malformed term returns EFORMAT naming it, like
+ * auditfs_query_parse, and sets *bad_term (if not NULL) to its 0-based index.
+ */
+AUDITFS_API int auditfs_query_parse_name(auditfs_query **out, const char *s,
+                                         size_t *bad_term) AUDITFS_WUR;
 /** Adds one term (e.g. "_time>=2026-11-17" for --since). */
 AUDITFS_API int auditfs_query_add_term(auditfs_query *q, const char *term) AUDITFS_WUR;
 /** Sets the POSIX extended regular expression the raw payload must match. */

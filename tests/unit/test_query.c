@@ -181,6 +181,26 @@ Test(query, parse_string_percent)
     cr_assert(strstr(auditfs_error_last(), "term 2 'bogus'"));
 }
 
+Test(query, parse_name_commas)
+{
+    auditfs_query *q = NULL;
+    size_t bad = 0;
+    cr_assert_eq(auditfs_query_parse_name(&q, "actor=ops-7,_time>=2026-11-17", &bad), 0);
+    cr_assert_str_eq(auditfs_query_text(q), "actor=ops-7&_time>=2026-11-17");
+    auditfs_query_free(q);
+    cr_assert_eq(auditfs_query_parse_name(&q, "tags=[1%2C2]&note~a%2Fb%25", NULL), 0);
+    cr_assert_str_eq(auditfs_query_text(q), "tags=[1,2]&note~a/b%");
+    auditfs_query_free(q);
+    cr_assert_eq(auditfs_query_parse_name(&q, "", NULL), 0);
+    cr_assert_str_eq(auditfs_query_text(q), "");
+    auditfs_query_free(q);
+    cr_assert_eq(auditfs_query_parse_name(&q, "a=1,_bogus=2", &bad), AUDITFS_EFORMAT);
+    cr_assert_eq(bad, 1);
+    cr_assert(strstr(auditfs_error_last(), "term 2 '_bogus=2'"));
+    cr_assert_eq(auditfs_query_parse_name(&q, "a=1,,b=2", &bad), AUDITFS_EFORMAT);
+    cr_assert_eq(bad, 1);
+}
+
 Test(query, json_scanner)
 {
     cr_assert(afs_json_valid((const uint8_t *)" {\"a\":[1,{\"b\":null}],\"c\":-1.5e+3} ", 34));
