@@ -1792,14 +1792,38 @@ static int
 query_compute(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_query *q, int *first)
 {
     int err = 0;
+    uint64_t lo, hi, a, b;
+    int64_t tlo, thi;
     r->hits = 0;
     r->first_seq = r->last_seq = 0;
     r->mtime_us = v->newest;
-    for (uint32_t fi = 0; fi < v->nframes && !err; fi++) {
+    /* only the entries the _seq and _time terms allow (ledger time never goes backwards) */
+    auditfs_query_range(q, &lo, &hi, &tlo, &thi);
+    if (hi > v->cp.size)
+        hi = v->cp.size;
+    for (a = 0, b = v->cp.size; a < b;) {
+        uint64_t mid = a + (b - a) / 2;
+        if (v->times[mid] < tlo)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    lo = a > lo ? a : lo;
+    for (a = 0, b = v->cp.size; a < b;) {
+        uint64_t mid = a + (b - a) / 2;
+        if (v->times[mid] <= thi)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    hi = a < hi ? a : hi;
+    if (lo >= hi || v->nframes == 0)
+        return 0;
+    for (uint32_t fi = frame_of(v, lo); fi < v->nframes && !err; fi++) {
         vframe *f = &v->frames[fi];
         centry *c = NULL;
         int owned = 0;
-        if (f->first_seq >= v->cp.size)
+        if (f->first_seq >= hi)
             break;
         if ((err = frame_peek(&c, &owned, v, fi, first)) != 0)
             break;
@@ -1808,7 +1832,9 @@ query_compute(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_query *q, 
             const uint8_t *leaf;
             size_t len;
             auditfs_entry e;
-            if (seq >= v->cp.size)
+            if (seq < lo)
+                continue;
+            if (seq >= hi)
                 break;
             leaf_in(c, f, seq, &leaf, &len, NULL);
             if (auditfs_entry_parse(&e, leaf, len) != 0 || e.seq != seq) {

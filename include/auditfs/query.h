@@ -62,6 +62,14 @@ AUDITFS_API void auditfs_query_free(auditfs_query *q);
 /** 1 if the entry matches the expression, 0 if not. */
 AUDITFS_API int auditfs_query_match(const auditfs_query *q, const auditfs_entry *e);
 
+/**
+ * Bounds implied by the _seq and _time terms: no entry outside seqs [*seq_lo, *seq_hi) or
+ * times [*t_lo, *t_hi] (microseconds, inclusive) can match. A scan may skip those entries;
+ * entries inside still need auditfs_query_match.
+ */
+AUDITFS_API void auditfs_query_range(const auditfs_query *q, uint64_t *seq_lo, uint64_t *seq_hi,
+                                     int64_t *t_lo, int64_t *t_hi);
+
 typedef struct auditfs_query_options {
     int no_index;     /* 1: scan every entry (the reference the index is tested against) */
     int no_update;    /* 1: never write the index, even when it is behind and writable */

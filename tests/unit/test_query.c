@@ -201,6 +201,27 @@ Test(query, parse_name_commas)
     cr_assert_eq(bad, 1);
 }
 
+Test(query, range_bounds)
+{
+    auditfs_query *q = NULL;
+    uint64_t lo, hi;
+    int64_t tlo, thi;
+    cr_assert_eq(auditfs_query_parse_name(&q, "_seq>=10,_seq<20,_seq>5,actor=x", NULL), 0);
+    auditfs_query_range(q, &lo, &hi, &tlo, &thi);
+    cr_expect(lo == 10 && hi == 20 && tlo == INT64_MIN && thi == INT64_MAX);
+    auditfs_query_free(q);
+    cr_assert_eq(auditfs_query_parse_name(&q, "_seq=7,_seq=3,_seq<=5", NULL), 0);
+    auditfs_query_range(q, &lo, &hi, &tlo, &thi);
+    cr_expect(lo == 3 && hi == 6, "%llu %llu", (unsigned long long)lo, (unsigned long long)hi);
+    auditfs_query_free(q);
+    cr_assert_eq(auditfs_query_parse_name(&q, "_time=2026-11-17,_seq!=4,_time~x*", NULL), 0);
+    auditfs_query_range(q, &lo, &hi, &tlo, &thi);
+    cr_expect(lo == 0 && hi == UINT64_MAX);
+    cr_expect_eq(tlo, 1794873600000000LL);
+    cr_expect_eq(thi, 1794873600000000LL + 86400000000LL - 1);
+    auditfs_query_free(q);
+}
+
 Test(query, json_scanner)
 {
     cr_assert(afs_json_valid((const uint8_t *)" {\"a\":[1,{\"b\":null}],\"c\":-1.5e+3} ", 34));
