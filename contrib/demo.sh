@@ -23,14 +23,23 @@ $A publish --key "$D/provider.key" --name sla/acme-compute contrib/sample/sla-ac
     $A publish --key "$D/provider.key" --name matrix/responsibility contrib/responsibility-default.json
 $A notice --key "$D/provider.key" --title "Planned maintenance: hypervisor security update" \
     --effective 2026-11-18 --layer virtualization contrib/sample/notice-maintenance.md
-echo "== $N audit records"
-if [ -x build/contrib/gen-records ]; then
-    build/contrib/gen-records "$N" 42 > "$D/records.jsonl"
-else
-    awk -v n="$N" 'BEGIN { srand(42); for (i = 0; i < n; i++) printf "{\"time\":\"2026-11-17T%02d:%02d:%02dZ\",\"tenant\":\"acme\",\"actor\":\"ops-%d\",\"action\":\"ecs:%s\",\"resource\":\"i-%06d\",\"result\":\"%s\"}\n", int(i*24/n), int(i*1440/n)%60, int(i*86400/n)%60, int(rand()*40), (rand()<0.5?"StopInstance":"DescribeInstances"), int(rand()*5000), (rand()<0.95?"success":"failure") }' > "$D/records.jsonl"
-fi
-$A append --key "$D/provider.key" --stream api --tenant acme --party provider --layer platform \
-    "$D/records.jsonl" | tail -1 | sed 's/^/tree size: /'
+echo "== $N audit records for tenant acme"
+# the generator's records, made acme's; each record's party and layer become entry headers
+# (the mount's tenants/ view, queries on _party/_layer and incident reports use them)
+build/contrib/gen-records "$N" 42 | sed 's/"tenant":"[^"]*"/"tenant":"acme"/' > "$D/records.jsonl"
+mkdir -p "$D/parts"
+awk -v dir="$D/parts" '{
+    party = "provider"; layer = "platform"
+    if (match($0, /"party":"[a-z_]*"/)) party = substr($0, RSTART + 9, RLENGTH - 10)
+    if (match($0, /"layer":"[a-z]*"/)) layer = substr($0, RSTART + 9, RLENGTH - 10)
+    gsub(/_/, "-", party)
+    print > (dir "/" party "." layer)
+}' "$D/records.jsonl"
+for f in "$D"/parts/*; do
+    b=$(basename "$f"); party=${b%%.*}; layer=${b#*.}
+    $A append --key "$D/provider.key" --stream api --tenant acme --party "$party" \
+        --layer "$layer" "$f" | tail -1 | sed "s/^/tree size: /; s/\$/ (after $party, $layer)/"
+done
 $A publish --key "$D/provider.key" --name sla/acme-compute contrib/sample/sla-acme-compute-v2.md
 $A notice --key "$D/provider.key" --title "Security bulletin: storage key rotation" \
     --effective 2026-11-20 --layer data contrib/sample/notice-bulletin.md
@@ -43,13 +52,14 @@ if $A mount --help >/dev/null 2>&1; then
     cat <<TRY
 
 The ledger is mounted read-only at demo/mnt; every byte is verified before it is served. Try:
-  ls demo/mnt demo/mnt/streams/api
+  ls demo/mnt demo/mnt/streams/api/2026/*/ demo/mnt/tenants/acme
   head -3 demo/mnt/streams/api/all.jsonl | jq .
   grep -c '"result":"failure"' demo/mnt/streams/api/all.jsonl
-  jq -r 'select(.actor=="ops-7") | .action' demo/mnt/streams/api/all.jsonl | sort | uniq -c
+  jq -r 'select(.party=="provider" and .layer=="data") | .actor' demo/mnt/streams/api/all.jsonl | sort | uniq -c
   cat demo/mnt/documents/sla/acme-compute/current   ;  ls demo/mnt/notices
   getfattr -d demo/mnt/streams/api/all.jsonl
-  tail -f demo/mnt/streams/api/all.jsonl    (with --follow; see README)
+  cat demo/mnt/entries/42 ; cat demo/mnt/proofs/42.json
+  (tail -f needs a mount with --follow: see README)
 Unmount with: build/cli/auditfs umount demo/mnt
 TRY
 fi
@@ -58,6 +68,7 @@ cat <<TRY
 Without the mount:
   export AUDITFS_LEDGER=demo/ledger
   build/cli/auditfs log --to 5
+  build/cli/auditfs query _party=customer _layer=data --entries | head
   build/cli/auditfs prove --index 42 ; build/cli/auditfs prove --index 42 --tlog-proof
   build/cli/auditfs verify --key demo/provider.key.pub --trusted demo/checkpoint.kept
   git clone demo/ledger /tmp/assessor-copy && build/cli/auditfs verify --ledger /tmp/assessor-copy --key demo/provider.key.pub

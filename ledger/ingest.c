@@ -52,6 +52,7 @@ struct auditfs_writer {
     size_t pending_bytes;
     uint64_t pending;
     uint64_t batch_first;
+    size_t seg_bytes; /* leaf bytes in the segment being built */
     update *ups;
     size_t nups, capups;
     pending_doc *docs;
@@ -111,6 +112,29 @@ full_tile_cb(unsigned level, uint64_t index, const uint8_t *hashes, void *payloa
     if (!err)
         err = add_update(w, path, &id, 0);
     return err;
+}
+
+/*
+ * Closes the segment being built (if it holds entries): writes its blob and schedules it at
+ * seg/<its first seq>. A batch may hold several segments: they are cut at AFS_SEG_MAX_LEAF
+ * bytes so that reading one entry never means inflating a large git object.
+ */
+static int
+close_segment(auditfs_writer *w)
+{
+    char segpath[32];
+    git_oid id;
+    int err;
+    if (w->seg.count == 0)
+        return 0;
+    afs_seg_path(segpath, w->seg.first_seq);
+    if ((err = afs_seg_writer_finish(&w->seg, &w->segblob)) != 0 ||
+        (err = write_blob(&id, w, w->segblob.data, w->segblob.len)) != 0 ||
+        (err = add_update(w, segpath, &id, 0)) != 0)
+        return err;
+    afs_seg_writer_reset(&w->seg, w->tiles.size);
+    w->seg_bytes = 0;
+    return 0;
 }
 
 static int
@@ -303,8 +327,11 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
     }
     auditfs_hash h;
     auditfs_leaf_hash(&h, w->leaf.data, w->leaf.len);
+    if (w->seg_bytes >= AFS_SEG_MAX_LEAF && (err = close_segment(w)) != 0)
+        return err;
     if ((err = afs_seg_writer_add(&w->seg, w->leaf.data, w->leaf.len)) != 0)
         return err;
+    w->seg_bytes += w->leaf.len;
     if ((err = afs_tiles_push(&w->tiles, &h, full_tile_cb, w)) != 0)
         return err;
     w->last = h;
@@ -376,12 +403,8 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
             *size = w->tiles.size;
         return 0;
     }
-    /* segment */
-    char segpath[32];
-    afs_seg_path(segpath, w->batch_first);
-    if ((err = afs_seg_writer_finish(&w->seg, &w->segblob)) != 0 ||
-        (err = write_blob(&id, w, w->segblob.data, w->segblob.len)) != 0 ||
-        (err = add_update(w, segpath, &id, 0)) != 0)
+    /* the last segment of the batch */
+    if ((err = close_segment(w)) != 0)
         goto fail;
     /* partial tiles: the new ones, and removal of superseded ones */
     for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++) {
@@ -459,6 +482,7 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
     w->committed_time = w->last_time;
     w->batch_first = w->tiles.size;
     afs_seg_writer_reset(&w->seg, w->tiles.size);
+    w->seg_bytes = 0;
     clear_batch(w);
     if (size)
         *size = w->tiles.size;
@@ -483,6 +507,7 @@ auditfs_writer_discard(auditfs_writer *w)
     w->last_time = w->committed_time;
     w->batch_first = w->tiles.size;
     afs_seg_writer_reset(&w->seg, w->tiles.size);
+    w->seg_bytes = 0;
     clear_batch(w);
 }
 

@@ -21,6 +21,8 @@
 #define AFS_SEG_SKIPPABLE 0x184D2A5Au
 /** Frames end once they reach this many uncompressed bytes. */
 #define AFS_SEG_FRAME_TARGET (128u * 1024u)
+/** A writer starts a new segment once one holds this many leaf bytes (about 256 KiB stored). */
+#define AFS_SEG_MAX_LEAF (1u << 20)
 /** Hard limits applied to hostile segments. */
 #define AFS_SEG_MAX_FRAMES (1u << 20)
 #define AFS_SEG_MAX_FRAME_USIZE (8u << 20)
