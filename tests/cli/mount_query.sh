@@ -91,6 +91,20 @@ wait_until 15 moved && $T cmp -s "$M/query/actor=ops-3.jsonl" want2 && ok "after
 same_as '_seq>=2500.jsonl' '_seq>=2500'
 stop_mount $M $MOUNT_PID && ok "unmounts" || not_ok "umount"
 
+# several ledgers: each has its own query/
+$A keygen other.example -o okey >/dev/null
+$A init --ledger $WORK/other --key okey 2>/dev/null
+qrecords 300 7 > other.jsonl
+$A append --ledger $WORK/other --key okey --stream api other.jsonl >/dev/null
+start_mount $M multi.log --ledger main=$L --key main=key.pub --ledger other=$WORK/other --key other=okey.pub || { not_ok "multi mount: $(cat multi.log)"; finish; exit 1; }
+$A query --ledger $L --no-index actor=ops-2 > want.main
+$A query --ledger $WORK/other --no-index actor=ops-2 > want.other
+$T cmp -s "$M/main/query/actor=ops-2.jsonl" want.main && $T cmp -s "$M/other/query/actor=ops-2.jsonl" want.other &&
+    ok "with several ledgers, each ledger's query/ answers over that ledger" || not_ok "multi-ledger query files"
+expect_fail_with "No such file" "a malformed name under a ledger's query/ is ENOENT" $T cat "$M/other/query/actor.jsonl"
+grep -q "other: query/actor.jsonl: term 1" multi.log && ok "and the log names the ledger and the term" || not_ok "multi log: $(tail -2 multi.log)"
+stop_mount $M $MOUNT_PID && ok "unmounts" || not_ok "umount"
+
 # tampering under a live mount: queries touching the damaged segment are EIO, others still work
 flip() {
     local f=$1 size off byte
