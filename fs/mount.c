@@ -119,7 +119,7 @@ to_stat(const mnt *m, struct stat *s, fuse_ino_t ino, const auditfs_view_stat *v
 static void
 root_stat(const mnt *m, struct stat *s)
 {
-    auditfs_view_stat vs = {1, AUDITFS_NODE_DIR, 0, 0, (uint32_t)(2 + m->n)};
+    auditfs_view_stat vs = {1, AUDITFS_NODE_DIR, 0, 0, (uint32_t)(2 + m->n), 0};
     for (size_t i = 0; i < m->n; i++) {
         auditfs_view_stat r;
         if (auditfs_view_getattr(&r, m->views[i], AUDITFS_VIEW_ROOT) == 0 &&
@@ -136,6 +136,7 @@ errno_of(int err)
     case AUDITFS_ENOTFOUND: return ENOENT;
     case AUDITFS_EINVAL: return EINVAL;
     case AUDITFS_ENOMEM: return ENOMEM;
+    case AUDITFS_ETOOBIG: return EFBIG;
     default: return EIO;
     }
 }
@@ -153,14 +154,22 @@ op_init(void *userdata, struct fuse_conn_info *conn)
         conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 }
 
+/* Query files can be forgotten (the view keeps a bounded table of them): cache them briefly. */
+static double
+timeout_of(const mnt *m, const auditfs_view_stat *vs)
+{
+    return (vs->flags & AUDITFS_VIEW_VOLATILE) && m->timeout > FOLLOW_TIMEOUT ? FOLLOW_TIMEOUT
+                                                                              : m->timeout;
+}
+
 static void
 reply_entry(fuse_req_t req, const mnt *m, fuse_ino_t ino, const auditfs_view_stat *vs)
 {
     struct fuse_entry_param e;
     memset(&e, 0, sizeof e);
     e.ino = ino;
-    e.attr_timeout = m->timeout;
-    e.entry_timeout = m->timeout;
+    e.attr_timeout = timeout_of(m, vs);
+    e.entry_timeout = timeout_of(m, vs);
     to_stat(m, &e.attr, ino, vs);
     fuse_reply_entry(req, &e);
 }
@@ -188,6 +197,13 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     } else if ((err = auditfs_view_lookup(&vs, v, id, name)) == 0) {
         reply_entry(req, m, encode(m, vi, vs.id), &vs);
         return;
+    } else if (err == AUDITFS_EFORMAT || err == AUDITFS_EVERIFY || err == AUDITFS_ETOOBIG) {
+        /* query/<terms>.jsonl: a malformed expression does not exist; the log says why */
+        logmsg(m, "%s%s%s%s", m->multi ? m->ledgers[vi].name : "", m->multi ? ": " : "",
+               err == AUDITFS_EVERIFY ? "EIO: " : err == AUDITFS_ETOOBIG ? "EFBIG: " : "",
+               auditfs_error_last());
+        if (err == AUDITFS_EFORMAT)
+            err = AUDITFS_ENOTFOUND;
     }
     if (err == AUDITFS_ENOTFOUND) {
         struct fuse_entry_param e; /* a cached negative entry */
@@ -240,7 +256,7 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     to_stat(m, &s, ino, &vs);
-    fuse_reply_attr(req, &s, m->timeout);
+    fuse_reply_attr(req, &s, timeout_of(m, &vs));
 }
 
 static void
@@ -319,9 +335,17 @@ static void
 op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     mnt *m = fuse_req_userdata(req);
-    (void)ino;
-    fi->keep_cache = !m->follow;
-    fi->cache_readdir = !m->follow;
+    auditfs_view *v;
+    uint64_t id;
+    size_t vi;
+    auditfs_view_stat vs;
+    int fixed = !m->follow;
+    /* query/ lists the queries used so far: never cache its listing */
+    if (fixed && !(m->multi && ino == 1) && decode(m, ino, &v, &id, &vi) == 0 &&
+        auditfs_view_getattr(&vs, v, id) == 0 && (vs.flags & AUDITFS_VIEW_VOLATILE))
+        fixed = 0;
+    fi->keep_cache = fixed;
+    fi->cache_readdir = fixed;
     fuse_reply_open(req, fi);
 }
 
@@ -342,8 +366,8 @@ dir_add(dirbuf *d, const char *name, fuse_ino_t ino, const auditfs_view_stat *vs
         struct fuse_entry_param e;
         memset(&e, 0, sizeof e);
         e.ino = ino;
-        e.attr_timeout = d->m->timeout;
-        e.entry_timeout = d->m->timeout;
+        e.attr_timeout = timeout_of(d->m, vs);
+        e.entry_timeout = timeout_of(d->m, vs);
         to_stat(d->m, &e.attr, ino, vs);
         need = fuse_add_direntry_plus(d->req, d->buf + d->used, d->size - d->used, name, &e, next);
     } else {

@@ -622,17 +622,20 @@ auditfs_query_add_term(auditfs_query *q, const char *term)
     return err ? err : update_text(q);
 }
 
-int
-auditfs_query_parse_string(auditfs_query **out, const char *s)
+/* Terms separated by any byte of seps, each percent-decoded (%00 is left as it is). */
+static int
+parse_separated(auditfs_query **out, const char *s, const char *seps, size_t *bad_term)
 {
     auditfs_query *q;
     int err;
     *out = NULL;
+    if (bad_term)
+        *bad_term = SIZE_MAX;
     if ((err = query_new(&q)) != 0)
         return err;
     size_t idx = 0;
     while (*s) {
-        size_t n = strcspn(s, "&");
+        size_t n = strcspn(s, seps);
         char *term = malloc(n + 1), *o = term;
         if (!term) {
             auditfs_query_free(q);
@@ -652,11 +655,13 @@ auditfs_query_parse_string(auditfs_query **out, const char *s)
         err = add_term(q, term, idx++);
         free(term);
         if (err) {
+            if (bad_term)
+                *bad_term = idx - 1;
             auditfs_query_free(q);
             return err;
         }
         s += n;
-        if (*s == '&')
+        if (*s)
             s++;
     }
     if ((err = update_text(q)) != 0) {
@@ -665,6 +670,18 @@ auditfs_query_parse_string(auditfs_query **out, const char *s)
     }
     *out = q;
     return 0;
+}
+
+int
+auditfs_query_parse_string(auditfs_query **out, const char *s)
+{
+    return parse_separated(out, s, "&", NULL);
+}
+
+int
+auditfs_query_parse_name(auditfs_query **out, const char *s, size_t *bad_term)
+{
+    return parse_separated(out, s, ",&", bad_term);
 }
 
 int
@@ -910,6 +927,52 @@ auditfs_query_match(const auditfs_query *q, const auditfs_entry *e)
             return 0;
     }
     return 1;
+}
+
+void
+auditfs_query_range(const auditfs_query *q, uint64_t *seq_lo, uint64_t *seq_hi, int64_t *t_lo,
+                    int64_t *t_hi)
+{
+    *seq_lo = 0;
+    *seq_hi = UINT64_MAX;
+    *t_lo = INT64_MIN;
+    *t_hi = INT64_MAX;
+    for (size_t i = 0; i < q->n; i++) {
+        const term *t = &q->t[i];
+        uint64_t slo = 0, shi = UINT64_MAX;
+        int64_t lo = INT64_MIN, hi = INT64_MAX;
+        if (t->hf != H_SEQ && t->hf != H_TIME)
+            continue;
+        switch (t->op) {
+        case OP_EQ:
+            /* = terms on one field are ORed: their hull */
+            if (t->group != (int)i)
+                continue;
+            slo = UINT64_MAX, shi = 0, lo = INT64_MAX, hi = INT64_MIN;
+            for (size_t j = i; j < q->n; j++) {
+                const term *u = &q->t[j];
+                if (u->group != t->group || u->op != OP_EQ)
+                    continue;
+                slo = u->u < slo ? u->u : slo;
+                shi = u->u >= shi ? (u->u == UINT64_MAX ? UINT64_MAX : u->u + 1) : shi;
+                lo = u->t < lo ? u->t : lo;
+                hi = u->t_end - 1 > hi ? u->t_end - 1 : hi;
+            }
+            break;
+        case OP_GE: slo = t->u, lo = t->t; break;
+        case OP_GT: slo = t->u == UINT64_MAX ? UINT64_MAX : t->u + 1, lo = t->t; break;
+        case OP_LT: shi = t->u, hi = t->t; break;
+        case OP_LE: shi = t->u == UINT64_MAX ? UINT64_MAX : t->u + 1, hi = t->t; break;
+        default: continue; /* != and ~ do not bound anything */
+        }
+        if (t->hf == H_SEQ) {
+            *seq_lo = slo > *seq_lo ? slo : *seq_lo;
+            *seq_hi = shi < *seq_hi ? shi : *seq_hi;
+        } else {
+            *t_lo = lo > *t_lo ? lo : *t_lo;
+            *t_hi = hi < *t_hi ? hi : *t_hi;
+        }
+    }
 }
 
 /* ---- candidates from the index ---- */

@@ -28,6 +28,7 @@
 
 #include "auditfs/merkle.h"
 #include "auditfs/proof.h"
+#include "auditfs/query.h"
 #include "entry.h"
 #include "store.h"
 
@@ -39,13 +40,18 @@
 
 #define ENT_BASE ((uint64_t)1 << 40)
 #define PROOF_BASE ((uint64_t)2 << 40)
+#define QUERY_BASE ((uint64_t)3 << 40)
+#define QUERY_NAMES 1024                   /* query files remembered (names and sizes) */
+#define QUERY_CACHE_FILES 16               /* results kept in memory */
+#define QUERY_CACHE_BYTES ((size_t)256 << 20)
+#define QUERY_MAX_RESULT ((size_t)256 << 20) /* a bigger result is refused (ETOOBIG) */
 #define NO_END UINT64_MAX
 #define DEFAULT_CACHE ((size_t)64 << 20)
 #define BLOB_CACHE 4
 #define TILE_CACHE 64
 
-enum kind { K_DIR, K_TEXT, K_LIST, K_CONTENT, K_LINK, K_ENTRIES, K_PROOFS };
-enum text { T_README, T_CHECKPOINT, T_KEY };
+enum kind { K_DIR, K_TEXT, K_LIST, K_CONTENT, K_LINK, K_ENTRIES, K_PROOFS, K_QUERY };
+enum text { T_README, T_CHECKPOINT, T_KEY, T_QUERY_README };
 
 typedef struct vnode {
     char *name;
@@ -105,6 +111,23 @@ typedef struct centry {
     size_t bytes;
     struct centry *prev, *next;
 } centry;
+
+/*
+ * A query file query/<terms>.jsonl. Its id is QUERY_BASE + k, k counting up (never reused). The
+ * result is computed from verified frames for checkpoint cp_size; stat needs only len, so the
+ * bytes (data) may be evicted and are recomputed on the next read, which must give the same
+ * length for the same checkpoint.
+ */
+typedef struct vquery {
+    char *name; /* the file name; NULL: a free slot */
+    uint64_t k;
+    uint64_t cp_size; /* UINT64_MAX: never computed */
+    uint64_t len, hits, first_seq, last_seq;
+    int64_t mtime_us;
+    uint8_t *data; /* NULL when evicted */
+    uint64_t used; /* LRU tick */
+    uint8_t damaged;
+} vquery;
 
 /* Continuation of the verification pass: everything needed to verify the next leaf. */
 typedef struct scan_state {
@@ -188,9 +211,46 @@ struct auditfs_view {
 
     centry *lru_head, *lru_tail;
     size_t cache_bytes, cache_cap;
+
+    /* query/: the table of query files. query_lock guards it; query_compute serialises
+     * computing results (one result being built at a time bounds the memory). Order: lock,
+     * query_compute, query_lock, then cache_lock or git_lock. */
+    uint64_t query_dir;
+    pthread_mutex_t query_lock;
+    pthread_mutex_t query_compute;
+    vquery *queries; /* QUERY_NAMES slots, allocated on first use */
+    uint64_t query_next, query_tick;
+    size_t query_bytes, query_files;
 };
 
 static void tiles_clear(auditfs_view *v);
+static int query_stat(auditfs_view_stat *out, auditfs_view *v, uint64_t id, const char *name);
+static int query_read(auditfs_view *v, uint64_t id, uint64_t off, uint8_t *buf, size_t len,
+                      size_t *got, int *first);
+static int query_list(auditfs_view *v, uint64_t base, uint64_t pos, auditfs_view_dirent_cb cb,
+                      void *payload);
+static void query_info(auditfs_view *v, uint64_t id, uint64_t *first, uint64_t *last,
+                       int *damaged);
+
+static const char query_readme[] =
+    "query/: every entry that matches an expression, as one file\n"
+    "\n"
+    "  cat 'query/actor=ops-7,_time>=2026-11-17.jsonl'\n"
+    "\n"
+    "prints exactly what `auditfs query actor=ops-7 '_time>=2026-11-17'` prints for the pinned\n"
+    "checkpoint: each matching entry's payload line, in ledger order (documents and notices as\n"
+    "their entry's JSON). The name is the terms separated by ',' (or '&'), then .jsonl. A term\n"
+    "is FIELD OP VALUE with OP one of = != ~ < <= > >=; names with a leading '_' are header\n"
+    "fields (_seq _time _type _stream _tenant _party _layer _name _version _title _effective).\n"
+    "Percent-encode what a name cannot hold: %2C for a ',' inside a value, %2F for '/', %26\n"
+    "for '&', %25 for '%'.\n"
+    "\n"
+    "Any name that parses as an expression exists: looking it up computes the result from\n"
+    "frames verified against ./checkpoint, so stat gives its exact size. A malformed\n"
+    "expression does not exist (ENOENT; the mount's log names the bad term), a result over\n"
+    "256 MiB is refused (EFBIG), and a result that touches data changed in the repository\n"
+    "fails with EIO. ls lists this README and the queries recently used. With --follow, a\n"
+    "query file follows the newly pinned checkpoint.\n";
 
 /* ---- small helpers ---- */
 
@@ -779,6 +839,7 @@ make_readme(auditfs_view *v)
         "  notices/<seq>-<title>.<ext>            change notices, oldest first\n"
         "  entries/<seq>                          the exact leaf bytes of entry <seq>\n"
         "  proofs/<seq>.json                      its inclusion proof against ./checkpoint\n"
+        "  query/<terms>.jsonl                    the hits of `auditfs query <terms>` (query/README)\n"
         "Extended attributes user.auditfs.* give each file's first and last entry, and the\n"
         "checkpoint size and root it was verified against (getfattr -d -m user.auditfs FILE).\n"
         "\n"
@@ -844,8 +905,12 @@ build_skeleton(auditfs_view *v)
         !(v->tenants = node_add(v, 1, "tenants", K_DIR)) ||
         !(v->documents = node_add(v, 1, "documents", K_DIR)) ||
         !(v->notices = node_add(v, 1, "notices", K_DIR)) ||
-        !node_add(v, 1, "entries", K_ENTRIES) || !node_add(v, 1, "proofs", K_PROOFS))
+        !node_add(v, 1, "entries", K_ENTRIES) || !node_add(v, 1, "proofs", K_PROOFS) ||
+        !(v->query_dir = node_add(v, 1, "query", K_QUERY)))
         return auditfs_error_last_code();
+    if (!(id = node_add(v, v->query_dir, "README", K_TEXT)))
+        return auditfs_error_last_code();
+    node(v, id)->aux = T_QUERY_README;
     return 0;
 }
 
@@ -872,6 +937,8 @@ auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *
     pthread_rwlock_init(&v->lock, NULL);
     pthread_mutex_init(&v->git_lock, NULL);
     pthread_mutex_init(&v->cache_lock, NULL);
+    pthread_mutex_init(&v->query_lock, NULL);
+    pthread_mutex_init(&v->query_compute, NULL);
     v->cache_cap = opts && opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE;
     v->st.last_time = INT64_MIN;
     auditfs_merkle_stream_init(&v->st.ms);
@@ -972,6 +1039,11 @@ auditfs_view_free(auditfs_view *v)
     free(v->times);
     free(v->leaflen);
     free(v->changed);
+    for (size_t i = 0; v->queries && i < QUERY_NAMES; i++) {
+        free(v->queries[i].name);
+        free(v->queries[i].data);
+    }
+    free(v->queries);
     free(v->note);
     free(v->keypub);
     afs_buf_release(&v->readme);
@@ -987,6 +1059,8 @@ auditfs_view_free(auditfs_view *v)
     pthread_rwlock_destroy(&v->lock);
     pthread_mutex_destroy(&v->git_lock);
     pthread_mutex_destroy(&v->cache_lock);
+    pthread_mutex_destroy(&v->query_lock);
+    pthread_mutex_destroy(&v->query_compute);
     free(v);
 }
 
@@ -1289,6 +1363,8 @@ stat_locked(auditfs_view_stat *out, auditfs_view *v, uint64_t id)
     out->id = id;
     out->mtime_us = v->newest;
     out->nlink = 1;
+    if (id >= QUERY_BASE)
+        return query_stat(out, v, id, NULL);
     if (id >= ENT_BASE) {
         uint64_t seq = id >= PROOF_BASE ? id - PROOF_BASE : id - ENT_BASE;
         if (id >= PROOF_BASE + ENT_BASE || seq >= v->cp.size)
@@ -1305,15 +1381,20 @@ stat_locked(auditfs_view_stat *out, auditfs_view *v, uint64_t id)
     case K_DIR:
     case K_ENTRIES:
     case K_PROOFS:
+    case K_QUERY:
         out->type = AUDITFS_NODE_DIR;
         out->nlink = 2;
         for (uint32_t i = 0; i < n->nkids; i++)
             out->nlink += v->nodes[n->kids[i] - 1].kind == K_DIR;
+        if (n->kind == K_QUERY)
+            out->flags = AUDITFS_VIEW_VOLATILE; /* its listing changes with use */
         break;
     case K_TEXT:
         out->type = AUDITFS_NODE_FILE;
-        out->size = n->aux == T_README ? v->readme.len
-                    : n->aux == T_CHECKPOINT ? v->note_len : v->keypub_len;
+        out->size = n->aux == T_README       ? v->readme.len
+                    : n->aux == T_CHECKPOINT ? v->note_len
+                    : n->aux == T_KEY        ? v->keypub_len
+                                             : sizeof query_readme - 1;
         break;
     case K_LIST: {
         const vlist *l = &v->lists[n->list];
@@ -1352,7 +1433,9 @@ auditfs_view_parent(auditfs_view *v, uint64_t id)
 {
     uint64_t p = 1;
     pthread_rwlock_rdlock(&v->lock);
-    if (id >= PROOF_BASE) {
+    if (id >= QUERY_BASE) {
+        p = v->query_dir;
+    } else if (id >= PROOF_BASE) {
         p = 0;
     } else if (id >= ENT_BASE) {
         p = 0;
@@ -1394,10 +1477,12 @@ lookup_locked(auditfs_view_stat *out, auditfs_view *v, uint64_t dir, const char 
             return afs_error_set(AUDITFS_ENOTFOUND, "%s: no such entry", name);
         return stat_locked(out, v, (d->kind == K_PROOFS ? PROOF_BASE : ENT_BASE) + seq);
     }
-    if (d->kind != K_DIR)
+    if (d->kind != K_DIR && d->kind != K_QUERY)
         return afs_error_set(AUDITFS_EINVAL, "not a directory");
     uint32_t pos;
     long i = kid_find(v, d, name, &pos);
+    if (i < 0 && d->kind == K_QUERY)
+        return query_stat(out, v, 0, name);
     if (i < 0)
         return afs_error_set(AUDITFS_ENOTFOUND, "%s: no such file", name);
     return stat_locked(out, v, d->kids[i]);
@@ -1446,14 +1531,16 @@ auditfs_view_readdir(auditfs_view *v, uint64_t dir, uint64_t pos, auditfs_view_d
             if (cb(name, &st, s + 1, payload))
                 break;
         }
-    } else if (d->kind != K_DIR) {
+    } else if (d->kind != K_DIR && d->kind != K_QUERY) {
         err = afs_error_set(AUDITFS_EINVAL, "not a directory");
     } else {
-        for (uint64_t i = pos; i < d->nkids; i++) {
+        int stop = 0;
+        for (uint64_t i = pos; i < d->nkids && !stop; i++) {
             stat_locked(&st, v, d->kids[i]);
-            if (cb(v->nodes[d->kids[i] - 1].name, &st, i + 1, payload))
-                break;
+            stop = cb(v->nodes[d->kids[i] - 1].name, &st, i + 1, payload);
         }
+        if (!stop && d->kind == K_QUERY)
+            err = query_list(v, d->nkids, pos, cb, payload);
     }
     pthread_rwlock_unlock(&v->lock);
     return err;
@@ -1673,6 +1760,390 @@ read_content(auditfs_view *v, const vcontent *ct, uint64_t off, uint8_t *buf, si
                          (unsigned long long)ct->seq);
 }
 
+/* ---- query/<terms>.jsonl ---- */
+
+/* A verified frame: the cached one if there is one, else decoded and verified for this use only
+ * (*owned = 1: free it with centry_free), so a scan does not flush the cache of hot frames. */
+static int
+frame_peek(centry **out, int *owned, auditfs_view *v, uint32_t fi, int *first)
+{
+    vframe *f = &v->frames[fi];
+    pthread_mutex_lock(&v->cache_lock);
+    if (f->cache) {
+        f->cache->refs++;
+        *out = f->cache;
+        *owned = 0;
+        pthread_mutex_unlock(&v->cache_lock);
+        return 0;
+    }
+    int bad = f->bad;
+    pthread_mutex_unlock(&v->cache_lock);
+    if (bad)
+        return frame_get(out, v, fi, first); /* reports the known damage */
+    *owned = 1;
+    return frame_load(out, v, fi, first);
+}
+
+/*
+ * The result of q over the pinned checkpoint (lock held): for every entry, in ledger order, the
+ * bytes `auditfs query` prints (AUDITFS_QUERY_PAYLOADS), taken only from verified frames.
+ */
+static int
+query_compute(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_query *q, int *first)
+{
+    int err = 0;
+    uint64_t lo, hi, a, b;
+    int64_t tlo, thi;
+    r->hits = 0;
+    r->first_seq = r->last_seq = 0;
+    r->mtime_us = v->newest;
+    /* only the entries the _seq and _time terms allow (ledger time never goes backwards) */
+    auditfs_query_range(q, &lo, &hi, &tlo, &thi);
+    if (hi > v->cp.size)
+        hi = v->cp.size;
+    for (a = 0, b = v->cp.size; a < b;) {
+        uint64_t mid = a + (b - a) / 2;
+        if (v->times[mid] < tlo)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    lo = a > lo ? a : lo;
+    for (a = 0, b = v->cp.size; a < b;) {
+        uint64_t mid = a + (b - a) / 2;
+        if (v->times[mid] <= thi)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    hi = a < hi ? a : hi;
+    if (lo >= hi || v->nframes == 0)
+        return 0;
+    for (uint32_t fi = frame_of(v, lo); fi < v->nframes && !err; fi++) {
+        vframe *f = &v->frames[fi];
+        centry *c = NULL;
+        int owned = 0;
+        if (f->first_seq >= hi)
+            break;
+        if ((err = frame_peek(&c, &owned, v, fi, first)) != 0)
+            break;
+        for (uint32_t i = 0; i < f->count && !err; i++) {
+            uint64_t seq = f->first_seq + i;
+            const uint8_t *leaf;
+            size_t len;
+            auditfs_entry e;
+            if (seq < lo)
+                continue;
+            if (seq >= hi)
+                break;
+            leaf_in(c, f, seq, &leaf, &len, NULL);
+            if (auditfs_entry_parse(&e, leaf, len) != 0 || e.seq != seq) {
+                err = afs_error_set(AUDITFS_EVERIFY, "entry %llu no longer parses",
+                                    (unsigned long long)seq);
+                break;
+            }
+            if (!auditfs_query_match(q, &e))
+                continue;
+            if (e.has_content) {
+                char *line = NULL;
+                size_t ll = 0;
+                if ((err = auditfs_query_format_hit(&line, &ll, v->l, &e,
+                                                    AUDITFS_QUERY_PAYLOADS)) == 0)
+                    err = afs_buf_put(out, line, ll);
+                free(line);
+            } else if ((err = afs_buf_put(out, e.payload, e.payload_len)) == 0) {
+                err = afs_buf_put(out, "\n", 1);
+            }
+            if (!err && out->len > QUERY_MAX_RESULT)
+                err = afs_error_set(AUDITFS_ETOOBIG,
+                                    "the result is larger than %zu MiB (narrow the expression)",
+                                    QUERY_MAX_RESULT >> 20);
+            if (!r->hits)
+                r->first_seq = seq;
+            r->last_seq = seq;
+            r->mtime_us = e.time_us;
+            r->hits++;
+        }
+        if (owned)
+            centry_free(c);
+        else
+            frame_put(v, c);
+    }
+    return err;
+}
+
+static vquery *
+query_by_id(auditfs_view *v, uint64_t id)
+{
+    for (size_t i = 0; v->queries && i < QUERY_NAMES; i++)
+        if (v->queries[i].name && QUERY_BASE + v->queries[i].k == id)
+            return &v->queries[i];
+    return NULL;
+}
+
+static vquery *
+query_by_name(auditfs_view *v, const char *name)
+{
+    for (size_t i = 0; v->queries && i < QUERY_NAMES; i++)
+        if (v->queries[i].name && strcmp(v->queries[i].name, name) == 0)
+            return &v->queries[i];
+    return NULL;
+}
+
+static void
+query_fill(auditfs_view_stat *out, const vquery *r)
+{
+    memset(out, 0, sizeof *out);
+    out->id = QUERY_BASE + r->k;
+    out->type = AUDITFS_NODE_FILE;
+    out->size = r->len;
+    out->mtime_us = r->mtime_us;
+    out->nlink = 1;
+    out->flags = AUDITFS_VIEW_VOLATILE;
+}
+
+/* Drops cached results, least recently used first, beyond the bounds (query_lock held). */
+static void
+query_trim(auditfs_view *v, const vquery *keep)
+{
+    while (v->query_files > QUERY_CACHE_FILES || v->query_bytes > QUERY_CACHE_BYTES) {
+        vquery *lru = NULL;
+        for (size_t i = 0; i < QUERY_NAMES; i++) {
+            vquery *r = &v->queries[i];
+            if (r->data && r != keep && (!lru || r->used < lru->used))
+                lru = r;
+        }
+        if (!lru)
+            return;
+        free(lru->data);
+        lru->data = NULL;
+        v->query_bytes -= lru->len;
+        v->query_files--;
+    }
+}
+
+/* A usable slot for a new name: a free one, else the least recently used (query_lock held). */
+static vquery *
+query_slot(auditfs_view *v)
+{
+    vquery *lru = NULL;
+    for (size_t i = 0; i < QUERY_NAMES; i++) {
+        vquery *r = &v->queries[i];
+        if (!r->name)
+            return r;
+        if (!lru || r->used < lru->used)
+            lru = r;
+    }
+    free(lru->name);
+    if (lru->data) {
+        free(lru->data);
+        v->query_bytes -= lru->len;
+        v->query_files--;
+    }
+    memset(lru, 0, sizeof *lru);
+    return lru;
+}
+
+/*
+ * Makes query file `id` (or, with id 0, the file `name` in query/) current for the pinned
+ * checkpoint (lock held): stat in out, and with buf, bytes [off, off+len) copied into buf.
+ */
+static int
+query_get(auditfs_view_stat *out, auditfs_view *v, uint64_t id, const char *name, uint64_t off,
+          uint8_t *buf, size_t len, size_t *got, int *first)
+{
+    vquery *r;
+    vquery res;
+    char *qname = NULL;
+    auditfs_query *q = NULL;
+    afs_buf b = AFS_BUF_INIT;
+    int err = 0, have_compute = 0;
+    size_t nl;
+    if (got)
+        *got = 0;
+    if (!id) {
+        nl = strlen(name);
+        if (nl < 6 || strcmp(name + nl - 6, ".jsonl") != 0)
+            return afs_error_set(AUDITFS_ENOTFOUND, "query/%s: not a query (<terms>.jsonl)",
+                                 name);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass) {
+            pthread_mutex_lock(&v->query_compute);
+            have_compute = 1;
+        }
+        pthread_mutex_lock(&v->query_lock);
+        if (!v->queries && !(v->queries = calloc(QUERY_NAMES, sizeof *v->queries))) {
+            pthread_mutex_unlock(&v->query_lock);
+            err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+            goto out;
+        }
+        r = id ? query_by_id(v, id) : query_by_name(v, name);
+        if (r && r->cp_size == v->cp.size && (!buf || r->data)) {
+            r->used = ++v->query_tick;
+            query_fill(out, r);
+            if (buf && off < r->len) {
+                size_t n = r->len - off < len ? (size_t)(r->len - off) : len;
+                memcpy(buf, r->data + off, n);
+                *got = n;
+            }
+            pthread_mutex_unlock(&v->query_lock);
+            goto out;
+        }
+        if (pass == 1) {
+            if (!r && id) {
+                err = afs_error_set(AUDITFS_ENOTFOUND, "query file %llu is forgotten",
+                                    (unsigned long long)(id - QUERY_BASE));
+            } else if (!(qname = strdup(r ? r->name : name))) {
+                err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+            }
+        }
+        pthread_mutex_unlock(&v->query_lock);
+        if (err)
+            goto out;
+    }
+    /* compute it (query_compute held) */
+    nl = strlen(qname);
+    qname[nl - 6] = 0;
+    err = auditfs_query_parse_name(&q, qname, NULL);
+    qname[nl - 6] = '.';
+    if (err) {
+        err = afs_error_wrap(err, "query/%s", qname);
+        goto out;
+    }
+    memset(&res, 0, sizeof res);
+    if ((err = afs_buf_put(&b, "", 0)) != 0 || (err = query_compute(&b, &res, v, q, first)) != 0) {
+        err = afs_error_wrap(err, "query/%s", qname);
+        pthread_mutex_lock(&v->query_lock);
+        if ((r = query_by_name(v, qname)) != NULL && err == AUDITFS_EVERIFY)
+            r->damaged = 1;
+        pthread_mutex_unlock(&v->query_lock);
+        goto out;
+    }
+    pthread_mutex_lock(&v->query_lock);
+    r = query_by_name(v, qname);
+    if (r && r->cp_size == v->cp.size && r->len != b.len) {
+        /* the same checkpoint must give the same bytes */
+        r->damaged = 1;
+        pthread_mutex_unlock(&v->query_lock);
+        err = afs_error_set(AUDITFS_EVERIFY, "query/%s: the result changed within checkpoint %llu",
+                            qname, (unsigned long long)v->cp.size);
+        goto out;
+    }
+    if (!r) {
+        r = query_slot(v);
+        r->name = qname;
+        qname = NULL;
+        r->k = v->query_next++;
+    }
+    if (r->data) {
+        free(r->data);
+        v->query_bytes -= r->len;
+        v->query_files--;
+    }
+    r->cp_size = v->cp.size;
+    r->hits = res.hits;
+    r->first_seq = res.first_seq;
+    r->last_seq = res.last_seq;
+    r->mtime_us = res.mtime_us;
+    r->len = b.len;
+    r->data = (uint8_t *)afs_buf_detach(&b, NULL);
+    r->used = ++v->query_tick;
+    v->query_bytes += r->len;
+    v->query_files++;
+    query_trim(v, r);
+    query_fill(out, r);
+    if (buf && off < r->len) {
+        size_t n = r->len - off < len ? (size_t)(r->len - off) : len;
+        memcpy(buf, r->data + off, n);
+        *got = n;
+    }
+    pthread_mutex_unlock(&v->query_lock);
+out:
+    if (have_compute)
+        pthread_mutex_unlock(&v->query_compute);
+    afs_buf_release(&b);
+    auditfs_query_free(q);
+    free(qname);
+    return err;
+}
+
+static int
+query_stat(auditfs_view_stat *out, auditfs_view *v, uint64_t id, const char *name)
+{
+    return query_get(out, v, id, name, 0, NULL, 0, NULL, NULL);
+}
+
+static int
+query_read(auditfs_view *v, uint64_t id, uint64_t off, uint8_t *buf, size_t len, size_t *got,
+           int *first)
+{
+    auditfs_view_stat st;
+    return query_get(&st, v, id, NULL, off, buf, len, got, first);
+}
+
+static void
+query_info(auditfs_view *v, uint64_t id, uint64_t *first, uint64_t *last, int *damaged)
+{
+    pthread_mutex_lock(&v->query_lock);
+    vquery *r = query_by_id(v, id);
+    if (r && r->hits) {
+        *first = r->first_seq;
+        *last = r->last_seq;
+    }
+    if (r)
+        *damaged = r->damaged;
+    pthread_mutex_unlock(&v->query_lock);
+}
+
+typedef struct qlisted {
+    uint64_t k;
+    char *name;
+    auditfs_view_stat st;
+} qlisted;
+
+static int
+qlisted_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const qlisted *)a)->k, y = ((const qlisted *)b)->k;
+    return x < y ? -1 : x > y;
+}
+
+/* Lists the query files computed for the pinned checkpoint, at positions base + k. */
+static int
+query_list(auditfs_view *v, uint64_t base, uint64_t pos, auditfs_view_dirent_cb cb,
+           void *payload)
+{
+    qlisted *l = NULL;
+    size_t n = 0;
+    int err = 0;
+    pthread_mutex_lock(&v->query_lock);
+    if (v->queries && !(l = calloc(QUERY_NAMES, sizeof *l)))
+        err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    for (size_t i = 0; l && i < QUERY_NAMES; i++) {
+        vquery *r = &v->queries[i];
+        if (!r->name || r->cp_size != v->cp.size || base + r->k < pos)
+            continue;
+        if (!(l[n].name = strdup(r->name))) {
+            err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+            break;
+        }
+        l[n].k = r->k;
+        query_fill(&l[n].st, r);
+        n++;
+    }
+    pthread_mutex_unlock(&v->query_lock);
+    if (n)
+        qsort(l, n, sizeof *l, qlisted_cmp);
+    for (size_t i = 0; i < n && !err; i++)
+        if (cb(l[i].name, &l[i].st, base + l[i].k + 1, payload))
+            break;
+    for (size_t i = 0; i < n; i++)
+        free(l[i].name);
+    free(l);
+    return err;
+}
+
 int
 auditfs_view_read(auditfs_view *v, uint64_t id, uint64_t off, void *buf, size_t len, size_t *got,
                   int *first_report)
@@ -1693,7 +2164,10 @@ auditfs_view_read(auditfs_view *v, uint64_t id, uint64_t off, void *buf, size_t 
         goto done;
     if (len > st.size - off)
         len = (size_t)(st.size - off);
-    if (id >= PROOF_BASE) {
+    if (id >= QUERY_BASE) {
+        err = query_read(v, id, off, buf, len, got, first_report);
+        len = *got;
+    } else if (id >= PROOF_BASE) {
         err = read_proof(v, id - PROOF_BASE, off, buf, len, first_report);
     } else if (id >= ENT_BASE) {
         err = read_leaf(v, id - ENT_BASE, off, buf, len, first_report);
@@ -1701,8 +2175,10 @@ auditfs_view_read(auditfs_view *v, uint64_t id, uint64_t off, void *buf, size_t 
         vnode *n = node(v, id);
         switch (n->kind) {
         case K_TEXT: {
-            const char *t = n->aux == T_README ? v->readme.data
-                            : n->aux == T_CHECKPOINT ? v->note : v->keypub;
+            const char *t = n->aux == T_README       ? v->readme.data
+                            : n->aux == T_CHECKPOINT ? v->note
+                            : n->aux == T_KEY        ? v->keypub
+                                                     : query_readme;
             memcpy(buf, t + off, len);
             break;
         }
@@ -1751,7 +2227,9 @@ auditfs_view_xattrs(auditfs_view_xattr out[AUDITFS_VIEW_XATTR_MAX], size_t *n, a
     int err = stat_locked(&st, v, id);
     if (err)
         goto done;
-    if (id >= ENT_BASE) {
+    if (id >= QUERY_BASE) {
+        query_info(v, id, &first, &last, &damaged);
+    } else if (id >= ENT_BASE) {
         first = last = id >= PROOF_BASE ? id - PROOF_BASE : id - ENT_BASE;
     } else {
         vnode *nd = node(v, id);
@@ -1927,9 +2405,16 @@ unlock:
     /* entries/, proofs/, README and checkpoint change with every step */
     for (uint32_t i = 0; i < v->nodes[0].nkids; i++) {
         vnode *k = &v->nodes[v->nodes[0].kids[i] - 1];
-        if (k->kind == K_ENTRIES || k->kind == K_PROOFS || k->kind == K_TEXT)
+        if (k->kind == K_ENTRIES || k->kind == K_PROOFS || k->kind == K_TEXT ||
+            k->kind == K_QUERY)
             node_changed(v, v->nodes[0].kids[i]);
     }
+    /* every query file now stands for the new checkpoint (recomputed on its next use) */
+    pthread_mutex_lock(&v->query_lock);
+    for (size_t i = 0; v->queries && i < QUERY_NAMES; i++)
+        if (v->queries[i].name)
+            node_changed(v, QUERY_BASE + v->queries[i].k);
+    pthread_mutex_unlock(&v->query_lock);
     v->tracking = 0;
     if (changed && !err) {
         *changed = v->changed;

@@ -43,6 +43,14 @@ AUDITFS_API int auditfs_query_parse(auditfs_query **out, const char *const *term
  * file names such as query/actor=ops-7&_stream=api.jsonl. An empty string is the empty query.
  */
 AUDITFS_API int auditfs_query_parse_string(auditfs_query **out, const char *s) AUDITFS_WUR;
+/**
+ * Parses the expression of a mount file name such as query/actor=ops-7,_time>=2026-11-17.jsonl
+ * (without the directory and ".jsonl"): terms separated by ',' or '&', each percent-decoded
+ * (%2C is ',', %26 '&', %2F '/', %25 '%'). On a malformed term returns EFORMAT naming it, like
+ * auditfs_query_parse, and sets *bad_term (if not NULL) to its 0-based index.
+ */
+AUDITFS_API int auditfs_query_parse_name(auditfs_query **out, const char *s,
+                                         size_t *bad_term) AUDITFS_WUR;
 /** Adds one term (e.g. "_time>=2026-11-17" for --since). */
 AUDITFS_API int auditfs_query_add_term(auditfs_query *q, const char *term) AUDITFS_WUR;
 /** Sets the POSIX extended regular expression the raw payload must match. */
@@ -53,6 +61,14 @@ AUDITFS_API void auditfs_query_free(auditfs_query *q);
 
 /** 1 if the entry matches the expression, 0 if not. */
 AUDITFS_API int auditfs_query_match(const auditfs_query *q, const auditfs_entry *e);
+
+/**
+ * Bounds implied by the _seq and _time terms: no entry outside seqs [*seq_lo, *seq_hi) or
+ * times [*t_lo, *t_hi] (microseconds, inclusive) can match. A scan may skip those entries;
+ * entries inside still need auditfs_query_match.
+ */
+AUDITFS_API void auditfs_query_range(const auditfs_query *q, uint64_t *seq_lo, uint64_t *seq_hi,
+                                     int64_t *t_lo, int64_t *t_hi);
 
 typedef struct auditfs_query_options {
     int no_index;     /* 1: scan every entry (the reference the index is tested against) */

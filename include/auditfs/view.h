@@ -18,6 +18,10 @@
  *   notices/<seq, 12 digits>-<slug><ext>
  *   entries/<seq>            exact leaf bytes
  *   proofs/<seq>.json        inclusion proof against the pinned checkpoint
+ *   query/README, query/<terms>.jsonl  the hits of an expression (auditfs_query_parse_name),
+ *                            created on lookup, computed from verified frames and cached per
+ *                            checkpoint (bounded); EFORMAT for a malformed expression, ETOOBIG
+ *                            over 256 MiB, EVERIFY if the result touches damaged data
  *
  * Thread safety: every function may be called from several threads at once, including
  * auditfs_view_follow from one thread while others read. Memory: O(entries) small arrays
@@ -41,12 +45,16 @@ typedef struct auditfs_view auditfs_view;
 
 enum auditfs_node_type { AUDITFS_NODE_DIR = 1, AUDITFS_NODE_FILE = 2, AUDITFS_NODE_LINK = 3 };
 
+/** auditfs_view_stat.flags: the node may be forgotten (query files): cache it only briefly. */
+#define AUDITFS_VIEW_VOLATILE 1u
+
 typedef struct auditfs_view_stat {
     uint64_t id;
     int type;         /* enum auditfs_node_type */
     uint64_t size;    /* exact byte size (link: target length) */
     int64_t mtime_us; /* ledger time of the newest entry in the file */
     uint32_t nlink;
+    uint32_t flags;   /* AUDITFS_VIEW_VOLATILE */
 } auditfs_view_stat;
 
 typedef struct auditfs_view_options {
@@ -67,7 +75,10 @@ AUDITFS_API void auditfs_view_free(auditfs_view *v);
 /** The pinned checkpoint (size, root, origin). */
 AUDITFS_API void auditfs_view_checkpoint(auditfs_checkpoint *out, auditfs_view *v);
 
-/** The child `name` of directory `dir`: ENOTFOUND if absent. */
+/**
+ * The child `name` of directory `dir`: ENOTFOUND if absent. In query/, a name <terms>.jsonl
+ * computes the query's result (EFORMAT naming the bad term, ETOOBIG, EVERIFY).
+ */
 AUDITFS_API int auditfs_view_lookup(auditfs_view_stat *out, auditfs_view *v, uint64_t dir,
                                     const char *name) AUDITFS_WUR;
 /** Resolves a '/'-separated path relative to the root ("" is the root). */

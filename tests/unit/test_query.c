@@ -181,6 +181,47 @@ Test(query, parse_string_percent)
     cr_assert(strstr(auditfs_error_last(), "term 2 'bogus'"));
 }
 
+Test(query, parse_name_commas)
+{
+    auditfs_query *q = NULL;
+    size_t bad = 0;
+    cr_assert_eq(auditfs_query_parse_name(&q, "actor=ops-7,_time>=2026-11-17", &bad), 0);
+    cr_assert_str_eq(auditfs_query_text(q), "actor=ops-7&_time>=2026-11-17");
+    auditfs_query_free(q);
+    cr_assert_eq(auditfs_query_parse_name(&q, "tags=[1%2C2]&note~a%2Fb%25", NULL), 0);
+    cr_assert_str_eq(auditfs_query_text(q), "tags=[1,2]&note~a/b%");
+    auditfs_query_free(q);
+    cr_assert_eq(auditfs_query_parse_name(&q, "", NULL), 0);
+    cr_assert_str_eq(auditfs_query_text(q), "");
+    auditfs_query_free(q);
+    cr_assert_eq(auditfs_query_parse_name(&q, "a=1,_bogus=2", &bad), AUDITFS_EFORMAT);
+    cr_assert_eq(bad, 1);
+    cr_assert(strstr(auditfs_error_last(), "term 2 '_bogus=2'"));
+    cr_assert_eq(auditfs_query_parse_name(&q, "a=1,,b=2", &bad), AUDITFS_EFORMAT);
+    cr_assert_eq(bad, 1);
+}
+
+Test(query, range_bounds)
+{
+    auditfs_query *q = NULL;
+    uint64_t lo, hi;
+    int64_t tlo, thi;
+    cr_assert_eq(auditfs_query_parse_name(&q, "_seq>=10,_seq<20,_seq>5,actor=x", NULL), 0);
+    auditfs_query_range(q, &lo, &hi, &tlo, &thi);
+    cr_expect(lo == 10 && hi == 20 && tlo == INT64_MIN && thi == INT64_MAX);
+    auditfs_query_free(q);
+    cr_assert_eq(auditfs_query_parse_name(&q, "_seq=7,_seq=3,_seq<=5", NULL), 0);
+    auditfs_query_range(q, &lo, &hi, &tlo, &thi);
+    cr_expect(lo == 3 && hi == 6, "%llu %llu", (unsigned long long)lo, (unsigned long long)hi);
+    auditfs_query_free(q);
+    cr_assert_eq(auditfs_query_parse_name(&q, "_time=2026-11-17,_seq!=4,_time~x*", NULL), 0);
+    auditfs_query_range(q, &lo, &hi, &tlo, &thi);
+    cr_expect(lo == 0 && hi == UINT64_MAX);
+    cr_expect_eq(tlo, 1794873600000000LL);
+    cr_expect_eq(thi, 1794873600000000LL + 86400000000LL - 1);
+    auditfs_query_free(q);
+}
+
 Test(query, json_scanner)
 {
     cr_assert(afs_json_valid((const uint8_t *)" {\"a\":[1,{\"b\":null}],\"c\":-1.5e+3} ", 34));

@@ -114,8 +114,8 @@ Test(view, tree_sizes_and_reads)
     setup(&f);
     cr_assert_eq(auditfs_view_open(&v, f.ledger, f.v, NULL), 0, "%s", auditfs_error_last());
     cr_assert_eq(auditfs_view_readdir(v, AUDITFS_VIEW_ROOT, 0, collect, names), 0);
-    cr_expect_str_eq(names, "README checkpoint documents entries key.pub notices proofs streams "
-                            "tenants ");
+    cr_expect_str_eq(names, "README checkpoint documents entries key.pub notices proofs query "
+                            "streams tenants ");
 
     /* stat is exact, without reading anything */
     cr_assert_eq(auditfs_view_lookup_path(&st, v, "streams/api/all.jsonl"), 0);
@@ -197,6 +197,62 @@ Test(view, follow_extends)
     auditfs_checkpoint cp;
     auditfs_view_checkpoint(&cp, v);
     cr_expect_eq(cp.size, 2000);
+    auditfs_view_free(v);
+    teardown(&f);
+}
+
+Test(view, query_files)
+{
+    fixture f;
+    auditfs_view *v = NULL;
+    auditfs_view_stat st, st2;
+    uint64_t *changed = NULL;
+    size_t nchanged = 0, len;
+    char names[512] = "";
+    int err;
+    setup(&f);
+    cr_assert_eq(auditfs_view_open(&v, f.ledger, f.v, NULL), 0, "%s", auditfs_error_last());
+    /* a query over one stream is that stream's all.jsonl */
+    cr_assert_eq(auditfs_view_lookup_path(&st, v, "query/_stream=api.jsonl"), 0, "%s",
+                 auditfs_error_last());
+    cr_expect_eq(st.size, f.api_len);
+    cr_expect(st.flags & AUDITFS_VIEW_VOLATILE);
+    char *got = read_all(v, "query/_stream=api.jsonl", &len, &err);
+    cr_assert_eq(err, 0, "%s", auditfs_error_last());
+    cr_expect(len == f.api_len && memcmp(got, f.api, len) == 0);
+    free(got);
+    /* the same name is the same node; ',' and '&' both separate terms */
+    cr_assert_eq(auditfs_view_lookup_path(&st2, v, "query/_stream=api.jsonl"), 0);
+    cr_expect_eq(st2.id, st.id);
+    cr_assert_eq(auditfs_view_lookup_path(&st, v, "query/_stream=auth,i=7.jsonl"), 0);
+    cr_assert_eq(auditfs_view_lookup_path(&st2, v, "query/_stream=auth&i=7.jsonl"), 0);
+    cr_expect_eq(st.size, st2.size);
+    cr_expect_eq(st.size, strlen("{\"i\":7,\"seed\":2,\"stream\":\"auth\"}\n"));
+    /* a malformed expression names the bad term; other names do not exist */
+    cr_expect_eq(auditfs_view_lookup_path(&st, v, "query/i=1,_nope=2.jsonl"), AUDITFS_EFORMAT);
+    cr_expect(strstr(auditfs_error_last(), "term 2 '_nope=2'") != NULL, "%s",
+              auditfs_error_last());
+    cr_expect_eq(auditfs_view_lookup_path(&st, v, "query/i=1"), AUDITFS_ENOTFOUND);
+    /* the listing has the README and the queries used */
+    names[0] = 0;
+    cr_assert_eq(auditfs_view_lookup_path(&st, v, "query"), 0);
+    cr_assert_eq(auditfs_view_readdir(v, st.id, 0, collect, names), 0);
+    cr_expect_str_eq(names, "README _stream=api.jsonl _stream=auth,i=7.jsonl "
+                            "_stream=auth&i=7.jsonl ");
+    /* after --follow the query stands for the new checkpoint */
+    append_lines(&f, "api", "acme", 200, 3, &f.api, &f.api_len);
+    cr_assert_eq(auditfs_view_follow(v, &changed, &nchanged), 1, "%s", auditfs_error_last());
+    cr_assert_eq(auditfs_view_lookup_path(&st2, v, "query/_stream=api.jsonl"), 0);
+    int listed = 0;
+    for (size_t i = 0; i < nchanged; i++)
+        listed |= changed[i] == st2.id;
+    cr_expect(listed, "the query file is among the changed nodes");
+    free(changed);
+    cr_expect_eq(st2.size, f.api_len);
+    got = read_all(v, "query/_stream=api.jsonl", &len, &err);
+    cr_assert_eq(err, 0, "%s", auditfs_error_last());
+    cr_expect(len == f.api_len && memcmp(got, f.api, len) == 0);
+    free(got);
     auditfs_view_free(v);
     teardown(&f);
 }
