@@ -26,7 +26,8 @@ static const char mount_help[] =
     "                          pinned checkpoint and verified; refuse (and report) anything else\n"
     "  -f                      stay in the foreground and log to stderr (default: daemonise\n"
     "                          once the mount is ready, log to syslog)\n"
-    "  -o OPTIONS              extra FUSE mount options (e.g. allow_other,auto_unmount)\n"
+    "  -o OPTIONS              extra FUSE mount options (e.g. allow_other; ro and auto_unmount are\n"
+    "                          always set)\n"
     "\n"
     "Exit codes: 0 unmounted cleanly, 1 verification failed, 2 usage, 4 I/O or mount error,\n"
     "5 unusable key, 7 no such ledger.\n";

@@ -777,7 +777,10 @@ afs_mount_run(const afs_mount_config *cfg)
         openlog("auditfs", LOG_PID, LOG_DAEMON);
     if ((rc = open_views(&m, cfg)) != 0)
         goto done;
-    snprintf(opts, sizeof opts, "ro,default_permissions,fsname=auditfs:%s,subtype=auditfs%s%s",
+    /* auto_unmount: fusermount3 removes the mount if the daemon dies, even by kill -9, so a
+     * crashed mount never leaves "Transport endpoint is not connected" behind */
+    snprintf(opts, sizeof opts,
+             "ro,default_permissions,auto_unmount,fsname=auditfs:%s,subtype=auditfs%s%s",
              m.multi ? "multi" : cfg->ledgers[0].path, cfg->fuse_opts ? "," : "",
              cfg->fuse_opts ? cfg->fuse_opts : "");
     if (fuse_opt_add_arg(&args, "auditfs") != 0 || fuse_opt_add_arg(&args, "-o") != 0 ||
