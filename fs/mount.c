@@ -9,6 +9,7 @@
  * inodes that grew. Verification failures are EIO to the reader and one log line per damaged
  * frame (stderr with -f, syslog otherwise). Everything that would write is EROFS.
  */
+#include <limits.h>
 #include "mount.h"
 
 #include "auditfs/view.h"
@@ -751,6 +752,49 @@ open_views(mnt *m, const afs_mount_config *cfg)
     return 0;
 }
 
+
+/*
+ * A daemon killed under load can leave its mount behind when fusermount3's auto_unmount
+ * races with readers still holding files (the torture suite saw 1 in 4). Such a mount
+ * answers ENOTCONN. If the mount point is exactly that, a dead fuse.auditfs mount, it is
+ * detached before mounting again; anything else is left alone and fuse_session_mount reports
+ * it.
+ */
+static void
+clear_stale_mount(const char *mountpoint)
+{
+    struct stat st;
+    if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+        return;
+    char dir[PATH_MAX], path[PATH_MAX + 256];
+    const char *slash = strrchr(mountpoint, '/');
+    const char *base = slash ? slash + 1 : mountpoint;
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - mountpoint) : 1,
+             slash ? (slash == mountpoint ? "/" : mountpoint) : ".");
+    if (!realpath(parent, dir))
+        return;
+    snprintf(path, sizeof path, "%s/%s", strcmp(dir, "/") ? dir : "", base);
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return;
+    char line[4096];
+    int ours = 0;
+    while (!ours && fgets(line, sizeof line, f)) {
+        char mp[PATH_MAX];
+        const char *dash = strstr(line, " - ");
+        if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+            continue;
+        ours = strcmp(mp, path) == 0 && strncmp(dash + 3, "fuse.auditfs ", 13) == 0;
+    }
+    fclose(f);
+    if (!ours)
+        return;
+    fprintf(stderr, "auditfs: %s: removing the stale mount of a dead auditfs daemon\n",
+            mountpoint);
+    (void)afs_umount_run(mountpoint, 1);
+}
+
 int
 afs_mount_run(const afs_mount_config *cfg)
 {
@@ -799,6 +843,7 @@ afs_mount_run(const afs_mount_config *cfg)
         goto done;
     }
     handlers = 1;
+    clear_stale_mount(cfg->mountpoint);
     if (fuse_session_mount(m.se, cfg->mountpoint) != 0) {
         fprintf(stderr, "auditfs: cannot mount on %s\n", cfg->mountpoint);
         rc = 4;
