@@ -9,6 +9,7 @@
  * rewritten: the new tree is the old tree plus additions, minus superseded partial tiles.
  */
 #include "store.h"
+#include "odb.h"
 #include "entry.h"
 
 #include "auditfs/merkle.h"
@@ -95,9 +96,7 @@ clear_batch(auditfs_writer *w)
 static int
 write_blob(git_oid *id, auditfs_writer *w, const void *data, size_t len)
 {
-    if (git_blob_create_from_buffer(id, w->l->repo, data, len) < 0)
-        return afs_error_git(AUDITFS_EIO, "%s: cannot write a blob", w->l->path);
-    return 0;
+    return afs_odb_write_blob(id, w->l->repo, data, len);
 }
 
 static int

@@ -36,6 +36,7 @@
 typedef struct safe_loose {
     git_odb_backend parent;
     char *dir; /* ".../objects" */
+    uint8_t made[32]; /* fan-out directories known to exist (bit per first byte) */
 } safe_loose;
 
 static void
@@ -213,10 +214,46 @@ sl_read(void **data, size_t *len, git_object_t *type, git_odb_backend *be, const
     return read_loose(data, len, type, (safe_loose *)be, oid, 1);
 }
 
+/*
+ * The type and size of a loose object, from its first bytes only. libgit2 asks for this for
+ * every entry of every tree it writes (strict object creation), right after we wrote the
+ * object: reading and hashing the whole object here re-read every batch once more. The
+ * content is checked (size, SHA-1) when it is read.
+ */
 static int
 sl_read_header(size_t *len, git_object_t *type, git_odb_backend *be, const git_oid *oid)
 {
-    return read_loose(NULL, len, type, (safe_loose *)be, oid, 0);
+    char path[4096];
+    uint8_t in[512];
+    char hdr[64];
+    z_stream z;
+    object_path(path, sizeof path, (safe_loose *)be, oid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? GIT_ENOTFOUND : bad(path, "cannot open a loose object");
+    ssize_t n = read(fd, in, sizeof in);
+    close(fd);
+    if (n <= 0)
+        return bad(path, "cannot read a loose object");
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK)
+        return bad(path, "zlib init failed");
+    z.next_in = in;
+    z.avail_in = (uInt)n;
+    z.next_out = (Bytef *)hdr;
+    z.avail_out = sizeof hdr;
+    int zr = inflate(&z, Z_SYNC_FLUSH);
+    size_t hl = sizeof hdr - z.avail_out;
+    inflateEnd(&z);
+    char *nul = memchr(hdr, 0, hl);
+    char *sp = nul ? memchr(hdr, ' ', (size_t)(nul - hdr)) : NULL;
+    uint64_t size;
+    if ((zr != Z_OK && zr != Z_STREAM_END) || !sp ||
+        (*type = parse_type(hdr, (size_t)(sp - hdr))) == GIT_OBJECT_INVALID ||
+        !afs_parse_u64(&size, sp + 1, (size_t)(nul - sp - 1)) || size > MAX_OBJECT)
+        return bad(path, "corrupt loose object header");
+    *len = (size_t)size;
+    return 0;
 }
 
 static int
@@ -244,17 +281,21 @@ write_fully(int fd, const void *p, size_t n)
     return 0;
 }
 
+/* Writes one loose object (stored deflate) under dir, unless it exists. made caches which
+ * fan-out directories exist (NULL: always try mkdir). */
 static int
-sl_write(git_odb_backend *be, const git_oid *oid, const void *data, size_t len, git_object_t type)
+write_loose(const char *dir, uint8_t *made, const git_oid *oid, const void *data, size_t len,
+            git_object_t type)
 {
-    safe_loose *s = (safe_loose *)be;
     char path[4096], tmp[4096], hdr[64];
     struct stat st;
     uint8_t out[65536];
     z_stream z;
     int fd = -1, rc = -1;
 
-    object_path(path, sizeof path, s, oid);
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof hex, oid);
+    snprintf(path, sizeof path, "%s/%.2s/%s", dir, hex, hex + 2);
     if (stat(path, &st) == 0)
         return 0; /* content-addressed: already there */
     errno = 0;
@@ -266,10 +307,15 @@ sl_write(git_odb_backend *be, const git_oid *oid, const void *data, size_t len, 
     snprintf(tmp, sizeof tmp, "%s", path);
     char *slash = strrchr(tmp, '/');
     *slash = '\0';
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "cannot create an object directory: %s", strerror(errno));
-        return bad(path, msg);
+    uint8_t fan = oid->id[0];
+    if (!made || !(made[fan >> 3] & (1u << (fan & 7)))) {
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "cannot create an object directory: %s", strerror(errno));
+            return bad(path, msg);
+        }
+        if (made)
+            made[fan >> 3] |= (uint8_t)(1u << (fan & 7));
     }
     snprintf(slash, sizeof tmp - (size_t)(slash - tmp), "/tmp_obj_XXXXXX");
     fd = mkstemp(tmp);
@@ -334,6 +380,37 @@ cleanup:
         git_error_set_str(GIT_ERROR_ODB, msg);
     }
     return rc;
+}
+
+static int
+sl_write(git_odb_backend *be, const git_oid *oid, const void *data, size_t len, git_object_t type)
+{
+    safe_loose *s = (safe_loose *)be;
+    return write_loose(s->dir, s->made, oid, data, len, type);
+}
+
+int
+afs_odb_write_blob(git_oid *out, git_repository *repo, const void *data, size_t len)
+{
+    static _Thread_local uint8_t made[32];
+    static _Thread_local char made_for[4096];
+    char dir[4096], hdr[64];
+    uint8_t sha[SHA_DIGEST_LENGTH];
+    SHA_CTX c;
+    int hl = snprintf(hdr, sizeof hdr, "blob %zu", len);
+    SHA1_Init(&c);
+    SHA1_Update(&c, hdr, (size_t)hl + 1);
+    SHA1_Update(&c, data, len);
+    SHA1_Final(sha, &c);
+    git_oid_fromraw(out, sha);
+    snprintf(dir, sizeof dir, "%sobjects", git_repository_path(repo));
+    if (strcmp(made_for, dir) != 0) {
+        memset(made, 0, sizeof made);
+        snprintf(made_for, sizeof made_for, "%s", dir);
+    }
+    if (write_loose(dir, made, out, data, len, GIT_OBJECT_BLOB) != 0)
+        return afs_error_git(AUDITFS_EIO, "%s: cannot write a blob", dir);
+    return 0;
 }
 
 static void

@@ -165,12 +165,36 @@ afs_seg_writer_init(afs_seg_writer *w, int level)
     return 0;
 }
 
+/* The worker: compresses each posted frame, until told to quit. */
 static void *
 job_main(void *arg)
 {
     afs_seg_job *j = arg;
-    j->result = ZSTD_compress2(j->cctx, j->out.data, j->out.cap, j->in.data, j->in.len);
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        while (!j->posted && !j->quit)
+            pthread_cond_wait(&j->cv, &j->mu);
+        if (!j->posted && j->quit)
+            break;
+        pthread_mutex_unlock(&j->mu);
+        j->result = ZSTD_compress2(j->cctx, j->out.data, j->out.cap, j->in.data, j->in.len);
+        pthread_mutex_lock(&j->mu);
+        j->posted = 0;
+        j->done = 1;
+        pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&j->mu);
     return NULL;
+}
+
+/* Waits until the worker has finished the frame posted last. */
+static void
+job_wait(afs_seg_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    while (!j->done)
+        pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
 }
 
 /* Appends the compressed frame of the job to the segment. */
@@ -198,7 +222,7 @@ collect_job(afs_seg_writer *w)
 {
     if (!w->job.running)
         return 0;
-    pthread_join(w->job.thread, NULL);
+    job_wait(&w->job);
     w->job.running = 0;
     return append_job(w);
 }
@@ -207,7 +231,7 @@ void
 afs_seg_writer_reset(afs_seg_writer *w, uint64_t first_seq)
 {
     if (w->job.running) {
-        pthread_join(w->job.thread, NULL);
+        job_wait(&w->job);
         w->job.running = 0;
     }
     w->first_seq = first_seq;
@@ -238,10 +262,21 @@ flush_frame(afs_seg_writer *w)
     j->out.len = 0;
     if ((err = afs_buf_grow(&j->out, ZSTD_compressBound(j->in.len))) != 0)
         return err;
-    if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
-        job_main(j); /* no thread to be had: compress inline */
+    if (!j->started) {
+        pthread_mutex_init(&j->mu, NULL);
+        pthread_cond_init(&j->cv, NULL);
+        j->started = pthread_create(&j->thread, NULL, job_main, j) == 0 ? 1 : -1;
+    }
+    if (j->started < 0) {
+        /* no thread to be had: compress inline */
+        j->result = ZSTD_compress2(j->cctx, j->out.data, j->out.cap, j->in.data, j->in.len);
         return append_job(w);
     }
+    pthread_mutex_lock(&j->mu);
+    j->done = 0;
+    j->posted = 1;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
     j->running = 1;
     return 0;
 }
@@ -292,8 +327,18 @@ afs_seg_writer_finish(afs_seg_writer *w, afs_buf *out)
 void
 afs_seg_writer_release(afs_seg_writer *w)
 {
-    if (w->job.running)
-        pthread_join(w->job.thread, NULL);
+    afs_seg_job *j = &w->job;
+    if (j->started > 0) {
+        pthread_mutex_lock(&j->mu);
+        j->quit = 1;
+        pthread_cond_broadcast(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+        pthread_join(j->thread, NULL);
+    }
+    if (j->started) {
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cv);
+    }
     ZSTD_freeCCtx(w->job.cctx);
     afs_buf_release(&w->job.in);
     afs_buf_release(&w->job.out);

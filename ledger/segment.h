@@ -65,8 +65,12 @@ typedef struct afs_seg_job {
     afs_buf out;    /* the compressed frame */
     uint32_t count; /* records in it */
     size_t result;  /* ZSTD_compress2's return */
-    int running;
+    int running;    /* a frame is handed over and not yet collected */
+    /* one worker thread for the writer's lifetime (started on the first frame) */
+    int started, quit, posted, done;
     pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
 } afs_seg_job;
 
 /**
