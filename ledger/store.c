@@ -313,6 +313,7 @@ load_head(auditfs_ledger *l)
     l->cp_note = NULL;
     l->cache_valid = 0;
     tile_cache_clear(l->tiles);
+    l->partials_ok = 0;
     if (git_reference_lookup(&ref, l->repo, AFS_REF) < 0)
         return afs_error_git(AUDITFS_EFORMAT, "%s: no %s: not an auditfs ledger", l->path, AFS_REF);
     const git_oid *target = git_reference_target(ref);
@@ -429,6 +430,7 @@ auditfs_ledger_free(auditfs_ledger *l)
         return;
     tile_cache_clear(l->tiles);
     free(l->tiles);
+    free(l->partials);
     git_commit_free(l->head);
     git_tree_free(l->tree);
     git_repository_free(l->repo);
@@ -457,7 +459,63 @@ auditfs_ledger_checkpoint_note(char **out, size_t *len, auditfs_ledger *l)
     return 0;
 }
 
-/* The cached tile (level, index) of the head tree: full, or the head's partial. */
+/*
+ * The head's partial tiles hash to the checkpoint's root (once per head). Together with the
+ * check of every full tile against its parent below, every tile hash a reader uses is bound to
+ * the root in the checkpoint: a leaf changed together with its level-0 tile is caught because
+ * that tile no longer hashes to its entry one level up.
+ */
+static int
+verify_partials(auditfs_ledger *l)
+{
+    auditfs_hash root;
+    if (l->partials_ok)
+        return 0;
+    if (!l->partials && !(l->partials = malloc(sizeof *l->partials)))
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    int err = afs_tiles_load(l->partials, l->repo, l->tree, l->cp.size);
+    if (err)
+        return err;
+    afs_tiles_root(&root, l->partials);
+    if (!auditfs_hash_equal(&root, &l->cp.root))
+        return afs_error_set(AUDITFS_EVERIFY,
+                             "%s: the head's tiles do not hash to the checkpoint's root", l->path);
+    l->partials_ok = 1;
+    return 0;
+}
+
+static int head_tile_slot(tile_slot **out, auditfs_ledger *l, unsigned level, uint64_t index);
+
+/* Checks a tile just read (not yet cached) against the verified tiles above it. */
+static int
+verify_tile(auditfs_ledger *l, unsigned level, uint64_t index, unsigned width,
+            const uint8_t *data, const char *path)
+{
+    int err = verify_partials(l);
+    if (err)
+        return err;
+    if (width < 256) {
+        /* the head's partial tile at this level: equal to the one checked against the root */
+        if (sodium_memcmp(data, l->partials->h[level], (size_t)width * 32) != 0)
+            return afs_error_set(AUDITFS_EVERIFY, "%s does not match the checkpoint's root",
+                                 path);
+        return 0;
+    }
+    if (level + 1 >= AFS_TILE_LEVELS)
+        return afs_error_set(AUDITFS_EVERIFY, "%s: no level above it", path);
+    auditfs_hash top;
+    afs_hash_span(top.b, (const uint8_t(*)[32])data, 256);
+    tile_slot *parent;
+    if ((err = head_tile_slot(&parent, l, level + 1, index >> 8)) != 0)
+        return err;
+    if (!auditfs_hash_equal(&top, (const auditfs_hash *)(parent->lv[0] + (index & 255) * 32)))
+        return afs_error_set(AUDITFS_EVERIFY,
+                             "%s does not hash to its entry in the tile above (tampered tiles)",
+                             path);
+    return 0;
+}
+
+/* The cached, verified tile (level, index) of the head tree: full, or the head's partial. */
 static int
 head_tile_slot(tile_slot **out, auditfs_ledger *l, unsigned level, uint64_t index)
 {
@@ -469,7 +527,8 @@ head_tile_slot(tile_slot **out, auditfs_ledger *l, unsigned level, uint64_t inde
                              (unsigned long long)index);
     if (!l->tiles && !(l->tiles = calloc(1, sizeof *l->tiles)))
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    tile_slot *t = &l->tiles->e[(index * 8 + level) % TILE_SLOTS];
+    size_t slot = (index * 8 + level) % TILE_SLOTS;
+    tile_slot *t = &l->tiles->e[slot];
     if (t->used && t->level == level && t->index == index && t->width == width) {
         *out = t;
         return 0;
@@ -488,6 +547,12 @@ head_tile_slot(tile_slot **out, auditfs_ledger *l, unsigned level, uint64_t inde
         return afs_error_set(AUDITFS_EVERIFY, "%s: %zu bytes, expected %u", path, len,
                              width * 32);
     }
+    /* verified before it is cached (the check may itself load tiles into other slots) */
+    if ((err = verify_tile(l, level, index, width, data, path)) != 0) {
+        free(data);
+        return err;
+    }
+    t = &l->tiles->e[slot];
     if (t->used)
         tile_slot_clear(t);
     t->used = 1;

@@ -38,16 +38,19 @@ struct auditfs_ledger {
     uint32_t cache_frame;
     int cache_valid;
     afs_buf cache_buf;
-    /* one cached tile, for proof and leaf checks */
+    /* tiles of the head, for proofs and leaf checks; each verified before use (store.c) */
     struct afs_tile_cache *tiles;
+    struct afs_tiles *partials; /* the head's partial tiles, checked against cp.root */
+    int partials_ok;
 };
 
 /* ---- tile state: the partial tile at every level, as C2SP tlog-tiles lays them out ---- */
 #define AFS_TILE_LEVELS 8
-typedef struct afs_tiles {
+typedef struct afs_tiles afs_tiles;
+struct afs_tiles {
     uint64_t size;
     uint8_t h[AFS_TILE_LEVELS][256][32];
-} afs_tiles;
+};
 
 /** Called for each tile that becomes full. */
 typedef int (*afs_tile_cb)(unsigned level, uint64_t index, const uint8_t *hashes, void *payload);

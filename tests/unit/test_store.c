@@ -181,3 +181,108 @@ Test(store, reopen_at_tile_boundaries)
     cr_assert_eq(auditfs_ledger_verify(&r, l, vkey, NULL, 0), 0, "%s", r.reason);
     auditfs_ledger_free(l);
 }
+
+#include "segment.h"
+#include "store.h"
+
+/* Rewrites entry 5's leaf and its level-0 tile entry consistently with valid git objects (no
+ * key needed: the checkpoint is left as it was). Reads must refuse it: the level-0 tile no
+ * longer hashes to its entry in the level-1 tile. */
+Test(store, tampered_leaf_and_tile_together_are_refused)
+{
+    auditfs_writer *w;
+    uint64_t size;
+    cr_assert_eq(auditfs_writer_open(&w, dir, key, NULL), 0);
+    add_logs(w, 600, 0); /* two full level-0 tiles, so tile/0/000 has a parent entry */
+    cr_assert_eq(auditfs_writer_commit(w, &size), 0);
+    auditfs_writer_free(w);
+
+    auditfs_ledger *l;
+    cr_assert_eq(auditfs_ledger_open(&l, dir), 0);
+    /* the forged leaf 5: same headers, another payload */
+    uint8_t *leaf;
+    size_t len;
+    cr_assert_eq(auditfs_ledger_leaf(&leaf, &len, l, 5), 0);
+    auditfs_entry e;
+    cr_assert_eq(auditfs_entry_parse(&e, leaf, len), 0);
+    e.payload = (const uint8_t *)"{\"i\":999}";
+    e.payload_len = 9;
+    uint8_t *forged;
+    size_t flen;
+    cr_assert_eq(auditfs_entry_encode(&forged, &flen, &e), 0);
+    /* rebuild the segment holding entries 0.. with the forged leaf */
+    uint64_t first;
+    git_oid segid;
+    cr_assert_eq(afs_seg_find(&first, &segid, l->repo, l->tree, 5), 0);
+    afs_seg_writer sw;
+    afs_buf seg = AFS_BUF_INIT, raw = AFS_BUF_INIT;
+    cr_assert_eq(afs_seg_writer_init(&sw, 1), 0);
+    afs_seg_writer_reset(&sw, first);
+    uint64_t seg_end = first;
+    {
+        git_blob *b;
+        afs_seg_index ix;
+        cr_assert_eq(git_blob_lookup(&b, l->repo, &segid), 0);
+        cr_assert_eq(afs_seg_index_parse(&ix, git_blob_rawcontent(b),
+                                         (size_t)git_blob_rawsize(b), "t"),
+                     0);
+        seg_end = first + ix.count;
+        afs_seg_index_release(&ix);
+        git_blob_free(b);
+    }
+    for (uint64_t s = first; s < seg_end; s++) {
+        if (s == 5) {
+            cr_assert_eq(afs_seg_writer_add(&sw, forged, flen), 0);
+            continue;
+        }
+        uint8_t *x;
+        size_t xl;
+        cr_assert_eq(auditfs_ledger_leaf(&x, &xl, l, s), 0);
+        cr_assert_eq(afs_seg_writer_add(&sw, x, xl), 0);
+        free(x);
+    }
+    cr_assert_eq(afs_seg_writer_finish(&sw, &seg), 0);
+    /* level-0 tile 0 with entry 5 replaced */
+    uint8_t *tile;
+    size_t tlen;
+    cr_assert_eq(afs_tree_read(&tile, &tlen, l->repo, l->tree, "tile/0/000"), 0);
+    cr_assert_eq(tlen, 8192);
+    auditfs_leaf_hash((auditfs_hash *)(tile + 5 * 32), forged, flen);
+    git_oid sid, tid, treeid, cid;
+    char segpath[32];
+    afs_seg_path(segpath, first);
+    cr_assert_eq(git_blob_create_from_buffer(&sid, l->repo, seg.data, seg.len), 0);
+    cr_assert_eq(git_blob_create_from_buffer(&tid, l->repo, tile, tlen), 0);
+    git_tree_update up[2] = {{GIT_TREE_UPDATE_UPSERT, sid, GIT_FILEMODE_BLOB, segpath},
+                             {GIT_TREE_UPDATE_UPSERT, tid, GIT_FILEMODE_BLOB, "tile/0/000"}};
+    cr_assert_eq(git_tree_create_updated(&treeid, l->repo, l->tree, 2, up), 0);
+    git_tree *tree;
+    git_signature *sig;
+    cr_assert_eq(git_tree_lookup(&tree, l->repo, &treeid), 0);
+    cr_assert_eq(git_signature_now(&sig, "forger", "f@x"), 0);
+    const git_commit *parents[1] = {l->head};
+    cr_assert_eq(git_commit_create(&cid, l->repo, "refs/heads/main", sig, sig, NULL, "forged\n",
+                                   tree, 1, parents),
+                 0);
+    git_signature_free(sig);
+    git_tree_free(tree);
+    auditfs_ledger_free(l);
+
+    cr_assert_eq(auditfs_ledger_open(&l, dir), 0);
+    uint8_t *got;
+    size_t glen;
+    cr_assert_eq(auditfs_ledger_leaf(&got, &glen, l, 5), AUDITFS_EVERIFY,
+                 "a leaf forged together with its tile must not be served");
+    cr_assert(strstr(auditfs_error_last(), "tile"), "%s", auditfs_error_last());
+    cr_assert_eq(auditfs_ledger_leaf(&got, &glen, l, 300), 0, "other tiles still read");
+    free(got);
+    auditfs_verify_report r;
+    cr_assert_eq(auditfs_ledger_verify(&r, l, vkey, NULL, 0), AUDITFS_EVERIFY);
+    auditfs_ledger_free(l);
+    free(tile);
+    free(forged);
+    free(leaf);
+    afs_buf_release(&seg);
+    afs_buf_release(&raw);
+    afs_seg_writer_release(&sw);
+}
