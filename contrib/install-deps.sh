@@ -7,6 +7,10 @@ pkgs=(build-essential meson ninja-build pkg-config git python3
       clang libclang-rt-14-dev
       golang-go golang-golang-x-mod-dev
       attr jq time)
+if [ "${1:-}" = "--list" ]; then
+    printf '%s\n' "${pkgs[@]}"
+    exit 0
+fi
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
