@@ -345,10 +345,10 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
 /* Flushes everything written to the repository's file system (one syncfs instead of an fsync
  * per object file and directory). */
 static int
-sync_repo(auditfs_ledger *l)
+sync_repo(git_repository *repo)
 {
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%sobjects", git_repository_path(l->repo));
+    snprintf(dir, sizeof dir, "%sobjects", git_repository_path(repo));
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return afs_error_set(AUDITFS_EIO, "%s: %s", dir, strerror(errno));
@@ -464,7 +464,7 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
         goto fail;
     }
     /* durable before published: every object of the batch reaches the disk first */
-    if ((err = sync_repo(l)) != 0)
+    if ((err = sync_repo(l->repo)) != 0)
         goto fail;
     /* publish: compare-and-swap so that a concurrent writer can never be overwritten */
     if (git_reference_create_matching(&ref, l->repo, AFS_REF, &commit_id, 1, &l->head_id,
@@ -586,14 +586,7 @@ auditfs_ledger_init(const char *path, const auditfs_signer *key, const char *ori
         git_config_set_bool(cfg, "core.logAllRefUpdates", 0);
         git_config_free(cfg);
     }
-    char objdir[PATH_MAX];
-    snprintf(objdir, sizeof objdir, "%sobjects", git_repository_path(repo));
-    int fd = open(objdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || syncfs(fd) != 0)
-        err = afs_error_set(AUDITFS_EIO, "%s: syncfs: %s", objdir, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    if (!err)
+    if ((err = sync_repo(repo)) == 0)
         err = sync_ref(repo);
 cleanup:
     git_reference_free(ref);

@@ -718,12 +718,31 @@ seg_close(seg_handle *h)
     h->blob = NULL;
 }
 
+/* Copies entry seq out of the decoded frame cached in l (which must hold it). */
+static int
+leaf_from_cached_frame(afs_buf *out, auditfs_ledger *l, uint64_t seq)
+{
+    size_t off = 0;
+    const uint8_t *leaf;
+    size_t len;
+    for (uint64_t s = l->cache_first; afs_seg_record_next(&leaf, &len, &l->cache_buf, &off); s++)
+        if (s == seq) {
+            out->len = 0;
+            return afs_buf_put(out, leaf, len);
+        }
+    return afs_error_set(AUDITFS_EVERIFY, "entry %llu missing from its frame",
+                         (unsigned long long)seq);
+}
+
 int
 afs_read_leaf_raw(afs_buf *out, auditfs_ledger *l, uint64_t seq)
 {
     uint64_t first;
     git_oid id;
     seg_handle h;
+    /* consecutive reads from one frame find, open and decode its segment once */
+    if (l->cache_valid && seq >= l->cache_first && seq - l->cache_first < l->cache_count)
+        return leaf_from_cached_frame(out, l, seq);
     int err = afs_seg_find(&first, &id, l->repo, l->tree, seq);
     if (err)
         return err;
@@ -735,30 +754,15 @@ afs_read_leaf_raw(afs_buf *out, auditfs_ledger *l, uint64_t seq)
         goto cleanup;
     }
     uint32_t fi = afs_seg_index_find(&h.ix, seq);
-    if (!(l->cache_valid && git_oid_equal(&l->cache_seg, &id) && l->cache_frame == fi)) {
-        l->cache_valid = 0;
-        if ((err = afs_seg_frame_decode(&l->cache_buf, l->dctx, &h.ix, fi,
-                                        git_blob_rawcontent(h.blob),
-                                        (size_t)git_blob_rawsize(h.blob), h.where)) != 0)
-            goto cleanup;
-        git_oid_cpy(&l->cache_seg, &id);
-        l->cache_frame = fi;
-        l->cache_valid = 1;
-    }
-    size_t off = 0;
-    const uint8_t *leaf;
-    size_t len;
-    uint64_t s = h.ix.frames[fi].first_seq;
-    while (afs_seg_record_next(&leaf, &len, &l->cache_buf, &off)) {
-        if (s == seq) {
-            out->len = 0;
-            err = afs_buf_put(out, leaf, len);
-            goto cleanup;
-        }
-        s++;
-    }
-    err = afs_error_set(AUDITFS_EVERIFY, "%s: entry %llu missing", h.where,
-                        (unsigned long long)seq);
+    l->cache_valid = 0;
+    if ((err = afs_seg_frame_decode(&l->cache_buf, l->dctx, &h.ix, fi,
+                                    git_blob_rawcontent(h.blob), (size_t)git_blob_rawsize(h.blob),
+                                    h.where)) != 0)
+        goto cleanup;
+    l->cache_first = h.ix.frames[fi].first_seq;
+    l->cache_count = h.ix.frames[fi].count;
+    l->cache_valid = 1;
+    err = leaf_from_cached_frame(out, l, seq);
 cleanup:
     seg_close(&h);
     return err;

@@ -34,8 +34,8 @@ struct auditfs_ledger {
     size_t cp_note_len;
     /* one cached decoded frame, for leaf reads */
     ZSTD_DCtx *dctx;
-    git_oid cache_seg;
-    uint32_t cache_frame;
+    uint64_t cache_first; /* the decoded frame holds entries [cache_first, +cache_count) */
+    uint32_t cache_count;
     int cache_valid;
     afs_buf cache_buf;
     /* tiles of the head, for proofs and leaf checks; each verified before use (store.c) */
