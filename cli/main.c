@@ -814,6 +814,8 @@ cmd_verify(int argc, char **argv)
         json_str(stdout, r.head.origin);
         printf(",\"tree_size\":%llu,\"root\":\"%s\",\"trusted_checked\":%s,\"seconds\":%.3f",
                (unsigned long long)r.head.size, root, r.trusted_checked ? "true" : "false", secs);
+        printf(",\"signed_commits\":%llu,\"unsigned_commits\":%llu",
+               (unsigned long long)r.signed_commits, (unsigned long long)r.unsigned_commits);
         if (err) {
             printf(",\"error\":");
             json_str(stdout, r.reason[0] ? r.reason : auditfs_error_last());
@@ -831,6 +833,10 @@ cmd_verify(int argc, char **argv)
                (unsigned long long)r.documents, (unsigned long long)r.notices);
         printf("checkpoint: size %llu root %s%s (%.2f s)\n", (unsigned long long)r.head.size, root,
                r.trusted_checked ? ", extends the trusted checkpoint" : "", secs);
+        if (r.unsigned_commits)
+            printf("commits: %llu signed; %llu unsigned legacy commits (written before commits "
+                   "were signed) come first\n",
+                   (unsigned long long)r.signed_commits, (unsigned long long)r.unsigned_commits);
     }
     if (err) {
         if (!json)
@@ -1206,7 +1212,9 @@ static const struct command commands[] = {
     {"leaf", cmd_leaf},       {"leaves", cmd_leaves},     {"log", cmd_log},
     {"mount", cmd_mount},     {"umount", cmd_umount},     {"query", cmd_query},
     {"index", cmd_index},     {"incident", cmd_incident}, {"verify-bundle", cmd_verify_bundle},
-    {"archive", cmd_archive}, {NULL, NULL}};
+    {"archive", cmd_archive},
+    {"allowed-signers", cmd_allowed_signers},
+    {NULL, NULL}};
 
 int
 main(int argc, char **argv)
