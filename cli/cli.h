@@ -16,6 +16,7 @@ enum {
     EXIT_KEY = 5,      /* unusable key: loose mode, not the ledger's key */
     EXIT_BUSY = 6,     /* another appender holds the ledger */
     EXIT_NOTFOUND = 7, /* no such ledger, entry, document */
+    EXIT_FORK = 8,     /* a head that does not extend what was seen: rollback, rewrite, fork */
 };
 
 /** Maps a library error code to an exit code. */
@@ -37,5 +38,8 @@ int cmd_archive(int argc, char **argv);
 void cli_index_after_write(const char *ledger_path);
 int cmd_umount(int argc, char **argv);
 int cmd_allowed_signers(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 
 #endif

@@ -1195,10 +1195,15 @@ static const char main_help[] =
     "  verify-bundle DIR         check a bundle offline with the verifier key(s)\n"
     "  archive -o FILE           the whole ledger as one git bundle file (git clone FILE)\n"
     "  mount, umount             the ledger as a read-only, verify-on-read filesystem\n"
+    "Replicas (git):\n"
+    "  clone URL DIR --key F.pub fetch a ledger, verify everything, pin the key\n"
+    "  sync                      fetch, verify what is new, fast-forward; forks exit 8\n"
+    "  push REMOTE               publish the ledger to a git remote, fast-forward only\n"
+    "  allowed-signers --key F   the allowed-signers line for `git verify-commit`\n"
     "\n"
     "Every command takes --ledger DIR (default $AUDITFS_LEDGER).\n"
     "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 bad input data, 4 I/O or repository\n"
-    "error, 5 unusable key, 6 ledger busy, 7 not found.\n";
+    "error, 5 unusable key, 6 ledger busy, 7 not found, 8 fork or rollback (replicas).\n";
 
 struct command {
     const char *name;
@@ -1214,6 +1219,9 @@ static const struct command commands[] = {
     {"index", cmd_index},     {"incident", cmd_incident}, {"verify-bundle", cmd_verify_bundle},
     {"archive", cmd_archive},
     {"allowed-signers", cmd_allowed_signers},
+    {"clone", cmd_clone},
+    {"sync", cmd_sync},
+    {"push", cmd_push},
     {NULL, NULL}};
 
 int
