@@ -372,10 +372,29 @@ remote_open(git_remote **out, git_repository *repo, const char *name)
     return afs_error_git(AUDITFS_ENOTFOUND, "no remote named '%s'", name);
 }
 
+/*
+ * The CA certificates for https:// remotes: Debian's libgit2 uses mbedTLS, which reads only the
+ * bundle compiled in. GIT_SSL_CAINFO (git's variable) or SSL_CERT_FILE (OpenSSL's) name another
+ * bundle, e.g. a private CA or a test server's certificate.
+ */
+static int
+tls_setup(void)
+{
+    const char *ca = getenv("GIT_SSL_CAINFO");
+    if (!ca || !*ca)
+        ca = getenv("SSL_CERT_FILE");
+    if (ca && *ca && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, ca, NULL) < 0)
+        return afs_error_git(AUDITFS_EINVAL, "%s: unusable CA certificate file", ca);
+    return 0;
+}
+
 /* Fetches the remote's refs/heads/main into INCOMING (forced: it is only ever a candidate). */
 static int
 fetch_incoming(git_repository *repo, git_remote *remote)
 {
+    int err = tls_setup();
+    if (err)
+        return err;
     char *spec = "+refs/heads/main:" INCOMING;
     git_strarray specs = {&spec, 1};
     git_fetch_options fo;
@@ -757,6 +776,8 @@ auditfs_replica_push(auditfs_replica_result *out, const char *dir, const char *r
         goto cleanup;
     }
     if ((err = remote_open(&remote, repo, remote_name)) != 0)
+        goto cleanup;
+    if ((err = tls_setup()) != 0)
         goto cleanup;
     git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
     cb.push_update_reference = push_update_cb;

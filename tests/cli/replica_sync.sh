@@ -57,6 +57,19 @@ ssh-keygen -Y verify -f allowed -I provider.example/acme -n git -s c.sig < c.pay
 git clone -q --bare $HURL stock.git 2>/dev/null && [ "$(git -C stock.git rev-parse main)" = "$(git -C cust rev-parse refs/heads/main)" ] &&
     ok "stock git clone over http gets the same head" || not_ok "stock git clone"
 
+# smart HTTPS (lighttpd + mod_openssl, a self-signed certificate trusted via GIT_SSL_CAINFO)
+if start_https; then
+    HSURL=https://127.0.0.1:$HTTPS_PORT/git/acme.git
+    expect_exit 4 "https with an untrusted certificate is refused" \
+        env -u GIT_SSL_CAINFO -u SSL_CERT_FILE AUDITFS_STATE=$WORK/state-tls $A clone $HSURL tls0 --key key.pub
+    check "clone over https:// (certificate trusted via GIT_SSL_CAINFO)" \
+        env GIT_SSL_CAINFO=$WORK/tls/cert.pem AUDITFS_STATE=$WORK/state-tls $A clone $HSURL viatls --key key.pub
+    [ "$(git -C viatls rev-parse refs/heads/main)" = "$(git -C cust rev-parse refs/heads/main)" ] &&
+        ok "the https replica has the same head" || not_ok "https head"
+else
+    not_ok "lighttpd with mod_openssl could not start (lighttpd-mod-openssl, openssl)"
+fi
+
 # the provider appends and pushes while the customer and the assessor sync
 (
     for i in 1 2 3 4 5 6; do

@@ -61,3 +61,33 @@ new_remote() {
     git init -q --bare --initial-branch=main "$SRV/$1.git"
     git -C "$SRV/$1.git" config http.receivepack true
 }
+# start_https: the same over TLS at https://127.0.0.1:$HTTPS_PORT/git/, with a self-signed
+# certificate for 127.0.0.1 in $WORK/tls/cert.pem (clients trust it through SSL_CERT_FILE)
+start_https() {
+    local backend
+    backend=$(git --exec-path)/git-http-backend
+    [ -f /usr/lib/lighttpd/mod_openssl.so ] && command -v openssl >/dev/null || return 1
+    mkdir -p "$WORK/tls" "$WORK/www"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -keyout "$WORK/tls/key.pem" \
+        -out "$WORK/tls/cert.pem" >/dev/null 2>&1 || return 1
+    HTTPS_PORT=$(free_port)
+    cat > "$WORK/lighttpd-tls.conf" <<CONF
+server.modules = ("mod_alias", "mod_cgi", "mod_setenv", "mod_openssl")
+server.document-root = "$WORK/www"
+server.bind = "127.0.0.1"
+server.port = $HTTPS_PORT
+server.errorlog = "$WORK/lighttpd-tls.log"
+ssl.engine = "enable"
+ssl.pemfile = "$WORK/tls/cert.pem"
+ssl.privkey = "$WORK/tls/key.pem"
+alias.url = ("/git" => "$backend")
+\$HTTP["url"] =~ "^/git" {
+    cgi.assign = ("" => "")
+    setenv.add-environment = ("GIT_PROJECT_ROOT" => "$SRV", "GIT_HTTP_EXPORT_ALL" => "1")
+}
+CONF
+    lighttpd -D -f "$WORK/lighttpd-tls.conf" >"$WORK/lighttpd-tls.out" 2>&1 &
+    SERVER_PIDS+=($!)
+    wait_port "$HTTPS_PORT"
+}
