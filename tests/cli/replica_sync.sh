@@ -191,4 +191,13 @@ records 900 5 | $A append --ledger Q --key mallory --stream api >/dev/null
 git -C Q push -q --force $GURL refs/heads/main:refs/heads/main
 expect_exit 1 "a history signed by another key of the same name: sync exits 1" cust $A sync --ledger cust
 expect_err "does not verify|signature" "the failure names the signature"
+# another tenant's ledger, signed by the same key (init --origin), served in place of this one
+$A init --ledger T --key key --origin provider.example/tenant-b >/dev/null
+records 900 8 | $A append --ledger T --key key --stream api >/dev/null
+before=$(git -C cust rev-parse refs/heads/main)
+git -C T push -q --force $GURL refs/heads/main:refs/heads/main
+expect_exit 1 "another tenant's ledger signed by the same key: sync exits 1" cust $A sync --ledger cust
+expect_err "serves the ledger of origin 'provider.example/tenant-b', not 'provider.example/acme'" \
+    "the failure names both origins"
+[ "$(git -C cust rev-parse refs/heads/main)" = "$before" ] && ok "the replica did not move" || not_ok "moved"
 finish
