@@ -652,6 +652,10 @@ auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *
         git_config_set_int32(cfg, "pack.deltaCacheSize", 1);
         git_config_free(cfg);
     }
+    /* a local path is saved absolute, so that sync works from any directory */
+    char abs[4096];
+    if (!strchr(url, ':') && realpath(url, abs) != NULL)
+        url = abs;
     if (git_remote_create_with_fetchspec(&remote, repo, remote_name, url,
                                          "+refs/heads/main:" INCOMING) < 0) {
         err = afs_error_git(AUDITFS_EINVAL, "%s: cannot add the remote", url);

@@ -41,6 +41,11 @@ expect_exit 1 "clone with another key of the same name fails verification" $A cl
 expect_exit 1 "clone expecting another origin fails" $A clone $GURL bad2 --key key.pub --origin provider.example/other
 expect_exit 5 "a key other than the pinned one is refused" cust $A clone $GURL cust2 --key other.pub
 
+(cd $SRV && AUDITFS_STATE=$WORK/state-local $A clone acme.git $WORK/bypath --key $WORK/key.pub >/dev/null) &&
+    ok "clone from a relative path" || not_ok "clone from a relative path"
+(cd / && AUDITFS_STATE=$WORK/state-local $A sync --ledger $WORK/bypath >/dev/null) &&
+    ok "...and sync from another directory (the path was saved absolute)" || not_ok "sync by path"
+
 # fresh clone: stock git accepts every commit's signature
 $A allowed-signers --key key.pub > allowed
 n=0; good=0
