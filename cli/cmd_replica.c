@@ -157,8 +157,11 @@ cmd_clone(int argc, char **argv)
     int rc = EXIT_OK;
     if (err)
         rc = replica_fail(err, r, argv[optind]);
-    else
+    else {
         print_report_line("cloned", r);
+        fflush(stdout);
+        cli_index_after_write(argv[optind + 1]);
+    }
     free(r);
     auditfs_verifier_free(v);
     return rc;
@@ -222,12 +225,15 @@ cmd_sync(int argc, char **argv)
     else if (r->new_size == r->old_size && strcmp(r->new_commit, r->old_commit) == 0)
         printf("up to date %s: size %llu, commit %.12s\n", r->origin,
                (unsigned long long)r->new_size, r->new_commit);
-    else
+    else {
         printf("synced %s: size %llu -> %llu, commit %.12s -> %.12s; verified %llu new commits, "
                "%llu segments\n",
                r->origin, (unsigned long long)r->old_size, (unsigned long long)r->new_size,
                r->old_commit, r->new_commit, (unsigned long long)r->report.commits,
                (unsigned long long)r->report.segments);
+        fflush(stdout);
+        cli_index_after_write(path); /* the query index follows the replica, as after append */
+    }
     free(r);
     auditfs_verifier_free(v);
     return rc;
