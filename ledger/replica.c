@@ -683,9 +683,13 @@ cleanup:
     auditfs_verifier_free(pinned);
     git_remote_free(remote);
     git_repository_free(repo);
-    /* a clone that failed leaves nothing behind (only what this call created is removed) */
-    if (err && created)
+    /* a clone that failed leaves nothing behind: a directory it created is removed, an empty
+     * directory it was given is emptied again (the checks above ensure it held nothing) */
+    if (err) {
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (!created)
+            mkdir(dir, st.st_mode & 07777);
+    }
     return err;
 }
 
