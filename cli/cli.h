@@ -4,6 +4,7 @@
 
 #include "auditfs/ledger.h"
 
+#include <getopt.h>
 #include <stdio.h>
 
 /* Exit codes (documented in README.md and `auditfs --help`). */
@@ -26,6 +27,22 @@ __attribute__((format(printf, 1, 2))) int cli_usage_error(const char *fmt, ...);
 /** The ledger directory from --ledger or $AUDITFS_LEDGER. */
 const char *cli_ledger_path(const char *opt);
 int cli_parse_u64(uint64_t *out, const char *s, const char *what);
+
+/**
+ * getopt_long, plus "did you mean '--json'?" (from longopts) after an unknown long option.
+ * Every cli/ file gets it through the macro below; cli/help.c defines it.
+ */
+int cli_getopt_long(int argc, char *const argv[], const char *optstring,
+                    const struct option *longopts, int *longindex);
+#ifndef AUDITFS_CLI_NO_GETOPT_WRAP
+#define getopt_long cli_getopt_long
+#endif
+/** The candidate closest to word by edit distance, or NULL if none is close. */
+const char *cli_closest(const char *word, const char *const *candidates, size_t n);
+/** Prints "Examples:" and the examples of command cmd (after its --help), if it has any. */
+void cli_print_examples(const char *cmd);
+/** Exit code for a failed open/read of a named input file: 7 if it does not exist, else 4. */
+int cli_errno_exit(int errnum);
 
 int cmd_mount(int argc, char **argv);
 int cmd_query(int argc, char **argv);

@@ -33,6 +33,12 @@ cli_exit_code(int err)
 }
 
 int
+cli_errno_exit(int errnum)
+{
+    return errnum == ENOENT || errnum == ENOTDIR ? EXIT_NOTFOUND : EXIT_IO;
+}
+
+int
 cli_fail(int err, const char *context)
 {
     const char *msg = auditfs_error_last();
@@ -524,7 +530,7 @@ cmd_append(int argc, char **argv)
             int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
             if (fd < 0) {
                 fprintf(stderr, "auditfs: %s: %s\n", argv[i], strerror(errno));
-                rc = EXIT_IO;
+                rc = cli_errno_exit(errno);
                 break;
             }
             rc = ap_input(&a, fd, argv[i], wo.batch_bytes);
@@ -1190,9 +1196,18 @@ static const char main_help[] =
     "  archive -o FILE           the whole ledger as one git bundle file (git clone FILE)\n"
     "  mount, umount             the ledger as a read-only, verify-on-read filesystem\n"
     "\n"
-    "Every command takes --ledger DIR (default $AUDITFS_LEDGER).\n"
-    "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 bad input data, 4 I/O or repository\n"
-    "error, 5 unusable key, 6 ledger busy, 7 not found.\n";
+    "Every command takes --ledger DIR (default $AUDITFS_LEDGER); `auditfs help COMMAND` is\n"
+    "`auditfs COMMAND --help`; -V prints the version; man auditfs-COMMAND has the details.\n"
+    "Exit codes (the same mistake gives the same code from every command): 0 ok,\n"
+    "1 verification failed, 2 usage, 3 bad input data, 4 I/O or repository error,\n"
+    "5 unusable key (or a signer key where a verifier key belongs, or the reverse),\n"
+    "6 ledger busy, 7 not found (no such ledger, input file, entry or checkpoint).\n"
+    "\n"
+    "Example:\n"
+    "  auditfs keygen provider.example/acme -o provider.key\n"
+    "  auditfs init --ledger /srv/ledgers/acme --key provider.key\n"
+    "  echo '{\"actor\":\"ops-7\"}' | auditfs append --ledger /srv/ledgers/acme --key provider.key --stream api\n"
+    "  auditfs verify --ledger /srv/ledgers/acme --key provider.key.pub\n";
 
 struct command {
     const char *name;
@@ -1208,23 +1223,82 @@ static const struct command commands[] = {
     {"index", cmd_index},     {"incident", cmd_incident}, {"verify-bundle", cmd_verify_bundle},
     {"archive", cmd_archive}, {NULL, NULL}};
 
+static const char *const *
+command_names(size_t *n)
+{
+    static const char *names[sizeof commands / sizeof commands[0]];
+    size_t k = 0;
+    for (const struct command *c = commands; c->name; c++)
+        names[k++] = c->name;
+    *n = k;
+    return names;
+}
+
+static const struct command *
+find_command(const char *name)
+{
+    for (const struct command *c = commands; c->name; c++)
+        if (strcmp(name, c->name) == 0)
+            return c;
+    return NULL;
+}
+
+static int
+unknown_command(const char *name)
+{
+    size_t n;
+    const char *const *names = command_names(&n);
+    const char *best = cli_closest(name, names, n);
+    if (best)
+        return cli_usage_error("unknown command '%s'; did you mean '%s'?", name, best);
+    return cli_usage_error("unknown command '%s'", name);
+}
+
+/* Runs a command; after its --help, adds the examples. `auditfs help CMD` comes here too. */
+static int
+run_command(const struct command *c, int argc, char **argv)
+{
+    int help = 0;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            help = 1;
+    optind = 1;
+    int rc = c->fn(argc, argv);
+    if (help && rc == 0) {
+        cli_print_examples(c->name);
+        fflush(stdout);
+    }
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-        !strcmp(argv[1], "help")) {
+        (!strcmp(argv[1], "help") && argc == 2)) {
         fputs(main_help, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("auditfs %s\n", auditfs_version());
         return 0;
     }
-    for (const struct command *c = commands; c->name; c++) {
-        if (strcmp(argv[1], c->name) == 0) {
-            optind = 1;
-            return c->fn(argc - 1, argv + 1);
-        }
+    if (!strcmp(argv[1], "--list-commands")) {
+        /* for the bash completion and the man page test: the dispatch table, one per line */
+        for (const struct command *c = commands; c->name; c++)
+            puts(c->name);
+        return 0;
     }
-    return cli_usage_error("unknown command '%s'", argv[1]);
+    if (!strcmp(argv[1], "help")) {
+        /* auditfs help CMD == auditfs CMD --help */
+        const struct command *c = find_command(argv[2]);
+        if (!c)
+            return unknown_command(argv[2]);
+        char *hargv[] = {argv[2], "--help", NULL};
+        return run_command(c, 2, hargv);
+    }
+    const struct command *c = find_command(argv[1]);
+    if (!c)
+        return unknown_command(argv[1]);
+    return run_command(c, argc - 1, argv + 1);
 }
