@@ -44,6 +44,15 @@ void cli_print_examples(const char *cmd);
 /** Exit code for a failed open/read of a named input file: 7 if it does not exist, else 4. */
 int cli_errno_exit(int errnum);
 
+/* JSON output (cli/json.c; schemas in docs/JSON.md) */
+void cli_json_str(FILE *f, const char *s);
+void cli_json_strn(FILE *f, const char *s, size_t n);
+/** {"origin","tree_size","root"} */
+void cli_json_checkpoint(FILE *f, const auditfs_checkpoint *cp);
+/** Captures stdout; cli_capture_end_json prints the captured "ok:/FAIL:" lines as JSON. */
+int cli_capture_begin(void);
+void cli_capture_end_json(int rc);
+
 int cmd_mount(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_index(int argc, char **argv);

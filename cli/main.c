@@ -255,13 +255,13 @@ cmd_init(int argc, char **argv)
 static const char append_help[] =
     "usage: auditfs append --ledger DIR --key FILE --stream S [--tenant T] [--party P]\n"
     "                      [--layer L] [--quarantine] [--max-record BYTES] [--batch-bytes N]\n"
-    "                      [--flush-ms MS] [--no-wait] [--no-index] [FILE...]\n"
+    "                      [--flush-ms MS] [--no-wait] [--no-index] [--json] [FILE...]\n"
     "\n"
     "Appends one entry per input line (standard input when no FILE), signing and committing in\n"
     "batches: a batch is committed when it holds --batch-bytes (default 8 MiB) or when its first\n"
     "line is --flush-ms old (default 1000), so a slow trickle is committed within a second.\n"
     "Each durable commit prints the new tree size on standard output: every entry up to it is\n"
-    "acknowledged (fsynced). Lines must be UTF-8 without NUL or control characters (tab\n"
+    "acknowledged (fsynced); --json prints {\"tree_size\",\"entries\",\"quarantined\"} lines. Lines must be UTF-8 without NUL or control characters (tab\n"
     "allowed), at most --max-record bytes (default 65536), and end with a newline. A bad line\n"
     "stops the append with FILE:LINE: reason and exit code 3 after committing everything before\n"
     "it; with --quarantine the line is stored byte-exact in the 'quarantine' stream instead.\n"
@@ -281,6 +281,7 @@ typedef struct appender {
     int64_t batch_start;
     uint64_t committed;
     uint64_t quarantined;
+    int json; /* acknowledgments as JSON lines */
 } appender;
 
 static int64_t
@@ -294,14 +295,19 @@ mono_us(void)
 static int
 ap_commit(appender *a)
 {
-    uint64_t size;
-    if (auditfs_writer_pending_count(a->w) == 0)
+    uint64_t size, n = auditfs_writer_pending_count(a->w);
+    if (n == 0)
         return 0;
     int err = auditfs_writer_commit(a->w, &size);
     if (err)
         return err;
     a->committed = size;
-    printf("%llu\n", (unsigned long long)size);
+    if (a->json)
+        printf("{\"tree_size\":%llu,\"entries\":%llu,\"quarantined\":%llu}\n",
+               (unsigned long long)size, (unsigned long long)n,
+               (unsigned long long)a->quarantined);
+    else
+        printf("%llu\n", (unsigned long long)size);
     fflush(stdout);
     a->batch_start = 0;
     return 0;
@@ -459,6 +465,7 @@ cmd_append(int argc, char **argv)
                                          {"flush-ms", required_argument, 0, 'F'},
                                          {"no-wait", no_argument, 0, 'N'},
                                          {"no-index", no_argument, 0, 'X'},
+                                         {"json", no_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
     int update_index = 1;
     if (want_help(argc, argv, append_help))
@@ -495,6 +502,7 @@ cmd_append(int argc, char **argv)
             break;
         case 'N': wo.wait_for_lock = 0; break;
         case 'X': update_index = 0; break;
+        case 'J': a.json = 1; break;
         default: return EXIT_USAGE;
         }
     }
@@ -553,7 +561,7 @@ cmd_append(int argc, char **argv)
 
 static const char publish_help[] =
     "usage: auditfs publish --ledger DIR --key FILE --name NAME [--content-type T]\n"
-    "                       [--tenant T] [--party P] [--layer L] FILE\n"
+    "                       [--tenant T] [--party P] [--layer L] [--json] FILE\n"
     "\n"
     "Publishes FILE as the next version (numbered from 1) of the document NAME, e.g.\n"
     "sla/acme-compute or matrix/responsibility. The entry carries the name, version, content\n"
@@ -562,7 +570,8 @@ static const char publish_help[] =
 
 static const char notice_help[] =
     "usage: auditfs notice --ledger DIR --key FILE --title TITLE [--effective TIME]\n"
-    "                      [--content-type T] [--tenant T] [--party P] [--layer L] FILE\n"
+    "                      [--content-type T] [--tenant T] [--party P] [--layer L] [--json]\n"
+    "                      FILE\n"
     "\n"
     "Publishes FILE as a change notice or security bulletin. --effective is when the change\n"
     "takes effect (RFC 3339 or YYYY-MM-DD, UTC). Prints the entry's seq.\n";
@@ -605,7 +614,9 @@ publish_common(int argc, char **argv, int is_notice)
                                          {"tenant", required_argument, 0, 't'},
                                          {"party", required_argument, 0, 'p'},
                                          {"layer", required_argument, 0, 'y'},
+                                         {"json", no_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
+    int json = 0;
     if (want_help(argc, argv, is_notice ? notice_help : publish_help))
         return 0;
     memset(&e, 0, sizeof e);
@@ -622,6 +633,7 @@ publish_common(int argc, char **argv, int is_notice)
         case 't': snprintf(e.tenant, sizeof e.tenant, "%s", optarg); break;
         case 'p': snprintf(e.party, sizeof e.party, "%s", optarg); break;
         case 'y': snprintf(e.layer, sizeof e.layer, "%s", optarg); break;
+        case 'J': json = 1; break;
         default: return EXIT_USAGE;
         }
     }
@@ -662,7 +674,19 @@ publish_common(int argc, char **argv, int is_notice)
         err = auditfs_writer_commit(w, &size);
     if (err)
         rc = cli_fail(err, is_notice ? "notice" : "publish");
-    else if (is_notice)
+    else if (json) {
+        printf("{\"type\":\"%s\",\"seq\":%llu,\"tree_size\":%llu,", e.type,
+               (unsigned long long)seq, (unsigned long long)size);
+        if (is_notice) {
+            printf("\"title\":");
+            cli_json_str(stdout, e.title);
+        } else {
+            printf("\"name\":");
+            cli_json_str(stdout, e.name);
+            printf(",\"version\":%llu", (unsigned long long)e.version);
+        }
+        printf(",\"content_length\":%llu}\n", (unsigned long long)len);
+    } else if (is_notice)
         printf("notice seq %llu, tree size %llu\n", (unsigned long long)seq,
                (unsigned long long)size);
     else
@@ -691,10 +715,11 @@ cmd_notice(int argc, char **argv)
 /* ---- checkpoint ---- */
 
 static const char checkpoint_help[] =
-    "usage: auditfs checkpoint --ledger DIR [--size N]\n"
+    "usage: auditfs checkpoint --ledger DIR [--size N] [--json]\n"
     "\n"
     "Prints the latest signed checkpoint (a C2SP signed note), or the one committed for tree\n"
-    "size N. Check it with `auditfs verify` or any signed-note verifier.\n";
+    "size N. Check it with `auditfs verify` or any signed-note verifier. --json prints\n"
+    "{\"origin\",\"tree_size\",\"root\",\"note\"} (the note verbatim, unverified).\n";
 
 static int
 cmd_checkpoint(int argc, char **argv)
@@ -704,12 +729,16 @@ cmd_checkpoint(int argc, char **argv)
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"size", required_argument, 0, 'S'},
+                                         {"json", no_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
+    int json = 0;
     if (want_help(argc, argv, checkpoint_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'l')
             ledger = optarg;
+        else if (c == 'J')
+            json = 1;
         else if (c == 'S') {
             if (cli_parse_u64(&size, optarg, "--size"))
                 return EXIT_USAGE;
@@ -724,9 +753,23 @@ cmd_checkpoint(int argc, char **argv)
     size_t len;
     int err = size == UINT64_MAX ? auditfs_ledger_checkpoint_note(&note, &len, l)
                                  : auditfs_ledger_checkpoint_at(&note, &len, l, size);
+    auditfs_checkpoint cp;
+    if (!err && json) {
+        /* the body is the note up to the blank line before the signatures */
+        const char *end = memmem(note, len, "\n\n", 2);
+        err = auditfs_checkpoint_parse(&cp, note, end ? (size_t)(end - note) + 1 : len);
+    }
     if (err)
         rc = cli_fail(err, "checkpoint");
-    else
+    else if (json) {
+        char root[48];
+        auditfs_hash_base64(root, &cp.root);
+        printf("{\"origin\":");
+        cli_json_str(stdout, cp.origin);
+        printf(",\"tree_size\":%llu,\"root\":\"%s\",\"note\":", (unsigned long long)cp.size, root);
+        cli_json_strn(stdout, note, len);
+        printf("}\n");
+    } else
         fwrite(note, 1, len, stdout);
     free(note);
     auditfs_ledger_free(l);
@@ -758,6 +801,20 @@ json_str(FILE *f, const char *s)
             fputc(ch, f);
     }
     fputc('"', f);
+}
+
+/* 1 if the head checkpoint carries a signature line by v's key name (whether or not it is valid). */
+static int
+key_signs_head(auditfs_ledger *l, const auditfs_verifier *v)
+{
+    char *note = NULL, want[300];
+    size_t len;
+    if (auditfs_ledger_checkpoint_note(&note, &len, l) != 0)
+        return 1; /* cannot tell: keep the verification failure */
+    snprintf(want, sizeof want, "\n\xe2\x80\x94 %s ", auditfs_verifier_name(v));
+    int found = memmem(note, len, want, strlen(want)) != NULL;
+    free(note);
+    return found;
 }
 
 static int
@@ -843,6 +900,10 @@ cmd_verify(int argc, char **argv)
             fprintf(stderr, "auditfs: verification FAILED: %s\n",
                     r.reason[0] ? r.reason : auditfs_error_last());
         rc = cli_exit_code(err);
+        /* still exit 1: without the right key nothing here verifies, but say the likely cause */
+        if (err == AUDITFS_EVERIFY && !json && !key_signs_head(l, v))
+            fprintf(stderr, "auditfs: %s is not the key of this ledger (its head checkpoint has no "
+                            "signature by it): wrong key or wrong ledger?\n", key);
     }
     auditfs_ledger_free(l);
     auditfs_verifier_free(v);

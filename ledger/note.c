@@ -438,9 +438,13 @@ auditfs_signer_load(auditfs_signer **out, const char *path)
     }
     if (st.st_mode & 077) {
         /* A world-readable verifier key given as the signer: name that mistake, not the mode. */
-        char head[SKEY_PREFIX_LEN];
-        if (pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head &&
-            memcmp(head, SKEY_PREFIX, SKEY_PREFIX_LEN) != 0 && memchr(head, '+', sizeof head)) {
+        char head[KEY_FILE_MAX];
+        auditfs_verifier *v = NULL;
+        ssize_t hn = pread(fd, head, SKEY_PREFIX_LEN, 0);
+        if (hn == (ssize_t)SKEY_PREFIX_LEN && memcmp(head, SKEY_PREFIX, SKEY_PREFIX_LEN) != 0 &&
+            (hn = pread(fd, head, sizeof head, 0)) > 0 &&
+            auditfs_verifier_parse(&v, head, (size_t)hn) == 0) {
+            auditfs_verifier_free(v);
             err = afs_error_set(AUDITFS_EKEY, "%s: a verifier (public) key, not a signer key: "
                                 "give the signer key file (the one without .pub)", path);
             goto cleanup;
