@@ -3,6 +3,7 @@
 #define AUDITFS_CLI_H
 
 #include "auditfs/ledger.h"
+#include "auditfs/progress.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -52,6 +53,18 @@ void cli_json_checkpoint(FILE *f, const auditfs_checkpoint *cp);
 /** Captures stdout; cli_capture_end_json prints the captured "ok:/FAIL:" lines as JSON. */
 int cli_capture_begin(void);
 void cli_capture_end_json(int rc);
+
+/* Progress on a terminal (cli/progress.c): a printer for the library's auditfs_progress. */
+typedef struct cli_progress {
+    int64_t t0_us, last_us;
+    uint64_t last_done;
+    int printed;
+    int no_delay;
+} cli_progress;
+/** The callback to put in an options struct: prints if stderr is a terminal, else {NULL}. */
+auditfs_progress cli_progress_init(cli_progress *p);
+/** Ends a progress line left open by an operation that failed part way. */
+void cli_progress_done(cli_progress *p);
 
 int cmd_mount(int argc, char **argv);
 int cmd_query(int argc, char **argv);

@@ -1255,6 +1255,9 @@ ledger_args_free(ledger_arg *la, size_t n)
     }
 }
 
+/* progress of the proof-writing loop (stderr on a terminal); set by cmd_incident */
+static auditfs_progress incident_progress;
+
 static int
 write_bundle(const char *dir, bundle *b, ledger_arg *la)
 {
@@ -1285,6 +1288,8 @@ write_bundle(const char *dir, bundle *b, ledger_arg *la)
         if (!err)
             err = select_entries(&s, b, l, b->cp[li].size, 0);
         for (size_t i = 0; i < s.n && !err; i++) {
+            if (incident_progress.fn && ((i & 255) == 0 || i + 1 == s.n))
+                incident_progress.fn(incident_progress.ctx, "incident", i + 1, s.n);
             uint8_t *leaf = NULL, *content = NULL;
             size_t len, clen;
             char *proof = NULL;
@@ -1597,8 +1602,11 @@ cmd_incident(int argc, char **argv)
     if (!err && mkdir(out, 0755) != 0)
         err = afs_error_set(errno == EEXIST ? AUDITFS_EEXISTS : AUDITFS_EIO, "%s: %s", out,
                             strerror(errno));
+    cli_progress prog;
+    incident_progress = cli_progress_init(&prog);
     if (!err)
         err = write_bundle(out, &b, la);
+    cli_progress_done(&prog);
     if (!err)
         err = finish_bundle(out);
     if (err)

@@ -240,7 +240,10 @@ cmd_index(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!check) {
-        err = rebuild || fields ? auditfs_index_rebuild(l, fields) : auditfs_index_update(l);
+        cli_progress prog;
+        auditfs_index_options io = {cli_progress_init(&prog), rebuild || fields, fields};
+        err = auditfs_index_update_opts(l, &io);
+        cli_progress_done(&prog);
         if (err) {
             rc = cli_fail(err, "index");
             goto out;

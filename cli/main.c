@@ -862,7 +862,10 @@ cmd_verify(int argc, char **argv)
     auditfs_verify_report r;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int err = auditfs_ledger_verify(&r, l, v, (const char *)tnote, tlen);
+    cli_progress prog;
+    auditfs_verify_options vo = {cli_progress_init(&prog), (const char *)tnote, tlen};
+    int err = auditfs_ledger_verify_opts(&r, l, v, &vo);
+    cli_progress_done(&prog);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     char root[64];

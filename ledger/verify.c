@@ -14,6 +14,7 @@
  *    commit against the recomputed hashes; no extra tiles, contents or top-level files;
  *  - if given, that the trusted checkpoint is signed by the key and is a prefix of the ledger.
  */
+#include "progress.h"
 #include "store.h"
 
 #include "auditfs/merkle.h"
@@ -363,6 +364,7 @@ verify_entry(vstate *v, const uint8_t *leaf, size_t len)
     v->prev_time = e.time_us;
     v->next_seq++;
     v->r->leaf_bytes += len;
+    afs_progress_tick("verify", v->next_seq, v->r->head.size);
     return cross_checkpoints(v);
 }
 
@@ -484,6 +486,28 @@ count_blobs(uint64_t *out, git_repository *repo, git_tree *root, const char *pat
 int
 auditfs_ledger_verify(auditfs_verify_report *report, auditfs_ledger *l,
                       const auditfs_verifier *key, const char *trusted_note, size_t trusted_len)
+{
+    auditfs_verify_options o = {{NULL, NULL}, trusted_note, trusted_len};
+    return auditfs_ledger_verify_opts(report, l, key, &o);
+}
+
+static int verify_all(auditfs_verify_report *report, auditfs_ledger *l,
+                      const auditfs_verifier *key, const char *trusted_note, size_t trusted_len);
+
+int
+auditfs_ledger_verify_opts(auditfs_verify_report *report, auditfs_ledger *l,
+                           const auditfs_verifier *key, const auditfs_verify_options *opts)
+{
+    const auditfs_progress *prev = afs_progress_begin(opts ? &opts->progress : NULL);
+    int err = verify_all(report, l, key, opts ? opts->trusted_note : NULL,
+                         opts ? opts->trusted_len : 0);
+    afs_progress_end(prev);
+    return err;
+}
+
+static int
+verify_all(auditfs_verify_report *report, auditfs_ledger *l, const auditfs_verifier *key,
+           const char *trusted_note, size_t trusted_len)
 {
     vstate v;
     int err;
