@@ -1249,6 +1249,7 @@ static const char main_help[] =
     "  publish                   publish a new version of a document (SLA, matrix, ...)\n"
     "  notice                    publish a change notice or security bulletin\n"
     "Everyone:\n"
+    "  status                    the ledger, its size, last commit and the index's freshness\n"
     "  checkpoint                print the latest signed checkpoint\n"
     "  verify                    verify the whole ledger with the verifier key\n"
     "  prove, consistency        inclusion and consistency proofs\n"
@@ -1285,7 +1286,9 @@ static const struct command commands[] = {
     {"leaf", cmd_leaf},       {"leaves", cmd_leaves},     {"log", cmd_log},
     {"mount", cmd_mount},     {"umount", cmd_umount},     {"query", cmd_query},
     {"index", cmd_index},     {"incident", cmd_incident}, {"verify-bundle", cmd_verify_bundle},
-    {"archive", cmd_archive}, {NULL, NULL}};
+    {"archive", cmd_archive},
+    {"status", cmd_status},
+    {NULL, NULL}};
 
 static const char *const *
 command_names(size_t *n)
