@@ -1365,6 +1365,8 @@ main(int argc, char **argv)
         return run_command(c, 2, hargv);
     }
     const struct command *c = find_command(argv[1]);
+    if (!c && cli_is_mount_helper_call(argc, argv))
+        return cli_mount_helper(argc, argv); /* mount -t fuse.auditfs, fstab */
     if (!c)
         return unknown_command(argv[1]);
     return run_command(c, argc - 1, argv + 1);
