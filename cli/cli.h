@@ -76,6 +76,7 @@ int cmd_archive(int argc, char **argv);
 void cli_index_after_write(const char *ledger_path);
 int cmd_umount(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 /** argv looks like mount.fuse3's `auditfs SOURCE MOUNTPOINT -o OPTS` (cli/mount_helper.c). */
 int cli_is_mount_helper_call(int argc, char **argv);
 int cli_mount_helper(int argc, char **argv);

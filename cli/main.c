@@ -1259,7 +1259,7 @@ static const char main_help[] =
     "  incident                  write a self-contained incident evidence bundle\n"
     "  verify-bundle DIR         check a bundle offline with the verifier key(s)\n"
     "  archive -o FILE           the whole ledger as one git bundle file (git clone FILE)\n"
-    "  mount, umount             the ledger as a read-only, verify-on-read filesystem\n"
+    "  mount, umount             the ledger as a read-only, verify-on-read filesystem\n"    "  export --tlog-tiles DIR   the ledger as a static C2SP tlog-tiles tree for any web server\n"
     "\n"
     "Every command takes --ledger DIR (default $AUDITFS_LEDGER); `auditfs help COMMAND` is\n"
     "`auditfs COMMAND --help`; -V prints the version; man auditfs-COMMAND has the details.\n"
@@ -1288,6 +1288,7 @@ static const struct command commands[] = {
     {"index", cmd_index},     {"incident", cmd_incident}, {"verify-bundle", cmd_verify_bundle},
     {"archive", cmd_archive},
     {"status", cmd_status},
+    {"export", cmd_export},
     {NULL, NULL}};
 
 static const char *const *

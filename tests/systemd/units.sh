@@ -20,7 +20,7 @@ o={x["name"]:x["value"] for x in json.load(sys.stdin)}
 print(o["prefix"].rstrip("/") + "/" + o["bindir"])')
 d=$WORK/units
 mkdir -p "$d"
-for f in "$build"/contrib/systemd/*.service "$build"/contrib/systemd/*.mount "$src"/contrib/systemd/*.timer; do
+for f in "$build"/contrib/systemd/*.service "$build"/contrib/systemd/*.mount "$src"/contrib/systemd/*.timer "$src"/contrib/systemd/*.path; do
     b=$(basename "$f")
     sed "s|$prefix_bin/auditfs|$build/cli/auditfs|g" "$f" >"$d/$b"
     case $b in *@.*) cp "$d/$b" "$d/${b/@./@test.}" ;; esac
@@ -38,7 +38,7 @@ for u in "$d"/*; do
     fi
 done
 [ "$n" -ge 10 ] && ok "$n units checked" || not_ok "only $n units found"
-for s in ingest journal verify sync cosign; do
+for s in ingest journal verify sync cosign export; do
     u=$d/auditfs-$s@test.service
     miss=
     for k in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes ProtectHome=yes \
