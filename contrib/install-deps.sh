@@ -7,7 +7,7 @@ pkgs=(build-essential meson ninja-build pkg-config git python3
       clang libclang-rt-14-dev
       golang-go golang-golang-x-mod-dev
       attr jq time
-      scdoc man-db systemd)
+      scdoc man-db systemd faketime)
 if [ "${1:-}" = "--list" ]; then
     printf '%s\n' "${pkgs[@]}"
     exit 0

@@ -214,6 +214,9 @@ auditfs_export_tlog_tiles(auditfs_export_report *out, auditfs_ledger *l,
     /* the head must be signed by key and its root must be that of the tiles we publish */
     if ((err = auditfs_ledger_check_head(&out->head, l, key)) != 0)
         goto cleanup;
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    if ((err = make_parents(path)) != 0)
+        goto cleanup;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         err = afs_error_set(AUDITFS_EIO, "%s: %s", dir, strerror(errno));
         goto cleanup;
