@@ -80,5 +80,16 @@ int cmd_export(int argc, char **argv);
 /** argv looks like mount.fuse3's `auditfs SOURCE MOUNTPOINT -o OPTS` (cli/mount_helper.c). */
 int cli_is_mount_helper_call(int argc, char **argv);
 int cli_mount_helper(int argc, char **argv);
+typedef struct cli_mount_opts {
+    const char *key, *trusted; /* point into the parsed string */
+    int follow;
+    char *fuse;                /* the FUSE options to pass on, comma-separated */
+    const char *bad;           /* on failure: the option refused */
+} cli_mount_opts;
+/**
+ * Parses mount(8)/fstab options (comma-separated, modified in place). fuse must hold
+ * strlen(opts) + 1 bytes. 0, or -1 with out->bad naming an option that is not ours.
+ */
+int cli_mount_opts_parse(cli_mount_opts *out, char *opts, char *fuse);
 
 #endif

@@ -45,6 +45,36 @@ is_fuse_passthrough(const char *o)
 }
 
 int
+cli_mount_opts_parse(cli_mount_opts *out, char *opts, char *fuse)
+{
+    char *save = NULL;
+    size_t fl = 0;
+    memset(out, 0, sizeof *out);
+    out->fuse = fuse;
+    fuse[0] = 0;
+    for (char *o = opts ? strtok_r(opts, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save)) {
+        if (strncmp(o, "key=", 4) == 0)
+            out->key = o + 4;
+        else if (strncmp(o, "trusted=", 8) == 0)
+            out->trusted = o + 8;
+        else if (strcmp(o, "follow") == 0)
+            out->follow = 1;
+        else if (is_fuse_passthrough(o)) {
+            /* fuse has strlen(opts) + 1 bytes and only options of opts go in, each once */
+            if (fl)
+                fuse[fl++] = ',';
+            size_t ol = strlen(o);
+            memcpy(fuse + fl, o, ol + 1);
+            fl += ol;
+        } else if (!is_ignored(o)) {
+            out->bad = o;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
 cli_is_mount_helper_call(int argc, char **argv)
 {
     struct stat a, b;
@@ -57,7 +87,7 @@ int
 cli_mount_helper(int argc, char **argv)
 {
     const char *source = argv[1], *mountpoint = argv[2];
-    char *opts = NULL, *fuse = NULL, *save = NULL;
+    char *opts = NULL, *fuse = NULL;
     const char *key = NULL, *trusted = NULL;
     int follow = 0, foreground = 0, rc = EXIT_USAGE;
     size_t fl = 0;
@@ -86,24 +116,16 @@ cli_mount_helper(int argc, char **argv)
     fuse = calloc(1, opts ? strlen(opts) + 1 : 1);
     if (!fuse)
         goto out;
-    for (char *o = opts ? strtok_r(opts, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save)) {
-        if (strncmp(o, "key=", 4) == 0)
-            key = o + 4;
-        else if (strncmp(o, "trusted=", 8) == 0)
-            trusted = o + 8;
-        else if (strcmp(o, "follow") == 0)
-            follow = 1;
-        else if (is_fuse_passthrough(o)) {
-            if (fl)
-                fuse[fl++] = ',';
-            strcpy(fuse + fl, o);
-            fl += strlen(o);
-        } else if (!is_ignored(o)) {
-            cli_usage_error("mount option '%s' is not an auditfs option (key=FILE.pub, "
-                            "trusted=FILE, follow, allow_other, ...)", o);
-            goto out;
-        }
+    cli_mount_opts mo;
+    if (cli_mount_opts_parse(&mo, opts, fuse) != 0) {
+        cli_usage_error("mount option '%s' is not an auditfs option (key=FILE.pub, "
+                        "trusted=FILE, follow, allow_other, ...)", mo.bad);
+        goto out;
     }
+    key = mo.key;
+    trusted = mo.trusted;
+    follow = mo.follow;
+    fl = strlen(fuse);
     if (!key || !*key) {
         cli_usage_error("mount of %s: the option key=FILE.pub (the ledger's verifier key) is "
                         "required", source);
