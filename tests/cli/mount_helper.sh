@@ -78,6 +78,17 @@ else
     echo "# skip: no installed auditfs on mount(8)'s PATH for -t fuse.auditfs (cases 1-3 cover the helper)"
 fi
 
+# 4b. `auditfs mount` on a terminal shows the progress of its verifying scan
+if command -v script >/dev/null; then
+    AUDITFS_PROGRESS=now $T script -qec "'$A' mount --ledger '$L' --key '$WORK/key.pub' '$M'" /dev/null |
+        tr '\r' '\n' >"$WORK/mp.out"
+    track
+    grep -q '^open: 50/50 entries (100%)' "$WORK/mp.out" && ok "mount on a terminal: progress of the opening scan" ||
+        not_ok "mount progress: $(head -c 300 "$WORK/mp.out")"
+    served && ok "  and it is mounted" || not_ok "mount after progress: not served"
+    unmount_check "auditfs mount"
+fi
+
 # 5. mistakes: named, nothing mounted
 expect_exit 2 "a misspelt option is refused" env PATH=$BIN:$PATH "$MOUNT_HELPER" "$L" "$M" -t fuse.auditfs -o key=$WORK/key.pub,alow_other
 expect_err "mount option 'alow_other' is not an auditfs option" "  and named"
