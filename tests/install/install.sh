@@ -93,6 +93,15 @@ if command -v scdoc >/dev/null; then
     for c in $("$AUDITFS" --list-commands); do
         t "man page auditfs-$c.1 is installed" test -f "$root/share/man/man1/auditfs-$c.1"
     done
+    # every option a command's --help names is in its man page source
+    for c in $("$AUDITFS" --list-commands); do
+        missing=
+        for o in $("$AUDITFS" "$c" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+            grep -q -- "$o" "$src/docs/man/auditfs-$c.1.scd" 2>/dev/null || missing="$missing $o"
+        done
+        [ -z "$missing" ] && ok "auditfs-$c(1) documents every option of its --help" ||
+            not_ok "auditfs-$c(1) lacks:$missing"
+    done
     command -v man >/dev/null && t "man renders auditfs-verify(1)" sh -c "MANWIDTH=80 man -l '$root/share/man/man1/auditfs-verify.1' 2>/dev/null | grep -q 'auditfs-verify - '"
 else
     echo "# scdoc missing: man pages skipped"
