@@ -77,6 +77,8 @@ void cli_index_after_write(const char *ledger_path);
 int cmd_umount(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+/** Brings the tlog-tiles tree in dir up to date after a commit; warns (and returns) on error. */
+int cli_tlog_export(const char *ledger_path, const auditfs_verifier *key, const char *dir);
 /** argv looks like mount.fuse3's `auditfs SOURCE MOUNTPOINT -o OPTS` (cli/mount_helper.c). */
 int cli_is_mount_helper_call(int argc, char **argv);
 int cli_mount_helper(int argc, char **argv);

@@ -255,7 +255,8 @@ cmd_init(int argc, char **argv)
 static const char append_help[] =
     "usage: auditfs append --ledger DIR --key FILE --stream S [--tenant T] [--party P]\n"
     "                      [--layer L] [--quarantine] [--max-record BYTES] [--batch-bytes N]\n"
-    "                      [--flush-ms MS] [--no-wait] [--no-index] [--json] [FILE...]\n"
+    "                      [--flush-ms MS] [--no-wait] [--no-index] [--json]\n"
+    "                      [--tlog-tiles OUTDIR] [FILE...]\n"
     "\n"
     "Appends one entry per input line (standard input when no FILE), signing and committing in\n"
     "batches: a batch is committed when it holds --batch-bytes (default 8 MiB) or when its first\n"
@@ -269,7 +270,8 @@ static const char append_help[] =
     "A second appender waits for the first (--no-wait: exit 6 instead).\n"
     "When it ends, append brings the query index up to date (derived data; see `auditfs index`);\n"
     "--no-index leaves that to a later `auditfs index` or query, for pipelines that index on\n"
-    "their own schedule.\n"
+    "their own schedule. --tlog-tiles OUTDIR brings a static C2SP tlog-tiles tree up to date\n"
+    "after each commit (see `auditfs export`; a failed export warns, the commit stands).\n"
     "P is provider|customer|security-vendor|assessor; L is facility|hardware|virtualization|\n"
     "platform|application|data.\n";
 
@@ -283,6 +285,8 @@ typedef struct appender {
     uint64_t committed;
     uint64_t quarantined;
     int json; /* acknowledgments as JSON lines */
+    const char *ledger, *tlog_dir; /* --tlog-tiles: export after each commit */
+    auditfs_verifier *tlog_key;
 } appender;
 
 static int64_t
@@ -310,6 +314,8 @@ ap_commit(appender *a)
     else
         printf("%llu\n", (unsigned long long)size);
     fflush(stdout);
+    if (a->tlog_dir)
+        cli_tlog_export(a->ledger, a->tlog_key, a->tlog_dir);
     a->batch_start = 0;
     return 0;
 }
@@ -467,6 +473,7 @@ cmd_append(int argc, char **argv)
                                          {"no-wait", no_argument, 0, 'N'},
                                          {"no-index", no_argument, 0, 'X'},
                                          {"json", no_argument, 0, 'J'},
+                                         {"tlog-tiles", required_argument, 0, 'E'},
                                          {0, 0, 0, 0}};
     int update_index = 1;
     if (want_help(argc, argv, append_help))
@@ -504,6 +511,7 @@ cmd_append(int argc, char **argv)
         case 'N': wo.wait_for_lock = 0; break;
         case 'X': update_index = 0; break;
         case 'J': a.json = 1; break;
+        case 'E': a.tlog_dir = optarg; break;
         default: return EXIT_USAGE;
         }
     }
@@ -528,7 +536,10 @@ cmd_append(int argc, char **argv)
     auditfs_signer *s = NULL;
     if ((rc = load_signer(&s, key)) != 0)
         return rc;
-    if ((err = auditfs_writer_open(&a.w, ledger, s, &wo)) != 0) {
+    a.ledger = ledger;
+    if ((a.tlog_dir && (err = auditfs_signer_verifier(&a.tlog_key, s)) != 0) ||
+        (err = auditfs_writer_open(&a.w, ledger, s, &wo)) != 0) {
+        auditfs_verifier_free(a.tlog_key);
         auditfs_signer_free(s);
         return cli_fail(err, "append");
     }
@@ -552,6 +563,7 @@ cmd_append(int argc, char **argv)
         fprintf(stderr, "auditfs: %llu bad line(s) stored in the quarantine stream\n",
                 (unsigned long long)a.quarantined);
     auditfs_writer_free(a.w);
+    auditfs_verifier_free(a.tlog_key);
     if (a.committed && update_index)
         cli_index_after_write(ledger);
     auditfs_signer_free(s);

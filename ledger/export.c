@@ -4,7 +4,9 @@
  * Invariants: every file is written to "<name>.tmp.<pid>", fsynced and renamed, so a file that
  * exists under its final name is complete; full tiles and bundles never change once written
  * (their content is fixed by the append-only tree), so an existing one is skipped; the
- * checkpoint is renamed into place last, after everything it refers to is durable.
+ * checkpoint is renamed into place last, after everything it refers to is durable. An export
+ * starts from the size of the checkpoint already in the directory (once this ledger is proved
+ * to extend it), so exporting after each commit costs O(new entries), not O(ledger).
  */
 #include "auditfs/export.h"
 #include "auditfs/merkle.h"
@@ -84,48 +86,91 @@ exists(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-typedef struct tile_walk {
-    const char *dir;
-    git_repository *repo;
-    uint64_t written;
-    int err;
-} tile_walk;
-
-/* git_tree_walk callback: copies each tile blob whose path is a valid tile path. */
+/*
+ * Writes the hash tiles of a tree of `size` that can have changed since `from` (those holding
+ * a hash of index >= from >> 8L at level L), reading each from the head's tree, where FORMAT.md
+ * section 5 puts exactly these paths. Full tiles already in dir are kept.
+ */
 static int
-copy_tile(const char *root, const git_tree_entry *e, void *payload)
+export_tiles(uint64_t *written, auditfs_ledger *l, const char *dir, uint64_t size, uint64_t from)
 {
-    tile_walk *w = payload;
-    char rel[512], path[4096];
-    unsigned level, width;
-    uint64_t index;
-    git_blob *blob = NULL;
-    if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+    int err = 0;
+    for (unsigned level = 0; level < AFS_TILE_LEVELS && !err; level++) {
+        uint64_t count = size >> (8 * level); /* hashes at this level */
+        if (count == 0)
+            break;
+        for (uint64_t k = (from >> (8 * level)) / AUDITFS_TILE_WIDTH;
+             k <= (count - 1) / AUDITFS_TILE_WIDTH && !err; k++) {
+            uint64_t left = count - k * AUDITFS_TILE_WIDTH;
+            unsigned width = left < AUDITFS_TILE_WIDTH ? (unsigned)left : AUDITFS_TILE_WIDTH;
+            char rel[AUDITFS_TILE_PATH_MAX], path[4200];
+            uint8_t *data = NULL;
+            size_t len = 0;
+            if ((err = auditfs_tile_path(rel, level, k, width)) != 0)
+                break;
+            snprintf(path, sizeof path, "%s/%s", dir, rel);
+            if (exists(path))
+                continue;
+            if ((err = afs_tree_read(&data, &len, l->repo, l->tree, rel)) != 0) {
+                err = afs_error_wrap(AUDITFS_EVERIFY, "the head has no %s", rel);
+                break;
+            }
+            if (len != (size_t)width * AUDITFS_HASH_BYTES)
+                err = afs_error_set(AUDITFS_EVERIFY, "%s: %zu bytes, not %u hashes", rel, len,
+                                    width);
+            else if ((err = write_atomic(path, data, len)) == 0)
+                (*written)++;
+            free(data);
+        }
+    }
+    return err;
+}
+
+/*
+ * The size from which this export must write: that of the checkpoint already in dir when it
+ * is signed by key for this origin and this ledger extends it (a consistency proof from the
+ * tiles), else 0 (nothing exported yet). An export that this ledger does not extend (another
+ * ledger, a fork, a rollback) is refused rather than overwritten: clients may hold it.
+ */
+static int
+exported_size(uint64_t *out, auditfs_ledger *l, const auditfs_verifier *key, const char *dir,
+              const auditfs_checkpoint *head)
+{
+    char path[4200];
+    uint8_t *note = NULL;
+    size_t len = 0;
+    auditfs_checkpoint old;
+    auditfs_consistency_proof p;
+    int err;
+    *out = 0;
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    if (!exists(path))
         return 0;
-    if (snprintf(rel, sizeof rel, "tile/%s%s", root, git_tree_entry_name(e)) >= (int)sizeof rel ||
-        auditfs_tile_path_parse(&level, &index, &width, rel) != 0) {
-        /* only well-formed tile paths are published: nothing else, no "..", ever */
-        w->err = afs_error_set(AUDITFS_EFORMAT, "ledger tree: \"%.100s\" is not a tile path", rel);
-        return -1;
-    }
-    snprintf(path, sizeof path, "%s/%s", w->dir, rel);
-    if (exists(path))
+    if ((err = auditfs_read_file(&note, &len, path, 65536)) != 0)
+        return err;
+    err = auditfs_checkpoint_open(&old, (const char *)note, len, key, head->origin);
+    free(note);
+    if (err)
+        return afs_error_wrap(AUDITFS_EVERIFY, "%s is not a checkpoint of this ledger; export "
+                              "to an empty directory", path);
+    if (old.size > head->size)
+        return afs_error_set(AUDITFS_EVERIFY, "%s has size %llu but the ledger only %llu: "
+                             "refusing to roll the exported log back", path,
+                             (unsigned long long)old.size, (unsigned long long)head->size);
+    if (old.size == 0)
         return 0;
-    if (git_blob_lookup(&blob, w->repo, git_tree_entry_id(e)) < 0) {
-        w->err = afs_error_git(AUDITFS_EIO, "%s: unreadable", rel);
-        return -1;
-    }
-    size_t len = (size_t)git_blob_rawsize(blob);
-    if (len != (size_t)width * AUDITFS_HASH_BYTES) {
-        git_blob_free(blob);
-        w->err = afs_error_set(AUDITFS_EVERIFY, "%s: %zu bytes, not %u hashes", rel, len, width);
-        return -1;
-    }
-    w->err = write_atomic(path, git_blob_rawcontent(blob), len);
-    git_blob_free(blob);
-    if (w->err)
-        return -1;
-    w->written++;
+    if (old.size == head->size)
+        err = auditfs_hash_equal(&old.root, &head->root)
+                  ? 0
+                  : afs_error_set(AUDITFS_EVERIFY, "root differs");
+    else if ((err = auditfs_ledger_prove_consistency(&p, l, old.size, head->size)) == 0)
+        err = auditfs_merkle_verify_consistency(old.size, head->size, &old.root, &head->root,
+                                                p.path, p.path_len);
+    if (err)
+        return afs_error_set(AUDITFS_EVERIFY, "%s (size %llu) is not a prefix of this ledger: "
+                             "a fork or another ledger; refusing to overwrite it", path,
+                             (unsigned long long)old.size);
+    *out = old.size;
     return 0;
 }
 
@@ -161,14 +206,15 @@ write_bundle(afs_buf *buf, auditfs_cursor *cur, const char *path, uint64_t index
 }
 
 static int
-export_bundles(auditfs_export_report *out, auditfs_ledger *l, const char *dir, uint64_t size)
+export_bundles(auditfs_export_report *out, auditfs_ledger *l, const char *dir, uint64_t size,
+               uint64_t from)
 {
     auditfs_cursor *cur = NULL;
     uint64_t cur_at = UINT64_MAX; /* the seq the cursor reads next */
     afs_buf buf = AFS_BUF_INIT;
     int err = 0;
     uint64_t nbundles = (size + BUNDLE_WIDTH - 1) / BUNDLE_WIDTH;
-    for (uint64_t n = 0; n < nbundles && !err; n++) {
+    for (uint64_t n = from / BUNDLE_WIDTH; n < nbundles && !err; n++) {
         unsigned width = (unsigned)(size - n * BUNDLE_WIDTH < BUNDLE_WIDTH
                                         ? size - n * BUNDLE_WIDTH
                                         : BUNDLE_WIDTH);
@@ -201,8 +247,6 @@ auditfs_export_tlog_tiles(auditfs_export_report *out, auditfs_ledger *l,
                           const auditfs_verifier *key, const char *dir,
                           const auditfs_export_options *opts)
 {
-    git_tree_entry *te = NULL;
-    git_tree *tiles = NULL;
     char path[4096];
     int err;
     if (!out || !l || !key || !dir)
@@ -221,21 +265,12 @@ auditfs_export_tlog_tiles(auditfs_export_report *out, auditfs_ledger *l,
         err = afs_error_set(AUDITFS_EIO, "%s: %s", dir, strerror(errno));
         goto cleanup;
     }
-    if (out->head.size > 0) {
-        tile_walk w = {dir, l->repo, 0, 0};
-        if (git_tree_entry_bypath(&te, l->tree, "tile") < 0 ||
-            git_tree_lookup(&tiles, l->repo, git_tree_entry_id(te)) < 0) {
-            err = afs_error_git(AUDITFS_EVERIFY, "the head has no readable tile/ tree");
-            goto cleanup;
-        }
-        if (git_tree_walk(tiles, GIT_TREEWALK_PRE, copy_tile, &w) != 0) {
-            err = w.err ? w.err : afs_error_git(AUDITFS_EIO, "walking tile/");
-            goto cleanup;
-        }
-        out->tiles_written = w.written;
-        if ((err = export_bundles(out, l, dir, out->head.size)) != 0)
-            goto cleanup;
-    }
+    uint64_t from = 0;
+    if (!(opts && opts->full) && (err = exported_size(&from, l, key, dir, &out->head)) != 0)
+        goto cleanup;
+    if ((err = export_tiles(&out->tiles_written, l, dir, out->head.size, from)) != 0 ||
+        (err = export_bundles(out, l, dir, out->head.size, from)) != 0)
+        goto cleanup;
     /* last: the checkpoint, then the directory entry is made durable */
     snprintf(path, sizeof path, "%s/checkpoint", dir);
     if ((err = write_atomic(path, l->cp_note, l->cp_note_len)) != 0)
@@ -248,7 +283,5 @@ auditfs_export_tlog_tiles(auditfs_export_report *out, auditfs_ledger *l,
     }
 cleanup:
     afs_progress_end(prev);
-    git_tree_free(tiles);
-    git_tree_entry_free(te);
     return err;
 }

@@ -13,8 +13,10 @@
  * above about 65,000 bytes, or a long quarantined line) stops the export with ETOOBIG naming
  * it, before the checkpoint is replaced.
  *
- * Incremental: full tiles and full bundles are immutable, so files that exist are kept and
- * only new ones are written (each to a temporary name, fsynced, renamed); the checkpoint is
+ * Incremental: an export starts at the size of the checkpoint already in the directory, after
+ * checking it is signed by the key and that the ledger extends it (a directory holding another
+ * ledger's or a forked log is refused with EVERIFY, never overwritten). Full tiles and bundles
+ * are immutable, so files that exist are kept and only new ones are written (each to a temporary name, fsynced, renamed); the checkpoint is
  * written last, so a client never sees a checkpoint whose tiles are missing. Partial tiles
  * and bundles of earlier sizes are left in place (clients holding an older checkpoint still
  * read them).
@@ -34,6 +36,7 @@ extern "C" {
 
 typedef struct auditfs_export_options {
     auditfs_progress progress; /* "export", entries written to bundles */
+    int full; /* check every tile and bundle exists, not only those after the last export */
 } auditfs_export_options;
 
 typedef struct auditfs_export_report {

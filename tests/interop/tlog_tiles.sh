@@ -81,6 +81,31 @@ if client "$URL" k.pub old.cp; then ok "Go: the new tree, and it extends the old
 "$A" export --ledger L --key k.pub --tlog-tiles www/acme --json >e3.json 2>/dev/null
 jq -e '.tiles_written == 0 and .bundles_written == 0' e3.json >/dev/null && ok "nothing new: nothing written" || not_ok "re-export: $(cat e3.json)"
 
+# --full re-creates a file deleted from before the last checkpoint; a plain export does not look
+rm www/acme/tile/entries/001
+"$A" export --ledger L --key k.pub --tlog-tiles www/acme --json >e6.json 2>/dev/null
+[ ! -f www/acme/tile/entries/001 ] && ok "a plain export starts after the exported checkpoint" || not_ok "plain export rewrote 001"
+"$A" export --ledger L --key k.pub --tlog-tiles www/acme --full --json >e6.json 2>/dev/null
+[ -f www/acme/tile/entries/001 ] && jq -e '.bundles_written == 1' e6.json >/dev/null &&
+    ok "--full re-creates the missing bundle" || not_ok "--full: $(cat e6.json)"
+
+# a directory holding another ledger's log (or a fork) is refused, never overwritten
+"$A" init --ledger L2 --key k --origin tlog.example/acme >/dev/null 2>&1
+seq 1 1800 | awk '{printf "{\"fork\":%d}\n", $1}' | "$A" append --ledger L2 --key k --stream api >/dev/null 2>&1
+"$A" export --ledger L2 --key k.pub --tlog-tiles www/acme >/dev/null 2>e7.err
+rc=$?
+[ $rc -eq 1 ] && grep -q "not a prefix of this ledger" e7.err && cmp -s www/acme/checkpoint <("$A" checkpoint --ledger L) &&
+    ok "exporting a fork over an export is refused (exit 1), the export untouched" || not_ok "fork export (exit $rc): $(cat e7.err)"
+
+# append --tlog-tiles: the tree follows every commit
+"$A" init --ledger L3 --key k --origin tlog.example/live >/dev/null 2>&1
+seq 1 600 | awk '{printf "{\"n\":%d}\n", $1}' |
+    "$A" append --ledger L3 --key k --stream api --batch-bytes 20000 --tlog-tiles www/live >acks 2>app.err
+commits=$(wc -l <acks)
+[ "$(sed -n 2p www/live/checkpoint)" = 600 ] && [ "$commits" -ge 3 ] &&
+    ok "append --tlog-tiles exported after each of $commits commits" || not_ok "append --tlog-tiles: $(cat app.err)"
+if client "http://127.0.0.1:$port/live" k.pub; then ok "Go reads the tree append kept up to date: $(cat client.out)"; else not_ok "Go live: $(cat client.err)"; fi
+
 # tampering on the server side is caught by the standard client
 "$A" keygen tlog.example/other -o o >/dev/null 2>&1
 if client "$URL" o.pub; then not_ok "Go accepted another key"; else ok "Go refuses the log under another key"; fi
