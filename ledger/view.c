@@ -861,8 +861,9 @@ check_trusted(auditfs_view *v, const char *note, size_t len)
 {
     auditfs_checkpoint t;
     int err = auditfs_checkpoint_open(&t, note, len, v->key, v->cp.origin);
-    if (err)
-        return afs_error_wrap(AUDITFS_EVERIFY, "--trusted checkpoint");
+    if (err) /* a malformed file is bad input, as in verify; anything else does not verify */
+        return afs_error_wrap(err == AUDITFS_EFORMAT ? AUDITFS_EFORMAT : AUDITFS_EVERIFY,
+                              "--trusted checkpoint");
     if (t.size > v->cp.size)
         return afs_error_set(AUDITFS_EVERIFY,
                              "rollback: the trusted checkpoint has %llu entries, the ledger only "

@@ -96,5 +96,8 @@ expect_exit 2 "key= missing is refused" env PATH=$BIN:$PATH "$MOUNT_HELPER" "$L"
 expect_err "key=FILE.pub .* is required" "  and explained"
 expect_exit 5 "the signer key as key= is refused" env PATH=$BIN:$PATH "$MOUNT_HELPER" "$L" "$M" -t fuse.auditfs -o key=$WORK/key
 expect_err "signer \(private\) key, not a verifier key" "  and explained"
+echo garbage >bad.cp
+expect_exit 3 "a malformed trusted= checkpoint is bad input (3), as for verify --trusted" env PATH=$BIN:$PATH "$MOUNT_HELPER" "$L" "$M" -t fuse.auditfs -o key=$WORK/key.pub,trusted=$WORK/bad.cp
+expect_exit 3 "  and verify --trusted says the same" "$A" verify --ledger "$L" --key key.pub --trusted bad.cp
 if awk -v m="$M" '$5 == m' /proc/self/mountinfo | grep -q .; then not_ok "a refused mount left a mount"; else ok "refused mounts leave nothing mounted"; fi
 finish
