@@ -1255,6 +1255,9 @@ ledger_args_free(ledger_arg *la, size_t n)
     }
 }
 
+/* progress of the proof-writing loop (stderr on a terminal); set by cmd_incident */
+static auditfs_progress incident_progress;
+
 static int
 write_bundle(const char *dir, bundle *b, ledger_arg *la)
 {
@@ -1285,6 +1288,8 @@ write_bundle(const char *dir, bundle *b, ledger_arg *la)
         if (!err)
             err = select_entries(&s, b, l, b->cp[li].size, 0);
         for (size_t i = 0; i < s.n && !err; i++) {
+            if (incident_progress.fn && ((i & 255) == 0 || i + 1 == s.n))
+                incident_progress.fn(incident_progress.ctx, "incident", i + 1, s.n);
             uint8_t *leaf = NULL, *content = NULL;
             size_t len, clen;
             char *proof = NULL;
@@ -1360,6 +1365,7 @@ static const char incident_help[] =
     "                        --ledger [NAME=]DIR --key [NAME=]FILE.pub [...] -o DIR\n"
     "       auditfs incident --check DIR --ledger [NAME=]DIR [...]\n"
     "       auditfs incident --default-matrix\n"
+    "       (--json: what was written, or the --check lines, as JSON; see docs/JSON.md)\n"
     "\n"
     "Writes a self-contained evidence bundle to DIR (which must not exist): every entry in\n"
     "[T1, T2) that matches the TERMs (see `auditfs query --help`) with its leaf bytes and an\n"
@@ -1480,7 +1486,7 @@ cmd_incident(int argc, char **argv)
                *tenant = NULL;
     char *ledgers[MAX_LEDGERS + 1], *keys[MAX_LEDGERS + 1];
     size_t nl = 0, nk = 0;
-    int c, print_matrix = 0;
+    int c, print_matrix = 0, json = 0;
     static const struct option opts[] = {{"since", required_argument, 0, 's'},
                                          {"until", required_argument, 0, 'u'},
                                          {"ledger", required_argument, 0, 'l'},
@@ -1490,6 +1496,7 @@ cmd_incident(int argc, char **argv)
                                          {"grep", required_argument, 0, 'g'},
                                          {"tenant", required_argument, 0, 't'},
                                          {"default-matrix", no_argument, 0, 'M'},
+                                         {"json", no_argument, 0, 'J'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -1511,6 +1518,7 @@ cmd_incident(int argc, char **argv)
         case 'g': grep = optarg; break;
         case 't': tenant = optarg; break;
         case 'M': print_matrix = 1; break;
+        case 'J': json = 1; break;
         case 'h': fputs(incident_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -1530,7 +1538,11 @@ cmd_incident(int argc, char **argv)
     if (check) {
         if (optind != argc || since || until || out)
             return cli_usage_error("--check DIR takes only --ledger");
+        if (json && cli_capture_begin() != 0)
+            json = 0;
         rc = check_bundle(check, la, nla);
+        if (json)
+            cli_capture_end_json(rc);
         ledger_args_free(la, nla);
         return rc;
     }
@@ -1590,13 +1602,28 @@ cmd_incident(int argc, char **argv)
     if (!err && mkdir(out, 0755) != 0)
         err = afs_error_set(errno == EEXIST ? AUDITFS_EEXISTS : AUDITFS_EIO, "%s: %s", out,
                             strerror(errno));
+    cli_progress prog;
+    incident_progress = cli_progress_init(&prog);
     if (!err)
         err = write_bundle(out, &b, la);
+    cli_progress_done(&prog);
     if (!err)
         err = finish_bundle(out);
     if (err)
         rc = cli_fail(err, "incident");
-    else
+    else if (json) {
+        printf("{\"bundle\":");
+        cli_json_str(stdout, out);
+        printf(",\"ledgers\":[");
+        for (size_t i = 0; i < nla; i++) {
+            printf("%s{\"name\":", i ? "," : "");
+            cli_json_str(stdout, la[i].name);
+            printf(",\"checkpoint\":");
+            cli_json_checkpoint(stdout, &b.cp[i]);
+            putchar('}');
+        }
+        printf("]}\n");
+    } else
         fprintf(stderr, "wrote %s; check it with: auditfs verify-bundle %s --key NAME=FILE.pub\n",
                 out, out);
     bundle_free(&b);
@@ -1607,7 +1634,7 @@ cmd_incident(int argc, char **argv)
 /* ---- verify-bundle ---- */
 
 static const char verify_bundle_help[] =
-    "usage: auditfs verify-bundle DIR --key [NAME=]FILE.pub [--key NAME=FILE.pub ...]\n"
+    "usage: auditfs verify-bundle DIR --key [NAME=]FILE.pub [--key NAME=FILE.pub ...] [--json]\n"
     "\n"
     "Checks an incident bundle offline, with nothing but the bundle and the verifier key of\n"
     "each of its ledgers: every file against MANIFEST.sha256 (and no file missing or added),\n"
@@ -1619,8 +1646,29 @@ static const char verify_bundle_help[] =
     "What it cannot show is that nothing relevant was left out of the bundle: for that, run\n"
     "`auditfs incident --check DIR --ledger NAME=DIR ...` against the full ledgers.\n";
 
+static int verify_bundle_text(int argc, char **argv);
+
+/* --json: the same checks, their lines reported as one JSON object (docs/JSON.md) */
 int
 cmd_verify_bundle(int argc, char **argv)
+{
+    int json = 0;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0) {
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof argv[0]);
+            argc--;
+            json = 1;
+            break;
+        }
+    if (!json || cli_capture_begin() != 0)
+        return verify_bundle_text(argc, argv);
+    int rc = verify_bundle_text(argc, argv);
+    cli_capture_end_json(rc);
+    return rc;
+}
+
+static int
+verify_bundle_text(int argc, char **argv)
 {
     char *keys[MAX_LEDGERS + 1];
     size_t nk = 0;
@@ -1804,7 +1852,7 @@ cmd_verify_bundle(int argc, char **argv)
 /* ---- archive ---- */
 
 static const char archive_help[] =
-    "usage: auditfs archive --ledger DIR -o FILE\n"
+    "usage: auditfs archive --ledger DIR -o FILE [--json]\n"
     "\n"
     "Writes the whole ledger as one file that stock `git clone FILE DIR` reads (a git bundle,\n"
     "v2, of refs/heads/main with every object it reaches) and its signed checkpoint to\n"
@@ -1831,15 +1879,17 @@ int
 cmd_archive(int argc, char **argv)
 {
     const char *ledger = NULL, *out = NULL;
-    int c;
+    int c, json = 0;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"output", required_argument, 0, 'o'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"json", no_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (c) {
         case 'l': ledger = optarg; break;
         case 'o': out = optarg; break;
+        case 'J': json = 1; break;
         case 'h': fputs(archive_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -1936,8 +1986,17 @@ cmd_archive(int argc, char **argv)
     auditfs_checkpoint cp;
     if (auditfs_ledger_head(&cp, l) != 0)
         cp.size = 0;
-    fprintf(stderr, "wrote %s (%zu objects, tree size %llu) and %s\n", out,
-            git_packbuilder_object_count(pb), (unsigned long long)cp.size, cpath);
+    if (json) {
+        printf("{\"file\":");
+        cli_json_str(stdout, out);
+        printf(",\"checkpoint_file\":");
+        cli_json_str(stdout, cpath);
+        printf(",\"objects\":%zu,\"checkpoint\":", git_packbuilder_object_count(pb));
+        cli_json_checkpoint(stdout, &cp);
+        printf("}\n");
+    } else
+        fprintf(stderr, "wrote %s (%zu objects, tree size %llu) and %s\n", out,
+                git_packbuilder_object_count(pb), (unsigned long long)cp.size, cpath);
 done:
     if (f) {
         fclose(f);

@@ -177,6 +177,8 @@ cmd_mount(int argc, char **argv)
     cfg.fuse_opts = fuse_opts;
     const char *ms = getenv("AUDITFS_FOLLOW_MS");
     cfg.follow_ms = ms ? (unsigned)strtoul(ms, NULL, 10) : 1000;
+    cli_progress prog;
+    cfg.progress = cli_progress_init(&prog);
     rc = afs_mount_run(&cfg);
 out:
     free(fuse_opts);

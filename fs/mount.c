@@ -715,7 +715,7 @@ open_views(mnt *m, const afs_mount_config *cfg)
     for (size_t i = 0; i < cfg->nledgers; i++) {
         const afs_mount_ledger *lg = &cfg->ledgers[i];
         auditfs_verifier *key = NULL;
-        auditfs_view_options o = {cfg->cache_bytes, NULL, 0};
+        auditfs_view_options o = {cfg->cache_bytes, NULL, 0, cfg->progress};
         uint8_t *trusted = NULL;
         size_t tlen = 0;
         struct timespec t0, t1;
@@ -738,7 +738,12 @@ open_views(mnt *m, const afs_mount_config *cfg)
         if (err) {
             fprintf(stderr, "auditfs: mount refused: %s: %s\n", lg->name ? lg->name : lg->path,
                     auditfs_error_last());
-            return err == AUDITFS_EVERIFY ? 1 : err == AUDITFS_ENOTFOUND ? 7 : 4;
+            /* the exit codes of cli/cli.h, as every command maps them */
+            return err == AUDITFS_EVERIFY     ? 1
+                   : err == AUDITFS_EFORMAT   ? 3
+                   : err == AUDITFS_EKEY      ? 5
+                   : err == AUDITFS_ENOTFOUND ? 7
+                                              : 4;
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (cfg->foreground) {

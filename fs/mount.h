@@ -2,6 +2,8 @@
 #ifndef AUDITFS_FS_MOUNT_H
 #define AUDITFS_FS_MOUNT_H
 
+#include "auditfs/progress.h"
+
 #include <stddef.h>
 
 typedef struct afs_mount_ledger {
@@ -20,6 +22,7 @@ typedef struct afs_mount_config {
     int follow;            /* --follow: pick up new verified checkpoints */
     unsigned follow_ms;    /* poll interval for --follow */
     size_t cache_bytes;    /* verified-frame cache per ledger; 0: the default */
+    auditfs_progress progress; /* reports the verifying scan of each ledger before mounting */
 } afs_mount_config;
 
 /** Verifies, mounts and serves until unmounted. Prints its own errors; returns an exit code. */

@@ -27,6 +27,7 @@
  * entries; `auditfs query --no-index` and `auditfs index --rebuild` do not depend on it.
  */
 #include "index.h"
+#include "progress.h"
 #include "store.h"
 
 #include <errno.h>
@@ -670,6 +671,7 @@ index_range(auditfs_ledger *l, const char *dir, const fieldlist *fl, uint64_t fr
             break;
         if ((err = builder_add_entry(&b, &e)) != 0)
             break;
+        afs_progress_tick("index", s + 1 - from, to - from);
         if (s + 1 - b.from >= RUN_MAX_ENTRIES || s + 1 == to) {
             if (*nruns >= MAX_RUNS) {
                 err = afs_error_set(AUDITFS_ERROR, "index: too many runs");
@@ -1329,6 +1331,16 @@ auditfs_index_rebuild(auditfs_ledger *l, const char *fields)
             return err;
     }
     return index_update(l, fields, 1);
+}
+
+int
+auditfs_index_update_opts(auditfs_ledger *l, const auditfs_index_options *opts)
+{
+    const auditfs_progress *prev = afs_progress_begin(opts ? &opts->progress : NULL);
+    int err = opts && opts->rebuild ? auditfs_index_rebuild(l, opts->fields)
+                                    : auditfs_index_update(l);
+    afs_progress_end(prev);
+    return err;
 }
 
 int

@@ -20,6 +20,7 @@
  * (the base) lacks: the commits after it, the segments starting at or after its size, and the
  * tree changes since it, so its cost grows with what is new rather than with the ledger.
  */
+#include "progress.h"
 #include "store.h"
 #include "commitsig.h"
 
@@ -442,6 +443,7 @@ verify_entry(vstate *v, const uint8_t *leaf, size_t len)
     v->prev_time = e.time_us;
     v->next_seq++;
     v->r->leaf_bytes += len;
+    afs_progress_tick("verify", v->next_seq, v->r->head.size);
     return cross_checkpoints(v);
 }
 
@@ -806,7 +808,19 @@ int
 auditfs_ledger_verify(auditfs_verify_report *report, auditfs_ledger *l,
                       const auditfs_verifier *key, const char *trusted_note, size_t trusted_len)
 {
-    return verify_common(report, l, key, trusted_note, trusted_len, NULL);
+    auditfs_verify_options o = {{NULL, NULL}, trusted_note, trusted_len};
+    return auditfs_ledger_verify_opts(report, l, key, &o);
+}
+
+int
+auditfs_ledger_verify_opts(auditfs_verify_report *report, auditfs_ledger *l,
+                           const auditfs_verifier *key, const auditfs_verify_options *opts)
+{
+    const auditfs_progress *prev = afs_progress_begin(opts ? &opts->progress : NULL);
+    int err = verify_common(report, l, key, opts ? opts->trusted_note : NULL,
+                            opts ? opts->trusted_len : 0, NULL);
+    afs_progress_end(prev);
+    return err;
 }
 
 int

@@ -30,6 +30,7 @@
 #include "auditfs/proof.h"
 #include "auditfs/query.h"
 #include "entry.h"
+#include "progress.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -771,6 +772,7 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
                 st->prev = h;
                 st->last_time = e.time_us;
                 st->next++;
+                afs_progress_tick("open", st->next, to);
                 if (v) {
                     vrec r = {seq, e.time_us, (uint32_t)len, e.payload_len, &e};
                     if ((err = apply(v, &r)) != 0)
@@ -859,8 +861,9 @@ check_trusted(auditfs_view *v, const char *note, size_t len)
 {
     auditfs_checkpoint t;
     int err = auditfs_checkpoint_open(&t, note, len, v->key, v->cp.origin);
-    if (err)
-        return afs_error_wrap(AUDITFS_EVERIFY, "--trusted checkpoint");
+    if (err) /* a malformed file is bad input, as in verify; anything else does not verify */
+        return afs_error_wrap(err == AUDITFS_EFORMAT ? AUDITFS_EFORMAT : AUDITFS_EVERIFY,
+                              "--trusted checkpoint");
     if (t.size > v->cp.size)
         return afs_error_set(AUDITFS_EVERIFY,
                              "rollback: the trusted checkpoint has %llu entries, the ledger only "
@@ -973,7 +976,10 @@ auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *
         goto fail;
     if ((err = build_skeleton(v)) != 0)
         goto fail;
-    if ((err = scan(v, &v->st, &so, v->l->repo, v->tree, v->cp.size, 0)) != 0) {
+    const auditfs_progress *pprev = afs_progress_begin(opts ? &opts->progress : NULL);
+    err = scan(v, &v->st, &so, v->l->repo, v->tree, v->cp.size, 0);
+    afs_progress_end(pprev);
+    if (err) {
         err = afs_error_wrap(AUDITFS_EVERIFY, "%s", path);
         goto fail;
     }

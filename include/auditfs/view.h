@@ -31,6 +31,7 @@
 #define AUDITFS_VIEW_H
 
 #include "note.h"
+#include "progress.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,6 +62,7 @@ typedef struct auditfs_view_options {
     size_t cache_bytes;       /* verified decoded frames kept; 0: 64 MiB */
     const char *trusted_note; /* optional: a checkpoint kept from before; the pin must extend it */
     size_t trusted_len;
+    auditfs_progress progress; /* reports the opening scan ("open", entries); may be zero */
 } auditfs_view_options;
 
 /**
