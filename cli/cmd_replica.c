@@ -111,7 +111,8 @@ static const char clone_help[] =
     "  --remote NAME      the name the remote is saved under for `auditfs sync` (origin)\n"
     "\n"
     "Exit codes: 0 cloned, 1 verification failed, 2 usage, 4 I/O or network, 5 the key is not\n"
-    "the key pinned for that origin, 7 no ledger at URL.\n";
+    "the key pinned for that origin, 7 no ledger at URL, 8 the remote does not extend the\n"
+    "checkpoint remembered for its origin (evidence written).\n";
 
 static void
 print_report_line(const char *verb, const auditfs_replica_result *r)

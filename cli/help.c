@@ -137,6 +137,18 @@ static const struct example examples[] = {
     {"archive", "  auditfs archive --ledger /srv/ledgers/acme -o acme-2026.bundle\n"},
     {"status", "  auditfs status --ledger /srv/ledgers/acme\n  auditfs status --json | jq .size\n"},
     {"export", "  auditfs export --ledger /srv/ledgers/acme --tlog-tiles /var/www/tlog/acme\n"},
+    {"allowed-signers", "  auditfs allowed-signers --key provider.key.pub > allowed_signers\n"
+                        "  git -C acme -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=$PWD/allowed_signers \\\n"
+                        "      log --show-signature\n"
+                        "  auditfs allowed-signers --key provider.key.pub --public-key\n"},
+    {"clone", "  auditfs clone https://git.provider.example/acme.git acme --key provider.key.pub\n"
+              "  auditfs clone /srv/ledgers/acme acme-copy --key provider.key.pub \\\n"
+              "      --origin provider.example/acme --remote provider\n"},
+    {"sync", "  auditfs sync --ledger acme\n"
+             "  auditfs sync --ledger acme --remote https://mirror.example/acme.git --key provider.key.pub\n"},
+    {"push", "  auditfs push git://git.provider.example/acme.git --ledger /srv/ledgers/acme\n"
+             "  git init -q --bare /srv/mirror/acme.git\n"
+             "  auditfs push /srv/mirror/acme.git --ledger /srv/ledgers/acme\n"},
     {NULL, NULL}};
 
 void
