@@ -36,5 +36,19 @@ int cmd_archive(int argc, char **argv);
 /** Brings the query index up to date after a write; warns (never fails) if it cannot. */
 void cli_index_after_write(const char *ledger_path);
 int cmd_umount(int argc, char **argv);
+/* cli/cmd_witness.c: cosign, cosignatures, witness serve|request, acks */
+int cmd_cosign_main(int argc, char **argv);
+int cmd_cosignatures_main(int argc, char **argv);
+int cmd_witness_main(int argc, char **argv);
+int cmd_acks_main(int argc, char **argv);
+/** verify's witness options: --witness KEY.pub... [--quorum K] | --policy FILE; --max-age D. */
+struct cli_witness_opts {
+    const char *keys[64];
+    size_t nkeys;
+    const char *quorum, *policy, *max_age;
+};
+/** Checks the head's cosignatures against the options (0 if none given); prints a report. */
+int cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
+                      const auditfs_checkpoint *head, int json);
 
 #endif

@@ -2,6 +2,7 @@
  * cli/main.c - the auditfs command: argument parsing, output and exit codes over the library.
  */
 #include "cli.h"
+#include "auditfs/witness.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -716,8 +717,8 @@ cmd_checkpoint(int argc, char **argv)
         return rc;
     char *note = NULL;
     size_t len;
-    int err = size == UINT64_MAX ? auditfs_ledger_checkpoint_note(&note, &len, l)
-                                 : auditfs_ledger_checkpoint_at(&note, &len, l, size);
+    /* with the cosignature lines stored on refs/auditfs/cosignatures, if any */
+    int err = auditfs_cosig_store_checkpoint(&note, &len, l, size);
     if (err)
         rc = cli_fail(err, "checkpoint");
     else
@@ -736,7 +737,13 @@ static const char verify_help[] =
     "leaf hash and chain link, the tiles, the Merkle root of every checkpoint in history, every\n"
     "signature, and that each commit extends the one before. With --trusted, also checks that\n"
     "the ledger extends a checkpoint you kept earlier (detects rollback and rewritten history).\n"
-    "Exit 0 if everything verifies, 1 (naming the first bad entry or commit) if not.\n";
+    "Exit 0 if everything verifies, 1 (naming the first bad entry or commit) if not.\n"
+    "\n"
+    "Witnesses: --witness KEY.pub (repeatable) --quorum K, or --policy FILE (C2SP tlog-policy),\n"
+    "also require that the head checkpoint is cosigned by a quorum of witnesses (stored on\n"
+    "refs/auditfs/cosignatures); --max-age DURATION (90s, 15m, 2h, 7d) counts only cosignatures\n"
+    "younger than that, so a frozen, stale view fails. With --json a second JSON line reports\n"
+    "the witnesses.\n";
 
 static void
 json_str(FILE *f, const char *s)
@@ -759,10 +766,15 @@ cmd_verify(int argc, char **argv)
 {
     const char *ledger = NULL, *key = NULL, *trusted = NULL;
     int json = 0, c;
+    struct cli_witness_opts wopts = {0};
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"key", required_argument, 0, 'k'},
                                          {"trusted", required_argument, 0, 'T'},
                                          {"json", no_argument, 0, 'J'},
+                                         {"witness", required_argument, 0, 'W'},
+                                         {"quorum", required_argument, 0, 'Q'},
+                                         {"policy", required_argument, 0, 'P'},
+                                         {"max-age", required_argument, 0, 'A'},
                                          {0, 0, 0, 0}};
     if (want_help(argc, argv, verify_help))
         return 0;
@@ -772,6 +784,14 @@ cmd_verify(int argc, char **argv)
         case 'k': key = optarg; break;
         case 'T': trusted = optarg; break;
         case 'J': json = 1; break;
+        case 'W':
+            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
+                return cli_usage_error("too many --witness keys");
+            wopts.keys[wopts.nkeys++] = optarg;
+            break;
+        case 'Q': wopts.quorum = optarg; break;
+        case 'P': wopts.policy = optarg; break;
+        case 'A': wopts.max_age = optarg; break;
         default: return EXIT_USAGE;
         }
     }
@@ -837,6 +857,8 @@ cmd_verify(int argc, char **argv)
             fprintf(stderr, "auditfs: verification FAILED: %s\n",
                     r.reason[0] ? r.reason : auditfs_error_last());
         rc = cli_exit_code(err);
+    } else {
+        rc = cli_witness_check(&wopts, l, &r.head, json);
     }
     auditfs_ledger_free(l);
     auditfs_verifier_free(v);
@@ -1206,7 +1228,12 @@ static const struct command commands[] = {
     {"leaf", cmd_leaf},       {"leaves", cmd_leaves},     {"log", cmd_log},
     {"mount", cmd_mount},     {"umount", cmd_umount},     {"query", cmd_query},
     {"index", cmd_index},     {"incident", cmd_incident}, {"verify-bundle", cmd_verify_bundle},
-    {"archive", cmd_archive}, {NULL, NULL}};
+    {"archive", cmd_archive},
+    {"cosign", cmd_cosign_main},
+    {"cosignatures", cmd_cosignatures_main},
+    {"witness", cmd_witness_main},
+    {"acks", cmd_acks_main},
+    {NULL, NULL}};
 
 int
 main(int argc, char **argv)

@@ -380,6 +380,7 @@ struct merge_state {
     uint32_t id;
     /* the witness's oldest and newest lines seen so far (copies) */
     int have;
+    unsigned others; /* lines of other keys copied */
     auditfs_cosig_line lo, hi;
     char lo_line[512], hi_line[512];
 };
@@ -389,6 +390,7 @@ merge_one(const char *l, size_t n, const auditfs_cosig_line *cl, void *payload)
 {
     struct merge_state *s = payload;
     if (!cl || !line_is_witness(cl, s->w, s->id)) {
+        s->others++;
         int err = afs_buf_put(s->b, l, n);
         return err ? err : afs_buf_puts(s->b, "\n");
     }
@@ -481,6 +483,11 @@ auditfs_cosig_merge(char **out, size_t *out_len, int *changed, const char *note,
         if (changed)
             *changed = 0;
         *out = afs_buf_detach(&b, out_len);
+        goto cleanup;
+    }
+    if (s->others + 1 + (s->hi.timestamp != s->lo.timestamp) > AUDITFS_NOTE_MAX_SIGS) {
+        err = afs_error_set(AUDITFS_EFORMAT, "a cosigned note would have more than %d signatures",
+                            AUDITFS_NOTE_MAX_SIGS);
         goto cleanup;
     }
     if ((err = afs_buf_puts(&b, s->lo_line)) != 0 || (err = afs_buf_puts(&b, "\n")) != 0)
