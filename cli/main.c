@@ -1211,10 +1211,15 @@ static const char main_help[] =
     "  verify-bundle DIR         check a bundle offline with the verifier key(s)\n"
     "  archive -o FILE           the whole ledger as one git bundle file (git clone FILE)\n"
     "  mount, umount             the ledger as a read-only, verify-on-read filesystem\n"
+    "Witnesses (customers, assessors):\n"
+    "  cosign                    cosign the newest checkpoint of a copy (refuses forks: exit 8)\n"
+    "  cosignatures add|list     store cosignatures that arrived another way; list them\n"
+    "  witness serve|request     the C2SP tlog-witness HTTP API, and the provider's client\n"
+    "  acks                      who acknowledged which notice and SLA version, and when\n"
     "\n"
     "Every command takes --ledger DIR (default $AUDITFS_LEDGER).\n"
     "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 bad input data, 4 I/O or repository\n"
-    "error, 5 unusable key, 6 ledger busy, 7 not found.\n";
+    "error, 5 unusable key, 6 ledger busy, 7 not found, 8 fork or rollback refused.\n";
 
 struct command {
     const char *name;
