@@ -25,6 +25,7 @@
  * Order: lock, then git_lock or cache_lock (never both of the latter).
  */
 #include "auditfs/view.h"
+#include "auditfs/witness.h"
 
 #include "auditfs/merkle.h"
 #include "auditfs/proof.h"
@@ -854,6 +855,29 @@ make_readme(auditfs_view *v)
 
 /* ---- open ---- */
 
+/*
+ * The pinned checkpoint as ./checkpoint shows it: with the cosignature lines stored beside the
+ * ledger (docs/FORMAT.md 10.2) when they belong to exactly this checkpoint and the note's log
+ * signature still verifies; otherwise the plain checkpoint stays. Never fails.
+ */
+static void
+show_cosignatures(auditfs_view *v, auditfs_ledger *l)
+{
+    char *n = NULL;
+    size_t len = 0;
+    auditfs_checkpoint c;
+    if (auditfs_cosig_store_checkpoint(&n, &len, l, v->cp.size) == 0 &&
+        auditfs_checkpoint_open(&c, n, len, v->key, v->cp.origin) == 0 && c.size == v->cp.size &&
+        auditfs_hash_equal(&c.root, &v->cp.root)) {
+        free(v->note);
+        v->note = n;
+        v->note_len = len;
+    } else {
+        free(n);
+    }
+    auditfs_error_clear();
+}
+
 static int
 check_trusted(auditfs_view *v, const char *note, size_t len)
 {
@@ -963,6 +987,7 @@ auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *
         goto fail;
     if ((err = auditfs_ledger_checkpoint_note(&v->note, &v->note_len, v->l)) != 0)
         goto fail;
+    show_cosignatures(v, v->l);
     git_oid_cpy(&v->commit, &v->l->head_id);
     if (git_tree_lookup(&v->tree, v->l->repo, git_tree_id(v->l->tree)) < 0) {
         err = afs_error_git(AUDITFS_EIO, "%s: cannot read the head tree", path);
@@ -2394,6 +2419,7 @@ auditfs_view_follow(auditfs_view *v, uint64_t **changed, size_t *nchanged)
         v->note = nnote;
         v->note_len = nlen;
         nnote = NULL;
+        show_cosignatures(v, v->probe);
         err = make_readme(v);
     }
     /*
