@@ -177,6 +177,8 @@ Test(cosig, cosigned_note_still_opens_with_log_key)
     cr_assert_eq(last, 3000);
     cr_assert_eq(auditfs_checkpoint_open(&got, again, alen, lv, NULL), 0);
     /* a line by another key, or over another body, is refused */
+    free(merged);
+    merged = NULL;
     cr_assert_eq(auditfs_cosig_merge(&merged, &mlen, &changed, note, nlen, PETER_COSIG_LINE,
                                      strlen(PETER_COSIG_LINE), wv),
                  AUDITFS_EVERIFY);
