@@ -47,6 +47,8 @@ struct cli_witness_opts {
     size_t nkeys;
     const char *quorum, *policy, *max_age;
 };
+/** `witness request` for the ledger at path: specs are URL=KEY.pub; returns an exit code. */
+int cli_witness_request(const char *ledger, const char *const *specs, size_t n, long timeout);
 /** Checks the head's cosignatures against the options (0 if none given); prints a report. */
 int cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
                       const auditfs_checkpoint *head, int json);

@@ -1162,7 +1162,7 @@ witness_request(int argc, char **argv)
     const char *ledger = NULL, *specs[MAX_KEYS];
     size_t n = 0;
     long timeout = 30;
-    int c, rc = 0, err;
+    int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"witness", required_argument, 0, 'w'},
                                          {"timeout", required_argument, 0, 't'},
@@ -1190,6 +1190,13 @@ witness_request(int argc, char **argv)
     }
     if (n == 0 || optind != argc)
         return cli_usage_error("witness request needs --witness URL=KEY.pub (repeatable)");
+    return cli_witness_request(ledger, specs, n, timeout);
+}
+
+int
+cli_witness_request(const char *ledger, const char *const *specs, size_t n, long timeout)
+{
+    int rc = 0, err;
     auditfs_ledger *l = NULL;
     char *note = NULL;
     size_t len = 0;

@@ -553,14 +553,16 @@ static const char publish_help[] =
     "Publishes FILE as the next version (numbered from 1) of the document NAME, e.g.\n"
     "sla/acme-compute or matrix/responsibility. The entry carries the name, version, content\n"
     "type, length and SHA-256; the content is stored as a git blob. NAME is '/'-separated\n"
-    "segments of [a-z0-9._-]. Prints the entry's seq and version.\n";
+    "segments of [a-z0-9._-]. Prints the entry's seq and version. --witness URL=KEY.pub\n"
+    "(repeatable) then sends the new checkpoint to those witnesses (auditfs witness request).\n";
 
 static const char notice_help[] =
     "usage: auditfs notice --ledger DIR --key FILE --title TITLE [--effective TIME]\n"
     "                      [--content-type T] [--tenant T] [--party P] [--layer L] FILE\n"
     "\n"
     "Publishes FILE as a change notice or security bulletin. --effective is when the change\n"
-    "takes effect (RFC 3339 or YYYY-MM-DD, UTC). Prints the entry's seq.\n";
+    "takes effect (RFC 3339 or YYYY-MM-DD, UTC). Prints the entry's seq. --witness URL=KEY.pub\n"
+    "(repeatable) then sends the new checkpoint to those witnesses for their receipts.\n";
 
 static const char *
 guess_ctype(const char *file)
@@ -600,7 +602,10 @@ publish_common(int argc, char **argv, int is_notice)
                                          {"tenant", required_argument, 0, 't'},
                                          {"party", required_argument, 0, 'p'},
                                          {"layer", required_argument, 0, 'y'},
+                                         {"witness", required_argument, 0, 'W'},
                                          {0, 0, 0, 0}};
+    const char *witnesses[64];
+    size_t nwitnesses = 0;
     if (want_help(argc, argv, is_notice ? notice_help : publish_help))
         return 0;
     memset(&e, 0, sizeof e);
@@ -617,6 +622,11 @@ publish_common(int argc, char **argv, int is_notice)
         case 't': snprintf(e.tenant, sizeof e.tenant, "%s", optarg); break;
         case 'p': snprintf(e.party, sizeof e.party, "%s", optarg); break;
         case 'y': snprintf(e.layer, sizeof e.layer, "%s", optarg); break;
+        case 'W':
+            if (nwitnesses == sizeof witnesses / sizeof *witnesses)
+                return cli_usage_error("too many --witness");
+            witnesses[nwitnesses++] = optarg;
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -666,6 +676,8 @@ publish_common(int argc, char **argv, int is_notice)
     auditfs_writer_free(w);
     if (!err)
         cli_index_after_write(ledger);
+    if (!err && nwitnesses) /* receipts: the new checkpoint goes to the witnesses at once */
+        rc = cli_witness_request(ledger, witnesses, nwitnesses, 30);
     auditfs_signer_free(s);
     free(content);
     return rc;

@@ -77,6 +77,15 @@ check "acks: every witness acknowledged the notice" $A acks --ledger asr.git --w
 jq -s -e 'map(select(.type=="notice"))[0] | (.acks | length) == 3 and .pending == []' $WORK/.out >/dev/null \
     && ok "acks: 3 receipts for the notice, none pending" || not_ok "acks: $(cat $WORK/.out)"
 
+# a notice published with --witness is sent to the witnesses at once: receipts follow
+echo "security bulletin" > n2.md
+check "notice --witness: published and cosigned" $A notice --ledger $P --key p.key --title "Bulletin 2" n2.md "${WIT[@]}"
+[ "$(grep -c 'cosigned size 122' $WORK/.out)" = 3 ] && ok "all three witnesses cosigned the notice's checkpoint" \
+    || not_ok "notice cosigs: $(cat $WORK/.out)"
+check "acks for the bulletin" $A acks --ledger $P --witness a.key.pub --witness b.key.pub --witness s.key.pub --json
+jq -s -e 'map(select(.title=="Bulletin 2"))[0] | (.acks | length) == 3 and (.acks | all(.tree_size == 122))' $WORK/.out >/dev/null \
+    && ok "3 receipts for the bulletin at size 122" || not_ok "bulletin acks: $(cat $WORK/.out)"
+
 # ---- quorum below K: only customer A cosigns round 3 ----
 records 5 4 | $A append --ledger $P --key p.key --stream api --tenant acme >/dev/null
 check "round 3: only witness A is asked" $A witness request --ledger $P --witness "$URL_A=a.key.pub"
@@ -87,13 +96,13 @@ check "quorum 1 of 3 passes" $A verify --ledger asr.git --key p.key.pub \
     --witness a.key.pub --witness b.key.pub --witness s.key.pub --quorum 1
 check "round 3 completed by B and S" $A witness request --ledger $P "${WIT[@]}"
 git -C asr.git fetch -q
-check "now quorum 3 passes at 126" $A verify --ledger asr.git --key p.key.pub \
+check "now quorum 3 passes at 127" $A verify --ledger asr.git --key p.key.pub \
     --witness a.key.pub --witness b.key.pub --witness s.key.pub --quorum 3
 
-# ---- hostile requests against witness A (at size 126) ----
+# ---- hostile requests against witness A (at size 127) ----
 records 4 5 | $A append --ledger $P --key p.key --stream api --tenant acme >/dev/null
-git -C $P show refs/heads/main:checkpoint > cp130
-{ echo "old 126"; $A consistency --ledger $P --from 126 --to 130 | jq -r '.consistency[]'; echo; cat cp130; } > good.body
+git -C $P show refs/heads/main:checkpoint > cp131
+{ echo "old 127"; $A consistency --ledger $P --from 127 --to 131 | jq -r '.consistency[]'; echo; cat cp131; } > good.body
 nproof=$(( $(grep -c '' good.body) - 7 ))
 [ "$nproof" -ge 1 ] && ok "a valid request with $nproof proof lines" || not_ok "proof lines: $nproof"
 sumA=$(state_sum A)
@@ -120,11 +129,11 @@ post A toobig.body; [ "$CODE" = 400 ] && ok "old size > checkpoint size: 400" ||
 { echo "old 0"; echo; git -C $P show refs/heads/main~4:checkpoint; } > replay.body
 post A replay.body
 [ "$CODE" = 409 ] && ok "replayed old request: 409" || not_ok "replay: $CODE"
-[ "$(cat $WORK/resp)" = 126 ] && ok "409 body is the witness's size" || not_ok "409 body: $(cat $WORK/resp)"
+[ "$(cat $WORK/resp)" = 127 ] && ok "409 body is the witness's size" || not_ok "409 body: $(cat $WORK/resp)"
 [ "$CTYPE" = text/x.tlog.size ] && ok "409 content type text/x.tlog.size" || not_ok "content type: $CTYPE"
 printf 'garbage\n' > garbage.body
 post A garbage.body; [ "$CODE" = 400 ] && ok "malformed body: 400" || not_ok "garbage: $CODE"
-printf 'old 126\nnot-base64!\n\n' > badline.body
+printf 'old 127\nnot-base64!\n\n' > badline.body
 post A badline.body; [ "$CODE" = 400 ] && ok "malformed proof line: 400" || not_ok "bad line: $CODE"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$URL_A/add-checkpoint")
 [ "$code" = 405 ] && ok "GET: 405" || not_ok "GET: $code"
