@@ -1854,6 +1854,8 @@ cmd_archive(int argc, char **argv)
     git_reference *ref = NULL;
     git_revwalk *walk = NULL;
     git_packbuilder *pb = NULL;
+    git_oid cosig_id;
+    int have_cosig = 0;
     auditfs_ledger *l = NULL;
     char *note = NULL;
     size_t nlen = 0;
@@ -1866,6 +1868,9 @@ cmd_archive(int argc, char **argv)
     if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
         git_reference_lookup(&ref, repo, "refs/heads/main") < 0 || !git_reference_target(ref) ||
         git_revwalk_new(&walk, repo) < 0 || git_revwalk_push(walk, git_reference_target(ref)) < 0 ||
+        /* the cosignatures travel too (docs/FORMAT.md 10.2), when there are any */
+        (git_reference_name_to_id(&cosig_id, repo, "refs/auditfs/cosignatures") == 0 &&
+         (have_cosig = 1) && git_revwalk_push(walk, &cosig_id) < 0) ||
         git_packbuilder_new(&pb, repo) < 0 || git_packbuilder_insert_walk(pb, walk) < 0) {
         const git_error *ge = git_error_last();
         fprintf(stderr, "auditfs: archive: %s\n", ge ? ge->message : "git error");
@@ -1900,7 +1905,14 @@ cmd_archive(int argc, char **argv)
     char oid[GIT_OID_HEXSZ + 1];
     git_oid_tostr(oid, sizeof oid, git_reference_target(ref));
     f = fopen(tmp, "wb");
-    if (!f || fprintf(f, "# v2 git bundle\n%s refs/heads/main\n%s HEAD\n\n", oid, oid) < 0) {
+    char cosig_line[GIT_OID_HEXSZ + 40] = "";
+    if (have_cosig) {
+        char coid[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(coid, sizeof coid, &cosig_id);
+        snprintf(cosig_line, sizeof cosig_line, "%s refs/auditfs/cosignatures\n", coid);
+    }
+    if (!f || fprintf(f, "# v2 git bundle\n%s refs/heads/main\n%s%s HEAD\n\n", oid, cosig_line,
+                      oid) < 0) {
         fprintf(stderr, "auditfs: %s: %s\n", tmp, strerror(errno));
         rc = EXIT_IO;
         goto done;

@@ -78,6 +78,13 @@ expect_exit 1 "three witnesses, quorum 3, one silent: fails" $A verify --ledger 
 expect_exit 2 "quorum above the number of witnesses is a usage error" $A verify --ledger $P --key p.key.pub --witness a.key.pub --quorum 2
 $A checkpoint --ledger $P | grep -c '^— ' | grep -qx 3 && ok "the provider's checkpoint shows both cosignatures" || not_ok "cosig count"
 
+# archives carry the cosignatures: git clones them, verify counts them
+check "archive a ledger with cosignatures" $A archive --ledger $P -o p.bundle
+git bundle list-heads p.bundle | grep -q ' refs/auditfs/cosignatures$' && ok "the bundle lists refs/auditfs/cosignatures" \
+    || not_ok "bundle heads: $(git bundle list-heads p.bundle)"
+git clone -q --mirror p.bundle fromarchive.git 2>/dev/null && ok "git clone --mirror reads the bundle" || not_ok "clone bundle"
+check "the archived copy verifies with quorum 2" $A verify --ledger fromarchive.git --key p.key.pub --witness a.key.pub --witness s.key.pub --quorum 2
+
 # 4. C2SP tlog-policy: groups and thresholds
 cat > policy <<EOF
 # customers and assessors, each group must agree
