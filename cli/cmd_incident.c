@@ -15,6 +15,7 @@
  *   MANIFEST.sha256                   "<sha256>  <path>" for every other file (sha256sum -c)
  */
 #include "cli.h"
+#include "auditfs/witness.h"
 
 #include "auditfs/query.h"
 #include "index.h"
@@ -1255,6 +1256,30 @@ ledger_args_free(ledger_arg *la, size_t n)
     }
 }
 
+/* Every stored cosigned checkpoint up to size: ledgers/<name>/cosignatures/<size>.checkpoint,
+ * the witnesses' receipts (auditfs acks computes them from the same files). */
+static int
+write_cosignatures(const char *dir, const char *name, auditfs_ledger *l, uint64_t size)
+{
+    uint64_t *sizes = NULL;
+    size_t n = 0;
+    int err = auditfs_cosig_store_sizes(&sizes, &n, l);
+    for (size_t i = 0; i < n && !err; i++) {
+        char rel[512], *note = NULL;
+        size_t len = 0;
+        if (sizes[i] > size)
+            break;
+        if ((err = auditfs_cosig_store_checkpoint(&note, &len, l, sizes[i])) != 0)
+            break;
+        snprintf(rel, sizeof rel, "ledgers/%.64s/cosignatures/%llu.checkpoint", name,
+                 (unsigned long long)sizes[i]);
+        err = put_file(dir, rel, note, len);
+        free(note);
+    }
+    free(sizes);
+    return err;
+}
+
 static int
 write_bundle(const char *dir, bundle *b, ledger_arg *la)
 {
@@ -1269,10 +1294,14 @@ write_bundle(const char *dir, bundle *b, ledger_arg *la)
         char rel[512], *note = NULL, *vk = NULL;
         size_t nlen;
         sel s = {NULL, 0, 0};
-        if ((err = auditfs_ledger_checkpoint_note(&note, &nlen, l)) != 0)
+        /* the head checkpoint with its cosignature lines (docs/FORMAT.md 10.2); the proofs
+         * below embed it verbatim, as tlog-proof allows */
+        if ((err = auditfs_cosig_store_checkpoint(&note, &nlen, l, UINT64_MAX)) != 0)
             break;
         snprintf(rel, sizeof rel, "ledgers/%.64s/checkpoint", la[li].name);
         err = put_file(dir, rel, note, nlen);
+        if (!err)
+            err = write_cosignatures(dir, la[li].name, l, b->cp[li].size);
         if (!err)
             err = auditfs_verifier_format(&vk, la[li].v);
         if (!err) {

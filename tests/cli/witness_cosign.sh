@@ -85,6 +85,14 @@ git bundle list-heads p.bundle | grep -q ' refs/auditfs/cosignatures$' && ok "th
 git clone -q --mirror p.bundle fromarchive.git 2>/dev/null && ok "git clone --mirror reads the bundle" || not_ok "clone bundle"
 check "the archived copy verifies with quorum 2" $A verify --ledger fromarchive.git --key p.key.pub --witness a.key.pub --witness s.key.pub --quorum 2
 
+# incident bundles carry the cosigned checkpoints (the receipts) and still verify offline
+check "incident bundle" $A incident --since 2000-01-01 --until 2100-01-01 _stream=api --ledger $P --key p.key.pub -o bundle
+[ "$(grep -c '^— ' bundle/ledgers/*/checkpoint)" = 3 ] && ok "the bundle's checkpoint carries the cosignatures" \
+    || not_ok "bundle checkpoint: $(cat bundle/ledgers/*/checkpoint)"
+ls bundle/ledgers/*/cosignatures/52.checkpoint >/dev/null 2>&1 && ok "the bundle holds the cosigned checkpoints by size" \
+    || not_ok "no cosignatures in the bundle: $(find bundle -name '*.checkpoint')"
+check "verify-bundle passes" $A verify-bundle bundle --key p.key.pub
+
 # 4. C2SP tlog-policy: groups and thresholds
 cat > policy <<EOF
 # customers and assessors, each group must agree
