@@ -11,6 +11,7 @@
 #include "auditfs/witness.h"
 #include "auditfs/merkle.h"
 #include "internal.h"
+#include "witness_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -187,6 +188,9 @@ auditfs_witness_add_checkpoint(auditfs_witness_result *r, auditfs_witness_state 
     if (old > cp.size)
         return reply(r, 400, "old size %" PRIu64 " is larger than the checkpoint's %" PRIu64,
                      old, cp.size);
+    /* from here to the signature, no other process may move this witness's state */
+    if ((err = afs_witness_state_lock(st)) != 0)
+        return err;
     /* the witness's latest view of this log */
     uint64_t latest = 0;
     err = auditfs_witness_state_get(&prev, &prev_len, st, log->origin);
@@ -194,7 +198,7 @@ auditfs_witness_add_checkpoint(auditfs_witness_result *r, auditfs_witness_state 
         err = 0;
         auditfs_error_clear();
     } else if (err) {
-        return err;
+        goto cleanup;
     } else {
         size_t ptl, pof;
         if ((err = auditfs_note_split(&ptl, &pof, prev, prev_len)) != 0 ||
@@ -268,6 +272,7 @@ auditfs_witness_add_checkpoint(auditfs_witness_result *r, auditfs_witness_state 
     r->body_len = line_len;
     line = NULL;
 cleanup:
+    afs_witness_state_unlock(st);
     free(line);
     free(prev);
     return err;

@@ -12,12 +12,14 @@
  */
 #include "auditfs/witness.h"
 #include "internal.h"
+#include "witness_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@
 
 struct auditfs_witness_state {
     char dir[STATE_DIR_MAX];
+    int lockfd; /* -1 when not locked */
 };
 
 static int
@@ -72,6 +75,7 @@ auditfs_witness_state_open(auditfs_witness_state **out, const char *root,
     auditfs_witness_state *st = calloc(1, sizeof *st);
     if (!st)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    st->lockfd = -1;
     int n = snprintf(st->dir, sizeof st->dir, "%s/witness/%s+%08x", root, name,
                      auditfs_cosig_key_id(w));
     if (n < 0 || (size_t)n >= sizeof st->dir) {
@@ -95,7 +99,37 @@ auditfs_witness_state_open(auditfs_witness_state **out, const char *root,
 void
 auditfs_witness_state_free(auditfs_witness_state *st)
 {
+    if (st && st->lockfd >= 0)
+        close(st->lockfd);
     free(st);
+}
+
+int
+afs_witness_state_lock(auditfs_witness_state *st)
+{
+    char path[STATE_DIR_MAX + 16];
+    snprintf(path, sizeof path, "%s/lock", st->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            int e = errno;
+            close(fd);
+            return afs_error_set(AUDITFS_EIO, "%s: flock: %s", path, strerror(e));
+        }
+    }
+    st->lockfd = fd;
+    return 0;
+}
+
+void
+afs_witness_state_unlock(auditfs_witness_state *st)
+{
+    if (st && st->lockfd >= 0) {
+        close(st->lockfd); /* releases the flock */
+        st->lockfd = -1;
+    }
 }
 
 const char *
