@@ -447,7 +447,7 @@ cmd_cosign(int argc, char **argv)
         rc = cli_fail(err, "witness state");
         goto cleanup;
     }
-    if (res.status == 422 && prev) {
+    if (res.fork || (res.status == 422 && prev)) {
         /* not an extension of what we cosigned: a fork; both signed checkpoints are evidence */
         char reason[512];
         snprintf(reason, sizeof reason,
@@ -664,8 +664,9 @@ static const char witness_help[] =
     "\n"
     "serve: the C2SP tlog-witness HTTP API. POST /add-checkpoint with \"old <size>\", the\n"
     "consistency proof lines, a blank line and the signed checkpoint; answers 200 with a\n"
-    "cosignature line, 409 with the witness's size (text/x.tlog.size), 404 unknown log, 403 bad\n"
-    "signature, 400 malformed, 422 bad proof or conflicting root, 413 body over 72 KiB, 429 over\n"
+    "cosignature line, 409 with the witness's size (text/x.tlog.size) for a stale old size or a\n"
+    "conflicting root, 404 unknown log, 403 bad signature, 400 malformed, 422 bad proof, 413\n"
+    "body over 72 KiB, 429 over\n"
     "the per-log rate (--rate requests per minute, default 60, bursts of 10). The new state is\n"
     "fsynced before the cosignature is sent. Port 0 picks a free port; the first line printed\n"
     "is \"listening on ADDR:PORT\". Stops on SIGTERM or SIGINT.\n"
@@ -1105,6 +1106,22 @@ request_one(auditfs_ledger *l, const auditfs_checkpoint *head, const char *note,
             fputc('\n', stderr);
             free(r.buf);
             return EXIT_IO;
+        }
+        if (status == 409 && attempt == 1) {
+            /* the same size back: it cosigned another root for it (two checkpoints of one
+             * size); another size: it moved on while we asked */
+            char want[32];
+            snprintf(want, sizeof want, "%" PRIu64 "\n", old);
+            if (r.buf && strcmp(r.buf, want) == 0)
+                fprintf(stderr,
+                        "auditfs: witness %s: REFUSED (409): it cosigned a different checkpoint "
+                        "of size %" PRIu64 ": a fork or split view\n",
+                        url, old);
+            else
+                fprintf(stderr, "auditfs: witness %s: REFUSED (409): its size changed while we "
+                                "asked; run again\n", url);
+            free(r.buf);
+            return EXIT_VERIFY;
         }
         if (status == 409 && attempt == 0) {
             uint64_t their = 0;

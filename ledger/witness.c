@@ -4,9 +4,9 @@
  * The body is hostile: at most AUDITFS_WITNESS_MAX_BODY bytes, "old <canonical decimal>\n",
  * at most 63 lines of strict base64 of 32 bytes, a blank line, then a signed note of at most
  * AUDITFS_NOTE_MAX_BYTES. The order of checks is the spec's: 400 (malformed), 404 (unknown
- * origin), 403 (signature), 400 (old > size), 409 (old != latest), 422 (proof / same size with
- * another root). State changes only after every check passed, and is durable before the
- * cosignature is returned.
+ * origin), 403 (signature), 400 (old > size), 409 (old != latest, or the same size with another
+ * root), 422 (the proof). State changes only after every check passed, and is durable before
+ * the cosignature is returned.
  */
 #include "auditfs/witness.h"
 #include "auditfs/merkle.h"
@@ -229,20 +229,23 @@ auditfs_witness_add_checkpoint(auditfs_witness_result *r, auditfs_witness_state 
             goto cleanup;
         }
         if (!auditfs_hash_equal(&want, &cp.root)) {
+            /* the spec's answer is 409 with the witness's size, as for a stale old size */
+            afs_buf b = AFS_BUF_INIT;
+            if ((err = afs_buf_printf(&b, "%" PRIu64 "\n", latest)) != 0)
+                goto cleanup;
+            free(r->body);
+            r->status = 409;
+            r->body = afs_buf_detach(&b, &r->body_len);
             if (prev) {
                 /* two checkpoints of one size with different roots, both signed: a fork */
-                r->fork = 1;
                 char reason[512];
+                r->fork = 1;
                 snprintf(reason, sizeof reason,
                          "fork: the log signed two checkpoints of size %" PRIu64
                          " with different roots for \"%s\"",
                          cp.size, log->origin);
-                if ((err = auditfs_witness_state_evidence(&r->evidence, st, prev, prev_len, note,
-                                                          note_len, NULL, 0, reason)) != 0)
-                    goto cleanup;
-                reply(r, 422, "%s", reason);
-            } else {
-                reply(r, 422, "a tree of size 0 must have the empty root");
+                err = auditfs_witness_state_evidence(&r->evidence, st, prev, prev_len, note,
+                                                     note_len, NULL, 0, reason);
             }
             goto cleanup;
         }

@@ -101,7 +101,7 @@ typedef struct auditfs_witness_result {
     char *body;      /* malloc'd response body: cosignature lines, "<size>\n" (409) or a reason */
     size_t body_len;
     int fork;        /* 1 if the request proves a fork: a validly signed checkpoint of the
-                        remembered size with another root (evidence was recorded) */
+                        remembered size with another root (409; evidence was recorded) */
     char *evidence;  /* the evidence directory when fork (malloc'd) */
     uint64_t old_size, new_size;
     char origin[AUDITFS_NAME_MAX + 1];
@@ -119,8 +119,9 @@ AUDITFS_API int auditfs_witness_request_format(char **out, size_t *out_len, uint
 /**
  * Handles one add-checkpoint request body as c2sp.org/tlog-witness specifies: 400 malformed or
  * old size > checkpoint size, 404 unknown origin, 403 no valid signature by the log's key,
- * 409 old size != the witness's latest size for the log (body "<latest>\n"), 422 a bad
- * consistency proof or the same size with a different root, 200 with a fresh cosignature line
+ * 409 old size != the witness's latest size for the log, or the same size with a different
+ * root (body "<latest>\n"), 422 a consistency proof that does not verify (or a non-empty one
+ * from size 0 or between equal sizes), 200 with a fresh cosignature line
  * at `now` (POSIX seconds) after the new state is durably stored. Nothing is stored unless the
  * status is 200. Returns 0 with r filled whatever the status, or a negative error when the
  * state itself failed (I/O: nothing was cosigned).

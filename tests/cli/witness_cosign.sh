@@ -147,6 +147,18 @@ cmp -s "$ev/offered.checkpoint" <($A checkpoint --ledger fork.git) && ok "offere
 cmp -s "$ev/cosigned.checkpoint" <(git -C $P show refs/heads/main:checkpoint) && ok "cosigned = the real signed checkpoint" \
     || not_ok "cosigned differs"
 [ "$(sha256sum < "$statefile")" = "$sum_before" ] && ok "the refusal did not change the witness state" || not_ok "state changed"
+# the same size with another root (the witness answers 409 and records evidence)
+git clone -q --mirror $P fork2.git
+git -C fork2.git update-ref refs/heads/main $(git -C $P rev-parse refs/heads/main~1)
+records 5 11 | $A append --ledger fork2.git --key p.key --stream api --tenant acme >/dev/null
+[ "$(git -C fork2.git show main:checkpoint | sed -n 2p)" = 57 ] && ok "a second fork of the same size 57" || not_ok "fork2 size"
+AUDITFS_STATE=$WORK/stA expect_exit 8 "another root for the cosigned size is refused with exit 8" \
+    $A cosign --ledger fork2.git --key a.key --log-key p.key.pub
+ev2=$(grep -l "two checkpoints of size 57" $WORK/stA/witness/customer-a.example+*/evidence/*/reason.txt | head -1)
+[ -n "$ev2" ] && cmp -s "$(dirname "$ev2")/offered.checkpoint" <($A checkpoint --ledger fork2.git) \
+    && ok "evidence names both checkpoints of size 57" || not_ok "same-size evidence"
+[ "$(sha256sum < "$statefile")" = "$sum_before" ] && ok "still no change to the witness state" || not_ok "state changed"
+
 # rollback: an older copy
 git clone -q --mirror $P roll.git
 git -C roll.git update-ref refs/heads/main $(git -C $P rev-parse refs/heads/main~2)

@@ -159,7 +159,7 @@ check "witness B cosigns the fork (it extends what B saw)" $A witness request --
 check "witnesses A and S cosign the real ledger" $A witness request --ledger $P --witness "$URL_A=a.key.pub" --witness "$URL_S=s.key.pub"
 sumB=$(state_sum B)
 expect_exit 1 "the next round: witness B refuses the real ledger" $A witness request --ledger $P --witness "$URL_B=b.key.pub"
-expect_err "REFUSED \(422\).*fork" "the provider is told why (422, fork)"
+expect_err "REFUSED \(409\).*fork or split view" "the provider is told why (409: another root for that size)"
 grep -q 'FORK, evidence ' $WORK/B.log && ok "witness B logged the fork with its evidence" || not_ok "B log"
 ev=$(ls -d $WORK/state-B/witness/*/evidence/* 2>/dev/null | head -1)
 cmp -s "$ev/cosigned.checkpoint" <(git -C fork.git show main:checkpoint) && ok "evidence: the fork's signed checkpoint B cosigned" \

@@ -211,7 +211,9 @@ Test(witness, same_size_other_root_is_a_fork_with_evidence)
     size_t nlen, blen;
     cr_assert_eq(auditfs_checkpoint_sign(&note, &nlen, &other, f.log), 0);
     cr_assert_eq(auditfs_witness_request_format(&body, &blen, 3, NULL, note, nlen), 0);
-    cr_assert_eq(add(&f, body, blen, &r), 422);
+    cr_assert_eq(add(&f, body, blen, &r), 409);
+    cr_assert_eq(r.body_len, 2);
+    cr_assert(memcmp(r.body, "3\n", 2) == 0);
     cr_assert(r.fork);
     cr_assert_not_null(r.evidence);
     char path[512];
