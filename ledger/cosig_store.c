@@ -217,25 +217,20 @@ auditfs_cosig_store_add(int *changed, auditfs_ledger *l, uint64_t size, const ch
             goto cleanup;
         }
     } else {
-        /* first cosignature: a tree holding only the format marker and this file */
-        git_treebuilder *tb = NULL;
-        git_oid fmt_id, empty_id;
+        /* first cosignature: the format marker and this file, from no tree at all (libgit2
+         * accepts a NULL baseline), so no intermediate tree object is left dangling */
         static const char fmt[] = "auditfs-cosignatures/1\n";
-        if (git_blob_create_from_buffer(&fmt_id, l->repo, fmt, sizeof fmt - 1) < 0 ||
-            git_treebuilder_new(&tb, l->repo, NULL) < 0 ||
-            git_treebuilder_insert(NULL, tb, "format", &fmt_id, GIT_FILEMODE_BLOB) < 0 ||
-            git_treebuilder_write(&empty_id, tb) < 0) {
-            git_treebuilder_free(tb);
-            err = afs_error_git(AUDITFS_EIO, "%s: cannot build the cosignature tree", l->path);
+        git_tree_update ups[2];
+        memset(ups, 0, sizeof ups);
+        if (git_blob_create_from_buffer(&ups[0].id, l->repo, fmt, sizeof fmt - 1) < 0) {
+            err = afs_error_git(AUDITFS_EIO, "%s: cannot write the format marker", l->path);
             goto cleanup;
         }
-        git_treebuilder_free(tb);
-        git_tree *base_tree = NULL;
-        int rc = git_tree_lookup(&base_tree, l->repo, &empty_id);
-        if (rc == 0)
-            rc = git_tree_create_updated(&tree_id, l->repo, base_tree, 1, &up);
-        git_tree_free(base_tree);
-        if (rc < 0) {
+        ups[0].action = GIT_TREE_UPDATE_UPSERT;
+        ups[0].filemode = GIT_FILEMODE_BLOB;
+        ups[0].path = "format";
+        ups[1] = up;
+        if (git_tree_create_updated(&tree_id, l->repo, NULL, 2, ups) < 0) {
             err = afs_error_git(AUDITFS_EIO, "%s: cannot build the cosignature tree", l->path);
             goto cleanup;
         }

@@ -39,7 +39,8 @@ git -C custA.git rev-parse -q --verify refs/auditfs/cosignatures >/dev/null && o
 [ "$(git -C custA.git rev-parse refs/heads/main)" = "$main_before" ] && ok "refs/heads/main is untouched" \
     || not_ok "main moved"
 check "the copy still verifies with the log key alone" $A verify --ledger custA.git --key p.key.pub
-git -C custA.git fsck --strict >/dev/null 2>&1 && ok "git fsck is clean" || not_ok "git fsck"
+fsck_out=$(git -C custA.git fsck --strict 2>&1) && [ -z "$fsck_out" ] && ok "git fsck is clean (nothing dangling)" \
+    || not_ok "git fsck: $fsck_out"
 
 # 2. the cosignature reaches the provider by mail: cosignatures add checks it
 check "provider stores the mailed cosigned checkpoint" $A cosignatures add --ledger $P --witness a.key.pub cpA
