@@ -68,6 +68,9 @@ expect_exit 1 "a forged cosignature is refused" $A cosignatures add --ledger $P 
 # 3. quorum: one of two witnesses is not enough for K=2
 check "verify --witness A --quorum 1 passes" $A verify --ledger $P --key p.key.pub --witness a.key.pub --quorum 1
 expect_out "quorum: met" "quorum reported met"
+check "verify --json reports the witnesses on a second line" $A verify --ledger $P --key p.key.pub --witness a.key.pub --quorum 1 --json
+sed -n 2p $WORK/.out | jq -e '.witnessed == true and .tree_size == 52 and .witnesses[0].name == "customer-a.example" and .witnesses[0].fresh == true' >/dev/null \
+    && ok "the JSON names the witness and the size" || not_ok "json: $(cat $WORK/.out)"
 expect_exit 1 "verify --quorum 2 fails with one cosignature" $A verify --ledger $P --key p.key.pub --witness a.key.pub --witness s.key.pub --quorum 2
 expect_err "lacks the witness quorum" "the failure names the quorum"
 git clone -q --mirror $P asr.git
