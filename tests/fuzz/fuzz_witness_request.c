@@ -7,11 +7,30 @@
  */
 #include "auditfs/witness.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static auditfs_witness_state *st;
+static char state_dir[] = "/tmp/auditfs-fuzz-witness.XXXXXX";
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* the temporary state goes when the fuzzer exits normally */
+static void
+cleanup(void)
+{
+    nftw(state_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 static auditfs_signer *witness;
 static auditfs_verifier *witness_v, *log_key;
 
@@ -19,14 +38,14 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     static const char vkey[] = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
-    char tmpl[] = "/tmp/auditfs-fuzz-witness.XXXXXX";
     (void)argc;
     (void)argv;
-    if (!mkdtemp(tmpl) || auditfs_verifier_parse(&log_key, vkey, strlen(vkey)) != 0 ||
+    if (!mkdtemp(state_dir) || auditfs_verifier_parse(&log_key, vkey, strlen(vkey)) != 0 ||
         auditfs_signer_generate(&witness, "fuzz.example/witness") != 0 ||
         auditfs_signer_verifier(&witness_v, witness) != 0 ||
-        auditfs_witness_state_open(&st, tmpl, witness_v) != 0)
+        auditfs_witness_state_open(&st, state_dir, witness_v) != 0)
         abort();
+    atexit(cleanup);
     return 0;
 }
 
