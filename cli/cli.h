@@ -49,6 +49,15 @@ struct cli_witness_opts {
 };
 /** `witness request` for the ledger at path: specs are URL=KEY.pub; returns an exit code. */
 int cli_witness_request(const char *ledger, const char *const *specs, size_t n, long timeout);
+/**
+ * Writes DIR/receipts.md and DIR/receipts.jsonl (incident bundles): per ledger, every notice and
+ * document version up to cps[i].size (tenant filter) with each witness's earliest covering
+ * cosignature. Returns 0 or an auditfs error code.
+ */
+int cli_witness_receipts(const char *dir, auditfs_ledger *const *ls,
+                         const auditfs_verifier *const *lkeys, const char *const *names,
+                         const auditfs_checkpoint *cps, size_t nl, const char *const *wkeys,
+                         size_t nw, const char *tenant);
 /** Checks the head's cosignatures against the options (0 if none given); prints a report. */
 int cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
                       const auditfs_checkpoint *head, int json);

@@ -1403,6 +1403,9 @@ static const char incident_help[] =
     "matching entry, the SLA terms in force, each fact linked to the entry that proves it); and\n"
     "MANIFEST.sha256. --ledger and --key may be repeated as NAME=... for several ledgers (a\n"
     "tenant's and the provider-wide one); each entry is proved against its own ledger.\n"
+    "--witness KEY.pub (repeatable) adds receipts.md and receipts.jsonl: for every notice and\n"
+    "document version, which witness (customer, assessor) acknowledged it by cosigning, when,\n"
+    "and how long after publication (see `auditfs acks`).\n"
     "\n"
     "--check DIR re-runs the bundle's recorded query against the full ledgers (up to the\n"
     "bundle's checkpoints, which must be prefixes of them), scanning every entry rather than\n"
@@ -1520,7 +1523,10 @@ cmd_incident(int argc, char **argv)
                                          {"tenant", required_argument, 0, 't'},
                                          {"default-matrix", no_argument, 0, 'M'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"witness", required_argument, 0, 'W'},
                                          {0, 0, 0, 0}};
+    const char *wkeys[64];
+    size_t nw = 0;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (c) {
         case 's': since = optarg; break;
@@ -1540,6 +1546,11 @@ cmd_incident(int argc, char **argv)
         case 'g': grep = optarg; break;
         case 't': tenant = optarg; break;
         case 'M': print_matrix = 1; break;
+        case 'W':
+            if (nw == sizeof wkeys / sizeof *wkeys)
+                return cli_usage_error("too many --witness keys");
+            wkeys[nw++] = optarg;
+            break;
         case 'h': fputs(incident_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -1621,6 +1632,19 @@ cmd_incident(int argc, char **argv)
                             strerror(errno));
     if (!err)
         err = write_bundle(out, &b, la);
+    if (!err && nw) {
+        /* receipts: who acknowledged each notice and document version (cmd_witness.c) */
+        auditfs_ledger *ls[MAX_LEDGERS + 1];
+        const auditfs_verifier *lk[MAX_LEDGERS + 1];
+        const char *nm[MAX_LEDGERS + 1];
+        for (size_t i = 0; i < nla; i++) {
+            ls[i] = la[i].l;
+            lk[i] = la[i].v;
+            nm[i] = la[i].name;
+        }
+        err = cli_witness_receipts(out, ls, lk, nm, b.cp, nla, wkeys, nw,
+                                   b.tenant[0] ? b.tenant : NULL);
+    }
     if (!err)
         err = finish_bundle(out);
     if (err)

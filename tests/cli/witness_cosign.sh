@@ -96,6 +96,14 @@ check "incident bundle" $A incident --since 2000-01-01 --until 2100-01-01 _strea
 ls bundle/ledgers/*/cosignatures/52.checkpoint >/dev/null 2>&1 && ok "the bundle holds the cosigned checkpoints by size" \
     || not_ok "no cosignatures in the bundle: $(find bundle -name '*.checkpoint')"
 check "verify-bundle passes" $A verify-bundle bundle --key p.key.pub
+check "incident --witness adds the receipts" $A incident --since 2000-01-01 --until 2100-01-01 _stream=api \
+    --ledger $P --key p.key.pub --witness a.key.pub --witness b.key.pub -o bundle2
+jq -s -e 'map(select(.type=="notice"))[0] | .title == "Planned maintenance" and .acks[0].witness == "customer-a.example" and .pending == ["customer-b.example"]' \
+    bundle2/receipts.jsonl >/dev/null && ok "receipts.jsonl: the notice, acknowledged by A, pending for B" \
+    || not_ok "receipts: $(cat bundle2/receipts.jsonl)"
+grep -q 'customer-a.example *acknowledged' bundle2/receipts.md && ok "receipts.md says who acknowledged" || not_ok "receipts.md"
+grep -q 'receipts.jsonl' bundle2/MANIFEST.sha256 && ok "the manifest covers the receipts" || not_ok "manifest"
+check "verify-bundle passes with receipts" $A verify-bundle bundle2 --key p.key.pub
 
 # 4. C2SP tlog-policy: groups and thresholds
 cat > policy <<EOF
