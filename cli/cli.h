@@ -47,8 +47,12 @@ struct cli_witness_opts {
     size_t nkeys;
     const char *quorum, *policy, *max_age;
 };
-/** `witness request` for the ledger at path: specs are URL=KEY.pub; returns an exit code. */
-int cli_witness_request(const char *ledger, const char *const *specs, size_t n, long timeout);
+/**
+ * `witness request` for the ledger at path: specs are URL=KEY.pub; each cosignature obtained is
+ * reported on out, refusals on stderr; returns an exit code.
+ */
+int cli_witness_request(FILE *out, const char *ledger, const char *const *specs, size_t n,
+                        long timeout);
 /**
  * Writes DIR/receipts.md and DIR/receipts.jsonl (incident bundles): per ledger, every notice and
  * document version up to cps[i].size (tenant filter) with each witness's earliest covering

@@ -1074,8 +1074,8 @@ post(long *status, struct response *resp, const char *url, const char *body, siz
 /* One witness: at most two attempts (the second after learning its size from a 409). Returns
  * 0 cosigned and stored, EXIT_VERIFY refused, EXIT_IO unreachable. */
 static int
-request_one(auditfs_ledger *l, const auditfs_checkpoint *head, const char *note, size_t note_len,
-            const char *url, const auditfs_verifier *wk, long timeout)
+request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const char *note,
+            size_t note_len, const char *url, const auditfs_verifier *wk, long timeout)
 {
     uint64_t old = 0;
     char errbuf[CURL_ERROR_SIZE];
@@ -1164,8 +1164,8 @@ request_one(auditfs_ledger *l, const auditfs_checkpoint *head, const char *note,
             free(r.buf);
             return err == AUDITFS_EIO ? EXIT_IO : EXIT_VERIFY;
         }
-        printf("witness %s (%s): cosigned size %" PRIu64 "\n", auditfs_verifier_name(wk), url,
-               head->size);
+        fprintf(out, "witness %s (%s): cosigned size %" PRIu64 "\n", auditfs_verifier_name(wk),
+                url, head->size);
         free(r.buf);
         return 0;
     }
@@ -1207,11 +1207,12 @@ witness_request(int argc, char **argv)
     }
     if (n == 0 || optind != argc)
         return cli_usage_error("witness request needs --witness URL=KEY.pub (repeatable)");
-    return cli_witness_request(ledger, specs, n, timeout);
+    return cli_witness_request(stdout, ledger, specs, n, timeout);
 }
 
 int
-cli_witness_request(const char *ledger, const char *const *specs, size_t n, long timeout)
+cli_witness_request(FILE *out, const char *ledger, const char *const *specs, size_t n,
+                    long timeout)
 {
     int rc = 0, err;
     auditfs_ledger *l = NULL;
@@ -1241,7 +1242,7 @@ cli_witness_request(const char *ledger, const char *const *specs, size_t n, long
             rc = cli_fail(err, "--witness");
             goto cleanup_curl;
         }
-        int r = request_one(l, &head, note, len, url, wk, timeout);
+        int r = request_one(out, l, &head, note, len, url, wk, timeout);
         auditfs_verifier_free(wk);
         refused += r == EXIT_VERIFY;
         unreachable += r != 0 && r != EXIT_VERIFY;

@@ -264,6 +264,9 @@ static const char append_help[] =
     "When it ends, append brings the query index up to date (derived data; see `auditfs index`);\n"
     "--no-index leaves that to a later `auditfs index` or query, for pipelines that index on\n"
     "their own schedule.\n"
+    "--witness URL=KEY.pub (repeatable) sends every new checkpoint to those C2SP tlog-witness\n"
+    "witnesses after its commit and stores their cosignatures; refusals go to stderr and the\n"
+    "append goes on (a slow witness delays the next batch, up to 30 s).\n"
     "P is provider|customer|security-vendor|assessor; L is facility|hardware|virtualization|\n"
     "platform|application|data.\n";
 
@@ -276,6 +279,9 @@ typedef struct appender {
     int64_t batch_start;
     uint64_t committed;
     uint64_t quarantined;
+    const char *path;           /* the ledger, for --witness */
+    const char *witnesses[64];  /* --witness URL=KEY.pub: asked after every commit */
+    size_t nwitnesses;
 } appender;
 
 static int64_t
@@ -299,6 +305,9 @@ ap_commit(appender *a)
     printf("%llu\n", (unsigned long long)size);
     fflush(stdout);
     a->batch_start = 0;
+    /* each new checkpoint goes to the witnesses; a refusal is reported, appending goes on */
+    if (a->nwitnesses)
+        (void)cli_witness_request(stderr, a->path, a->witnesses, a->nwitnesses, 30);
     return 0;
 }
 
@@ -454,6 +463,7 @@ cmd_append(int argc, char **argv)
                                          {"flush-ms", required_argument, 0, 'F'},
                                          {"no-wait", no_argument, 0, 'N'},
                                          {"no-index", no_argument, 0, 'X'},
+                                         {"witness", required_argument, 0, 'W'},
                                          {0, 0, 0, 0}};
     int update_index = 1;
     if (want_help(argc, argv, append_help))
@@ -490,6 +500,11 @@ cmd_append(int argc, char **argv)
             break;
         case 'N': wo.wait_for_lock = 0; break;
         case 'X': update_index = 0; break;
+        case 'W':
+            if (a.nwitnesses == sizeof a.witnesses / sizeof *a.witnesses)
+                return cli_usage_error("too many --witness");
+            a.witnesses[a.nwitnesses++] = optarg;
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -511,6 +526,7 @@ cmd_append(int argc, char **argv)
     if (wo.batch_bytes == 0)
         wo.batch_bytes = 8u << 20;
     a.flush_us = flush_ms * 1000;
+    a.path = ledger;
     auditfs_signer *s = NULL;
     if ((rc = load_signer(&s, key)) != 0)
         return rc;
@@ -677,7 +693,7 @@ publish_common(int argc, char **argv, int is_notice)
     if (!err)
         cli_index_after_write(ledger);
     if (!err && nwitnesses) /* receipts: the new checkpoint goes to the witnesses at once */
-        rc = cli_witness_request(ledger, witnesses, nwitnesses, 30);
+        rc = cli_witness_request(stdout, ledger, witnesses, nwitnesses, 30);
     auditfs_signer_free(s);
     free(content);
     return rc;

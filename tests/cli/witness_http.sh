@@ -86,6 +86,17 @@ check "acks for the bulletin" $A acks --ledger $P --witness a.key.pub --witness 
 jq -s -e 'map(select(.title=="Bulletin 2"))[0] | (.acks | length) == 3 and (.acks | all(.tree_size == 122))' $WORK/.out >/dev/null \
     && ok "3 receipts for the bulletin at size 122" || not_ok "bulletin acks: $(cat $WORK/.out)"
 
+# append --witness: every committed batch is cosigned as it lands
+records 30 6 | $A append --ledger $P --key p.key --stream api --batch-bytes 2000 --witness "$URL_A=a.key.pub" \
+    --witness "$URL_S=s.key.pub" >appended 2>witnessed
+[ "$(wc -l < appended)" -ge 2 ] && ok "append committed several batches" || not_ok "batches: $(cat appended)"
+[ "$(grep -c 'cosigned size' witnessed)" = $(( 2 * $(wc -l < appended) )) ] \
+    && ok "each batch's checkpoint was cosigned by both witnesses" || not_ok "append witnesses: $(cat witnessed)"
+last=$(tail -1 appended)
+$A checkpoint --ledger $P | grep -c '^— ' | grep -qx 3 && ok "the head ($last) carries both cosignatures" \
+    || not_ok "head cosigs"
+check "the provider completes the round with B" $A witness request --ledger $P "${WIT[@]}"
+
 # ---- quorum below K: only customer A cosigns round 3 ----
 records 5 4 | $A append --ledger $P --key p.key --stream api --tenant acme >/dev/null
 check "round 3: only witness A is asked" $A witness request --ledger $P --witness "$URL_A=a.key.pub"
@@ -96,13 +107,14 @@ check "quorum 1 of 3 passes" $A verify --ledger asr.git --key p.key.pub \
     --witness a.key.pub --witness b.key.pub --witness s.key.pub --quorum 1
 check "round 3 completed by B and S" $A witness request --ledger $P "${WIT[@]}"
 git -C asr.git fetch -q
-check "now quorum 3 passes at 127" $A verify --ledger asr.git --key p.key.pub \
+check "now quorum 3 passes" $A verify --ledger asr.git --key p.key.pub \
     --witness a.key.pub --witness b.key.pub --witness s.key.pub --quorum 3
 
-# ---- hostile requests against witness A (at size 127) ----
+# ---- hostile requests against witness A (at the head's size) ----
+base=$(git -C $P show refs/heads/main:checkpoint | sed -n 2p)
 records 4 5 | $A append --ledger $P --key p.key --stream api --tenant acme >/dev/null
-git -C $P show refs/heads/main:checkpoint > cp131
-{ echo "old 127"; $A consistency --ledger $P --from 127 --to 131 | jq -r '.consistency[]'; echo; cat cp131; } > good.body
+git -C $P show refs/heads/main:checkpoint > cp.new
+{ echo "old $base"; $A consistency --ledger $P --from $base --to $((base + 4)) | jq -r '.consistency[]'; echo; cat cp.new; } > good.body
 nproof=$(( $(grep -c '' good.body) - 7 ))
 [ "$nproof" -ge 1 ] && ok "a valid request with $nproof proof lines" || not_ok "proof lines: $nproof"
 sumA=$(state_sum A)
@@ -129,11 +141,11 @@ post A toobig.body; [ "$CODE" = 400 ] && ok "old size > checkpoint size: 400" ||
 { echo "old 0"; echo; git -C $P show refs/heads/main~4:checkpoint; } > replay.body
 post A replay.body
 [ "$CODE" = 409 ] && ok "replayed old request: 409" || not_ok "replay: $CODE"
-[ "$(cat $WORK/resp)" = 127 ] && ok "409 body is the witness's size" || not_ok "409 body: $(cat $WORK/resp)"
+[ "$(cat $WORK/resp)" = "$base" ] && ok "409 body is the witness's size" || not_ok "409 body: $(cat $WORK/resp)"
 [ "$CTYPE" = text/x.tlog.size ] && ok "409 content type text/x.tlog.size" || not_ok "content type: $CTYPE"
 printf 'garbage\n' > garbage.body
 post A garbage.body; [ "$CODE" = 400 ] && ok "malformed body: 400" || not_ok "garbage: $CODE"
-printf 'old 127\nnot-base64!\n\n' > badline.body
+printf 'old %s\nnot-base64!\n\n' $base > badline.body
 post A badline.body; [ "$CODE" = 400 ] && ok "malformed proof line: 400" || not_ok "bad line: $CODE"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$URL_A/add-checkpoint")
 [ "$code" = 405 ] && ok "GET: 405" || not_ok "GET: $code"
