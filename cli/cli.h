@@ -3,6 +3,7 @@
 #define AUDITFS_CLI_H
 
 #include "auditfs/ledger.h"
+#include "auditfs/policy.h"
 
 #include <stdio.h>
 
@@ -62,6 +63,11 @@ int cli_witness_receipts(const char *dir, auditfs_ledger *const *ls,
                          const auditfs_verifier *const *lkeys, const char *const *names,
                          const auditfs_checkpoint *cps, size_t nl, const char *const *wkeys,
                          size_t nw, const char *tenant);
+/**
+ * The policy the options describe (*out NULL when no witness option was given) and --max-age in
+ * seconds (-1: none). Prints usage or load errors; returns an exit code.
+ */
+int cli_witness_policy(auditfs_policy **out, int64_t *max_age, const struct cli_witness_opts *o);
 /** Checks the head's cosignatures against the options (0 if none given); prints a report. */
 int cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
                       const auditfs_checkpoint *head, int json);

@@ -30,8 +30,8 @@ static const char mount_help[] =
     "                          always set)\n"
     "  --witness KEY.pub --quorum K | --policy FILE  [--max-age DURATION]\n"
     "                          mount only if the head checkpoint is cosigned by a quorum of\n"
-    "                          witnesses (as `auditfs verify`); one ledger; --follow does not\n"
-    "                          yet require a quorum for later checkpoints\n"
+    "                          witnesses (as `auditfs verify`); one ledger; with --follow the\n"
+    "                          mount moves only to checkpoints that have their quorum\n"
     "\n"
     "Exit codes: 0 unmounted cleanly, 1 verification failed, 2 usage, 4 I/O or mount error,\n"
     "5 unusable key, 7 no such ledger.\n";
@@ -118,6 +118,7 @@ cmd_mount(int argc, char **argv)
                                          {"max-age", required_argument, 0, 'A'},
                                          {0, 0, 0, 0}};
     struct cli_witness_opts wopts;
+    auditfs_policy *policy = NULL;
     memset(&wopts, 0, sizeof wopts);
     memset(&cfg, 0, sizeof cfg);
     memset(ledgers, 0, sizeof ledgers);
@@ -217,6 +218,10 @@ cmd_mount(int argc, char **argv)
     if ((wopts.nkeys || wopts.policy || wopts.quorum || wopts.max_age) &&
         (rc = witness_precheck(&wopts, ledgers, nl)) != 0)
         goto out;
+    /* and the daemon pins and follows only checkpoints that have their quorum */
+    if ((rc = cli_witness_policy(&policy, &cfg.max_age, &wopts)) != 0)
+        goto out;
+    cfg.policy = policy;
     cfg.ledgers = ledgers;
     cfg.nledgers = nl;
     cfg.mountpoint = argv[optind];
@@ -225,6 +230,7 @@ cmd_mount(int argc, char **argv)
     cfg.follow_ms = ms ? (unsigned)strtoul(ms, NULL, 10) : 1000;
     rc = afs_mount_run(&cfg);
 out:
+    auditfs_policy_free(policy);
     free(fuse_opts);
     return rc;
 }

@@ -187,15 +187,12 @@ witness_lines(char **out, size_t *n, const char *note, size_t len, const auditfs
 /* ---- quorum and freshness (verify --witness/--quorum/--policy/--max-age) ---- */
 
 int
-cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
-                  const auditfs_checkpoint *head, int json)
+cli_witness_policy(auditfs_policy **out, int64_t *max_age, const struct cli_witness_opts *o)
 {
-    auditfs_policy *p = NULL;
     auditfs_verifier *keys[MAX_KEYS] = {0};
-    char *note = NULL;
-    size_t len = 0;
     int rc = 0, err;
-    int64_t max_age = -1;
+    *out = NULL;
+    *max_age = -1;
     if (!o->policy && o->nkeys == 0) {
         if (o->quorum || o->max_age)
             return cli_usage_error("--quorum and --max-age need --witness KEY.pub or --policy");
@@ -203,54 +200,49 @@ cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
     }
     if (o->policy && o->nkeys)
         return cli_usage_error("give either --policy or --witness keys, not both");
-    if (o->max_age && (max_age = parse_duration(o->max_age)) < 0)
+    if (o->max_age && (*max_age = parse_duration(o->max_age)) < 0)
         return cli_usage_error("--max-age: '%s' is not a duration (e.g. 90s, 15m, 2h, 7d)",
                                o->max_age);
     if (o->policy) {
         if (o->quorum)
             return cli_usage_error("--quorum comes from the policy file; do not give both");
-        if ((err = auditfs_policy_load(&p, o->policy)) != 0)
+        if ((err = auditfs_policy_load(out, o->policy)) != 0)
             return cli_fail(err, "--policy");
-    } else {
-        uint64_t k = o->nkeys;
-        if (o->quorum && cli_parse_u64(&k, o->quorum, "--quorum"))
-            return EXIT_USAGE;
-        for (size_t i = 0; i < o->nkeys; i++) {
-            if ((err = auditfs_cosig_verifier_load(&keys[i], o->keys[i])) != 0) {
-                rc = cli_fail(err, "--witness");
-                goto cleanup;
-            }
-        }
-        if ((err = auditfs_policy_threshold(&p, keys, o->nkeys, (size_t)k)) != 0) {
-            rc = cli_fail(err, "--quorum");
-            goto cleanup;
-        }
+        return 0;
     }
-    if ((err = auditfs_cosig_store_checkpoint(&note, &len, l, head->size)) != 0) {
+    uint64_t k = o->nkeys;
+    if (o->quorum && cli_parse_u64(&k, o->quorum, "--quorum"))
+        return EXIT_USAGE;
+    for (size_t i = 0; i < o->nkeys && !rc; i++)
+        if ((err = auditfs_cosig_verifier_load(&keys[i], o->keys[i])) != 0)
+            rc = cli_fail(err, "--witness");
+    if (!rc && (err = auditfs_policy_threshold(out, keys, o->nkeys, (size_t)k)) != 0)
+        rc = cli_fail(err, "--quorum");
+    for (size_t i = 0; i < MAX_KEYS; i++)
+        auditfs_verifier_free(keys[i]);
+    return rc;
+}
+
+int
+cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
+                  const auditfs_checkpoint *head, int json)
+{
+    auditfs_policy *p = NULL;
+    int64_t max_age = -1;
+    int rc, err, ok = 0;
+    if ((rc = cli_witness_policy(&p, &max_age, o)) != 0 || !p)
+        return rc;
+    size_t n = auditfs_policy_witness_count(p);
+    int counted[AUDITFS_POLICY_MAX_ITEMS] = {0};
+    uint64_t when[AUDITFS_POLICY_MAX_ITEMS] = {0};
+    uint64_t now = (uint64_t)time(NULL);
+    if ((err = auditfs_witness_quorum(&ok, when, counted, l, head->size, p, max_age, now)) != 0) {
         rc = cli_fail(err, "cosignatures");
         goto cleanup;
     }
-    size_t n = auditfs_policy_witness_count(p);
-    int cosigned[AUDITFS_POLICY_MAX_ITEMS] = {0};
-    uint64_t when[AUDITFS_POLICY_MAX_ITEMS] = {0};
     int fresh_count = 0;
-    uint64_t now = (uint64_t)time(NULL);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t first, last;
-        err = auditfs_cosig_verify(&first, &last, note, len, auditfs_policy_witness(p, i));
-        if (err == 0) {
-            when[i] = last;
-            cosigned[i] = max_age < 0 || (int64_t)(now - last) <= max_age ||
-                          last > now; /* a clock ahead of ours is not stale */
-            fresh_count += cosigned[i];
-        } else if (err != AUDITFS_ENOTFOUND) {
-            /* a stored line by this witness that does not verify: never count it */
-            fprintf(stderr, "auditfs: witness %s: %s\n", auditfs_policy_witness_name(p, i),
-                    auditfs_error_last());
-        }
-    }
-    auditfs_error_clear();
-    int ok = auditfs_policy_satisfied(p, cosigned);
+    for (size_t i = 0; i < n; i++)
+        fresh_count += counted[i];
     if (json) {
         printf("{\"witnessed\":%s,\"tree_size\":%" PRIu64 ",\"max_age_seconds\":%lld,"
                "\"witnesses\":[",
@@ -261,7 +253,7 @@ cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
             json_string(stdout, auditfs_policy_witness_name(p, i));
             if (when[i]) {
                 fmt_time_s(t, when[i]);
-                printf(",\"cosigned\":\"%s\",\"fresh\":%s", t, cosigned[i] ? "true" : "false");
+                printf(",\"cosigned\":\"%s\",\"fresh\":%s", t, counted[i] ? "true" : "false");
             }
             printf("}");
         }
@@ -274,9 +266,9 @@ cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
                 fmt_duration(d, (int64_t)now - (int64_t)when[i]);
                 printf("witness %s: cosigned size %" PRIu64 " at %s (%s ago)%s\n",
                        auditfs_policy_witness_name(p, i), head->size, t, d,
-                       cosigned[i] ? "" : ", older than --max-age");
+                       counted[i] ? "" : ", older than --max-age");
             } else {
-                printf("witness %s: no cosignature of size %" PRIu64 "\n",
+                printf("witness %s: no valid cosignature of size %" PRIu64 "\n",
                        auditfs_policy_witness_name(p, i), head->size);
             }
         }
@@ -291,9 +283,6 @@ cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
         rc = EXIT_VERIFY;
     }
 cleanup:
-    free(note);
-    for (size_t i = 0; i < MAX_KEYS; i++)
-        auditfs_verifier_free(keys[i]);
     auditfs_policy_free(p);
     return rc;
 }

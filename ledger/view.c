@@ -162,6 +162,8 @@ struct auditfs_view {
     auditfs_ledger *l;     /* reads by object id and tiles of `tree`, under git_lock */
     auditfs_ledger *probe; /* --follow only (one thread) */
     auditfs_verifier *key;
+    int (*accept)(void *, const auditfs_checkpoint *, auditfs_ledger *); /* options.accept */
+    void *accept_payload;
     ZSTD_DCtx *dctx; /* under git_lock */
     /* the last segment blobs read (git inflates a whole object per lookup), under git_lock;
      * their bytes are only ever decoded and verified, never served directly */
@@ -988,6 +990,19 @@ auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *
     if ((err = auditfs_ledger_checkpoint_note(&v->note, &v->note_len, v->l)) != 0)
         goto fail;
     show_cosignatures(v, v->l);
+    if (opts && opts->accept) {
+        v->accept = opts->accept;
+        v->accept_payload = opts->accept_payload;
+        int ok = v->accept(v->accept_payload, &v->cp, v->l);
+        if (ok <= 0) {
+            err = ok < 0 ? ok
+                         : afs_error_set(AUDITFS_EVERIFY,
+                                         "%s: the checkpoint of size %llu is not accepted (its "
+                                         "witness quorum is not met)",
+                                         path, (unsigned long long)v->cp.size);
+            goto fail;
+        }
+    }
     git_oid_cpy(&v->commit, &v->l->head_id);
     if (git_tree_lookup(&v->tree, v->l->repo, git_tree_id(v->l->tree)) < 0) {
         err = afs_error_git(AUDITFS_EIO, "%s: cannot read the head tree", path);
@@ -2355,6 +2370,14 @@ auditfs_view_follow(auditfs_view *v, uint64_t **changed, size_t *nchanged)
                          "no valid consistency proof: the new history does not extend the pinned "
                          "one",
                          "");
+            goto done;
+        }
+    }
+    /* the caller's policy (a witness quorum): not yet is not a refusal, ask again next time */
+    if (v->accept) {
+        int ok = v->accept(v->accept_payload, &ncp, v->probe);
+        if (ok <= 0) {
+            err = ok;
             goto done;
         }
     }

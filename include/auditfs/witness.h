@@ -18,6 +18,7 @@
 
 #include "cosig.h"
 #include "ledger.h"
+#include "policy.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +53,18 @@ AUDITFS_API int auditfs_cosig_store_add(int *changed, auditfs_ledger *l, uint64_
 /** The tree sizes that have stored cosignatures, ascending (malloc'd array; *n may be 0). */
 AUDITFS_API int auditfs_cosig_store_sizes(uint64_t **sizes, size_t *n,
                                           auditfs_ledger *l) AUDITFS_WUR;
+
+/**
+ * Whether the ledger's checkpoint of tree size `size` meets the policy's quorum: a witness counts
+ * when its cosignature lines on that checkpoint (as stored, auditfs_cosig_store_checkpoint) verify
+ * and, with max_age >= 0, its newest line is at most max_age seconds older than now (a timestamp
+ * ahead of now counts as fresh). *met is 1 or 0. when[i] and counted[i] (arrays of
+ * auditfs_policy_witness_count entries, may be NULL) receive each witness's newest timestamp (0:
+ * none) and whether it counted. The log signature is not checked here.
+ */
+AUDITFS_API int auditfs_witness_quorum(int *met, uint64_t *when, int *counted, auditfs_ledger *l,
+                                       uint64_t size, const auditfs_policy *p, int64_t max_age,
+                                       uint64_t now) AUDITFS_WUR;
 
 /* ---- a witness's own state ---- */
 

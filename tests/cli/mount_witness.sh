@@ -29,4 +29,23 @@ if start_mount $M $WORK/mount.log --ledger $L --key p.key.pub --witness a.key.pu
 else
     not_ok "quorum 1: mount failed: $(cat $WORK/mount.log)"
 fi
+
+# --follow moves only to checkpoints that have their quorum
+export AUDITFS_FOLLOW_MS=100
+if start_mount $M $WORK/follow.log --follow --ledger $L --key p.key.pub --witness a.key.pub --quorum 1; then
+    ok "mounted with --follow and a quorum of 1"
+    size0=$($T sed -n 2p $M/checkpoint)
+    records 10 5 | $A append --ledger $L --key p.key --stream api >/dev/null
+    new=$($A checkpoint --ledger $L | sed -n 2p)
+    sleep 1.5 # fifteen follow polls: none may move to the unwitnessed checkpoint
+    [ "$($T sed -n 2p $M/checkpoint)" = "$size0" ] && ok "an unwitnessed checkpoint ($new) is not followed" \
+        || not_ok "moved without a quorum"
+    $A cosign --ledger $L --key a.key --log-key p.key.pub >/dev/null
+    wait_until 15 eval '[ "$($T sed -n 2p $M/checkpoint)" = "$new" ]' && ok "once cosigned, the mount follows to $new" \
+        || not_ok "did not follow: $($T cat $M/checkpoint)"
+    $T grep -q '^— customer-a.example ' $M/checkpoint && ok "./checkpoint shows the new cosignature" || not_ok "no cosig"
+    stop_mount $M $MOUNT_PID && ok "unmounted" || not_ok "unmount"
+else
+    not_ok "mount --follow failed: $(cat $WORK/follow.log)"
+fi
 finish
