@@ -4,6 +4,7 @@
 
 #include "auditfs/ledger.h"
 #include "auditfs/progress.h"
+#include "auditfs/policy.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -98,5 +99,39 @@ typedef struct cli_mount_opts {
  * strlen(opts) + 1 bytes. 0, or -1 with out->bad naming an option that is not ours.
  */
 int cli_mount_opts_parse(cli_mount_opts *out, char *opts, char *fuse);
+/* cli/cmd_witness.c: cosign, cosignatures, witness serve|request, acks */
+int cmd_cosign_main(int argc, char **argv);
+int cmd_cosignatures_main(int argc, char **argv);
+int cmd_witness_main(int argc, char **argv);
+int cmd_acks_main(int argc, char **argv);
+/** verify's witness options: --witness KEY.pub... [--quorum K] | --policy FILE; --max-age D. */
+struct cli_witness_opts {
+    const char *keys[64];
+    size_t nkeys;
+    const char *quorum, *policy, *max_age;
+};
+/**
+ * `witness request` for the ledger at path: specs are URL=KEY.pub; each cosignature obtained is
+ * reported on out, refusals on stderr; returns an exit code.
+ */
+int cli_witness_request(FILE *out, const char *ledger, const char *const *specs, size_t n,
+                        long timeout);
+/**
+ * Writes DIR/receipts.md and DIR/receipts.jsonl (incident bundles): per ledger, every notice and
+ * document version up to cps[i].size (tenant filter) with each witness's earliest covering
+ * cosignature. Returns 0 or an auditfs error code.
+ */
+int cli_witness_receipts(const char *dir, auditfs_ledger *const *ls,
+                         const auditfs_verifier *const *lkeys, const char *const *names,
+                         const auditfs_checkpoint *cps, size_t nl, const char *const *wkeys,
+                         size_t nw, const char *tenant);
+/**
+ * The policy the options describe (*out NULL when no witness option was given) and --max-age in
+ * seconds (-1: none). Prints usage or load errors; returns an exit code.
+ */
+int cli_witness_policy(auditfs_policy **out, int64_t *max_age, const struct cli_witness_opts *o);
+/** Checks the head's cosignatures against the options (0 if none given); prints a report. */
+int cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
+                      const auditfs_checkpoint *head, int json);
 
 #endif

@@ -15,6 +15,7 @@
  *   MANIFEST.sha256                   "<sha256>  <path>" for every other file (sha256sum -c)
  */
 #include "cli.h"
+#include "auditfs/witness.h"
 
 #include "auditfs/query.h"
 #include "index.h"
@@ -1257,6 +1258,29 @@ ledger_args_free(ledger_arg *la, size_t n)
 
 /* progress of the proof-writing loop (stderr on a terminal); set by cmd_incident */
 static auditfs_progress incident_progress;
+/* Every stored cosigned checkpoint up to size: ledgers/<name>/cosignatures/<size>.checkpoint,
+ * the witnesses' receipts (auditfs acks computes them from the same files). */
+static int
+write_cosignatures(const char *dir, const char *name, auditfs_ledger *l, uint64_t size)
+{
+    uint64_t *sizes = NULL;
+    size_t n = 0;
+    int err = auditfs_cosig_store_sizes(&sizes, &n, l);
+    for (size_t i = 0; i < n && !err; i++) {
+        char rel[512], *note = NULL;
+        size_t len = 0;
+        if (sizes[i] > size)
+            break;
+        if ((err = auditfs_cosig_store_checkpoint(&note, &len, l, sizes[i])) != 0)
+            break;
+        snprintf(rel, sizeof rel, "ledgers/%.64s/cosignatures/%llu.checkpoint", name,
+                 (unsigned long long)sizes[i]);
+        err = put_file(dir, rel, note, len);
+        free(note);
+    }
+    free(sizes);
+    return err;
+}
 
 static int
 write_bundle(const char *dir, bundle *b, ledger_arg *la)
@@ -1272,10 +1296,14 @@ write_bundle(const char *dir, bundle *b, ledger_arg *la)
         char rel[512], *note = NULL, *vk = NULL;
         size_t nlen;
         sel s = {NULL, 0, 0};
-        if ((err = auditfs_ledger_checkpoint_note(&note, &nlen, l)) != 0)
+        /* the head checkpoint with its cosignature lines (docs/FORMAT.md 10.2); the proofs
+         * below embed it verbatim, as tlog-proof allows */
+        if ((err = auditfs_cosig_store_checkpoint(&note, &nlen, l, UINT64_MAX)) != 0)
             break;
         snprintf(rel, sizeof rel, "ledgers/%.64s/checkpoint", la[li].name);
         err = put_file(dir, rel, note, nlen);
+        if (!err)
+            err = write_cosignatures(dir, la[li].name, l, b->cp[li].size);
         if (!err)
             err = auditfs_verifier_format(&vk, la[li].v);
         if (!err) {
@@ -1380,6 +1408,9 @@ static const char incident_help[] =
     "matching entry, the SLA terms in force, each fact linked to the entry that proves it); and\n"
     "MANIFEST.sha256. --ledger and --key may be repeated as NAME=... for several ledgers (a\n"
     "tenant's and the provider-wide one); each entry is proved against its own ledger.\n"
+    "--witness KEY.pub (repeatable) adds receipts.md and receipts.jsonl: for every notice and\n"
+    "document version, which witness (customer, assessor) acknowledged it by cosigning, when,\n"
+    "and how long after publication (see `auditfs acks`).\n"
     "\n"
     "--check DIR re-runs the bundle's recorded query against the full ledgers (up to the\n"
     "bundle's checkpoints, which must be prefixes of them), scanning every entry rather than\n"
@@ -1498,7 +1529,10 @@ cmd_incident(int argc, char **argv)
                                          {"default-matrix", no_argument, 0, 'M'},
                                          {"json", no_argument, 0, 'J'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"witness", required_argument, 0, 'W'},
                                          {0, 0, 0, 0}};
+    const char *wkeys[64];
+    size_t nw = 0;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (c) {
         case 's': since = optarg; break;
@@ -1519,6 +1553,11 @@ cmd_incident(int argc, char **argv)
         case 't': tenant = optarg; break;
         case 'M': print_matrix = 1; break;
         case 'J': json = 1; break;
+        case 'W':
+            if (nw == sizeof wkeys / sizeof *wkeys)
+                return cli_usage_error("too many --witness keys");
+            wkeys[nw++] = optarg;
+            break;
         case 'h': fputs(incident_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -1607,6 +1646,19 @@ cmd_incident(int argc, char **argv)
     if (!err)
         err = write_bundle(out, &b, la);
     cli_progress_done(&prog);
+    if (!err && nw) {
+        /* receipts: who acknowledged each notice and document version (cmd_witness.c) */
+        auditfs_ledger *ls[MAX_LEDGERS + 1];
+        const auditfs_verifier *lk[MAX_LEDGERS + 1];
+        const char *nm[MAX_LEDGERS + 1];
+        for (size_t i = 0; i < nla; i++) {
+            ls[i] = la[i].l;
+            lk[i] = la[i].v;
+            nm[i] = la[i].name;
+        }
+        err = cli_witness_receipts(out, ls, lk, nm, b.cp, nla, wkeys, nw,
+                                   b.tenant[0] ? b.tenant : NULL);
+    }
     if (!err)
         err = finish_bundle(out);
     if (err)
@@ -1904,6 +1956,8 @@ cmd_archive(int argc, char **argv)
     git_reference *ref = NULL;
     git_revwalk *walk = NULL;
     git_packbuilder *pb = NULL;
+    git_oid cosig_id;
+    int have_cosig = 0;
     auditfs_ledger *l = NULL;
     char *note = NULL;
     size_t nlen = 0;
@@ -1916,6 +1970,9 @@ cmd_archive(int argc, char **argv)
     if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
         git_reference_lookup(&ref, repo, "refs/heads/main") < 0 || !git_reference_target(ref) ||
         git_revwalk_new(&walk, repo) < 0 || git_revwalk_push(walk, git_reference_target(ref)) < 0 ||
+        /* the cosignatures travel too (docs/FORMAT.md 10.2), when there are any */
+        (git_reference_name_to_id(&cosig_id, repo, "refs/auditfs/cosignatures") == 0 &&
+         (have_cosig = 1) && git_revwalk_push(walk, &cosig_id) < 0) ||
         git_packbuilder_new(&pb, repo) < 0 || git_packbuilder_insert_walk(pb, walk) < 0) {
         const git_error *ge = git_error_last();
         fprintf(stderr, "auditfs: archive: %s\n", ge ? ge->message : "git error");
@@ -1950,7 +2007,14 @@ cmd_archive(int argc, char **argv)
     char oid[GIT_OID_HEXSZ + 1];
     git_oid_tostr(oid, sizeof oid, git_reference_target(ref));
     f = fopen(tmp, "wb");
-    if (!f || fprintf(f, "# v2 git bundle\n%s refs/heads/main\n%s HEAD\n\n", oid, oid) < 0) {
+    char cosig_line[GIT_OID_HEXSZ + 40] = "";
+    if (have_cosig) {
+        char coid[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(coid, sizeof coid, &cosig_id);
+        snprintf(cosig_line, sizeof cosig_line, "%s refs/auditfs/cosignatures\n", coid);
+    }
+    if (!f || fprintf(f, "# v2 git bundle\n%s refs/heads/main\n%s%s HEAD\n\n", oid, cosig_line,
+                      oid) < 0) {
         fprintf(stderr, "auditfs: %s: %s\n", tmp, strerror(errno));
         rc = EXIT_IO;
         goto done;

@@ -2,6 +2,7 @@
  * cli/main.c - the auditfs command: argument parsing, output and exit codes over the library.
  */
 #include "cli.h"
+#include "auditfs/witness.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -272,6 +273,9 @@ static const char append_help[] =
     "--no-index leaves that to a later `auditfs index` or query, for pipelines that index on\n"
     "their own schedule. --tlog-tiles OUTDIR brings a static C2SP tlog-tiles tree up to date\n"
     "after each commit (see `auditfs export`; a failed export warns, the commit stands).\n"
+    "--witness URL=KEY.pub (repeatable) sends every new checkpoint to those C2SP tlog-witness\n"
+    "witnesses after its commit and stores their cosignatures; refusals go to stderr and the\n"
+    "append goes on (a slow witness delays the next batch, up to 30 s).\n"
     "P is provider|customer|security-vendor|assessor; L is facility|hardware|virtualization|\n"
     "platform|application|data.\n";
 
@@ -287,6 +291,9 @@ typedef struct appender {
     int json; /* acknowledgments as JSON lines */
     const char *ledger, *tlog_dir; /* --tlog-tiles: export after each commit */
     auditfs_verifier *tlog_key;
+    const char *path;           /* the ledger, for --witness */
+    const char *witnesses[64];  /* --witness URL=KEY.pub: asked after every commit */
+    size_t nwitnesses;
 } appender;
 
 static int64_t
@@ -317,6 +324,9 @@ ap_commit(appender *a)
     if (a->tlog_dir)
         cli_tlog_export(a->ledger, a->tlog_key, a->tlog_dir);
     a->batch_start = 0;
+    /* each new checkpoint goes to the witnesses; a refusal is reported, appending goes on */
+    if (a->nwitnesses)
+        (void)cli_witness_request(stderr, a->path, a->witnesses, a->nwitnesses, 30);
     return 0;
 }
 
@@ -474,6 +484,7 @@ cmd_append(int argc, char **argv)
                                          {"no-index", no_argument, 0, 'X'},
                                          {"json", no_argument, 0, 'J'},
                                          {"tlog-tiles", required_argument, 0, 'E'},
+                                         {"witness", required_argument, 0, 'W'},
                                          {0, 0, 0, 0}};
     int update_index = 1;
     if (want_help(argc, argv, append_help))
@@ -512,6 +523,11 @@ cmd_append(int argc, char **argv)
         case 'X': update_index = 0; break;
         case 'J': a.json = 1; break;
         case 'E': a.tlog_dir = optarg; break;
+        case 'W':
+            if (a.nwitnesses == sizeof a.witnesses / sizeof *a.witnesses)
+                return cli_usage_error("too many --witness");
+            a.witnesses[a.nwitnesses++] = optarg;
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -533,6 +549,7 @@ cmd_append(int argc, char **argv)
     if (wo.batch_bytes == 0)
         wo.batch_bytes = 8u << 20;
     a.flush_us = flush_ms * 1000;
+    a.path = ledger;
     auditfs_signer *s = NULL;
     if ((rc = load_signer(&s, key)) != 0)
         return rc;
@@ -579,7 +596,8 @@ static const char publish_help[] =
     "Publishes FILE as the next version (numbered from 1) of the document NAME, e.g.\n"
     "sla/acme-compute or matrix/responsibility. The entry carries the name, version, content\n"
     "type, length and SHA-256; the content is stored as a git blob. NAME is '/'-separated\n"
-    "segments of [a-z0-9._-]. Prints the entry's seq and version.\n";
+    "segments of [a-z0-9._-]. Prints the entry's seq and version. --witness URL=KEY.pub\n"
+    "(repeatable) then sends the new checkpoint to those witnesses (auditfs witness request).\n";
 
 static const char notice_help[] =
     "usage: auditfs notice --ledger DIR --key FILE --title TITLE [--effective TIME]\n"
@@ -587,7 +605,8 @@ static const char notice_help[] =
     "                      FILE\n"
     "\n"
     "Publishes FILE as a change notice or security bulletin. --effective is when the change\n"
-    "takes effect (RFC 3339 or YYYY-MM-DD, UTC). Prints the entry's seq.\n";
+    "takes effect (RFC 3339 or YYYY-MM-DD, UTC). Prints the entry's seq. --witness URL=KEY.pub\n"
+    "(repeatable) then sends the new checkpoint to those witnesses for their receipts.\n";
 
 static const char *
 guess_ctype(const char *file)
@@ -628,8 +647,11 @@ publish_common(int argc, char **argv, int is_notice)
                                          {"party", required_argument, 0, 'p'},
                                          {"layer", required_argument, 0, 'y'},
                                          {"json", no_argument, 0, 'J'},
+                                         {"witness", required_argument, 0, 'W'},
                                          {0, 0, 0, 0}};
     int json = 0;
+    const char *witnesses[64];
+    size_t nwitnesses = 0;
     if (want_help(argc, argv, is_notice ? notice_help : publish_help))
         return 0;
     memset(&e, 0, sizeof e);
@@ -647,6 +669,11 @@ publish_common(int argc, char **argv, int is_notice)
         case 'p': snprintf(e.party, sizeof e.party, "%s", optarg); break;
         case 'y': snprintf(e.layer, sizeof e.layer, "%s", optarg); break;
         case 'J': json = 1; break;
+        case 'W':
+            if (nwitnesses == sizeof witnesses / sizeof *witnesses)
+                return cli_usage_error("too many --witness");
+            witnesses[nwitnesses++] = optarg;
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -708,6 +735,8 @@ publish_common(int argc, char **argv, int is_notice)
     auditfs_writer_free(w);
     if (!err)
         cli_index_after_write(ledger);
+    if (!err && nwitnesses) /* receipts: the new checkpoint goes to the witnesses at once */
+        rc = cli_witness_request(stdout, ledger, witnesses, nwitnesses, 30);
     auditfs_signer_free(s);
     free(content);
     return rc;
@@ -764,8 +793,8 @@ cmd_checkpoint(int argc, char **argv)
         return rc;
     char *note = NULL;
     size_t len;
-    int err = size == UINT64_MAX ? auditfs_ledger_checkpoint_note(&note, &len, l)
-                                 : auditfs_ledger_checkpoint_at(&note, &len, l, size);
+    /* with the cosignature lines stored on refs/auditfs/cosignatures, if any */
+    int err = auditfs_cosig_store_checkpoint(&note, &len, l, size);
     auditfs_checkpoint cp;
     if (!err && json) {
         /* the body is the note up to the blank line before the signatures */
@@ -798,7 +827,13 @@ static const char verify_help[] =
     "leaf hash and chain link, the tiles, the Merkle root of every checkpoint in history, every\n"
     "signature, and that each commit extends the one before. With --trusted, also checks that\n"
     "the ledger extends a checkpoint you kept earlier (detects rollback and rewritten history).\n"
-    "Exit 0 if everything verifies, 1 (naming the first bad entry or commit) if not.\n";
+    "Exit 0 if everything verifies, 1 (naming the first bad entry or commit) if not.\n"
+    "\n"
+    "Witnesses: --witness KEY.pub (repeatable) --quorum K, or --policy FILE (C2SP tlog-policy),\n"
+    "also require that the head checkpoint is cosigned by a quorum of witnesses (stored on\n"
+    "refs/auditfs/cosignatures); --max-age DURATION (90s, 15m, 2h, 7d) counts only cosignatures\n"
+    "younger than that, so a frozen, stale view fails. With --json a second JSON line reports\n"
+    "the witnesses.\n";
 
 static void
 json_str(FILE *f, const char *s)
@@ -835,10 +870,15 @@ cmd_verify(int argc, char **argv)
 {
     const char *ledger = NULL, *key = NULL, *trusted = NULL;
     int json = 0, c;
+    struct cli_witness_opts wopts = {0};
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"key", required_argument, 0, 'k'},
                                          {"trusted", required_argument, 0, 'T'},
                                          {"json", no_argument, 0, 'J'},
+                                         {"witness", required_argument, 0, 'W'},
+                                         {"quorum", required_argument, 0, 'Q'},
+                                         {"policy", required_argument, 0, 'P'},
+                                         {"max-age", required_argument, 0, 'A'},
                                          {0, 0, 0, 0}};
     if (want_help(argc, argv, verify_help))
         return 0;
@@ -848,6 +888,14 @@ cmd_verify(int argc, char **argv)
         case 'k': key = optarg; break;
         case 'T': trusted = optarg; break;
         case 'J': json = 1; break;
+        case 'W':
+            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
+                return cli_usage_error("too many --witness keys");
+            wopts.keys[wopts.nkeys++] = optarg;
+            break;
+        case 'Q': wopts.quorum = optarg; break;
+        case 'P': wopts.policy = optarg; break;
+        case 'A': wopts.max_age = optarg; break;
         default: return EXIT_USAGE;
         }
     }
@@ -926,6 +974,8 @@ cmd_verify(int argc, char **argv)
         if (err == AUDITFS_EVERIFY && !json && !key_signs_head(l, v))
             fprintf(stderr, "auditfs: %s is not the key of this ledger (its head checkpoint has no "
                             "signature by it): wrong key or wrong ledger?\n", key);
+    } else {
+        rc = cli_witness_check(&wopts, l, &r.head, json);
     }
     auditfs_ledger_free(l);
     auditfs_verifier_free(v);
@@ -1285,6 +1335,11 @@ static const char main_help[] =
     "  sync                      fetch, verify what is new, fast-forward; forks exit 8\n"
     "  push REMOTE               publish the ledger to a git remote, fast-forward only\n"
     "  allowed-signers --key F   the allowed-signers line for `git verify-commit`\n"
+    "Witnesses (customers, assessors):\n"
+    "  cosign                    cosign the newest checkpoint of a copy (refuses forks: exit 8)\n"
+    "  cosignatures add|list     store cosignatures that arrived another way; list them\n"
+    "  witness serve|request     the C2SP tlog-witness HTTP API, and the provider's client\n"
+    "  acks                      who acknowledged which notice and SLA version, and when\n"
     "\n"
     "Every command takes --ledger DIR (default $AUDITFS_LEDGER); `auditfs help COMMAND` is\n"
     "`auditfs COMMAND --help`; -V prints the version; man auditfs-COMMAND has the details.\n"
@@ -1319,6 +1374,10 @@ static const struct command commands[] = {
     {"push", cmd_push},
     {"status", cmd_status},
     {"export", cmd_export},
+    {"cosign", cmd_cosign_main},
+    {"cosignatures", cmd_cosignatures_main},
+    {"witness", cmd_witness_main},
+    {"acks", cmd_acks_main},
     {NULL, NULL}};
 
 static const char *const *
