@@ -79,6 +79,51 @@ auditfs_valid_layer(const char *s)
     return in_list(s, layers);
 }
 
+static int
+list_index(const char *s, const char *const *list)
+{
+    for (int i = 0; list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return i;
+    return -1;
+}
+
+auditfs_entry_type
+auditfs_entry_type_of(const auditfs_entry *e)
+{
+    return (auditfs_entry_type)list_index(e->type, types);
+}
+
+const char *
+auditfs_entry_type_name(int t)
+{
+    return t >= 0 && t < 4 ? types[t] : NULL;
+}
+
+const char *
+auditfs_party_name(int i)
+{
+    return i >= 0 && i < AUDITFS_PARTY_COUNT ? parties[i] : NULL;
+}
+
+const char *
+auditfs_layer_name(int i)
+{
+    return i >= 0 && i < AUDITFS_LAYER_COUNT ? layers[i] : NULL;
+}
+
+int
+auditfs_party_index(const char *s)
+{
+    return list_index(s, parties);
+}
+
+int
+auditfs_layer_index(const char *s)
+{
+    return list_index(s, layers);
+}
+
 /* Document names are '/'-separated segments of [a-z0-9._-]; no empty, ".", ".." or "v<digits>"
  * segment (v<N> names the versions in the repository tree). */
 int

@@ -8,6 +8,7 @@
 
 #include "auditfs/query.h"
 #include "internal.h"
+#include "json.h"
 
 /* ---- sorted, disjoint, non-adjacent half-open seq intervals [a, b) ---- */
 typedef struct afs_ivals {
@@ -23,20 +24,6 @@ int afs_ivals_union(afs_ivals *out, const afs_ivals *x, const afs_ivals *y);
 int afs_ivals_intersect(afs_ivals *out, const afs_ivals *x, const afs_ivals *y);
 uint64_t afs_ivals_count(const afs_ivals *s);
 void afs_ivals_release(afs_ivals *s);
-
-/* ---- JSON payloads: top-level members of one JSON object ---- */
-enum { AFS_JSON_STRING, AFS_JSON_NUMBER, AFS_JSON_LITERAL, AFS_JSON_CONTAINER };
-/** Called per member in order; val is decoded for strings, the raw text otherwise. */
-typedef int (*afs_json_member_cb)(void *ctx, const char *key, size_t klen, const char *val,
-                                  size_t vlen, int kind);
-/**
- * If p is exactly one JSON object (RFC 8259, surrounding whitespace allowed, depth <= 64),
- * calls cb for each top-level member and returns 1; returns 0 without calling cb if it is not.
- * A negative return from cb stops the walk and is returned.
- */
-int afs_json_members(const uint8_t *p, size_t n, afs_json_member_cb cb, void *ctx);
-/** 1 if p is exactly one JSON value. */
-int afs_json_valid(const uint8_t *p, size_t n);
 
 /* ---- what the index records for an entry ---- */
 /** Header fields posted in the index (as "_name\0value"); absent values post "". */

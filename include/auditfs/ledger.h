@@ -133,6 +133,15 @@ AUDITFS_API int auditfs_ledger_verify(auditfs_verify_report *report, auditfs_led
                                       const auditfs_verifier *key, const char *trusted_note,
                                       size_t trusted_len) AUDITFS_WUR;
 
+/**
+ * *out = 1 if cp (its size and root; the signature is the caller's business) describes a prefix
+ * of l's head: equal roots at equal size, a verified consistency proof at a smaller one, and
+ * always for size 0 (the empty tree is a prefix of every tree). 0 if it does not, or if cp is
+ * larger than the head.
+ */
+AUDITFS_API int auditfs_ledger_has_prefix(int *out, auditfs_ledger *l,
+                                          const auditfs_checkpoint *cp) AUDITFS_WUR;
+
 #ifdef __cplusplus
 }
 #endif
