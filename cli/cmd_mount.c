@@ -177,7 +177,7 @@ cmd_mount(int argc, char **argv)
     cfg.fuse_opts = fuse_opts;
     const char *ms = getenv("AUDITFS_FOLLOW_MS");
     cfg.follow_ms = ms ? (unsigned)strtoul(ms, NULL, 10) : 1000;
-    rc = afs_mount_run(&cfg);
+    rc = cli_exit_code(afs_mount_run(&cfg));
 out:
     free(fuse_opts);
     return rc;
@@ -199,7 +199,7 @@ cmd_umount(int argc, char **argv)
     }
     if (optind + 1 != argc)
         return cli_usage_error("umount needs exactly one MOUNTPOINT");
-    return afs_umount_run(argv[optind], lazy);
+    return cli_exit_code(afs_umount_run(argv[optind], lazy));
 }
 
 #else

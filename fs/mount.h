@@ -22,10 +22,14 @@ typedef struct afs_mount_config {
     size_t cache_bytes;    /* verified-frame cache per ledger; 0: the default */
 } afs_mount_config;
 
-/** Verifies, mounts and serves until unmounted. Prints its own errors; returns an exit code. */
+/**
+ * Verifies, mounts and serves until unmounted. Prints its own errors; returns 0 or a library
+ * error code (AUDITFS_E*: EVERIFY a ledger that does not verify, EKEY/ENOTFOUND a key, EINVAL a
+ * bad FUSE option, EIO the mount itself); the CLI maps it to an exit code.
+ */
 int afs_mount_run(const afs_mount_config *cfg);
 
-/** Unmounts MOUNTPOINT (fusermount3 -u, or umount2 as root). Returns an exit code. */
+/** Unmounts MOUNTPOINT (fusermount3 -u, or umount2 as root). Returns 0 or AUDITFS_EIO. */
 int afs_umount_run(const char *mountpoint, int lazy);
 
 #endif
