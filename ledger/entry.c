@@ -6,6 +6,7 @@
  * numbers, times and base64, and that `length` covers exactly the rest of the leaf.
  */
 #include "entry.h"
+#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,52 +508,6 @@ auditfs_entry_parse(auditfs_entry *out, const uint8_t *leaf, size_t len)
     return check_fields(out);
 }
 
-static int
-json_field(afs_buf *b, const char *key, const char *val)
-{
-    int err = afs_buf_printf(b, ",\"%s\":", key);
-    return err ? err : afs_buf_json_string(b, (const uint8_t *)val, strlen(val));
-}
-
-/* A cheap structural check: the payload looks like one JSON object or array. Only used to
- * decide how to embed it; a payload that fails is embedded as a string. */
-static int
-looks_like_json(const uint8_t *p, size_t n)
-{
-    size_t i = 0, j = n;
-    while (i < j && (p[i] == ' ' || p[i] == '\t'))
-        i++;
-    while (j > i && (p[j - 1] == ' ' || p[j - 1] == '\t'))
-        j--;
-    if (j - i < 2)
-        return 0;
-    if (!((p[i] == '{' && p[j - 1] == '}') || (p[i] == '[' && p[j - 1] == ']')))
-        return 0;
-    int depth = 0, in_str = 0;
-    for (size_t k = i; k < j; k++) {
-        uint8_t c = p[k];
-        if (in_str) {
-            if (c == '\\')
-                k++;
-            else if (c == '"')
-                in_str = 0;
-            else if (c < 0x20)
-                return 0;
-            continue;
-        }
-        if (c == '"')
-            in_str = 1;
-        else if (c == '{' || c == '[')
-            depth++;
-        else if (c == '}' || c == ']') {
-            if (--depth < 0)
-                return 0;
-            if (depth == 0 && k != j - 1)
-                return 0;
-        }
-    }
-    return depth == 0 && !in_str;
-}
 
 int
 auditfs_entry_to_json(char **out, const auditfs_entry *e, int with_payload)
@@ -563,47 +518,46 @@ auditfs_entry_to_json(char **out, const auditfs_entry *e, int with_payload)
     afs_format_time(t, e->time_us);
     err = afs_buf_printf(&b, "{\"seq\":%llu,\"time\":\"%s\"", (unsigned long long)e->seq, t);
     if (!err)
-        err = json_field(&b, "type", e->type);
+        err = afs_json_put_field(&b, "type", e->type);
     if (!err)
-        err = json_field(&b, "stream", e->stream);
+        err = afs_json_put_field(&b, "stream", e->stream);
     if (!err && e->tenant[0])
-        err = json_field(&b, "tenant", e->tenant);
+        err = afs_json_put_field(&b, "tenant", e->tenant);
     if (!err && e->party[0])
-        err = json_field(&b, "party", e->party);
+        err = afs_json_put_field(&b, "party", e->party);
     if (!err && e->layer[0])
-        err = json_field(&b, "layer", e->layer);
+        err = afs_json_put_field(&b, "layer", e->layer);
     if (!err && e->name[0]) {
-        err = json_field(&b, "name", e->name);
+        err = afs_json_put_field(&b, "name", e->name);
         if (!err)
             err = afs_buf_printf(&b, ",\"version\":%llu", (unsigned long long)e->version);
     }
     if (!err && e->title[0])
-        err = json_field(&b, "title", e->title);
+        err = afs_json_put_field(&b, "title", e->title);
     if (!err && e->has_effective) {
         afs_format_time(t, e->effective_us);
-        err = json_field(&b, "effective", t);
+        err = afs_json_put_field(&b, "effective", t);
     }
     if (!err && e->has_content) {
         char hex[65];
         for (int i = 0; i < 32; i++)
             snprintf(hex + 2 * i, 3, "%02x", e->content_sha256[i]);
-        err = json_field(&b, "content_type", e->content_type);
+        err = afs_json_put_field(&b, "content_type", e->content_type);
         if (!err)
             err = afs_buf_printf(&b, ",\"content_length\":%llu,\"content_sha256\":\"%s\"",
                                  (unsigned long long)e->content_length, hex);
     }
     if (!err && e->reason[0])
-        err = json_field(&b, "reason", e->reason);
+        err = afs_json_put_field(&b, "reason", e->reason);
     if (!err && with_payload && !e->has_content) {
-        if (looks_like_json(e->payload, e->payload_len) &&
-            afs_utf8_valid(e->payload, e->payload_len, true)) {
+        if (afs_json_embeddable(e->payload, e->payload_len)) {
             err = afs_buf_puts(&b, ",\"payload\":");
             if (!err)
                 err = afs_buf_put(&b, e->payload, e->payload_len);
         } else if (afs_utf8_valid(e->payload, e->payload_len, true)) {
             err = afs_buf_puts(&b, ",\"payload\":");
             if (!err)
-                err = afs_buf_json_string(&b, e->payload, e->payload_len);
+                err = afs_json_put_string(&b, e->payload, e->payload_len);
         } else {
             char *b64 = malloc(AFS_B64_LEN(e->payload_len) + 1);
             if (!b64)

@@ -107,8 +107,6 @@ int afs_buf_put(afs_buf *b, const void *p, size_t n);
 int afs_buf_puts(afs_buf *b, const char *s);
 int afs_buf_printf(afs_buf *b, const char *fmt, ...) AFS_PRINTF(2, 3);
 void afs_buf_release(afs_buf *b);
-/** Appends s (n bytes) as a JSON string literal: quotes, \" \\ and \u00XX for controls. */
-int afs_buf_json_string(afs_buf *b, const uint8_t *s, size_t n);
 /** 0-15 for a hex digit of either case, -1 otherwise. */
 int afs_hexval(int c);
 /** Hands the data to the caller (malloc'd, NUL-terminated) and resets the buffer. */
