@@ -27,6 +27,17 @@ __attribute__((format(printf, 1, 2))) int cli_usage_error(const char *fmt, ...);
 const char *cli_ledger_path(const char *opt);
 int cli_parse_u64(uint64_t *out, const char *s, const char *what);
 
+/** Longest NAME of a NAME=VALUE argument (a ledger, key or checkpoint name). */
+#define CLI_NAME_MAX 64
+/** 1 if s is 1-64 of [A-Za-z0-9._-] and not "." or "..". */
+int cli_valid_name(const char *s);
+/**
+ * Splits a [NAME=]VALUE argument (--ledger, --key, --trusted of every command). Returns 1 with
+ * name and *value set for NAME=VALUE; 0 with name "" and *value = arg for a plain VALUE (no
+ * '=', or a '/' before it: a path); -1 if what precedes '=' is not a valid NAME.
+ */
+int cli_split_named(char name[CLI_NAME_MAX + 1], const char **value, const char *arg);
+
 int cmd_mount(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_index(int argc, char **argv);

@@ -15,24 +15,14 @@
 
 #define MAX_LEDGERS AUDITFS_BUNDLE_MAX_LEDGERS
 
-/* NAME=VALUE or VALUE (name "ledger") */
-static void
-split_named(char *name, size_t cap, const char **value, const char *arg)
-{
-    const char *eq = strchr(arg, '=');
-    if (eq && eq != arg && !memchr(arg, '/', (size_t)(eq - arg))) {
-        snprintf(name, cap, "%.*s", (int)(eq - arg), arg);
-        *value = eq + 1;
-    } else {
-        snprintf(name, cap, "ledger");
-        *value = arg;
-    }
-}
-
+/* [NAME=]VALUE (cli_split_named); an unnamed value is ledger "ledger" */
 static int
-valid_name(const char *s)
+split_named(char name[CLI_NAME_MAX + 1], const char **value, const char *arg)
 {
-    return auditfs_valid_stream(s);
+    int r = cli_split_named(name, value, arg);
+    if (r == 0)
+        snprintf(name, CLI_NAME_MAX + 1, "ledger");
+    return r;
 }
 
 typedef struct ledger_arg {
@@ -53,8 +43,7 @@ ledger_args(ledger_arg *la, size_t *nla, char **ledgers, size_t nl, char **keys,
     if (nl > MAX_LEDGERS)
         return cli_usage_error("at most %d ledgers", MAX_LEDGERS);
     for (size_t i = 0; i < nl; i++) {
-        split_named(la[i].name, sizeof la[i].name, &la[i].path, ledgers[i]);
-        if (!valid_name(la[i].name))
+        if (split_named(la[i].name, &la[i].path, ledgers[i]) < 0)
             return cli_usage_error("--ledger '%s': NAME must be 1-64 of [A-Za-z0-9._-]",
                                    ledgers[i]);
         for (size_t j = 0; j < i; j++)
@@ -66,7 +55,8 @@ ledger_args(ledger_arg *la, size_t *nla, char **ledgers, size_t nl, char **keys,
     for (size_t k = 0; k < nk; k++) {
         char name[AUDITFS_STREAM_MAX + 1];
         const char *file;
-        split_named(name, sizeof name, &file, keys[k]);
+        if (split_named(name, &file, keys[k]) < 0)
+            return cli_usage_error("--key '%s': NAME must be 1-64 of [A-Za-z0-9._-]", keys[k]);
         size_t hit = SIZE_MAX;
         for (size_t i = 0; i < nl; i++)
             if (!strcmp(la[i].name, name) || (nk == 1 && nl == 1))
@@ -324,7 +314,8 @@ cmd_verify_bundle(int argc, char **argv)
         for (size_t k = 0; k < nk; k++) {
             char name[AUDITFS_STREAM_MAX + 1];
             const char *file;
-            split_named(name, sizeof name, &file, keys[k]);
+            if (split_named(name, &file, keys[k]) < 0)
+                continue;
             if (!strcmp(name, ln) || (nk == 1 && !strchr(keys[k], '=')))
                 kf = nk == 1 && !strchr(keys[k], '=') ? keys[k] : file;
         }

@@ -715,7 +715,7 @@ open_views(mnt *m, const afs_mount_config *cfg)
     for (size_t i = 0; i < cfg->nledgers; i++) {
         const afs_mount_ledger *lg = &cfg->ledgers[i];
         auditfs_verifier *key = NULL;
-        auditfs_view_options o = {cfg->cache_bytes, NULL, 0};
+        auditfs_view_options o = AUDITFS_VIEW_OPTIONS_INIT;
         uint8_t *trusted = NULL;
         size_t tlen = 0;
         struct timespec t0, t1;
@@ -730,6 +730,7 @@ open_views(mnt *m, const afs_mount_config *cfg)
             auditfs_verifier_free(key);
             return AUDITFS_EIO;
         }
+        o.cache_bytes = cfg->cache_bytes;
         o.trusted_note = (const char *)trusted;
         o.trusted_len = tlen;
         err = auditfs_view_open(&m->views[i], lg->path, key, &o);

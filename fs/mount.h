@@ -21,6 +21,7 @@ typedef struct afs_mount_config {
     unsigned follow_ms;    /* poll interval for --follow */
     size_t cache_bytes;    /* verified-frame cache per ledger; 0: the default */
 } afs_mount_config;
+#define AFS_MOUNT_CONFIG_INIT {NULL, 0, NULL, NULL, 0, 0, 0, 0}
 
 /**
  * Verifies, mounts and serves until unmounted. Prints its own errors; returns 0 or a library

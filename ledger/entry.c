@@ -90,9 +90,15 @@ list_index(const char *s, const char *const *list)
 }
 
 auditfs_entry_type
+auditfs_entry_type_parse(const char *s)
+{
+    return (auditfs_entry_type)list_index(s, types);
+}
+
+auditfs_entry_type
 auditfs_entry_type_of(const auditfs_entry *e)
 {
-    return (auditfs_entry_type)list_index(e->type, types);
+    return auditfs_entry_type_parse(e->type);
 }
 
 const char *
@@ -205,9 +211,10 @@ check_fields(const auditfs_entry *e)
                              "layer '%s' is not facility, hardware, virtualization, platform, "
                              "application or data",
                              e->layer);
-    int is_doc = strcmp(e->type, "document") == 0;
-    int is_notice = strcmp(e->type, "notice") == 0;
-    int is_quar = strcmp(e->type, "quarantine") == 0;
+    auditfs_entry_type type = auditfs_entry_type_of(e);
+    int is_doc = type == AUDITFS_TYPE_DOCUMENT;
+    int is_notice = type == AUDITFS_TYPE_NOTICE;
+    int is_quar = type == AUDITFS_TYPE_QUARANTINE;
     if (is_doc != (e->name[0] != '\0') || is_doc != (e->version != 0))
         return afs_error_set(AUDITFS_EFORMAT, "name and version belong to documents only");
     if (is_doc && !auditfs_valid_docname(e->name))

@@ -360,34 +360,11 @@ typedef struct run_desc {
     uint8_t file_sha[32];
 } run_desc;
 
+/* index files: written whole and atomically (derived data, but never half a file) */
 static int
 write_file(const char *path, const void *p, size_t n)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(e));
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(e));
-    }
-    return 0;
+    return afs_write_atomic(path, p, n, 0644);
 }
 
 static int
@@ -714,26 +691,17 @@ meta_write(const meta *m, const char *dir)
     return err;
 }
 
-/* Whether the tree (size, root) is a prefix of the ledger's head. */
+/* Whether the tree (size, root) is a prefix of the ledger's head (auditfs_ledger_has_prefix). */
 static int
 prefix_of_head(auditfs_ledger *l, uint64_t size, const auditfs_hash *root)
 {
-    if (size == 0) {
-        auditfs_hash e;
-        auditfs_empty_root(&e);
-        return auditfs_hash_equal(&e, root);
-    }
-    if (size > l->cp.size)
-        return 0;
-    if (size == l->cp.size)
-        return auditfs_hash_equal(root, &l->cp.root);
-    auditfs_consistency_proof p;
-    if (auditfs_ledger_prove_consistency(&p, l, size, l->cp.size) != 0) {
-        auditfs_error_clear();
-        return 0;
-    }
-    int ok = auditfs_merkle_verify_consistency(size, l->cp.size, root, &l->cp.root, p.path,
-                                               p.path_len) == 0;
+    auditfs_checkpoint cp;
+    int ok = 0;
+    memset(&cp, 0, sizeof cp);
+    cp.size = size;
+    cp.root = *root;
+    if (auditfs_ledger_has_prefix(&ok, l, &cp) != 0)
+        ok = 0;
     auditfs_error_clear();
     return ok;
 }

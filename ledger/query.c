@@ -82,15 +82,6 @@ term_error(size_t idx, const char *text, const char *fmt, ...)
 }
 
 static int
-in_list(const char *s, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp(s, *list) == 0)
-            return 1;
-    return 0;
-}
-
-static int
 parse_number(double *out, const char *s, size_t n)
 {
     afs_jr r = AFS_JR_INIT(s, n);
@@ -113,11 +104,6 @@ is_bare_date(const char *s)
 static int
 add_term(auditfs_query *q, const char *text, size_t idx)
 {
-    static const char *const parties[] = {"provider", "customer", "security-vendor", "assessor",
-                                          NULL};
-    static const char *const layers[] = {"facility", "hardware", "virtualization", "platform",
-                                         "application", "data", NULL};
-    static const char *const types[] = {"log", "document", "notice", "quarantine", NULL};
     size_t len = strlen(text);
     if (q->n >= MAX_TERMS)
         return term_error(idx, text, "too many terms (at most %d)", MAX_TERMS);
@@ -208,7 +194,7 @@ add_term(auditfs_query *q, const char *text, size_t idx)
                 t->t_end = t->t + 86400LL * 1000000;
             break;
         case H_PARTY:
-            if ((op == OP_EQ || op == OP_NE) && t->vlen && !in_list(t->value, parties)) {
+            if ((op == OP_EQ || op == OP_NE) && t->vlen && auditfs_party_index(t->value) < 0) {
                 err = term_error(idx, text,
                                  "'%s' is not a party (provider, customer, security-vendor, "
                                  "assessor)",
@@ -217,7 +203,7 @@ add_term(auditfs_query *q, const char *text, size_t idx)
             }
             break;
         case H_LAYER:
-            if ((op == OP_EQ || op == OP_NE) && t->vlen && !in_list(t->value, layers)) {
+            if ((op == OP_EQ || op == OP_NE) && t->vlen && auditfs_layer_index(t->value) < 0) {
                 err = term_error(idx, text,
                                  "'%s' is not a layer (facility, hardware, virtualization, "
                                  "platform, application, data)",
@@ -226,7 +212,7 @@ add_term(auditfs_query *q, const char *text, size_t idx)
             }
             break;
         case H_TYPE:
-            if ((op == OP_EQ || op == OP_NE) && !in_list(t->value, types)) {
+            if ((op == OP_EQ || op == OP_NE) && auditfs_entry_type_parse(t->value) == AUDITFS_TYPE_UNKNOWN) {
                 err = term_error(idx, text,
                                  "'%s' is not an entry type (log, document, notice, quarantine)",
                                  t->value);
@@ -795,7 +781,7 @@ int
 auditfs_query_run(auditfs_ledger *l, const auditfs_query *q, const auditfs_query_options *opts,
                   auditfs_query_cb cb, void *ctx, auditfs_query_stats *stats)
 {
-    auditfs_query_options o = {0, 0, 0};
+    auditfs_query_options o = AUDITFS_QUERY_OPTIONS_INIT;
     auditfs_query_stats st;
     afs_index *ix = NULL;
     afs_ivals cand = AFS_IVALS_INIT;
@@ -982,7 +968,8 @@ auditfs_query_bytes(uint8_t **out, size_t *len, auditfs_ledger *l, const auditfs
                     int format, size_t max)
 {
     bytes_ctx c = {AFS_BUF_INIT, l, format, max ? max : (size_t)1 << 30};
-    auditfs_query_options o = {0, 1, 0};
+    auditfs_query_options o = AUDITFS_QUERY_OPTIONS_INIT;
+    o.no_update = 1;
     int err = afs_buf_put(&c.b, "", 0);
     if (!err)
         err = auditfs_query_run(l, q, &o, bytes_cb, &c, NULL);

@@ -110,6 +110,8 @@ typedef enum auditfs_entry_type {
 #define AUDITFS_LAYER_COUNT 6 /* facility, hardware, virtualization, platform, application, data */
 /** The type of a parsed entry (AUDITFS_TYPE_UNKNOWN only for an entry not from the parser). */
 AUDITFS_API auditfs_entry_type auditfs_entry_type_of(const auditfs_entry *e);
+/** The type named s ("log", ...), AUDITFS_TYPE_UNKNOWN if s is not one (exact names only). */
+AUDITFS_API auditfs_entry_type auditfs_entry_type_parse(const char *s);
 /** The name of type t ("log", ...), NULL if t is not a type. */
 AUDITFS_API const char *auditfs_entry_type_name(int t);
 /** The i-th party (0 <= i < AUDITFS_PARTY_COUNT) or layer, NULL past the end. */

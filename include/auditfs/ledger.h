@@ -79,6 +79,7 @@ typedef struct auditfs_writer_options {
     size_t batch_bytes;    /* commit when a batch holds this many leaf bytes; 0: 8 MiB */
     int wait_for_lock;     /* 1: block until the lock is free; 0: EBUSY */
 } auditfs_writer_options;
+#define AUDITFS_WRITER_OPTIONS_INIT {0, 0, 0}
 
 /**
  * Opens a writer: takes the ledger lock, checks that the head checkpoint is signed by key's

@@ -62,6 +62,7 @@ typedef struct auditfs_view_options {
     const char *trusted_note; /* optional: a checkpoint kept from before; the pin must extend it */
     size_t trusted_len;
 } auditfs_view_options;
+#define AUDITFS_VIEW_OPTIONS_INIT {0, NULL, 0}
 
 /**
  * Opens the ledger at path, verifies its head checkpoint with key (and its consistency with the
