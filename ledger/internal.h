@@ -16,26 +16,6 @@
 #define AFS_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define AFS_PRINTF(a, b)
-/* ---- files that may be hostile, durable writes, escaping (fileio.c) ---- */
-/**
- * Reads path only if it is a regular file (not a symlink, FIFO or device: opened with
- * O_NOFOLLOW|O_NONBLOCK and checked with fstat) of at most max bytes (ETOOBIG, before reading).
- */
-int afs_read_regular(char **out, size_t *len, const char *path, size_t max);
-/**
- * Writes path atomically and durably: a temporary file beside it, fsync, rename over path,
- * fsync of the directory. mode is the new file's mode (e.g. 0644).
- */
-int afs_write_atomic(const char *path, const void *p, size_t n, unsigned mode);
-/** Creates every missing directory of path (mode 0755). */
-int afs_mkdirs(const char *path);
-/**
- * Copies s (n bytes) into out (cap > 0, always NUL-terminated, truncated with "...") with every
- * control byte (< 0x20, 0x7f) and backslash written as \xHH / \\, so data cannot move a
- * terminal's cursor or forge a line. Returns out.
- */
-char *afs_escape(char *out, size_t cap, const char *s, size_t n);
-
 #endif
 
 /** Sets the thread's last error to code and the formatted reason; returns code. */
@@ -163,5 +143,13 @@ int afs_mkdirs(const char *path);
  * terminal's cursor or forge a line. Returns out.
  */
 char *afs_escape(char *out, size_t cap, const char *s, size_t n);
+
+/**
+ * 0 if pattern (POSIX ERE) can be compiled and matched in bounded time and memory: no
+ * back-references, groups nested at most 32 deep, at most 1024 bytes and 4096 atoms with
+ * counted repetitions multiplied out; else EFORMAT naming the byte (rebound.c).
+ */
+int afs_regex_check(const char *pattern);
+
 
 #endif

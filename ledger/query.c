@@ -364,6 +364,9 @@ int
 auditfs_query_set_grep(auditfs_query *q, const char *pattern)
 {
     regex_t re;
+    int err = afs_regex_check(pattern);
+    if (err)
+        return afs_error_wrap(err, "--grep");
     int rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         char msg[256];

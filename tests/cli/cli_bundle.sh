@@ -37,6 +37,14 @@ fresh; printf '\033[2K\rok: everything is fine\n' > "T/$(printf 'evil\033[2K\rna
 expect_exit 1 "a file name with control characters fails" vb
 grep -q $'\033' "$WORK/.out" && not_ok "control characters reach the terminal" || ok "control characters in names are escaped"
 
+# everything in a bundle is data: a pathological grep in query.txt is refused, not run
+fresh; printf 'grep (a|aa)*\\1\\1b\n' >> T/query.txt; relist
+start=$(date +%s)
+expect_exit 1 "a back-reference grep in query.txt is refused" vb
+expect_out "back-references are not supported" "it says why"
+[ $(( $(date +%s) - start )) -lt 30 ] && ok "and fast" || not_ok "verify-bundle took $(( $(date +%s) - start )) s"
+P=$(printf '%*s' 30000 '' | tr ' ' '('); P="${P}a$(printf '%*s' 30000 '' | tr ' ' ')')"
+
 # a bundle that claims the built-in default matrix must carry exactly it
 $A keygen t.example/l -o k >/dev/null 2>&1 && $A init --ledger L --key k 2>/dev/null
 printf '{"actor":"a","resource":"r"}\n' | $A append --ledger L --key k --stream s --tenant acme --party provider --layer data >/dev/null
@@ -50,5 +58,7 @@ expect_out "responsibility-default.json is not the built-in default" "it names t
 check "a bundle whose query matches nothing" $A incident --since 2000-01-01 --until 2100-01-01 actor=nobody --ledger L --key k.pub -o E
 grep -q 'FINDING: no entry matches the query' E/report.md && ok "the report flags the empty result" || not_ok "empty result not flagged"
 grep -q 'undetermined' D/report.md && ok "an unknown service type is undetermined, not zero mismatches" || not_ok "undetermined"
+
+expect_exit 3 "query --grep with 30,000 nested parentheses is refused, not a crash" $A query --ledger L --grep "$P"
 
 finish
