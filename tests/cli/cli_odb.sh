@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# CLI integration: packed objects are read behind the same checks and size caps as loose ones.
+source "$(dirname "$0")/lib.sh"
+A=$AUDITFS
+export AUDITFS_STATE=$WORK/state
+$A keygen o.example/l -o k >/dev/null 2>&1 && $A init --ledger P --key k 2>/dev/null
+records 50 | $A append --ledger P --key k --stream s >/dev/null
+git -C P repack -a -d -q
+check "a fully packed ledger verifies" $A verify --ledger P --key k.pub
+check "and archives" $A archive --ledger P -o p.bundle
+# a commit that inflates to 17 MB from an 18 KB pack: over the 16 MiB cap of a commit
+head -c 17000000 /dev/zero | tr '\0' 'x' > big.msg
+C=$(git -C P commit-tree "$(git -C P rev-parse 'main^{tree}')" -p main -F "$WORK/big.msg")
+git -C P update-ref refs/heads/main "$C" && git -C P repack -a -d -q && rm -f big.msg
+expect_exit 1 "an oversized packed commit is refused" $A verify --ledger P --key k.pub
+expect_err "over its size cap" "the error names the cap"
+finish
