@@ -57,11 +57,13 @@ logmsg(const mnt *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 static void
 logmsg(const mnt *m, const char *fmt, ...)
 {
-    char buf[4096];
+    char raw[2048], buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* file names and reasons come from data: no CR, LF or ESC may forge a log line */
+    auditfs_escape_controls(buf, sizeof buf, raw);
     if (m->foreground) {
         fprintf(stderr, "auditfs: %s\n", buf);
         fflush(stderr);

@@ -14,12 +14,22 @@
 static _Thread_local char err_msg[1024];
 static _Thread_local int err_code;
 
+/* Messages name inputs, and inputs are data: no control byte reaches a terminal or a log. */
+static void
+sanitize(void)
+{
+    char tmp[sizeof err_msg];
+    memcpy(tmp, err_msg, sizeof tmp);
+    auditfs_escape_controls(err_msg, sizeof err_msg, tmp);
+}
+
 static int
 verror(int code, const char *suffix, const char *fmt, va_list ap)
 {
     int n = vsnprintf(err_msg, sizeof err_msg, fmt, ap);
     if (suffix && n >= 0 && (size_t)n < sizeof err_msg)
         snprintf(err_msg + n, sizeof err_msg - (size_t)n, ": %s", suffix);
+    sanitize();
     err_code = code;
     return code;
 }
@@ -56,6 +66,7 @@ afs_error_wrap(int code, const char *fmt, ...)
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
     snprintf(err_msg, sizeof err_msg, "%s: %s", ctx, prev);
+    sanitize();
     err_code = code;
     return code;
 }

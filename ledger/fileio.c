@@ -147,3 +147,22 @@ afs_escape(char *out, size_t cap, const char *s, size_t n)
     out[o < cap ? o : cap - 1] = 0;
     return out;
 }
+
+char *
+auditfs_escape_controls(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 1 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != 0x7f) {
+            out[o++] = (char)c;
+            continue;
+        }
+        if (o + 5 > cap)
+            break;
+        snprintf(out + o, 5, "\\x%02x", c);
+        o += 4;
+    }
+    out[o] = 0;
+    return out;
+}

@@ -14,4 +14,13 @@ C=$(git -C P commit-tree "$(git -C P rev-parse 'main^{tree}')" -p main -F "$WORK
 git -C P update-ref refs/heads/main "$C" && git -C P repack -a -d -q && rm -f big.msg
 expect_exit 1 "an oversized packed commit is refused" $A verify --ledger P --key k.pub
 expect_err "over its size cap" "the error names the cap"
+# names from data never reach the terminal raw (a CR and ESC could make FAILED read as ok)
+$A init --ledger E --key k 2>/dev/null
+printf '{"a":1}\n' | $A append --ledger E --key k --stream s >/dev/null
+B=$(echo hi | git -C E hash-object -w --stdin)
+NT=$( (git -C E ls-tree main; printf '100644 blob %s\t%s\n' "$B" "$(printf 'evil\r\033[2Kok: all good')") | git -C E mktree)
+git -C E update-ref refs/heads/main "$(git -C E commit-tree "$NT" -p main -m x)"
+expect_exit 1 "a tree entry with CR and ESC fails verify" $A verify --ledger E --key k.pub
+grep -q $'[\r\033]' "$WORK/.err" && not_ok "control characters reach the terminal" || ok "control characters from data are escaped"
+expect_err 'evil\\x0d\\x1b' "the name is shown escaped"
 finish
