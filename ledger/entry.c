@@ -134,6 +134,28 @@ auditfs_layer_index(const char *s)
 /* Document names are '/'-separated segments of [a-z0-9._-]; no empty, ".", ".." or "v<digits>"
  * segment (v<N> names the versions in the repository tree). */
 int
+auditfs_docname_publishable(const char *s)
+{
+    if (!auditfs_valid_docname(s))
+        return 0;
+    for (const char *seg = s; seg;) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len == 7 && !memcmp(seg, "current", 7))
+            return 0;
+        if (seg[0] == 'v' && len > 1 && seg[1] >= '0' && seg[1] <= '9') {
+            size_t k = 1;
+            while (k < len && seg[k] >= '0' && seg[k] <= '9')
+                k++;
+            if (k < len && seg[k] == '.')
+                return 0; /* v2.md: a version file of the parent document */
+        }
+        seg = end ? end + 1 : NULL;
+    }
+    return 1;
+}
+
+int
 auditfs_valid_docname(const char *s)
 {
     size_t n = strlen(s);

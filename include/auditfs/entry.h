@@ -94,6 +94,13 @@ AUDITFS_API int auditfs_valid_stream(const char *s);
 AUDITFS_API int auditfs_valid_party(const char *s);
 AUDITFS_API int auditfs_valid_layer(const char *s);
 AUDITFS_API int auditfs_valid_docname(const char *s);
+/**
+ * 1 if a new document may be published under s: a valid name none of whose segments the
+ * mount's documents/ layout uses (documents/<name>/v<N><ext> and documents/<name>/current),
+ * so no segment is "current" or v<digits> followed by an extension. Stricter than
+ * auditfs_valid_docname, which must keep accepting what older ledgers hold.
+ */
+AUDITFS_API int auditfs_docname_publishable(const char *s);
 /** 1 if p is UTF-8 with no control characters (tab allowed if allow_tab). */
 AUDITFS_API int auditfs_valid_text(const uint8_t *p, size_t n, int allow_tab);
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# CLI integration: packed objects are read behind the same checks and size caps as loose ones.
+# CLI integration: hostile repositories and names. Packed objects are read behind the same
+# checks and size caps as loose ones; names from data are escaped in human output; document
+# names that would collide with the mount's layout are refused at publish.
 source "$(dirname "$0")/lib.sh"
 A=$AUDITFS
 export AUDITFS_STATE=$WORK/state
@@ -23,4 +25,10 @@ git -C E update-ref refs/heads/main "$(git -C E commit-tree "$NT" -p main -m x)"
 expect_exit 1 "a tree entry with CR and ESC fails verify" $A verify --ledger E --key k.pub
 grep -q $'[\r\033]' "$WORK/.err" && not_ok "control characters reach the terminal" || ok "control characters from data are escaped"
 expect_err 'evil\\x0d\\x1b' "the name is shown escaped"
+echo doc > d.md
+$A init --ledger E2 --key k 2>/dev/null
+check "publish sla/acme" $A publish --ledger E2 --key k --name sla/acme d.md
+expect_exit 2 "sla/acme/v2.md/x (a path inside the mount's documents/sla/acme/v2.md) is refused" $A publish --ledger E2 --key k --name sla/acme/v2.md/x d.md
+expect_exit 2 "other/current (the mount's symlink name) is refused" $A publish --ledger E2 --key k --name other/current d.md
+check "sla/acme/notes is fine" $A publish --ledger E2 --key k --name sla/acme/notes d.md
 finish
