@@ -97,6 +97,7 @@ print_finding(void *ctx, auditfs_bundle_finding kind, const char *msg)
 static const char incident_help[] =
     "usage: auditfs incident --since T1 --until T2 [TERM...] [--grep RE] [--tenant T]\n"
     "                        --ledger [NAME=]DIR --key [NAME=]FILE.pub [...] -o DIR\n"
+    "                        [--format dir|tar]\n"
     "       auditfs incident --check DIR --ledger [NAME=]DIR [...]\n"
     "       auditfs incident --default-matrix\n"
     "\n"
@@ -118,6 +119,8 @@ static const char incident_help[] =
     "bundle's checkpoints, which must be prefixes of them), scanning every entry rather than\n"
     "trusting the index, and compares the entries: exit 0 if\n"
     "the bundle holds exactly what the query selects, 1 if anything was left out or added.\n"
+    "--format tar writes the bundle as one POSIX tar file instead (-o B.tar; `tar xf B.tar`\n"
+    "gives the directory B that verify-bundle checks).\n"
     "--default-matrix prints the built-in responsibility matrix (docs/RESPONSIBILITY.md).\n";
 
 static int
@@ -160,7 +163,7 @@ int
 cmd_incident(int argc, char **argv)
 {
     const char *since = NULL, *until = NULL, *out = NULL, *check = NULL, *grep = NULL,
-               *tenant = NULL;
+               *tenant = NULL, *format = "dir";
     char *ledgers[MAX_LEDGERS + 1], *keys[MAX_LEDGERS + 1];
     size_t nl = 0, nk = 0;
     int c, print_matrix = 0;
@@ -173,6 +176,7 @@ cmd_incident(int argc, char **argv)
                                          {"grep", required_argument, 0, 'g'},
                                          {"tenant", required_argument, 0, 't'},
                                          {"default-matrix", no_argument, 0, 'M'},
+                                         {"format", required_argument, 0, 'F'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -194,6 +198,7 @@ cmd_incident(int argc, char **argv)
         case 'g': grep = optarg; break;
         case 't': tenant = optarg; break;
         case 'M': print_matrix = 1; break;
+        case 'F': format = optarg; break;
         case 'h': fputs(incident_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -217,6 +222,8 @@ cmd_incident(int argc, char **argv)
         ledger_args_free(la, nla);
         return rc;
     }
+    if (strcmp(format, "dir") && strcmp(format, "tar"))
+        return cli_usage_error("--format must be dir or tar");
     if (!since || !until || !out)
         return cli_usage_error("--since T1, --until T2 and -o DIR are required");
     if (argc - optind > AUDITFS_BUNDLE_MAX_TERMS)
@@ -239,11 +246,15 @@ cmd_incident(int argc, char **argv)
         src[i].key = la[i].v;
     }
     if (!err)
-        err = auditfs_bundle_create(out, &spec, src, nla);
+        err = !strcmp(format, "tar") ? auditfs_bundle_create_tar(out, &spec, src, nla)
+                                     : auditfs_bundle_create(out, &spec, src, nla);
     if (err == AUDITFS_EINVAL)
         rc = cli_usage_error("incident: %s", auditfs_error_last());
     else if (err)
         rc = cli_fail(err, "incident");
+    else if (!strcmp(format, "tar"))
+        fprintf(stderr, "wrote %s; check it with: tar xf %s && auditfs verify-bundle DIR --key "
+                "NAME=FILE.pub\n", out, out);
     else
         fprintf(stderr, "wrote %s; check it with: auditfs verify-bundle %s --key NAME=FILE.pub\n",
                 out, out);

@@ -63,6 +63,15 @@ typedef struct auditfs_bundle_source {
 AUDITFS_API int auditfs_bundle_create(const char *dir, const auditfs_bundle_spec *spec,
                                       const auditfs_bundle_source *src, size_t n) AUDITFS_WUR;
 
+/**
+ * Like auditfs_bundle_create, but writes the bundle as one POSIX tar file at path (which must
+ * not exist); `tar xf` gives a directory named after the file (without ".tar") that
+ * verify-bundle checks.
+ */
+AUDITFS_API int auditfs_bundle_create_tar(const char *path, const auditfs_bundle_spec *spec,
+                                          const auditfs_bundle_source *src,
+                                          size_t n) AUDITFS_WUR;
+
 /** Reads a bundle (query.txt, checkpoints, entries, contents, matrix). */
 AUDITFS_API int auditfs_bundle_load(auditfs_bundle **out, const char *dir) AUDITFS_WUR;
 AUDITFS_API void auditfs_bundle_free(auditfs_bundle *b);

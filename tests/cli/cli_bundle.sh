@@ -54,6 +54,16 @@ rm -rf T && cp -r D T && sed -i 's/"data":"customer"/"data":"provider"/g' T/resp
 expect_exit 1 "a doctored default matrix fails" $A verify-bundle T --key k.pub
 expect_out "responsibility-default.json is not the built-in default" "it names the matrix"
 
+# --format tar: one file that any tar unpacks into a bundle that verifies
+LONG=ledger-with-a-name-of-sixty-four-bytes-so-that-paths-are-long0
+X=incident-2026-11-17-acme-provider-evidence
+check "incident --format tar" $A incident --since 2000-01-01 --until 2100-01-01 --ledger $LONG=L --key $LONG=k.pub -o $X.tar --format tar
+[ -f $X.tar ] && [ ! -e $X.tar.d.tmp ] && ok "one file, no directory left behind" || not_ok "tar output: $(ls)"
+mkdir -p untar && tar -C untar -xf $X.tar && ok "tar unpacks it" || not_ok "tar xf"
+check "the unpacked bundle verifies" $A verify-bundle untar/$X --key $LONG=k.pub
+expect_exit 4 "--format tar refuses an existing file" $A incident --since 2000-01-01 --until 2100-01-01 --ledger L --key k.pub -o $X.tar --format tar
+expect_exit 2 "--format zip is a usage error" $A incident --since 2000-01-01 --until 2100-01-01 --ledger L --key k.pub -o Y --format zip
+
 # an empty result is a finding, not a success
 check "a bundle whose query matches nothing" $A incident --since 2000-01-01 --until 2100-01-01 actor=nobody --ledger L --key k.pub -o E
 grep -q 'FINDING: no entry matches the query' E/report.md && ok "the report flags the empty result" || not_ok "empty result not flagged"
