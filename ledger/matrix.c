@@ -76,13 +76,14 @@ m_layer(void *vctx, const char *k, size_t kl, const char *v, size_t vl, int kind
     if (kind == AFS_JSON_STRING && vl < sizeof name) {
         memcpy(name, v, vl);
         name[vl] = 0;
-        if (strlen(name) == vl)
+        /* an assessor examines, it is never the party responsible for a layer */
+        if (strlen(name) == vl && strcmp(name, "assessor"))
             ri = !strcmp(name, "shared") ? RESP_SHARED : auditfs_party_index(name);
     }
     if (ri < 0)
         return m_fail(c, AUDITFS_EFORMAT,
-                      "service_types.%.*s: '%.*s' is not provider, customer, security-vendor, "
-                      "assessor or shared", tn, strlen(tn), v, kind == AFS_JSON_STRING ? vl : 0);
+                      "service_types.%.*s: '%.*s' is not provider, customer, security-vendor "
+                      "or shared", tn, strlen(tn), v, kind == AFS_JSON_STRING ? vl : 0);
     if (c->m->resp[c->cur][li] >= 0)
         return m_fail(c, AUDITFS_EFORMAT, "service_types.%.*s: layer '%.*s' twice", tn,
                       strlen(tn), k, kl);

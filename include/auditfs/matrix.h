@@ -6,8 +6,8 @@
  *   {"format":"auditfs-responsibility/1", "source":"...",
  *    "service_types":{"IaaS":{"facility":"provider", ... all six layers ...}, ...},
  *    "tenants":{"acme":"IaaS", ...}}
- * Layer names and responsible parties are exact names (entry.h's vocabularies, plus "shared"
- * for a layer both sides answer for); a prefix such as "c" is not "customer".
+ * Layer names and responsible parties are exact names (provider, customer, security-vendor, or
+ * "shared" for a layer both sides answer for); a prefix such as "c" is not "customer".
  */
 #ifndef AUDITFS_MATRIX_H
 #define AUDITFS_MATRIX_H
