@@ -7,7 +7,9 @@
  * compiled automaton, polynomial in pattern and text. So a pattern is refused if it has a
  * back-reference, nests groups deeper than AFS_RE_MAX_DEPTH, is longer than AFS_RE_MAX_LEN, or
  * expands (counted repetitions multiplied out, e.g. ((a{100}){100}){100}) to more than
- * AFS_RE_MAX_NODES atoms. Data is not code: a pattern from a bundle gets the same treatment.
+ * AFS_RE_MAX_NODES atoms, or repeats a repetition (a*+++: glibc copies the operand per
+ * operator, which the fuzzer found takes exponential time). Data is not code: a pattern from a
+ * bundle gets the same treatment.
  */
 #include "internal.h"
 
@@ -61,6 +63,7 @@ afs_regex_check(const char *pattern)
 {
     level st[AFS_RE_MAX_DEPTH + 1];
     size_t d = 0, n = strlen(pattern);
+    int quant = 0; /* the previous token was a repetition operator */
     if (n > AFS_RE_MAX_LEN)
         return refuse(pattern, AFS_RE_MAX_LEN, "longer than 1024 bytes");
     memset(st, 0, sizeof st);
@@ -80,6 +83,7 @@ afs_regex_check(const char *pattern)
             break;
         }
         case '(':
+            quant = 0;
             if (d == AFS_RE_MAX_DEPTH)
                 return refuse(pattern, i, "groups nested more than 32 deep");
             d++;
@@ -92,11 +96,15 @@ afs_regex_check(const char *pattern)
             d--;
             break;
         case '|':
+            quant = 0;
             st[d].last = 0;
             continue;
         case '*':
         case '+':
         case '?':
+            if (quant)
+                return refuse(pattern, i, "a repetition of a repetition");
+            quant = 1;
             continue;
         case '{': {
             char *end;
@@ -111,6 +119,9 @@ afs_regex_check(const char *pattern)
             }
             if (*end != '}')
                 break;
+            if (quant)
+                return refuse(pattern, i, "a repetition of a repetition");
+            quant = 1;
             if (lo > AFS_RE_MAX_REPEAT || hi > AFS_RE_MAX_REPEAT)
                 return refuse(pattern, i, "a repetition count above 255");
             uint64_t mult = hi > 1 ? hi : 1;
@@ -123,6 +134,7 @@ afs_regex_check(const char *pattern)
         }
         default: break;
         }
+        quant = 0;
         st[d].sum += item;
         st[d].last = item;
         if (st[d].sum > AFS_RE_MAX_NODES)

@@ -32,6 +32,11 @@ Test(regex, unbounded_patterns_are_refused)
     cr_assert_eq(grep("((a{100}){100}){100}"), AUDITFS_EFORMAT);
     cr_assert(strstr(auditfs_error_last(), "4096 atoms"), "%s", auditfs_error_last());
     cr_assert_eq(grep("a{256}"), AUDITFS_EFORMAT);
+    /* found by fuzz_grep: stacked repetitions take glibc exponential time */
+    cr_assert_eq(grep("x*+++++++++++++++"), AUDITFS_EFORMAT);
+    cr_assert(strstr(auditfs_error_last(), "repetition of a repetition"), "%s",
+              auditfs_error_last());
+    cr_assert_eq(grep("a+{2}"), AUDITFS_EFORMAT);
     char deep[100];
     memset(deep, '(', 33);
     deep[33] = 'a';
