@@ -62,8 +62,9 @@ logmsg(const mnt *m, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    /* file names and reasons come from data: no CR, LF or ESC may forge a log line */
-    auditfs_escape_controls(buf, sizeof buf, raw);
+    /* reasons quote data: no CR or ESC reaches the log; line breaks only from the library's
+     * own multi-line reports (its error messages never carry a break from data) */
+    auditfs_escape_controls(buf, sizeof buf, raw, 1);
     if (m->foreground) {
         fprintf(stderr, "auditfs: %s\n", buf);
         fflush(stderr);

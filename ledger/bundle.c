@@ -735,25 +735,22 @@ cmp_mline(const void *a, const void *b)
     return strcmp(((const mline *)a)->path, ((const mline *)b)->path);
 }
 
-int
-auditfs_bundle_check_manifest(const char *dir, auditfs_bundle_cb cb, void *ctx)
+/*
+ * Parses MANIFEST.sha256 (text, NUL-terminated, modified in place): "<64 lowercase hex>
+ * <path>\n" lines, paths relative, unique, without "." or ".." parts. *out (sorted by path)
+ * points into text.
+ */
+static int
+parse_manifest(mline **out, size_t *count, char *text, size_t len)
 {
-    uint8_t *text = NULL;
-    size_t len, nlines = 0, bad = 0;
-    mline *ml = NULL;
-    flist fl = {NULL, NULL, 0, 0};
+    size_t nlines = 0, k = 0, lineno = 0;
     char esc[300];
-    int err = get_file(&text, &len, dir, "MANIFEST.sha256", MANIFEST_MAX);
-    if (err)
-        return err;
-    /* parse: "<64 lowercase hex>  <path>\n", paths relative, unique, no "." or ".." parts */
+    int err = 0;
+    mline *ml;
     for (size_t i = 0; i < len; i++)
         nlines += text[i] == '\n';
-    if (!(ml = calloc(nlines ? nlines : 1, sizeof *ml))) {
-        free(text);
+    if (!(ml = calloc(nlines ? nlines : 1, sizeof *ml)))
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    }
-    size_t k = 0, lineno = 0;
     for (char *p = (char *)text, *e; p < (char *)text + len; p = e + 1) {
         lineno++;
         if (!(e = memchr(p, '\n', (size_t)((char *)text + len - p)))) {
@@ -785,6 +782,29 @@ auditfs_bundle_check_manifest(const char *dir, auditfs_bundle_cb cb, void *ctx)
                                 afs_escape(esc, sizeof esc, ml[i].path, strlen(ml[i].path)));
             goto cleanup;
         }
+cleanup:
+    if (err) {
+        free(ml);
+        return err;
+    }
+    *out = ml;
+    *count = k;
+    return 0;
+}
+
+int
+auditfs_bundle_check_manifest(const char *dir, auditfs_bundle_cb cb, void *ctx)
+{
+    uint8_t *text = NULL;
+    size_t len, k = 0, bad = 0;
+    mline *ml = NULL;
+    flist fl = {NULL, NULL, 0, 0};
+    char esc[300];
+    int err = get_file(&text, &len, dir, "MANIFEST.sha256", MANIFEST_MAX);
+    if (err)
+        return err;
+    if ((err = parse_manifest(&ml, &k, (char *)text, len)) != 0)
+        goto cleanup;
     /* the files present: regular, bounded; what is not listed is a failure */
     if ((err = walk(&fl, dir, "", 0, &bad, cb, ctx)) != 0)
         goto cleanup;
@@ -830,6 +850,8 @@ cleanup:
 
 /* ---- the layout its entries imply ---- */
 
+/* Lists what the loaded bundle implies (its fixed files, per ledger its checkpoint and key,
+ * per entry its leaf, proof and content) and merges that with what the directory holds. */
 int
 auditfs_bundle_check_layout(const auditfs_bundle *b, auditfs_bundle_cb cb, void *ctx)
 {

@@ -149,12 +149,12 @@ afs_escape(char *out, size_t cap, const char *s, size_t n)
 }
 
 char *
-auditfs_escape_controls(char *out, size_t cap, const char *s)
+auditfs_escape_controls(char *out, size_t cap, const char *s, int keep_newlines)
 {
     size_t o = 0;
     for (; *s && o + 1 < cap; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != 0x7f) {
+        if ((c >= 0x20 && c != 0x7f) || (c == '\n' && keep_newlines)) {
             out[o++] = (char)c;
             continue;
         }

@@ -20,6 +20,11 @@
 
 /** Sets the thread's last error to code and the formatted reason; returns code. */
 int afs_error_set(int code, const char *fmt, ...) AFS_PRINTF(2, 3);
+/**
+ * Like afs_error_set, for the library's own multi-line reports: line breaks in the message are
+ * kept (every other control byte is escaped). Never pass data that could hold a line break.
+ */
+int afs_error_set_lines(int code, const char *fmt, ...) AFS_PRINTF(2, 3);
 /** Like afs_error_set, but appends ": <libgit2's last error>". */
 int afs_error_git(int code, const char *fmt, ...) AFS_PRINTF(2, 3);
 /** Prefixes the current error message with the formatted context (keeps the code). */

@@ -58,6 +58,8 @@ bracket_end(const char *p, size_t i)
     return 0;
 }
 
+/* One pass over the pattern, one case per ERE token; longer than a screen because the cases
+ * share the per-group size stack and the "previous token was a repetition" state. */
 int
 afs_regex_check(const char *pattern)
 {

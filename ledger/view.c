@@ -2271,7 +2271,7 @@ refuse(auditfs_view *v, const char *new_note, size_t new_len, const char *fmt, c
 {
     git_oid_cpy(&v->refused, &v->probe->head_id);
     v->have_refused = 1;
-    return afs_error_set(AUDITFS_EVERIFY,
+    return afs_error_set_lines(AUDITFS_EVERIFY,
                          "refusing the ledger's new head %s: %s%s\n"
                          "--- pinned checkpoint (still served) ---\n%.*s"
                          "--- new checkpoint ---\n%.*s",
