@@ -191,8 +191,10 @@ auditfs_bundle_free(auditfs_bundle *b)
         return;
     for (size_t i = 0; i < b->nterms; i++)
         free(b->terms[i]);
-    for (size_t i = 0; i < b->nledgers; i++)
+    for (size_t i = 0; i < b->nledgers; i++) {
         free(b->cp_note[i]);
+        auditfs_verifier_free(b->key[i]);
+    }
     for (size_t i = 0; i < b->n; i++) {
         free(b->e[i].leaf);
         free(b->e[i].content);
@@ -318,8 +320,8 @@ load_ledger(auditfs_bundle *b, size_t li)
         if (auditfs_verifier_parse(&v, (const char *)kp, kl) == 0) {
             b->key_id[li] = auditfs_verifier_key_id(v);
             snprintf(b->key_name[li], sizeof b->key_name[li], "%s", auditfs_verifier_name(v));
+            b->key[li] = v;
         }
-        auditfs_verifier_free(v);
         free(kp);
     }
     uint64_t *seqs = NULL;
@@ -953,6 +955,12 @@ auditfs_bundle_verify_ledger(const auditfs_bundle *b, size_t li, const auditfs_v
         return afs_error_set(AUDITFS_EVERIFY, "%s: checkpoint not signed by the key", ln);
     }
     size_t n = 0, bad = 0;
+    /* key.pub is what the report names: it must be the key that signed */
+    if (!b->key[li] || !auditfs_verifier_equal(b->key[li], key)) {
+        finding(cb, ctx, AUDITFS_BUNDLE_FAIL, "%s: ledgers/%s/key.pub is not the key that "
+                "signed the checkpoint", ln, ln);
+        bad++;
+    }
     for (size_t i = 0; i < b->n; i++) {
         const afs_bentry *x = &b->e[i];
         if (x->ledger != (int)li)

@@ -34,6 +34,7 @@ struct auditfs_bundle {
     auditfs_checkpoint cp[AUDITFS_BUNDLE_MAX_LEDGERS];
     uint32_t key_id[AUDITFS_BUNDLE_MAX_LEDGERS]; /* from key.pub (informative; 0: unreadable) */
     char key_name[AUDITFS_BUNDLE_MAX_LEDGERS][128];
+    auditfs_verifier *key[AUDITFS_BUNDLE_MAX_LEDGERS]; /* key.pub parsed; NULL: unreadable */
     afs_bentry *e;
     size_t n, cap;
     /* the responsibility matrix in force at the start of the window */

@@ -37,6 +37,11 @@ fresh; printf '\033[2K\rok: everything is fine\n' > "T/$(printf 'evil\033[2K\rna
 expect_exit 1 "a file name with control characters fails" vb
 grep -q $'\033' "$WORK/.out" && not_ok "control characters reach the terminal" || ok "control characters in names are escaped"
 
+# key.pub is named in the report: it must be the key that signed
+fresh; cp bundle-v2.acme.pub T/ledgers/provider/key.pub; relist
+expect_exit 1 "a key.pub that did not sign the checkpoint fails" vb
+expect_out "key.pub is not the key that signed" "it names key.pub"
+
 # everything in a bundle is data: a pathological grep in query.txt is refused, not run
 fresh; printf 'grep (a|aa)*\\1\\1b\n' >> T/query.txt; relist
 start=$(date +%s)
