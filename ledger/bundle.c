@@ -943,9 +943,9 @@ auditfs_bundle_verify_ledger(const auditfs_bundle *b, size_t li, const auditfs_v
                              auditfs_bundle_cb cb, void *ctx)
 {
     auditfs_checkpoint cp;
-    const char *ln = b->lname[li];
     if (li >= b->nledgers)
         return afs_error_set(AUDITFS_EINVAL, "no ledger %zu in the bundle", li);
+    const char *ln = b->lname[li];
     if (auditfs_checkpoint_open(&cp, b->cp_note[li], b->cp_len[li], key, NULL) != 0) {
         char esc[300];
         const char *m = auditfs_error_last();
@@ -1058,10 +1058,10 @@ int
 auditfs_bundle_check_complete(const auditfs_bundle *b, size_t li, auditfs_ledger *l,
                               auditfs_bundle_cb cb, void *ctx)
 {
-    const char *ln = b->lname[li];
     int prefix = 0, err;
     if (li >= b->nledgers)
         return afs_error_set(AUDITFS_EINVAL, "no ledger %zu in the bundle", li);
+    const char *ln = b->lname[li];
     if ((err = auditfs_ledger_has_prefix(&prefix, l, &b->cp[li])) != 0)
         return err;
     if (!prefix) {
