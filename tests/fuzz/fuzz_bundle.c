@@ -29,6 +29,18 @@ put(const char *name, const uint8_t *p, size_t n)
     fclose(f);
 }
 
+static void
+cleanup(void)
+{
+    static const char *const names[] = {"query.txt", "MANIFEST.sha256", "report.md", NULL};
+    char path[128];
+    for (int i = 0; names[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -41,6 +53,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(state, sizeof state, "%s/state", dir);
     setenv("AUDITFS_STATE", state, 1);
     put("report.md", (const uint8_t *)"x\n", 2);
+    atexit(cleanup);
     return 0;
 }
 
