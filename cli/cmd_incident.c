@@ -159,6 +159,47 @@ check_bundle(const char *dir, ledger_arg *la, size_t nla)
     return rc;
 }
 
+/* Opens the ledgers and keys of la and writes the bundle (a directory or, with format "tar",
+ * one file). Returns the exit code. */
+static int
+incident_create(const char *out, const char *format, const char *since, const char *until,
+                const char *tenant, const char *grep, const char *const *terms, size_t nterms,
+                ledger_arg *la, size_t nla)
+{
+    int rc = 0;
+    auditfs_bundle_spec spec = AUDITFS_BUNDLE_SPEC_INIT;
+    auditfs_bundle_source src[MAX_LEDGERS];
+    spec.since = since;
+    spec.until = until;
+    spec.tenant = tenant;
+    spec.grep = grep;
+    spec.terms = terms;
+    spec.nterms = nterms;
+    int err = 0;
+    for (size_t i = 0; i < nla && !err; i++) {
+        if ((err = auditfs_verifier_load(&la[i].v, la[i].key)) != 0 ||
+            (err = auditfs_ledger_open(&la[i].l, la[i].path)) != 0)
+            break;
+        src[i].name = la[i].name;
+        src[i].ledger = la[i].l;
+        src[i].key = la[i].v;
+    }
+    if (!err)
+        err = !strcmp(format, "tar") ? auditfs_bundle_create_tar(out, &spec, src, nla)
+                                     : auditfs_bundle_create(out, &spec, src, nla);
+    if (err == AUDITFS_EINVAL)
+        rc = cli_usage_error("incident: %s", auditfs_error_last());
+    else if (err)
+        rc = cli_fail(err, "incident");
+    else if (!strcmp(format, "tar"))
+        fprintf(stderr, "wrote %s; check it with: tar xf %s && auditfs verify-bundle DIR --key "
+                "NAME=FILE.pub\n", out, out);
+    else
+        fprintf(stderr, "wrote %s; check it with: auditfs verify-bundle %s --key NAME=FILE.pub\n",
+                out, out);
+    return rc;
+}
+
 int
 cmd_incident(int argc, char **argv)
 {
@@ -228,36 +269,8 @@ cmd_incident(int argc, char **argv)
         return cli_usage_error("--since T1, --until T2 and -o DIR are required");
     if (argc - optind > AUDITFS_BUNDLE_MAX_TERMS)
         return cli_usage_error("too many terms (at most %d)", AUDITFS_BUNDLE_MAX_TERMS);
-    auditfs_bundle_spec spec = AUDITFS_BUNDLE_SPEC_INIT;
-    auditfs_bundle_source src[MAX_LEDGERS];
-    spec.since = since;
-    spec.until = until;
-    spec.tenant = tenant;
-    spec.grep = grep;
-    spec.terms = (const char *const *)argv + optind;
-    spec.nterms = (size_t)(argc - optind);
-    int err = 0;
-    for (size_t i = 0; i < nla && !err; i++) {
-        if ((err = auditfs_verifier_load(&la[i].v, la[i].key)) != 0 ||
-            (err = auditfs_ledger_open(&la[i].l, la[i].path)) != 0)
-            break;
-        src[i].name = la[i].name;
-        src[i].ledger = la[i].l;
-        src[i].key = la[i].v;
-    }
-    if (!err)
-        err = !strcmp(format, "tar") ? auditfs_bundle_create_tar(out, &spec, src, nla)
-                                     : auditfs_bundle_create(out, &spec, src, nla);
-    if (err == AUDITFS_EINVAL)
-        rc = cli_usage_error("incident: %s", auditfs_error_last());
-    else if (err)
-        rc = cli_fail(err, "incident");
-    else if (!strcmp(format, "tar"))
-        fprintf(stderr, "wrote %s; check it with: tar xf %s && auditfs verify-bundle DIR --key "
-                "NAME=FILE.pub\n", out, out);
-    else
-        fprintf(stderr, "wrote %s; check it with: auditfs verify-bundle %s --key NAME=FILE.pub\n",
-                out, out);
+    rc = incident_create(out, format, since, until, tenant, grep,
+                         (const char *const *)argv + optind, (size_t)(argc - optind), la, nla);
     ledger_args_free(la, nla);
     return rc;
 }
@@ -277,6 +290,8 @@ static const char verify_bundle_help[] =
     "What it cannot show is that nothing relevant was left out of the bundle: for that, run\n"
     "`auditfs incident --check DIR --ledger NAME=DIR ...` against the full ledgers.\n";
 
+/* The checks run in a fixed order (files, layout, signatures and proofs per ledger, report),
+ * each printing its findings; one function so the order is read top to bottom. */
 int
 cmd_verify_bundle(int argc, char **argv)
 {
