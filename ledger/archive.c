@@ -6,6 +6,7 @@
  * does everywhere else. The archive is exactly the opened head commit (not whatever the ref
  * says by the time we write), and the checkpoint written beside it is that commit's.
  */
+#include "auditfs/bundle.h"
 #include "store.h"
 
 #include <errno.h>
