@@ -9,6 +9,7 @@
  * verifies with its witness quorum.
  */
 #include "store.h"
+#include "auditfs/bundle.h"
 #include "auditfs/witness.h"
 
 #include <errno.h>
