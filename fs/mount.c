@@ -743,7 +743,7 @@ open_views(mnt *m, const afs_mount_config *cfg)
         if (lg->trusted && (err = auditfs_read_file(&trusted, &tlen, lg->trusted, 65536)) != 0) {
             fprintf(stderr, "auditfs: %s: %s\n", lg->trusted, auditfs_error_last());
             auditfs_verifier_free(key);
-            return AUDITFS_EIO;
+            return err; /* ENOTFOUND, EIO, ...: the CLI maps it like any command */
         }
         o.cache_bytes = cfg->cache_bytes;
         o.progress = cfg->progress;
@@ -759,7 +759,7 @@ open_views(mnt *m, const afs_mount_config *cfg)
         if (err) {
             fprintf(stderr, "auditfs: mount refused: %s: %s\n", lg->name ? lg->name : lg->path,
                     auditfs_error_last());
-            return err == AUDITFS_EVERIFY || err == AUDITFS_ENOTFOUND ? err : AUDITFS_EIO;
+            return err; /* EVERIFY, EFORMAT (a malformed trusted checkpoint), ENOTFOUND, ... */
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (cfg->foreground) {

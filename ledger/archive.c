@@ -8,8 +8,8 @@
  * stored cosignatures (refs/auditfs/cosignatures) travel too when there are any, so a clone
  * verifies with its witness quorum.
  */
-#include "store.h"
 #include "auditfs/bundle.h"
+#include "store.h"
 #include "auditfs/witness.h"
 
 #include <errno.h>
