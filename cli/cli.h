@@ -127,15 +127,6 @@ struct cli_witness_opts {
 int cli_witness_request(FILE *out, const char *ledger, const char *const *specs, size_t n,
                         long timeout);
 /**
- * Writes DIR/receipts.md and DIR/receipts.jsonl (incident bundles): per ledger, every notice and
- * document version up to cps[i].size (tenant filter) with each witness's earliest covering
- * cosignature. Returns 0 or an auditfs error code.
- */
-int cli_witness_receipts(const char *dir, auditfs_ledger *const *ls,
-                         const auditfs_verifier *const *lkeys, const char *const *names,
-                         const auditfs_checkpoint *cps, size_t nl, const char *const *wkeys,
-                         size_t nw, const char *tenant);
-/**
  * The policy the options describe (*out NULL when no witness option was given) and --max-age in
  * seconds (-1: none). Prints usage or load errors; returns an exit code.
  */

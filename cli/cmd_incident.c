@@ -8,12 +8,35 @@
 
 #include "auditfs/bundle.h"
 #include "auditfs/matrix.h"
+#include "auditfs/witness.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_LEDGERS AUDITFS_BUNDLE_MAX_LEDGERS
+#define MAX_WITNESSES 64
+
+/* Loads witness keys (either vkey form); returns an exit code, keys freed by the caller. */
+static int
+load_witnesses(auditfs_verifier **w, char **files, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int err = auditfs_cosig_verifier_load(&w[i], files[i]);
+        if (err)
+            return cli_fail(err, files[i]);
+    }
+    return 0;
+}
+
+static void
+free_witnesses(auditfs_verifier **w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        auditfs_verifier_free(w[i]);
+}
 
 /* [NAME=]VALUE (cli_split_named); an unnamed value is ledger "ledger" */
 static int
@@ -97,9 +120,10 @@ print_finding(void *ctx, auditfs_bundle_finding kind, const char *msg)
 static const char incident_help[] =
     "usage: auditfs incident --since T1 --until T2 [TERM...] [--grep RE] [--tenant T]\n"
     "                        --ledger [NAME=]DIR --key [NAME=]FILE.pub [...] -o DIR\n"
-    "                        [--format dir|tar]\n"
-    "       auditfs incident --check DIR --ledger [NAME=]DIR [...]\n"
+    "                        [--format dir|tar] [--witness KEY.pub ...] [--json]\n"
+    "       auditfs incident --check DIR --ledger [NAME=]DIR [...] [--json]\n"
     "       auditfs incident --default-matrix\n"
+    "       (--json: what was written, or the --check lines, as JSON; see docs/JSON.md)\n"
     "\n"
     "Writes a self-contained evidence bundle to DIR (which must not exist): every entry in\n"
     "[T1, T2) that matches the TERMs (see `auditfs query --help`) with its leaf bytes and an\n"
@@ -114,6 +138,11 @@ static const char incident_help[] =
     "matching entry, the SLA terms in force, each fact linked to the entry that proves it); and\n"
     "MANIFEST.sha256. --ledger and --key may be repeated as NAME=... for several ledgers (a\n"
     "tenant's and the provider-wide one); each entry is proved against its own ledger.\n"
+    "Each checkpoint carries its stored cosignatures, and every stored cosigned checkpoint up to\n"
+    "the bundle's size is in ledgers/NAME/cosignatures/SIZE.checkpoint.\n"
+    "--witness KEY.pub (repeatable) adds receipts.md and receipts.jsonl: for every notice and\n"
+    "document version, which witness (customer, assessor) acknowledged it by cosigning, when,\n"
+    "and how long after publication (see `auditfs acks`).\n"
     "\n"
     "--check DIR re-runs the bundle's recorded query against the full ledgers (up to the\n"
     "bundle's checkpoints, which must be prefixes of them), scanning every entry rather than\n"
@@ -161,13 +190,39 @@ check_bundle(const char *dir, ledger_arg *la, size_t nla)
 
 /* Opens the ledgers and keys of la and writes the bundle (a directory or, with format "tar",
  * one file). Returns the exit code. */
+/* --json: the bundle written and, per ledger, its name and checkpoint (docs/JSON.md) */
+static void
+print_created_json(const char *out, ledger_arg *la, size_t nla)
+{
+    printf("{\"bundle\":");
+    cli_json_str(stdout, out);
+    printf(",\"ledgers\":[");
+    for (size_t i = 0; i < nla; i++) {
+        auditfs_checkpoint cp;
+        /* the handle's head: the checkpoint the bundle was written against */
+        if (auditfs_ledger_head(&cp, la[i].l) != 0)
+            memset(&cp, 0, sizeof cp);
+        printf("%s{\"name\":", i ? "," : "");
+        cli_json_str(stdout, la[i].name);
+        printf(",\"checkpoint\":");
+        cli_json_checkpoint(stdout, &cp);
+        putchar('}');
+    }
+    printf("]}\n");
+}
+
 static int
 incident_create(const char *out, const char *format, const char *since, const char *until,
                 const char *tenant, const char *grep, const char *const *terms, size_t nterms,
-                ledger_arg *la, size_t nla)
+                ledger_arg *la, size_t nla, const auditfs_verifier *const *witnesses, size_t nw,
+                int json)
 {
     int rc = 0;
+    cli_progress prog;
     auditfs_bundle_spec spec = AUDITFS_BUNDLE_SPEC_INIT;
+    spec.witnesses = witnesses;
+    spec.nwitnesses = nw;
+    spec.progress = cli_progress_init(&prog);
     auditfs_bundle_source src[MAX_LEDGERS];
     spec.since = since;
     spec.until = until;
@@ -187,10 +242,13 @@ incident_create(const char *out, const char *format, const char *since, const ch
     if (!err)
         err = !strcmp(format, "tar") ? auditfs_bundle_create_tar(out, &spec, src, nla)
                                      : auditfs_bundle_create(out, &spec, src, nla);
+    cli_progress_done(&prog);
     if (err == AUDITFS_EINVAL)
         rc = cli_usage_error("incident: %s", auditfs_error_last());
     else if (err)
         rc = cli_fail(err, "incident");
+    else if (json)
+        print_created_json(out, la, nla);
     else if (!strcmp(format, "tar"))
         fprintf(stderr, "wrote %s; check it with: tar xf %s && auditfs verify-bundle DIR --key "
                 "NAME=FILE.pub\n", out, out);
@@ -205,9 +263,9 @@ cmd_incident(int argc, char **argv)
 {
     const char *since = NULL, *until = NULL, *out = NULL, *check = NULL, *grep = NULL,
                *tenant = NULL, *format = "dir";
-    char *ledgers[MAX_LEDGERS + 1], *keys[MAX_LEDGERS + 1];
-    size_t nl = 0, nk = 0;
-    int c, print_matrix = 0;
+    char *ledgers[MAX_LEDGERS + 1], *keys[MAX_LEDGERS + 1], *wfiles[MAX_WITNESSES];
+    size_t nl = 0, nk = 0, nw = 0;
+    int c, print_matrix = 0, json = 0;
     static const struct option opts[] = {{"since", required_argument, 0, 's'},
                                          {"until", required_argument, 0, 'u'},
                                          {"ledger", required_argument, 0, 'l'},
@@ -218,6 +276,8 @@ cmd_incident(int argc, char **argv)
                                          {"tenant", required_argument, 0, 't'},
                                          {"default-matrix", no_argument, 0, 'M'},
                                          {"format", required_argument, 0, 'F'},
+                                         {"witness", required_argument, 0, 'W'},
+                                         {"json", no_argument, 0, 'J'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -240,6 +300,12 @@ cmd_incident(int argc, char **argv)
         case 't': tenant = optarg; break;
         case 'M': print_matrix = 1; break;
         case 'F': format = optarg; break;
+        case 'W':
+            if (nw == MAX_WITNESSES)
+                return cli_usage_error("at most %d --witness keys", MAX_WITNESSES);
+            wfiles[nw++] = optarg;
+            break;
+        case 'J': json = 1; break;
         case 'h': fputs(incident_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -257,9 +323,13 @@ cmd_incident(int argc, char **argv)
     if (rc)
         return rc;
     if (check) {
-        if (optind != argc || since || until || out)
+        if (optind != argc || since || until || out || nw)
             return cli_usage_error("--check DIR takes only --ledger");
+        if (json && cli_capture_begin() != 0)
+            json = 0;
         rc = check_bundle(check, la, nla);
+        if (json)
+            cli_capture_end_json(rc);
         ledger_args_free(la, nla);
         return rc;
     }
@@ -269,8 +339,13 @@ cmd_incident(int argc, char **argv)
         return cli_usage_error("--since T1, --until T2 and -o DIR are required");
     if (argc - optind > AUDITFS_BUNDLE_MAX_TERMS)
         return cli_usage_error("too many terms (at most %d)", AUDITFS_BUNDLE_MAX_TERMS);
-    rc = incident_create(out, format, since, until, tenant, grep,
-                         (const char *const *)argv + optind, (size_t)(argc - optind), la, nla);
+    auditfs_verifier *wk[MAX_WITNESSES] = {0};
+    rc = load_witnesses(wk, wfiles, nw);
+    if (!rc)
+        rc = incident_create(out, format, since, until, tenant, grep,
+                             (const char *const *)argv + optind, (size_t)(argc - optind), la,
+                             nla, (const auditfs_verifier *const *)wk, nw, json);
+    free_witnesses(wk, nw);
     ledger_args_free(la, nla);
     return rc;
 }
@@ -279,6 +354,7 @@ cmd_incident(int argc, char **argv)
 
 static const char verify_bundle_help[] =
     "usage: auditfs verify-bundle DIR --key [NAME=]FILE.pub [--key NAME=FILE.pub ...]\n"
+    "                             [--witness KEY.pub ...] [--json]\n"
     "\n"
     "Checks an incident bundle offline, with nothing but the bundle and the verifier key of\n"
     "each of its ledgers: every file against MANIFEST.sha256 (and no file missing or added),\n"
@@ -286,37 +362,20 @@ static const char verify_bundle_help[] =
     "entry's inclusion proof against its ledger's checkpoint, every document and notice content\n"
     "against its entry's length and SHA-256, and that report.md and report.html are exactly what\n"
     "the bundle's entries produce. Exit 0 if all of it holds, 1 if anything does not.\n"
+    "The cosigned checkpoints (ledgers/NAME/cosignatures/) must be signed by the same key, each\n"
+    "of its size and on the bundle's tree; with --witness KEY.pub (repeatable) every cosignature\n"
+    "line of that witness must verify too (others are carried, not checked). --json prints the\n"
+    "same lines as one JSON object (docs/JSON.md). A DIR that does not exist is exit 7.\n"
     "\n"
     "What it cannot show is that nothing relevant was left out of the bundle: for that, run\n"
     "`auditfs incident --check DIR --ledger NAME=DIR ...` against the full ledgers.\n";
 
-/* The checks run in a fixed order (files, layout, signatures and proofs per ledger, report),
- * each printing its findings; one function so the order is read top to bottom. */
-int
-cmd_verify_bundle(int argc, char **argv)
+/* The checks run in a fixed order (files, layout, signatures and proofs per ledger, witnesses,
+ * report), each printing its findings; one function so the order is read top to bottom. */
+static int
+verify_bundle_run(const char *dir, char **keys, size_t nk,
+                  const auditfs_verifier *const *witnesses, size_t nw)
 {
-    char *keys[MAX_LEDGERS + 1];
-    size_t nk = 0;
-    int c;
-    static const struct option opts[] = {{"key", required_argument, 0, 'k'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            if (nk > MAX_LEDGERS)
-                return cli_usage_error("at most %d keys", MAX_LEDGERS);
-            keys[nk++] = optarg;
-            break;
-        case 'h': fputs(verify_bundle_help, stdout); return 0;
-        default: return EXIT_USAGE;
-        }
-    }
-    if (optind + 1 != argc)
-        return cli_usage_error("verify-bundle needs DIR");
-    if (!nk)
-        return cli_usage_error("--key [NAME=]FILE.pub is required");
-    const char *dir = argv[optind];
     int failures = 0, err;
     auditfs_bundle *b = NULL;
 
@@ -357,9 +416,16 @@ cmd_verify_bundle(int argc, char **argv)
         }
         err = auditfs_bundle_verify_ledger(b, li, v, print_finding, &failures);
         auditfs_verifier_free(v);
-        if (err == AUDITFS_EVERIFY && !failures)
-            failures++;
-        else if (err && err != AUDITFS_EVERIFY) {
+        if (!err || err == AUDITFS_EVERIFY) {
+            if (err && !failures)
+                failures++;
+            err = nw ? auditfs_bundle_verify_witnesses(b, li, witnesses, nw, print_finding,
+                                                       &failures)
+                     : 0;
+            if (err == AUDITFS_EVERIFY && !failures)
+                failures++;
+        }
+        if (err && err != AUDITFS_EVERIFY) {
             auditfs_bundle_free(b);
             return cli_fail(err, "verify-bundle");
         }
@@ -379,29 +445,83 @@ cmd_verify_bundle(int argc, char **argv)
     return 0;
 }
 
+int
+cmd_verify_bundle(int argc, char **argv)
+{
+    char *keys[MAX_LEDGERS + 1], *wfiles[MAX_WITNESSES];
+    size_t nk = 0, nw = 0;
+    int c, json = 0;
+    static const struct option opts[] = {{"key", required_argument, 0, 'k'},
+                                         {"witness", required_argument, 0, 'W'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            if (nk > MAX_LEDGERS)
+                return cli_usage_error("at most %d keys", MAX_LEDGERS);
+            keys[nk++] = optarg;
+            break;
+        case 'W':
+            if (nw == MAX_WITNESSES)
+                return cli_usage_error("at most %d --witness keys", MAX_WITNESSES);
+            wfiles[nw++] = optarg;
+            break;
+        case 'J': json = 1; break;
+        case 'h': fputs(verify_bundle_help, stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("verify-bundle needs DIR");
+    if (!nk)
+        return cli_usage_error("--key [NAME=]FILE.pub is required");
+    const char *dir = argv[optind];
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        fprintf(stderr, "auditfs: verify-bundle: %s: %s\n", dir, strerror(errno));
+        return errno == ENOENT || errno == ENOTDIR ? EXIT_NOTFOUND : EXIT_IO;
+    }
+    auditfs_verifier *wk[MAX_WITNESSES] = {0};
+    int rc = load_witnesses(wk, wfiles, nw);
+    if (!rc) {
+        if (json && cli_capture_begin() != 0)
+            json = 0;
+        rc = verify_bundle_run(dir, keys, nk, (const auditfs_verifier *const *)wk, nw);
+        if (json)
+            cli_capture_end_json(rc);
+    }
+    free_witnesses(wk, nw);
+    return rc;
+}
+
 /* ---- archive ---- */
 
 static const char archive_help[] =
-    "usage: auditfs archive --ledger DIR -o FILE\n"
+    "usage: auditfs archive --ledger DIR -o FILE [--json]\n"
     "\n"
     "Writes the whole ledger as one file that stock `git clone FILE DIR` reads (a git bundle,\n"
-    "v2, of refs/heads/main with every object it reaches) and its signed checkpoint to\n"
+    "v2, of refs/heads/main with every object it reaches, and refs/auditfs/cosignatures when\n"
+    "the ledger has stored cosignatures) and its signed checkpoint to\n"
     "FILE.checkpoint. `auditfs verify --ledger DIR --key FILE.pub --trusted FILE.checkpoint`\n"
-    "works on the clone.\n";
+    "works on the clone. --json prints what was written (docs/JSON.md).\n";
 
 int
 cmd_archive(int argc, char **argv)
 {
     const char *ledger = NULL, *out = NULL;
-    int c;
+    int c, json = 0;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"output", required_argument, 0, 'o'},
+                                         {"json", no_argument, 0, 'J'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (c) {
         case 'l': ledger = optarg; break;
         case 'o': out = optarg; break;
+        case 'J': json = 1; break;
         case 'h': fputs(archive_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -414,12 +534,29 @@ cmd_archive(int argc, char **argv)
     auditfs_ledger *l = NULL;
     size_t objects = 0;
     uint64_t size = 0;
+    auditfs_checkpoint cp;
     int err = auditfs_ledger_open(&l, path);
     if (!err)
         err = auditfs_archive_write(out, l, &objects, &size);
+    if (!err && json && auditfs_ledger_head(&cp, l) == 0) {
+        printf("{\"file\":");
+        cli_json_str(stdout, out);
+        printf(",\"checkpoint_file\":");
+        char *cpath = malloc(strlen(out) + sizeof ".checkpoint");
+        if (cpath) {
+            sprintf(cpath, "%s.checkpoint", out);
+            cli_json_str(stdout, cpath);
+            free(cpath);
+        }
+        printf(",\"objects\":%zu,\"checkpoint\":", objects);
+        cli_json_checkpoint(stdout, &cp);
+        printf("}\n");
+    }
     auditfs_ledger_free(l);
     if (err)
         return cli_fail(err, "archive");
+    if (json)
+        return 0;
     fprintf(stderr, "wrote %s (%zu objects, tree size %llu) and %s.checkpoint\n", out, objects,
             (unsigned long long)size, out);
     return 0;

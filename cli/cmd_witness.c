@@ -1271,188 +1271,39 @@ static const char acks_help[] =
     "that tenant and entries without a tenant. With --key, every stored checkpoint's log\n"
     "signature is checked too. --json prints one object per notice or version.\n";
 
-struct ack_witness {
-    const auditfs_verifier *key;
-    const char *name;
-    size_t n;
-    uint64_t *size;  /* cosigned sizes, ascending */
-    uint64_t *first; /* earliest cosignature time at that size */
+/* Prints each receipt as the library formats it (auditfs_receipt_format). */
+struct acks_print {
+    FILE *out;
+    int json;
+    const char *lname;
+    size_t records;
 };
 
-/* Earliest cosignature by w of a size > seq: 1 and *t, *sz, or 0 if none. */
 static int
-ack_for(const struct ack_witness *w, uint64_t seq, uint64_t *t, uint64_t *sz)
+acks_print_one(void *ctx, const auditfs_receipt *r)
 {
-    int found = 0;
-    for (size_t i = 0; i < w->n; i++) {
-        if (w->size[i] <= seq)
-            continue;
-        if (!found || w->first[i] < *t) {
-            *t = w->first[i];
-            *sz = w->size[i];
-        }
-        found = 1;
-    }
-    return found;
+    struct acks_print *ap = ctx;
+    char *text = NULL;
+    size_t len = 0;
+    int err = auditfs_receipt_format(&text, &len, r, ap->json, ap->lname);
+    if (err)
+        return err;
+    fwrite(text, 1, len, ap->out);
+    free(text);
+    ap->records++;
+    return 0;
 }
 
-/*
- * Longer than a screen: gathers cosignatures per witness, then walks every entry up to `size`
- * once and writes one record per notice or document version to out (text, or JSON lines with
- * the ledger name when lname is given). Returns 0 or an auditfs error code (message set).
- */
+/* The receipts of l up to size on out (text, or JSON lines); 0 or an auditfs error code. */
 static int
 acks_emit(FILE *out, int json, auditfs_ledger *l, uint64_t size, const auditfs_policy *p,
-          const char *tenant, const auditfs_verifier *logkey, const char *origin,
-          const char *lname)
+          const char *tenant, const auditfs_verifier *logkey, const char *origin)
 {
-    auditfs_cursor *cur = NULL;
-    uint64_t *sizes = NULL;
-    size_t nsizes = 0, nw = auditfs_policy_witness_count(p), records = 0;
-    struct ack_witness aw[AUDITFS_POLICY_MAX_ITEMS];
-    int err;
-    memset(aw, 0, sizeof aw);
-    if ((err = auditfs_cosig_store_sizes(&sizes, &nsizes, l)) != 0)
-        return err;
-    for (size_t i = 0; i < nw; i++) {
-        aw[i].key = auditfs_policy_witness(p, i);
-        aw[i].name = auditfs_policy_witness_name(p, i);
-        aw[i].size = calloc(nsizes + 1, sizeof *aw[i].size);
-        aw[i].first = calloc(nsizes + 1, sizeof *aw[i].first);
-        if (!aw[i].size || !aw[i].first) {
-            err = AUDITFS_ENOMEM;
-            goto cleanup;
-        }
-    }
-    for (size_t s = 0; s < nsizes; s++) {
-        char *note = NULL;
-        size_t len = 0;
-        if (sizes[s] > size)
-            continue;
-        if ((err = auditfs_cosig_store_checkpoint(&note, &len, l, sizes[s])) != 0)
-            goto cleanup;
-        auditfs_checkpoint cp;
-        if (logkey && (err = auditfs_checkpoint_open(&cp, note, len, logkey, origin)) != 0) {
-            free(note);
-            goto cleanup;
-        }
-        for (size_t i = 0; i < nw; i++) {
-            uint64_t first, last;
-            if (auditfs_cosig_verify(&first, &last, note, len, aw[i].key) == 0) {
-                aw[i].size[aw[i].n] = sizes[s];
-                aw[i].first[aw[i].n++] = first;
-            }
-        }
-        auditfs_error_clear();
-        free(note);
-    }
-    if ((err = auditfs_cursor_new(&cur, l, 0, size)) != 0)
-        goto cleanup;
-    const uint8_t *leaf;
-    size_t leaf_len;
-    while ((err = auditfs_cursor_next(cur, &leaf, &leaf_len)) == 1) {
-        auditfs_entry e;
-        if ((err = auditfs_entry_parse(&e, leaf, leaf_len)) != 0)
-            goto cleanup;
-        int notice = !strcmp(e.type, "notice"), doc = !strcmp(e.type, "document");
-        if (!notice && !doc)
-            continue;
-        if (tenant && e.tenant[0] && strcmp(e.tenant, tenant) != 0)
-            continue;
-        records++;
-        char pub[32], eff[32] = "";
-        auditfs_format_time(pub, e.time_us);
-        if (e.has_effective)
-            auditfs_format_time(eff, e.effective_us);
-        if (json) {
-            fprintf(out, "{");
-            if (lname) {
-                fprintf(out, "\"ledger\":");
-                json_string(out, lname);
-                fprintf(out, ",");
-            }
-            fprintf(out, "\"seq\":%" PRIu64 ",\"type\":\"%s\",", e.seq, e.type);
-            if (notice) {
-                fprintf(out, "\"title\":");
-                json_string(out, e.title);
-            } else {
-                fprintf(out, "\"name\":");
-                json_string(out, e.name);
-                fprintf(out, ",\"version\":%" PRIu64, e.version);
-            }
-            if (e.tenant[0]) {
-                fprintf(out, ",\"tenant\":");
-                json_string(out, e.tenant);
-            }
-            fprintf(out, ",\"published\":\"%s\"", pub);
-            if (eff[0])
-                fprintf(out, ",\"effective\":\"%s\"", eff);
-            fprintf(out, ",\"acks\":[");
-            int k = 0;
-            for (size_t i = 0; i < nw; i++) {
-                uint64_t t = 0, sz = 0;
-                char ts[32];
-                if (!ack_for(&aw[i], e.seq, &t, &sz))
-                    continue;
-                fmt_time_s(ts, t);
-                fprintf(out, "%s{\"witness\":", k++ ? "," : "");
-                json_string(out, aw[i].name);
-                fprintf(out, ",\"time\":\"%s\",\"after_seconds\":%lld,\"tree_size\":%" PRIu64 "}",
-                        ts, (long long)((int64_t)t - e.time_us / 1000000), sz);
-            }
-            fprintf(out, "],\"pending\":[");
-            k = 0;
-            for (size_t i = 0; i < nw; i++) {
-                uint64_t t = 0, sz = 0;
-                if (ack_for(&aw[i], e.seq, &t, &sz))
-                    continue;
-                fprintf(out, "%s", k++ ? "," : "");
-                json_string(out, aw[i].name);
-            }
-            fprintf(out, "]}\n");
-        } else {
-            if (notice) {
-                fprintf(out, "notice %" PRIu64 " \"", e.seq);
-                put_escaped(out, e.title, strlen(e.title));
-                fprintf(out, "\"");
-            } else {
-                fprintf(out, "document %" PRIu64 " ", e.seq);
-                put_escaped(out, e.name, strlen(e.name));
-                fprintf(out, " v%" PRIu64, e.version);
-            }
-            if (e.tenant[0]) {
-                fprintf(out, " tenant ");
-                put_escaped(out, e.tenant, strlen(e.tenant));
-            }
-            fprintf(out, " published %s%s%s\n", pub, eff[0] ? " effective " : "", eff);
-            for (size_t i = 0; i < nw; i++) {
-                uint64_t t = 0, sz = 0;
-                char ts[32], d[32];
-                fprintf(out, "  %-24s ", aw[i].name);
-                if (ack_for(&aw[i], e.seq, &t, &sz)) {
-                    fmt_time_s(ts, t);
-                    fmt_duration(d, (int64_t)t - e.time_us / 1000000);
-                    fprintf(out, "acknowledged %s (%s after publication, size %" PRIu64 ")\n", ts,
-                            d, sz);
-                } else {
-                    fprintf(out, "NOT YET acknowledged\n");
-                }
-            }
-        }
-    }
-    if (err < 0)
-        goto cleanup;
-    err = 0;
-    if (!json && records == 0)
+    struct acks_print ap = {out, json, NULL, 0};
+    int err = auditfs_receipts_run(l, size, p, tenant, logkey, origin, acks_print_one, &ap);
+    if (!err && !json && ap.records == 0)
         fprintf(out, "no notices or documents%s%s\n", tenant ? " for tenant " : "",
                 tenant ? tenant : "");
-cleanup:
-    auditfs_cursor_free(cur);
-    for (size_t i = 0; i < nw; i++) {
-        free(aw[i].size);
-        free(aw[i].first);
-    }
-    free(sizes);
     return err;
 }
 
@@ -1518,7 +1369,7 @@ cmd_acks(int argc, char **argv)
         rc = cli_fail(err, "ledger");
         goto cleanup;
     }
-    if ((err = acks_emit(stdout, json, l, head.size, p, tenant, logkey, head.origin, NULL)) != 0)
+    if ((err = acks_emit(stdout, json, l, head.size, p, tenant, logkey, head.origin)) != 0)
         rc = cli_fail(err, "acks");
 cleanup:
     auditfs_ledger_free(l);
@@ -1527,64 +1378,6 @@ cleanup:
         auditfs_verifier_free(keys[i]);
     auditfs_policy_free(p);
     return rc;
-}
-
-int
-cli_witness_receipts(const char *dir, auditfs_ledger *const *ls, const auditfs_verifier *const *lkeys,
-                     const char *const *names, const auditfs_checkpoint *cps, size_t nl,
-                     const char *const *wkeys, size_t nw, const char *tenant)
-{
-    auditfs_verifier *keys[MAX_KEYS] = {0};
-    auditfs_policy *p = NULL;
-    FILE *md = NULL, *js = NULL;
-    char path[4200];
-    int err = 0;
-    if (nw > MAX_KEYS)
-        return AUDITFS_EINVAL;
-    for (size_t i = 0; i < nw && !err; i++)
-        err = auditfs_cosig_verifier_load(&keys[i], wkeys[i]);
-    if (!err)
-        err = auditfs_policy_threshold(&p, keys, nw, 0);
-    snprintf(path, sizeof path, "%s/receipts.md", dir);
-    if (!err && (md = fopen(path, "wx")) == NULL)
-        err = AUDITFS_EIO;
-    snprintf(path, sizeof path, "%s/receipts.jsonl", dir);
-    if (!err && (js = fopen(path, "wx")) == NULL)
-        err = AUDITFS_EIO;
-    if (!err) {
-        fprintf(md, "# Receipts: who acknowledged each notice and document version\n\n"
-                    "A witness acknowledges everything up to a tree size by cosigning that "
-                    "checkpoint (C2SP tlog-cosignature). For each notice and document version, "
-                    "the earliest cosignature by each witness of a checkpoint that includes it. "
-                    "Recompute with `auditfs acks --witness KEY.pub ...` on the ledger; the "
-                    "cosigned checkpoints are in ledgers/<name>/cosignatures/.\n\nWitness keys:\n\n");
-        for (size_t i = 0; i < nw; i++) {
-            char *vk = NULL;
-            if (auditfs_cosig_verifier_format(&vk, keys[i]) == 0)
-                fprintf(md, "- `%s`\n", vk);
-            free(vk);
-        }
-    }
-    for (size_t li = 0; li < nl && !err; li++) {
-        fprintf(md, "\n## Ledger %s (up to size %" PRIu64 ")\n\n```\n", names[li], cps[li].size);
-        err = acks_emit(md, 0, ls[li], cps[li].size, p, tenant, lkeys[li], cps[li].origin, NULL);
-        fprintf(md, "```\n");
-        if (!err)
-            err = acks_emit(js, 1, ls[li], cps[li].size, p, tenant, lkeys[li], cps[li].origin,
-                            names[li]);
-    }
-    if (md && (fflush(md) != 0 || fsync(fileno(md)) != 0) && !err)
-        err = AUDITFS_EIO;
-    if (js && (fflush(js) != 0 || fsync(fileno(js)) != 0) && !err)
-        err = AUDITFS_EIO;
-    if (md)
-        fclose(md);
-    if (js)
-        fclose(js);
-    for (size_t i = 0; i < MAX_KEYS; i++)
-        auditfs_verifier_free(keys[i]);
-    auditfs_policy_free(p);
-    return err;
 }
 
 /* ---- registration (cli/main.c's commands[] table) ---- */

@@ -4,10 +4,13 @@
  * The repository is the one auditfs_ledger_open opened: its object database has the checked
  * loose-object reader (odb.c) in front, so a corrupt or hostile object fails cleanly here as it
  * does everywhere else. The archive is exactly the opened head commit (not whatever the ref
- * says by the time we write), and the checkpoint written beside it is that commit's.
+ * says by the time we write), and the checkpoint written beside it is that commit's. The
+ * stored cosignatures (refs/auditfs/cosignatures) travel too when there are any, so a clone
+ * verifies with its witness quorum.
  */
 #include "auditfs/bundle.h"
 #include "store.h"
+#include "auditfs/witness.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,21 +39,32 @@ auditfs_archive_write(const char *path, auditfs_ledger *l, size_t *objects, uint
     git_revwalk *walk = NULL;
     git_packbuilder *pb = NULL;
     FILE *f = NULL;
-    char tmp[4200], cpath[4200], oid[GIT_OID_HEXSZ + 1];
-    int err = 0;
+    char tmp[4200], cpath[4200], oid[GIT_OID_HEXSZ + 1], cosig_line[GIT_OID_HEXSZ + 64] = "";
+    git_oid cosig_id;
+    int err = 0, have_cosig = 0;
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp ||
         snprintf(cpath, sizeof cpath, "%s.checkpoint", path) >= (int)sizeof cpath)
         return afs_error_set(AUDITFS_EINVAL, "%.100s...: path too long", path);
     if (!l->head || !l->cp_note)
         return afs_error_set(AUDITFS_ENOTFOUND, "the ledger has no head commit");
+    if (git_reference_name_to_id(&cosig_id, l->repo, AUDITFS_COSIG_REF) == 0)
+        have_cosig = 1;
+    git_error_clear();
     if (git_revwalk_new(&walk, l->repo) < 0 || git_revwalk_push(walk, &l->head_id) < 0 ||
+        (have_cosig && git_revwalk_push(walk, &cosig_id) < 0) ||
         git_packbuilder_new(&pb, l->repo) < 0 || git_packbuilder_insert_walk(pb, walk) < 0) {
         err = afs_error_git(AUDITFS_EIO, "archive: collecting objects");
         goto cleanup;
     }
     git_oid_tostr(oid, sizeof oid, &l->head_id);
+    if (have_cosig) {
+        char coid[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(coid, sizeof coid, &cosig_id);
+        snprintf(cosig_line, sizeof cosig_line, "%s %s\n", coid, AUDITFS_COSIG_REF);
+    }
     if (!(f = fopen(tmp, "wb")) ||
-        fprintf(f, "# v2 git bundle\n%s refs/heads/main\n%s HEAD\n\n", oid, oid) < 0) {
+        fprintf(f, "# v2 git bundle\n%s refs/heads/main\n%s%s HEAD\n\n", oid, cosig_line,
+                oid) < 0) {
         err = afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
         goto cleanup;
     }

@@ -7,6 +7,7 @@
 #include "auditfs/merkle.h"
 #include "auditfs/proof.h"
 #include "auditfs/report.h"
+#include "auditfs/witness.h"
 
 #include <dirent.h>
 #include <sodium.h>
@@ -193,6 +194,7 @@ auditfs_bundle_free(auditfs_bundle *b)
         free(b->terms[i]);
     for (size_t i = 0; i < b->nledgers; i++) {
         free(b->cp_note[i]);
+        free(b->cosig[i]);
         auditfs_verifier_free(b->key[i]);
     }
     for (size_t i = 0; i < b->n; i++) {
@@ -247,11 +249,12 @@ add_entry(auditfs_bundle *b, int ledger, uint8_t *leaf, size_t len)
     return 0;
 }
 
-/* The canonical seqs of the <seq>.leaf files in dir/rel (other names are ignored here and
- * refused by auditfs_bundle_check_layout). */
+/* The canonical numbers N of the N<suffix> files in dir/rel, ascending (other names are
+ * ignored here and refused by auditfs_bundle_check_layout). */
 static int
-leaf_seqs(uint64_t **out, size_t *n, const char *dir, const char *rel)
+numbered_files(uint64_t **out, size_t *n, const char *dir, const char *rel, const char *suffix)
 {
+    size_t sl = strlen(suffix);
     char edir[4096];
     uint64_t *seqs = NULL;
     size_t ns = 0, cs = 0;
@@ -266,8 +269,8 @@ leaf_seqs(uint64_t **out, size_t *n, const char *dir, const char *rel)
     while ((de = readdir(d)) != NULL) {
         size_t nl = strlen(de->d_name);
         uint64_t s;
-        if (nl > 5 && !strcmp(de->d_name + nl - 5, ".leaf") &&
-            afs_parse_u64(&s, de->d_name, nl - 5)) {
+        if (nl > sl && !strcmp(de->d_name + nl - sl, suffix) &&
+            afs_parse_u64(&s, de->d_name, nl - sl)) {
             if (ns == AUDITFS_BUNDLE_MAX_FILES) {
                 err = afs_error_set(AUDITFS_ETOOBIG, "%s: more than %d entries", rel,
                                     AUDITFS_BUNDLE_MAX_FILES);
@@ -309,6 +312,9 @@ load_ledger(auditfs_bundle *b, size_t li)
     if (!sep || auditfs_checkpoint_parse(&b->cp[li], b->cp_note[li],
                                          (size_t)(sep - b->cp_note[li]) + 1) != 0)
         return afs_error_set(AUDITFS_EFORMAT, "%s: not a checkpoint", rel);
+    snprintf(rel, sizeof rel, "ledgers/%s/cosignatures", b->lname[li]);
+    if ((err = numbered_files(&b->cosig[li], &b->ncosig[li], dir, rel, ".checkpoint")) != 0)
+        return err;
     /* the key the bundle carries: informative only (named in the report) */
     uint8_t *kp = NULL;
     size_t kl;
@@ -327,7 +333,7 @@ load_ledger(auditfs_bundle *b, size_t li)
     uint64_t *seqs = NULL;
     size_t ns = 0;
     snprintf(rel, sizeof rel, "ledgers/%s/entries", b->lname[li]);
-    if ((err = leaf_seqs(&seqs, &ns, dir, rel)) != 0)
+    if ((err = numbered_files(&seqs, &ns, dir, rel, ".leaf")) != 0)
         return err;
     for (size_t i = 0; i < ns && !err; i++) {
         uint8_t *leaf;
@@ -852,6 +858,47 @@ cleanup:
 
 /* ---- the layout its entries imply ---- */
 
+/*
+ * Reads ledgers/<name>/cosignatures/<size>.checkpoint of ledger li and checks that it is a
+ * checkpoint note of the bundle's origin for the size its name says, at most the bundle's size,
+ * with the bundle's root when it is the bundle's size; with key, also that key signed it. NULL
+ * if all of that holds, else why not. With note, the file is handed over (malloc'd).
+ */
+static const char *
+cosig_file_check(char **note_out, size_t *len_out, const auditfs_bundle *b, size_t li,
+                 uint64_t size, const auditfs_verifier *key)
+{
+    char rel[512], *note = NULL;
+    size_t len = 0;
+    auditfs_checkpoint c;
+    const char *why = NULL, *sep;
+    snprintf(rel, sizeof rel, "ledgers/%s/cosignatures/%llu.checkpoint", b->lname[li],
+             (unsigned long long)size);
+    if (size > b->cp[li].size)
+        why = "a size beyond the bundle's checkpoint";
+    else if (get_file((uint8_t **)&note, &len, b->dir, rel, CHECKPOINT_MAX) != 0)
+        why = "not a regular file of at most 64 KiB";
+    else if (memchr(note, 0, len) || !(sep = strstr(note, "\n\n")) ||
+             auditfs_checkpoint_parse(&c, note, (size_t)(sep - note) + 1) != 0)
+        why = "not a checkpoint note";
+    else if (strcmp(c.origin, b->cp[li].origin) != 0)
+        why = "a checkpoint of another log";
+    else if (c.size != size)
+        why = "a checkpoint of another size than its name says";
+    else if (size == b->cp[li].size && sodium_memcmp(c.root.b, b->cp[li].root.b, 32) != 0)
+        why = "another root than the bundle's checkpoint of that size";
+    else if (key && auditfs_checkpoint_open(&c, note, len, key, b->cp[li].origin) != 0)
+        why = "not signed by the ledger's key";
+    auditfs_error_clear();
+    if (!why && note_out) {
+        *note_out = note;
+        *len_out = len;
+    } else {
+        free(note);
+    }
+    return why;
+}
+
 /* Lists what the loaded bundle implies (its fixed files, per ledger its checkpoint and key,
  * per entry its leaf, proof and content) and merges that with what the directory holds. */
 int
@@ -865,7 +912,9 @@ auditfs_bundle_check_layout(const auditfs_bundle *b, auditfs_bundle_cb cb, void 
     int err = walk(&fl, b->dir, "", 0, &bad, NULL, NULL);
     if (err)
         return err;
-    size_t cap = 4 + 2 * b->nledgers + 3 * b->n;
+    size_t cap = 6 + 2 * b->nledgers + 3 * b->n;
+    for (size_t li = 0; li < b->nledgers; li++)
+        cap += b->ncosig[li];
     if (!(want = calloc(cap, sizeof *want))) {
         flist_free(&fl);
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
@@ -882,9 +931,26 @@ auditfs_bundle_check_layout(const auditfs_bundle *b, auditfs_bundle_cb cb, void 
     WANT("report.html");
     if (!b->has_matrix_doc)
         WANT("responsibility-default.json");
+    /* the receipts when present: carried (auditfs acks recomputes them from the ledger) */
+    for (size_t j = 0; j < fl.n && !err; j++)
+        if (!strcmp(fl.p[j], "receipts.md") || !strcmp(fl.p[j], "receipts.jsonl"))
+            WANT("%s", fl.p[j]);
     for (size_t li = 0; li < b->nledgers && !err; li++) {
         WANT("ledgers/%s/checkpoint", b->lname[li]);
         WANT("ledgers/%s/key.pub", b->lname[li]);
+        /* cosigned checkpoints of this ledger up to the bundle's size; one that is not is
+         * reported here and left unwanted, so it is also "not part of a bundle" below */
+        for (size_t k = 0; k < b->ncosig[li] && !err; k++) {
+            unsigned long long cs = (unsigned long long)b->cosig[li][k];
+            const char *why = cosig_file_check(NULL, NULL, b, li, b->cosig[li][k], NULL);
+            if (why) {
+                finding(cb, ctx, AUDITFS_BUNDLE_FAIL, "ledgers/%s/cosignatures/%llu.checkpoint: "
+                        "%s", b->lname[li], cs, why);
+                bad++;
+            } else {
+                WANT("ledgers/%s/cosignatures/%llu.checkpoint", b->lname[li], cs);
+            }
+        }
     }
     for (size_t i = 0; i < b->n && !err; i++) {
         const afs_bentry *x = &b->e[i];
@@ -1005,15 +1071,73 @@ auditfs_bundle_verify_ledger(const auditfs_bundle *b, size_t li, const auditfs_v
                     (unsigned long long)x->e.seq, why);
         }
     }
+    /* the cosigned checkpoints: each signed by the key, for its size, on the bundle's tree */
+    for (size_t k = 0; k < b->ncosig[li]; k++) {
+        const char *why = cosig_file_check(NULL, NULL, b, li, b->cosig[li][k], key);
+        if (why) {
+            bad++;
+            finding(cb, ctx, AUDITFS_BUNDLE_FAIL, "%s: cosignatures/%llu.checkpoint: %s", ln,
+                    (unsigned long long)b->cosig[li][k], why);
+        }
+    }
     if (bad)
-        return afs_error_set(AUDITFS_EVERIFY, "%s: %zu entries do not verify", ln, bad);
+        return afs_error_set(AUDITFS_EVERIFY, "%s: %zu entries or checkpoints do not verify",
+                             ln, bad);
     char root[48];
     auditfs_hash_base64(root, &cp.root);
     finding(cb, ctx, AUDITFS_BUNDLE_OK,
-            "%s: checkpoint signed by %s+%08x (%s, size %llu, root %s); %zu entries proved", ln,
-            auditfs_verifier_name(key), auditfs_verifier_key_id(key), cp.origin,
-            (unsigned long long)cp.size, root, n);
+            "%s: checkpoint signed by %s+%08x (%s, size %llu, root %s); %zu entries proved%s",
+            ln, auditfs_verifier_name(key), auditfs_verifier_key_id(key), cp.origin,
+            (unsigned long long)cp.size, root, n,
+            b->ncosig[li] ? "; the cosigned checkpoints are signed by it too" : "");
     return 0;
+}
+
+int
+auditfs_bundle_verify_witnesses(const auditfs_bundle *b, size_t li,
+                                const auditfs_verifier *const *witnesses, size_t nw,
+                                auditfs_bundle_cb cb, void *ctx)
+{
+    size_t bad = 0;
+    if (li >= b->nledgers)
+        return afs_error_set(AUDITFS_EINVAL, "no ledger %zu in the bundle", li);
+    const char *ln = b->lname[li];
+    for (size_t w = 0; w < nw; w++) {
+        size_t cosigned = 0, total = b->ncosig[li] + 1;
+        for (size_t k = 0; k <= b->ncosig[li]; k++) {
+            /* k == ncosig: the head checkpoint file */
+            char *note = NULL;
+            size_t len = 0;
+            const char *what = "checkpoint";
+            char name[64];
+            if (k < b->ncosig[li]) {
+                snprintf(name, sizeof name, "cosignatures/%llu.checkpoint",
+                         (unsigned long long)b->cosig[li][k]);
+                what = name;
+                if (cosig_file_check(&note, &len, b, li, b->cosig[li][k], NULL) != NULL)
+                    continue; /* reported by the layout check */
+            }
+            int r = auditfs_cosig_verify(NULL, NULL, k < b->ncosig[li] ? note : b->cp_note[li],
+                                         k < b->ncosig[li] ? len : b->cp_len[li], witnesses[w]);
+            if (r == 0) {
+                cosigned++;
+            } else if (r != AUDITFS_ENOTFOUND) {
+                char esc[300];
+                const char *m = auditfs_error_last();
+                finding(cb, ctx, AUDITFS_BUNDLE_FAIL, "%s: %s: a cosignature by %s does not "
+                        "verify: %s", ln, what, auditfs_verifier_name(witnesses[w]),
+                        afs_escape(esc, sizeof esc, m, strlen(m)));
+                bad++;
+            }
+            auditfs_error_clear();
+            free(note);
+        }
+        finding(cb, ctx, AUDITFS_BUNDLE_OK, "%s: witness %s+%08x cosigned %zu of the %zu "
+                "checkpoints in the bundle", ln, auditfs_verifier_name(witnesses[w]),
+                auditfs_cosig_key_id(witnesses[w]), cosigned, total);
+    }
+    return bad ? afs_error_set(AUDITFS_EVERIFY, "%s: %zu cosignatures do not verify", ln, bad)
+               : 0;
 }
 
 int
@@ -1155,19 +1279,45 @@ spec_check(auditfs_bundle *b, const auditfs_bundle_spec *spec, size_t nsrc)
                                   : err;
 }
 
+/* Every stored cosigned checkpoint of l up to size: ledgers/<name>/cosignatures/<size>.checkpoint
+ * (the witnesses' receipts; auditfs acks computes them from the same notes). */
+static int
+write_cosignatures(const char *dir, const char *name, auditfs_ledger *l, uint64_t size)
+{
+    uint64_t *sizes = NULL;
+    size_t n = 0;
+    int err = auditfs_cosig_store_sizes(&sizes, &n, l);
+    for (size_t i = 0; i < n && !err && sizes[i] <= size; i++) {
+        char rel[512], *note = NULL;
+        size_t len = 0;
+        if ((err = auditfs_cosig_store_checkpoint(&note, &len, l, sizes[i])) != 0)
+            break;
+        snprintf(rel, sizeof rel, "ledgers/%s/cosignatures/%llu.checkpoint", name,
+                 (unsigned long long)sizes[i]);
+        err = put_file(dir, rel, note, len);
+        free(note);
+    }
+    free(sizes);
+    return err;
+}
+
 static int
 write_ledger(const char *dir, const auditfs_bundle *b, size_t li, const auditfs_bundle_source *s,
-             int *any_matrix)
+             const auditfs_progress *progress, int *any_matrix)
 {
     auditfs_ledger *l = s->ledger;
     char rel[512], *note = NULL, *vk = NULL;
     size_t nlen;
     sel sl = {NULL, 0, 0};
     int err;
-    if ((err = auditfs_ledger_checkpoint_note(&note, &nlen, l)) != 0)
+    /* the head checkpoint with its stored cosignature lines (docs/FORMAT.md 12.2); the proofs
+     * below embed it verbatim, as tlog-proof allows */
+    if ((err = auditfs_cosig_store_checkpoint(&note, &nlen, l, UINT64_MAX)) != 0)
         return err;
     snprintf(rel, sizeof rel, "ledgers/%s/checkpoint", b->lname[li]);
     err = put_file(dir, rel, note, nlen);
+    if (!err)
+        err = write_cosignatures(dir, b->lname[li], l, b->cp[li].size);
     if (!err)
         err = auditfs_verifier_format(&vk, s->key);
     if (!err) {
@@ -1187,6 +1337,8 @@ write_ledger(const char *dir, const auditfs_bundle *b, size_t li, const auditfs_
         auditfs_entry e;
         auditfs_inclusion_proof p;
         unsigned long long sq = (unsigned long long)sl.seq[i];
+        if (progress && progress->fn && ((i & 1023) == 0 || i + 1 == sl.n))
+            progress->fn(progress->ctx, "incident", i + 1, sl.n);
         if ((err = auditfs_ledger_leaf(&leaf, &len, l, sl.seq[i])) != 0)
             break;
         snprintf(rel, sizeof rel, "ledgers/%s/entries/%llu.leaf", b->lname[li], sq);
@@ -1217,6 +1369,82 @@ write_ledger(const char *dir, const auditfs_bundle *b, size_t li, const auditfs_
     }
     free(sl.seq);
     free(note);
+    return err;
+}
+
+/* receipts.md and receipts.jsonl: per ledger, who of the witnesses acknowledged each notice and
+ * document version up to the bundle's checkpoint (the same records `auditfs acks` prints) */
+typedef struct receipts_out {
+    afs_buf *md, *js;
+    const char *lname;
+    size_t records;
+} receipts_out;
+
+static int
+receipts_cb(void *ctx, const auditfs_receipt *r)
+{
+    receipts_out *o = ctx;
+    char *t = NULL;
+    size_t len = 0;
+    int err = auditfs_receipt_format(&t, &len, r, 0, NULL);
+    if (!err)
+        err = afs_buf_put(o->md, t, len);
+    free(t);
+    t = NULL;
+    if (!err)
+        err = auditfs_receipt_format(&t, &len, r, 1, o->lname);
+    if (!err)
+        err = afs_buf_put(o->js, t, len);
+    free(t);
+    if (!err)
+        o->records++;
+    return err;
+}
+
+static int
+write_receipts(const char *dir, const auditfs_bundle *b, const auditfs_bundle_spec *spec,
+               const auditfs_bundle_source *src)
+{
+    auditfs_policy *p = NULL;
+    afs_buf md = AFS_BUF_INIT, js = AFS_BUF_INIT;
+    /* the policy copies the keys (it formats and parses them): nothing is modified */
+    int err = auditfs_policy_threshold(&p, (auditfs_verifier *const *)spec->witnesses,
+                                       spec->nwitnesses, 0);
+    if (!err)
+        err = afs_buf_puts(&md, "# Receipts: who acknowledged each notice and document version\n\n"
+                           "A witness acknowledges everything up to a tree size by cosigning that "
+                           "checkpoint (C2SP tlog-cosignature). For each notice and document "
+                           "version, the earliest cosignature by each witness of a checkpoint that "
+                           "includes it. Recompute with `auditfs acks --witness KEY.pub ...` on the "
+                           "ledger; the cosigned checkpoints are in ledgers/<name>/cosignatures/."
+                           "\n\nWitness keys:\n\n");
+    for (size_t i = 0; i < spec->nwitnesses && !err; i++) {
+        char *vk = NULL;
+        if ((err = auditfs_cosig_verifier_format(&vk, spec->witnesses[i])) == 0)
+            err = afs_buf_printf(&md, "- `%s`\n", vk);
+        free(vk);
+    }
+    for (size_t li = 0; li < b->nledgers && !err; li++) {
+        receipts_out o = {&md, &js, b->lname[li], 0};
+        err = afs_buf_printf(&md, "\n## Ledger %s (up to size %llu)\n\n```\n", b->lname[li],
+                             (unsigned long long)b->cp[li].size);
+        if (!err)
+            err = auditfs_receipts_run(src[li].ledger, b->cp[li].size, p,
+                                       b->tenant[0] ? b->tenant : NULL, src[li].key,
+                                       b->cp[li].origin, receipts_cb, &o);
+        if (!err && o.records == 0)
+            err = afs_buf_printf(&md, "no notices or documents%s%s\n",
+                                 b->tenant[0] ? " for tenant " : "", b->tenant);
+        if (!err)
+            err = afs_buf_puts(&md, "```\n");
+    }
+    if (!err)
+        err = put_file(dir, "receipts.md", md.data ? md.data : "", md.len);
+    if (!err)
+        err = put_file(dir, "receipts.jsonl", js.data ? js.data : "", js.len);
+    afs_buf_release(&md);
+    afs_buf_release(&js);
+    auditfs_policy_free(p);
     return err;
 }
 
@@ -1286,7 +1514,9 @@ auditfs_bundle_create(const char *dir, const auditfs_bundle_spec *spec,
     if (!err)
         err = put_file(dir, "query.txt", o.data, o.len);
     for (size_t li = 0; li < n && !err; li++)
-        err = write_ledger(dir, b, li, &src[li], &any_matrix);
+        err = write_ledger(dir, b, li, &src[li], &spec->progress, &any_matrix);
+    if (!err && spec->nwitnesses)
+        err = write_receipts(dir, b, spec, src);
     if (!err && !any_matrix)
         err = put_file(dir, "responsibility-default.json", auditfs_matrix_default(),
                        strlen(auditfs_matrix_default()));

@@ -35,6 +35,10 @@ struct auditfs_bundle {
     uint32_t key_id[AUDITFS_BUNDLE_MAX_LEDGERS]; /* from key.pub (informative; 0: unreadable) */
     char key_name[AUDITFS_BUNDLE_MAX_LEDGERS][128];
     auditfs_verifier *key[AUDITFS_BUNDLE_MAX_LEDGERS]; /* key.pub parsed; NULL: unreadable */
+    /* the canonical sizes of ledgers/<name>/cosignatures/<size>.checkpoint, ascending (the
+     * files are read by the checks that need them) */
+    uint64_t *cosig[AUDITFS_BUNDLE_MAX_LEDGERS];
+    size_t ncosig[AUDITFS_BUNDLE_MAX_LEDGERS];
     afs_bentry *e;
     size_t n, cap;
     /* the responsibility matrix in force at the start of the window */

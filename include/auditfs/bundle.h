@@ -4,7 +4,10 @@
  * A bundle is a directory (docs/FORMAT.md, "Incident bundles"):
  *   query.txt                         the recorded query: window, tenant, terms, grep, ledgers,
  *                                     the report format version
- *   ledgers/<name>/checkpoint         the signed checkpoint every proof of that ledger is against
+ *   ledgers/<name>/checkpoint         the signed checkpoint every proof of that ledger is against,
+ *                                     with its stored cosignature lines (auditfs/witness.h)
+ *   ledgers/<name>/cosignatures/<size>.checkpoint   every stored cosigned checkpoint of that
+ *                                     ledger up to the bundle's size (the witnesses' receipts)
  *   ledgers/<name>/key.pub            the ledger's verifier key (for reading; verification
  *                                     trusts only keys given by the caller)
  *   ledgers/<name>/entries/<seq>.leaf the exact leaf bytes
@@ -13,6 +16,8 @@
  *   responsibility-default.json       only when no ledger published matrix/responsibility;
  *                                     then exactly auditfs_matrix_default()
  *   report.md, report.html            generated from the files above and nothing else
+ *   receipts.md, receipts.jsonl       only when witness keys were given: who acknowledged each
+ *                                     notice and document version (auditfs_receipts_run)
  *   MANIFEST.sha256                   "<sha256>  <path>" for every other file (sha256sum -c)
  * A bundle holds exactly the files its entries imply and its manifest lists: regular files
  * only, each within a size limit.
@@ -21,6 +26,7 @@
 #define AUDITFS_BUNDLE_H
 
 #include "ledger.h"
+#include "progress.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,8 +50,12 @@ typedef struct auditfs_bundle_spec {
     size_t nterms;
     const char *grep;           /* NULL: none */
     int64_t created_us;         /* 0: now */
+    auditfs_progress progress;  /* "incident", units: entries written, per ledger */
+    /* witness keys (auditfs_cosig_verifier_load): n > 0 adds receipts.md and receipts.jsonl */
+    const auditfs_verifier *const *witnesses;
+    size_t nwitnesses;
 } auditfs_bundle_spec;
-#define AUDITFS_BUNDLE_SPEC_INIT {NULL, NULL, NULL, NULL, 0, NULL, 0}
+#define AUDITFS_BUNDLE_SPEC_INIT {NULL, NULL, NULL, NULL, 0, NULL, 0, {NULL, NULL}, NULL, 0}
 
 /** One ledger a bundle draws from. */
 typedef struct auditfs_bundle_source {
@@ -101,18 +111,33 @@ AUDITFS_API int auditfs_bundle_check_manifest(const char *dir, auditfs_bundle_cb
 /**
  * Checks the facts of a loaded bundle that need no key: the files are exactly those its
  * entries imply (no unlisted ledger, leaf, proof or content file), and a default matrix is
- * exactly the built-in one. 0 or EVERIFY.
+ * exactly the built-in one. Besides those it accepts receipts.md and receipts.jsonl, and
+ * ledgers/<name>/cosignatures/<size>.checkpoint when <size> is canonical decimal, at most the
+ * bundle's size for that ledger, and the file is a checkpoint note of that ledger's origin and
+ * that size (with the bundle's root when the size is the bundle's); anything else is a failure.
+ * The signatures of those files are checked by auditfs_bundle_verify_ledger. 0 or EVERIFY.
  */
 AUDITFS_API int auditfs_bundle_check_layout(const auditfs_bundle *b, auditfs_bundle_cb cb,
                                             void *ctx) AUDITFS_WUR;
 /**
  * Checks ledger i of the bundle with key (never the bundle's own key.pub): the checkpoint's
- * signature, every entry's inclusion proof against it, every content against its entry.
- * 0 or EVERIFY.
+ * signature, every entry's inclusion proof against it, every content against its entry, and
+ * every cosignatures/<size>.checkpoint: signed by key, of that size, with the bundle's root
+ * when the size is the bundle's. 0 or EVERIFY.
  */
 AUDITFS_API int auditfs_bundle_verify_ledger(const auditfs_bundle *b, size_t i,
                                              const auditfs_verifier *key, auditfs_bundle_cb cb,
                                              void *ctx) AUDITFS_WUR;
+/**
+ * Checks the cosignature lines of the given witnesses (auditfs_cosig_verifier_load) on every
+ * checkpoint file of ledger i (the head and cosignatures/): each line with a witness's name and
+ * key id must verify (EVERIFY otherwise); lines of other keys are carried, not checked. Reports
+ * per witness how many of the checkpoints it cosigned.
+ */
+AUDITFS_API int auditfs_bundle_verify_witnesses(const auditfs_bundle *b, size_t i,
+                                                const auditfs_verifier *const *witnesses,
+                                                size_t n, auditfs_bundle_cb cb,
+                                                void *ctx) AUDITFS_WUR;
 /** Regenerates the reports in the version the bundle names and compares bytes. 0 or EVERIFY. */
 AUDITFS_API int auditfs_bundle_verify_report(const auditfs_bundle *b, auditfs_bundle_cb cb,
                                              void *ctx) AUDITFS_WUR;
@@ -127,7 +152,8 @@ AUDITFS_API int auditfs_bundle_check_complete(const auditfs_bundle *b, size_t i,
 
 /**
  * Writes the whole ledger as a git bundle (v2) of refs/heads/main that stock `git clone` reads,
- * and its head checkpoint to <path>.checkpoint. Every object is read through the library's
+ * (and refs/auditfs/cosignatures when the ledger has stored cosignatures), and its head
+ * checkpoint to <path>.checkpoint. Every object is read through the library's
  * checked object reader. *objects and *size (may be NULL) get the object count and tree size.
  */
 AUDITFS_API int auditfs_archive_write(const char *path, auditfs_ledger *l, size_t *objects,

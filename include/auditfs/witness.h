@@ -66,6 +66,47 @@ AUDITFS_API int auditfs_witness_quorum(int *met, uint64_t *when, int *counted, a
                                        uint64_t size, const auditfs_policy *p, int64_t max_age,
                                        uint64_t now) AUDITFS_WUR;
 
+/* ---- receipts: who acknowledged each notice and document version ---- */
+
+/** One witness's acknowledgement of a notice or document version. */
+typedef struct auditfs_receipt_ack {
+    const char *witness; /* the policy's name for the witness */
+    int acked;           /* 0: not yet acknowledged (time and tree_size are 0) */
+    uint64_t time;       /* POSIX seconds of its earliest cosignature of a checkpoint that
+                            includes the entry */
+    uint64_t tree_size;  /* the size of that checkpoint */
+} auditfs_receipt_ack;
+
+/** The receipt of one notice or document version: one ack per policy witness, in order. */
+typedef struct auditfs_receipt {
+    const auditfs_entry *entry;
+    const auditfs_receipt_ack *acks;
+    size_t nacks;
+} auditfs_receipt;
+
+/** Receives one receipt (valid only during the call); nonzero stops the walk and is returned. */
+typedef int (*auditfs_receipt_cb)(void *ctx, const auditfs_receipt *r);
+
+/**
+ * Receipts for every notice and document version among the first `size` entries of l (with
+ * tenant, only that tenant's and those without a tenant), in ledger order: for each witness of
+ * p, the earliest cosignature among the stored cosigned checkpoints of sizes <= size that
+ * includes the entry. With logkey, every stored checkpoint used must open with it (and origin,
+ * if not NULL): EVERIFY otherwise.
+ */
+AUDITFS_API int auditfs_receipts_run(auditfs_ledger *l, uint64_t size, const auditfs_policy *p,
+                                     const char *tenant, const auditfs_verifier *logkey,
+                                     const char *origin, auditfs_receipt_cb cb,
+                                     void *ctx) AUDITFS_WUR;
+
+/**
+ * Formats one receipt as `auditfs acks` prints it: text (a line for the entry, a line per
+ * witness, data escaped), or with json one JSON object and a newline (docs/JSON.md, "acks"),
+ * with a "ledger" member when lname is not NULL. *out is malloc'd and NUL-terminated.
+ */
+AUDITFS_API int auditfs_receipt_format(char **out, size_t *len, const auditfs_receipt *r,
+                                       int json, const char *lname) AUDITFS_WUR;
+
 /* ---- a witness's own state ---- */
 
 typedef struct auditfs_witness_state auditfs_witness_state;

@@ -22,9 +22,15 @@ printf '{"a":1}\n' | $A append --ledger E --key k --stream s >/dev/null
 B=$(echo hi | git -C E hash-object -w --stdin)
 NT=$( (git -C E ls-tree main; printf '100644 blob %s\t%s\n' "$B" "$(printf 'evil\r\033[2Kok: all good')") | git -C E mktree)
 git -C E update-ref refs/heads/main "$(git -C E commit-tree "$NT" -p main -m x)"
+# commits are SSH-signed: re-sign the history as a writer holding the key would (the forger's
+# --resign mode), so verify gets past the commit signatures to the tree and its names
+FORGE=${BUILD_ROOT:-$(dirname "$A")/..}/tests/torture/forge
+"$FORGE" E none --resign k >/dev/null && ok "the forged commit is signed like a writer's" \
+    || not_ok "forge E none --resign k"
 expect_exit 1 "a tree entry with CR and ESC fails verify" $A verify --ledger E --key k.pub
 grep -q $'[\r\033]' "$WORK/.err" && not_ok "control characters reach the terminal" || ok "control characters from data are escaped"
 expect_err 'evil\\x0d\\x1b' "the name is shown escaped"
+expect_err 'unexpected file' "verify fails at the name (not at a missing commit signature)"
 echo doc > d.md
 $A init --ledger E2 --key k 2>/dev/null
 check "publish sla/acme" $A publish --ledger E2 --key k --name sla/acme d.md

@@ -104,6 +104,23 @@ jq -s -e 'map(select(.type=="notice"))[0] | .title == "Planned maintenance" and 
 grep -q 'customer-a.example *acknowledged' bundle2/receipts.md && ok "receipts.md says who acknowledged" || not_ok "receipts.md"
 grep -q 'receipts.jsonl' bundle2/MANIFEST.sha256 && ok "the manifest covers the receipts" || not_ok "manifest"
 check "verify-bundle passes with receipts" $A verify-bundle bundle2 --key p.key.pub
+check "verify-bundle --witness checks the witnesses' lines" $A verify-bundle bundle2 --key p.key.pub --witness a.key.pub --witness s.key.pub
+expect_out "witness customer-a.example\+[0-9a-f]{8} cosigned [1-9]" "it says how many checkpoints each witness cosigned"
+# the receipts are what `auditfs acks` prints (one library function computes both)
+$A acks --ledger $P --witness a.key.pub --witness b.key.pub --key p.key.pub --json > acks.jsonl
+[ "$(jq -c 'del(.ledger)' bundle2/receipts.jsonl)" = "$(jq -c . acks.jsonl)" ] && ok "receipts.jsonl equals acks --json" \
+    || not_ok "receipts differ from acks: $(diff <(jq -c 'del(.ledger)' bundle2/receipts.jsonl) <(jq -c . acks.jsonl) | head -5)"
+# a forger adds a cosigned checkpoint under a size it is not (and fixes the manifest): refused
+remanifest() { (cd "$1" && find . -type f ! -name MANIFEST.sha256 | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum) > "$1.man" && mv "$1.man" "$1/MANIFEST.sha256"; }
+cp -r bundle2 bundle3
+cp bundle3/ledgers/ledger/cosignatures/52.checkpoint bundle3/ledgers/ledger/cosignatures/51.checkpoint
+remanifest bundle3
+expect_exit 1 "verify-bundle refuses a cosigned checkpoint under another size" $A verify-bundle bundle3 --key p.key.pub
+expect_out "51.checkpoint: a checkpoint of another size" "the failure names the file and why"
+rm bundle3/ledgers/ledger/cosignatures/51.checkpoint && echo x > bundle3/ledgers/ledger/cosignatures/README && remanifest bundle3
+expect_exit 1 "verify-bundle refuses any other file in cosignatures/" $A verify-bundle bundle3 --key p.key.pub
+rm bundle3/ledgers/ledger/cosignatures/README && remanifest bundle3
+check "and passes again once it is gone" $A verify-bundle bundle3 --key p.key.pub
 
 # 4. C2SP tlog-policy: groups and thresholds
 cat > policy <<EOF
