@@ -26,6 +26,9 @@ __attribute__((format(printf, 1, 2))) int cli_usage_error(const char *fmt, ...);
 /** The ledger directory from --ledger or $AUDITFS_LEDGER. */
 const char *cli_ledger_path(const char *opt);
 int cli_parse_u64(uint64_t *out, const char *s, const char *what);
+/** Copies an option value into a fixed header field; a value that does not fit is a usage
+ * error (returns EXIT_USAGE after the message), never truncated. */
+int cli_set_opt(char *dst, size_t cap, const char *val, const char *opt);
 
 int cmd_mount(int argc, char **argv);
 int cmd_query(int argc, char **argv);

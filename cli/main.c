@@ -82,6 +82,17 @@ cli_parse_u64(uint64_t *out, const char *s, const char *what)
     return 0;
 }
 
+int
+cli_set_opt(char *dst, size_t cap, const char *val, const char *opt)
+{
+    size_t n = strlen(val);
+    if (n >= cap)
+        return cli_usage_error("%s: %zu bytes, over the limit of %zu (refused, not truncated)",
+                               opt, n, cap - 1);
+    memcpy(dst, val, n + 1);
+    return 0;
+}
+
 static int
 want_help(int argc, char **argv, const char *text)
 {
@@ -301,28 +312,16 @@ ap_commit(appender *a)
     return 0;
 }
 
-static const char *
-line_problem(const uint8_t *p, size_t n, size_t max)
-{
-    if (n > max)
-        return "line longer than the record size limit";
-    if (memchr(p, 0, n))
-        return "NUL byte in line";
-    if (n && p[n - 1] == '\r')
-        return "carriage return at end of line (CRLF input?)";
-    if (!auditfs_valid_text(p, n, 1))
-        return "invalid UTF-8 or a control character";
-    return NULL;
-}
 
 static int
 ap_line(appender *a, const char *fname, uint64_t lineno, const uint8_t *p, size_t n,
         const char *problem)
 {
     auditfs_entry e = a->tmpl;
+    char why[AUDITFS_PROBLEM_MAX];
     int err;
     if (!problem)
-        problem = line_problem(p, n, a->max_record);
+        problem = auditfs_payload_problem(why, p, n, a->max_record);
     if (problem) {
         if (!a->quarantine || n > AUDITFS_PAYLOAD_MAX_HARD) {
             int cerr = ap_commit(a);
@@ -465,10 +464,22 @@ cmd_append(int argc, char **argv)
         switch (c) {
         case 'l': ledger = optarg; break;
         case 'k': key = optarg; break;
-        case 's': snprintf(a.tmpl.stream, sizeof a.tmpl.stream, "%s", optarg); break;
-        case 't': snprintf(a.tmpl.tenant, sizeof a.tmpl.tenant, "%s", optarg); break;
-        case 'p': snprintf(a.tmpl.party, sizeof a.tmpl.party, "%s", optarg); break;
-        case 'y': snprintf(a.tmpl.layer, sizeof a.tmpl.layer, "%s", optarg); break;
+        case 's':
+            if (cli_set_opt(a.tmpl.stream, sizeof a.tmpl.stream, optarg, "--stream"))
+                return EXIT_USAGE;
+            break;
+        case 't':
+            if (cli_set_opt(a.tmpl.tenant, sizeof a.tmpl.tenant, optarg, "--tenant"))
+                return EXIT_USAGE;
+            break;
+        case 'p':
+            if (cli_set_opt(a.tmpl.party, sizeof a.tmpl.party, optarg, "--party"))
+                return EXIT_USAGE;
+            break;
+        case 'y':
+            if (cli_set_opt(a.tmpl.layer, sizeof a.tmpl.layer, optarg, "--layer"))
+                return EXIT_USAGE;
+            break;
         case 'Q': a.quarantine = 1; break;
         case 'M':
             if (cli_parse_u64(&v, optarg, "--max-record"))
@@ -609,13 +620,28 @@ publish_common(int argc, char **argv, int is_notice)
         switch (c) {
         case 'l': ledger = optarg; break;
         case 'k': key = optarg; break;
-        case 'n': snprintf(e.name, sizeof e.name, "%s", optarg); break;
-        case 'T': snprintf(e.title, sizeof e.title, "%s", optarg); break;
+        case 'n':
+            if (cli_set_opt(e.name, sizeof e.name, optarg, "--name"))
+                return EXIT_USAGE;
+            break;
+        case 'T':
+            if (cli_set_opt(e.title, sizeof e.title, optarg, "--title"))
+                return EXIT_USAGE;
+            break;
         case 'E': effective = optarg; break;
         case 'C': ctype = optarg; break;
-        case 't': snprintf(e.tenant, sizeof e.tenant, "%s", optarg); break;
-        case 'p': snprintf(e.party, sizeof e.party, "%s", optarg); break;
-        case 'y': snprintf(e.layer, sizeof e.layer, "%s", optarg); break;
+        case 't':
+            if (cli_set_opt(e.tenant, sizeof e.tenant, optarg, "--tenant"))
+                return EXIT_USAGE;
+            break;
+        case 'p':
+            if (cli_set_opt(e.party, sizeof e.party, optarg, "--party"))
+                return EXIT_USAGE;
+            break;
+        case 'y':
+            if (cli_set_opt(e.layer, sizeof e.layer, optarg, "--layer"))
+                return EXIT_USAGE;
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -634,7 +660,18 @@ publish_common(int argc, char **argv, int is_notice)
             return cli_usage_error("--effective '%s' is not RFC 3339 or YYYY-MM-DD", effective);
         e.has_effective = 1;
     }
-    snprintf(e.content_type, sizeof e.content_type, "%s", ctype ? ctype : guess_ctype(argv[optind]));
+    if (cli_set_opt(e.content_type, sizeof e.content_type, ctype ? ctype : guess_ctype(argv[optind]),
+                    "--content-type"))
+        return EXIT_USAGE;
+    if (e.tenant[0] && !auditfs_valid_stream(e.tenant))
+        return cli_usage_error("--tenant '%s': 1-64 of [A-Za-z0-9._-]", e.tenant);
+    if (e.party[0] && !auditfs_valid_party(e.party))
+        return cli_usage_error("--party must be provider, customer, security-vendor or assessor");
+    if (e.layer[0] && !auditfs_valid_layer(e.layer))
+        return cli_usage_error("--layer must be facility, hardware, virtualization, platform, "
+                               "application or data");
+    if (is_notice && !auditfs_valid_text((const uint8_t *)e.title, strlen(e.title), 0))
+        return cli_usage_error("--title: UTF-8 text without control characters");
     ledger = cli_ledger_path(ledger);
     if (!ledger)
         return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");

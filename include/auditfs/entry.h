@@ -94,7 +94,18 @@ AUDITFS_API int auditfs_valid_stream(const char *s);
 AUDITFS_API int auditfs_valid_party(const char *s);
 AUDITFS_API int auditfs_valid_layer(const char *s);
 AUDITFS_API int auditfs_valid_docname(const char *s);
-/** 1 if p is UTF-8 with no control characters (tab allowed if allow_tab). */
+/** Size of the buffer auditfs_payload_problem writes its reason to. */
+#define AUDITFS_PROBLEM_MAX 96
+/**
+ * Why a log payload must be refused, or NULL if it is acceptable: more than max bytes, a NUL,
+ * a line break, a carriage return, invalid UTF-8, or a control character (C0 except tab, DEL,
+ * C1 U+0080-U+009F). The reason (written to why) names the first bad byte, counted from 1.
+ * The one rule shared by `append` and by auditfs_entry_parse, so verify rejects any stored
+ * log payload that append would have refused.
+ */
+AUDITFS_API const char *auditfs_payload_problem(char why[AUDITFS_PROBLEM_MAX], const uint8_t *p,
+                                                size_t n, size_t max);
+/** 1 if p is UTF-8 with no control characters (C0, DEL, C1; tab allowed if allow_tab). */
 AUDITFS_API int auditfs_valid_text(const uint8_t *p, size_t n, int allow_tab);
 
 #ifdef __cplusplus
