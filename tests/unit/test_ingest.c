@@ -1,0 +1,148 @@
+/* Unit tests of what ingestion relies on: the payload rule shared by append and verify,
+ * position trailers, and JSON field extraction for --map. */
+#include "auditfs/entry.h"
+#include "auditfs/ingest.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int
+leaf_with_payload(const char *type_extra, const char *payload, size_t n)
+{
+    char buf[2048];
+    int h = snprintf(buf, sizeof buf,
+                     "auditfs-entry/1\nseq 0\ntime 2026-11-21T22:13:11.123456Z\n%s"
+                     "prev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nlength %zu\n\n",
+                     type_extra, n);
+    memcpy(buf + h, payload, n);
+    auditfs_entry e;
+    return auditfs_entry_parse(&e, (const uint8_t *)buf, (size_t)h + n);
+}
+
+Test(ingest, payload_problem_names_each_class)
+{
+    char why[AUDITFS_PROBLEM_MAX];
+    cr_assert_null(auditfs_payload_problem(why, (const uint8_t *)"{\"a\":\"\t\xc2\xa0\"}", 11, 100));
+    const struct {
+        const char *p;
+        size_t n;
+        const char *want;
+    } bad[] = {
+        {"a\x00" "b", 3, "NUL byte at byte 2"},
+        {"a\nb", 3, "line break"},
+        {"ab\r", 3, "carriage return at end of line"},
+        {"a\rb", 3, "carriage return at byte 2"},
+        {"a\x1b[31m", 6, "control character 0x1B at byte 2"},
+        {"a\x7f", 2, "control character 0x7F"},
+        {"x\xc2\x85y", 4, "C1 control character U+0085 at byte 2"},
+        {"x\xc2\x9f", 3, "C1 control character U+009F"},
+        {"x\xff", 2, "invalid UTF-8 at byte 2"},
+        {"x\xe2\x82", 3, "invalid UTF-8 at byte 2"},
+        {"\xed\xa0\x80", 3, "invalid UTF-8 at byte 1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *r = auditfs_payload_problem(why, (const uint8_t *)bad[i].p, bad[i].n, 100);
+        cr_assert_not_null(r, "case %zu accepted", i);
+        cr_assert(strstr(r, bad[i].want), "case %zu: '%s' lacks '%s'", i, r, bad[i].want);
+    }
+    cr_assert_not_null(auditfs_payload_problem(why, (const uint8_t *)"abcdef", 6, 5));
+}
+
+Test(ingest, parse_rejects_what_append_refuses)
+{
+    const char *hdr = "type log\nstream api\n";
+    cr_assert_eq(leaf_with_payload(hdr, "{\"a\":1}", 7), 0, "%s", auditfs_error_last());
+    cr_assert_eq(leaf_with_payload(hdr, "one\ntwo", 7), AUDITFS_EFORMAT, "a newline verifies");
+    cr_assert_eq(leaf_with_payload(hdr, "x\xc2\x85", 3), AUDITFS_EFORMAT, "C1 verifies");
+    cr_assert_eq(leaf_with_payload(hdr, "x\x01", 2), AUDITFS_EFORMAT, "C0 verifies");
+    /* quarantine entries keep the rejected bytes as they were */
+    cr_assert_eq(leaf_with_payload("type quarantine\nstream quarantine\nreason bad\n", "x\xc2\x85\n",
+                                   4),
+                 0, "%s", auditfs_error_last());
+    /* C1 is a control character in header values too */
+    cr_assert_eq(leaf_with_payload("type quarantine\nstream quarantine\nreason b\xc2\x85\n", "x", 1),
+                 AUDITFS_EFORMAT);
+}
+
+Test(ingest, encode_refuses_a_multiline_log_payload)
+{
+    auditfs_entry e;
+    memset(&e, 0, sizeof e);
+    strcpy(e.type, "log");
+    strcpy(e.stream, "api");
+    e.payload = (const uint8_t *)"a\nb";
+    e.payload_len = 3;
+    uint8_t *out = NULL;
+    size_t n;
+    cr_assert_eq(auditfs_entry_encode(&out, &n, &e), AUDITFS_EFORMAT);
+    cr_assert_null(out);
+}
+
+Test(ingest, position_round_trip)
+{
+    auditfs_position p, q;
+    memset(&p, 0, sizeof p);
+    strcpy(p.key, "/var/log/app log%.jsonl");
+    p.dev = 2049;
+    p.ino = 123456;
+    p.head_len = 4096;
+    for (int i = 0; i < 32; i++)
+        p.head_sha256[i] = (uint8_t)(i * 7);
+    p.offset = 987654321;
+    char *line = NULL;
+    cr_assert_eq(auditfs_position_format(&line, &p), 0);
+    const char *pre = "Auditfs-Position: ";
+    cr_assert_eq(strncmp(line, pre, strlen(pre)), 0);
+    cr_assert(strstr(line, "/var/log/app%20log%25.jsonl 2049:123456 4096:00070e"), "%s", line);
+    size_t n = strlen(line) - strlen(pre) - 1;
+    cr_assert_eq(auditfs_position_parse(&q, line + strlen(pre), n), 0, "%s", auditfs_error_last());
+    cr_assert_str_eq(q.key, p.key);
+    cr_assert_eq(q.dev, p.dev);
+    cr_assert_eq(q.ino, p.ino);
+    cr_assert_eq(q.offset, p.offset);
+    cr_assert_eq(memcmp(q.head_sha256, p.head_sha256, 32), 0);
+    /* one encoding per value */
+    cr_assert_neq(auditfs_position_parse(&q, "a%41 1:2 0:" "0000000000000000000000000000000000000000000000000000000000000000 5", 78), 0);
+    const char *ok = "a 1:2 0:0000000000000000000000000000000000000000000000000000000000000000 5";
+    cr_assert_eq(auditfs_position_parse(&q, ok, strlen(ok)), 0, "%s", auditfs_error_last());
+    cr_assert_neq(auditfs_position_parse(&q, ok, strlen(ok) - 1 + 1 - 2), 0);
+    const char *trail = "a 1:2 0:0000000000000000000000000000000000000000000000000000000000000000 5 ";
+    cr_assert_neq(auditfs_position_parse(&q, trail, strlen(trail)), 0);
+    free(line);
+}
+
+static int
+field(char *out, const char *json, const char *path)
+{
+    return auditfs_json_field(out, (const uint8_t *)json, strlen(json), path);
+}
+
+Test(ingest, json_field)
+{
+    char v[AUDITFS_FIELD_MAX + 1];
+    const char *j = "{\"x\":[1,{\"tenant\":\"no\"}],\"tenant\":\"acme\",\"n\":-1.5e3,\"b\":true,"
+                    "\"z\":null,\"o\":{\"p\":{\"q\":\"deep\\u00e9\"}},\"e\":\"a\\\"b\"}";
+    cr_assert_eq(field(v, j, "tenant"), 1);
+    cr_assert_str_eq(v, "acme");
+    cr_assert_eq(field(v, j, "n"), 1);
+    cr_assert_str_eq(v, "-1.5e3");
+    cr_assert_eq(field(v, j, "b"), 1);
+    cr_assert_str_eq(v, "true");
+    cr_assert_eq(field(v, j, "z"), 0);
+    cr_assert_eq(field(v, j, "missing"), 0);
+    cr_assert_eq(field(v, j, "o.p.q"), 1);
+    cr_assert_str_eq(v, "deep\xc3\xa9");
+    cr_assert_eq(field(v, j, "e"), 1);
+    cr_assert_str_eq(v, "a\"b");
+    cr_assert_eq(field(v, j, "o"), AUDITFS_EFORMAT, "an object is not a value");
+    cr_assert_eq(field(v, j, "o.p.r"), 0);
+    cr_assert_eq(field(v, "not json", "a"), AUDITFS_EFORMAT);
+    cr_assert_eq(field(v, "[1,2]", "a"), AUDITFS_EFORMAT);
+    cr_assert_eq(field(v, "{\"a\":1", "b"), AUDITFS_EFORMAT);
+    cr_assert_eq(field(v, "{\"a\":\"\\ud800\"}", "a"), AUDITFS_EFORMAT, "lone surrogate");
+    char big[400];
+    snprintf(big, sizeof big, "{\"a\":\"%0300d\"}", 0);
+    cr_assert_eq(field(v, big, "a"), AUDITFS_EFORMAT, "too long");
+}
