@@ -15,6 +15,7 @@
 enum key {
     K_SEQ,
     K_TIME,
+    K_EVTIME, /* optional, added compatibly: leaves without it encode as before */
     K_TYPE,
     K_STREAM,
     K_TENANT,
@@ -34,7 +35,7 @@ enum key {
 };
 
 static const char *const key_names[K_COUNT] = {
-    "seq",   "time",      "type",         "stream",         "tenant",         "party",
+    "seq",   "time",      "event-time", "type",         "stream",         "tenant",         "party",
     "layer", "name",      "version",      "title",          "effective",      "content-type",
     "content-length", "content-sha256", "reason", "prev", "length"};
 
@@ -299,6 +300,10 @@ afs_entry_encode_buf(afs_buf *b, const auditfs_entry *e)
         err = put_ku64(b, "seq", e->seq);
     if (!err)
         err = put_kv(b, "time", 4, tbuf, 27);
+    if (!err && e->has_event_time) {
+        afs_format_time(tbuf, e->event_time_us);
+        err = put_kv(b, "event-time", 10, tbuf, 27);
+    }
     if (!err)
         err = put_kstr(b, "type", e->type);
     if (!err)
@@ -455,6 +460,7 @@ auditfs_entry_parse(auditfs_entry *out, const uint8_t *leaf, size_t len)
             break;
         }
         case K_TIME:
+        case K_EVTIME:
         case K_EFFECTIVE: {
             int64_t t;
             if (!afs_parse_time(&t, v, vlen))
@@ -463,7 +469,10 @@ auditfs_entry_parse(auditfs_entry *out, const uint8_t *leaf, size_t len)
                                      key_names[k]);
             if (k == K_TIME)
                 out->time_us = t;
-            else {
+            else if (k == K_EVTIME) {
+                out->event_time_us = t;
+                out->has_event_time = 1;
+            } else {
                 out->effective_us = t;
                 out->has_effective = 1;
             }
@@ -574,6 +583,10 @@ auditfs_entry_to_json(char **out, const auditfs_entry *e, int with_payload)
     int err;
     afs_format_time(t, e->time_us);
     err = afs_buf_printf(&b, "{\"seq\":%llu,\"time\":\"%s\"", (unsigned long long)e->seq, t);
+    if (!err && e->has_event_time) {
+        afs_format_time(t, e->event_time_us);
+        err = json_field(&b, "event_time", t);
+    }
     if (!err)
         err = json_field(&b, "type", e->type);
     if (!err)

@@ -7,6 +7,7 @@
  *   auditfs-entry/1
  *   seq 41
  *   time 2026-11-21T22:13:11.123456Z
+ *   event-time 2026-11-21T22:13:09.000000Z   (optional)
  *   type log
  *   stream api
  *   tenant acme                      (optional)
@@ -71,6 +72,10 @@ typedef struct auditfs_entry {
     auditfs_hash prev;
     const uint8_t *payload; /* points into the parsed leaf */
     size_t payload_len;
+    /* optional `event-time` header: when the event happened, from the payload (append --map
+     * time=FIELD); absent in leaves written before it existed, which encode as they did */
+    int64_t event_time_us;
+    int has_event_time;
 } auditfs_entry;
 
 /** Parses and validates a leaf. Messages name the header line that is wrong. */

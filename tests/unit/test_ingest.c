@@ -146,3 +146,36 @@ Test(ingest, json_field)
     snprintf(big, sizeof big, "{\"a\":\"%0300d\"}", 0);
     cr_assert_eq(field(v, big, "a"), AUDITFS_EFORMAT, "too long");
 }
+
+Test(ingest, event_time_is_an_optional_header)
+{
+    const char *old = "auditfs-entry/1\nseq 0\ntime 2026-11-21T22:13:11.123456Z\ntype log\n"
+                      "stream api\nprev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nlength 2\n\n{}";
+    const char *neu = "auditfs-entry/1\nseq 0\ntime 2026-11-21T22:13:11.123456Z\n"
+                      "event-time 2026-11-21T22:13:09.500000Z\ntype log\n"
+                      "stream api\nprev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nlength 2\n\n{}";
+    auditfs_entry e;
+    uint8_t *out;
+    size_t n;
+    cr_assert_eq(auditfs_entry_parse(&e, (const uint8_t *)old, strlen(old)), 0);
+    cr_assert_eq(e.has_event_time, 0);
+    cr_assert_eq(auditfs_entry_encode(&out, &n, &e), 0);
+    cr_assert(n == strlen(old) && memcmp(out, old, n) == 0, "an old leaf encodes as before");
+    free(out);
+    cr_assert_eq(auditfs_entry_parse(&e, (const uint8_t *)neu, strlen(neu)), 0, "%s",
+                 auditfs_error_last());
+    cr_assert_eq(e.has_event_time, 1);
+    cr_assert_eq(e.time_us - e.event_time_us, 1623456);
+    cr_assert_eq(auditfs_entry_encode(&out, &n, &e), 0);
+    cr_assert(n == strlen(neu) && memcmp(out, neu, n) == 0);
+    free(out);
+    char *j = NULL;
+    cr_assert_eq(auditfs_entry_to_json(&j, &e, 0), 0);
+    cr_assert(strstr(j, "\"event_time\":\"2026-11-21T22:13:09.500000Z\""), "%s", j);
+    free(j);
+    /* one place only: after time */
+    const char *moved = "auditfs-entry/1\nseq 0\ntime 2026-11-21T22:13:11.123456Z\ntype log\n"
+                        "event-time 2026-11-21T22:13:09.500000Z\n"
+                        "stream api\nprev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nlength 2\n\n{}";
+    cr_assert_eq(auditfs_entry_parse(&e, (const uint8_t *)moved, strlen(moved)), AUDITFS_EFORMAT);
+}
