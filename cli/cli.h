@@ -39,5 +39,6 @@ int cmd_archive(int argc, char **argv);
 /** Brings the query index up to date after a write; warns (never fails) if it cannot. */
 void cli_index_after_write(const char *ledger_path);
 int cmd_umount(int argc, char **argv);
+int cmd_append(int argc, char **argv);
 
 #endif
