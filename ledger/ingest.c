@@ -567,6 +567,10 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
     }
     if ((err = sync_ref(l->repo)) != 0)
         goto fail;
+    /* published: a main.lock seen from now on is not ours (no fsync needed: after a power loss
+     * the record can only name a commit whose lock file is gone) */
+    if ((err = record_intent(w, NULL)) != 0)
+        goto fail;
     if ((err = auditfs_ledger_refresh(l)) != 0)
         goto fail;
     w->committed_tiles = w->tiles;
