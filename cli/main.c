@@ -719,9 +719,12 @@ static const char leaves_help[] =
 
 static const char log_help[] =
     "usage: auditfs log --ledger DIR [--stream S] [--from A] [--to B] [--json]\n"
+    "                   [--since T] [--until T] [--time ledger|event]\n"
     "\n"
     "Lists entries: seq, time, type, stream and a summary. --json prints one object per entry\n"
-    "with every header field and the payload (as a string when it is text).\n";
+    "with every header field and the payload (as a string when it is text). --since/--until\n"
+    "(RFC 3339 or YYYY-MM-DD, UTC) select by ledger time, or with --time event by the entry's\n"
+    "event-time (entries without one are left out); the time column shows the chosen time.\n";
 
 static int
 cmd_leaf(int argc, char **argv)
@@ -758,12 +761,21 @@ cmd_leaf(int argc, char **argv)
     return rc;
 }
 
+/* time selection of `log` (NULL for commands without it) */
+typedef struct time_sel {
+    int64_t since, until; /* [since, until) */
+    int event;            /* select and show event-time instead of ledger time */
+} time_sel;
+
 static int
 range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_t *from,
-           uint64_t *to, const char **stream, int *json)
+           uint64_t *to, const char **stream, int *json, time_sel *ts)
 {
     int c;
-    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+    static const struct option opts[] = {{"since", required_argument, 0, 'S'},
+                                         {"until", required_argument, 0, 'U'},
+                                         {"time", required_argument, 0, 'T'},
+                                         {"ledger", required_argument, 0, 'l'},
                                          {"from", required_argument, 0, 'f'},
                                          {"to", required_argument, 0, 't'},
                                          {"stream", required_argument, 0, 's'},
@@ -792,6 +804,18 @@ range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_
                 return cli_usage_error("--json is not an option here");
             *json = 1;
             break;
+        case 'S':
+        case 'U':
+            if (!ts)
+                return cli_usage_error("--since/--until are not options here");
+            if (!auditfs_parse_time(c == 'S' ? &ts->since : &ts->until, optarg))
+                return cli_usage_error("'%s' is not RFC 3339 or YYYY-MM-DD", optarg);
+            break;
+        case 'T':
+            if (!ts || (strcmp(optarg, "event") && strcmp(optarg, "ledger")))
+                return cli_usage_error("--time is 'ledger' or 'event' (log only)");
+            ts->event = strcmp(optarg, "event") == 0;
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -805,7 +829,7 @@ cmd_leaves(int argc, char **argv)
 {
     const char *ledger = NULL;
     uint64_t from = 0, to = UINT64_MAX;
-    int rc = range_opts(argc, argv, leaves_help, &ledger, &from, &to, NULL, NULL);
+    int rc = range_opts(argc, argv, leaves_help, &ledger, &from, &to, NULL, NULL, NULL);
     if (rc)
         return rc < 0 ? 0 : rc;
     auditfs_ledger *l = NULL;
@@ -869,7 +893,8 @@ cmd_log(int argc, char **argv)
     const char *ledger = NULL, *stream = NULL;
     uint64_t from = 0, to = UINT64_MAX;
     int json = 0;
-    int rc = range_opts(argc, argv, log_help, &ledger, &from, &to, &stream, &json);
+    time_sel ts = {INT64_MIN, INT64_MAX, 0};
+    int rc = range_opts(argc, argv, log_help, &ledger, &from, &to, &stream, &json, &ts);
     if (rc)
         return rc < 0 ? 0 : rc;
     auditfs_ledger *l = NULL;
@@ -887,7 +912,10 @@ cmd_log(int argc, char **argv)
             break;
         if (stream && strcmp(stream, e.stream) != 0)
             continue;
-        auditfs_format_time(t, e.time_us);
+        int64_t when = ts.event ? e.event_time_us : e.time_us;
+        if ((ts.event && !e.has_event_time) || when < ts.since || when >= ts.until)
+            continue;
+        auditfs_format_time(t, when);
         if (json) {
             char *j = NULL;
             if ((err = auditfs_entry_to_json(&j, &e, 1)) != 0)

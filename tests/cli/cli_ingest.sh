@@ -83,7 +83,7 @@ t0=$(date +%s%N)
 pids=""
 for p in 1 2 3 4 5; do
     # each producer trickles its lines, so all five are running at once for the whole test
-    ( while read -r line; do echo "$line"; done < prod.$p ) | \
+    ( i=0; while read -r line; do echo "$line"; i=$((i + 1)); [ $((i % 200)) = 0 ] && sleep 0.05; done < prod.$p ) | \
         $A append --ledger $L4 --key key --stream p$p --flush-ms 50 --no-index > prod.$p.acks 2> prod.$p.err &
     pids="$pids $!"
 done
@@ -125,6 +125,11 @@ grep -q "^quarantine dflt map.jsonl:4: tenant 'acme/evil'" q.txt && grep -q "^qu
     && grep -q "^quarantine dflt map.jsonl:6: time 'yesterday'" q.txt && ok "each bad mapping is quarantined with its reason" || not_ok "$(cat q.txt)"
 ! grep -q "^log acme/evil\|^log .* martian" q.txt && ok "no record was filed under another tenant" || not_ok "reassigned"
 check "a ledger with event times verifies" $A verify --ledger $L5 --key key.pub
+[ "$($A query --ledger $L5 --time event --since 2026-11-17 --until 2026-11-18 | jq -r .m | tr '\n' ,)" = "1,3,1,3," ] \
+    && ok "query --time event --since/--until selects by event time" || not_ok "query --time event: $($A query --ledger $L5 --time event --since 2026-11-17 --until 2026-11-18 2>&1 | head -3)"
+[ "$($A query --ledger $L5 --since 2026-11-17 --until 2026-11-18 | wc -l)" = 0 ] && ok "query --since/--until still means ledger time" || not_ok "ledger-time query"
+[ "$($A log --ledger $L5 --time event --since 2026-11-17 --until 2026-11-18 | awk '{print $2}' | tr '\n' ,)" = "2026-11-17T02:00:00.000000Z,2026-11-17T03:00:00.500000Z,2026-11-17T02:00:00.000000Z,2026-11-17T03:00:00.500000Z," ] \
+    && ok "log --time event selects and shows the event time" || not_ok "log --time event: $($A log --ledger $L5 --time event --since 2026-11-17 --until 2026-11-18 2>&1 | head -3)"
 
 # ---- routing: one ledger per tenant, created on first use ----
 D=$WORK/tenants
