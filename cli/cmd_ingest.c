@@ -44,14 +44,15 @@ static const char append_help[] =
     "                      [--map HEADER=FIELD,...] [--value HEADER:FROM=TO]...\n"
     "                      [--follow [--poll-ms MS]] [--rsyslog]\n"
     "                      [--journal [--journal-file F]... [--match FIELD=VALUE]...]\n"
-    "                      [--route-by tenant --ledgers DIR] [FILE...]\n"
+    "                      [--route-by tenant --ledgers DIR] [--retry-secs N] [FILE...]\n"
     "\n"
     "Appends one entry per input line (standard input when no FILE), signing and committing in\n"
     "batches: a batch is committed when it holds --batch-bytes (default 8 MiB) or when its first\n"
     "line is --flush-ms old (default 1000). Each durable commit prints the new tree size on\n"
     "standard output: every entry up to it is acknowledged (fsynced). The ledger is locked for\n"
     "one commit at a time, so several appenders feed one ledger at once; a commit that fails\n"
-    "(git gc, a ref lock held by git) is retried with backoff and its batch kept.\n"
+    "(git gc, a ref lock held by git) is retried with backoff for --retry-secs (300), its batch\n"
+    "kept; a full disk fails at once (exit 4).\n"
     "Lines must be UTF-8 without NUL or control characters (tab allowed), at most --max-record\n"
     "bytes (default 65536), and end with a newline. A bad line stops the append with\n"
     "FILE:LINE: reason and exit code 3 after committing everything before it; with\n"
@@ -133,11 +134,12 @@ mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Sleeps ms, or less if a signal arrives (once a stop was asked for, a plain sleep). */
 static void
 sleep_ms(int ms)
 {
     struct pollfd p = {.fd = g_sigpipe[0], .events = POLLIN};
-    poll(&p, 1, ms);
+    poll(&p, g_stop ? 0 : 1, ms);
 }
 
 /* ---- the pending batch: records kept compactly until their commit ---- */
@@ -273,6 +275,8 @@ typedef struct ingest {
     auditfs_writer_options wo;
     hdrs defaults;
     int quarantine, rsyslog, no_wait;
+    int64_t retry_us; /* how long a failing commit is retried (--retry-secs) */
+    int commit_failed;
     size_t max_record, batch_bytes;
     int64_t flush_us;
     uint64_t quarantined;
@@ -418,6 +422,7 @@ commit_target(ingest *g, target *t, int with_positions)
     char *trailer = NULL;
     int err = 0, delay = 50, attempts = 0;
     uint64_t size = 0;
+    int64_t t0 = mono_us();
     if (b->n == 0)
         return 0;
     if (random_hex(id) != 0 || build_trailer(&trailer, g, id, with_positions) != 0) {
@@ -467,19 +472,25 @@ commit_target(ingest *g, target *t, int with_positions)
             free(trailer);
             return cli_fail(err, "append");
         }
-        if (!retryable(err, attempts)) {
+        /* a full disk needs an operator, not a retry loop: it fails now (exit 4) */
+        const char *msg = auditfs_error_last();
+        if (!retryable(err, attempts) || strstr(msg, "No space left") || strstr(msg, "quota")) {
             free(trailer);
             return cli_fail(err, "commit");
         }
+        int64_t spent = mono_us() - t0;
+        if (spent > g->retry_us || (g_stop && spent > 10000000)) {
+            int rc = cli_fail(err, "commit");
+            fprintf(stderr, "auditfs: gave up after %d attempts in %lld s: %zu entries read were "
+                            "not committed (a refs/heads/main.lock that stays may be left by a "
+                            "killed git: remove it only if no git process runs)\n",
+                    attempts + 1, (long long)(spent / 1000000), b->n);
+            free(trailer);
+            return rc;
+        }
         if (attempts % 10 == 0)
             fprintf(stderr, "auditfs: commit of %zu entries to %s failed (%s); retrying, the "
-                            "batch is kept\n", b->n, t->path, auditfs_error_last());
-        if (g_stop && attempts >= 50) {
-            fprintf(stderr, "auditfs: giving up after %d attempts: %zu entries not committed\n",
-                    attempts + 1, b->n);
-            free(trailer);
-            return EXIT_IO;
-        }
+                            "batch is kept\n", b->n, t->path, msg);
         sleep_ms(delay);
         delay = delay * 2 > 2000 ? 2000 : delay * 2;
     }
@@ -507,8 +518,10 @@ commit_all(ingest *g)
 {
     for (size_t i = 0; i < g->nt; i++) {
         int rc = commit_target(g, &g->t[i], g->ledgers_dir == NULL);
-        if (rc)
+        if (rc) {
+            g->commit_failed = 1;
             return rc;
+        }
     }
     return 0;
 }
@@ -1594,6 +1607,7 @@ cmd_append(int argc, char **argv)
                                          {"cursor-key", required_argument, 0, 'c'},
                                          {"route-by", required_argument, 0, 'r'},
                                          {"ledgers", required_argument, 0, 'L'},
+                                         {"retry-secs", required_argument, 0, 'W'},
                                          {0, 0, 0, 0}};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--"))
@@ -1607,6 +1621,7 @@ cmd_append(int argc, char **argv)
     g.max_record = AUDITFS_PAYLOAD_MAX_DEFAULT;
     g.wo.wait_for_lock = 1;
     g.cursor_key = "journal";
+    g.retry_us = 300 * 1000000LL;
     g.ack = stdout;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         uint64_t v;
@@ -1684,6 +1699,11 @@ cmd_append(int argc, char **argv)
             break;
         case 'r': route_by = optarg; break;
         case 'L': g.ledgers_dir = optarg; break;
+        case 'W':
+            if (cli_parse_u64(&v, optarg, "--retry-secs") || v > 86400 * 365)
+                return EXIT_USAGE;
+            g.retry_us = (int64_t)v * 1000000;
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -1779,8 +1799,9 @@ cmd_append(int argc, char **argv)
             close(fd);
         }
     }
-    /* commit what was read: at the end, on SIGTERM/SIGINT, and after a refused line (done) */
-    if (rc == 0 || rc == EXIT_IO) {
+    /* commit what was read: at the end, on SIGTERM/SIGINT, after a read error; after a refused
+     * line it was done before the message; after a failed commit there is nothing to add */
+    if (rc == 0 || (rc == EXIT_IO && !g.commit_failed)) {
         int crc = commit_all(&g);
         if (!rc)
             rc = crc;
