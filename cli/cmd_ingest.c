@@ -380,8 +380,12 @@ already_committed(uint64_t *size, const char *path, const char *batch_id)
     int found = 0;
     if (auditfs_ledger_open(&l, path) != 0)
         return 0;
-    if (auditfs_ledger_find_trailer(&v, size, l, "Auditfs-Batch: ", 64) == 0 && v)
-        found = strcmp(v, batch_id) == 0;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "Auditfs-Batch: %s", batch_id);
+    /* the id is looked for in the newest 4096 commits: a retry follows its failure within
+     * seconds, and other producers commit at most a few batches a second each */
+    if (auditfs_ledger_find_trailer(&v, size, l, prefix, 4096) == 0 && v)
+        found = v[0] == '\0';
     free(v);
     auditfs_ledger_free(l);
     return found;
@@ -784,6 +788,7 @@ plain_input(ingest *g, int fd, const char *fname)
         if (r == 0) {
             if (len > 0)
                 rc = ingest_line(g, fname, ++lineno, buf, len, "unterminated last line");
+            len = 0;
             break;
         }
         len += (size_t)r;
@@ -811,6 +816,12 @@ plain_input(ingest *g, int fd, const char *fname)
             break;
     }
 out:
+    if (g_stop && len > 0 && rc == 0) {
+        fprintf(stderr, "auditfs: stopped by a signal: %zu bytes of an unterminated line of ",
+                len);
+        print_name(stderr, fname);
+        fprintf(stderr, " were not stored\n");
+    }
     free(buf);
     return rc;
 }
