@@ -129,7 +129,8 @@ const char *
 auditfs_payload_problem(char why[AUDITFS_PROBLEM_MAX], const uint8_t *p, size_t n, size_t max)
 {
     if (n > max) {
-        snprintf(why, AUDITFS_PROBLEM_MAX, "%zu bytes, over the record size limit of %zu", n, max);
+        snprintf(why, AUDITFS_PROBLEM_MAX, "line longer than the record size limit (%zu > %zu bytes)",
+                 n, max);
         return why;
     }
     if (afs_utf8_valid(p, n, true))
