@@ -29,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,7 +74,10 @@ static const char append_help[] =
     "                   seconds, milliseconds or microseconds since the epoch) as event-time.\n"
     "--rsyslog          speak rsyslog omprog's protocol on stdin/stdout (confirmMessages,\n"
     "                   useTransactions): DEFER_COMMIT per message, OK once a transaction is\n"
-    "                   durable; bad messages are always quarantined. See contrib/rsyslog/.\n"
+    "                   durable; bad messages are always quarantined. Deferred messages are\n"
+    "                   spooled (--spool F, default LEDGER/auditfs-rsyslog.spool) so that a\n"
+    "                   transaction cut by our death is committed at the next start (rsyslog\n"
+    "                   does not resend those). See contrib/rsyslog/.\n"
     "--journal          read the systemd journal (--journal-file F, repeatable, or the\n"
     "                   system journal) through sd-journal; --match FIELD=VALUE filters. Each\n"
     "                   entry becomes a JSON object of its fields; the cursor is stored with\n"
@@ -296,6 +301,7 @@ typedef struct ingest {
     size_t nsrcs;
     char *cursor;      /* journal cursor after the last entry in the batch, or NULL */
     char *cursor_key;
+    const char *spool; /* --spool FILE for --rsyslog */
     FILE *ack;         /* where sizes are printed: stdout, or stderr with --rsyslog */
 } ingest;
 
@@ -837,16 +843,130 @@ out:
  * confirmed, durable and unconfirmed (killed between the two: rsyslog sends it again, the only
  * source of duplicates), or not durable and sent again.
  */
+/*
+ * The spool: rsyslog 8.2302 (Debian 12) does not resend messages it had sent in a transaction
+ * and we had answered DEFER_COMMIT when we die before the commit mark (rsyslog issue #2420:
+ * only the message in flight is retried). So each deferred message is also written to a spool
+ * file before its answer, followed by an "answered" record after it: "B\n" begins a
+ * transaction, "M<len>:<bytes>\n" is a message, "A\n" says it was answered, "C\n" that the
+ * commit mark arrived (rsyslog then resends the whole transaction if we fail). The spool is
+ * emptied once the batch is durable. At start, answered messages of a transaction without
+ * "C" are committed: rsyslog will never send them again. No fsync: the spool only has to
+ * survive our death, not rsyslog's (whose in-memory queue a power loss would take anyway).
+ */
+static int
+spool_put(int fd, char type, const uint8_t *p, size_t n)
+{
+    char hdr[32];
+    int hl = type == 'M' ? snprintf(hdr, sizeof hdr, "M%zu:", n) : snprintf(hdr, sizeof hdr, "%c\n", type);
+    struct iovec iov[3] = {{hdr, (size_t)hl}, {(void *)p, n}, {"\n", 1}};
+    int cnt = type == 'M' ? 3 : 1;
+    size_t want = (size_t)hl + (type == 'M' ? n + 1 : 0);
+    ssize_t w = writev(fd, iov, cnt);
+    return w == (ssize_t)want ? 0 : -1;
+}
+
+/* Commits the answered messages of an interrupted transaction found in the spool. */
+static int
+spool_recover(ingest *g, int fd, uint64_t *recovered)
+{
+    struct stat st;
+    *recovered = 0;
+    if (fstat(fd, &st) != 0 || st.st_size == 0)
+        return 0;
+    if ((uint64_t)st.st_size > (uint64_t)2048 * AUDITFS_PAYLOAD_MAX_HARD)
+        return 0; /* not ours to trust: larger than any transaction we write */
+    size_t n = (size_t)st.st_size;
+    uint8_t *b = malloc(n);
+    if (!b || pread(fd, b, n, 0) != (ssize_t)n) {
+        free(b);
+        return cli_fail(AUDITFS_EIO, "append --rsyslog: spool");
+    }
+    /* find the last transaction: its messages, whether answered, whether its commit came */
+    size_t i = 0, start = n;
+    int committed = 0;
+    for (size_t k = 0; k < n; k++)
+        if ((k == 0 || b[k - 1] == '\n') && b[k] == 'B' && k + 1 < n && b[k + 1] == '\n')
+            start = k; /* records are whole lines, messages length-prefixed: see below */
+    int rc = 0;
+    if (start < n) {
+        i = start + 2;
+        const uint8_t *pend = NULL;
+        size_t plen = 0;
+        while (i < n && rc == 0) {
+            if (b[i] == 'M') {
+                size_t len = 0, j = i + 1;
+                while (j < n && b[j] >= '0' && b[j] <= '9' && len < ((size_t)1 << 40))
+                    len = len * 10 + (size_t)(b[j++] - '0');
+                if (j >= n || b[j] != ':' || len > n - j - 1 || j + 1 + len >= n ||
+                    b[j + 1 + len] != '\n')
+                    break; /* cut short by the kill: it was never answered */
+                pend = b + j + 1;
+                plen = len;
+                i = j + 2 + len;
+            } else if (b[i] == 'A' && i + 1 < n && b[i + 1] == '\n') {
+                if (pend) {
+                    rc = ingest_line(g, "<rsyslog spool>", *recovered + 1, pend, plen, NULL);
+                    (*recovered)++;
+                }
+                pend = NULL;
+                i += 2;
+            } else if (b[i] == 'C' && i + 1 < n && b[i + 1] == '\n') {
+                committed = 1;
+                break;
+            } else {
+                break;
+            }
+        }
+    }
+    free(b);
+    if (committed) {
+        /* rsyslog resends the whole transaction: what we read from the spool is dropped */
+        for (size_t k = 0; k < g->nt; k++)
+            batch_clear(&g->t[k].b);
+        *recovered = 0;
+    }
+    if (rc == 0 && *recovered)
+        rc = commit_all(g);
+    if (rc == 0 && ftruncate(fd, 0) != 0)
+        rc = cli_fail(AUDITFS_EIO, "append --rsyslog: spool");
+    return rc;
+}
+
 static int
 rsyslog_input(ingest *g)
 {
     size_t cap = AUDITFS_PAYLOAD_MAX_HARD + 2;
     uint8_t *buf = malloc(cap);
     size_t len = 0;
-    uint64_t lineno = 0;
-    int rc = 0, in_tx = 0;
+    uint64_t lineno = 0, recovered = 0;
+    int rc = 0, in_tx = 0, sp = -1;
+    char spath[PATH_MAX];
     if (!buf)
         return cli_fail(AUDITFS_ENOMEM, "append");
+    snprintf(spath, sizeof spath, "%s/auditfs-rsyslog.spool", g->ledger);
+    sp = open(g->spool ? g->spool : spath, O_RDWR | O_CREAT | O_CLOEXEC | O_APPEND, 0600);
+    if (sp < 0 || flock(sp, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "auditfs: %s: %s\n", g->spool ? g->spool : spath,
+                sp < 0 ? strerror(errno) : "another auditfs --rsyslog uses this spool");
+        printf("ERROR spool\n");
+        fflush(stdout);
+        if (sp >= 0)
+            close(sp);
+        free(buf);
+        return EXIT_BUSY;
+    }
+    if ((rc = spool_recover(g, sp, &recovered)) != 0) {
+        printf("ERROR recovery\n");
+        fflush(stdout);
+        close(sp);
+        free(buf);
+        return rc;
+    }
+    if (recovered)
+        fprintf(stderr, "auditfs: committed %llu message(s) of a transaction interrupted before "
+                        "its commit mark (rsyslog does not resend those: rsyslog issue #2420)\n",
+                (unsigned long long)recovered);
     printf("OK\n");
     fflush(stdout);
     while (!g_stop) {
@@ -868,23 +988,43 @@ rsyslog_input(ingest *g)
             size_t n = (size_t)(nl - (buf + start));
             const char *reply;
             lineno++;
+            int spool_err = 0, answered = 0;
             if (n == 17 && !memcmp(buf + start, "BEGIN TRANSACTION", 17)) {
                 in_tx = 1;
+                spool_err = ftruncate(sp, 0) != 0 || spool_put(sp, 'B', NULL, 0) != 0;
                 reply = "OK";
             } else if (n == 18 && !memcmp(buf + start, "COMMIT TRANSACTION", 18)) {
                 in_tx = 0;
+                if (spool_put(sp, 'C', NULL, 0) != 0) {
+                    rc = cli_fail(AUDITFS_EIO, "append --rsyslog: spool");
+                    goto out;
+                }
                 if ((rc = commit_all(g)) != 0)
                     goto out;
+                spool_err = ftruncate(sp, 0) != 0;
                 reply = "OK";
             } else {
+                if (in_tx && spool_put(sp, 'M', buf + start, n) != 0) {
+                    rc = cli_fail(AUDITFS_EIO, "append --rsyslog: spool");
+                    goto out;
+                }
                 if ((rc = ingest_line(g, "<rsyslog>", lineno, buf + start, n, NULL)) != 0)
                     goto out;
                 if (!in_tx && (rc = commit_all(g)) != 0)
                     goto out;
                 reply = in_tx ? "DEFER_COMMIT" : "OK";
+                answered = in_tx;
+            }
+            if (spool_err) {
+                rc = cli_fail(AUDITFS_EIO, "append --rsyslog: spool");
+                goto out;
             }
             printf("%s\n", reply);
             fflush(stdout);
+            if (answered && spool_put(sp, 'A', NULL, 0) != 0) {
+                rc = cli_fail(AUDITFS_EIO, "append --rsyslog: spool");
+                goto out;
+            }
             start += n + 1;
         }
         memmove(buf, buf + start, len - start);
@@ -897,11 +1037,12 @@ rsyslog_input(ingest *g)
         }
     }
 out:
-    /* a transaction rsyslog has not committed is not ours to confirm: it will be resent, so
-     * storing it now would only duplicate it */
+    /* a transaction rsyslog has not committed is not confirmed: it stays in the spool (the
+     * next start commits what rsyslog will not resend) and is not stored now */
     if (in_tx)
         for (size_t i = 0; i < g->nt; i++)
             batch_clear(&g->t[i].b);
+    close(sp);
     free(buf);
     return rc;
 }
@@ -1619,6 +1760,7 @@ cmd_append(int argc, char **argv)
                                          {"route-by", required_argument, 0, 'r'},
                                          {"ledgers", required_argument, 0, 'L'},
                                          {"retry-secs", required_argument, 0, 'W'},
+                                         {"spool", required_argument, 0, 'Z'},
                                          {0, 0, 0, 0}};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--"))
@@ -1710,6 +1852,7 @@ cmd_append(int argc, char **argv)
             break;
         case 'r': route_by = optarg; break;
         case 'L': g.ledgers_dir = optarg; break;
+        case 'Z': g.spool = optarg; break;
         case 'W':
             if (cli_parse_u64(&v, optarg, "--retry-secs") || v > 86400 * 365)
                 return EXIT_USAGE;
