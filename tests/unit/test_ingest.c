@@ -4,9 +4,11 @@
 #include "auditfs/ingest.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int
 leaf_with_payload(const char *type_extra, const char *payload, size_t n)
@@ -178,4 +180,103 @@ Test(ingest, event_time_is_an_optional_header)
                         "event-time 2026-11-21T22:13:09.500000Z\n"
                         "stream api\nprev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nlength 2\n\n{}";
     cr_assert_eq(auditfs_entry_parse(&e, (const uint8_t *)moved, strlen(moved)), AUDITFS_EFORMAT);
+}
+
+static void
+commit_one(const char *dir, auditfs_signer *key, const char *payload, const char *trailer)
+{
+    auditfs_writer *w = NULL;
+    auditfs_writer_options wo = {0, 0, 1};
+    auditfs_entry e;
+    uint64_t size;
+    memset(&e, 0, sizeof e);
+    strcpy(e.type, "log");
+    strcpy(e.stream, "api");
+    e.payload = (const uint8_t *)payload;
+    e.payload_len = strlen(payload);
+    cr_assert_eq(auditfs_writer_open(&w, dir, key, &wo), 0, "%s", auditfs_error_last());
+    cr_assert_eq(auditfs_writer_add(w, &e, NULL, 0, NULL), 0, "%s", auditfs_error_last());
+    if (trailer)
+        cr_assert_eq(auditfs_writer_set_trailer(w, trailer), 0, "%s", auditfs_error_last());
+    cr_assert_eq(auditfs_writer_commit(w, &size), 0, "%s", auditfs_error_last());
+    auditfs_writer_free(w);
+}
+
+Test(ingest, trailers_are_durable_with_their_batch_and_found_newest_first)
+{
+    char dir[64], path[80];
+    snprintf(dir, sizeof dir, "/tmp/auditfs-ingest-XXXXXX");
+    cr_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/l", dir);
+    auditfs_signer *key = NULL;
+    auditfs_verifier *v = NULL;
+    cr_assert_eq(auditfs_signer_generate(&key, "ingest.test"), 0);
+    cr_assert_eq(auditfs_signer_verifier(&v, key), 0);
+    cr_assert_eq(auditfs_ledger_init(path, key, NULL), 0, "%s", auditfs_error_last());
+    /* trailers are "Key: value" printable lines */
+    auditfs_writer *w = NULL;
+    auditfs_writer_options wo = {0, 0, 1};
+    cr_assert_eq(auditfs_writer_open(&w, path, key, &wo), 0);
+    cr_assert_eq(auditfs_writer_set_trailer(w, "no colon\n"), AUDITFS_EINVAL);
+    cr_assert_eq(auditfs_writer_set_trailer(w, "A: b"), AUDITFS_EINVAL, "no final newline");
+    cr_assert_eq(auditfs_writer_set_trailer(w, "A: \x01\n"), AUDITFS_EINVAL);
+    auditfs_writer_free(w);
+    commit_one(path, key, "{\"a\":1}", "Auditfs-Position: f 1:2 0:0000000000000000000000000000000000000000000000000000000000000000 8\n");
+    commit_one(path, key, "{\"a\":2}", "Auditfs-Batch: 00112233445566778899aabbccddeeff\n");
+    commit_one(path, key, "{\"a\":3}", NULL);
+    auditfs_ledger *l = NULL;
+    cr_assert_eq(auditfs_ledger_open(&l, path), 0);
+    char *val = NULL;
+    uint64_t at = 0;
+    cr_assert_eq(auditfs_ledger_find_trailer(&val, &at, l, "Auditfs-Position: f ", 0), 0);
+    cr_assert_not_null(val);
+    cr_assert_str_eq(val, "1:2 0:0000000000000000000000000000000000000000000000000000000000000000 8");
+    cr_assert_eq(at, 1, "found in the commit of tree size 1");
+    free(val);
+    cr_assert_eq(auditfs_ledger_find_trailer(&val, NULL, l, "Auditfs-Position: f ", 2), 0);
+    cr_assert_null(val, "beyond max_commits");
+    cr_assert_eq(auditfs_ledger_find_trailer(&val, NULL, l, "Auditfs-Batch: 00112233445566778899aabbccddeeff", 0), 0);
+    cr_assert(val && val[0] == '\0', "an exact line is found with an empty rest");
+    free(val);
+    cr_assert_eq(auditfs_ledger_find_trailer(&val, NULL, l, "Auditfs-Nothing: ", 0), 0);
+    cr_assert_null(val);
+    /* verify accepts (ignores) the trailers */
+    auditfs_verify_report r;
+    cr_assert_eq(auditfs_ledger_verify(&r, l, v, NULL, 0), 0, "%s", r.reason);
+    auditfs_ledger_free(l);
+    /* positions recognise a file by its head, also under another inode */
+    char f1[96], f2[96];
+    snprintf(f1, sizeof f1, "%s/a.log", dir);
+    snprintf(f2, sizeof f2, "%s/a.log.copy", dir);
+    FILE *f = fopen(f1, "w");
+    cr_assert_not_null(f);
+    fputs("line one\nline two\n", f);
+    fclose(f);
+    int fd = open(f1, O_RDONLY);
+    auditfs_position p;
+    memset(&p, 0, sizeof p);
+    strcpy(p.key, f1);
+    cr_assert_eq(auditfs_position_identify(&p, fd, 9), 0);
+    cr_assert_eq(p.head_len, 9);
+    int same = 0;
+    cr_assert_eq(auditfs_position_matches(&p, fd, &same), 1);
+    cr_assert_eq(same, 1);
+    close(fd);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "cp %s %s", f1, f2);
+    cr_assert_eq(system(cmd), 0);
+    fd = open(f2, O_RDONLY);
+    cr_assert_eq(auditfs_position_matches(&p, fd, &same), 1, "a copy matches by content");
+    cr_assert_eq(same, 0, "under another inode");
+    close(fd);
+    f = fopen(f1, "w"); /* truncated and rewritten: another file now */
+    fputs("LINE one\n", f);
+    fclose(f);
+    fd = open(f1, O_RDONLY);
+    cr_assert_eq(auditfs_position_matches(&p, fd, &same), 0);
+    close(fd);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    auditfs_verifier_free(v);
+    auditfs_signer_free(key);
 }
