@@ -1278,6 +1278,10 @@ src_pump(ingest *g, fsrc *f, int at_end, int *progress)
 {
     if (f->fd < 0)
         return 0;
+    /* not the file we identified any more (copytruncate and written again past our offset):
+     * read nothing, src_check starts it over from its beginning */
+    if (f->pos.head_len > 0 && !auditfs_position_matches(&f->pos, f->fd, NULL))
+        return 0;
     for (;;) {
         if (f->cap - f->len < 65536) {
             size_t cap = f->cap ? f->cap * 2 : 1 << 20;
@@ -1382,7 +1386,11 @@ src_check(ingest *g, fsrc *f, int force)
             f->dirty = 1;
         return 0;
     }
-    if (fstat(f->fd, &cur) == 0 && (uint64_t)cur.st_size < f->off + f->len) {
+    /* truncated: smaller than what we read, or (truncated and written again past our offset
+     * between two checks) its first bytes are no longer those we identified it by */
+    if (fstat(f->fd, &cur) == 0 &&
+        ((uint64_t)cur.st_size < f->off + f->len ||
+         (f->pos.head_len > 0 && !auditfs_position_matches(&f->pos, f->fd, NULL)))) {
         /* copytruncate: what we had not read yet is in the copy, if we can find it */
         auditfs_position p = f->pos;
         fsrc tmp;

@@ -65,7 +65,14 @@ follow $L $WORK/app.log
 wait_size $L 2400; sleep 0.3
 stop
 [ "$(size $L)" = 2400 ] && ok "restart after a rotation: the rest of the rotated file, then the new one" || not_ok "size $(size $L)"
-gen 0 2400 > want
+# ---- copytruncate whose new content outgrows the old before the next check ----
+follow $L $WORK/app.log
+sleep 0.3
+cp app.log app.log.4; gen 2400 3400 > app.log
+wait_size $L 3400; sleep 0.3
+stop
+[ "$(size $L)" = 3400 ] && ok "copytruncate regrown past the old size: recognised by the file's first bytes" || not_ok "size $(size $L)"
+gen 0 3400 > want
 payloads $L > got
 cmp -s got want && ok "the ledger holds every line exactly once, in order" || not_ok "ledger differs from the input: $(diff got want | head -3)"
 git -C $L log -1 --format=%B | grep -q "^Auditfs-Position: $WORK/app.log [0-9]*:[0-9]* [0-9]*:[0-9a-f]\{64\} [0-9]*$" \
