@@ -866,11 +866,27 @@ spool_put(int fd, char type, const uint8_t *p, size_t n)
     return w == (ssize_t)want ? 0 : -1;
 }
 
+typedef struct spool_ctx {
+    ingest *g;
+    uint64_t n;
+    int rc;
+} spool_ctx;
+
+static int
+spool_msg(const uint8_t *msg, size_t len, void *arg)
+{
+    spool_ctx *c = arg;
+    c->rc = ingest_line(c->g, "<rsyslog spool>", ++c->n, msg, len, NULL);
+    return c->rc ? -1 : 0;
+}
+
 /* Commits the answered messages of an interrupted transaction found in the spool. */
 static int
 spool_recover(ingest *g, int fd, uint64_t *recovered)
 {
     struct stat st;
+    spool_ctx c = {g, 0, 0};
+    int committed = 0, rc = 0;
     *recovered = 0;
     if (fstat(fd, &st) != 0 || st.st_size == 0)
         return 0;
@@ -882,51 +898,18 @@ spool_recover(ingest *g, int fd, uint64_t *recovered)
         free(b);
         return cli_fail(AUDITFS_EIO, "append --rsyslog: spool");
     }
-    /* find the last transaction: its messages, whether answered, whether its commit came */
-    size_t i = 0, start = n;
-    int committed = 0;
-    for (size_t k = 0; k < n; k++)
-        if ((k == 0 || b[k - 1] == '\n') && b[k] == 'B' && k + 1 < n && b[k + 1] == '\n')
-            start = k; /* records are whole lines, messages length-prefixed: see below */
-    int rc = 0;
-    if (start < n) {
-        i = start + 2;
-        const uint8_t *pend = NULL;
-        size_t plen = 0;
-        while (i < n && rc == 0) {
-            if (b[i] == 'M') {
-                size_t len = 0, j = i + 1;
-                while (j < n && b[j] >= '0' && b[j] <= '9' && len < ((size_t)1 << 40))
-                    len = len * 10 + (size_t)(b[j++] - '0');
-                if (j >= n || b[j] != ':' || len > n - j - 1 || j + 1 + len >= n ||
-                    b[j + 1 + len] != '\n')
-                    break; /* cut short by the kill: it was never answered */
-                pend = b + j + 1;
-                plen = len;
-                i = j + 2 + len;
-            } else if (b[i] == 'A' && i + 1 < n && b[i + 1] == '\n') {
-                if (pend) {
-                    rc = ingest_line(g, "<rsyslog spool>", *recovered + 1, pend, plen, NULL);
-                    (*recovered)++;
-                }
-                pend = NULL;
-                i += 2;
-            } else if (b[i] == 'C' && i + 1 < n && b[i + 1] == '\n') {
-                committed = 1;
-                break;
-            } else {
-                break;
-            }
-        }
-    }
+    int r = auditfs_spool_scan(b, n, &committed, spool_msg, &c);
     free(b);
+    if (r < 0)
+        return c.rc;
     if (committed) {
         /* rsyslog resends the whole transaction: what we read from the spool is dropped */
         for (size_t k = 0; k < g->nt; k++)
             batch_clear(&g->t[k].b);
-        *recovered = 0;
+    } else {
+        *recovered = (uint64_t)r;
     }
-    if (rc == 0 && *recovered)
+    if (*recovered)
         rc = commit_all(g);
     if (rc == 0 && ftruncate(fd, 0) != 0)
         rc = cli_fail(AUDITFS_EIO, "append --rsyslog: spool");

@@ -243,3 +243,66 @@ auditfs_position_matches(const auditfs_position *p, int fd, int *same_inode)
         *same_inode = (uint64_t)st.st_dev == p->dev && (uint64_t)st.st_ino == p->ino;
     return 1;
 }
+
+/* One record of a spool at b[i]: its type and, for 'M', the message; 0 at the end or at a
+ * record cut short (a kill while writing it), else the offset after it. */
+static size_t
+spool_record(char *type, const uint8_t **msg, size_t *mlen, const uint8_t *b, size_t n, size_t i)
+{
+    if (i + 1 >= n)
+        return 0;
+    *type = (char)b[i];
+    if (b[i] == 'B' || b[i] == 'A' || b[i] == 'C')
+        return b[i + 1] == '\n' ? i + 2 : 0;
+    if (b[i] != 'M')
+        return 0;
+    size_t len = 0, j = i + 1;
+    while (j < n && j < i + 21 && b[j] >= '0' && b[j] <= '9')
+        len = len * 10 + (size_t)(b[j++] - '0');
+    /* "M<len>:<len bytes>\n", all inside the buffer */
+    if (j == i + 1 || j >= n || b[j] != ':' || len >= n - j - 1 || b[j + 1 + len] != '\n')
+        return 0;
+    *msg = b + j + 1;
+    *mlen = len;
+    return j + 2 + len;
+}
+
+/* The spool is written by one auditfs --rsyslog and read back by the next one; it is parsed as
+ * untrusted bytes all the same (a truncated write, a stray file): records are read in order
+ * from the start, so no message byte is ever taken for a record. */
+int
+auditfs_spool_scan(const uint8_t *b, size_t n, int *committed,
+                   int (*cb)(const uint8_t *msg, size_t len, void *arg), void *arg)
+{
+    size_t i = 0, next, last_begin = n;
+    const uint8_t *msg = NULL, *pend = NULL;
+    size_t mlen = 0, plen = 0;
+    char type;
+    int count = 0;
+    *committed = 0;
+    /* pass 1: where the last transaction begins */
+    for (i = 0; (next = spool_record(&type, &msg, &mlen, b, n, i)) != 0; i = next)
+        if (type == 'B')
+            last_begin = next;
+    if (last_begin >= n)
+        return 0;
+    /* pass 2: its answered messages, unless its commit mark came */
+    for (i = last_begin; (next = spool_record(&type, &msg, &mlen, b, n, i)) != 0; i = next) {
+        if (type == 'M') {
+            pend = msg;
+            plen = mlen;
+        } else if (type == 'A' && pend) {
+            int r = cb(pend, plen, arg);
+            if (r)
+                return r;
+            count++;
+            pend = NULL;
+        } else if (type == 'C') {
+            *committed = 1;
+            break;
+        } else if (type == 'B') {
+            break;
+        }
+    }
+    return count;
+}

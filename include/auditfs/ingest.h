@@ -58,6 +58,17 @@ AUDITFS_API int auditfs_position_identify(auditfs_position *p, int fd, uint64_t 
  */
 AUDITFS_API int auditfs_position_matches(const auditfs_position *p, int fd, int *same_inode);
 
+/**
+ * Scans an `append --rsyslog` spool (docs/FORMAT.md section 6): for the last transaction in it,
+ * calls cb for each message that was answered ("M" record followed by "A"), in order, unless
+ * the transaction reached its commit mark ("C": rsyslog then resends it all), which sets
+ * *committed. A record cut short ends the scan. Returns the number of messages passed to cb,
+ * or cb's nonzero return. One pass, nothing allocated.
+ */
+AUDITFS_API int auditfs_spool_scan(const uint8_t *b, size_t n, int *committed,
+                                   int (*cb)(const uint8_t *msg, size_t len, void *arg),
+                                   void *arg);
+
 /** Longest value taken from a JSON field. */
 #define AUDITFS_FIELD_MAX 256
 

@@ -280,3 +280,31 @@ Test(ingest, trailers_are_durable_with_their_batch_and_found_newest_first)
     auditfs_verifier_free(v);
     auditfs_signer_free(key);
 }
+
+static int
+collect(const uint8_t *msg, size_t len, void *arg)
+{
+    char *out = arg;
+    strncat(out, (const char *)msg, len);
+    strcat(out, "|");
+    return 0;
+}
+
+Test(ingest, spool_scan)
+{
+    char got[256];
+    int committed;
+    const char *s1 = "B\nM1:x\nA\nB\nM7:{\"a\":1}\nA\nM3:abc\nA\nM2:zz\n";
+    got[0] = '\0';
+    cr_assert_eq(auditfs_spool_scan((const uint8_t *)s1, strlen(s1), &committed, collect, got), 2);
+    cr_assert_str_eq(got, "{\"a\":1}|abc|", "the last transaction's answered messages only");
+    cr_assert_eq(committed, 0);
+    const char *s2 = "B\nM1:a\nA\nC\n";
+    got[0] = '\0';
+    cr_assert_eq(auditfs_spool_scan((const uint8_t *)s2, strlen(s2), &committed, collect, got), 1);
+    cr_assert_eq(committed, 1, "the commit mark came: rsyslog resends");
+    const char *s3 = "B\nM9:abc\nA\n"; /* length beyond the data: cut short */
+    got[0] = '\0';
+    cr_assert_eq(auditfs_spool_scan((const uint8_t *)s3, strlen(s3), &committed, collect, got), 0);
+    cr_assert_eq(auditfs_spool_scan((const uint8_t *)"", 0, &committed, collect, got), 0);
+}
