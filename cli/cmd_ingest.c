@@ -75,7 +75,7 @@ static const char append_help[] =
     "--rsyslog          speak rsyslog omprog's protocol on stdin/stdout (confirmMessages,\n"
     "                   useTransactions): DEFER_COMMIT per message, OK once a transaction is\n"
     "                   durable; bad messages are always quarantined. Deferred messages are\n"
-    "                   spooled (--spool F, default LEDGER/auditfs-rsyslog.spool) so that a\n"
+    "                   spooled (--spool DIR, default LEDGER/auditfs-rsyslog.spool/) so that a\n"
     "                   transaction cut by our death is committed at the next start (rsyslog\n"
     "                   does not resend those). See contrib/rsyslog/.\n"
     "--journal          read the systemd journal (--journal-file F, repeatable, or the\n"
@@ -924,25 +924,59 @@ rsyslog_input(ingest *g)
     size_t len = 0;
     uint64_t lineno = 0, recovered = 0;
     int rc = 0, in_tx = 0, sp = -1;
-    char spath[PATH_MAX];
+    char sdir[PATH_MAX], spath[PATH_MAX + 64];
     if (!buf)
         return cli_fail(AUDITFS_ENOMEM, "append");
-    snprintf(spath, sizeof spath, "%s/auditfs-rsyslog.spool", g->ledger);
-    sp = open(g->spool ? g->spool : spath, O_RDWR | O_CREAT | O_CLOEXEC | O_APPEND, 0600);
+    /* one spool per running instance (rsyslog may run several, and starts a new one before
+     * it has reaped the old): DIR/<pid>, flock'ed while its owner lives */
+    snprintf(sdir, sizeof sdir, "%s", g->spool ? g->spool : "");
+    if (!g->spool)
+        snprintf(sdir, sizeof sdir, "%s/auditfs-rsyslog.spool", g->ledger);
+    if (mkdir(sdir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "auditfs: %s: %s\n", sdir, strerror(errno));
+        printf("ERROR spool\n");
+        fflush(stdout);
+        free(buf);
+        return EXIT_IO;
+    }
+    snprintf(spath, sizeof spath, "%s/%ld", sdir, (long)getpid());
+    sp = open(spath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
     if (sp < 0 || flock(sp, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "auditfs: %s: %s\n", g->spool ? g->spool : spath,
-                sp < 0 ? strerror(errno) : "another auditfs --rsyslog uses this spool");
+        fprintf(stderr, "auditfs: %s: %s\n", spath, strerror(errno));
         printf("ERROR spool\n");
         fflush(stdout);
         if (sp >= 0)
             close(sp);
         free(buf);
-        return EXIT_BUSY;
+        return EXIT_IO;
     }
-    if ((rc = spool_recover(g, sp, &recovered)) != 0) {
+    /* the spools of dead instances (not locked): commit what rsyslog will not resend */
+    DIR *d = opendir(sdir);
+    struct dirent *de;
+    while (rc == 0 && d && (de = readdir(d)) != NULL) {
+        char other[PATH_MAX + 300];
+        uint64_t got = 0;
+        if (de->d_name[0] == '.' || strcmp(de->d_name, spath + strlen(sdir) + 1) == 0)
+            continue;
+        snprintf(other, sizeof other, "%s/%s", sdir, de->d_name);
+        int ofd = open(other, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (ofd < 0)
+            continue;
+        if (flock(ofd, LOCK_EX | LOCK_NB) == 0) {
+            rc = spool_recover(g, ofd, &got);
+            if (rc == 0)
+                unlink(other);
+            recovered += got;
+        }
+        close(ofd);
+    }
+    if (d)
+        closedir(d);
+    if (rc != 0) {
         printf("ERROR recovery\n");
         fflush(stdout);
         close(sp);
+        unlink(spath);
         free(buf);
         return rc;
     }
@@ -1025,6 +1059,9 @@ out:
     if (in_tx)
         for (size_t i = 0; i < g->nt; i++)
             batch_clear(&g->t[i].b);
+    /* an interrupted transaction stays in the spool for the next instance; else it goes */
+    if (!in_tx)
+        unlink(spath);
     close(sp);
     free(buf);
     return rc;

@@ -18,6 +18,7 @@ $A init --ledger $L --key key 2>/dev/null
 mkdir -p rs-work
 # the shipped configuration, with this test's paths
 sed -e "s|/usr/local/bin/auditfs|$A|" -e "s|/srv/ledgers/syslog|$L|" -e "s|/etc/auditfs/provider.key|$WORK/key|" \
+    -e "s|^\( *\)name=\"auditfs\"\$|\1name=\"auditfs\" output=\"$WORK/auditfs.stderr\"|" \
     "$ROOT/contrib/rsyslog/auditfs.conf" > auditfs.conf
 grep -q "$WORK/key" auditfs.conf && ok "the contrib configuration has the paths to edit" || not_ok "sed did not apply"
 cat > rsyslog.conf <<EOF
@@ -56,7 +57,10 @@ msgs | grep '^msg-' | sort | uniq -c > counts
 distinct=$(wc -l < counts)
 dups=$(awk '$1 > 1 { d += $1 - 1 } END { print d + 0 }' counts)
 [ $kills -ge 2 ] && ok "auditfs was killed -9 $kills times mid-stream (rsyslog restarted it)" || not_ok "only $kills kills"
-[ "$distinct" = $M ] && ok "every one of the $M logger lines is in the ledger" || not_ok "$distinct of $M distinct messages: $(tail -3 rsyslogd.log)"
+[ "$distinct" = $M ] && ok "every one of the $M logger lines is in the ledger" || not_ok "$distinct of $M distinct messages: $(tail -3 rsyslogd.log) $(tail -3 auditfs.stderr 2>/dev/null)"
+rec=$(grep -o 'committed [0-9]* message(s) of a transaction interrupted' auditfs.stderr 2>/dev/null | awk '{ s += $2 } END { print s + 0 }')
+echo "# messages of interrupted transactions committed from the spool at restart: $rec"
+grep '^auditfs:' auditfs.stderr 2>/dev/null | grep -v 'committed [0-9]* message' | sort | uniq -c | head -5 | sed 's/^/# /'
 echo "# duplicates (batches committed but not confirmed before a kill): $dups entries"
 [ "$dups" -le $((kills * 1024)) ] && ok "duplicates only from unconfirmed batches: $dups (at most one batch per kill)" || not_ok "$dups duplicates for $kills kills"
 $A log --ledger $L --json | jq -c 'select(.payload.msg==" msg-1") | [(.event_time|type), .party, .stream]' | grep -q '^\["string","provider","syslog"\]$' \
