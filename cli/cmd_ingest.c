@@ -916,6 +916,44 @@ spool_recover(ingest *g, int fd, uint64_t *recovered)
     return rc;
 }
 
+/* Commits what the spools of dead instances (files not locked) hold that rsyslog will not
+ * resend, and removes them. Run at start and before each transaction: rsyslog may run
+ * several instances, and one may die while another lives on. */
+static int
+recover_dead_spools(ingest *g, const char *sdir, const char *own, uint64_t *recovered)
+{
+    DIR *d = opendir(sdir);
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && d && (de = readdir(d)) != NULL) {
+        char other[PATH_MAX + 300];
+        uint64_t got = 0;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(other, sizeof other, "%s/%s", sdir, de->d_name);
+        if (strcmp(other, own) == 0)
+            continue;
+        int ofd = open(other, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (ofd < 0)
+            continue;
+        if (flock(ofd, LOCK_EX | LOCK_NB) == 0) {
+            rc = spool_recover(g, ofd, &got);
+            if (rc == 0)
+                unlink(other);
+            *recovered += got;
+            if (got)
+                fprintf(stderr, "auditfs: committed %llu message(s) of a transaction interrupted "
+                                "before its commit mark (rsyslog does not resend those: rsyslog "
+                                "issue #2420)\n",
+                        (unsigned long long)got);
+        }
+        close(ofd);
+    }
+    if (d)
+        closedir(d);
+    return rc;
+}
+
 static int
 rsyslog_input(ingest *g)
 {
@@ -950,28 +988,7 @@ rsyslog_input(ingest *g)
         free(buf);
         return EXIT_IO;
     }
-    /* the spools of dead instances (not locked): commit what rsyslog will not resend */
-    DIR *d = opendir(sdir);
-    struct dirent *de;
-    while (rc == 0 && d && (de = readdir(d)) != NULL) {
-        char other[PATH_MAX + 300];
-        uint64_t got = 0;
-        if (de->d_name[0] == '.' || strcmp(de->d_name, spath + strlen(sdir) + 1) == 0)
-            continue;
-        snprintf(other, sizeof other, "%s/%s", sdir, de->d_name);
-        int ofd = open(other, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-        if (ofd < 0)
-            continue;
-        if (flock(ofd, LOCK_EX | LOCK_NB) == 0) {
-            rc = spool_recover(g, ofd, &got);
-            if (rc == 0)
-                unlink(other);
-            recovered += got;
-        }
-        close(ofd);
-    }
-    if (d)
-        closedir(d);
+    rc = recover_dead_spools(g, sdir, spath, &recovered);
     if (rc != 0) {
         printf("ERROR recovery\n");
         fflush(stdout);
@@ -980,10 +997,6 @@ rsyslog_input(ingest *g)
         free(buf);
         return rc;
     }
-    if (recovered)
-        fprintf(stderr, "auditfs: committed %llu message(s) of a transaction interrupted before "
-                        "its commit mark (rsyslog does not resend those: rsyslog issue #2420)\n",
-                (unsigned long long)recovered);
     printf("OK\n");
     fflush(stdout);
     while (!g_stop) {
@@ -1007,6 +1020,8 @@ rsyslog_input(ingest *g)
             lineno++;
             int spool_err = 0, answered = 0;
             if (n == 17 && !memcmp(buf + start, "BEGIN TRANSACTION", 17)) {
+                if ((rc = recover_dead_spools(g, sdir, spath, &recovered)) != 0)
+                    goto out;
                 in_tx = 1;
                 spool_err = ftruncate(sp, 0) != 0 || spool_put(sp, 'B', NULL, 0) != 0;
                 reply = "OK";
@@ -1032,16 +1047,14 @@ rsyslog_input(ingest *g)
                 reply = in_tx ? "DEFER_COMMIT" : "OK";
                 answered = in_tx;
             }
-            if (spool_err) {
+            /* "answered" is recorded before the answer: a kill between the two makes rsyslog
+             * resend that one message (a duplicate), never lose it */
+            if (spool_err || (answered && spool_put(sp, 'A', NULL, 0) != 0)) {
                 rc = cli_fail(AUDITFS_EIO, "append --rsyslog: spool");
                 goto out;
             }
             printf("%s\n", reply);
             fflush(stdout);
-            if (answered && spool_put(sp, 'A', NULL, 0) != 0) {
-                rc = cli_fail(AUDITFS_EIO, "append --rsyslog: spool");
-                goto out;
-            }
             start += n + 1;
         }
         memmove(buf, buf + start, len - start);

@@ -131,6 +131,28 @@ check "a ledger with event times verifies" $A verify --ledger $L5 --key key.pub
 [ "$($A log --ledger $L5 --time event --since 2026-11-17 --until 2026-11-18 | awk '{print $2}' | tr '\n' ,)" = "2026-11-17T02:00:00.000000Z,2026-11-17T03:00:00.500000Z,2026-11-17T02:00:00.000000Z,2026-11-17T03:00:00.500000Z," ] \
     && ok "log --time event selects and shows the event time" || not_ok "log --time event: $($A log --ledger $L5 --time event --since 2026-11-17 --until 2026-11-18 2>&1 | head -3)"
 
+# ---- --rsyslog protocol: a transaction cut by a kill is committed from the spool ----
+L6=$WORK/rs
+$A init --ledger $L6 --key key 2>/dev/null
+mkfifo rin
+$A append --ledger $L6 --key key --stream syslog --rsyslog < rin > rout 2> rerr & pid=$!
+exec 8> rin
+printf 'BEGIN TRANSACTION\n{"m":1}\n{"m":2}\nCOMMIT TRANSACTION\nBEGIN TRANSACTION\n{"m":3}\n{"m":4}\n' >&8
+for _ in $(seq 1 100); do [ "$(wc -l < rout)" -ge 7 ] && break; sleep 0.1; done
+[ "$(tr '\n' ' ' < rout)" = "OK OK DEFER_COMMIT DEFER_COMMIT OK OK DEFER_COMMIT DEFER_COMMIT " ] \
+    && ok "--rsyslog: OK at start, DEFER_COMMIT per message, OK per durable transaction" || not_ok "replies: $(tr '\n' ' ' < rout)"
+kill -9 $pid; wait $pid 2>/dev/null; exec 8>&-
+[ "$(size $L6)" = 2 ] && ok "the killed instance committed only the transaction it confirmed" || not_ok "size $(size $L6)"
+printf 'BEGIN TRANSACTION\n{"m":5}\nCOMMIT TRANSACTION\n' | $A append --ledger $L6 --key key --stream syslog --rsyslog > rout2 2> rerr2
+[ "$(payloads $L6 | jq -c .m | tr '\n' ,)" = "1,2,3,4,5," ] && ok "the next instance commits the deferred messages rsyslog will not resend (spool)" \
+    || not_ok "after restart: $(payloads $L6 | tr '\n' ' ') $(cat rerr2)"
+grep -q "committed 2 message(s) of a transaction interrupted" rerr2 && ok "and says so" || not_ok "stderr: $(cat rerr2)"
+# a spool whose transaction reached its commit mark is resent by rsyslog: not committed again
+printf 'B\nM7:{"m":9}\nA\nC\n' > $L6/auditfs-rsyslog.spool/999999
+printf 'BEGIN TRANSACTION\n{"m":6}\nCOMMIT TRANSACTION\n' | $A append --ledger $L6 --key key --stream syslog --rsyslog > /dev/null 2> rerr3
+[ "$(payloads $L6 | jq -c .m | tr '\n' ,)" = "1,2,3,4,5,6," ] && ok "a transaction that reached its commit mark is left to rsyslog's resend" || not_ok "$(payloads $L6 | tr '\n' ' ')"
+[ -z "$(ls $L6/auditfs-rsyslog.spool/)" ] && ok "spools are removed once handled" || not_ok "left: $(ls $L6/auditfs-rsyslog.spool/)"
+
 # ---- routing: one ledger per tenant, created on first use ----
 D=$WORK/tenants
 printf '{"org":"acme","i":1}\n{"org":"globex","i":2}\n{"org":"acme","i":3}\n' > route.jsonl
