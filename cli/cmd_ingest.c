@@ -157,11 +157,11 @@ typedef struct hdrs {
 } hdrs;
 
 typedef struct rec {
-    size_t off;        /* payload in the arena */
+    size_t off; /* payload in the arena */
     size_t len;
     size_t reason_off; /* quarantine reason in the arena; reason_len 0 for log entries */
     size_t reason_len;
-    uint32_t hdr;      /* index in the header table */
+    uint32_t hdr; /* index in the header table */
     int has_event;
     int64_t event_us;
 } rec;
@@ -197,8 +197,8 @@ arena_put(batch *b, size_t *off, const void *p, size_t n)
 }
 
 static int
-batch_add(batch *b, const hdrs *h, const uint8_t *p, size_t n, const char *reason,
-          int has_event, int64_t event_us)
+batch_add(batch *b, const hdrs *h, const uint8_t *p, size_t n, const char *reason, int has_event,
+          int64_t event_us)
 {
     uint32_t hi;
     /* a stream of records mostly repeats the last header tuple */
@@ -291,7 +291,7 @@ typedef struct ingest {
         int header;
         char from[AUDITFS_FIELD_MAX + 1];
         char to[AUDITFS_FIELD_MAX + 1];
-    } *vmaps;
+    } * vmaps;
     size_t nvmaps;
     /* targets */
     target *t;
@@ -299,7 +299,7 @@ typedef struct ingest {
     /* followed files: their positions go into the trailer of the batch holding their lines */
     fsrc **srcs;
     size_t nsrcs;
-    char *cursor;      /* journal cursor after the last entry in the batch, or NULL */
+    char *cursor; /* journal cursor after the last entry in the batch, or NULL */
     char *cursor_key;
     const char *spool; /* --spool FILE for --rsyslog */
     FILE *ack;         /* where sizes are printed: stdout, or stderr with --rsyslog */
@@ -309,18 +309,18 @@ enum { H_TENANT, H_PARTY, H_LAYER, H_STREAM, H_TIME };
 static const char *const map_names[] = {"tenant", "party", "layer", "stream", "time"};
 
 struct fsrc {
-    char *name;             /* as given: the position key */
+    char *name; /* as given: the position key */
     int fd;
     uint64_t dev, ino;
-    uint64_t off;           /* file offset of buf[0] */
+    uint64_t off; /* file offset of buf[0] */
     uint8_t *buf;
     size_t len, cap;
     uint64_t lineno;
-    auditfs_position pos;   /* after the last line added to the pending batch */
-    int dirty;              /* pos changed since the last commit */
-    char **queue;           /* rotated files to read before NAME itself (after a restart) */
+    auditfs_position pos; /* after the last line added to the pending batch */
+    int dirty;            /* pos changed since the last commit */
+    char **queue;         /* rotated files to read before NAME itself (after a restart) */
     size_t nqueue, iqueue;
-    int from_queue;         /* fd is a rotated file from the queue, not NAME */
+    int from_queue; /* fd is a rotated file from the queue, not NAME */
 };
 
 /* ---- committing, with retries ---- */
@@ -491,16 +491,19 @@ commit_target(ingest *g, target *t, int with_positions)
         int64_t spent = mono_us() - t0;
         if (spent > g->retry_us || (g_stop && spent > 10000000)) {
             int rc = cli_fail(err, "commit");
-            fprintf(stderr, "auditfs: gave up after %d attempts in %lld s: %zu entries read were "
-                            "not committed (a refs/heads/main.lock that stays may be left by a "
-                            "killed git: remove it only if no git process runs)\n",
+            fprintf(stderr,
+                    "auditfs: gave up after %d attempts in %lld s: %zu entries read were "
+                    "not committed (a refs/heads/main.lock that stays may be left by a "
+                    "killed git: remove it only if no git process runs)\n",
                     attempts + 1, (long long)(spent / 1000000), b->n);
             free(trailer);
             return rc;
         }
         if (attempts % 10 == 0)
-            fprintf(stderr, "auditfs: commit of %zu entries to %s failed (%s); retrying, the "
-                            "batch is kept\n", b->n, t->path, msg);
+            fprintf(stderr,
+                    "auditfs: commit of %zu entries to %s failed (%s); retrying, the "
+                    "batch is kept\n",
+                    b->n, t->path, msg);
         sleep_ms(delay);
         delay = delay * 2 > 2000 ? 2000 : delay * 2;
     }
@@ -648,7 +651,10 @@ map_headers(ingest *g, hdrs *h, int *has_event, int64_t *event_us, const uint8_t
             if (ok)
                 memcpy(h->layer, v, strlen(v) + 1); /* validated: fits */
             break;
-        case H_TIME: ok = parse_event_time(event_us, v); *has_event = ok; break;
+        case H_TIME:
+            ok = parse_event_time(event_us, v);
+            *has_event = ok;
+            break;
         }
         if (!ok) {
             /* the value came from data: escape it before printing */
@@ -768,7 +774,8 @@ plain_input(ingest *g, int fd, const char *fname)
             int64_t left = o + g->flush_us - mono_us();
             timeout = left <= 0 ? 0 : (int)((left + 999) / 1000);
         }
-        struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = g_sigpipe[0], .events = POLLIN}};
+        struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
+                                {.fd = g_sigpipe[0], .events = POLLIN}};
         int pr = poll(pfd, 2, timeout);
         if (pr < 0 && errno == EINTR)
             continue;
@@ -813,7 +820,8 @@ plain_input(ingest *g, int fd, const char *fname)
         memmove(buf, buf + start, len - start);
         len -= start;
         if (len == cap) {
-            rc = ingest_line(g, fname, ++lineno, buf, len, "line longer than the hard record limit");
+            rc =
+                ingest_line(g, fname, ++lineno, buf, len, "line longer than the hard record limit");
             if (!rc)
                 rc = EXIT_DATA;
             break;
@@ -823,8 +831,7 @@ plain_input(ingest *g, int fd, const char *fname)
     }
 out:
     if (g_stop && len > 0 && rc == 0) {
-        fprintf(stderr, "auditfs: stopped by a signal: %zu bytes of an unterminated line of ",
-                len);
+        fprintf(stderr, "auditfs: stopped by a signal: %zu bytes of an unterminated line of ", len);
         print_name(stderr, fname);
         fprintf(stderr, " were not stored\n");
     }
@@ -858,7 +865,8 @@ static int
 spool_put(int fd, char type, const uint8_t *p, size_t n)
 {
     char hdr[32];
-    int hl = type == 'M' ? snprintf(hdr, sizeof hdr, "M%zu:", n) : snprintf(hdr, sizeof hdr, "%c\n", type);
+    int hl = type == 'M' ? snprintf(hdr, sizeof hdr, "M%zu:", n)
+                         : snprintf(hdr, sizeof hdr, "%c\n", type);
     struct iovec iov[3] = {{hdr, (size_t)hl}, {(void *)p, n}, {"\n", 1}};
     int cnt = type == 'M' ? 3 : 1;
     size_t want = (size_t)hl + (type == 'M' ? n + 1 : 0);
@@ -942,9 +950,10 @@ recover_dead_spools(ingest *g, const char *sdir, const char *own, uint64_t *reco
                 unlink(other);
             *recovered += got;
             if (got)
-                fprintf(stderr, "auditfs: committed %llu message(s) of a transaction interrupted "
-                                "before its commit mark (rsyslog does not resend those: rsyslog "
-                                "issue #2420)\n",
+                fprintf(stderr,
+                        "auditfs: committed %llu message(s) of a transaction interrupted "
+                        "before its commit mark (rsyslog does not resend those: rsyslog "
+                        "issue #2420)\n",
                         (unsigned long long)got);
         }
         close(ofd);
@@ -1294,8 +1303,9 @@ src_start(ingest *g, fsrc *f, auditfs_ledger *l)
                 f->queue[0], (unsigned long long)saved.offset);
         return 0;
     }
-    fprintf(stderr, "auditfs: %s: the file read last (inode %llu, %llu bytes in) is gone; "
-                    "reading %s from its start\n",
+    fprintf(stderr,
+            "auditfs: %s: the file read last (inode %llu, %llu bytes in) is gone; "
+            "reading %s from its start\n",
             f->name, (unsigned long long)saved.ino, (unsigned long long)saved.offset, f->name);
     if (src_open(f, f->name, 0, 0) != 0 && errno != ENOENT) {
         fprintf(stderr, "auditfs: %s: %s\n", f->name, strerror(errno));
@@ -1439,8 +1449,9 @@ src_check(ingest *g, fsrc *f, int force)
                     return rc;
             }
         } else {
-            fprintf(stderr, "auditfs: %s: truncated; lines written after byte %llu and before "
-                            "the truncation may be lost\n",
+            fprintf(stderr,
+                    "auditfs: %s: truncated; lines written after byte %llu and before "
+                    "the truncation may be lost\n",
                     f->name, (unsigned long long)(f->off + f->len));
         }
         for (size_t i = 0; i < tmp.nqueue; i++)
@@ -1552,7 +1563,8 @@ jb_str(jbuf *b, const char *s, size_t n)
         } else if (c < 0x20 || c == 0x7f) {
             r = jb_put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", c));
         } else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0) {
-            r = jb_put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", (unsigned char)s[i + 1]));
+            r = jb_put(b, tmp,
+                       (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", (unsigned char)s[i + 1]));
             i++;
         } else {
             r = jb_put(b, (const char *)&s[i], 1);
@@ -1599,7 +1611,8 @@ journal_entry_json(jbuf *b, sd_journal *j)
         return -1;
     int first = 1;
     if (sd_journal_get_realtime_usec(j, &rt) >= 0) {
-        int n = snprintf(tmp, sizeof tmp, "\"__REALTIME_TIMESTAMP\":\"%llu\"", (unsigned long long)rt);
+        int n =
+            snprintf(tmp, sizeof tmp, "\"__REALTIME_TIMESTAMP\":\"%llu\"", (unsigned long long)rt);
         if (jb_put(b, tmp, (size_t)n) != 0)
             return -1;
         first = 0;
@@ -1735,11 +1748,13 @@ parse_map(ingest *g, const char *spec)
         char *eq = strchr(tok, '=');
         int k = -1;
         for (int i = 0; eq && i < 5; i++)
-            if ((size_t)(eq - tok) == strlen(map_names[i]) && !strncmp(tok, map_names[i], (size_t)(eq - tok)))
+            if ((size_t)(eq - tok) == strlen(map_names[i]) &&
+                !strncmp(tok, map_names[i], (size_t)(eq - tok)))
                 k = i;
         if (k < 0 || !eq[1] || strlen(eq + 1) >= sizeof g->map_field[k]) {
             free(s);
-            return cli_usage_error("--map '%s': expected tenant|party|layer|stream|time=FIELD", tok);
+            return cli_usage_error("--map '%s': expected tenant|party|layer|stream|time=FIELD",
+                                   tok);
         }
         snprintf(g->map_field[k], sizeof g->map_field[k], "%s", eq + 1);
     }
@@ -1753,9 +1768,11 @@ parse_value(ingest *g, const char *spec)
     const char *colon = strchr(spec, ':'), *eq = colon ? strchr(colon, '=') : NULL;
     int k = -1;
     for (int i = 0; colon && i < 4; i++)
-        if ((size_t)(colon - spec) == strlen(map_names[i]) && !strncmp(spec, map_names[i], (size_t)(colon - spec)))
+        if ((size_t)(colon - spec) == strlen(map_names[i]) &&
+            !strncmp(spec, map_names[i], (size_t)(colon - spec)))
             k = i;
-    if (k < 0 || !eq || (size_t)(eq - colon - 1) > AUDITFS_FIELD_MAX || strlen(eq + 1) > AUDITFS_FIELD_MAX)
+    if (k < 0 || !eq || (size_t)(eq - colon - 1) > AUDITFS_FIELD_MAX ||
+        strlen(eq + 1) > AUDITFS_FIELD_MAX)
         return cli_usage_error("--value '%s': expected tenant|party|layer|stream:FROM=TO", spec);
     struct vmap *v = realloc(g->vmaps, (g->nvmaps + 1) * sizeof *v);
     if (!v)
@@ -1768,6 +1785,11 @@ parse_value(ingest *g, const char *spec)
     return 0;
 }
 
+/*
+ * `auditfs append`. Long because it is the one place that parses every option of every input
+ * (files, stdin, --follow, --rsyslog, --journal), checks their combinations, and dispatches;
+ * each input's loop is its own function above.
+ */
 int
 cmd_append(int argc, char **argv)
 {
@@ -1820,8 +1842,12 @@ cmd_append(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         uint64_t v;
         switch (c) {
-        case 'l': g.ledger = optarg; break;
-        case 'k': key = optarg; break;
+        case 'l':
+            g.ledger = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
         case 's':
             if (cli_set_opt(g.defaults.stream, sizeof g.defaults.stream, optarg, "--stream"))
                 return EXIT_USAGE;
@@ -1838,7 +1864,9 @@ cmd_append(int argc, char **argv)
             if (cli_set_opt(g.defaults.layer, sizeof g.defaults.layer, optarg, "--layer"))
                 return EXIT_USAGE;
             break;
-        case 'Q': g.quarantine = 1; break;
+        case 'Q':
+            g.quarantine = 1;
+            break;
         case 'M':
             if (cli_parse_u64(&v, optarg, "--max-record"))
                 return EXIT_USAGE;
@@ -1861,9 +1889,16 @@ cmd_append(int argc, char **argv)
                 return cli_usage_error("--poll-ms must be 1..60000");
             poll_ms = (int)v;
             break;
-        case 'N': g.no_wait = 1; g.wo.wait_for_lock = 0; break;
-        case 'X': update_index = 0; break;
-        case 'f': follow = 1; break;
+        case 'N':
+            g.no_wait = 1;
+            g.wo.wait_for_lock = 0;
+            break;
+        case 'X':
+            update_index = 0;
+            break;
+        case 'f':
+            follow = 1;
+            break;
         case 'm':
             if ((rc = parse_map(&g, optarg)) != 0)
                 return rc;
@@ -1872,8 +1907,12 @@ cmd_append(int argc, char **argv)
             if ((rc = parse_value(&g, optarg)) != 0)
                 return rc;
             break;
-        case 'R': g.rsyslog = 1; break;
-        case 'J': journal = 1; break;
+        case 'R':
+            g.rsyslog = 1;
+            break;
+        case 'J':
+            journal = 1;
+            break;
         case 'j':
         case 'a': {
             char ***list = c == 'j' ? &jfiles : &matches;
@@ -1891,15 +1930,22 @@ cmd_append(int argc, char **argv)
                 return cli_usage_error("--cursor-key: 1-64 of [A-Za-z0-9._-]");
             g.cursor_key = optarg;
             break;
-        case 'r': route_by = optarg; break;
-        case 'L': g.ledgers_dir = optarg; break;
-        case 'Z': g.spool = optarg; break;
+        case 'r':
+            route_by = optarg;
+            break;
+        case 'L':
+            g.ledgers_dir = optarg;
+            break;
+        case 'Z':
+            g.spool = optarg;
+            break;
         case 'W':
             if (cli_parse_u64(&v, optarg, "--retry-secs") || v > 86400 * 365)
                 return EXIT_USAGE;
             g.retry_us = (int64_t)v * 1000000;
             break;
-        default: return EXIT_USAGE;
+        default:
+            return EXIT_USAGE;
         }
     }
     if (!g.defaults.stream[0] && !g.map_field[H_STREAM][0])

@@ -102,12 +102,26 @@ string(jp *j, char *out, size_t cap, size_t *len)
         uint8_t e = *j->p++;
         uint32_t cp;
         switch (e) {
-        case '"': case '\\': case '/': cp = e; break;
-        case 'b': cp = '\b'; break;
-        case 'f': cp = '\f'; break;
-        case 'n': cp = '\n'; break;
-        case 'r': cp = '\r'; break;
-        case 't': cp = '\t'; break;
+        case '"':
+        case '\\':
+        case '/':
+            cp = e;
+            break;
+        case 'b':
+            cp = '\b';
+            break;
+        case 'f':
+            cp = '\f';
+            break;
+        case 'n':
+            cp = '\n';
+            break;
+        case 'r':
+            cp = '\r';
+            break;
+        case 't':
+            cp = '\t';
+            break;
         case 'u':
             if (j->end - j->p < 4 || hex4(&cp, j->p) != 0)
                 return -1;
@@ -123,7 +137,8 @@ string(jp *j, char *out, size_t cap, size_t *len)
                 return -1;
             }
             break;
-        default: return -1;
+        default:
+            return -1;
         }
         if (put_utf8(out, &n, cap, cp) != 0)
             return -2;
@@ -175,9 +190,9 @@ skip(jp *j, int depth)
     }
     /* number or literal: the bytes up to a delimiter, checked loosely */
     const uint8_t *s = j->p;
-    while (j->p < j->end && (*j->p == '-' || *j->p == '+' || *j->p == '.' ||
-                             (*j->p >= '0' && *j->p <= '9') || (*j->p >= 'a' && *j->p <= 'z') ||
-                             *j->p == 'E'))
+    while (j->p < j->end &&
+           (*j->p == '-' || *j->p == '+' || *j->p == '.' || (*j->p >= '0' && *j->p <= '9') ||
+            (*j->p >= 'a' && *j->p <= 'z') || *j->p == 'E'))
         j->p++;
     size_t n = (size_t)(j->p - s);
     if (n == 0)
@@ -190,8 +205,7 @@ skip(jp *j, int depth)
 }
 
 int
-auditfs_json_field(char out[AUDITFS_FIELD_MAX + 1], const uint8_t *json, size_t n,
-                   const char *path)
+auditfs_json_field(char out[AUDITFS_FIELD_MAX + 1], const uint8_t *json, size_t n, const char *path)
 {
     jp j = {json, json + n};
     const char *seg = path;

@@ -37,8 +37,8 @@ find_line(size_t *vlen, const char *msg, const char *prefix)
 }
 
 int
-auditfs_ledger_find_trailer(char **out, uint64_t *found_size, auditfs_ledger *l,
-                            const char *prefix, uint64_t max_commits)
+auditfs_ledger_find_trailer(char **out, uint64_t *found_size, auditfs_ledger *l, const char *prefix,
+                            uint64_t max_commits)
 {
     git_commit *c = NULL, *parent = NULL;
     int err = 0;

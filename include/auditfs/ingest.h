@@ -41,8 +41,7 @@ typedef struct auditfs_position {
  */
 AUDITFS_API int auditfs_position_format(char **out, const auditfs_position *p) AUDITFS_WUR;
 /** Parses the value after "Auditfs-Position: " (no newline). Strict: one encoding per value. */
-AUDITFS_API int auditfs_position_parse(auditfs_position *out, const char *s,
-                                       size_t n) AUDITFS_WUR;
+AUDITFS_API int auditfs_position_parse(auditfs_position *out, const char *s, size_t n) AUDITFS_WUR;
 /** Percent-encodes key as auditfs_position_format does (out holds 3*strlen+1 bytes). */
 AUDITFS_API void auditfs_position_key(char *out, const char *key);
 
@@ -66,8 +65,7 @@ AUDITFS_API int auditfs_position_matches(const auditfs_position *p, int fd, int 
  * or cb's nonzero return. One pass, nothing allocated.
  */
 AUDITFS_API int auditfs_spool_scan(const uint8_t *b, size_t n, int *committed,
-                                   int (*cb)(const uint8_t *msg, size_t len, void *arg),
-                                   void *arg);
+                                   int (*cb)(const uint8_t *msg, size_t len, void *arg), void *arg);
 
 /** Longest value taken from a JSON field. */
 #define AUDITFS_FIELD_MAX 256

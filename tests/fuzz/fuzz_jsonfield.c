@@ -1,4 +1,5 @@
-/* libFuzzer target: JSON field extraction for `append --map` (bounded, never reads out of range). */
+/* libFuzzer target: JSON field extraction for `append --map` (bounded, never reads out of range).
+ */
 #include "auditfs/ingest.h"
 
 #include <stdlib.h>

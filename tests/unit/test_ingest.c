@@ -26,13 +26,16 @@ leaf_with_payload(const char *type_extra, const char *payload, size_t n)
 Test(ingest, payload_problem_names_each_class)
 {
     char why[AUDITFS_PROBLEM_MAX];
-    cr_assert_null(auditfs_payload_problem(why, (const uint8_t *)"{\"a\":\"\t\xc2\xa0\"}", 11, 100));
+    cr_assert_null(
+        auditfs_payload_problem(why, (const uint8_t *)"{\"a\":\"\t\xc2\xa0\"}", 11, 100));
     const struct {
         const char *p;
         size_t n;
         const char *want;
     } bad[] = {
-        {"a\x00" "b", 3, "NUL byte at byte 2"},
+        {"a\x00"
+         "b",
+         3, "NUL byte at byte 2"},
         {"a\nb", 3, "line break"},
         {"ab\r", 3, "carriage return at end of line"},
         {"a\rb", 3, "carriage return at byte 2"},
@@ -60,12 +63,13 @@ Test(ingest, parse_rejects_what_append_refuses)
     cr_assert_eq(leaf_with_payload(hdr, "x\xc2\x85", 3), AUDITFS_EFORMAT, "C1 verifies");
     cr_assert_eq(leaf_with_payload(hdr, "x\x01", 2), AUDITFS_EFORMAT, "C0 verifies");
     /* quarantine entries keep the rejected bytes as they were */
-    cr_assert_eq(leaf_with_payload("type quarantine\nstream quarantine\nreason bad\n", "x\xc2\x85\n",
-                                   4),
-                 0, "%s", auditfs_error_last());
+    cr_assert_eq(
+        leaf_with_payload("type quarantine\nstream quarantine\nreason bad\n", "x\xc2\x85\n", 4), 0,
+        "%s", auditfs_error_last());
     /* C1 is a control character in header values too */
-    cr_assert_eq(leaf_with_payload("type quarantine\nstream quarantine\nreason b\xc2\x85\n", "x", 1),
-                 AUDITFS_EFORMAT);
+    cr_assert_eq(
+        leaf_with_payload("type quarantine\nstream quarantine\nreason b\xc2\x85\n", "x", 1),
+        AUDITFS_EFORMAT);
 }
 
 Test(ingest, encode_refuses_a_multiline_log_payload)
@@ -106,11 +110,17 @@ Test(ingest, position_round_trip)
     cr_assert_eq(q.offset, p.offset);
     cr_assert_eq(memcmp(q.head_sha256, p.head_sha256, 32), 0);
     /* one encoding per value */
-    cr_assert_neq(auditfs_position_parse(&q, "a%41 1:2 0:" "0000000000000000000000000000000000000000000000000000000000000000 5", 78), 0);
+    cr_assert_neq(
+        auditfs_position_parse(&q,
+                               "a%41 1:2 0:"
+                               "0000000000000000000000000000000000000000000000000000000000000000 5",
+                               78),
+        0);
     const char *ok = "a 1:2 0:0000000000000000000000000000000000000000000000000000000000000000 5";
     cr_assert_eq(auditfs_position_parse(&q, ok, strlen(ok)), 0, "%s", auditfs_error_last());
     cr_assert_neq(auditfs_position_parse(&q, ok, strlen(ok) - 1 + 1 - 2), 0);
-    const char *trail = "a 1:2 0:0000000000000000000000000000000000000000000000000000000000000000 5 ";
+    const char *trail =
+        "a 1:2 0:0000000000000000000000000000000000000000000000000000000000000000 5 ";
     cr_assert_neq(auditfs_position_parse(&q, trail, strlen(trail)), 0);
     free(line);
 }
@@ -151,11 +161,13 @@ Test(ingest, json_field)
 
 Test(ingest, event_time_is_an_optional_header)
 {
-    const char *old = "auditfs-entry/1\nseq 0\ntime 2026-11-21T22:13:11.123456Z\ntype log\n"
-                      "stream api\nprev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nlength 2\n\n{}";
-    const char *neu = "auditfs-entry/1\nseq 0\ntime 2026-11-21T22:13:11.123456Z\n"
-                      "event-time 2026-11-21T22:13:09.500000Z\ntype log\n"
-                      "stream api\nprev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nlength 2\n\n{}";
+    const char *old =
+        "auditfs-entry/1\nseq 0\ntime 2026-11-21T22:13:11.123456Z\ntype log\n"
+        "stream api\nprev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nlength 2\n\n{}";
+    const char *neu =
+        "auditfs-entry/1\nseq 0\ntime 2026-11-21T22:13:11.123456Z\n"
+        "event-time 2026-11-21T22:13:09.500000Z\ntype log\n"
+        "stream api\nprev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nlength 2\n\n{}";
     auditfs_entry e;
     uint8_t *out;
     size_t n;
@@ -176,9 +188,10 @@ Test(ingest, event_time_is_an_optional_header)
     cr_assert(strstr(j, "\"event_time\":\"2026-11-21T22:13:09.500000Z\""), "%s", j);
     free(j);
     /* one place only: after time */
-    const char *moved = "auditfs-entry/1\nseq 0\ntime 2026-11-21T22:13:11.123456Z\ntype log\n"
-                        "event-time 2026-11-21T22:13:09.500000Z\n"
-                        "stream api\nprev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nlength 2\n\n{}";
+    const char *moved =
+        "auditfs-entry/1\nseq 0\ntime 2026-11-21T22:13:11.123456Z\ntype log\n"
+        "event-time 2026-11-21T22:13:09.500000Z\n"
+        "stream api\nprev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nlength 2\n\n{}";
     cr_assert_eq(auditfs_entry_parse(&e, (const uint8_t *)moved, strlen(moved)), AUDITFS_EFORMAT);
 }
 
@@ -221,7 +234,9 @@ Test(ingest, trailers_are_durable_with_their_batch_and_found_newest_first)
     cr_assert_eq(auditfs_writer_set_trailer(w, "A: b"), AUDITFS_EINVAL, "no final newline");
     cr_assert_eq(auditfs_writer_set_trailer(w, "A: \x01\n"), AUDITFS_EINVAL);
     auditfs_writer_free(w);
-    commit_one(path, key, "{\"a\":1}", "Auditfs-Position: f 1:2 0:0000000000000000000000000000000000000000000000000000000000000000 8\n");
+    commit_one(path, key, "{\"a\":1}",
+               "Auditfs-Position: f 1:2 "
+               "0:0000000000000000000000000000000000000000000000000000000000000000 8\n");
     commit_one(path, key, "{\"a\":2}", "Auditfs-Batch: 00112233445566778899aabbccddeeff\n");
     commit_one(path, key, "{\"a\":3}", NULL);
     auditfs_ledger *l = NULL;
@@ -230,12 +245,15 @@ Test(ingest, trailers_are_durable_with_their_batch_and_found_newest_first)
     uint64_t at = 0;
     cr_assert_eq(auditfs_ledger_find_trailer(&val, &at, l, "Auditfs-Position: f ", 0), 0);
     cr_assert_not_null(val);
-    cr_assert_str_eq(val, "1:2 0:0000000000000000000000000000000000000000000000000000000000000000 8");
+    cr_assert_str_eq(val,
+                     "1:2 0:0000000000000000000000000000000000000000000000000000000000000000 8");
     cr_assert_eq(at, 1, "found in the commit of tree size 1");
     free(val);
     cr_assert_eq(auditfs_ledger_find_trailer(&val, NULL, l, "Auditfs-Position: f ", 2), 0);
     cr_assert_null(val, "beyond max_commits");
-    cr_assert_eq(auditfs_ledger_find_trailer(&val, NULL, l, "Auditfs-Batch: 00112233445566778899aabbccddeeff", 0), 0);
+    cr_assert_eq(auditfs_ledger_find_trailer(&val, NULL, l,
+                                             "Auditfs-Batch: 00112233445566778899aabbccddeeff", 0),
+                 0);
     cr_assert(val && val[0] == '\0', "an exact line is found with an empty rest");
     free(val);
     cr_assert_eq(auditfs_ledger_find_trailer(&val, NULL, l, "Auditfs-Nothing: ", 0), 0);
