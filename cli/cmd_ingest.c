@@ -986,8 +986,12 @@ rsyslog_input(ingest *g)
         free(buf);
         return EXIT_IO;
     }
-    snprintf(spath, sizeof spath, "%s/%ld", sdir, (long)getpid());
-    sp = open(spath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
+    /* pid plus a random part: a reused pid never truncates a dead instance's spool */
+    char rnd[33];
+    if (random_hex(rnd) != 0)
+        snprintf(rnd, sizeof rnd, "%lld", (long long)mono_us());
+    snprintf(spath, sizeof spath, "%s/%ld-%.8s", sdir, (long)getpid(), rnd);
+    sp = open(spath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_APPEND, 0600);
     if (sp < 0 || flock(sp, LOCK_EX | LOCK_NB) != 0) {
         fprintf(stderr, "auditfs: %s: %s\n", spath, strerror(errno));
         printf("ERROR spool\n");
