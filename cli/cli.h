@@ -30,6 +30,9 @@ __attribute__((format(printf, 1, 2))) int cli_usage_error(const char *fmt, ...);
 /** The ledger directory from --ledger or $AUDITFS_LEDGER. */
 const char *cli_ledger_path(const char *opt);
 int cli_parse_u64(uint64_t *out, const char *s, const char *what);
+/** Copies an option value into a fixed header field; a value that does not fit is a usage
+ * error (returns EXIT_USAGE after the message), never truncated. */
+int cli_set_opt(char *dst, size_t cap, const char *val, const char *opt);
 
 /**
  * getopt_long, plus "did you mean '--json'?" (from longopts) after an unknown long option.
@@ -134,5 +137,6 @@ int cli_witness_policy(auditfs_policy **out, int64_t *max_age, const struct cli_
 /** Checks the head's cosignatures against the options (0 if none given); prints a report. */
 int cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
                       const auditfs_checkpoint *head, int json);
+int cmd_append(int argc, char **argv);
 
 #endif

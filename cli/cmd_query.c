@@ -13,18 +13,20 @@
 #include <unistd.h>
 
 static const char query_help[] =
-    "usage: auditfs query --ledger DIR [TERM...] [--since T] [--until T] [--grep PATTERN]\n"
+    "usage: auditfs query --ledger DIR [TERM...] [--since T] [--until T] [--time ledger|event]\n"
+    "                     [--grep PATTERN]\n"
     "                     [--json | --entries | --prove] [--limit N] [--no-index] [--stats]\n"
     "\n"
     "Prints the entries that match every TERM, in ledger order. A TERM is FIELD OP VALUE with OP\n"
     "one of = != ~ (glob: * ? \\) < <= > >=. Bare names are top-level fields of JSON payloads\n"
     "(actor=ops-7, action~ecs:Stop*, result!=success); names with a leading underscore are the\n"
     "entry's header fields: _seq _time _type _stream _tenant _party _layer _name _version _title\n"
-    "_effective (_time=2026-11-17 is that whole UTC day). Terms on different fields are ANDed; the\n"
+    "_effective _event_time (_time=2026-11-17 is that whole UTC day). Terms on different fields are ANDed; the\n"
     "same field repeated with = is ORed (actor=a actor=b); other repeats are ANDed (_seq>=10\n"
     "_seq<20). != also matches entries without the field. < <= > >= compare numbers when both\n"
     "sides are numbers and bytes otherwise. --since T is _time>=T and --until T is _time<T\n"
-    "(RFC 3339 or YYYY-MM-DD, UTC). --grep is a POSIX extended regular expression that must\n"
+    "(RFC 3339 or YYYY-MM-DD, UTC); with --time event they select by _event_time, the event's\n"
+    "own time (entries without one are not selected). --grep is a POSIX extended regular expression that must\n"
     "match the raw payload. Non-JSON payloads match only header terms and --grep.\n"
     "\n"
     "Output: each hit's payload line (pipe it into jq); documents and notices print their entry.\n"
@@ -70,6 +72,7 @@ int
 cmd_query(int argc, char **argv)
 {
     const char *ledger = NULL, *since = NULL, *until = NULL, *grep = NULL;
+    const char *tfield = "_time"; /* --time ledger (default) or event: _event_time */
     int format = AUDITFS_QUERY_PAYLOADS, stats_flag = 0, c;
     auditfs_query_options o = AUDITFS_QUERY_OPTIONS_INIT;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
@@ -83,6 +86,7 @@ cmd_query(int argc, char **argv)
                                          {"no-index", no_argument, 0, 'X'},
                                          {"no-update", no_argument, 0, 'U'},
                                          {"stats", no_argument, 0, 'S'},
+                                         {"time", required_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     for (int i = 1; i < argc; i++) {
@@ -112,6 +116,11 @@ cmd_query(int argc, char **argv)
         case 'X': o.no_index = 1; break;
         case 'U': o.no_update = 1; break;
         case 'S': stats_flag = 1; break;
+        case 'T':
+            if (strcmp(optarg, "event") && strcmp(optarg, "ledger"))
+                return cli_usage_error("--time is 'ledger' or 'event'");
+            tfield = strcmp(optarg, "event") ? "_time" : "_event_time";
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -128,7 +137,7 @@ cmd_query(int argc, char **argv)
             auditfs_query_free(q);
             return cli_usage_error("--since '%s' is not RFC 3339 or YYYY-MM-DD", since);
         }
-        snprintf(term, sizeof term, "_time>=%s", since);
+        snprintf(term, sizeof term, "%s>=%s", tfield, since);
         if ((err = auditfs_query_add_term(q, term)) != 0)
             goto fail;
     }
@@ -137,7 +146,7 @@ cmd_query(int argc, char **argv)
             auditfs_query_free(q);
             return cli_usage_error("--until '%s' is not RFC 3339 or YYYY-MM-DD", until);
         }
-        snprintf(term, sizeof term, "_time<%s", until);
+        snprintf(term, sizeof term, "%s<%s", tfield, until);
         if ((err = auditfs_query_add_term(q, term)) != 0)
             goto fail;
     }

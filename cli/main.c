@@ -89,6 +89,17 @@ cli_parse_u64(uint64_t *out, const char *s, const char *what)
     return 0;
 }
 
+int
+cli_set_opt(char *dst, size_t cap, const char *val, const char *opt)
+{
+    size_t n = strlen(val);
+    if (n >= cap)
+        return cli_usage_error("%s: %zu bytes, over the limit of %zu (refused, not truncated)",
+                               opt, n, cap - 1);
+    memcpy(dst, val, n + 1);
+    return 0;
+}
+
 static int
 want_help(int argc, char **argv, const char *text)
 {
@@ -251,341 +262,7 @@ cmd_init(int argc, char **argv)
     return 0;
 }
 
-/* ---- append ---- */
-
-static const char append_help[] =
-    "usage: auditfs append --ledger DIR --key FILE --stream S [--tenant T] [--party P]\n"
-    "                      [--layer L] [--quarantine] [--max-record BYTES] [--batch-bytes N]\n"
-    "                      [--flush-ms MS] [--no-wait] [--no-index] [--json]\n"
-    "                      [--tlog-tiles OUTDIR] [FILE...]\n"
-    "\n"
-    "Appends one entry per input line (standard input when no FILE), signing and committing in\n"
-    "batches: a batch is committed when it holds --batch-bytes (default 8 MiB) or when its first\n"
-    "line is --flush-ms old (default 1000), so a slow trickle is committed within a second.\n"
-    "Each durable commit prints the new tree size on standard output: every entry up to it is\n"
-    "acknowledged (fsynced); --json prints {\"tree_size\",\"entries\",\"quarantined\"} lines.\n"
-    "Lines must be UTF-8 without NUL or control characters (tab allowed), at most\n"
-    "--max-record bytes (default 65536), and end with a newline. A bad line\n"
-    "stops the append with FILE:LINE: reason and exit code 3 after committing everything before\n"
-    "it; with --quarantine the line is stored byte-exact in the 'quarantine' stream instead.\n"
-    "A second appender waits for the first (--no-wait: exit 6 instead).\n"
-    "When it ends, append brings the query index up to date (derived data; see `auditfs index`);\n"
-    "--no-index leaves that to a later `auditfs index` or query, for pipelines that index on\n"
-    "their own schedule. --tlog-tiles OUTDIR brings a static C2SP tlog-tiles tree up to date\n"
-    "after each commit (see `auditfs export`; a failed export warns, the commit stands).\n"
-    "--witness URL=KEY.pub (repeatable) sends every new checkpoint to those C2SP tlog-witness\n"
-    "witnesses after its commit and stores their cosignatures; refusals go to stderr and the\n"
-    "append goes on (a slow witness delays the next batch, up to 30 s).\n"
-    "P is provider|customer|security-vendor|assessor; L is facility|hardware|virtualization|\n"
-    "platform|application|data.\n";
-
-typedef struct appender {
-    auditfs_writer *w;
-    auditfs_entry tmpl;
-    int quarantine;
-    size_t max_record;
-    int64_t flush_us;
-    int64_t batch_start;
-    uint64_t committed;
-    uint64_t quarantined;
-    int json; /* acknowledgments as JSON lines */
-    const char *ledger, *tlog_dir; /* --tlog-tiles: export after each commit */
-    auditfs_verifier *tlog_key;
-    const char *path;           /* the ledger, for --witness */
-    const char *witnesses[64];  /* --witness URL=KEY.pub: asked after every commit */
-    size_t nwitnesses;
-} appender;
-
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int
-ap_commit(appender *a)
-{
-    uint64_t size, n = auditfs_writer_pending_count(a->w);
-    if (n == 0)
-        return 0;
-    int err = auditfs_writer_commit(a->w, &size);
-    if (err)
-        return err;
-    a->committed = size;
-    if (a->json)
-        printf("{\"tree_size\":%llu,\"entries\":%llu,\"quarantined\":%llu}\n",
-               (unsigned long long)size, (unsigned long long)n,
-               (unsigned long long)a->quarantined);
-    else
-        printf("%llu\n", (unsigned long long)size);
-    fflush(stdout);
-    if (a->tlog_dir)
-        cli_tlog_export(a->ledger, a->tlog_key, a->tlog_dir);
-    a->batch_start = 0;
-    /* each new checkpoint goes to the witnesses; a refusal is reported, appending goes on */
-    if (a->nwitnesses)
-        (void)cli_witness_request(stderr, a->path, a->witnesses, a->nwitnesses, 30);
-    return 0;
-}
-
-static const char *
-line_problem(const uint8_t *p, size_t n, size_t max)
-{
-    if (n > max)
-        return "line longer than the record size limit";
-    if (memchr(p, 0, n))
-        return "NUL byte in line";
-    if (n && p[n - 1] == '\r')
-        return "carriage return at end of line (CRLF input?)";
-    if (!auditfs_valid_text(p, n, 1))
-        return "invalid UTF-8 or a control character";
-    return NULL;
-}
-
-static int
-ap_line(appender *a, const char *fname, uint64_t lineno, const uint8_t *p, size_t n,
-        const char *problem)
-{
-    auditfs_entry e = a->tmpl;
-    int err;
-    if (!problem)
-        problem = line_problem(p, n, a->max_record);
-    if (problem) {
-        if (!a->quarantine || n > AUDITFS_PAYLOAD_MAX_HARD) {
-            int cerr = ap_commit(a);
-            fprintf(stderr, "%s:%llu: %s\n", fname, (unsigned long long)lineno, problem);
-            if (cerr)
-                return cli_fail(cerr, "commit");
-            return EXIT_DATA;
-        }
-        memset(&e, 0, sizeof e);
-        snprintf(e.type, sizeof e.type, "quarantine");
-        snprintf(e.stream, sizeof e.stream, "quarantine");
-        snprintf(e.tenant, sizeof e.tenant, "%s", a->tmpl.tenant);
-        snprintf(e.reason, sizeof e.reason, "%.120s:%llu: %s", fname, (unsigned long long)lineno,
-                 problem);
-        /* the reason must itself be clean text: file names are the user's */
-        if (!auditfs_valid_text((const uint8_t *)e.reason, strlen(e.reason), 0))
-            snprintf(e.reason, sizeof e.reason, "line %llu: %s", (unsigned long long)lineno,
-                     problem);
-        a->quarantined++;
-    }
-    e.payload = p;
-    e.payload_len = n;
-    if ((err = auditfs_writer_add(a->w, &e, NULL, 0, NULL)) != 0) {
-        int cerr = ap_commit(a);
-        fprintf(stderr, "%s:%llu: %s\n", fname, (unsigned long long)lineno, auditfs_error_last());
-        return cerr ? cli_fail(cerr, "commit") : cli_exit_code(err);
-    }
-    if (a->batch_start == 0)
-        a->batch_start = mono_us();
-    return 0;
-}
-
-/* Reads one input with poll(), so a partial batch is committed after --flush-ms of quiet. */
-static int
-ap_input(appender *a, int fd, const char *fname, size_t batch_bytes)
-{
-    size_t cap = a->max_record + 2 > 65536 ? a->max_record + 2 : 65536;
-    cap = cap < AUDITFS_PAYLOAD_MAX_HARD + 2 ? AUDITFS_PAYLOAD_MAX_HARD + 2 : cap;
-    uint8_t *buf = malloc(cap);
-    size_t len = 0;
-    uint64_t lineno = 0;
-    int rc = 0, err;
-    if (!buf)
-        return cli_fail(AUDITFS_ENOMEM, "append");
-    for (;;) {
-        int timeout = -1;
-        if (a->batch_start) {
-            int64_t left = a->batch_start + a->flush_us - mono_us();
-            timeout = left <= 0 ? 0 : (int)((left + 999) / 1000);
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, timeout);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0) {
-            if ((err = ap_commit(a)) != 0) {
-                rc = cli_fail(err, "commit");
-                break;
-            }
-            continue;
-        }
-        ssize_t r = read(fd, buf + len, cap - len);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            fprintf(stderr, "auditfs: %s: %s\n", fname, strerror(errno));
-            rc = EXIT_IO;
-            break;
-        }
-        if (r == 0) {
-            if (len > 0)
-                rc = ap_line(a, fname, ++lineno, buf, len, "unterminated last line");
-            break;
-        }
-        len += (size_t)r;
-        size_t start = 0;
-        for (;;) {
-            uint8_t *nl = memchr(buf + start, '\n', len - start);
-            if (!nl)
-                break;
-            size_t n = (size_t)(nl - (buf + start));
-            if ((rc = ap_line(a, fname, ++lineno, buf + start, n, NULL)) != 0)
-                goto out;
-            start += n + 1;
-            if (auditfs_writer_pending_bytes(a->w) >= batch_bytes && (err = ap_commit(a)) != 0) {
-                rc = cli_fail(err, "commit");
-                goto out;
-            }
-        }
-        memmove(buf, buf + start, len - start);
-        len -= start;
-        if (len == cap) {
-            /* a line longer than any record we could store: report it, byte-exact storage is
-             * impossible, so this stops even with --quarantine */
-            rc = ap_line(a, fname, ++lineno, buf, len, "line longer than the hard record limit");
-            if (!rc)
-                rc = EXIT_DATA;
-            break;
-        }
-        if (a->batch_start && mono_us() - a->batch_start >= a->flush_us &&
-            (err = ap_commit(a)) != 0) {
-            rc = cli_fail(err, "commit");
-            break;
-        }
-    }
-out:
-    free(buf);
-    return rc;
-}
-
-static int
-cmd_append(int argc, char **argv)
-{
-    const char *ledger = NULL, *key = NULL;
-    appender a;
-    auditfs_writer_options wo = {0, 0, 1};
-    int64_t flush_ms = 1000;
-    int c, rc = 0, err;
-    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
-                                         {"key", required_argument, 0, 'k'},
-                                         {"stream", required_argument, 0, 's'},
-                                         {"tenant", required_argument, 0, 't'},
-                                         {"party", required_argument, 0, 'p'},
-                                         {"layer", required_argument, 0, 'y'},
-                                         {"quarantine", no_argument, 0, 'Q'},
-                                         {"max-record", required_argument, 0, 'M'},
-                                         {"batch-bytes", required_argument, 0, 'B'},
-                                         {"flush-ms", required_argument, 0, 'F'},
-                                         {"no-wait", no_argument, 0, 'N'},
-                                         {"no-index", no_argument, 0, 'X'},
-                                         {"json", no_argument, 0, 'J'},
-                                         {"tlog-tiles", required_argument, 0, 'E'},
-                                         {"witness", required_argument, 0, 'W'},
-                                         {0, 0, 0, 0}};
-    int update_index = 1;
-    if (want_help(argc, argv, append_help))
-        return 0;
-    memset(&a, 0, sizeof a);
-    a.max_record = AUDITFS_PAYLOAD_MAX_DEFAULT;
-    snprintf(a.tmpl.type, sizeof a.tmpl.type, "log");
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        uint64_t v;
-        switch (c) {
-        case 'l': ledger = optarg; break;
-        case 'k': key = optarg; break;
-        case 's': snprintf(a.tmpl.stream, sizeof a.tmpl.stream, "%s", optarg); break;
-        case 't': snprintf(a.tmpl.tenant, sizeof a.tmpl.tenant, "%s", optarg); break;
-        case 'p': snprintf(a.tmpl.party, sizeof a.tmpl.party, "%s", optarg); break;
-        case 'y': snprintf(a.tmpl.layer, sizeof a.tmpl.layer, "%s", optarg); break;
-        case 'Q': a.quarantine = 1; break;
-        case 'M':
-            if (cli_parse_u64(&v, optarg, "--max-record"))
-                return EXIT_USAGE;
-            if (v == 0 || v > AUDITFS_PAYLOAD_MAX_HARD)
-                return cli_usage_error("--max-record must be 1..%u", AUDITFS_PAYLOAD_MAX_HARD);
-            a.max_record = (size_t)v;
-            break;
-        case 'B':
-            if (cli_parse_u64(&v, optarg, "--batch-bytes"))
-                return EXIT_USAGE;
-            wo.batch_bytes = (size_t)v;
-            break;
-        case 'F':
-            if (cli_parse_u64(&v, optarg, "--flush-ms"))
-                return EXIT_USAGE;
-            flush_ms = (int64_t)v;
-            break;
-        case 'N': wo.wait_for_lock = 0; break;
-        case 'X': update_index = 0; break;
-        case 'J': a.json = 1; break;
-        case 'E': a.tlog_dir = optarg; break;
-        case 'W':
-            if (a.nwitnesses == sizeof a.witnesses / sizeof *a.witnesses)
-                return cli_usage_error("too many --witness");
-            a.witnesses[a.nwitnesses++] = optarg;
-            break;
-        default: return EXIT_USAGE;
-        }
-    }
-    if (!a.tmpl.stream[0])
-        return cli_usage_error("--stream S is required");
-    if (!auditfs_valid_stream(a.tmpl.stream) || strcmp(a.tmpl.stream, "quarantine") == 0)
-        return cli_usage_error("--stream '%s': 1-64 of [A-Za-z0-9._-] (and not 'quarantine')",
-                               a.tmpl.stream);
-    if (a.tmpl.tenant[0] && !auditfs_valid_stream(a.tmpl.tenant))
-        return cli_usage_error("--tenant '%s': 1-64 of [A-Za-z0-9._-]", a.tmpl.tenant);
-    if (a.tmpl.party[0] && !auditfs_valid_party(a.tmpl.party))
-        return cli_usage_error("--party must be provider, customer, security-vendor or assessor");
-    if (a.tmpl.layer[0] && !auditfs_valid_layer(a.tmpl.layer))
-        return cli_usage_error("--layer must be facility, hardware, virtualization, platform, "
-                               "application or data");
-    ledger = cli_ledger_path(ledger);
-    if (!ledger)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
-    if (wo.batch_bytes == 0)
-        wo.batch_bytes = 8u << 20;
-    a.flush_us = flush_ms * 1000;
-    a.path = ledger;
-    auditfs_signer *s = NULL;
-    if ((rc = load_signer(&s, key)) != 0)
-        return rc;
-    a.ledger = ledger;
-    if ((a.tlog_dir && (err = auditfs_signer_verifier(&a.tlog_key, s)) != 0) ||
-        (err = auditfs_writer_open(&a.w, ledger, s, &wo)) != 0) {
-        auditfs_verifier_free(a.tlog_key);
-        auditfs_signer_free(s);
-        return cli_fail(err, "append");
-    }
-    if (optind == argc) {
-        rc = ap_input(&a, 0, "<stdin>", wo.batch_bytes);
-    } else {
-        for (int i = optind; i < argc && rc == 0; i++) {
-            int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
-            if (fd < 0) {
-                fprintf(stderr, "auditfs: %s: %s\n", argv[i], strerror(errno));
-                rc = cli_errno_exit(errno);
-                break;
-            }
-            rc = ap_input(&a, fd, argv[i], wo.batch_bytes);
-            close(fd);
-        }
-    }
-    if (rc == 0 && (err = ap_commit(&a)) != 0)
-        rc = cli_fail(err, "commit");
-    if (a.quarantined)
-        fprintf(stderr, "auditfs: %llu bad line(s) stored in the quarantine stream\n",
-                (unsigned long long)a.quarantined);
-    auditfs_writer_free(a.w);
-    auditfs_verifier_free(a.tlog_key);
-    if (a.committed && update_index)
-        cli_index_after_write(ledger);
-    auditfs_signer_free(s);
-    return rc;
-}
+/* ---- append: cli/cmd_ingest.c ---- */
 
 /* ---- publish / notice ---- */
 
@@ -661,13 +338,28 @@ publish_common(int argc, char **argv, int is_notice)
         switch (c) {
         case 'l': ledger = optarg; break;
         case 'k': key = optarg; break;
-        case 'n': snprintf(e.name, sizeof e.name, "%s", optarg); break;
-        case 'T': snprintf(e.title, sizeof e.title, "%s", optarg); break;
+        case 'n':
+            if (cli_set_opt(e.name, sizeof e.name, optarg, "--name"))
+                return EXIT_USAGE;
+            break;
+        case 'T':
+            if (cli_set_opt(e.title, sizeof e.title, optarg, "--title"))
+                return EXIT_USAGE;
+            break;
         case 'E': effective = optarg; break;
         case 'C': ctype = optarg; break;
-        case 't': snprintf(e.tenant, sizeof e.tenant, "%s", optarg); break;
-        case 'p': snprintf(e.party, sizeof e.party, "%s", optarg); break;
-        case 'y': snprintf(e.layer, sizeof e.layer, "%s", optarg); break;
+        case 't':
+            if (cli_set_opt(e.tenant, sizeof e.tenant, optarg, "--tenant"))
+                return EXIT_USAGE;
+            break;
+        case 'p':
+            if (cli_set_opt(e.party, sizeof e.party, optarg, "--party"))
+                return EXIT_USAGE;
+            break;
+        case 'y':
+            if (cli_set_opt(e.layer, sizeof e.layer, optarg, "--layer"))
+                return EXIT_USAGE;
+            break;
         case 'J': json = 1; break;
         case 'W':
             if (nwitnesses == sizeof witnesses / sizeof *witnesses)
@@ -692,7 +384,18 @@ publish_common(int argc, char **argv, int is_notice)
             return cli_usage_error("--effective '%s' is not RFC 3339 or YYYY-MM-DD", effective);
         e.has_effective = 1;
     }
-    snprintf(e.content_type, sizeof e.content_type, "%s", ctype ? ctype : guess_ctype(argv[optind]));
+    if (cli_set_opt(e.content_type, sizeof e.content_type, ctype ? ctype : guess_ctype(argv[optind]),
+                    "--content-type"))
+        return EXIT_USAGE;
+    if (e.tenant[0] && !auditfs_valid_stream(e.tenant))
+        return cli_usage_error("--tenant '%s': 1-64 of [A-Za-z0-9._-]", e.tenant);
+    if (e.party[0] && !auditfs_valid_party(e.party))
+        return cli_usage_error("--party must be provider, customer, security-vendor or assessor");
+    if (e.layer[0] && !auditfs_valid_layer(e.layer))
+        return cli_usage_error("--layer must be facility, hardware, virtualization, platform, "
+                               "application or data");
+    if (is_notice && !auditfs_valid_text((const uint8_t *)e.title, strlen(e.title), 0))
+        return cli_usage_error("--title: UTF-8 text without control characters");
     ledger = cli_ledger_path(ledger);
     if (!ledger)
         return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
@@ -1118,9 +821,12 @@ static const char leaves_help[] =
 
 static const char log_help[] =
     "usage: auditfs log --ledger DIR [--stream S] [--from A] [--to B] [--json]\n"
+    "                   [--since T] [--until T] [--time ledger|event]\n"
     "\n"
     "Lists entries: seq, time, type, stream and a summary. --json prints one object per entry\n"
-    "with every header field and the payload (as a string when it is text).\n";
+    "with every header field and the payload (as a string when it is text). --since/--until\n"
+    "(RFC 3339 or YYYY-MM-DD, UTC) select by ledger time, or with --time event by the entry's\n"
+    "event-time (entries without one are left out); the time column shows the chosen time.\n";
 
 static int
 cmd_leaf(int argc, char **argv)
@@ -1157,12 +863,21 @@ cmd_leaf(int argc, char **argv)
     return rc;
 }
 
+/* time selection of `log` (NULL for commands without it) */
+typedef struct time_sel {
+    int64_t since, until; /* [since, until) */
+    int event;            /* select and show event-time instead of ledger time */
+} time_sel;
+
 static int
 range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_t *from,
-           uint64_t *to, const char **stream, int *json)
+           uint64_t *to, const char **stream, int *json, time_sel *ts)
 {
     int c;
-    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+    static const struct option opts[] = {{"since", required_argument, 0, 'S'},
+                                         {"until", required_argument, 0, 'U'},
+                                         {"time", required_argument, 0, 'T'},
+                                         {"ledger", required_argument, 0, 'l'},
                                          {"from", required_argument, 0, 'f'},
                                          {"to", required_argument, 0, 't'},
                                          {"stream", required_argument, 0, 's'},
@@ -1191,6 +906,18 @@ range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_
                 return cli_usage_error("--json is not an option here");
             *json = 1;
             break;
+        case 'S':
+        case 'U':
+            if (!ts)
+                return cli_usage_error("--since/--until are not options here");
+            if (!auditfs_parse_time(c == 'S' ? &ts->since : &ts->until, optarg))
+                return cli_usage_error("'%s' is not RFC 3339 or YYYY-MM-DD", optarg);
+            break;
+        case 'T':
+            if (!ts || (strcmp(optarg, "event") && strcmp(optarg, "ledger")))
+                return cli_usage_error("--time is 'ledger' or 'event' (log only)");
+            ts->event = strcmp(optarg, "event") == 0;
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -1204,7 +931,7 @@ cmd_leaves(int argc, char **argv)
 {
     const char *ledger = NULL;
     uint64_t from = 0, to = UINT64_MAX;
-    int rc = range_opts(argc, argv, leaves_help, &ledger, &from, &to, NULL, NULL);
+    int rc = range_opts(argc, argv, leaves_help, &ledger, &from, &to, NULL, NULL, NULL);
     if (rc)
         return rc < 0 ? 0 : rc;
     auditfs_ledger *l = NULL;
@@ -1268,7 +995,8 @@ cmd_log(int argc, char **argv)
     const char *ledger = NULL, *stream = NULL;
     uint64_t from = 0, to = UINT64_MAX;
     int json = 0;
-    int rc = range_opts(argc, argv, log_help, &ledger, &from, &to, &stream, &json);
+    time_sel ts = {INT64_MIN, INT64_MAX, 0};
+    int rc = range_opts(argc, argv, log_help, &ledger, &from, &to, &stream, &json, &ts);
     if (rc)
         return rc < 0 ? 0 : rc;
     auditfs_ledger *l = NULL;
@@ -1286,7 +1014,10 @@ cmd_log(int argc, char **argv)
             break;
         if (stream && strcmp(stream, e.stream) != 0)
             continue;
-        auditfs_format_time(t, e.time_us);
+        int64_t when = ts.event ? e.event_time_us : e.time_us;
+        if ((ts.event && !e.has_event_time) || when < ts.since || when >= ts.until)
+            continue;
+        auditfs_format_time(t, when);
         if (json) {
             char *j = NULL;
             if ((err = auditfs_entry_to_json(&j, &e, 1)) != 0)

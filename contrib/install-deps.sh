@@ -8,7 +8,8 @@ pkgs=(build-essential meson ninja-build pkg-config git python3 lighttpd lighttpd
       clang libclang-rt-14-dev
       golang-go golang-golang-x-mod-dev
       attr jq time
-      scdoc man-db systemd faketime)
+      scdoc man-db systemd faketime
+      libsystemd-dev systemd-journal-remote rsyslog bsdutils util-linux)
 if [ "${1:-}" = "--list" ]; then
     printf '%s\n' "${pkgs[@]}"
     exit 0

@@ -16,6 +16,7 @@
 enum key {
     K_SEQ,
     K_TIME,
+    K_EVTIME, /* optional, added compatibly: leaves without it encode as before */
     K_TYPE,
     K_STREAM,
     K_TENANT,
@@ -35,7 +36,7 @@ enum key {
 };
 
 static const char *const key_names[K_COUNT] = {
-    "seq",   "time",      "type",         "stream",         "tenant",         "party",
+    "seq",   "time",      "event-time", "type",         "stream",         "tenant",         "party",
     "layer", "name",      "version",      "title",          "effective",      "content-type",
     "content-length", "content-sha256", "reason", "prev", "length"};
 
@@ -192,6 +193,59 @@ auditfs_valid_text(const uint8_t *p, size_t n, int allow_tab)
     return afs_utf8_valid(p, n, allow_tab != 0);
 }
 
+/*
+ * The one rule for log payloads, used by `append` before it stores a line and by
+ * auditfs_entry_parse (so by verify, the mount and every reader) for every stored log entry:
+ * whoever wrote a leaf, a payload append would refuse does not verify. The fast path is one
+ * afs_utf8_valid pass; only a bad payload is walked again to name the first bad byte.
+ */
+const char *
+auditfs_payload_problem(char why[AUDITFS_PROBLEM_MAX], const uint8_t *p, size_t n, size_t max)
+{
+    if (n > max) {
+        snprintf(why, AUDITFS_PROBLEM_MAX, "line longer than the record size limit (%zu > %zu bytes)",
+                 n, max);
+        return why;
+    }
+    if (afs_utf8_valid(p, n, true))
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        uint8_t c = p[i];
+        size_t need = c < 0x80 ? 0 : (c >= 0xc2 && c <= 0xdf) ? 1 : (c >= 0xe0 && c <= 0xef) ? 2
+                                   : (c >= 0xf0 && c <= 0xf4) ? 3 : 4;
+        if (need == 0) {
+            if (c == 0)
+                snprintf(why, AUDITFS_PROBLEM_MAX, "NUL byte at byte %zu", i + 1);
+            else if (c == '\n')
+                snprintf(why, AUDITFS_PROBLEM_MAX, "line break (LF) inside the record at byte %zu",
+                         i + 1);
+            else if (c == '\r')
+                snprintf(why, AUDITFS_PROBLEM_MAX,
+                         i + 1 == n ? "carriage return at end of line (CRLF input?)"
+                                    : "carriage return at byte %zu", i + 1);
+            else if ((c < 0x20 && c != '\t') || c == 0x7f)
+                snprintf(why, AUDITFS_PROBLEM_MAX, "control character 0x%02X at byte %zu", c,
+                         i + 1);
+            else {
+                i++;
+                continue;
+            }
+            return why;
+        }
+        if (need == 4 || need > n - i - 1 || !afs_utf8_valid(p + i, need + 1, true)) {
+            if (need == 1 && need <= n - i - 1 && c == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+                snprintf(why, AUDITFS_PROBLEM_MAX, "C1 control character U+%04X at byte %zu",
+                         (unsigned)p[i + 1], i + 1);
+            else
+                snprintf(why, AUDITFS_PROBLEM_MAX, "invalid UTF-8 at byte %zu", i + 1);
+            return why;
+        }
+        i += need + 1;
+    }
+    snprintf(why, AUDITFS_PROBLEM_MAX, "invalid UTF-8 or a control character");
+    return why;
+}
+
 static int
 valid_text(const char *s, size_t max)
 {
@@ -265,6 +319,11 @@ check_fields(const auditfs_entry *e)
     if (e->payload_len > AUDITFS_PAYLOAD_MAX_HARD)
         return afs_error_set(AUDITFS_ETOOBIG, "payload of %zu bytes exceeds %u", e->payload_len,
                              AUDITFS_PAYLOAD_MAX_HARD);
+    if (strcmp(e->type, "log") == 0) {
+        char why[AUDITFS_PROBLEM_MAX];
+        if (auditfs_payload_problem(why, e->payload, e->payload_len, AUDITFS_PAYLOAD_MAX_HARD))
+            return afs_error_set(AUDITFS_EFORMAT, "log payload: %s", why);
+    }
     return 0;
 }
 
@@ -317,6 +376,10 @@ afs_entry_encode_buf(afs_buf *b, const auditfs_entry *e)
         err = put_ku64(b, "seq", e->seq);
     if (!err)
         err = put_kv(b, "time", 4, tbuf, 27);
+    if (!err && e->has_event_time) {
+        afs_format_time(tbuf, e->event_time_us);
+        err = put_kv(b, "event-time", 10, tbuf, 27);
+    }
     if (!err)
         err = put_kstr(b, "type", e->type);
     if (!err)
@@ -473,6 +536,7 @@ auditfs_entry_parse(auditfs_entry *out, const uint8_t *leaf, size_t len)
             break;
         }
         case K_TIME:
+        case K_EVTIME:
         case K_EFFECTIVE: {
             int64_t t;
             if (!afs_parse_time(&t, v, vlen))
@@ -481,7 +545,10 @@ auditfs_entry_parse(auditfs_entry *out, const uint8_t *leaf, size_t len)
                                      key_names[k]);
             if (k == K_TIME)
                 out->time_us = t;
-            else {
+            else if (k == K_EVTIME) {
+                out->event_time_us = t;
+                out->has_event_time = 1;
+            } else {
                 out->effective_us = t;
                 out->has_effective = 1;
             }
@@ -546,6 +613,10 @@ auditfs_entry_to_json(char **out, const auditfs_entry *e, int with_payload)
     int err;
     afs_format_time(t, e->time_us);
     err = afs_buf_printf(&b, "{\"seq\":%llu,\"time\":\"%s\"", (unsigned long long)e->seq, t);
+    if (!err && e->has_event_time) {
+        afs_format_time(t, e->event_time_us);
+        err = afs_json_put_field(&b, "event_time", t);
+    }
     if (!err)
         err = afs_json_put_field(&b, "type", e->type);
     if (!err)

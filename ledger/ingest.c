@@ -59,6 +59,7 @@ struct auditfs_writer {
     size_t nups, capups;
     pending_doc *docs;
     size_t ndocs;
+    char *trailer; /* commit-message trailer of the pending batch (auditfs_writer_set_trailer) */
 };
 
 static int
@@ -92,6 +93,8 @@ clear_batch(auditfs_writer *w)
     w->ndocs = 0;
     w->pending = 0;
     w->pending_bytes = 0;
+    free(w->trailer);
+    w->trailer = NULL;
 }
 
 static int
@@ -145,11 +148,91 @@ lock_ledger(auditfs_writer *w, const char *path, int wait)
     w->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (w->lock_fd < 0)
         return afs_error_set(AUDITFS_EIO, "%s: %s", lp, strerror(errno));
-    if (flock(w->lock_fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+    int rc;
+    while ((rc = flock(w->lock_fd, LOCK_EX | (wait ? 0 : LOCK_NB))) != 0 && errno == EINTR)
+        ; /* a signal (SIGTERM while waiting) is handled by the caller after the commit */
+    if (rc != 0) {
         if (errno == EWOULDBLOCK)
             return afs_error_set(AUDITFS_EBUSY, "%s: another writer is appending", path);
         return afs_error_set(AUDITFS_EIO, "%s: lock: %s", lp, strerror(errno));
     }
+    return 0;
+}
+
+/*
+ * A writer killed while moving the ref leaves refs/heads/main.lock behind, and libgit2 then
+ * refuses to lock the ref. But git itself (gc, pack-refs, an admin's update-ref) takes the same
+ * lock for a moment, so a main.lock is removed only when it is provably ours: before moving
+ * the ref a writer records "moving <commit id>" in auditfs.lock (under its flock, flushed with
+ * the batch's syncfs), and libgit2 writes exactly "<commit id>\n" into main.lock. A lock whose
+ * content is a prefix of that line (a kill may come before the write completes) was left by
+ * the writer recorded there; any other lock belongs to another program and is left alone (the
+ * commit then fails with EBUSY and the caller retries). The ref itself is either the old or the
+ * new commit, both complete (objects are synced before the ref moves).
+ */
+static int
+remove_own_ref_lock(auditfs_writer *w)
+{
+    char reflock[PATH_MAX], intent[128], held[128];
+    snprintf(reflock, sizeof reflock, "%s%s.lock", git_repository_path(w->l->repo), AFS_REF);
+    ssize_t n = pread(w->lock_fd, intent, sizeof intent - 1, 0);
+    if (n < 0)
+        return afs_error_set(AUDITFS_EIO, "%s: %s", AFS_LOCKFILE, strerror(errno));
+    intent[n] = '\0';
+    if (n < 8 || memcmp(intent, "moving ", 7) != 0)
+        return 0;
+    int fd = open(reflock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    ssize_t h = read(fd, held, sizeof held);
+    close(fd);
+    const char *want = intent + 7; /* "<hex>\n" */
+    if (h >= 0 && (size_t)h <= strlen(want) && memcmp(held, want, (size_t)h) == 0 &&
+        unlink(reflock) != 0 && errno != ENOENT)
+        return afs_error_set(AUDITFS_EIO, "%s: %s", reflock, strerror(errno));
+    return 0;
+}
+
+/* Records (or clears, with NULL) the commit this writer is about to publish: see above. */
+static int
+record_intent(auditfs_writer *w, const git_oid *id)
+{
+    char line[GIT_OID_HEXSZ + 16];
+    size_t n = 0;
+    if (id) {
+        char hex[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(hex, sizeof hex, id);
+        n = (size_t)snprintf(line, sizeof line, "moving %s\n", hex);
+    }
+    if (ftruncate(w->lock_fd, 0) != 0 || (n && pwrite(w->lock_fd, line, n, 0) != (ssize_t)n))
+        return afs_error_set(AUDITFS_EIO, "%s: %s", AFS_LOCKFILE, strerror(errno));
+    return 0;
+}
+
+int
+auditfs_writer_set_trailer(auditfs_writer *w, const char *text)
+{
+    size_t n = strlen(text);
+    if (n > 65536)
+        return afs_error_set(AUDITFS_ETOOBIG, "commit trailer of %zu bytes exceeds 65536", n);
+    /* "Key: value" lines of printable ASCII, each ending in a newline */
+    for (size_t i = 0, start = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n') {
+            if (i == start || !memchr(text + start, ':', i - start))
+                return afs_error_set(AUDITFS_EINVAL, "commit trailer line is not 'Key: value'");
+            start = i + 1;
+        } else if (c < 0x20 || c > 0x7e) {
+            return afs_error_set(AUDITFS_EINVAL, "commit trailer holds a non-printable byte");
+        }
+    }
+    if (n && text[n - 1] != '\n')
+        return afs_error_set(AUDITFS_EINVAL, "commit trailer must end with a newline");
+    char *t = strdup(text);
+    if (!t)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    free(w->trailer);
+    w->trailer = t;
     return 0;
 }
 
@@ -178,16 +261,8 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
         goto fail;
     if ((err = lock_ledger(w, path, w->opts.wait_for_lock)) != 0)
         goto fail;
-    /* A writer killed while moving the ref leaves refs/heads/main.lock behind, and libgit2
-     * then refuses to lock the ref. Only auditfs writes a ledger and we hold its writer lock,
-     * so such a file is stale: the ref itself is either the old or the new commit, both
-     * complete (objects are synced before the ref moves). */
-    char reflock[PATH_MAX];
-    snprintf(reflock, sizeof reflock, "%s%s.lock", git_repository_path(w->l->repo), AFS_REF);
-    if (unlink(reflock) != 0 && errno != ENOENT) {
-        err = afs_error_set(AUDITFS_EIO, "%s: %s", reflock, strerror(errno));
+    if ((err = remove_own_ref_lock(w)) != 0)
         goto fail;
-    }
     /* the head may have moved while we waited for the lock */
     if ((err = auditfs_ledger_refresh(w->l)) != 0)
         goto fail;
@@ -370,6 +445,12 @@ sync_ref(git_repository *repo)
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s%s", git_repository_path(repo), AFS_REF);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        /* `git pack-refs` moved the ref into packed-refs after our rename (it holds the ref's
+         * lock while it does): what must be durable is packed-refs and the directories */
+        snprintf(path, sizeof path, "%spacked-refs", git_repository_path(repo));
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
     if (fd < 0)
         return afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
     int rc = fsync(fd);
@@ -395,7 +476,7 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
     git_tree *tree = NULL;
     git_signature *sig = NULL;
     git_reference *ref = NULL;
-    char *note = NULL;
+    char *note = NULL, *msg = NULL;
     size_t note_len = 0;
     char path[AUDITFS_TILE_PATH_MAX];
     int err = 0;
@@ -458,25 +539,41 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
         err = afs_error_git(AUDITFS_EIO, "%s: cannot prepare the commit", l->path);
         goto fail;
     }
-    char msg[256];
-    snprintf(msg, sizeof msg, "append %llu entries: tree size %llu\n",
+    char head[128];
+    snprintf(head, sizeof head, "append %llu entries: tree size %llu\n",
              (unsigned long long)w->pending, (unsigned long long)cp.size);
+    /* the trailer (positions of followed inputs, a batch id) becomes durable with the batch */
+    size_t tl = w->trailer ? strlen(w->trailer) : 0;
+    msg = malloc(strlen(head) + tl + 2);
+    if (!msg) {
+        err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        goto fail;
+    }
+    sprintf(msg, "%s%s%s", head, tl ? "\n" : "", tl ? w->trailer : "");
     const git_commit *parents[1] = {l->head};
     if ((err = afs_commit_create_signed(&commit_id, l->repo, sig, msg, tree, 1, parents,
                                         w->key)) != 0) {
         err = afs_error_wrap(err, "%s", l->path);
         goto fail;
     }
-    /* durable before published: every object of the batch reaches the disk first */
-    if ((err = sync_repo(l->repo)) != 0)
+    /* durable before published: every object of the batch, and the intent record that lets
+     * the next writer recognise a ref lock of ours, reach the disk first */
+    if ((err = record_intent(w, &commit_id)) != 0 || (err = sync_repo(l->repo)) != 0)
         goto fail;
     /* publish: compare-and-swap so that a concurrent writer can never be overwritten */
     if (git_reference_create_matching(&ref, l->repo, AFS_REF, &commit_id, 1, &l->head_id,
                                       msg) < 0) {
-        err = afs_error_git(AUDITFS_EIO, "%s: cannot advance %s", l->path, AFS_REF);
+        /* a lock held by git (gc, pack-refs) is EBUSY: nothing was published, retry later */
+        err = afs_error_git(git_error_last() && git_error_last()->klass == GIT_ERROR_REFERENCE
+                                ? AUDITFS_EBUSY : AUDITFS_EIO,
+                            "%s: cannot advance %s", l->path, AFS_REF);
         goto fail;
     }
     if ((err = sync_ref(l->repo)) != 0)
+        goto fail;
+    /* published: a main.lock seen from now on is not ours (no fsync needed: after a power loss
+     * the record can only name a commit whose lock file is gone) */
+    if ((err = record_intent(w, NULL)) != 0)
         goto fail;
     if ((err = auditfs_ledger_refresh(l)) != 0)
         goto fail;
@@ -499,6 +596,7 @@ cleanup:
     git_tree_free(tree);
     free(gu);
     free(note);
+    free(msg);
     return err;
 }
 
@@ -525,6 +623,7 @@ auditfs_writer_free(auditfs_writer *w)
     afs_seg_writer_release(&w->seg);
     afs_buf_release(&w->leaf);
     afs_buf_release(&w->segblob);
+    free(w->trailer);
     auditfs_ledger_free(w->l);
     if (w->lock_fd >= 0)
         close(w->lock_fd); /* releases the flock */

@@ -332,6 +332,14 @@ write_loose(const char *dir, uint8_t *made, const git_oid *oid, const void *data
     }
     snprintf(slash, sizeof tmp - (size_t)(slash - tmp), "/tmp_obj_XXXXXX");
     fd = mkstemp(tmp);
+    if (fd < 0 && errno == ENOENT) {
+        /* `git gc` / `git prune` removed the (then empty) fan-out directory since we made it */
+        *slash = '\0';
+        if (mkdir(tmp, 0755) == 0 || errno == EEXIST) {
+            snprintf(slash, sizeof tmp - (size_t)(slash - tmp), "/tmp_obj_XXXXXX");
+            fd = mkstemp(tmp);
+        }
+    }
     if (fd < 0) {
         char msg[256];
         snprintf(msg, sizeof msg, "cannot create an object file: %s", strerror(errno));

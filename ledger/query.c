@@ -36,12 +36,14 @@ enum hf {
     H_NAME,
     H_VERSION,
     H_TITLE,
-    H_EFFECTIVE
+    H_EFFECTIVE,
+    H_EVENT_TIME /* the optional event-time header (append --map time=FIELD) */
 };
 static const char *const hf_names[] = {"",       "_seq",   "_time",  "_type",
                                        "_stream", "_tenant", "_party", "_layer",
-                                       "_name",  "_version", "_title", "_effective"};
-#define HF_COUNT 12
+                                       "_name",  "_version", "_title", "_effective",
+                                       "_event_time"};
+#define HF_COUNT 13
 
 typedef struct term {
     char *text;  /* the term as given */
@@ -163,7 +165,8 @@ add_term(auditfs_query *q, const char *text, size_t idx)
         if (t->hf == H_NONE) {
             err = term_error(idx, text,
                              "unknown header field '%s' (header fields: _seq _time _type _stream "
-                             "_tenant _party _layer _name _version _title _effective)",
+                             "_tenant _party _layer _name _version _title _effective "
+                             "_event_time)",
                              t->field);
             goto fail;
         }
@@ -184,6 +187,7 @@ add_term(auditfs_query *q, const char *text, size_t idx)
             break;
         case H_TIME:
         case H_EFFECTIVE:
+        case H_EVENT_TIME:
             if (!afs_parse_time_loose(&t->t, t->value)) {
                 err = term_error(idx, text, "'%s' is not an RFC 3339 time or a date YYYY-MM-DD",
                                  t->value);
@@ -569,6 +573,9 @@ auditfs_query_match(const auditfs_query *q, const auditfs_entry *e)
         case H_VERSION: c.any[i] = e->version && u64_pred(t, e->version); break;
         case H_TIME: c.any[i] = (unsigned char)time_pred(t, e->time_us); break;
         case H_EFFECTIVE: c.any[i] = e->has_effective && time_pred(t, e->effective_us); break;
+        case H_EVENT_TIME:
+            c.any[i] = e->has_event_time && time_pred(t, e->event_time_us);
+            break;
         case H_TYPE: c.any[i] = (unsigned char)str_pred(t, e->type); break;
         case H_STREAM: c.any[i] = (unsigned char)str_pred(t, e->stream); break;
         case H_TENANT: c.any[i] = (unsigned char)str_pred(t, e->tenant); break;

@@ -517,8 +517,10 @@ afs_utf8_valid(const uint8_t *s, size_t n, bool allow_tab)
                 return false;
             cp = (cp << 6) | (s[i + k] & 0x3f);
         }
-        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
+        /* overlong forms, surrogates, beyond U+10FFFF, and the C1 controls U+0080-U+009F
+         * (control characters like C0 and DEL: docs/FORMAT.md forbids them everywhere) */
+        if ((need == 1 && cp < 0xa0) || (need == 2 && cp < 0x800) ||
+            (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
             return false;
         i += need + 1;
     }

@@ -7,6 +7,7 @@
  *   auditfs-entry/1
  *   seq 41
  *   time 2026-11-21T22:13:11.123456Z
+ *   event-time 2026-11-21T22:13:09.000000Z   (optional)
  *   type log
  *   stream api
  *   tenant acme                      (optional)
@@ -71,6 +72,10 @@ typedef struct auditfs_entry {
     auditfs_hash prev;
     const uint8_t *payload; /* points into the parsed leaf */
     size_t payload_len;
+    /* optional `event-time` header: when the event happened, from the payload (append --map
+     * time=FIELD); absent in leaves written before it existed, which encode as they did */
+    int64_t event_time_us;
+    int has_event_time;
 } auditfs_entry;
 
 /** Parses and validates a leaf. Messages name the header line that is wrong. */
@@ -101,7 +106,18 @@ AUDITFS_API int auditfs_valid_docname(const char *s);
  * auditfs_valid_docname, which must keep accepting what older ledgers hold.
  */
 AUDITFS_API int auditfs_docname_publishable(const char *s);
-/** 1 if p is UTF-8 with no control characters (tab allowed if allow_tab). */
+/** Size of the buffer auditfs_payload_problem writes its reason to. */
+#define AUDITFS_PROBLEM_MAX 96
+/**
+ * Why a log payload must be refused, or NULL if it is acceptable: more than max bytes, a NUL,
+ * a line break, a carriage return, invalid UTF-8, or a control character (C0 except tab, DEL,
+ * C1 U+0080-U+009F). The reason (written to why) names the first bad byte, counted from 1.
+ * The one rule shared by `append` and by auditfs_entry_parse, so verify rejects any stored
+ * log payload that append would have refused.
+ */
+AUDITFS_API const char *auditfs_payload_problem(char why[AUDITFS_PROBLEM_MAX], const uint8_t *p,
+                                                size_t n, size_t max);
+/** 1 if p is UTF-8 with no control characters (C0, DEL, C1; tab allowed if allow_tab). */
 AUDITFS_API int auditfs_valid_text(const uint8_t *p, size_t n, int allow_tab);
 
 /* ---- the closed vocabularies of the header (the one list each; entry.c) ---- */

@@ -97,6 +97,13 @@ AUDITFS_API int auditfs_writer_open(auditfs_writer **out, const char *path,
  */
 AUDITFS_API int auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content,
                                    size_t content_len, uint64_t *seq_out) AUDITFS_WUR;
+/**
+ * Sets the commit-message trailer of the pending batch: "Key: value\n" lines of printable ASCII
+ * (at most 64 KiB), written after the commit's first line and a blank line, so that it becomes
+ * durable atomically with the batch (auditfs_ledger_find_trailer reads it back). Cleared by
+ * commit and discard. Used for input positions and batch ids (docs/FORMAT.md, section 16).
+ */
+AUDITFS_API int auditfs_writer_set_trailer(auditfs_writer *w, const char *text) AUDITFS_WUR;
 /** Leaf bytes and entries pending in the batch. */
 AUDITFS_API size_t auditfs_writer_pending_bytes(const auditfs_writer *w);
 AUDITFS_API uint64_t auditfs_writer_pending_count(const auditfs_writer *w);
