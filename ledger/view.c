@@ -30,6 +30,7 @@
 #include "auditfs/proof.h"
 #include "auditfs/query.h"
 #include "entry.h"
+#include "index.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -1785,6 +1786,45 @@ frame_peek(centry **out, int *owned, auditfs_view *v, uint32_t fi, int *first)
 }
 
 /*
+ * The seqs in [lo, hi) that may match q. From this party's authenticated query index when there
+ * is a usable one (index.c: a forged, foreign or damaged index is ignored or widens the set, and
+ * every candidate is still read from a verified frame and matched), else all of [lo, hi). The
+ * index is opened for each result computed, so an index updated while mounted is picked up; it
+ * must be a prefix of the tree the mount opened (v->l), which the pinned tree extends.
+ */
+static int
+query_candidates(afs_ivals *out, auditfs_view *v, const auditfs_query *q, uint64_t lo,
+                 uint64_t hi)
+{
+    afs_ivals all = AFS_IVALS_INIT, range = AFS_IVALS_INIT;
+    afs_index *ix = NULL;
+    char why[200];
+    int err;
+    pthread_mutex_lock(&v->git_lock);
+    err = afs_index_open(&ix, v->l, why, sizeof why);
+    pthread_mutex_unlock(&v->git_lock);
+    if (err) { /* slower, never wrong: scan */
+        auditfs_error_clear();
+        ix = NULL;
+    }
+    if ((err = afs_ivals_push(&range, lo, hi)) != 0)
+        goto done;
+    if (!ix) {
+        *out = range;
+        range = (afs_ivals)AFS_IVALS_INIT;
+        goto done;
+    }
+    if ((err = afs_query_index_candidates(&all, ix, q, v->cp.size)) != 0)
+        goto done;
+    err = afs_ivals_intersect(out, &all, &range);
+done:
+    afs_index_close(ix);
+    afs_ivals_release(&all);
+    afs_ivals_release(&range);
+    return err;
+}
+
+/*
  * The result of q over the pinned checkpoint (lock held): for every entry, in ledger order, the
  * bytes `auditfs query` prints (AUDITFS_QUERY_PAYLOADS), taken only from verified frames.
  */
@@ -1819,23 +1859,37 @@ query_compute(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_query *q, 
     hi = a < hi ? a : hi;
     if (lo >= hi || v->nframes == 0)
         return 0;
-    for (uint32_t fi = frame_of(v, lo); fi < v->nframes && !err; fi++) {
+    afs_ivals cand = AFS_IVALS_INIT;
+    if ((err = query_candidates(&cand, v, q, lo, hi)) != 0)
+        return err;
+    /* every frame holding a candidate, once, in ledger order; k walks the candidate intervals */
+    size_t k = 0;
+    uint64_t pos = cand.n ? cand.v[0][0] : hi;
+    while (k < cand.n && !err) {
+        uint32_t fi = frame_of(v, pos);
         vframe *f = &v->frames[fi];
+        uint64_t fend = f->first_seq + f->count;
         centry *c = NULL;
         int owned = 0;
-        if (f->first_seq >= hi)
+        if (pos >= fend) { /* cannot happen for pos < cp.size; do not loop */
+            err = afs_error_set(AUDITFS_EVERIFY, "entry %llu is in no frame",
+                                (unsigned long long)pos);
             break;
+        }
         if ((err = frame_peek(&c, &owned, v, fi, first)) != 0)
             break;
-        for (uint32_t i = 0; i < f->count && !err; i++) {
-            uint64_t seq = f->first_seq + i;
+        for (uint64_t seq = pos; seq < fend && k < cand.n && !err; seq++) {
             const uint8_t *leaf;
             size_t len;
             auditfs_entry e;
-            if (seq < lo)
-                continue;
-            if (seq >= hi)
-                break;
+            if (seq >= cand.v[k][1]) {
+                if (++k == cand.n)
+                    break;
+                seq = cand.v[k][0];
+                if (seq >= fend)
+                    break;
+            }
+            pos = seq + 1;
             leaf_in(c, f, seq, &leaf, &len, NULL);
             if (auditfs_entry_parse(&e, leaf, len) != 0 || e.seq != seq) {
                 err = afs_error_set(AUDITFS_EVERIFY, "entry %llu no longer parses",
@@ -1868,7 +1922,13 @@ query_compute(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_query *q, 
             centry_free(c);
         else
             frame_put(v, c);
+        /* the next candidate: the rest of interval k, or the start of the next one */
+        while (k < cand.n && pos >= cand.v[k][1])
+            k++;
+        if (k < cand.n && pos < cand.v[k][0])
+            pos = cand.v[k][0];
     }
+    afs_ivals_release(&cand);
     return err;
 }
 

@@ -6,6 +6,8 @@ PASS=0
 FAIL=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/auditfs-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+# never the user's state directory (it holds the index key, issue 13)
+export AUDITFS_STATE="$WORK/.state"
 cd "$WORK" || exit 1
 
 ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
