@@ -177,6 +177,9 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
         goto fail;
     if ((err = lock_ledger(w, path, w->opts.wait_for_lock)) != 0)
         goto fail;
+    /* every object of a batch goes into one pack (odb.c, pack.c) */
+    if ((err = afs_odb_batch_begin(w->l->repo)) != 0)
+        goto fail;
     /* A writer killed while moving the ref leaves refs/heads/main.lock behind, and libgit2
      * then refuses to lock the ref. Only auditfs writes a ledger and we hold its writer lock,
      * so such a file is stale: the ref itself is either the old or the new commit, both
@@ -463,8 +466,11 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
         err = afs_error_git(AUDITFS_EIO, "%s: cannot write the commit", l->path);
         goto fail;
     }
-    /* durable before published: every object of the batch reaches the disk first */
-    if ((err = sync_repo(l->repo)) != 0)
+    /* durable before published: the batch's pack (fsynced with its index and directory),
+     * and a syncfs only if something was written as loose objects */
+    int loose = 1;
+    if ((err = afs_odb_batch_finish(l->repo, &loose)) != 0 ||
+        (loose && (err = sync_repo(l->repo)) != 0))
         goto fail;
     /* publish: compare-and-swap so that a concurrent writer can never be overwritten */
     if (git_reference_create_matching(&ref, l->repo, AFS_REF, &commit_id, 1, &l->head_id,
@@ -501,6 +507,7 @@ cleanup:
 void
 auditfs_writer_discard(auditfs_writer *w)
 {
+    afs_odb_batch_abort(w->l->repo);
     w->tiles = w->committed_tiles;
     w->last = w->committed_last;
     w->last_time = w->committed_time;

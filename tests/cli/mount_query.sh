@@ -115,7 +115,7 @@ flip() {
 }
 start_mount $M tamper.log --ledger $L --key key.pub || { not_ok "mount: $(cat tamper.log)"; finish; exit 1; }
 id=$(git -C $L rev-parse main:seg/000/000/000/000)
-flip "$L/objects/${id:0:2}/${id:2}"
+flip_obj $L $id
 expect_fail_with "Input/output error" "a query over the damaged segment is EIO" $T cat "$M/query/actor=ops-5.jsonl"
 expect_fail_with "Input/output error" "and stays EIO" $T cat "$M/query/actor=ops-5.jsonl"
 grep -q "EIO: query/actor=ops-5.jsonl" tamper.log && grep -q "seg/000/000/000/000" tamper.log && ok "the log names the query and the damaged segment" || not_ok "tamper log: $(tail -3 tamper.log)"
