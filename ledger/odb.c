@@ -430,6 +430,12 @@ cleanup:
 }
 
 static int
+sl_refresh(git_odb_backend *be)
+{
+    return afs_packset_refresh(((safe_loose *)be)->packs);
+}
+
+static int
 sl_write(git_odb_backend *be, const git_oid *oid, const void *data, size_t len, git_object_t type)
 {
     safe_loose *s = (safe_loose *)be;
@@ -460,8 +466,16 @@ int
 afs_odb_batch_begin(git_repository *repo)
 {
     safe_loose *s = our_backend(repo);
+    git_odb *odb = NULL;
     if (!s)
         return afs_error_set(AUDITFS_EIO, "the repository has no auditfs object backend");
+    /* the caller now holds the ledger lock: see every pack written before it (another writer's,
+     * while this one waited), then stop rescanning on misses */
+    if (!s->pending && (git_repository_odb(&odb, repo) < 0 || git_odb_refresh(odb) < 0)) {
+        git_odb_free(odb);
+        return afs_error_git(AUDITFS_EIO, "%s: cannot rescan the packs", s->dir);
+    }
+    git_odb_free(odb);
     afs_packset_writer(s->packs);
     return s->pending ? 0 : afs_packw_new(&s->pending, s->dir);
 }
@@ -540,6 +554,109 @@ sl_free(git_odb_backend *be)
     free(s);
 }
 
+/*
+ * libgit2's pack reader, behind a thin wrapper: while this process is writing a batch
+ * (s->pending), a lookup miss does not make libgit2 rescan objects/pack/ (opendir plus an open
+ * of multi-pack-index for every new tree and commit: 4,000 openat per million records). The
+ * writer holds the ledger lock and adds every pack itself; our reader (pack.c) serves them.
+ */
+typedef struct pack_wrap {
+    git_odb_backend parent;
+    git_odb_backend *inner;
+    safe_loose *ours;
+} pack_wrap;
+
+#define INNER(be) (((pack_wrap *)(be))->inner)
+
+static int
+pw_read(void **d, size_t *n, git_object_t *t, git_odb_backend *be, const git_oid *id)
+{
+    return INNER(be)->read(d, n, t, INNER(be), id);
+}
+static int
+pw_read_prefix(git_oid *o, void **d, size_t *n, git_object_t *t, git_odb_backend *be,
+               const git_oid *id, size_t len)
+{
+    return INNER(be)->read_prefix(o, d, n, t, INNER(be), id, len);
+}
+static int
+pw_read_header(size_t *n, git_object_t *t, git_odb_backend *be, const git_oid *id)
+{
+    return INNER(be)->read_header(n, t, INNER(be), id);
+}
+static int
+pw_exists(git_odb_backend *be, const git_oid *id)
+{
+    return INNER(be)->exists(INNER(be), id);
+}
+static int
+pw_exists_prefix(git_oid *o, git_odb_backend *be, const git_oid *id, size_t len)
+{
+    return INNER(be)->exists_prefix(o, INNER(be), id, len);
+}
+static int
+pw_refresh(git_odb_backend *be)
+{
+    pack_wrap *w = (pack_wrap *)be;
+    if (w->ours && w->ours->pending)
+        return 0; /* a writer: nothing new but what it added (pack.c reads those) */
+    return w->inner->refresh(w->inner);
+}
+static int
+pw_foreach(git_odb_backend *be, git_odb_foreach_cb cb, void *payload)
+{
+    return INNER(be)->foreach(INNER(be), cb, payload);
+}
+static int
+pw_writepack(git_odb_writepack **out, git_odb_backend *be, git_odb *odb,
+             git_indexer_progress_cb cb, void *payload)
+{
+    return INNER(be)->writepack(out, INNER(be), odb, cb, payload);
+}
+static int
+pw_writemidx(git_odb_backend *be)
+{
+    return INNER(be)->writemidx(INNER(be));
+}
+static int
+pw_freshen(git_odb_backend *be, const git_oid *id)
+{
+    return INNER(be)->freshen(INNER(be), id);
+}
+static void
+pw_free(git_odb_backend *be)
+{
+    INNER(be)->free(INNER(be));
+    free(be);
+}
+
+/* Wraps inner (taking it over; freed on failure too). */
+static int
+pack_wrap_new(git_odb_backend **out, git_odb_backend *inner, safe_loose *ours)
+{
+    pack_wrap *w = calloc(1, sizeof *w);
+    if (!w || git_odb_init_backend(&w->parent, GIT_ODB_BACKEND_VERSION) < 0) {
+        free(w);
+        inner->free(inner);
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    }
+    w->inner = inner;
+    w->ours = ours;
+    w->parent.read = inner->read ? pw_read : NULL;
+    w->parent.read_prefix = inner->read_prefix ? pw_read_prefix : NULL;
+    w->parent.read_header = inner->read_header ? pw_read_header : NULL;
+    w->parent.exists = inner->exists ? pw_exists : NULL;
+    w->parent.exists_prefix = inner->exists_prefix ? pw_exists_prefix : NULL;
+    w->parent.refresh = inner->refresh ? pw_refresh : NULL;
+    w->parent.foreach = inner->foreach ? pw_foreach : NULL;
+    w->parent.writepack = inner->writepack ? pw_writepack : NULL;
+    w->parent.writemidx = inner->writemidx ? pw_writemidx : NULL;
+    w->parent.freshen = inner->freshen ? pw_freshen : NULL;
+    w->parent.free = pw_free;
+    *out = &w->parent;
+    return 0;
+}
+
 int
 afs_odb_harden(git_repository *repo)
 {
@@ -563,6 +680,7 @@ afs_odb_harden(git_repository *repo)
     s->parent.read_header = sl_read_header;
     s->parent.exists = sl_exists;
     s->parent.write = sl_write;
+    s->parent.refresh = sl_refresh;
     s->parent.free = sl_free;
     /* A fresh object database with exactly two backends: ours for loose objects (reads and
      * all writes) and libgit2's for packs. libgit2's loose backend is left out: a write that
@@ -572,6 +690,10 @@ afs_odb_harden(git_repository *repo)
         err = afs_error_git(AUDITFS_EIO, "%s: cannot open the object database", dir);
         goto fail;
     }
+    git_odb_backend *inner = packs;
+    packs = NULL;
+    if ((err = pack_wrap_new(&packs, inner, s)) != 0)
+        goto fail;
     if (git_odb_add_backend(odb, packs, 1) < 0) {
         err = afs_error_git(AUDITFS_EIO, "cannot add the pack reader");
         goto fail;
