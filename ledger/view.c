@@ -31,6 +31,7 @@
 #include "auditfs/query.h"
 #include "entry.h"
 #include "index.h"
+#include "segfetch.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -688,6 +689,11 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     char acc[16];
     int err = 0;
+    /* segments read and decoded ahead by a worker thread (segfetch.c), when it starts */
+    afs_segfetch *sf = NULL;
+    afs_segitem *it = NULL;
+    git_oid *soids = NULL;
+    char(*spaths)[64] = NULL;
     memset(&ix, 0, sizeof ix);
     if (!dctx)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
@@ -700,9 +706,21 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
     }
     if ((err = collect_segs(&refs, &nrefs, &caprefs, repo, segt, 0, acc)) != 0)
         goto done;
-    for (size_t si = 0; si < nrefs && st->next < to; si++) {
-        if (refs[si].first < st->next)
-            continue;
+    size_t s0 = 0;
+    while (s0 < nrefs && refs[s0].first < st->next)
+        s0++;
+    if (nrefs > s0 && (soids = malloc((nrefs - s0) * sizeof *soids)) != NULL &&
+        (spaths = malloc((nrefs - s0) * sizeof *spaths)) != NULL) {
+        for (size_t k = s0; k < nrefs; k++) {
+            git_oid_cpy(&soids[k - s0], &refs[k].id);
+            afs_seg_path(spaths[k - s0], refs[k].first);
+        }
+        if (afs_segfetch_start(&sf, git_repository_path(repo), soids, spaths, nrefs - s0) != 0) {
+            auditfs_error_clear(); /* read them in this thread */
+            sf = NULL;
+        }
+    }
+    for (size_t si = s0; si < nrefs && st->next < to; si++) {
         vseg s;
         memset(&s, 0, sizeof s);
         s.id = refs[si].id;
@@ -714,15 +732,28 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
                                 (unsigned long long)(s.first - 1));
             goto done;
         }
-        if (git_blob_lookup(&blob, repo, &s.id) < 0) {
-            err = afs_error_git(AUDITFS_EVERIFY, "%s: cannot read the segment", s.where);
-            goto done;
-        }
-        const uint8_t *data = git_blob_rawcontent(blob);
-        size_t dlen = (size_t)git_blob_rawsize(blob);
-        if ((err = afs_seg_index_parse(&ix, data, dlen, s.where)) != 0) {
-            err = AUDITFS_EVERIFY;
-            goto done;
+        const uint8_t *data = NULL;
+        size_t dlen = 0;
+        if (sf) {
+            it = afs_segfetch_next(sf);
+            if (it->status && it->kind == AFS_SEGFETCH_UNREADABLE) {
+                err = afs_error_set(AUDITFS_EVERIFY, "%s", it->msg);
+                goto done;
+            }
+            afs_seg_index_release(&ix);
+            ix = it->ix; /* taken over: released with this segment */
+            memset(&it->ix, 0, sizeof it->ix);
+        } else {
+            if (git_blob_lookup(&blob, repo, &s.id) < 0) {
+                err = afs_error_git(AUDITFS_EVERIFY, "%s: cannot read the segment", s.where);
+                goto done;
+            }
+            data = git_blob_rawcontent(blob);
+            dlen = (size_t)git_blob_rawsize(blob);
+            if ((err = afs_seg_index_parse(&ix, data, dlen, s.where)) != 0) {
+                err = AUDITFS_EVERIFY;
+                goto done;
+            }
         }
         if (ix.first_seq != s.first) {
             err = afs_error_set(AUDITFS_EVERIFY, "%s: its index starts at entry %llu", s.where,
@@ -736,12 +767,20 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
             size_t off = 0;
             const uint8_t *leaf;
             size_t len;
-            if ((err = afs_seg_frame_decode(&frame, dctx, &ix, fi, data, dlen, s.where)) != 0) {
+            afs_buf *fb = &frame;
+            if (it) {
+                if (fi >= it->nframes) { /* the worker could not decode it */
+                    err = afs_error_set(AUDITFS_EVERIFY, "%s", it->msg);
+                    goto done;
+                }
+                fb = &it->frames[fi];
+            } else if ((err = afs_seg_frame_decode(&frame, dctx, &ix, fi, data, dlen, s.where)) !=
+                       0) {
                 err = AUDITFS_EVERIFY;
                 goto done;
             }
             afs_sha256_init(&fd);
-            while (afs_seg_record_next(&leaf, &len, &frame, &off)) {
+            while (afs_seg_record_next(&leaf, &len, fb, &off)) {
                 auditfs_entry e;
                 auditfs_hash h;
                 uint64_t seq = st->next;
@@ -793,11 +832,18 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
         afs_seg_index_release(&ix);
         git_blob_free(blob);
         blob = NULL;
+        if (it) {
+            afs_segfetch_done(sf);
+            it = NULL;
+        }
     }
     if (st->next != to)
         err = afs_error_set(AUDITFS_EVERIFY, "entries %llu..%llu: no segment holds them",
                             (unsigned long long)st->next, (unsigned long long)(to - 1));
 done:
+    afs_segfetch_free(sf); /* stops the worker first: it must not write items being freed */
+    free(soids);
+    free(spaths);
     afs_seg_index_release(&ix);
     git_blob_free(blob);
     git_tree_free(segt);
