@@ -306,10 +306,10 @@ sl_exists(git_odb_backend *be, const git_oid *oid)
     size_t n;
     if (s->pending && afs_packw_header(s->pending, oid, &t, &n))
         return 1;
-    object_path(path, sizeof path, s, oid);
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+    if (afs_packset_exists(s->packs, oid)) /* in memory (a writer never rescans on a miss) */
         return 1;
-    return afs_packset_exists(s->packs, oid);
+    object_path(path, sizeof path, s, oid);
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static int
