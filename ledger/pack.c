@@ -16,7 +16,8 @@
  * object read checks the offset against the pack's size, caps the declared size at
  * AFS_MAX_OBJECT before allocating, inflates exactly that many bytes to the end of the zlib
  * stream, and checks the object's SHA-1 against its name. Deltified objects (packs made by git
- * gc) are left to libgit2. At most PACK_FDS pack files are open at a time.
+ * gc) are left to libgit2. At most PACK_FDS (256) pack files are open at a time: random reads
+ * (proofs) over 60 packs per million entries reopened packs with fewer.
  */
 #define OPENSSL_API_COMPAT 0x10101000L
 #include "pack.h"
@@ -36,7 +37,7 @@
 
 #define WBUF ((size_t)1 << 20)
 #define STORED_MAX 65535u
-#define PACK_FDS 32
+#define PACK_FDS 256
 #define IDX_MAX ((size_t)1 << 29)
 
 static int
