@@ -3,7 +3,10 @@
 #define AUDITFS_CLI_H
 
 #include "auditfs/ledger.h"
+#include "auditfs/progress.h"
+#include "auditfs/policy.h"
 
+#include <getopt.h>
 #include <stdio.h>
 
 /* Exit codes (documented in README.md and `auditfs --help`). */
@@ -16,6 +19,7 @@ enum {
     EXIT_KEY = 5,      /* unusable key: loose mode, not the ledger's key */
     EXIT_BUSY = 6,     /* another appender holds the ledger */
     EXIT_NOTFOUND = 7, /* no such ledger, entry, document */
+    EXIT_FORK = 8,     /* a head that does not extend what was seen: rollback, rewrite, fork */
 };
 
 /** Maps a library error code to an exit code. */
@@ -27,6 +31,43 @@ __attribute__((format(printf, 1, 2))) int cli_usage_error(const char *fmt, ...);
 const char *cli_ledger_path(const char *opt);
 int cli_parse_u64(uint64_t *out, const char *s, const char *what);
 
+/**
+ * getopt_long, plus "did you mean '--json'?" (from longopts) after an unknown long option.
+ * Every cli/ file gets it through the macro below; cli/help.c defines it.
+ */
+int cli_getopt_long(int argc, char *const argv[], const char *optstring,
+                    const struct option *longopts, int *longindex);
+#ifndef AUDITFS_CLI_NO_GETOPT_WRAP
+#define getopt_long cli_getopt_long
+#endif
+/** The candidate closest to word by edit distance, or NULL if none is close. */
+const char *cli_closest(const char *word, const char *const *candidates, size_t n);
+/** Prints "Examples:" and the examples of command cmd (after its --help), if it has any. */
+void cli_print_examples(const char *cmd);
+/** Exit code for a failed open/read of a named input file: 7 if it does not exist, else 4. */
+int cli_errno_exit(int errnum);
+
+/* JSON output (cli/json.c; schemas in docs/JSON.md) */
+void cli_json_str(FILE *f, const char *s);
+void cli_json_strn(FILE *f, const char *s, size_t n);
+/** {"origin","tree_size","root"} */
+void cli_json_checkpoint(FILE *f, const auditfs_checkpoint *cp);
+/** Captures stdout; cli_capture_end_json prints the captured "ok:/FAIL:" lines as JSON. */
+int cli_capture_begin(void);
+void cli_capture_end_json(int rc);
+
+/* Progress on a terminal (cli/progress.c): a printer for the library's auditfs_progress. */
+typedef struct cli_progress {
+    int64_t t0_us, last_us;
+    uint64_t last_done;
+    int printed;
+    int no_delay;
+} cli_progress;
+/** The callback to put in an options struct: prints if stderr is a terminal, else {NULL}. */
+auditfs_progress cli_progress_init(cli_progress *p);
+/** Ends a progress line left open by an operation that failed part way. */
+void cli_progress_done(cli_progress *p);
+
 int cmd_mount(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_index(int argc, char **argv);
@@ -36,5 +77,61 @@ int cmd_archive(int argc, char **argv);
 /** Brings the query index up to date after a write; warns (never fails) if it cannot. */
 void cli_index_after_write(const char *ledger_path);
 int cmd_umount(int argc, char **argv);
+int cmd_allowed_signers(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+/** Brings the tlog-tiles tree in dir up to date after a commit; warns (and returns) on error. */
+int cli_tlog_export(const char *ledger_path, const auditfs_verifier *key, const char *dir);
+/** argv looks like mount.fuse3's `auditfs SOURCE MOUNTPOINT -o OPTS` (cli/mount_helper.c). */
+int cli_is_mount_helper_call(int argc, char **argv);
+int cli_mount_helper(int argc, char **argv);
+typedef struct cli_mount_opts {
+    const char *key, *trusted; /* point into the parsed string */
+    int follow;
+    char *fuse;                /* the FUSE options to pass on, comma-separated */
+    const char *bad;           /* on failure: the option refused */
+} cli_mount_opts;
+/**
+ * Parses mount(8)/fstab options (comma-separated, modified in place). fuse must hold
+ * strlen(opts) + 1 bytes. 0, or -1 with out->bad naming an option that is not ours.
+ */
+int cli_mount_opts_parse(cli_mount_opts *out, char *opts, char *fuse);
+/* cli/cmd_witness.c: cosign, cosignatures, witness serve|request, acks */
+int cmd_cosign_main(int argc, char **argv);
+int cmd_cosignatures_main(int argc, char **argv);
+int cmd_witness_main(int argc, char **argv);
+int cmd_acks_main(int argc, char **argv);
+/** verify's witness options: --witness KEY.pub... [--quorum K] | --policy FILE; --max-age D. */
+struct cli_witness_opts {
+    const char *keys[64];
+    size_t nkeys;
+    const char *quorum, *policy, *max_age;
+};
+/**
+ * `witness request` for the ledger at path: specs are URL=KEY.pub; each cosignature obtained is
+ * reported on out, refusals on stderr; returns an exit code.
+ */
+int cli_witness_request(FILE *out, const char *ledger, const char *const *specs, size_t n,
+                        long timeout);
+/**
+ * Writes DIR/receipts.md and DIR/receipts.jsonl (incident bundles): per ledger, every notice and
+ * document version up to cps[i].size (tenant filter) with each witness's earliest covering
+ * cosignature. Returns 0 or an auditfs error code.
+ */
+int cli_witness_receipts(const char *dir, auditfs_ledger *const *ls,
+                         const auditfs_verifier *const *lkeys, const char *const *names,
+                         const auditfs_checkpoint *cps, size_t nl, const char *const *wkeys,
+                         size_t nw, const char *tenant);
+/**
+ * The policy the options describe (*out NULL when no witness option was given) and --max-age in
+ * seconds (-1: none). Prints usage or load errors; returns an exit code.
+ */
+int cli_witness_policy(auditfs_policy **out, int64_t *max_age, const struct cli_witness_opts *o);
+/** Checks the head's cosignatures against the options (0 if none given); prints a report. */
+int cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
+                      const auditfs_checkpoint *head, int json);
 
 #endif

@@ -15,6 +15,7 @@
  *   MANIFEST.sha256                   "<sha256>  <path>" for every other file (sha256sum -c)
  */
 #include "cli.h"
+#include "auditfs/witness.h"
 
 #include "auditfs/query.h"
 #include "index.h"
@@ -1255,6 +1256,32 @@ ledger_args_free(ledger_arg *la, size_t n)
     }
 }
 
+/* progress of the proof-writing loop (stderr on a terminal); set by cmd_incident */
+static auditfs_progress incident_progress;
+/* Every stored cosigned checkpoint up to size: ledgers/<name>/cosignatures/<size>.checkpoint,
+ * the witnesses' receipts (auditfs acks computes them from the same files). */
+static int
+write_cosignatures(const char *dir, const char *name, auditfs_ledger *l, uint64_t size)
+{
+    uint64_t *sizes = NULL;
+    size_t n = 0;
+    int err = auditfs_cosig_store_sizes(&sizes, &n, l);
+    for (size_t i = 0; i < n && !err; i++) {
+        char rel[512], *note = NULL;
+        size_t len = 0;
+        if (sizes[i] > size)
+            break;
+        if ((err = auditfs_cosig_store_checkpoint(&note, &len, l, sizes[i])) != 0)
+            break;
+        snprintf(rel, sizeof rel, "ledgers/%.64s/cosignatures/%llu.checkpoint", name,
+                 (unsigned long long)sizes[i]);
+        err = put_file(dir, rel, note, len);
+        free(note);
+    }
+    free(sizes);
+    return err;
+}
+
 static int
 write_bundle(const char *dir, bundle *b, ledger_arg *la)
 {
@@ -1269,10 +1296,14 @@ write_bundle(const char *dir, bundle *b, ledger_arg *la)
         char rel[512], *note = NULL, *vk = NULL;
         size_t nlen;
         sel s = {NULL, 0, 0};
-        if ((err = auditfs_ledger_checkpoint_note(&note, &nlen, l)) != 0)
+        /* the head checkpoint with its cosignature lines (docs/FORMAT.md 10.2); the proofs
+         * below embed it verbatim, as tlog-proof allows */
+        if ((err = auditfs_cosig_store_checkpoint(&note, &nlen, l, UINT64_MAX)) != 0)
             break;
         snprintf(rel, sizeof rel, "ledgers/%.64s/checkpoint", la[li].name);
         err = put_file(dir, rel, note, nlen);
+        if (!err)
+            err = write_cosignatures(dir, la[li].name, l, b->cp[li].size);
         if (!err)
             err = auditfs_verifier_format(&vk, la[li].v);
         if (!err) {
@@ -1285,6 +1316,8 @@ write_bundle(const char *dir, bundle *b, ledger_arg *la)
         if (!err)
             err = select_entries(&s, b, l, b->cp[li].size, 0);
         for (size_t i = 0; i < s.n && !err; i++) {
+            if (incident_progress.fn && ((i & 255) == 0 || i + 1 == s.n))
+                incident_progress.fn(incident_progress.ctx, "incident", i + 1, s.n);
             uint8_t *leaf = NULL, *content = NULL;
             size_t len, clen;
             char *proof = NULL;
@@ -1360,6 +1393,7 @@ static const char incident_help[] =
     "                        --ledger [NAME=]DIR --key [NAME=]FILE.pub [...] -o DIR\n"
     "       auditfs incident --check DIR --ledger [NAME=]DIR [...]\n"
     "       auditfs incident --default-matrix\n"
+    "       (--json: what was written, or the --check lines, as JSON; see docs/JSON.md)\n"
     "\n"
     "Writes a self-contained evidence bundle to DIR (which must not exist): every entry in\n"
     "[T1, T2) that matches the TERMs (see `auditfs query --help`) with its leaf bytes and an\n"
@@ -1374,6 +1408,9 @@ static const char incident_help[] =
     "matching entry, the SLA terms in force, each fact linked to the entry that proves it); and\n"
     "MANIFEST.sha256. --ledger and --key may be repeated as NAME=... for several ledgers (a\n"
     "tenant's and the provider-wide one); each entry is proved against its own ledger.\n"
+    "--witness KEY.pub (repeatable) adds receipts.md and receipts.jsonl: for every notice and\n"
+    "document version, which witness (customer, assessor) acknowledged it by cosigning, when,\n"
+    "and how long after publication (see `auditfs acks`).\n"
     "\n"
     "--check DIR re-runs the bundle's recorded query against the full ledgers (up to the\n"
     "bundle's checkpoints, which must be prefixes of them), scanning every entry rather than\n"
@@ -1480,7 +1517,7 @@ cmd_incident(int argc, char **argv)
                *tenant = NULL;
     char *ledgers[MAX_LEDGERS + 1], *keys[MAX_LEDGERS + 1];
     size_t nl = 0, nk = 0;
-    int c, print_matrix = 0;
+    int c, print_matrix = 0, json = 0;
     static const struct option opts[] = {{"since", required_argument, 0, 's'},
                                          {"until", required_argument, 0, 'u'},
                                          {"ledger", required_argument, 0, 'l'},
@@ -1490,8 +1527,12 @@ cmd_incident(int argc, char **argv)
                                          {"grep", required_argument, 0, 'g'},
                                          {"tenant", required_argument, 0, 't'},
                                          {"default-matrix", no_argument, 0, 'M'},
+                                         {"json", no_argument, 0, 'J'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"witness", required_argument, 0, 'W'},
                                          {0, 0, 0, 0}};
+    const char *wkeys[64];
+    size_t nw = 0;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (c) {
         case 's': since = optarg; break;
@@ -1511,6 +1552,12 @@ cmd_incident(int argc, char **argv)
         case 'g': grep = optarg; break;
         case 't': tenant = optarg; break;
         case 'M': print_matrix = 1; break;
+        case 'J': json = 1; break;
+        case 'W':
+            if (nw == sizeof wkeys / sizeof *wkeys)
+                return cli_usage_error("too many --witness keys");
+            wkeys[nw++] = optarg;
+            break;
         case 'h': fputs(incident_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -1530,7 +1577,11 @@ cmd_incident(int argc, char **argv)
     if (check) {
         if (optind != argc || since || until || out)
             return cli_usage_error("--check DIR takes only --ledger");
+        if (json && cli_capture_begin() != 0)
+            json = 0;
         rc = check_bundle(check, la, nla);
+        if (json)
+            cli_capture_end_json(rc);
         ledger_args_free(la, nla);
         return rc;
     }
@@ -1590,13 +1641,41 @@ cmd_incident(int argc, char **argv)
     if (!err && mkdir(out, 0755) != 0)
         err = afs_error_set(errno == EEXIST ? AUDITFS_EEXISTS : AUDITFS_EIO, "%s: %s", out,
                             strerror(errno));
+    cli_progress prog;
+    incident_progress = cli_progress_init(&prog);
     if (!err)
         err = write_bundle(out, &b, la);
+    cli_progress_done(&prog);
+    if (!err && nw) {
+        /* receipts: who acknowledged each notice and document version (cmd_witness.c) */
+        auditfs_ledger *ls[MAX_LEDGERS + 1];
+        const auditfs_verifier *lk[MAX_LEDGERS + 1];
+        const char *nm[MAX_LEDGERS + 1];
+        for (size_t i = 0; i < nla; i++) {
+            ls[i] = la[i].l;
+            lk[i] = la[i].v;
+            nm[i] = la[i].name;
+        }
+        err = cli_witness_receipts(out, ls, lk, nm, b.cp, nla, wkeys, nw,
+                                   b.tenant[0] ? b.tenant : NULL);
+    }
     if (!err)
         err = finish_bundle(out);
     if (err)
         rc = cli_fail(err, "incident");
-    else
+    else if (json) {
+        printf("{\"bundle\":");
+        cli_json_str(stdout, out);
+        printf(",\"ledgers\":[");
+        for (size_t i = 0; i < nla; i++) {
+            printf("%s{\"name\":", i ? "," : "");
+            cli_json_str(stdout, la[i].name);
+            printf(",\"checkpoint\":");
+            cli_json_checkpoint(stdout, &b.cp[i]);
+            putchar('}');
+        }
+        printf("]}\n");
+    } else
         fprintf(stderr, "wrote %s; check it with: auditfs verify-bundle %s --key NAME=FILE.pub\n",
                 out, out);
     bundle_free(&b);
@@ -1607,7 +1686,7 @@ cmd_incident(int argc, char **argv)
 /* ---- verify-bundle ---- */
 
 static const char verify_bundle_help[] =
-    "usage: auditfs verify-bundle DIR --key [NAME=]FILE.pub [--key NAME=FILE.pub ...]\n"
+    "usage: auditfs verify-bundle DIR --key [NAME=]FILE.pub [--key NAME=FILE.pub ...] [--json]\n"
     "\n"
     "Checks an incident bundle offline, with nothing but the bundle and the verifier key of\n"
     "each of its ledgers: every file against MANIFEST.sha256 (and no file missing or added),\n"
@@ -1619,8 +1698,29 @@ static const char verify_bundle_help[] =
     "What it cannot show is that nothing relevant was left out of the bundle: for that, run\n"
     "`auditfs incident --check DIR --ledger NAME=DIR ...` against the full ledgers.\n";
 
+static int verify_bundle_text(int argc, char **argv);
+
+/* --json: the same checks, their lines reported as one JSON object (docs/JSON.md) */
 int
 cmd_verify_bundle(int argc, char **argv)
+{
+    int json = 0;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0) {
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof argv[0]);
+            argc--;
+            json = 1;
+            break;
+        }
+    if (!json || cli_capture_begin() != 0)
+        return verify_bundle_text(argc, argv);
+    int rc = verify_bundle_text(argc, argv);
+    cli_capture_end_json(rc);
+    return rc;
+}
+
+static int
+verify_bundle_text(int argc, char **argv)
 {
     char *keys[MAX_LEDGERS + 1];
     size_t nk = 0;
@@ -1804,7 +1904,7 @@ cmd_verify_bundle(int argc, char **argv)
 /* ---- archive ---- */
 
 static const char archive_help[] =
-    "usage: auditfs archive --ledger DIR -o FILE\n"
+    "usage: auditfs archive --ledger DIR -o FILE [--json]\n"
     "\n"
     "Writes the whole ledger as one file that stock `git clone FILE DIR` reads (a git bundle,\n"
     "v2, of refs/heads/main with every object it reaches) and its signed checkpoint to\n"
@@ -1831,15 +1931,17 @@ int
 cmd_archive(int argc, char **argv)
 {
     const char *ledger = NULL, *out = NULL;
-    int c;
+    int c, json = 0;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"output", required_argument, 0, 'o'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"json", no_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (c) {
         case 'l': ledger = optarg; break;
         case 'o': out = optarg; break;
+        case 'J': json = 1; break;
         case 'h': fputs(archive_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -1854,6 +1956,8 @@ cmd_archive(int argc, char **argv)
     git_reference *ref = NULL;
     git_revwalk *walk = NULL;
     git_packbuilder *pb = NULL;
+    git_oid cosig_id;
+    int have_cosig = 0;
     auditfs_ledger *l = NULL;
     char *note = NULL;
     size_t nlen = 0;
@@ -1866,6 +1970,9 @@ cmd_archive(int argc, char **argv)
     if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
         git_reference_lookup(&ref, repo, "refs/heads/main") < 0 || !git_reference_target(ref) ||
         git_revwalk_new(&walk, repo) < 0 || git_revwalk_push(walk, git_reference_target(ref)) < 0 ||
+        /* the cosignatures travel too (docs/FORMAT.md 10.2), when there are any */
+        (git_reference_name_to_id(&cosig_id, repo, "refs/auditfs/cosignatures") == 0 &&
+         (have_cosig = 1) && git_revwalk_push(walk, &cosig_id) < 0) ||
         git_packbuilder_new(&pb, repo) < 0 || git_packbuilder_insert_walk(pb, walk) < 0) {
         const git_error *ge = git_error_last();
         fprintf(stderr, "auditfs: archive: %s\n", ge ? ge->message : "git error");
@@ -1900,7 +2007,14 @@ cmd_archive(int argc, char **argv)
     char oid[GIT_OID_HEXSZ + 1];
     git_oid_tostr(oid, sizeof oid, git_reference_target(ref));
     f = fopen(tmp, "wb");
-    if (!f || fprintf(f, "# v2 git bundle\n%s refs/heads/main\n%s HEAD\n\n", oid, oid) < 0) {
+    char cosig_line[GIT_OID_HEXSZ + 40] = "";
+    if (have_cosig) {
+        char coid[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(coid, sizeof coid, &cosig_id);
+        snprintf(cosig_line, sizeof cosig_line, "%s refs/auditfs/cosignatures\n", coid);
+    }
+    if (!f || fprintf(f, "# v2 git bundle\n%s refs/heads/main\n%s%s HEAD\n\n", oid, cosig_line,
+                      oid) < 0) {
         fprintf(stderr, "auditfs: %s: %s\n", tmp, strerror(errno));
         rc = EXIT_IO;
         goto done;
@@ -1936,8 +2050,17 @@ cmd_archive(int argc, char **argv)
     auditfs_checkpoint cp;
     if (auditfs_ledger_head(&cp, l) != 0)
         cp.size = 0;
-    fprintf(stderr, "wrote %s (%zu objects, tree size %llu) and %s\n", out,
-            git_packbuilder_object_count(pb), (unsigned long long)cp.size, cpath);
+    if (json) {
+        printf("{\"file\":");
+        cli_json_str(stdout, out);
+        printf(",\"checkpoint_file\":");
+        cli_json_str(stdout, cpath);
+        printf(",\"objects\":%zu,\"checkpoint\":", git_packbuilder_object_count(pb));
+        cli_json_checkpoint(stdout, &cp);
+        printf("}\n");
+    } else
+        fprintf(stderr, "wrote %s (%zu objects, tree size %llu) and %s\n", out,
+                git_packbuilder_object_count(pb), (unsigned long long)cp.size, cpath);
 done:
     if (f) {
         fclose(f);

@@ -28,6 +28,10 @@ static const char mount_help[] =
     "                          once the mount is ready, log to syslog)\n"
     "  -o OPTIONS              extra FUSE mount options (e.g. allow_other; ro and auto_unmount are\n"
     "                          always set)\n"
+    "  --witness KEY.pub --quorum K | --policy FILE  [--max-age DURATION]\n"
+    "                          mount only if the head checkpoint is cosigned by a quorum of\n"
+    "                          witnesses (as `auditfs verify`); one ledger; with --follow the\n"
+    "                          mount moves only to checkpoints that have their quorum\n"
     "\n"
     "Exit codes: 0 unmounted cleanly, 1 verification failed, 2 usage, 4 I/O or mount error,\n"
     "5 unusable key, 7 no such ledger.\n";
@@ -38,6 +42,31 @@ static const char umount_help[] =
     "Unmounts an auditfs mount (fusermount3 -u); -z detaches a busy mount lazily.\n";
 
 #define MAX_LEDGERS 32
+
+/*
+ * --witness/--quorum/--policy/--max-age: the head checkpoint must have its witness quorum before
+ * anything is mounted (the same check as `auditfs verify`). One ledger only.
+ */
+static int
+witness_precheck(const struct cli_witness_opts *o, const afs_mount_ledger *ledgers, size_t nl)
+{
+    auditfs_verifier *key = NULL;
+    auditfs_ledger *l = NULL;
+    auditfs_checkpoint head;
+    int err, rc;
+    if (nl != 1)
+        return cli_usage_error("witness options apply to a mount of one ledger");
+    if ((err = auditfs_verifier_load(&key, ledgers[0].key)) != 0)
+        return cli_fail(err, "--key");
+    if ((err = auditfs_ledger_open(&l, ledgers[0].path)) != 0 ||
+        (err = auditfs_ledger_check_head(&head, l, key)) != 0)
+        rc = cli_fail(err, ledgers[0].path);
+    else
+        rc = cli_witness_check(o, l, &head, 0);
+    auditfs_ledger_free(l);
+    auditfs_verifier_free(key);
+    return rc;
+}
 
 /* Splits "NAME=VALUE"; a value with no '=' (or a '/' before it) has no name. */
 static void
@@ -83,7 +112,14 @@ cmd_mount(int argc, char **argv)
                                          {"follow", no_argument, 0, 'F'},
                                          {"foreground", no_argument, 0, 'f'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"witness", required_argument, 0, 'W'},
+                                         {"quorum", required_argument, 0, 'Q'},
+                                         {"policy", required_argument, 0, 'P'},
+                                         {"max-age", required_argument, 0, 'A'},
                                          {0, 0, 0, 0}};
+    struct cli_witness_opts wopts;
+    auditfs_policy *policy = NULL;
+    memset(&wopts, 0, sizeof wopts);
     memset(&cfg, 0, sizeof cfg);
     memset(ledgers, 0, sizeof ledgers);
     while ((c = getopt_long(argc, argv, "fo:h", opts, NULL)) != -1) {
@@ -106,6 +142,14 @@ cmd_mount(int argc, char **argv)
             split_named(optarg, tnames[nt], sizeof tnames[nt], &trusts[nt]);
             nt++;
             break;
+        case 'W':
+            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
+                return cli_usage_error("too many --witness keys");
+            wopts.keys[wopts.nkeys++] = optarg;
+            break;
+        case 'Q': wopts.quorum = optarg; break;
+        case 'P': wopts.policy = optarg; break;
+        case 'A': wopts.max_age = optarg; break;
         case 'F': cfg.follow = 1; break;
         case 'f': cfg.foreground = 1; break;
         case 'o': {
@@ -171,14 +215,24 @@ cmd_mount(int argc, char **argv)
     for (size_t i = 0; i < nl; i++)
         if (realpath(ledgers[i].path, abs_paths[i]))
             ledgers[i].path = abs_paths[i];
+    if ((wopts.nkeys || wopts.policy || wopts.quorum || wopts.max_age) &&
+        (rc = witness_precheck(&wopts, ledgers, nl)) != 0)
+        goto out;
+    /* and the daemon pins and follows only checkpoints that have their quorum */
+    if ((rc = cli_witness_policy(&policy, &cfg.max_age, &wopts)) != 0)
+        goto out;
+    cfg.policy = policy;
     cfg.ledgers = ledgers;
     cfg.nledgers = nl;
     cfg.mountpoint = argv[optind];
     cfg.fuse_opts = fuse_opts;
     const char *ms = getenv("AUDITFS_FOLLOW_MS");
     cfg.follow_ms = ms ? (unsigned)strtoul(ms, NULL, 10) : 1000;
+    cli_progress prog;
+    cfg.progress = cli_progress_init(&prog);
     rc = afs_mount_run(&cfg);
 out:
+    auditfs_policy_free(policy);
     free(fuse_opts);
     return rc;
 }

@@ -188,7 +188,7 @@ fail:
 /* ---- index ---- */
 
 static const char index_help[] =
-    "usage: auditfs index --ledger DIR [--rebuild] [--fields F1,F2,...] [--check]\n"
+    "usage: auditfs index --ledger DIR [--rebuild] [--fields F1,F2,...] [--check] [--json]\n"
     "\n"
     "The query index is derived data kept in <repository>/auditfs-index/: postings per header\n"
     "value (_type _stream _tenant _party _layer _name), per value of the configured JSON fields\n"
@@ -201,22 +201,25 @@ static const char index_help[] =
     "  --fields LIST  the JSON fields to index (implies --rebuild)\n"
     "  --check        read every byte of every index file against the checksums in its meta\n"
     "                 file; exit 1 if anything is damaged (queries stay correct regardless: a\n"
-    "                 damaged part is scanned instead)\n";
+    "                 damaged part is scanned instead)\n"
+    "  --json         the state as one JSON object (docs/JSON.md)\n";
 
 int
 cmd_index(int argc, char **argv)
 {
     const char *ledger = NULL, *fields = NULL;
-    int rebuild = 0, check = 0, c;
+    int rebuild = 0, check = 0, json = 0, c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"rebuild", no_argument, 0, 'r'},
                                          {"fields", required_argument, 0, 'f'},
                                          {"check", no_argument, 0, 'c'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"json", no_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'l': ledger = optarg; break;
+        case 'J': json = 1; break;
         case 'r': rebuild = 1; break;
         case 'f': fields = optarg; break;
         case 'c': check = 1; break;
@@ -237,7 +240,10 @@ cmd_index(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!check) {
-        err = rebuild || fields ? auditfs_index_rebuild(l, fields) : auditfs_index_update(l);
+        cli_progress prog;
+        auditfs_index_options io = {cli_progress_init(&prog), rebuild || fields, fields};
+        err = auditfs_index_update_opts(l, &io);
+        cli_progress_done(&prog);
         if (err) {
             rc = cli_fail(err, "index");
             goto out;
@@ -249,14 +255,29 @@ cmd_index(int argc, char **argv)
         rc = cli_fail(err, "index");
         goto out;
     }
-    if (!st.present)
+    if (json) {
+        printf("{\"present\":%s,\"entries\":%llu,\"runs\":%llu,\"keys\":%llu,\"bytes\":%llu,"
+               "\"fields\":", st.present ? "true" : "false", (unsigned long long)st.size,
+               (unsigned long long)st.runs, (unsigned long long)st.keys,
+               (unsigned long long)st.bytes);
+        cli_json_str(stdout, st.fields);
+        printf(",\"problem\":");
+        if (st.problem[0])
+            cli_json_str(stdout, st.problem);
+        else
+            printf("null");
+        if (!check)
+            printf(",\"seconds\":%.3f",
+                   (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        printf("}\n");
+    } else if (!st.present)
         printf("no usable index: %s\n", st.problem);
     else
         printf("index: %llu entries, %llu runs, %llu keys, %llu bytes; fields %s%s%s\n",
                (unsigned long long)st.size, (unsigned long long)st.runs,
                (unsigned long long)st.keys, (unsigned long long)st.bytes, st.fields,
                st.problem[0] ? "\nproblem: " : "", st.problem);
-    if (!check)
+    if (!check && !json)
         printf("updated in %.3f s\n",
                (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     if (check && (!st.present || st.problem[0]))

@@ -2,6 +2,7 @@
  * cli/main.c - the auditfs command: argument parsing, output and exit codes over the library.
  */
 #include "cli.h"
+#include "auditfs/witness.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +31,12 @@ cli_exit_code(int err)
     case AUDITFS_ENOTFOUND: return EXIT_NOTFOUND;
     default: return EXIT_IO;
     }
+}
+
+int
+cli_errno_exit(int errnum)
+{
+    return errnum == ENOENT || errnum == ENOTDIR ? EXIT_NOTFOUND : EXIT_IO;
 }
 
 int
@@ -249,20 +256,26 @@ cmd_init(int argc, char **argv)
 static const char append_help[] =
     "usage: auditfs append --ledger DIR --key FILE --stream S [--tenant T] [--party P]\n"
     "                      [--layer L] [--quarantine] [--max-record BYTES] [--batch-bytes N]\n"
-    "                      [--flush-ms MS] [--no-wait] [--no-index] [FILE...]\n"
+    "                      [--flush-ms MS] [--no-wait] [--no-index] [--json]\n"
+    "                      [--tlog-tiles OUTDIR] [FILE...]\n"
     "\n"
     "Appends one entry per input line (standard input when no FILE), signing and committing in\n"
     "batches: a batch is committed when it holds --batch-bytes (default 8 MiB) or when its first\n"
     "line is --flush-ms old (default 1000), so a slow trickle is committed within a second.\n"
     "Each durable commit prints the new tree size on standard output: every entry up to it is\n"
-    "acknowledged (fsynced). Lines must be UTF-8 without NUL or control characters (tab\n"
-    "allowed), at most --max-record bytes (default 65536), and end with a newline. A bad line\n"
+    "acknowledged (fsynced); --json prints {\"tree_size\",\"entries\",\"quarantined\"} lines.\n"
+    "Lines must be UTF-8 without NUL or control characters (tab allowed), at most\n"
+    "--max-record bytes (default 65536), and end with a newline. A bad line\n"
     "stops the append with FILE:LINE: reason and exit code 3 after committing everything before\n"
     "it; with --quarantine the line is stored byte-exact in the 'quarantine' stream instead.\n"
     "A second appender waits for the first (--no-wait: exit 6 instead).\n"
     "When it ends, append brings the query index up to date (derived data; see `auditfs index`);\n"
     "--no-index leaves that to a later `auditfs index` or query, for pipelines that index on\n"
-    "their own schedule.\n"
+    "their own schedule. --tlog-tiles OUTDIR brings a static C2SP tlog-tiles tree up to date\n"
+    "after each commit (see `auditfs export`; a failed export warns, the commit stands).\n"
+    "--witness URL=KEY.pub (repeatable) sends every new checkpoint to those C2SP tlog-witness\n"
+    "witnesses after its commit and stores their cosignatures; refusals go to stderr and the\n"
+    "append goes on (a slow witness delays the next batch, up to 30 s).\n"
     "P is provider|customer|security-vendor|assessor; L is facility|hardware|virtualization|\n"
     "platform|application|data.\n";
 
@@ -275,6 +288,12 @@ typedef struct appender {
     int64_t batch_start;
     uint64_t committed;
     uint64_t quarantined;
+    int json; /* acknowledgments as JSON lines */
+    const char *ledger, *tlog_dir; /* --tlog-tiles: export after each commit */
+    auditfs_verifier *tlog_key;
+    const char *path;           /* the ledger, for --witness */
+    const char *witnesses[64];  /* --witness URL=KEY.pub: asked after every commit */
+    size_t nwitnesses;
 } appender;
 
 static int64_t
@@ -288,16 +307,26 @@ mono_us(void)
 static int
 ap_commit(appender *a)
 {
-    uint64_t size;
-    if (auditfs_writer_pending_count(a->w) == 0)
+    uint64_t size, n = auditfs_writer_pending_count(a->w);
+    if (n == 0)
         return 0;
     int err = auditfs_writer_commit(a->w, &size);
     if (err)
         return err;
     a->committed = size;
-    printf("%llu\n", (unsigned long long)size);
+    if (a->json)
+        printf("{\"tree_size\":%llu,\"entries\":%llu,\"quarantined\":%llu}\n",
+               (unsigned long long)size, (unsigned long long)n,
+               (unsigned long long)a->quarantined);
+    else
+        printf("%llu\n", (unsigned long long)size);
     fflush(stdout);
+    if (a->tlog_dir)
+        cli_tlog_export(a->ledger, a->tlog_key, a->tlog_dir);
     a->batch_start = 0;
+    /* each new checkpoint goes to the witnesses; a refusal is reported, appending goes on */
+    if (a->nwitnesses)
+        (void)cli_witness_request(stderr, a->path, a->witnesses, a->nwitnesses, 30);
     return 0;
 }
 
@@ -453,6 +482,9 @@ cmd_append(int argc, char **argv)
                                          {"flush-ms", required_argument, 0, 'F'},
                                          {"no-wait", no_argument, 0, 'N'},
                                          {"no-index", no_argument, 0, 'X'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {"tlog-tiles", required_argument, 0, 'E'},
+                                         {"witness", required_argument, 0, 'W'},
                                          {0, 0, 0, 0}};
     int update_index = 1;
     if (want_help(argc, argv, append_help))
@@ -489,6 +521,13 @@ cmd_append(int argc, char **argv)
             break;
         case 'N': wo.wait_for_lock = 0; break;
         case 'X': update_index = 0; break;
+        case 'J': a.json = 1; break;
+        case 'E': a.tlog_dir = optarg; break;
+        case 'W':
+            if (a.nwitnesses == sizeof a.witnesses / sizeof *a.witnesses)
+                return cli_usage_error("too many --witness");
+            a.witnesses[a.nwitnesses++] = optarg;
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -510,10 +549,14 @@ cmd_append(int argc, char **argv)
     if (wo.batch_bytes == 0)
         wo.batch_bytes = 8u << 20;
     a.flush_us = flush_ms * 1000;
+    a.path = ledger;
     auditfs_signer *s = NULL;
     if ((rc = load_signer(&s, key)) != 0)
         return rc;
-    if ((err = auditfs_writer_open(&a.w, ledger, s, &wo)) != 0) {
+    a.ledger = ledger;
+    if ((a.tlog_dir && (err = auditfs_signer_verifier(&a.tlog_key, s)) != 0) ||
+        (err = auditfs_writer_open(&a.w, ledger, s, &wo)) != 0) {
+        auditfs_verifier_free(a.tlog_key);
         auditfs_signer_free(s);
         return cli_fail(err, "append");
     }
@@ -524,7 +567,7 @@ cmd_append(int argc, char **argv)
             int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
             if (fd < 0) {
                 fprintf(stderr, "auditfs: %s: %s\n", argv[i], strerror(errno));
-                rc = EXIT_IO;
+                rc = cli_errno_exit(errno);
                 break;
             }
             rc = ap_input(&a, fd, argv[i], wo.batch_bytes);
@@ -537,6 +580,7 @@ cmd_append(int argc, char **argv)
         fprintf(stderr, "auditfs: %llu bad line(s) stored in the quarantine stream\n",
                 (unsigned long long)a.quarantined);
     auditfs_writer_free(a.w);
+    auditfs_verifier_free(a.tlog_key);
     if (a.committed && update_index)
         cli_index_after_write(ledger);
     auditfs_signer_free(s);
@@ -547,19 +591,22 @@ cmd_append(int argc, char **argv)
 
 static const char publish_help[] =
     "usage: auditfs publish --ledger DIR --key FILE --name NAME [--content-type T]\n"
-    "                       [--tenant T] [--party P] [--layer L] FILE\n"
+    "                       [--tenant T] [--party P] [--layer L] [--json] FILE\n"
     "\n"
     "Publishes FILE as the next version (numbered from 1) of the document NAME, e.g.\n"
     "sla/acme-compute or matrix/responsibility. The entry carries the name, version, content\n"
     "type, length and SHA-256; the content is stored as a git blob. NAME is '/'-separated\n"
-    "segments of [a-z0-9._-]. Prints the entry's seq and version.\n";
+    "segments of [a-z0-9._-]. Prints the entry's seq and version. --witness URL=KEY.pub\n"
+    "(repeatable) then sends the new checkpoint to those witnesses (auditfs witness request).\n";
 
 static const char notice_help[] =
     "usage: auditfs notice --ledger DIR --key FILE --title TITLE [--effective TIME]\n"
-    "                      [--content-type T] [--tenant T] [--party P] [--layer L] FILE\n"
+    "                      [--content-type T] [--tenant T] [--party P] [--layer L] [--json]\n"
+    "                      FILE\n"
     "\n"
     "Publishes FILE as a change notice or security bulletin. --effective is when the change\n"
-    "takes effect (RFC 3339 or YYYY-MM-DD, UTC). Prints the entry's seq.\n";
+    "takes effect (RFC 3339 or YYYY-MM-DD, UTC). Prints the entry's seq. --witness URL=KEY.pub\n"
+    "(repeatable) then sends the new checkpoint to those witnesses for their receipts.\n";
 
 static const char *
 guess_ctype(const char *file)
@@ -599,7 +646,12 @@ publish_common(int argc, char **argv, int is_notice)
                                          {"tenant", required_argument, 0, 't'},
                                          {"party", required_argument, 0, 'p'},
                                          {"layer", required_argument, 0, 'y'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {"witness", required_argument, 0, 'W'},
                                          {0, 0, 0, 0}};
+    int json = 0;
+    const char *witnesses[64];
+    size_t nwitnesses = 0;
     if (want_help(argc, argv, is_notice ? notice_help : publish_help))
         return 0;
     memset(&e, 0, sizeof e);
@@ -616,6 +668,12 @@ publish_common(int argc, char **argv, int is_notice)
         case 't': snprintf(e.tenant, sizeof e.tenant, "%s", optarg); break;
         case 'p': snprintf(e.party, sizeof e.party, "%s", optarg); break;
         case 'y': snprintf(e.layer, sizeof e.layer, "%s", optarg); break;
+        case 'J': json = 1; break;
+        case 'W':
+            if (nwitnesses == sizeof witnesses / sizeof *witnesses)
+                return cli_usage_error("too many --witness");
+            witnesses[nwitnesses++] = optarg;
+            break;
         default: return EXIT_USAGE;
         }
     }
@@ -656,7 +714,19 @@ publish_common(int argc, char **argv, int is_notice)
         err = auditfs_writer_commit(w, &size);
     if (err)
         rc = cli_fail(err, is_notice ? "notice" : "publish");
-    else if (is_notice)
+    else if (json) {
+        printf("{\"type\":\"%s\",\"seq\":%llu,\"tree_size\":%llu,", e.type,
+               (unsigned long long)seq, (unsigned long long)size);
+        if (is_notice) {
+            printf("\"title\":");
+            cli_json_str(stdout, e.title);
+        } else {
+            printf("\"name\":");
+            cli_json_str(stdout, e.name);
+            printf(",\"version\":%llu", (unsigned long long)e.version);
+        }
+        printf(",\"content_length\":%llu}\n", (unsigned long long)len);
+    } else if (is_notice)
         printf("notice seq %llu, tree size %llu\n", (unsigned long long)seq,
                (unsigned long long)size);
     else
@@ -665,6 +735,8 @@ publish_common(int argc, char **argv, int is_notice)
     auditfs_writer_free(w);
     if (!err)
         cli_index_after_write(ledger);
+    if (!err && nwitnesses) /* receipts: the new checkpoint goes to the witnesses at once */
+        rc = cli_witness_request(stdout, ledger, witnesses, nwitnesses, 30);
     auditfs_signer_free(s);
     free(content);
     return rc;
@@ -685,10 +757,11 @@ cmd_notice(int argc, char **argv)
 /* ---- checkpoint ---- */
 
 static const char checkpoint_help[] =
-    "usage: auditfs checkpoint --ledger DIR [--size N]\n"
+    "usage: auditfs checkpoint --ledger DIR [--size N] [--json]\n"
     "\n"
     "Prints the latest signed checkpoint (a C2SP signed note), or the one committed for tree\n"
-    "size N. Check it with `auditfs verify` or any signed-note verifier.\n";
+    "size N. Check it with `auditfs verify` or any signed-note verifier. --json prints\n"
+    "{\"origin\",\"tree_size\",\"root\",\"note\"} (the note verbatim, unverified).\n";
 
 static int
 cmd_checkpoint(int argc, char **argv)
@@ -698,12 +771,16 @@ cmd_checkpoint(int argc, char **argv)
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"size", required_argument, 0, 'S'},
+                                         {"json", no_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
+    int json = 0;
     if (want_help(argc, argv, checkpoint_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'l')
             ledger = optarg;
+        else if (c == 'J')
+            json = 1;
         else if (c == 'S') {
             if (cli_parse_u64(&size, optarg, "--size"))
                 return EXIT_USAGE;
@@ -716,11 +793,25 @@ cmd_checkpoint(int argc, char **argv)
         return rc;
     char *note = NULL;
     size_t len;
-    int err = size == UINT64_MAX ? auditfs_ledger_checkpoint_note(&note, &len, l)
-                                 : auditfs_ledger_checkpoint_at(&note, &len, l, size);
+    /* with the cosignature lines stored on refs/auditfs/cosignatures, if any */
+    int err = auditfs_cosig_store_checkpoint(&note, &len, l, size);
+    auditfs_checkpoint cp;
+    if (!err && json) {
+        /* the body is the note up to the blank line before the signatures */
+        const char *end = memmem(note, len, "\n\n", 2);
+        err = auditfs_checkpoint_parse(&cp, note, end ? (size_t)(end - note) + 1 : len);
+    }
     if (err)
         rc = cli_fail(err, "checkpoint");
-    else
+    else if (json) {
+        char root[48];
+        auditfs_hash_base64(root, &cp.root);
+        printf("{\"origin\":");
+        cli_json_str(stdout, cp.origin);
+        printf(",\"tree_size\":%llu,\"root\":\"%s\",\"note\":", (unsigned long long)cp.size, root);
+        cli_json_strn(stdout, note, len);
+        printf("}\n");
+    } else
         fwrite(note, 1, len, stdout);
     free(note);
     auditfs_ledger_free(l);
@@ -736,7 +827,13 @@ static const char verify_help[] =
     "leaf hash and chain link, the tiles, the Merkle root of every checkpoint in history, every\n"
     "signature, and that each commit extends the one before. With --trusted, also checks that\n"
     "the ledger extends a checkpoint you kept earlier (detects rollback and rewritten history).\n"
-    "Exit 0 if everything verifies, 1 (naming the first bad entry or commit) if not.\n";
+    "Exit 0 if everything verifies, 1 (naming the first bad entry or commit) if not.\n"
+    "\n"
+    "Witnesses: --witness KEY.pub (repeatable) --quorum K, or --policy FILE (C2SP tlog-policy),\n"
+    "also require that the head checkpoint is cosigned by a quorum of witnesses (stored on\n"
+    "refs/auditfs/cosignatures); --max-age DURATION (90s, 15m, 2h, 7d) counts only cosignatures\n"
+    "younger than that, so a frozen, stale view fails. With --json a second JSON line reports\n"
+    "the witnesses.\n";
 
 static void
 json_str(FILE *f, const char *s)
@@ -754,15 +851,34 @@ json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* 1 if the head checkpoint carries a signature line by v's key name (whether or not it is valid). */
+static int
+key_signs_head(auditfs_ledger *l, const auditfs_verifier *v)
+{
+    char *note = NULL, want[300];
+    size_t len;
+    if (auditfs_ledger_checkpoint_note(&note, &len, l) != 0)
+        return 1; /* cannot tell: keep the verification failure */
+    snprintf(want, sizeof want, "\n\xe2\x80\x94 %s ", auditfs_verifier_name(v));
+    int found = memmem(note, len, want, strlen(want)) != NULL;
+    free(note);
+    return found;
+}
+
 static int
 cmd_verify(int argc, char **argv)
 {
     const char *ledger = NULL, *key = NULL, *trusted = NULL;
     int json = 0, c;
+    struct cli_witness_opts wopts = {0};
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"key", required_argument, 0, 'k'},
                                          {"trusted", required_argument, 0, 'T'},
                                          {"json", no_argument, 0, 'J'},
+                                         {"witness", required_argument, 0, 'W'},
+                                         {"quorum", required_argument, 0, 'Q'},
+                                         {"policy", required_argument, 0, 'P'},
+                                         {"max-age", required_argument, 0, 'A'},
                                          {0, 0, 0, 0}};
     if (want_help(argc, argv, verify_help))
         return 0;
@@ -772,6 +888,14 @@ cmd_verify(int argc, char **argv)
         case 'k': key = optarg; break;
         case 'T': trusted = optarg; break;
         case 'J': json = 1; break;
+        case 'W':
+            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
+                return cli_usage_error("too many --witness keys");
+            wopts.keys[wopts.nkeys++] = optarg;
+            break;
+        case 'Q': wopts.quorum = optarg; break;
+        case 'P': wopts.policy = optarg; break;
+        case 'A': wopts.max_age = optarg; break;
         default: return EXIT_USAGE;
         }
     }
@@ -799,7 +923,10 @@ cmd_verify(int argc, char **argv)
     auditfs_verify_report r;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int err = auditfs_ledger_verify(&r, l, v, (const char *)tnote, tlen);
+    cli_progress prog;
+    auditfs_verify_options vo = {cli_progress_init(&prog), (const char *)tnote, tlen};
+    int err = auditfs_ledger_verify_opts(&r, l, v, &vo);
+    cli_progress_done(&prog);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     char root[64];
@@ -814,6 +941,8 @@ cmd_verify(int argc, char **argv)
         json_str(stdout, r.head.origin);
         printf(",\"tree_size\":%llu,\"root\":\"%s\",\"trusted_checked\":%s,\"seconds\":%.3f",
                (unsigned long long)r.head.size, root, r.trusted_checked ? "true" : "false", secs);
+        printf(",\"signed_commits\":%llu,\"unsigned_commits\":%llu",
+               (unsigned long long)r.signed_commits, (unsigned long long)r.unsigned_commits);
         if (err) {
             printf(",\"error\":");
             json_str(stdout, r.reason[0] ? r.reason : auditfs_error_last());
@@ -831,12 +960,22 @@ cmd_verify(int argc, char **argv)
                (unsigned long long)r.documents, (unsigned long long)r.notices);
         printf("checkpoint: size %llu root %s%s (%.2f s)\n", (unsigned long long)r.head.size, root,
                r.trusted_checked ? ", extends the trusted checkpoint" : "", secs);
+        if (r.unsigned_commits)
+            printf("commits: %llu signed; %llu unsigned legacy commits (written before commits "
+                   "were signed) come first\n",
+                   (unsigned long long)r.signed_commits, (unsigned long long)r.unsigned_commits);
     }
     if (err) {
         if (!json)
             fprintf(stderr, "auditfs: verification FAILED: %s\n",
                     r.reason[0] ? r.reason : auditfs_error_last());
         rc = cli_exit_code(err);
+        /* still exit 1: without the right key nothing here verifies, but say the likely cause */
+        if (err == AUDITFS_EVERIFY && !json && !key_signs_head(l, v))
+            fprintf(stderr, "auditfs: %s is not the key of this ledger (its head checkpoint has no "
+                            "signature by it): wrong key or wrong ledger?\n", key);
+    } else {
+        rc = cli_witness_check(&wopts, l, &r.head, json);
     }
     auditfs_ledger_free(l);
     auditfs_verifier_free(v);
@@ -1179,6 +1318,7 @@ static const char main_help[] =
     "  publish                   publish a new version of a document (SLA, matrix, ...)\n"
     "  notice                    publish a change notice or security bulletin\n"
     "Everyone:\n"
+    "  status                    the ledger, its size, last commit and the index's freshness\n"
     "  checkpoint                print the latest signed checkpoint\n"
     "  verify                    verify the whole ledger with the verifier key\n"
     "  prove, consistency        inclusion and consistency proofs\n"
@@ -1189,10 +1329,31 @@ static const char main_help[] =
     "  verify-bundle DIR         check a bundle offline with the verifier key(s)\n"
     "  archive -o FILE           the whole ledger as one git bundle file (git clone FILE)\n"
     "  mount, umount             the ledger as a read-only, verify-on-read filesystem\n"
+    "  export --tlog-tiles DIR   the ledger as a static C2SP tlog-tiles tree for any web server\n"
+    "Replicas (git):\n"
+    "  clone URL DIR --key F.pub fetch a ledger, verify everything, pin the key\n"
+    "  sync                      fetch, verify what is new, fast-forward; forks exit 8\n"
+    "  push REMOTE               publish the ledger to a git remote, fast-forward only\n"
+    "  allowed-signers --key F   the allowed-signers line for `git verify-commit`\n"
+    "Witnesses (customers, assessors):\n"
+    "  cosign                    cosign the newest checkpoint of a copy (refuses forks: exit 8)\n"
+    "  cosignatures add|list     store cosignatures that arrived another way; list them\n"
+    "  witness serve|request     the C2SP tlog-witness HTTP API, and the provider's client\n"
+    "  acks                      who acknowledged which notice and SLA version, and when\n"
     "\n"
-    "Every command takes --ledger DIR (default $AUDITFS_LEDGER).\n"
-    "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 bad input data, 4 I/O or repository\n"
-    "error, 5 unusable key, 6 ledger busy, 7 not found.\n";
+    "Every command takes --ledger DIR (default $AUDITFS_LEDGER); `auditfs help COMMAND` is\n"
+    "`auditfs COMMAND --help`; -V prints the version; man auditfs-COMMAND has the details.\n"
+    "Exit codes (the same mistake gives the same code from every command): 0 ok,\n"
+    "1 verification failed, 2 usage, 3 bad input data, 4 I/O or repository error,\n"
+    "5 unusable key (or a signer key where a verifier key belongs, or the reverse),\n"
+    "6 ledger busy, 7 not found (no such ledger, input file, entry or checkpoint),\n"
+    "8 fork or rollback: the ledger does not extend what this party saw (evidence written).\n"
+    "\n"
+    "Example:\n"
+    "  auditfs keygen provider.example/acme -o provider.key\n"
+    "  auditfs init --ledger /srv/ledgers/acme --key provider.key\n"
+    "  echo '{\"actor\":\"ops-7\"}' | auditfs append --ledger /srv/ledgers/acme --key provider.key --stream api\n"
+    "  auditfs verify --ledger /srv/ledgers/acme --key provider.key.pub\n";
 
 struct command {
     const char *name;
@@ -1206,25 +1367,97 @@ static const struct command commands[] = {
     {"leaf", cmd_leaf},       {"leaves", cmd_leaves},     {"log", cmd_log},
     {"mount", cmd_mount},     {"umount", cmd_umount},     {"query", cmd_query},
     {"index", cmd_index},     {"incident", cmd_incident}, {"verify-bundle", cmd_verify_bundle},
-    {"archive", cmd_archive}, {NULL, NULL}};
+    {"archive", cmd_archive},
+    {"allowed-signers", cmd_allowed_signers},
+    {"clone", cmd_clone},
+    {"sync", cmd_sync},
+    {"push", cmd_push},
+    {"status", cmd_status},
+    {"export", cmd_export},
+    {"cosign", cmd_cosign_main},
+    {"cosignatures", cmd_cosignatures_main},
+    {"witness", cmd_witness_main},
+    {"acks", cmd_acks_main},
+    {NULL, NULL}};
+
+static const char *const *
+command_names(size_t *n)
+{
+    static const char *names[sizeof commands / sizeof commands[0]];
+    size_t k = 0;
+    for (const struct command *c = commands; c->name; c++)
+        names[k++] = c->name;
+    *n = k;
+    return names;
+}
+
+static const struct command *
+find_command(const char *name)
+{
+    for (const struct command *c = commands; c->name; c++)
+        if (strcmp(name, c->name) == 0)
+            return c;
+    return NULL;
+}
+
+static int
+unknown_command(const char *name)
+{
+    size_t n;
+    const char *const *names = command_names(&n);
+    const char *best = cli_closest(name, names, n);
+    if (best)
+        return cli_usage_error("unknown command '%s'; did you mean '%s'?", name, best);
+    return cli_usage_error("unknown command '%s'", name);
+}
+
+/* Runs a command; after its --help, adds the examples. `auditfs help CMD` comes here too. */
+static int
+run_command(const struct command *c, int argc, char **argv)
+{
+    int help = 0;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            help = 1;
+    optind = 1;
+    int rc = c->fn(argc, argv);
+    if (help && rc == 0) {
+        cli_print_examples(c->name);
+        fflush(stdout);
+    }
+    return rc;
+}
 
 int
 main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-        !strcmp(argv[1], "help")) {
+        (!strcmp(argv[1], "help") && argc == 2)) {
         fputs(main_help, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("auditfs %s\n", auditfs_version());
         return 0;
     }
-    for (const struct command *c = commands; c->name; c++) {
-        if (strcmp(argv[1], c->name) == 0) {
-            optind = 1;
-            return c->fn(argc - 1, argv + 1);
-        }
+    if (!strcmp(argv[1], "--list-commands")) {
+        /* for the bash completion and the man page test: the dispatch table, one per line */
+        for (const struct command *c = commands; c->name; c++)
+            puts(c->name);
+        return 0;
     }
-    return cli_usage_error("unknown command '%s'", argv[1]);
+    if (!strcmp(argv[1], "help")) {
+        /* auditfs help CMD == auditfs CMD --help */
+        const struct command *c = find_command(argv[2]);
+        if (!c)
+            return unknown_command(argv[2]);
+        char *hargv[] = {argv[2], "--help", NULL};
+        return run_command(c, 2, hargv);
+    }
+    const struct command *c = find_command(argv[1]);
+    if (!c && cli_is_mount_helper_call(argc, argv))
+        return cli_mount_helper(argc, argv); /* mount -t fuse.auditfs, fstab */
+    if (!c)
+        return unknown_command(argv[1]);
+    return run_command(c, argc - 1, argv + 1);
 }

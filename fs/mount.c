@@ -13,6 +13,7 @@
 #include "mount.h"
 
 #include "auditfs/view.h"
+#include "auditfs/witness.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -706,6 +707,17 @@ follower(void *arg)
 
 /* ---- run ---- */
 
+/* --witness/--policy: a checkpoint is pinned or followed only with its witness quorum. */
+static int
+accept_quorum(void *payload, const auditfs_checkpoint *cp, auditfs_ledger *l)
+{
+    const afs_mount_config *cfg = payload;
+    int met = 0;
+    int err = auditfs_witness_quorum(&met, NULL, NULL, l, cp->size, cfg->policy, cfg->max_age,
+                                     (uint64_t)time(NULL));
+    return err ? err : met;
+}
+
 static int
 open_views(mnt *m, const afs_mount_config *cfg)
 {
@@ -715,7 +727,11 @@ open_views(mnt *m, const afs_mount_config *cfg)
     for (size_t i = 0; i < cfg->nledgers; i++) {
         const afs_mount_ledger *lg = &cfg->ledgers[i];
         auditfs_verifier *key = NULL;
-        auditfs_view_options o = {cfg->cache_bytes, NULL, 0};
+        auditfs_view_options o = {cfg->cache_bytes, NULL, 0, cfg->progress, NULL, NULL};
+        if (cfg->policy) {
+            o.accept = accept_quorum;
+            o.accept_payload = (void *)cfg;
+        }
         uint8_t *trusted = NULL;
         size_t tlen = 0;
         struct timespec t0, t1;
@@ -738,7 +754,12 @@ open_views(mnt *m, const afs_mount_config *cfg)
         if (err) {
             fprintf(stderr, "auditfs: mount refused: %s: %s\n", lg->name ? lg->name : lg->path,
                     auditfs_error_last());
-            return err == AUDITFS_EVERIFY ? 1 : err == AUDITFS_ENOTFOUND ? 7 : 4;
+            /* the exit codes of cli/cli.h, as every command maps them */
+            return err == AUDITFS_EVERIFY     ? 1
+                   : err == AUDITFS_EFORMAT   ? 3
+                   : err == AUDITFS_EKEY      ? 5
+                   : err == AUDITFS_ENOTFOUND ? 7
+                                              : 4;
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (cfg->foreground) {

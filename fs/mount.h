@@ -2,7 +2,11 @@
 #ifndef AUDITFS_FS_MOUNT_H
 #define AUDITFS_FS_MOUNT_H
 
+#include "auditfs/progress.h"
+#include "auditfs/policy.h"
+
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct afs_mount_ledger {
     const char *name;    /* top-level directory when several ledgers are mounted */
@@ -20,6 +24,10 @@ typedef struct afs_mount_config {
     int follow;            /* --follow: pick up new verified checkpoints */
     unsigned follow_ms;    /* poll interval for --follow */
     size_t cache_bytes;    /* verified-frame cache per ledger; 0: the default */
+    auditfs_progress progress; /* reports the verifying scan of each ledger before mounting */
+    const auditfs_policy *policy; /* optional: pin and follow only witness-quorum checkpoints */
+    int64_t max_age;       /* with policy: cosignatures older than this many seconds do not
+                              count; -1: any age */
 } afs_mount_config;
 
 /** Verifies, mounts and serves until unmounted. Prints its own errors; returns an exit code. */

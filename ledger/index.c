@@ -31,6 +31,7 @@
  */
 #include "index.h"
 #include "indexkey.h"
+#include "progress.h"
 #include "store.h"
 
 #include <errno.h>
@@ -676,6 +677,7 @@ index_range(auditfs_ledger *l, const char *dir, const fieldlist *fl, uint64_t fr
             break;
         if ((err = builder_add_entry(&b, &e)) != 0)
             break;
+        afs_progress_tick("index", s + 1 - from, to - from);
         if (s + 1 - b.from >= RUN_MAX_ENTRIES || s + 1 == to) {
             if (*nruns >= MAX_RUNS) {
                 err = afs_error_set(AUDITFS_ERROR, "index: too many runs");
@@ -1369,6 +1371,16 @@ auditfs_index_rebuild(auditfs_ledger *l, const char *fields)
             return err;
     }
     return index_update(l, fields, 1);
+}
+
+int
+auditfs_index_update_opts(auditfs_ledger *l, const auditfs_index_options *opts)
+{
+    const auditfs_progress *prev = afs_progress_begin(opts ? &opts->progress : NULL);
+    int err = opts && opts->rebuild ? auditfs_index_rebuild(l, opts->fields)
+                                    : auditfs_index_update(l);
+    afs_progress_end(prev);
+    return err;
 }
 
 int

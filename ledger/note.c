@@ -212,6 +212,11 @@ auditfs_verifier_parse(auditfs_verifier **out, const char *vkey, size_t len)
         return afs_error_set(AUDITFS_EINVAL, "auditfs_verifier_parse: NULL argument");
     *out = NULL;
     len = strip_newline(vkey, len);
+    /* The commonest mistake is the signer key file where its .pub belongs: say so (never
+     * quoting the secret) rather than failing on the key id field. */
+    if (len >= SKEY_PREFIX_LEN && memcmp(vkey, SKEY_PREFIX, SKEY_PREFIX_LEN) == 0)
+        return afs_error_set(AUDITFS_EKEY, "this is a signer (private) key, not a verifier key: "
+                             "give the verifier key (the .pub file keygen wrote beside it)");
     if ((err = split_key(&f, vkey, len, what)) != 0)
         return err;
     if (afs_b64_decode(raw, sizeof raw, f.b64, f.b64_len) != (long)sizeof raw)
@@ -367,8 +372,15 @@ auditfs_signer_parse(auditfs_signer **out, const char *skey, size_t len)
     if ((err = sodium_ready()) != 0)
         return err;
     len = strip_newline(skey, len);
-    if (len < SKEY_PREFIX_LEN || memcmp(skey, SKEY_PREFIX, SKEY_PREFIX_LEN) != 0)
+    if (len < SKEY_PREFIX_LEN || memcmp(skey, SKEY_PREFIX, SKEY_PREFIX_LEN) != 0) {
+        auditfs_verifier *v = NULL;
+        if (auditfs_verifier_parse(&v, skey, len) == 0) {
+            auditfs_verifier_free(v);
+            return afs_error_set(AUDITFS_EKEY, "this is a verifier (public) key, not a signer key: "
+                                 "give the signer key file (the one without .pub)");
+        }
         return afs_error_set(AUDITFS_EKEY, "%s: does not start with \"" SKEY_PREFIX "\"", what);
+    }
     if ((err = split_key(&f, skey + SKEY_PREFIX_LEN, len - SKEY_PREFIX_LEN, what)) != 0)
         return err;
     uint8_t *secret = sodium_malloc(SECRET_BYTES);
@@ -425,6 +437,18 @@ auditfs_signer_load(auditfs_signer **out, const char *path)
         goto cleanup;
     }
     if (st.st_mode & 077) {
+        /* A world-readable verifier key given as the signer: name that mistake, not the mode. */
+        char head[KEY_FILE_MAX];
+        auditfs_verifier *v = NULL;
+        ssize_t hn = pread(fd, head, SKEY_PREFIX_LEN, 0);
+        if (hn == (ssize_t)SKEY_PREFIX_LEN && memcmp(head, SKEY_PREFIX, SKEY_PREFIX_LEN) != 0 &&
+            (hn = pread(fd, head, sizeof head, 0)) > 0 &&
+            auditfs_verifier_parse(&v, head, (size_t)hn) == 0) {
+            auditfs_verifier_free(v);
+            err = afs_error_set(AUDITFS_EKEY, "%s: a verifier (public) key, not a signer key: "
+                                "give the signer key file (the one without .pub)", path);
+            goto cleanup;
+        }
         err = afs_error_set(AUDITFS_EKEY, "%s: mode %04o is %s by group or others; chmod 600 it",
                             path, (unsigned)(st.st_mode & 07777),
                             (st.st_mode & 044) ? "readable" : "accessible");

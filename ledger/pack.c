@@ -277,9 +277,10 @@ afs_packw_read(const afs_packw *cw, const git_oid *oid, void **data, size_t *len
         return GIT_ENOTFOUND;
     if (wflush(w) != 0)
         return -1;
-    uint8_t *out = malloc(p->size ? p->size : 1);
+    uint8_t *out = malloc(p->size + 1);
     if (!out)
         return fail("out of memory", w->tmp);
+    out[p->size] = 0;
     /* we wrote it: skip the header and the 2-byte zlib header, copy the stored blocks */
     uint64_t o = p->off + 1;
     for (size_t s = p->size >> 4; s; s >>= 7)
@@ -883,11 +884,13 @@ afs_packset_read(afs_packset *ps, const git_oid *oid, void **data, size_t *len,
         fail("object content does not match its name (SHA-1)", where);
         goto cleanup;
     }
-    if (!(*data = alloc(alloc_ctx, size ? (size_t)size : 1))) {
+    /* one byte more, NUL, as libgit2's own readers do (some of its parsers rely on it) */
+    if (!(*data = alloc(alloc_ctx, (size_t)size + 1))) {
         fail("out of memory", where);
         goto cleanup;
     }
     memcpy(*data, out, (size_t)size);
+    ((char *)*data)[size] = 0;
     rc = 0;
 cleanup:
     if (zinit)

@@ -314,11 +314,12 @@ load_head(auditfs_ledger *l)
     l->cache_valid = 0;
     tile_cache_clear(l->tiles);
     l->partials_ok = 0;
-    if (git_reference_lookup(&ref, l->repo, AFS_REF) < 0)
-        return afs_error_git(AUDITFS_EFORMAT, "%s: no %s: not an auditfs ledger", l->path, AFS_REF);
+    const char *refname = l->ref ? l->ref : AFS_REF;
+    if (git_reference_lookup(&ref, l->repo, refname) < 0)
+        return afs_error_git(AUDITFS_EFORMAT, "%s: no %s: not an auditfs ledger", l->path, refname);
     const git_oid *target = git_reference_target(ref);
     if (!target) {
-        err = afs_error_set(AUDITFS_EFORMAT, "%s: %s is symbolic", l->path, AFS_REF);
+        err = afs_error_set(AUDITFS_EFORMAT, "%s: %s is symbolic", l->path, refname);
         goto cleanup;
     }
     git_oid_cpy(&l->head_id, target);
@@ -351,6 +352,12 @@ cleanup:
 int
 auditfs_ledger_open(auditfs_ledger **out, const char *path)
 {
+    return afs_ledger_open_ref(out, path, NULL);
+}
+
+int
+afs_ledger_open_ref(auditfs_ledger **out, const char *path, const char *refname)
+{
     auditfs_ledger *l = NULL;
     int err;
     *out = NULL;
@@ -360,8 +367,9 @@ auditfs_ledger_open(auditfs_ledger **out, const char *path)
     if (!l)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     l->path = strdup(path);
+    l->ref = refname ? strdup(refname) : NULL;
     l->dctx = ZSTD_createDCtx();
-    if (!l->path || !l->dctx) {
+    if (!l->path || !l->dctx || (refname && !l->ref)) {
         err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
         goto fail;
     }
@@ -438,6 +446,7 @@ auditfs_ledger_free(auditfs_ledger *l)
     afs_buf_release(&l->cache_buf);
     free(l->cp_note);
     free(l->path);
+    free(l->ref);
     free(l);
 }
 

@@ -25,12 +25,14 @@
  * Order: lock, then git_lock or cache_lock (never both of the latter).
  */
 #include "auditfs/view.h"
+#include "auditfs/witness.h"
 
 #include "auditfs/merkle.h"
 #include "auditfs/proof.h"
 #include "auditfs/query.h"
 #include "entry.h"
 #include "index.h"
+#include "progress.h"
 #include "segfetch.h"
 #include "store.h"
 
@@ -163,6 +165,8 @@ struct auditfs_view {
     auditfs_ledger *l;     /* reads by object id and tiles of `tree`, under git_lock */
     auditfs_ledger *probe; /* --follow only (one thread) */
     auditfs_verifier *key;
+    int (*accept)(void *, const auditfs_checkpoint *, auditfs_ledger *); /* options.accept */
+    void *accept_payload;
     ZSTD_DCtx *dctx; /* under git_lock */
     /* the last segment blobs read (git inflates a whole object per lookup), under git_lock;
      * their bytes are only ever decoded and verified, never served directly */
@@ -811,6 +815,7 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
                 st->prev = h;
                 st->last_time = e.time_us;
                 st->next++;
+                afs_progress_tick("open", st->next, to);
                 if (v) {
                     vrec r = {seq, e.time_us, (uint32_t)len, e.payload_len, &e};
                     if ((err = apply(v, &r)) != 0)
@@ -901,13 +906,37 @@ make_readme(auditfs_view *v)
 
 /* ---- open ---- */
 
+/*
+ * The pinned checkpoint as ./checkpoint shows it: with the cosignature lines stored beside the
+ * ledger (docs/FORMAT.md 10.2) when they belong to exactly this checkpoint and the note's log
+ * signature still verifies; otherwise the plain checkpoint stays. Never fails.
+ */
+static void
+show_cosignatures(auditfs_view *v, auditfs_ledger *l)
+{
+    char *n = NULL;
+    size_t len = 0;
+    auditfs_checkpoint c;
+    if (auditfs_cosig_store_checkpoint(&n, &len, l, v->cp.size) == 0 &&
+        auditfs_checkpoint_open(&c, n, len, v->key, v->cp.origin) == 0 && c.size == v->cp.size &&
+        auditfs_hash_equal(&c.root, &v->cp.root)) {
+        free(v->note);
+        v->note = n;
+        v->note_len = len;
+    } else {
+        free(n);
+    }
+    auditfs_error_clear();
+}
+
 static int
 check_trusted(auditfs_view *v, const char *note, size_t len)
 {
     auditfs_checkpoint t;
     int err = auditfs_checkpoint_open(&t, note, len, v->key, v->cp.origin);
-    if (err)
-        return afs_error_wrap(AUDITFS_EVERIFY, "--trusted checkpoint");
+    if (err) /* a malformed file is bad input, as in verify; anything else does not verify */
+        return afs_error_wrap(err == AUDITFS_EFORMAT ? AUDITFS_EFORMAT : AUDITFS_EVERIFY,
+                              "--trusted checkpoint");
     if (t.size > v->cp.size)
         return afs_error_set(AUDITFS_EVERIFY,
                              "rollback: the trusted checkpoint has %llu entries, the ledger only "
@@ -1010,6 +1039,20 @@ auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *
         goto fail;
     if ((err = auditfs_ledger_checkpoint_note(&v->note, &v->note_len, v->l)) != 0)
         goto fail;
+    show_cosignatures(v, v->l);
+    if (opts && opts->accept) {
+        v->accept = opts->accept;
+        v->accept_payload = opts->accept_payload;
+        int ok = v->accept(v->accept_payload, &v->cp, v->l);
+        if (ok <= 0) {
+            err = ok < 0 ? ok
+                         : afs_error_set(AUDITFS_EVERIFY,
+                                         "%s: the checkpoint of size %llu is not accepted (its "
+                                         "witness quorum is not met)",
+                                         path, (unsigned long long)v->cp.size);
+            goto fail;
+        }
+    }
     git_oid_cpy(&v->commit, &v->l->head_id);
     if (git_tree_lookup(&v->tree, v->l->repo, git_tree_id(v->l->tree)) < 0) {
         err = afs_error_git(AUDITFS_EIO, "%s: cannot read the head tree", path);
@@ -1020,7 +1063,10 @@ auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *
         goto fail;
     if ((err = build_skeleton(v)) != 0)
         goto fail;
-    if ((err = scan(v, &v->st, &so, v->l->repo, v->tree, v->cp.size, 0)) != 0) {
+    const auditfs_progress *pprev = afs_progress_begin(opts ? &opts->progress : NULL);
+    err = scan(v, &v->st, &so, v->l->repo, v->tree, v->cp.size, 0);
+    afs_progress_end(pprev);
+    if (err) {
         err = afs_error_wrap(AUDITFS_EVERIFY, "%s", path);
         goto fail;
     }
@@ -2439,6 +2485,14 @@ auditfs_view_follow(auditfs_view *v, uint64_t **changed, size_t *nchanged)
             goto done;
         }
     }
+    /* the caller's policy (a witness quorum): not yet is not a refusal, ask again next time */
+    if (v->accept) {
+        int ok = v->accept(v->accept_payload, &ncp, v->probe);
+        if (ok <= 0) {
+            err = ok;
+            goto done;
+        }
+    }
     /* every new leaf, against the new root */
     st = v->st;
     if (scan(NULL, &st, &so, v->probe->repo, v->probe->tree, ncp.size, (uint32_t)v->nsegs) != 0) {
@@ -2500,6 +2554,7 @@ auditfs_view_follow(auditfs_view *v, uint64_t **changed, size_t *nchanged)
         v->note = nnote;
         v->note_len = nlen;
         nnote = NULL;
+        show_cosignatures(v, v->probe);
         err = make_readme(v);
     }
     /*

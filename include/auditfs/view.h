@@ -31,6 +31,7 @@
 #define AUDITFS_VIEW_H
 
 #include "note.h"
+#include "progress.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,10 +58,21 @@ typedef struct auditfs_view_stat {
     uint32_t flags;   /* AUDITFS_VIEW_VOLATILE */
 } auditfs_view_stat;
 
+typedef struct auditfs_ledger auditfs_ledger;
+
 typedef struct auditfs_view_options {
     size_t cache_bytes;       /* verified decoded frames kept; 0: 64 MiB */
     const char *trusted_note; /* optional: a checkpoint kept from before; the pin must extend it */
     size_t trusted_len;
+    auditfs_progress progress; /* reports the opening scan ("open", entries); may be zero */
+    /*
+     * Optional: asked about a checkpoint that is otherwise verified before the view pins it
+     * (open) or moves to it (follow), with a ledger handle positioned at it; 1 accepts, 0
+     * declines (open fails with EVERIFY, follow stays and returns 0 to ask again later), a
+     * negative code is an error. `auditfs mount --witness` uses it to require a witness quorum.
+     */
+    int (*accept)(void *payload, const auditfs_checkpoint *cp, auditfs_ledger *l);
+    void *accept_payload;
 } auditfs_view_options;
 
 /**

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Builds the Go interop tool (main.go) to $1, offline, against the Debian-packaged
+# Builds the Go interop tool (main.go, or the source file $2) to $1, offline, against the Debian-packaged
 # golang.org/x/mod sources (golang-golang-x-mod-dev). Exits 77 (skip) if Go or the sources are
 # missing. AUDITFS_GOPATH overrides where the sources live.
 set -eu
-if [ $# -ne 1 ]; then
-    echo "usage: $0 OUTPUT" >&2
+if [ $# -ne 1 ] && [ $# -ne 2 ]; then
+    echo "usage: $0 OUTPUT [SOURCE.go]" >&2
     exit 2
 fi
 out=$1
@@ -24,4 +24,4 @@ done
 # HOME is not.
 export GOPATH="$gopath" GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local
 export GOCACHE="${GOCACHE:-${TMPDIR:-/tmp}/auditfs-gocache-$(id -u)}"
-exec go build -o "$out" "$here/main.go"
+exec go build -o "$out" "${2:-$here/main.go}"

@@ -7,8 +7,12 @@
 package main
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +31,7 @@ func usage() {
   gonote sign-note SKEY FILE
   gonote check-inclusion VKEY CHECKPOINTNOTE PROOFJSON LEAFFILE
   gonote check-consistency VKEY OLDNOTE NEWNOTE PROOFJSON
+  gonote verify-cosig LOGVKEY WITNESSVKEY FILE
 `)
 	os.Exit(2)
 }
@@ -249,8 +254,67 @@ func run(args []string) error {
 			return fail("consistency: %v", err)
 		}
 		return nil
+
+	case cmd == "verify-cosig" && len(rest) == 3:
+		return verifyCosig(rest[0], rest[1], rest[2])
 	}
 	usage()
+	return nil
+}
+
+// verifyCosig opens a checkpoint note with the log key (note.Open, which must ignore the
+// cosignature lines), then checks the witness's C2SP tlog-cosignature v1 lines independently of
+// auditfs: key id SHA-256(name || "\n" || 0x04 || pk)[:4], message "cosignature/v1\ntime T\n" ||
+// body, Ed25519 from the Go standard library. Prints each verified timestamp.
+func verifyCosig(logKey, witnessKey, path string) error {
+	v, err := verifier(logKey)
+	if err != nil {
+		return err
+	}
+	wk, err := readKey(witnessKey)
+	if err != nil {
+		return err
+	}
+	parts := strings.SplitN(wk, "+", 3)
+	if len(parts) != 3 {
+		return fmt.Errorf("witness key: malformed")
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) != 33 || (raw[0] != 1 && raw[0] != 4) {
+		return fmt.Errorf("witness key: malformed key")
+	}
+	name, pk := parts[0], ed25519.PublicKey(raw[1:])
+	h := sha256.Sum256(append([]byte(name+"\n\x04"), pk...))
+	id := binary.BigEndian.Uint32(h[:4])
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	n, err := note.Open(data, note.VerifierList(v))
+	if err != nil {
+		return fail("%s: note.Open with the log key: %v", path, err)
+	}
+	found := 0
+	for _, s := range n.UnverifiedSigs {
+		if s.Name != name || s.Hash != id {
+			continue
+		}
+		sig, err := base64.StdEncoding.DecodeString(s.Base64)
+		if err != nil || len(sig) != 76 {
+			return fail("cosignature by %s: not 76 bytes", name)
+		}
+		ts := binary.BigEndian.Uint64(sig[4:12])
+		var msg bytes.Buffer
+		fmt.Fprintf(&msg, "cosignature/v1\ntime %d\n%s", ts, n.Text)
+		if !ed25519.Verify(pk, msg.Bytes(), sig[12:]) {
+			return fail("cosignature by %s at %d does not verify", name, ts)
+		}
+		fmt.Println(ts)
+		found++
+	}
+	if found == 0 {
+		return fail("no cosignature by %s+%08x", name, id)
+	}
 	return nil
 }
 

@@ -4,11 +4,13 @@
  *   note_tool genkey NAME OUTFILE            new key: OUTFILE (0600) and OUTFILE.pub
  *   note_tool sign SKEYFILE TEXTFILE         prints the signed note
  *   note_tool verify VKEYFILE NOTEFILE       exit 0 if the note verifies
+ *   note_tool cosign SKEYFILE NOTEFILE TIME  prints the note with a tlog-cosignature v1 line
  *   note_tool checkpoint VKEYFILE NOTEFILE [ORIGIN]
  *                                            verifies, parses and prints origin, size, root
  *
  * Exit status: 0 ok, 1 verification or format failure, 2 usage or I/O error.
  */
+#include "auditfs/cosig.h"
 #include "auditfs/note.h"
 #include "internal.h"
 
@@ -101,9 +103,39 @@ cleanup:
     return rc;
 }
 
+static int
+cmd_cosign(const char *key, const char *note_path, const char *when)
+{
+    auditfs_signer *s = NULL;
+    auditfs_verifier *w = NULL;
+    char *note = NULL, *line = NULL, *out = NULL;
+    size_t len = 0, line_len = 0, out_len = 0, text_len, off;
+    int err, rc = 0;
+    if ((err = auditfs_signer_load(&s, key)) != 0 || (err = auditfs_signer_verifier(&w, s)) != 0 ||
+        (err = afs_read_file(&note, &len, note_path, AUDITFS_NOTE_MAX_BYTES)) != 0 ||
+        (err = auditfs_note_split(&text_len, &off, note, len)) != 0 ||
+        (err = auditfs_cosig_sign(&line, &line_len, note, text_len, s, strtoull(when, NULL, 10))) !=
+            0 ||
+        (err = auditfs_cosig_merge(&out, &out_len, NULL, note, len, line, line_len, w)) != 0) {
+        rc = report(err);
+        goto cleanup;
+    }
+    if (fwrite(out, 1, out_len, stdout) != out_len || fflush(stdout) != 0)
+        rc = 2;
+cleanup:
+    free(out);
+    free(line);
+    free(note);
+    auditfs_verifier_free(w);
+    auditfs_signer_free(s);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "cosign") == 0)
+        return cmd_cosign(argv[2], argv[3], argv[4]);
     if (argc == 4 && strcmp(argv[1], "genkey") == 0)
         return cmd_genkey(argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "sign") == 0)

@@ -1,0 +1,108 @@
+/*
+ * cli/cmd_export.c - `auditfs export --tlog-tiles DIR`: the ledger for standard tlog clients.
+ */
+#include "cli.h"
+
+#include "auditfs/export.h"
+
+#include <string.h>
+
+static const char export_help[] =
+    "usage: auditfs export --ledger DIR --key FILE.pub --tlog-tiles OUTDIR [--full] [--json]\n"
+    "\n"
+    "Writes the ledger as a static C2SP tlog-tiles tree in OUTDIR, for any web server, CDN or\n"
+    "object store to serve to standard tlog clients, mirrors and monitors: checkpoint (the\n"
+    "signed checkpoint), tile/<L>/<N>[.p/<W>] (hash tiles) and tile/entries/<N>[.p/<W>]\n"
+    "(bundles of 256 leaves, each a big-endian uint16 length and the leaf bytes). The head is\n"
+    "checked first: its signature with the verifier key, its root against the tiles; each leaf\n"
+    "is checked as it is read. Run it again after appending (or give append --tlog-tiles):\n"
+    "it starts from the checkpoint already in OUTDIR, once the ledger is proved to extend it\n"
+    "(an OUTDIR holding another ledger or a fork is refused, exit 1), writes only new tiles\n"
+    "and bundles, and replaces the checkpoint last. --full also re-creates any missing file\n"
+    "before that checkpoint.\n"
+    "Entry bundles limit an entry to 65,535 bytes: a longer leaf stops the export (exit 3)\n"
+    "naming it, with the previous export left intact. --json prints what was written.\n";
+
+int
+cmd_export(int argc, char **argv)
+{
+    const char *ledger = NULL, *key = NULL, *out = NULL;
+    int json = 0, full = 0, c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"tlog-tiles", required_argument, 0, 't'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {"full", no_argument, 0, 'F'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'k': key = optarg; break;
+        case 't': out = optarg; break;
+        case 'J': json = 1; break;
+        case 'F': full = 1; break;
+        case 'h': fputs(export_help, stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("export takes no arguments");
+    if (!out)
+        return cli_usage_error("--tlog-tiles OUTDIR is required");
+    if (!key)
+        return cli_usage_error("--key FILE.pub (the ledger's verifier key) is required");
+    const char *path = cli_ledger_path(ledger);
+    if (!path)
+        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    auditfs_verifier *v = NULL;
+    auditfs_ledger *l = NULL;
+    auditfs_export_report r;
+    cli_progress prog;
+    auditfs_export_options eo = {cli_progress_init(&prog), full};
+    int err = auditfs_verifier_load(&v, key);
+    if (err) {
+        auditfs_verifier_free(v);
+        return cli_fail(err, NULL);
+    }
+    if ((err = auditfs_ledger_open(&l, path)) == 0)
+        err = auditfs_export_tlog_tiles(&r, l, v, out, &eo);
+    cli_progress_done(&prog);
+    auditfs_ledger_free(l);
+    auditfs_verifier_free(v);
+    if (err)
+        return cli_fail(err, "export");
+    if (json) {
+        printf("{\"dir\":");
+        cli_json_str(stdout, out);
+        printf(",\"checkpoint\":");
+        cli_json_checkpoint(stdout, &r.head);
+        printf(",\"tiles_written\":%llu,\"bundles_written\":%llu,\"entries_written\":%llu}\n",
+               (unsigned long long)r.tiles_written, (unsigned long long)r.bundles_written,
+               (unsigned long long)r.entries_written);
+    } else {
+        printf("exported tree size %llu to %s: %llu tiles, %llu entry bundles (%llu entries) "
+               "written\n",
+               (unsigned long long)r.head.size, out, (unsigned long long)r.tiles_written,
+               (unsigned long long)r.bundles_written, (unsigned long long)r.entries_written);
+    }
+    return 0;
+}
+
+int
+cli_tlog_export(const char *ledger_path, const auditfs_verifier *key, const char *dir)
+{
+    auditfs_ledger *l = NULL;
+    auditfs_export_report r;
+    int err = auditfs_ledger_open(&l, ledger_path);
+    if (!err)
+        err = auditfs_export_tlog_tiles(&r, l, key, dir, NULL);
+    auditfs_ledger_free(l);
+    if (err) {
+        /* the commit is durable regardless: warn, and the next commit's export catches up */
+        fprintf(stderr, "auditfs: warning: tlog-tiles export to %s failed: %s\n", dir,
+                auditfs_error_last());
+        auditfs_error_clear();
+    }
+    return err;
+}

@@ -1,0 +1,1614 @@
+/*
+ * cli/cmd_witness.c - witnesses and receipts:
+ *   auditfs cosign               cosign the newest checkpoint of a local ledger as a witness
+ *   auditfs cosignatures add     store cosignatures that arrived another way
+ *   auditfs witness serve        the C2SP tlog-witness HTTP API (libmicrohttpd)
+ *   auditfs witness request      send the newest checkpoint to witnesses (libcurl)
+ *   auditfs acks                 who acknowledged which notice and SLA version, and when
+ * and the quorum/freshness check that `verify` runs with --witness/--quorum/--policy/--max-age.
+ */
+#include "cli.h"
+#include "auditfs/cosig.h"
+#include "auditfs/policy.h"
+#include "auditfs/witness.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A witness refused a checkpoint that forks or rolls back what it cosigned (shared with the
+ * trust commands, which use the same code for a rollback of a remembered checkpoint). */
+#define EXIT_FORK 8
+#define MAX_KEYS 64
+
+/* ---- helpers ---- */
+
+/* The state root: --state, $AUDITFS_STATE, $XDG_STATE_HOME/auditfs, ~/.local/state/auditfs. */
+static const char *
+state_root(const char *opt, char *buf, size_t cap)
+{
+    const char *e;
+    if (opt && opt[0])
+        return opt;
+    if ((e = getenv("AUDITFS_STATE")) && e[0])
+        return e;
+    if ((e = getenv("XDG_STATE_HOME")) && e[0]) {
+        snprintf(buf, cap, "%s/auditfs", e);
+        return buf;
+    }
+    if ((e = getenv("HOME")) && e[0]) {
+        snprintf(buf, cap, "%s/.local/state/auditfs", e);
+        return buf;
+    }
+    return NULL;
+}
+
+/* Prints data with control characters and backslashes escaped (it may come from a peer). */
+static void
+put_escaped(FILE *f, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n' && i + 1 == n)
+            break;
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            fprintf(f, "\\x%02x", c);
+        else
+            fputc(c, f);
+    }
+}
+
+static void
+fmt_time_s(char out[32], uint64_t t)
+{
+    auditfs_format_time(out, (int64_t)t * 1000000);
+    /* seconds precision: drop the ".000000" */
+    char *dot = strchr(out, '.');
+    if (dot) {
+        dot[0] = 'Z';
+        dot[1] = 0;
+    }
+}
+
+/* "90", "90s", "15m", "2h", "7d" -> seconds; -1 if malformed. */
+static int64_t
+parse_duration(const char *s)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-')
+        return -1;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return -1;
+    long long mul = 1;
+    if (*end == 's')
+        end++;
+    else if (*end == 'm')
+        mul = 60, end++;
+    else if (*end == 'h')
+        mul = 3600, end++;
+    else if (*end == 'd')
+        mul = 86400, end++;
+    if (*end || v > INT64_MAX / mul)
+        return -1;
+    return v * mul;
+}
+
+static void
+fmt_duration(char out[32], int64_t s)
+{
+    const char *sign = s < 0 ? "-" : "";
+    if (s < 0)
+        s = -s;
+    if (s < 120)
+        snprintf(out, 32, "%s%llds", sign, (long long)s);
+    else if (s < 7200)
+        snprintf(out, 32, "%s%lldm%llds", sign, (long long)(s / 60), (long long)(s % 60));
+    else if (s < 172800)
+        snprintf(out, 32, "%s%lldh%lldm", sign, (long long)(s / 3600), (long long)(s % 3600 / 60));
+    else
+        snprintf(out, 32, "%s%lldd%lldh", sign, (long long)(s / 86400),
+                 (long long)(s % 86400 / 3600));
+}
+
+static void
+json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static int
+open_ledger_rw(auditfs_ledger **l, const char *opt)
+{
+    const char *path = cli_ledger_path(opt);
+    if (!path)
+        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    int err = auditfs_ledger_open(l, path);
+    return err ? cli_fail(err, path) : 0;
+}
+
+/* The witness's lines in a note ("— ..." lines whose name and 0x04 key id are the witness's),
+ * malloc'd; *n 0 if none. */
+static int
+witness_lines(char **out, size_t *n, const char *note, size_t len, const auditfs_verifier *w)
+{
+    size_t tl, off;
+    int err = auditfs_note_split(&tl, &off, note, len);
+    *out = NULL;
+    *n = 0;
+    if (err)
+        return err;
+    char *buf = malloc(len - off + 1);
+    if (!buf)
+        return AUDITFS_ENOMEM;
+    size_t k = 0;
+    uint32_t id = auditfs_cosig_key_id(w);
+    for (size_t p = off; p < len;) {
+        const char *l = note + p;
+        const char *nl = memchr(l, '\n', len - p);
+        size_t m = (size_t)(nl - l);
+        auditfs_cosig_line cl;
+        p += m + 1;
+        if (auditfs_cosig_parse_line(&cl, l, m) == 0 && cl.key_id == id &&
+            strcmp(cl.name, auditfs_verifier_name(w)) == 0) {
+            memcpy(buf + k, l, m + 1);
+            k += m + 1;
+        }
+    }
+    auditfs_error_clear();
+    buf[k] = 0;
+    *out = buf;
+    *n = k;
+    return 0;
+}
+
+/* ---- quorum and freshness (verify --witness/--quorum/--policy/--max-age) ---- */
+
+int
+cli_witness_policy(auditfs_policy **out, int64_t *max_age, const struct cli_witness_opts *o)
+{
+    auditfs_verifier *keys[MAX_KEYS] = {0};
+    int rc = 0, err;
+    *out = NULL;
+    *max_age = -1;
+    if (!o->policy && o->nkeys == 0) {
+        if (o->quorum || o->max_age)
+            return cli_usage_error("--quorum and --max-age need --witness KEY.pub or --policy");
+        return 0;
+    }
+    if (o->policy && o->nkeys)
+        return cli_usage_error("give either --policy or --witness keys, not both");
+    if (o->max_age && (*max_age = parse_duration(o->max_age)) < 0)
+        return cli_usage_error("--max-age: '%s' is not a duration (e.g. 90s, 15m, 2h, 7d)",
+                               o->max_age);
+    if (o->policy) {
+        if (o->quorum)
+            return cli_usage_error("--quorum comes from the policy file; do not give both");
+        if ((err = auditfs_policy_load(out, o->policy)) != 0)
+            return cli_fail(err, "--policy");
+        return 0;
+    }
+    uint64_t k = o->nkeys;
+    if (o->quorum && cli_parse_u64(&k, o->quorum, "--quorum"))
+        return EXIT_USAGE;
+    for (size_t i = 0; i < o->nkeys && !rc; i++)
+        if ((err = auditfs_cosig_verifier_load(&keys[i], o->keys[i])) != 0)
+            rc = cli_fail(err, "--witness");
+    if (!rc && (err = auditfs_policy_threshold(out, keys, o->nkeys, (size_t)k)) != 0)
+        rc = cli_fail(err, "--quorum");
+    for (size_t i = 0; i < MAX_KEYS; i++)
+        auditfs_verifier_free(keys[i]);
+    return rc;
+}
+
+int
+cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
+                  const auditfs_checkpoint *head, int json)
+{
+    auditfs_policy *p = NULL;
+    int64_t max_age = -1;
+    int rc, err, ok = 0;
+    if ((rc = cli_witness_policy(&p, &max_age, o)) != 0 || !p)
+        return rc;
+    size_t n = auditfs_policy_witness_count(p);
+    int counted[AUDITFS_POLICY_MAX_ITEMS] = {0};
+    uint64_t when[AUDITFS_POLICY_MAX_ITEMS] = {0};
+    uint64_t now = (uint64_t)time(NULL);
+    if ((err = auditfs_witness_quorum(&ok, when, counted, l, head->size, p, max_age, now)) != 0) {
+        rc = cli_fail(err, "cosignatures");
+        goto cleanup;
+    }
+    int fresh_count = 0;
+    for (size_t i = 0; i < n; i++)
+        fresh_count += counted[i];
+    if (json) {
+        printf("{\"witnessed\":%s,\"tree_size\":%" PRIu64 ",\"max_age_seconds\":%lld,"
+               "\"witnesses\":[",
+               ok ? "true" : "false", head->size, (long long)max_age);
+        for (size_t i = 0; i < n; i++) {
+            char t[32] = "";
+            printf("%s{\"name\":", i ? "," : "");
+            json_string(stdout, auditfs_policy_witness_name(p, i));
+            if (when[i]) {
+                fmt_time_s(t, when[i]);
+                printf(",\"cosigned\":\"%s\",\"fresh\":%s", t, counted[i] ? "true" : "false");
+            }
+            printf("}");
+        }
+        printf("]}\n");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            char t[32], d[32];
+            if (when[i]) {
+                fmt_time_s(t, when[i]);
+                fmt_duration(d, (int64_t)now - (int64_t)when[i]);
+                printf("witness %s: cosigned size %" PRIu64 " at %s (%s ago)%s\n",
+                       auditfs_policy_witness_name(p, i), head->size, t, d,
+                       counted[i] ? "" : ", older than --max-age");
+            } else {
+                printf("witness %s: no valid cosignature of size %" PRIu64 "\n",
+                       auditfs_policy_witness_name(p, i), head->size);
+            }
+        }
+        printf("quorum: %s (%d of %zu witnesses%s)\n", ok ? "met" : "NOT met", fresh_count, n,
+               max_age >= 0 ? " fresh" : "");
+    }
+    if (!ok) {
+        fprintf(stderr,
+                "auditfs: verification FAILED: checkpoint of size %" PRIu64
+                " lacks the witness quorum%s\n",
+                head->size, max_age >= 0 ? " within --max-age" : "");
+        rc = EXIT_VERIFY;
+    }
+cleanup:
+    auditfs_policy_free(p);
+    return rc;
+}
+
+/* ---- auditfs cosign ---- */
+
+static const char cosign_help[] =
+    "usage: auditfs cosign --key WITNESS.key --log-key LOG.pub [--ledger DIR] [--state DIR]\n"
+    "                      [--no-store] [--time T]\n"
+    "\n"
+    "Acts as a witness for a local copy of a ledger: checks that its newest checkpoint is signed\n"
+    "by LOG.pub and extends the last checkpoint this witness cosigned for that origin (the first\n"
+    "time: a full verify; afterwards: a consistency proof), records it in the witness state\n"
+    "($AUDITFS_STATE/witness/...), prints the C2SP tlog-cosignature v1 line and stores it with\n"
+    "the ledger (refs/auditfs/cosignatures) unless --no-store or the ledger is read-only.\n"
+    "Cosigning the same size again refreshes the timestamp (kept as the newest cosignature).\n"
+    "\n"
+    "A checkpoint that does not extend what the witness cosigned (a fork or a rollback) is\n"
+    "refused: both signed checkpoints are written to the witness's evidence/ directory and\n"
+    "the exit code is 8. Other exit codes: 1 the ledger does not verify, 5 unusable key.\n";
+
+static int
+cmd_cosign(int argc, char **argv)
+{
+    const char *ledger = NULL, *keyf = NULL, *logkeyf = NULL, *stateopt = NULL, *when = NULL;
+    int no_store = 0, c, rc = 0, err;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"log-key", required_argument, 0, 'L'},
+                                         {"state", required_argument, 0, 's'},
+                                         {"no-store", no_argument, 0, 'n'},
+                                         {"time", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'k': keyf = optarg; break;
+        case 'L': logkeyf = optarg; break;
+        case 's': stateopt = optarg; break;
+        case 'n': no_store = 1; break;
+        case 't': when = optarg; break;
+        case 'h': fputs(cosign_help, stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("cosign takes no arguments");
+    if (!keyf || !logkeyf)
+        return cli_usage_error("--key WITNESS.key and --log-key LOG.pub are required");
+    char sbuf[4096];
+    const char *root = state_root(stateopt, sbuf, sizeof sbuf);
+    if (!root)
+        return cli_usage_error("no state directory: set AUDITFS_STATE or give --state DIR");
+    uint64_t now = (uint64_t)time(NULL);
+    if (when && cli_parse_u64(&now, when, "--time"))
+        return EXIT_USAGE;
+
+    auditfs_signer *wkey = NULL;
+    auditfs_verifier *wv = NULL, *logkey = NULL;
+    auditfs_ledger *l = NULL;
+    auditfs_witness_state *st = NULL;
+    char *head_note = NULL, *prev = NULL, *body = NULL, *at_old = NULL, *evdir = NULL;
+    size_t head_len = 0, prev_len = 0, body_len = 0, at_old_len = 0;
+    auditfs_witness_result res = {0};
+    auditfs_checkpoint head, last;
+    auditfs_consistency_proof proof;
+    memset(&proof, 0, sizeof proof);
+
+    if ((err = auditfs_signer_load(&wkey, keyf)) != 0 ||
+        (err = auditfs_signer_verifier(&wv, wkey)) != 0) {
+        rc = cli_fail(err, "--key");
+        goto cleanup;
+    }
+    if ((err = auditfs_verifier_load(&logkey, logkeyf)) != 0) {
+        rc = cli_fail(err, "--log-key");
+        goto cleanup;
+    }
+    if ((rc = open_ledger_rw(&l, ledger)) != 0)
+        goto cleanup;
+    if ((err = auditfs_ledger_check_head(&head, l, logkey)) != 0 ||
+        (err = auditfs_ledger_checkpoint_note(&head_note, &head_len, l)) != 0) {
+        rc = cli_fail(err, "head checkpoint");
+        goto cleanup;
+    }
+    if ((err = auditfs_witness_state_open(&st, root, wv)) != 0) {
+        rc = cli_fail(err, NULL);
+        goto cleanup;
+    }
+    err = auditfs_witness_state_get(&prev, &prev_len, st, head.origin);
+    if (err == AUDITFS_ENOTFOUND) {
+        /* first time: everything, from the first entry */
+        auditfs_verify_report r;
+        if ((err = auditfs_ledger_verify(&r, l, logkey, NULL, 0)) != 0) {
+            fprintf(stderr, "auditfs: cosign: the ledger does not verify: %s\n",
+                    r.reason[0] ? r.reason : auditfs_error_last());
+            rc = cli_exit_code(err);
+            goto cleanup;
+        }
+        if (r.head.size != head.size) {
+            fprintf(stderr, "auditfs: cosign: the ledger moved during verification; run again\n");
+            rc = EXIT_VERIFY;
+            goto cleanup;
+        }
+        last.size = 0;
+    } else if (err) {
+        rc = cli_fail(err, "witness state");
+        goto cleanup;
+    } else {
+        size_t tl, off;
+        if ((err = auditfs_note_split(&tl, &off, prev, prev_len)) != 0 ||
+            (err = auditfs_checkpoint_parse(&last, prev, tl)) != 0) {
+            rc = cli_fail(err, "witness state");
+            goto cleanup;
+        }
+        /* what this ledger itself signed at the remembered size, if anything (evidence) */
+        if (last.size <= head.size &&
+            auditfs_ledger_checkpoint_at(&at_old, &at_old_len, l, last.size) != 0) {
+            at_old = NULL;
+            auditfs_error_clear();
+        }
+        if (last.size > head.size) {
+            char reason[512];
+            snprintf(reason, sizeof reason,
+                     "rollback: \"%s\" shows size %" PRIu64 " but this witness cosigned size %" PRIu64,
+                     head.origin, head.size, last.size);
+            if ((err = auditfs_witness_state_evidence(&evdir, st, prev, prev_len, head_note,
+                                                      head_len, NULL, 0, reason)) != 0) {
+                rc = cli_fail(err, "evidence");
+                goto cleanup;
+            }
+            fprintf(stderr, "auditfs: cosign REFUSED: %s\nauditfs: evidence: %s\n", reason,
+                    evdir);
+            rc = EXIT_FORK;
+            goto cleanup;
+        }
+        if (last.size > 0 && last.size < head.size &&
+            (err = auditfs_ledger_prove_consistency(&proof, l, last.size, head.size)) != 0) {
+            rc = cli_fail(err, "consistency proof");
+            goto cleanup;
+        }
+    }
+    if ((err = auditfs_witness_request_format(&body, &body_len, last.size, &proof, head_note,
+                                              head_len)) != 0) {
+        rc = cli_fail(err, NULL);
+        goto cleanup;
+    }
+    auditfs_witness_log log = {head.origin, logkey};
+    if ((err = auditfs_witness_add_checkpoint(&res, st, wkey, &log, 1, body, body_len, now)) !=
+        0) {
+        rc = cli_fail(err, "witness state");
+        goto cleanup;
+    }
+    if (res.fork || (res.status == 422 && prev)) {
+        /* not an extension of what we cosigned: a fork; both signed checkpoints are evidence */
+        char reason[512];
+        snprintf(reason, sizeof reason,
+                 "fork: size %" PRIu64 " of \"%s\" does not extend the size %" PRIu64
+                 " this witness cosigned",
+                 head.size, head.origin, last.size);
+        if (!res.evidence) {
+            int conflicting = at_old && (at_old_len != prev_len || memcmp(at_old, prev, prev_len));
+            if ((err = auditfs_witness_state_evidence(
+                     &evdir, st, prev, prev_len, head_note, head_len,
+                     conflicting ? at_old : NULL, conflicting ? at_old_len : 0, reason)) != 0) {
+                rc = cli_fail(err, "evidence");
+                goto cleanup;
+            }
+        }
+        fprintf(stderr, "auditfs: cosign REFUSED: %s\nauditfs: evidence: %s\n", reason,
+                res.evidence ? res.evidence : evdir);
+        rc = EXIT_FORK;
+        goto cleanup;
+    }
+    if (res.status != 200) {
+        fprintf(stderr, "auditfs: cosign refused (%d): ", res.status);
+        put_escaped(stderr, res.body, res.body_len);
+        fputc('\n', stderr);
+        rc = EXIT_VERIFY;
+        goto cleanup;
+    }
+    fwrite(res.body, 1, res.body_len, stdout);
+    fflush(stdout);
+    if (!no_store) {
+        int changed = 0;
+        err = auditfs_cosig_store_add(&changed, l, head.size, res.body, res.body_len, wv);
+        if (err)
+            fprintf(stderr,
+                    "auditfs: cosign: cosignature not stored with the ledger (%s); send the line "
+                    "above to the provider (auditfs cosignatures add)\n",
+                    auditfs_error_last());
+    }
+cleanup:
+    auditfs_witness_result_release(&res);
+    free(evdir);
+    free(at_old);
+    free(body);
+    free(prev);
+    free(head_note);
+    auditfs_witness_state_free(st);
+    auditfs_ledger_free(l);
+    auditfs_verifier_free(logkey);
+    auditfs_verifier_free(wv);
+    auditfs_signer_free(wkey);
+    return rc;
+}
+
+/* ---- auditfs cosignatures add ---- */
+
+static const char cosignatures_help[] =
+    "usage: auditfs cosignatures add [--ledger DIR] --witness KEY.pub... FILE...\n"
+    "       auditfs cosignatures list [--ledger DIR]\n"
+    "\n"
+    "add: each FILE is a cosigned checkpoint (the checkpoint note with cosignature lines, as a\n"
+    "witness returns or mails it). Its text must be a checkpoint this ledger committed, and each\n"
+    "line by one of the given witness keys must verify against it; those lines are stored on\n"
+    "refs/auditfs/cosignatures. Lines by other keys are reported and ignored. A FILE that is not\n"
+    "this ledger's checkpoint of that size (a split view) is refused with exit 1.\n"
+    "list: prints every stored cosigned checkpoint, oldest size first.\n";
+
+static int
+cosignatures_list(auditfs_ledger *l)
+{
+    uint64_t *sizes = NULL;
+    size_t n = 0;
+    int err = auditfs_cosig_store_sizes(&sizes, &n, l);
+    if (err)
+        return cli_fail(err, "cosignatures");
+    for (size_t i = 0; i < n; i++) {
+        char *note = NULL;
+        size_t len = 0;
+        if ((err = auditfs_cosig_store_checkpoint(&note, &len, l, sizes[i])) != 0) {
+            free(sizes);
+            return cli_fail(err, "cosignatures");
+        }
+        fwrite(note, 1, len, stdout);
+        if (i + 1 < n)
+            fputc('\n', stdout);
+        free(note);
+    }
+    free(sizes);
+    return 0;
+}
+
+static int
+cmd_cosignatures(int argc, char **argv)
+{
+    const char *ledger = NULL, *wkeys[MAX_KEYS];
+    size_t nw = 0;
+    int c, rc = 0, err;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"witness", required_argument, 0, 'w'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    if (argc < 2 || (strcmp(argv[1], "add") && strcmp(argv[1], "list"))) {
+        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+            fputs(cosignatures_help, stdout);
+            return 0;
+        }
+        return cli_usage_error("usage: auditfs cosignatures add|list ...");
+    }
+    int add = !strcmp(argv[1], "add");
+    argc--;
+    argv++;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'w':
+            if (nw == MAX_KEYS)
+                return cli_usage_error("at most %d --witness keys", MAX_KEYS);
+            wkeys[nw++] = optarg;
+            break;
+        case 'h': fputs(cosignatures_help, stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    auditfs_ledger *l = NULL;
+    if ((rc = open_ledger_rw(&l, ledger)) != 0)
+        return rc;
+    if (!add) {
+        rc = cosignatures_list(l);
+        auditfs_ledger_free(l);
+        return rc;
+    }
+    if (nw == 0 || optind == argc) {
+        auditfs_ledger_free(l);
+        return cli_usage_error("cosignatures add needs --witness KEY.pub and FILE arguments");
+    }
+    auditfs_verifier *ws[MAX_KEYS] = {0};
+    for (size_t i = 0; i < nw; i++)
+        if ((err = auditfs_cosig_verifier_load(&ws[i], wkeys[i])) != 0) {
+            rc = cli_fail(err, "--witness");
+            goto cleanup;
+        }
+    for (int a = optind; a < argc; a++) {
+        uint8_t *note = NULL;
+        char *cp = NULL;
+        size_t len = 0, cplen = 0, tl, off, ctl, coff;
+        auditfs_checkpoint parsed;
+        if ((err = auditfs_read_file(&note, &len, argv[a], AUDITFS_NOTE_MAX_BYTES)) != 0 ||
+            (err = auditfs_note_split(&tl, &off, (const char *)note, len)) != 0 ||
+            (err = auditfs_checkpoint_parse(&parsed, (const char *)note, tl)) != 0) {
+            rc = cli_fail(err, argv[a]);
+            free(note);
+            goto cleanup;
+        }
+        err = auditfs_ledger_checkpoint_at(&cp, &cplen, l, parsed.size);
+        if (err || auditfs_note_split(&ctl, &coff, cp, cplen) != 0 || ctl != tl ||
+            memcmp(cp, note, tl) != 0) {
+            fprintf(stderr,
+                    "auditfs: %s: checkpoint of size %" PRIu64
+                    " is not the one this ledger committed (a split view, or another ledger)\n",
+                    argv[a], parsed.size);
+            free(cp);
+            free(note);
+            rc = EXIT_VERIFY;
+            goto cleanup;
+        }
+        free(cp);
+        size_t stored = 0;
+        for (size_t i = 0; i < nw; i++) {
+            char *lines = NULL;
+            size_t ln = 0;
+            int changed = 0;
+            if ((err = witness_lines(&lines, &ln, (const char *)note, len, ws[i])) != 0) {
+                rc = cli_fail(err, argv[a]);
+                free(note);
+                goto cleanup;
+            }
+            if (ln == 0) {
+                free(lines);
+                continue;
+            }
+            err = auditfs_cosig_store_add(&changed, l, parsed.size, lines, ln, ws[i]);
+            free(lines);
+            if (err) {
+                rc = cli_fail(err, argv[a]);
+                free(note);
+                goto cleanup;
+            }
+            stored++;
+            printf("%s: cosignature by %s for size %" PRIu64 " %s\n", argv[a],
+                   auditfs_verifier_name(ws[i]), parsed.size,
+                   changed ? "stored" : "already stored");
+        }
+        free(note);
+        if (stored == 0) {
+            fprintf(stderr, "auditfs: %s: no cosignature by any of the given witness keys\n",
+                    argv[a]);
+            rc = EXIT_VERIFY;
+            goto cleanup;
+        }
+    }
+cleanup:
+    for (size_t i = 0; i < nw; i++)
+        auditfs_verifier_free(ws[i]);
+    auditfs_ledger_free(l);
+    return rc;
+}
+
+/* ---- auditfs witness serve ---- */
+
+static const char witness_help[] =
+    "usage: auditfs witness serve --key WITNESS.key --listen 127.0.0.1:PORT\n"
+    "                             --log ORIGIN=LOG.pub... [--state DIR] [--rate N]\n"
+    "       auditfs witness request [--ledger DIR] --witness URL=KEY.pub... [--timeout S]\n"
+    "\n"
+    "serve: the C2SP tlog-witness HTTP API. POST /add-checkpoint with \"old <size>\", the\n"
+    "consistency proof lines, a blank line and the signed checkpoint; answers 200 with a\n"
+    "cosignature line, 409 with the witness's size (text/x.tlog.size) for a stale old size or a\n"
+    "conflicting root, 404 unknown log, 403 bad signature, 400 malformed, 422 bad proof, 413\n"
+    "body over 72 KiB, 429 over\n"
+    "the per-log rate (--rate requests per minute, default 60, bursts of 10). The new state is\n"
+    "fsynced before the cosignature is sent. Port 0 picks a free port; the first line printed\n"
+    "is \"listening on ADDR:PORT\". Stops on SIGTERM or SIGINT.\n"
+    "\n"
+    "request: sends the ledger's newest checkpoint with a consistency proof from each witness's\n"
+    "size (learned from its 409) to every URL, checks each returned cosignature with KEY.pub and\n"
+    "stores it with the ledger. A witness that refuses is reported with its status and reason;\n"
+    "exit 1 if any refused, 4 if any could not be reached, 0 if all cosigned.\n";
+
+struct bucket {
+    double tokens;
+    struct timespec last;
+};
+
+struct server {
+    auditfs_witness_state *st;
+    auditfs_signer *key;
+    auditfs_witness_log logs[MAX_KEYS];
+    auditfs_verifier *logkeys[MAX_KEYS];
+    char *origins[MAX_KEYS];
+    struct bucket buckets[MAX_KEYS];
+    size_t nlogs;
+    double rate_per_s, burst;
+    pthread_mutex_t mu;
+};
+
+struct request {
+    char *buf;
+    size_t len, cap;
+    int too_big;
+};
+
+/* 1 if a request for log i may proceed now (token bucket). Called under mu. */
+static int
+take_token(struct server *s, size_t i)
+{
+    struct timespec now;
+    struct bucket *b = &s->buckets[i];
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (double)(now.tv_sec - b->last.tv_sec) + (double)(now.tv_nsec - b->last.tv_nsec) / 1e9;
+    b->last = now;
+    b->tokens += dt * s->rate_per_s;
+    if (b->tokens > s->burst)
+        b->tokens = s->burst;
+    if (b->tokens < 1.0)
+        return 0;
+    b->tokens -= 1.0;
+    return 1;
+}
+
+/* The log a body names (its checkpoint's first line), or -1: a cheap look before any crypto. */
+static int
+find_log(const struct server *s, const char *body, size_t len)
+{
+    const char *sep = NULL;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (body[i] == '\n' && body[i + 1] == '\n') {
+            sep = body + i + 2;
+            break;
+        }
+    if (!sep)
+        return -1;
+    const char *nl = memchr(sep, '\n', len - (size_t)(sep - body));
+    if (!nl)
+        return -1;
+    size_t n = (size_t)(nl - sep);
+    for (size_t i = 0; i < s->nlogs; i++)
+        if (strlen(s->origins[i]) == n && memcmp(s->origins[i], sep, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+static enum MHD_Result
+send_reply(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body,
+           size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", ctype);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result
+send_text(struct MHD_Connection *c, unsigned status, const char *text)
+{
+    return send_reply(c, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+static void
+log_request(const auditfs_witness_result *r)
+{
+    fprintf(stderr, "witness: add-checkpoint %s old %" PRIu64 " size %" PRIu64 ": %d%s%s\n",
+            r->origin[0] ? r->origin : "?", r->old_size, r->new_size, r->status,
+            r->fork ? " FORK, evidence " : "", r->fork && r->evidence ? r->evidence : "");
+}
+
+/*
+ * libmicrohttpd calls this once with the headers, then once per body chunk, then once more
+ * with *upload_data_size == 0, when the reply is queued. The body never exceeds
+ * AUDITFS_WITNESS_MAX_BODY in memory: larger requests are answered 413 without reading on.
+ */
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+       const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    struct server *s = cls;
+    struct request *rq = *con_cls;
+    (void)version;
+    if (!rq) {
+        if (strcmp(url, "/add-checkpoint") != 0)
+            return send_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+        if (strcmp(method, "POST") != 0)
+            return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST\n");
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > AUDITFS_WITNESS_MAX_BODY)
+            return send_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
+        if ((rq = calloc(1, sizeof *rq)) == NULL)
+            return MHD_NO;
+        *con_cls = rq;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (rq->too_big || rq->len + n > AUDITFS_WITNESS_MAX_BODY) {
+            rq->too_big = 1;
+            return MHD_YES;
+        }
+        if (rq->len + n > rq->cap) {
+            size_t nc = rq->cap ? rq->cap : 4096;
+            while (nc < rq->len + n)
+                nc *= 2;
+            char *nb = realloc(rq->buf, nc);
+            if (!nb)
+                return MHD_NO;
+            rq->buf = nb;
+            rq->cap = nc;
+        }
+        memcpy(rq->buf + rq->len, upload, n);
+        rq->len += n;
+        return MHD_YES;
+    }
+    if (rq->too_big)
+        return send_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
+    pthread_mutex_lock(&s->mu);
+    int li = find_log(s, rq->buf ? rq->buf : "", rq->len);
+    if (li >= 0 && !take_token(s, (size_t)li)) {
+        pthread_mutex_unlock(&s->mu);
+        fprintf(stderr, "witness: add-checkpoint %s: 429 rate limited\n", s->origins[li]);
+        return send_text(c, MHD_HTTP_TOO_MANY_REQUESTS, "rate limited\n");
+    }
+    auditfs_witness_result r;
+    int err = auditfs_witness_add_checkpoint(&r, s->st, s->key, s->logs, s->nlogs,
+                                             rq->buf ? rq->buf : "", rq->len,
+                                             (uint64_t)time(NULL));
+    pthread_mutex_unlock(&s->mu);
+    if (err) {
+        fprintf(stderr, "witness: state error, nothing cosigned: %s\n", auditfs_error_last());
+        return send_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "witness state error\n");
+    }
+    log_request(&r);
+    const char *ctype = r.status == 409   ? "text/x.tlog.size"
+                        : r.status == 200 ? "text/x.tlog.signature"
+                                          : "text/plain; charset=utf-8";
+    enum MHD_Result ret = send_reply(c, (unsigned)r.status, ctype, r.body, r.body_len);
+    auditfs_witness_result_release(&r);
+    return ret;
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    struct request *rq = *con_cls;
+    (void)cls;
+    (void)c;
+    (void)t;
+    if (rq) {
+        free(rq->buf);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+static int
+parse_listen(struct sockaddr_in *sa, const char *s)
+{
+    char host[64];
+    const char *colon = strrchr(s, ':');
+    if (!colon || (size_t)(colon - s) >= sizeof host)
+        return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -1;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+static int
+witness_serve(int argc, char **argv)
+{
+    const char *keyf = NULL, *listen_at = NULL, *stateopt = NULL, *rate = NULL;
+    struct server *s = calloc(1, sizeof *s);
+    struct MHD_Daemon *d = NULL;
+    auditfs_verifier *wv = NULL;
+    int c, rc = 0, err;
+    static const struct option opts[] = {{"key", required_argument, 0, 'k'},
+                                         {"listen", required_argument, 0, 'a'},
+                                         {"log", required_argument, 0, 'L'},
+                                         {"state", required_argument, 0, 's'},
+                                         {"rate", required_argument, 0, 'r'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    if (!s)
+        return cli_fail(AUDITFS_ENOMEM, NULL);
+    pthread_mutex_init(&s->mu, NULL);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': keyf = optarg; break;
+        case 'a': listen_at = optarg; break;
+        case 's': stateopt = optarg; break;
+        case 'r': rate = optarg; break;
+        case 'h': fputs(witness_help, stdout); goto cleanup;
+        case 'L': {
+            const char *eq = strrchr(optarg, '=');
+            if (!eq || eq == optarg) {
+                rc = cli_usage_error("--log wants ORIGIN=KEY.pub, not '%s'", optarg);
+                goto cleanup;
+            }
+            if (s->nlogs == MAX_KEYS) {
+                rc = cli_usage_error("at most %d logs", MAX_KEYS);
+                goto cleanup;
+            }
+            size_t i = s->nlogs;
+            s->origins[i] = strndup(optarg, (size_t)(eq - optarg));
+            if ((err = auditfs_verifier_load(&s->logkeys[i], eq + 1)) != 0) {
+                free(s->origins[i]);
+                rc = cli_fail(err, "--log");
+                goto cleanup;
+            }
+            s->logs[i].origin = s->origins[i];
+            s->logs[i].key = s->logkeys[i];
+            s->nlogs++;
+            break;
+        }
+        default: rc = EXIT_USAGE; goto cleanup;
+        }
+    }
+    struct sockaddr_in sa;
+    if (!keyf || !listen_at || s->nlogs == 0) {
+        rc = cli_usage_error("witness serve needs --key, --listen and at least one --log");
+        goto cleanup;
+    }
+    if (parse_listen(&sa, listen_at) != 0) {
+        rc = cli_usage_error("--listen: '%s' is not IPV4:PORT", listen_at);
+        goto cleanup;
+    }
+    s->rate_per_s = 1.0;
+    if (rate) {
+        uint64_t r;
+        if (cli_parse_u64(&r, rate, "--rate") || r == 0) {
+            rc = EXIT_USAGE;
+            goto cleanup;
+        }
+        s->rate_per_s = (double)r / 60.0;
+    }
+    s->burst = 10;
+    for (size_t i = 0; i < s->nlogs; i++) {
+        s->buckets[i].tokens = s->burst;
+        clock_gettime(CLOCK_MONOTONIC, &s->buckets[i].last);
+    }
+    char sbuf[4096];
+    const char *root = state_root(stateopt, sbuf, sizeof sbuf);
+    if (!root) {
+        rc = cli_usage_error("no state directory: set AUDITFS_STATE or give --state DIR");
+        goto cleanup;
+    }
+    if ((err = auditfs_signer_load(&s->key, keyf)) != 0 ||
+        (err = auditfs_signer_verifier(&wv, s->key)) != 0) {
+        rc = cli_fail(err, "--key");
+        goto cleanup;
+    }
+    if ((err = auditfs_witness_state_open(&s->st, root, wv)) != 0) {
+        rc = cli_fail(err, NULL);
+        goto cleanup;
+    }
+    /* the serving thread inherits this mask, so only sigwait below sees the signals */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                         handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)16,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "auditfs: witness serve: cannot listen on %s\n", listen_at);
+        rc = EXIT_IO;
+        goto cleanup;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    char addr[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof addr);
+    printf("listening on %s:%u\n", addr, info ? (unsigned)info->port : 0u);
+    fflush(stdout);
+    char *vk = NULL;
+    if (auditfs_cosig_verifier_format(&vk, wv) == 0)
+        fprintf(stderr, "witness: key %s, state %s\n", vk, auditfs_witness_state_dir(s->st));
+    free(vk);
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "witness: stopping (signal %d)\n", sig);
+cleanup:
+    if (d)
+        MHD_stop_daemon(d);
+    auditfs_witness_state_free(s->st);
+    auditfs_signer_free(s->key);
+    auditfs_verifier_free(wv);
+    for (size_t i = 0; i < s->nlogs; i++) {
+        auditfs_verifier_free(s->logkeys[i]);
+        free(s->origins[i]);
+    }
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    return rc;
+}
+
+/* ---- auditfs witness request ---- */
+
+struct response {
+    char *buf;
+    size_t len;
+    int too_big;
+};
+
+static size_t
+on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct response *r = ud;
+    size_t n = size * nmemb;
+    if (r->too_big || r->len + n > 65536) {
+        r->too_big = 1;
+        return 0; /* aborts the transfer */
+    }
+    char *nb = realloc(r->buf, r->len + n + 1);
+    if (!nb)
+        return 0;
+    r->buf = nb;
+    memcpy(r->buf + r->len, p, n);
+    r->len += n;
+    r->buf[r->len] = 0;
+    return n;
+}
+
+/* POSTs body to url; *status the HTTP status, resp the body. 0 or -1 (transport error). */
+static int
+post(long *status, struct response *resp, const char *url, const char *body, size_t len,
+     long timeout, char errbuf[CURL_ERROR_SIZE])
+{
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+    int rc = -1;
+    memset(resp, 0, sizeof *resp);
+    errbuf[0] = 0;
+    if (!h) {
+        snprintf(errbuf, CURL_ERROR_SIZE, "curl_easy_init failed");
+        return -1;
+    }
+    hdr = curl_slist_append(hdr, "Content-Type: text/plain; charset=utf-8");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "auditfs/" AUDITFS_VERSION);
+    if (curl_easy_perform(h) == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+        rc = 0;
+    } else if (!errbuf[0]) {
+        snprintf(errbuf, CURL_ERROR_SIZE, "transfer failed");
+    }
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    return rc;
+}
+
+/* One witness: at most two attempts (the second after learning its size from a 409). Returns
+ * 0 cosigned and stored, EXIT_VERIFY refused, EXIT_IO unreachable. */
+static int
+request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const char *note,
+            size_t note_len, const char *url, const auditfs_verifier *wk, long timeout)
+{
+    uint64_t old = 0;
+    char errbuf[CURL_ERROR_SIZE];
+    char full[2048];
+    size_t ul = strlen(url);
+    snprintf(full, sizeof full, "%s%s", url,
+             ul >= 15 && !strcmp(url + ul - 15, "/add-checkpoint") ? ""
+             : url[ul ? ul - 1 : 0] == '/'                         ? "add-checkpoint"
+                                                                   : "/add-checkpoint");
+    for (int attempt = 0; attempt < 2; attempt++) {
+        auditfs_consistency_proof proof;
+        char *body = NULL;
+        size_t blen = 0;
+        int err;
+        memset(&proof, 0, sizeof proof);
+        if (old > 0 && old < head->size &&
+            (err = auditfs_ledger_prove_consistency(&proof, l, old, head->size)) != 0)
+            return cli_fail(err, "consistency proof");
+        if ((err = auditfs_witness_request_format(&body, &blen, old, &proof, note, note_len)) != 0)
+            return cli_fail(err, NULL);
+        long status = 0;
+        struct response r;
+        int trc = post(&status, &r, full, body, blen, timeout, errbuf);
+        free(body);
+        if (trc != 0) {
+            fprintf(stderr, "auditfs: witness %s: unreachable: ", url);
+            put_escaped(stderr, errbuf, strlen(errbuf));
+            fputc('\n', stderr);
+            free(r.buf);
+            return EXIT_IO;
+        }
+        if (status == 409 && attempt == 1) {
+            /* the same size back: it cosigned another root for it (two checkpoints of one
+             * size); another size: it moved on while we asked */
+            char want[32];
+            snprintf(want, sizeof want, "%" PRIu64 "\n", old);
+            if (r.buf && strcmp(r.buf, want) == 0)
+                fprintf(stderr,
+                        "auditfs: witness %s: REFUSED (409): it cosigned a different checkpoint "
+                        "of size %" PRIu64 ": a fork or split view\n",
+                        url, old);
+            else
+                fprintf(stderr, "auditfs: witness %s: REFUSED (409): its size changed while we "
+                                "asked; run again\n", url);
+            free(r.buf);
+            return EXIT_VERIFY;
+        }
+        if (status == 409 && attempt == 0) {
+            uint64_t their = 0;
+            size_t n = r.len;
+            if (n && r.buf[n - 1] == '\n')
+                n--;
+            char tmp[32];
+            if (n == 0 || n >= sizeof tmp) {
+                free(r.buf);
+                fprintf(stderr, "auditfs: witness %s: 409 without a size\n", url);
+                return EXIT_VERIFY;
+            }
+            memcpy(tmp, r.buf, n);
+            tmp[n] = 0;
+            free(r.buf);
+            if (cli_parse_u64(&their, tmp, "witness size"))
+                return EXIT_VERIFY;
+            if (their > head->size) {
+                fprintf(stderr,
+                        "auditfs: witness %s: REFUSED: it has cosigned size %" PRIu64
+                        ", beyond our %" PRIu64 " (a rollback or split view)\n",
+                        url, their, head->size);
+                return EXIT_VERIFY;
+            }
+            old = their;
+            continue;
+        }
+        if (status != 200) {
+            fprintf(stderr, "auditfs: witness %s: REFUSED (%ld): ", url, status);
+            put_escaped(stderr, r.buf ? r.buf : "", r.len);
+            fputc('\n', stderr);
+            free(r.buf);
+            return EXIT_VERIFY;
+        }
+        int changed = 0;
+        err = auditfs_cosig_store_add(&changed, l, head->size, r.buf ? r.buf : "", r.len, wk);
+        if (err) {
+            fprintf(stderr, "auditfs: witness %s: its reply is not a valid cosignature by %s: %s\n",
+                    url, auditfs_verifier_name(wk), auditfs_error_last());
+            free(r.buf);
+            return err == AUDITFS_EIO ? EXIT_IO : EXIT_VERIFY;
+        }
+        fprintf(out, "witness %s (%s): cosigned size %" PRIu64 "\n", auditfs_verifier_name(wk),
+                url, head->size);
+        free(r.buf);
+        return 0;
+    }
+    fprintf(stderr, "auditfs: witness %s: still 409 after learning its size\n", url);
+    return EXIT_VERIFY;
+}
+
+static int
+witness_request(int argc, char **argv)
+{
+    const char *ledger = NULL, *specs[MAX_KEYS];
+    size_t n = 0;
+    long timeout = 30;
+    int c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"witness", required_argument, 0, 'w'},
+                                         {"timeout", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'w':
+            if (n == MAX_KEYS)
+                return cli_usage_error("at most %d witnesses", MAX_KEYS);
+            specs[n++] = optarg;
+            break;
+        case 't': {
+            uint64_t t;
+            if (cli_parse_u64(&t, optarg, "--timeout") || t == 0 || t > 3600)
+                return EXIT_USAGE;
+            timeout = (long)t;
+            break;
+        }
+        case 'h': fputs(witness_help, stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (n == 0 || optind != argc)
+        return cli_usage_error("witness request needs --witness URL=KEY.pub (repeatable)");
+    return cli_witness_request(stdout, ledger, specs, n, timeout);
+}
+
+int
+cli_witness_request(FILE *out, const char *ledger, const char *const *specs, size_t n,
+                    long timeout)
+{
+    int rc = 0, err;
+    auditfs_ledger *l = NULL;
+    char *note = NULL;
+    size_t len = 0;
+    auditfs_checkpoint head;
+    if ((rc = open_ledger_rw(&l, ledger)) != 0)
+        return rc;
+    if ((err = auditfs_ledger_head(&head, l)) != 0 ||
+        (err = auditfs_ledger_checkpoint_note(&note, &len, l)) != 0) {
+        rc = cli_fail(err, "head checkpoint");
+        goto cleanup;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int refused = 0, unreachable = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* URL=KEY: the key file is after the last '=' (URLs may hold '=' in a query) */
+        const char *eq = strrchr(specs[i], '=');
+        if (!eq || eq == specs[i]) {
+            rc = cli_usage_error("--witness wants URL=KEY.pub, not '%s'", specs[i]);
+            goto cleanup_curl;
+        }
+        char url[1024];
+        snprintf(url, sizeof url, "%.*s", (int)(eq - specs[i]), specs[i]);
+        auditfs_verifier *wk = NULL;
+        if ((err = auditfs_cosig_verifier_load(&wk, eq + 1)) != 0) {
+            rc = cli_fail(err, "--witness");
+            goto cleanup_curl;
+        }
+        int r = request_one(out, l, &head, note, len, url, wk, timeout);
+        auditfs_verifier_free(wk);
+        refused += r == EXIT_VERIFY;
+        unreachable += r != 0 && r != EXIT_VERIFY;
+    }
+    rc = unreachable ? EXIT_IO : refused ? EXIT_VERIFY : 0;
+cleanup_curl:
+    curl_global_cleanup();
+cleanup:
+    free(note);
+    auditfs_ledger_free(l);
+    return rc;
+}
+
+static int
+cmd_witness(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "serve"))
+        return witness_serve(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "request"))
+        return witness_request(argc - 1, argv + 1);
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(witness_help, stdout);
+        return 0;
+    }
+    return cli_usage_error("usage: auditfs witness serve|request ...");
+}
+
+/* ---- auditfs acks ---- */
+
+static const char acks_help[] =
+    "usage: auditfs acks [--ledger DIR] (--witness KEY.pub... | --policy FILE) [--tenant T]\n"
+    "                    [--key LOG.pub] [--json]\n"
+    "\n"
+    "Receipts: for every notice and document (SLA) version, which witnesses (customers,\n"
+    "assessors) cosigned a checkpoint that includes it, when (the earliest such cosignature's\n"
+    "time), how long after publication, and who has not yet. With --tenant, only entries for\n"
+    "that tenant and entries without a tenant. With --key, every stored checkpoint's log\n"
+    "signature is checked too. --json prints one object per notice or version.\n";
+
+struct ack_witness {
+    const auditfs_verifier *key;
+    const char *name;
+    size_t n;
+    uint64_t *size;  /* cosigned sizes, ascending */
+    uint64_t *first; /* earliest cosignature time at that size */
+};
+
+/* Earliest cosignature by w of a size > seq: 1 and *t, *sz, or 0 if none. */
+static int
+ack_for(const struct ack_witness *w, uint64_t seq, uint64_t *t, uint64_t *sz)
+{
+    int found = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->size[i] <= seq)
+            continue;
+        if (!found || w->first[i] < *t) {
+            *t = w->first[i];
+            *sz = w->size[i];
+        }
+        found = 1;
+    }
+    return found;
+}
+
+/*
+ * Longer than a screen: gathers cosignatures per witness, then walks every entry up to `size`
+ * once and writes one record per notice or document version to out (text, or JSON lines with
+ * the ledger name when lname is given). Returns 0 or an auditfs error code (message set).
+ */
+static int
+acks_emit(FILE *out, int json, auditfs_ledger *l, uint64_t size, const auditfs_policy *p,
+          const char *tenant, const auditfs_verifier *logkey, const char *origin,
+          const char *lname)
+{
+    auditfs_cursor *cur = NULL;
+    uint64_t *sizes = NULL;
+    size_t nsizes = 0, nw = auditfs_policy_witness_count(p), records = 0;
+    struct ack_witness aw[AUDITFS_POLICY_MAX_ITEMS];
+    int err;
+    memset(aw, 0, sizeof aw);
+    if ((err = auditfs_cosig_store_sizes(&sizes, &nsizes, l)) != 0)
+        return err;
+    for (size_t i = 0; i < nw; i++) {
+        aw[i].key = auditfs_policy_witness(p, i);
+        aw[i].name = auditfs_policy_witness_name(p, i);
+        aw[i].size = calloc(nsizes + 1, sizeof *aw[i].size);
+        aw[i].first = calloc(nsizes + 1, sizeof *aw[i].first);
+        if (!aw[i].size || !aw[i].first) {
+            err = AUDITFS_ENOMEM;
+            goto cleanup;
+        }
+    }
+    for (size_t s = 0; s < nsizes; s++) {
+        char *note = NULL;
+        size_t len = 0;
+        if (sizes[s] > size)
+            continue;
+        if ((err = auditfs_cosig_store_checkpoint(&note, &len, l, sizes[s])) != 0)
+            goto cleanup;
+        auditfs_checkpoint cp;
+        if (logkey && (err = auditfs_checkpoint_open(&cp, note, len, logkey, origin)) != 0) {
+            free(note);
+            goto cleanup;
+        }
+        for (size_t i = 0; i < nw; i++) {
+            uint64_t first, last;
+            if (auditfs_cosig_verify(&first, &last, note, len, aw[i].key) == 0) {
+                aw[i].size[aw[i].n] = sizes[s];
+                aw[i].first[aw[i].n++] = first;
+            }
+        }
+        auditfs_error_clear();
+        free(note);
+    }
+    if ((err = auditfs_cursor_new(&cur, l, 0, size)) != 0)
+        goto cleanup;
+    const uint8_t *leaf;
+    size_t leaf_len;
+    while ((err = auditfs_cursor_next(cur, &leaf, &leaf_len)) == 1) {
+        auditfs_entry e;
+        if ((err = auditfs_entry_parse(&e, leaf, leaf_len)) != 0)
+            goto cleanup;
+        int notice = !strcmp(e.type, "notice"), doc = !strcmp(e.type, "document");
+        if (!notice && !doc)
+            continue;
+        if (tenant && e.tenant[0] && strcmp(e.tenant, tenant) != 0)
+            continue;
+        records++;
+        char pub[32], eff[32] = "";
+        auditfs_format_time(pub, e.time_us);
+        if (e.has_effective)
+            auditfs_format_time(eff, e.effective_us);
+        if (json) {
+            fprintf(out, "{");
+            if (lname) {
+                fprintf(out, "\"ledger\":");
+                json_string(out, lname);
+                fprintf(out, ",");
+            }
+            fprintf(out, "\"seq\":%" PRIu64 ",\"type\":\"%s\",", e.seq, e.type);
+            if (notice) {
+                fprintf(out, "\"title\":");
+                json_string(out, e.title);
+            } else {
+                fprintf(out, "\"name\":");
+                json_string(out, e.name);
+                fprintf(out, ",\"version\":%" PRIu64, e.version);
+            }
+            if (e.tenant[0]) {
+                fprintf(out, ",\"tenant\":");
+                json_string(out, e.tenant);
+            }
+            fprintf(out, ",\"published\":\"%s\"", pub);
+            if (eff[0])
+                fprintf(out, ",\"effective\":\"%s\"", eff);
+            fprintf(out, ",\"acks\":[");
+            int k = 0;
+            for (size_t i = 0; i < nw; i++) {
+                uint64_t t = 0, sz = 0;
+                char ts[32];
+                if (!ack_for(&aw[i], e.seq, &t, &sz))
+                    continue;
+                fmt_time_s(ts, t);
+                fprintf(out, "%s{\"witness\":", k++ ? "," : "");
+                json_string(out, aw[i].name);
+                fprintf(out, ",\"time\":\"%s\",\"after_seconds\":%lld,\"tree_size\":%" PRIu64 "}",
+                        ts, (long long)((int64_t)t - e.time_us / 1000000), sz);
+            }
+            fprintf(out, "],\"pending\":[");
+            k = 0;
+            for (size_t i = 0; i < nw; i++) {
+                uint64_t t = 0, sz = 0;
+                if (ack_for(&aw[i], e.seq, &t, &sz))
+                    continue;
+                fprintf(out, "%s", k++ ? "," : "");
+                json_string(out, aw[i].name);
+            }
+            fprintf(out, "]}\n");
+        } else {
+            if (notice) {
+                fprintf(out, "notice %" PRIu64 " \"", e.seq);
+                put_escaped(out, e.title, strlen(e.title));
+                fprintf(out, "\"");
+            } else {
+                fprintf(out, "document %" PRIu64 " ", e.seq);
+                put_escaped(out, e.name, strlen(e.name));
+                fprintf(out, " v%" PRIu64, e.version);
+            }
+            if (e.tenant[0]) {
+                fprintf(out, " tenant ");
+                put_escaped(out, e.tenant, strlen(e.tenant));
+            }
+            fprintf(out, " published %s%s%s\n", pub, eff[0] ? " effective " : "", eff);
+            for (size_t i = 0; i < nw; i++) {
+                uint64_t t = 0, sz = 0;
+                char ts[32], d[32];
+                fprintf(out, "  %-24s ", aw[i].name);
+                if (ack_for(&aw[i], e.seq, &t, &sz)) {
+                    fmt_time_s(ts, t);
+                    fmt_duration(d, (int64_t)t - e.time_us / 1000000);
+                    fprintf(out, "acknowledged %s (%s after publication, size %" PRIu64 ")\n", ts,
+                            d, sz);
+                } else {
+                    fprintf(out, "NOT YET acknowledged\n");
+                }
+            }
+        }
+    }
+    if (err < 0)
+        goto cleanup;
+    err = 0;
+    if (!json && records == 0)
+        fprintf(out, "no notices or documents%s%s\n", tenant ? " for tenant " : "",
+                tenant ? tenant : "");
+cleanup:
+    auditfs_cursor_free(cur);
+    for (size_t i = 0; i < nw; i++) {
+        free(aw[i].size);
+        free(aw[i].first);
+    }
+    free(sizes);
+    return err;
+}
+
+static int
+cmd_acks(int argc, char **argv)
+{
+    const char *ledger = NULL, *policyf = NULL, *tenant = NULL, *logkeyf = NULL;
+    const char *wkeys[MAX_KEYS];
+    size_t nk = 0;
+    int json = 0, c, rc = 0, err;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"witness", required_argument, 0, 'w'},
+                                         {"policy", required_argument, 0, 'P'},
+                                         {"tenant", required_argument, 0, 'T'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'w':
+            if (nk == MAX_KEYS)
+                return cli_usage_error("at most %d --witness keys", MAX_KEYS);
+            wkeys[nk++] = optarg;
+            break;
+        case 'P': policyf = optarg; break;
+        case 'T': tenant = optarg; break;
+        case 'k': logkeyf = optarg; break;
+        case 'J': json = 1; break;
+        case 'h': fputs(acks_help, stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc || (!nk && !policyf) || (nk && policyf))
+        return cli_usage_error("acks needs either --witness KEY.pub... or --policy FILE");
+    auditfs_policy *p = NULL;
+    auditfs_verifier *keys[MAX_KEYS] = {0}, *logkey = NULL;
+    auditfs_ledger *l = NULL;
+    if (policyf) {
+        if ((err = auditfs_policy_load(&p, policyf)) != 0)
+            return cli_fail(err, "--policy");
+    } else {
+        for (size_t i = 0; i < nk; i++)
+            if ((err = auditfs_cosig_verifier_load(&keys[i], wkeys[i])) != 0) {
+                rc = cli_fail(err, "--witness");
+                goto cleanup;
+            }
+        if ((err = auditfs_policy_threshold(&p, keys, nk, 0)) != 0) {
+            rc = cli_fail(err, "--witness");
+            goto cleanup;
+        }
+    }
+    if (logkeyf && (err = auditfs_verifier_load(&logkey, logkeyf)) != 0) {
+        rc = cli_fail(err, "--key");
+        goto cleanup;
+    }
+    if ((rc = open_ledger_rw(&l, ledger)) != 0)
+        goto cleanup;
+    auditfs_checkpoint head;
+    if ((err = logkey ? auditfs_ledger_check_head(&head, l, logkey) : auditfs_ledger_head(&head, l)) !=
+        0) {
+        rc = cli_fail(err, "ledger");
+        goto cleanup;
+    }
+    if ((err = acks_emit(stdout, json, l, head.size, p, tenant, logkey, head.origin, NULL)) != 0)
+        rc = cli_fail(err, "acks");
+cleanup:
+    auditfs_ledger_free(l);
+    auditfs_verifier_free(logkey);
+    for (size_t i = 0; i < MAX_KEYS; i++)
+        auditfs_verifier_free(keys[i]);
+    auditfs_policy_free(p);
+    return rc;
+}
+
+int
+cli_witness_receipts(const char *dir, auditfs_ledger *const *ls, const auditfs_verifier *const *lkeys,
+                     const char *const *names, const auditfs_checkpoint *cps, size_t nl,
+                     const char *const *wkeys, size_t nw, const char *tenant)
+{
+    auditfs_verifier *keys[MAX_KEYS] = {0};
+    auditfs_policy *p = NULL;
+    FILE *md = NULL, *js = NULL;
+    char path[4200];
+    int err = 0;
+    if (nw > MAX_KEYS)
+        return AUDITFS_EINVAL;
+    for (size_t i = 0; i < nw && !err; i++)
+        err = auditfs_cosig_verifier_load(&keys[i], wkeys[i]);
+    if (!err)
+        err = auditfs_policy_threshold(&p, keys, nw, 0);
+    snprintf(path, sizeof path, "%s/receipts.md", dir);
+    if (!err && (md = fopen(path, "wx")) == NULL)
+        err = AUDITFS_EIO;
+    snprintf(path, sizeof path, "%s/receipts.jsonl", dir);
+    if (!err && (js = fopen(path, "wx")) == NULL)
+        err = AUDITFS_EIO;
+    if (!err) {
+        fprintf(md, "# Receipts: who acknowledged each notice and document version\n\n"
+                    "A witness acknowledges everything up to a tree size by cosigning that "
+                    "checkpoint (C2SP tlog-cosignature). For each notice and document version, "
+                    "the earliest cosignature by each witness of a checkpoint that includes it. "
+                    "Recompute with `auditfs acks --witness KEY.pub ...` on the ledger; the "
+                    "cosigned checkpoints are in ledgers/<name>/cosignatures/.\n\nWitness keys:\n\n");
+        for (size_t i = 0; i < nw; i++) {
+            char *vk = NULL;
+            if (auditfs_cosig_verifier_format(&vk, keys[i]) == 0)
+                fprintf(md, "- `%s`\n", vk);
+            free(vk);
+        }
+    }
+    for (size_t li = 0; li < nl && !err; li++) {
+        fprintf(md, "\n## Ledger %s (up to size %" PRIu64 ")\n\n```\n", names[li], cps[li].size);
+        err = acks_emit(md, 0, ls[li], cps[li].size, p, tenant, lkeys[li], cps[li].origin, NULL);
+        fprintf(md, "```\n");
+        if (!err)
+            err = acks_emit(js, 1, ls[li], cps[li].size, p, tenant, lkeys[li], cps[li].origin,
+                            names[li]);
+    }
+    if (md && (fflush(md) != 0 || fsync(fileno(md)) != 0) && !err)
+        err = AUDITFS_EIO;
+    if (js && (fflush(js) != 0 || fsync(fileno(js)) != 0) && !err)
+        err = AUDITFS_EIO;
+    if (md)
+        fclose(md);
+    if (js)
+        fclose(js);
+    for (size_t i = 0; i < MAX_KEYS; i++)
+        auditfs_verifier_free(keys[i]);
+    auditfs_policy_free(p);
+    return err;
+}
+
+/* ---- registration (cli/main.c's commands[] table) ---- */
+
+int
+cmd_cosign_main(int argc, char **argv)
+{
+    return cmd_cosign(argc, argv);
+}
+
+int
+cmd_cosignatures_main(int argc, char **argv)
+{
+    return cmd_cosignatures(argc, argv);
+}
+
+int
+cmd_witness_main(int argc, char **argv)
+{
+    return cmd_witness(argc, argv);
+}
+
+int
+cmd_acks_main(int argc, char **argv)
+{
+    return cmd_acks(argc, argv);
+}

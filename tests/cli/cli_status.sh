@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# tests/cli/cli_status.sh - auditfs status: size, last commit, last entry, index freshness.
+source "$(dirname "$0")/lib.sh"
+export AUDITFS_STATE=$WORK/state
+A=$AUDITFS
+"$A" keygen example.com/status -o k >/dev/null 2>&1
+"$A" init --ledger L --key k >/dev/null 2>&1
+check "status of an empty ledger" "$A" status --ledger L
+expect_out '^size: +0 entries' "  size 0"
+expect_out '^last entry: +\(none' "  no last entry"
+records 30 | "$A" append --ledger L --key k --stream api >/dev/null 2>&1
+check "status after an append" "$A" status --ledger L
+expect_out '^origin: +example.com/status$' "  origin"
+expect_out '^size: +30 entries' "  size 30"
+head=$(git --git-dir=L rev-parse HEAD)
+expect_out "^last commit: +$head at 20[0-9-]{8}T" "  the head commit id and time"
+expect_out '^index: +fresh \(covers all 30 entries\)' "  the index is fresh"
+records 12 7 | "$A" append --ledger L --key k --stream api --no-index >/dev/null 2>&1
+check "status after an append without indexing" "$A" status --ledger L
+expect_out '^index: +12 entries behind' "  the index is 12 entries behind"
+"$A" status --ledger L --json >"$WORK/s.json"
+if jq -e --arg h "$head" '.tree_size == 42 and .origin == "example.com/status" and
+        (.last_commit.id | length) == 40 and .last_commit.id != $h and .commits >= 3 and
+        (.last_entry_time | test("^20..-..-..T..:..:..\\.[0-9]{6}Z$")) and
+        .index.present == true and .index.entries == 30 and .index.behind == 12 and
+        .index.fresh == false' "$WORK/s.json" >/dev/null; then
+    ok "status --json: every field"
+else
+    not_ok "status --json: $(cat "$WORK/s.json")"
+fi
+"$A" index --ledger L >/dev/null
+"$A" status --ledger L --json >"$WORK/s.json"
+jq -e '.index.fresh == true and .index.behind == 0' "$WORK/s.json" >/dev/null && ok "fresh again after auditfs index" || not_ok "after index: $(cat "$WORK/s.json")"
+rm -rf L/auditfs-index
+check "status without an index" "$A" status --ledger L
+expect_out '^index: +none' "  says there is none"
+AUDITFS_LEDGER=L check "status takes \$AUDITFS_LEDGER" "$A" status
+expect_exit 7 "status of a missing ledger" "$A" status --ledger nope
+expect_exit 2 "status with an argument" "$A" status --ledger L extra
+finish
