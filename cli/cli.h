@@ -67,6 +67,16 @@ typedef struct cli_progress {
 auditfs_progress cli_progress_init(cli_progress *p);
 /** Ends a progress line left open by an operation that failed part way. */
 void cli_progress_done(cli_progress *p);
+/** Longest NAME of a NAME=VALUE argument (a ledger, key or checkpoint name). */
+#define CLI_NAME_MAX 64
+/** 1 if s is 1-64 of [A-Za-z0-9._-] and not "." or "..". */
+int cli_valid_name(const char *s);
+/**
+ * Splits a [NAME=]VALUE argument (--ledger, --key, --trusted of every command). Returns 1 with
+ * name and *value set for NAME=VALUE; 0 with name "" and *value = arg for a plain VALUE (no
+ * '=', or a '/' before it: a path); -1 if what precedes '=' is not a valid NAME.
+ */
+int cli_split_named(char name[CLI_NAME_MAX + 1], const char **value, const char *arg);
 
 int cmd_mount(int argc, char **argv);
 int cmd_query(int argc, char **argv);

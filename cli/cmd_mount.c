@@ -68,42 +68,15 @@ witness_precheck(const struct cli_witness_opts *o, const afs_mount_ledger *ledge
     return rc;
 }
 
-/* Splits "NAME=VALUE"; a value with no '=' (or a '/' before it) has no name. */
-static void
-split_named(const char *arg, char *name, size_t cap, const char **value)
-{
-    const char *eq = strchr(arg, '=');
-    const char *slash = strchr(arg, '/');
-    name[0] = 0;
-    *value = arg;
-    if (eq && (!slash || slash > eq) && (size_t)(eq - arg) < cap) {
-        memcpy(name, arg, (size_t)(eq - arg));
-        name[eq - arg] = 0;
-        *value = eq + 1;
-    }
-}
-
-static int
-valid_name(const char *s)
-{
-    if (!s[0] || !strcmp(s, ".") || !strcmp(s, ".."))
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '.' || *s == '_' || *s == '-'))
-            return 0;
-    return 1;
-}
-
 int
 cmd_mount(int argc, char **argv)
 {
-    static char names[MAX_LEDGERS][65];
-    static char knames[MAX_LEDGERS][65], tnames[MAX_LEDGERS][65];
+    static char names[MAX_LEDGERS][CLI_NAME_MAX + 1];
+    static char knames[MAX_LEDGERS][CLI_NAME_MAX + 1], tnames[MAX_LEDGERS][CLI_NAME_MAX + 1];
     const char *keys[MAX_LEDGERS], *trusts[MAX_LEDGERS];
     afs_mount_ledger ledgers[MAX_LEDGERS];
     size_t nl = 0, nk = 0, nt = 0;
-    afs_mount_config cfg;
+    afs_mount_config cfg = AFS_MOUNT_CONFIG_INIT;
     char *fuse_opts = NULL;
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
@@ -120,26 +93,34 @@ cmd_mount(int argc, char **argv)
     struct cli_witness_opts wopts;
     auditfs_policy *policy = NULL;
     memset(&wopts, 0, sizeof wopts);
-    memset(&cfg, 0, sizeof cfg);
     memset(ledgers, 0, sizeof ledgers);
     while ((c = getopt_long(argc, argv, "fo:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
             if (nl == MAX_LEDGERS)
                 return cli_usage_error("at most %d ledgers", MAX_LEDGERS);
-            split_named(optarg, names[nl], sizeof names[nl], &ledgers[nl].path);
+            if (cli_split_named(names[nl], &ledgers[nl].path, optarg) < 0) {
+                free(fuse_opts);
+                return cli_usage_error("--ledger '%s': NAME must be 1-64 of [A-Za-z0-9._-]", optarg);
+            }
             nl++;
             break;
         case 'k':
             if (nk == MAX_LEDGERS)
                 return cli_usage_error("at most %d keys", MAX_LEDGERS);
-            split_named(optarg, knames[nk], sizeof knames[nk], &keys[nk]);
+            if (cli_split_named(knames[nk], &keys[nk], optarg) < 0) {
+                free(fuse_opts);
+                return cli_usage_error("--key '%s': NAME must be 1-64 of [A-Za-z0-9._-]", optarg);
+            }
             nk++;
             break;
         case 'T':
             if (nt == MAX_LEDGERS)
                 return cli_usage_error("at most %d trusted checkpoints", MAX_LEDGERS);
-            split_named(optarg, tnames[nt], sizeof tnames[nt], &trusts[nt]);
+            if (cli_split_named(tnames[nt], &trusts[nt], optarg) < 0) {
+                free(fuse_opts);
+                return cli_usage_error("--trusted '%s': NAME must be 1-64 of [A-Za-z0-9._-]", optarg);
+            }
             nt++;
             break;
         case 'W':
@@ -185,7 +166,7 @@ cmd_mount(int argc, char **argv)
     /* match keys and trusted checkpoints to ledgers: by name, or by position when unnamed */
     for (size_t i = 0; i < nl; i++) {
         ledgers[i].name = names[i][0] ? names[i] : NULL;
-        if (nl > 1 && (!ledgers[i].name || !valid_name(ledgers[i].name))) {
+        if (nl > 1 && !ledgers[i].name) {
             cli_usage_error("with several ledgers, give each a name: --ledger NAME=DIR (NAME of "
                             "[A-Za-z0-9._-])");
             goto out;
@@ -230,7 +211,7 @@ cmd_mount(int argc, char **argv)
     cfg.follow_ms = ms ? (unsigned)strtoul(ms, NULL, 10) : 1000;
     cli_progress prog;
     cfg.progress = cli_progress_init(&prog);
-    rc = afs_mount_run(&cfg);
+    rc = cli_exit_code(afs_mount_run(&cfg));
 out:
     auditfs_policy_free(policy);
     free(fuse_opts);
@@ -253,7 +234,7 @@ cmd_umount(int argc, char **argv)
     }
     if (optind + 1 != argc)
         return cli_usage_error("umount needs exactly one MOUNTPOINT");
-    return afs_umount_run(argv[optind], lazy);
+    return cli_exit_code(afs_umount_run(argv[optind], lazy));
 }
 
 #else

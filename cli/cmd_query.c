@@ -71,7 +71,7 @@ cmd_query(int argc, char **argv)
 {
     const char *ledger = NULL, *since = NULL, *until = NULL, *grep = NULL;
     int format = AUDITFS_QUERY_PAYLOADS, stats_flag = 0, c;
-    auditfs_query_options o = {0, 0, 0};
+    auditfs_query_options o = AUDITFS_QUERY_OPTIONS_INIT;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"since", required_argument, 0, 's'},
                                          {"until", required_argument, 0, 'u'},

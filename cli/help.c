@@ -149,6 +149,17 @@ static const struct example examples[] = {
     {"push", "  auditfs push git://git.provider.example/acme.git --ledger /srv/ledgers/acme\n"
              "  git init -q --bare /srv/mirror/acme.git\n"
              "  auditfs push /srv/mirror/acme.git --ledger /srv/ledgers/acme\n"},
+    {"cosign", "  auditfs cosign --ledger acme.git --key cust.key --log-key provider.key.pub\n"
+               "  auditfs checkpoint --ledger acme.git > mailed.checkpoint\n"},
+    {"cosignatures", "  auditfs cosignatures add --ledger /srv/ledgers/acme --witness cust.key.pub \\\n"
+                     "      mailed.checkpoint\n"
+                     "  auditfs cosignatures list --ledger /srv/ledgers/acme\n"},
+    {"witness", "  auditfs witness serve --key cust.key --listen 127.0.0.1:7380 \\\n"
+                "      --log provider.example/acme=provider.key.pub\n"
+                "  auditfs witness request --ledger /srv/ledgers/acme \\\n"
+                "      --witness http://127.0.0.1:7380=cust.key.pub\n"},
+    {"acks", "  auditfs acks --ledger /srv/ledgers/acme --witness cust.key.pub --tenant acme\n"
+             "  auditfs acks --witness cust.key.pub --witness assessor.key.pub --json\n"},
     {NULL, NULL}};
 
 void

@@ -58,11 +58,14 @@ logmsg(const mnt *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 static void
 logmsg(const mnt *m, const char *fmt, ...)
 {
-    char buf[4096];
+    char raw[2048], buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* reasons quote data: no CR or ESC reaches the log; line breaks only from the library's
+     * own multi-line reports (its error messages never carry a break from data) */
+    auditfs_escape_controls(buf, sizeof buf, raw, 1);
     if (m->foreground) {
         fprintf(stderr, "auditfs: %s\n", buf);
         fflush(stderr);
@@ -723,15 +726,11 @@ open_views(mnt *m, const afs_mount_config *cfg)
 {
     m->views = calloc(cfg->nledgers, sizeof *m->views);
     if (!m->views)
-        return 4;
+        return AUDITFS_ENOMEM;
     for (size_t i = 0; i < cfg->nledgers; i++) {
         const afs_mount_ledger *lg = &cfg->ledgers[i];
         auditfs_verifier *key = NULL;
-        auditfs_view_options o = {cfg->cache_bytes, NULL, 0, cfg->progress, NULL, NULL};
-        if (cfg->policy) {
-            o.accept = accept_quorum;
-            o.accept_payload = (void *)cfg;
-        }
+        auditfs_view_options o = AUDITFS_VIEW_OPTIONS_INIT;
         uint8_t *trusted = NULL;
         size_t tlen = 0;
         struct timespec t0, t1;
@@ -739,12 +738,18 @@ open_views(mnt *m, const afs_mount_config *cfg)
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if ((err = auditfs_verifier_load(&key, lg->key)) != 0) {
             fprintf(stderr, "auditfs: %s: %s\n", lg->key, auditfs_error_last());
-            return err == AUDITFS_ENOTFOUND ? 7 : 5;
+            return err == AUDITFS_ENOTFOUND ? err : AUDITFS_EKEY;
         }
         if (lg->trusted && (err = auditfs_read_file(&trusted, &tlen, lg->trusted, 65536)) != 0) {
             fprintf(stderr, "auditfs: %s: %s\n", lg->trusted, auditfs_error_last());
             auditfs_verifier_free(key);
-            return 4;
+            return err; /* ENOTFOUND, EIO, ...: the CLI maps it like any command */
+        }
+        o.cache_bytes = cfg->cache_bytes;
+        o.progress = cfg->progress;
+        if (cfg->policy) {
+            o.accept = accept_quorum;
+            o.accept_payload = (void *)cfg;
         }
         o.trusted_note = (const char *)trusted;
         o.trusted_len = tlen;
@@ -754,12 +759,7 @@ open_views(mnt *m, const afs_mount_config *cfg)
         if (err) {
             fprintf(stderr, "auditfs: mount refused: %s: %s\n", lg->name ? lg->name : lg->path,
                     auditfs_error_last());
-            /* the exit codes of cli/cli.h, as every command maps them */
-            return err == AUDITFS_EVERIFY     ? 1
-                   : err == AUDITFS_EFORMAT   ? 3
-                   : err == AUDITFS_EKEY      ? 5
-                   : err == AUDITFS_ENOTFOUND ? 7
-                                              : 4;
+            return err; /* EVERIFY, EFORMAT (a malformed trusted checkpoint), ENOTFOUND, ... */
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (cfg->foreground) {
@@ -850,30 +850,30 @@ afs_mount_run(const afs_mount_config *cfg)
              cfg->fuse_opts ? cfg->fuse_opts : "");
     if (fuse_opt_add_arg(&args, "auditfs") != 0 || fuse_opt_add_arg(&args, "-o") != 0 ||
         fuse_opt_add_arg(&args, opts) != 0) {
-        rc = 4;
+        rc = AUDITFS_ENOMEM;
         goto done;
     }
     m.se = fuse_session_new(&args, &ops, sizeof ops, &m);
     if (!m.se) {
         fprintf(stderr, "auditfs: cannot create the FUSE session (bad -o option?)\n");
-        rc = 2;
+        rc = AUDITFS_EINVAL;
         goto done;
     }
     if (fuse_set_signal_handlers(m.se) != 0) {
-        rc = 4;
+        rc = AUDITFS_EIO;
         goto done;
     }
     handlers = 1;
     clear_stale_mount(cfg->mountpoint);
     if (fuse_session_mount(m.se, cfg->mountpoint) != 0) {
         fprintf(stderr, "auditfs: cannot mount on %s\n", cfg->mountpoint);
-        rc = 4;
+        rc = AUDITFS_EIO;
         goto done;
     }
     mounted = 1;
     /* the mount exists now: a script can use it as soon as this process returns */
     if (fuse_daemonize(cfg->foreground) != 0) {
-        rc = 4;
+        rc = AUDITFS_EIO;
         goto done;
     }
     if (m.follow) {
@@ -884,14 +884,14 @@ afs_mount_run(const afs_mount_config *cfg)
     }
     lc = fuse_loop_cfg_create();
     if (!lc) {
-        rc = 4;
+        rc = AUDITFS_ENOMEM;
         goto done;
     }
     fuse_loop_cfg_set_clone_fd(lc, 1);
     fuse_loop_cfg_set_max_threads(lc, 8);
     fuse_loop_cfg_set_idle_threads(lc, 4);
     if (fuse_session_loop_mt(m.se, lc) != 0)
-        rc = 4;
+        rc = AUDITFS_EIO;
 done:
     if (have_thread) {
         pthread_mutex_lock(&m.stop_lock);
@@ -937,5 +937,5 @@ afs_umount_run(const char *mountpoint, int lazy)
     fprintf(stderr, "auditfs: cannot unmount %s: %s\n", mountpoint,
             pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) != 127 ? "fusermount3 failed"
                                                                        : strerror(errno));
-    return 4;
+    return AUDITFS_EIO;
 }

@@ -29,11 +29,16 @@ typedef struct afs_mount_config {
     int64_t max_age;       /* with policy: cosignatures older than this many seconds do not
                               count; -1: any age */
 } afs_mount_config;
+#define AFS_MOUNT_CONFIG_INIT {.ledgers = NULL, .max_age = -1}
 
-/** Verifies, mounts and serves until unmounted. Prints its own errors; returns an exit code. */
+/**
+ * Verifies, mounts and serves until unmounted. Prints its own errors; returns 0 or a library
+ * error code (AUDITFS_E*: EVERIFY a ledger that does not verify, EKEY/ENOTFOUND a key, EINVAL a
+ * bad FUSE option, EIO the mount itself); the CLI maps it to an exit code.
+ */
 int afs_mount_run(const afs_mount_config *cfg);
 
-/** Unmounts MOUNTPOINT (fusermount3 -u, or umount2 as root). Returns an exit code. */
+/** Unmounts MOUNTPOINT (fusermount3 -u, or umount2 as root). Returns 0 or AUDITFS_EIO. */
 int afs_umount_run(const char *mountpoint, int lazy);
 
 #endif

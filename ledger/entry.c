@@ -6,6 +6,7 @@
  * numbers, times and base64, and that `length` covers exactly the rest of the leaf.
  */
 #include "entry.h"
+#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,8 +80,81 @@ auditfs_valid_layer(const char *s)
     return in_list(s, layers);
 }
 
+static int
+list_index(const char *s, const char *const *list)
+{
+    for (int i = 0; list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return i;
+    return -1;
+}
+
+auditfs_entry_type
+auditfs_entry_type_parse(const char *s)
+{
+    return (auditfs_entry_type)list_index(s, types);
+}
+
+auditfs_entry_type
+auditfs_entry_type_of(const auditfs_entry *e)
+{
+    return auditfs_entry_type_parse(e->type);
+}
+
+const char *
+auditfs_entry_type_name(int t)
+{
+    return t >= 0 && t < 4 ? types[t] : NULL;
+}
+
+const char *
+auditfs_party_name(int i)
+{
+    return i >= 0 && i < AUDITFS_PARTY_COUNT ? parties[i] : NULL;
+}
+
+const char *
+auditfs_layer_name(int i)
+{
+    return i >= 0 && i < AUDITFS_LAYER_COUNT ? layers[i] : NULL;
+}
+
+int
+auditfs_party_index(const char *s)
+{
+    return list_index(s, parties);
+}
+
+int
+auditfs_layer_index(const char *s)
+{
+    return list_index(s, layers);
+}
+
 /* Document names are '/'-separated segments of [a-z0-9._-]; no empty, ".", ".." or "v<digits>"
  * segment (v<N> names the versions in the repository tree). */
+int
+auditfs_docname_publishable(const char *s)
+{
+    if (!auditfs_valid_docname(s))
+        return 0;
+    for (const char *seg = s; seg;) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len == 7 && !memcmp(seg, "current", 7))
+            return 0;
+        if (seg[0] == 'v' && len > 1 && seg[1] >= '0' && seg[1] <= '9') {
+            size_t k = 1;
+            while (k < len && seg[k] >= '0' && seg[k] <= '9')
+                k++;
+            if (k < len && seg[k] == '.')
+                return 0; /* v2.md: a version file of the parent document */
+        }
+        seg = end ? end + 1 : NULL;
+    }
+    return 1;
+}
+
 int
 auditfs_valid_docname(const char *s)
 {
@@ -159,9 +233,10 @@ check_fields(const auditfs_entry *e)
                              "layer '%s' is not facility, hardware, virtualization, platform, "
                              "application or data",
                              e->layer);
-    int is_doc = strcmp(e->type, "document") == 0;
-    int is_notice = strcmp(e->type, "notice") == 0;
-    int is_quar = strcmp(e->type, "quarantine") == 0;
+    auditfs_entry_type type = auditfs_entry_type_of(e);
+    int is_doc = type == AUDITFS_TYPE_DOCUMENT;
+    int is_notice = type == AUDITFS_TYPE_NOTICE;
+    int is_quar = type == AUDITFS_TYPE_QUARANTINE;
     if (is_doc != (e->name[0] != '\0') || is_doc != (e->version != 0))
         return afs_error_set(AUDITFS_EFORMAT, "name and version belong to documents only");
     if (is_doc && !auditfs_valid_docname(e->name))
@@ -462,52 +537,6 @@ auditfs_entry_parse(auditfs_entry *out, const uint8_t *leaf, size_t len)
     return check_fields(out);
 }
 
-static int
-json_field(afs_buf *b, const char *key, const char *val)
-{
-    int err = afs_buf_printf(b, ",\"%s\":", key);
-    return err ? err : afs_buf_json_string(b, (const uint8_t *)val, strlen(val));
-}
-
-/* A cheap structural check: the payload looks like one JSON object or array. Only used to
- * decide how to embed it; a payload that fails is embedded as a string. */
-static int
-looks_like_json(const uint8_t *p, size_t n)
-{
-    size_t i = 0, j = n;
-    while (i < j && (p[i] == ' ' || p[i] == '\t'))
-        i++;
-    while (j > i && (p[j - 1] == ' ' || p[j - 1] == '\t'))
-        j--;
-    if (j - i < 2)
-        return 0;
-    if (!((p[i] == '{' && p[j - 1] == '}') || (p[i] == '[' && p[j - 1] == ']')))
-        return 0;
-    int depth = 0, in_str = 0;
-    for (size_t k = i; k < j; k++) {
-        uint8_t c = p[k];
-        if (in_str) {
-            if (c == '\\')
-                k++;
-            else if (c == '"')
-                in_str = 0;
-            else if (c < 0x20)
-                return 0;
-            continue;
-        }
-        if (c == '"')
-            in_str = 1;
-        else if (c == '{' || c == '[')
-            depth++;
-        else if (c == '}' || c == ']') {
-            if (--depth < 0)
-                return 0;
-            if (depth == 0 && k != j - 1)
-                return 0;
-        }
-    }
-    return depth == 0 && !in_str;
-}
 
 int
 auditfs_entry_to_json(char **out, const auditfs_entry *e, int with_payload)
@@ -518,47 +547,46 @@ auditfs_entry_to_json(char **out, const auditfs_entry *e, int with_payload)
     afs_format_time(t, e->time_us);
     err = afs_buf_printf(&b, "{\"seq\":%llu,\"time\":\"%s\"", (unsigned long long)e->seq, t);
     if (!err)
-        err = json_field(&b, "type", e->type);
+        err = afs_json_put_field(&b, "type", e->type);
     if (!err)
-        err = json_field(&b, "stream", e->stream);
+        err = afs_json_put_field(&b, "stream", e->stream);
     if (!err && e->tenant[0])
-        err = json_field(&b, "tenant", e->tenant);
+        err = afs_json_put_field(&b, "tenant", e->tenant);
     if (!err && e->party[0])
-        err = json_field(&b, "party", e->party);
+        err = afs_json_put_field(&b, "party", e->party);
     if (!err && e->layer[0])
-        err = json_field(&b, "layer", e->layer);
+        err = afs_json_put_field(&b, "layer", e->layer);
     if (!err && e->name[0]) {
-        err = json_field(&b, "name", e->name);
+        err = afs_json_put_field(&b, "name", e->name);
         if (!err)
             err = afs_buf_printf(&b, ",\"version\":%llu", (unsigned long long)e->version);
     }
     if (!err && e->title[0])
-        err = json_field(&b, "title", e->title);
+        err = afs_json_put_field(&b, "title", e->title);
     if (!err && e->has_effective) {
         afs_format_time(t, e->effective_us);
-        err = json_field(&b, "effective", t);
+        err = afs_json_put_field(&b, "effective", t);
     }
     if (!err && e->has_content) {
         char hex[65];
         for (int i = 0; i < 32; i++)
             snprintf(hex + 2 * i, 3, "%02x", e->content_sha256[i]);
-        err = json_field(&b, "content_type", e->content_type);
+        err = afs_json_put_field(&b, "content_type", e->content_type);
         if (!err)
             err = afs_buf_printf(&b, ",\"content_length\":%llu,\"content_sha256\":\"%s\"",
                                  (unsigned long long)e->content_length, hex);
     }
     if (!err && e->reason[0])
-        err = json_field(&b, "reason", e->reason);
+        err = afs_json_put_field(&b, "reason", e->reason);
     if (!err && with_payload && !e->has_content) {
-        if (looks_like_json(e->payload, e->payload_len) &&
-            afs_utf8_valid(e->payload, e->payload_len, true)) {
+        if (afs_json_embeddable(e->payload, e->payload_len)) {
             err = afs_buf_puts(&b, ",\"payload\":");
             if (!err)
                 err = afs_buf_put(&b, e->payload, e->payload_len);
         } else if (afs_utf8_valid(e->payload, e->payload_len, true)) {
             err = afs_buf_puts(&b, ",\"payload\":");
             if (!err)
-                err = afs_buf_json_string(&b, e->payload, e->payload_len);
+                err = afs_json_put_string(&b, e->payload, e->payload_len);
         } else {
             char *b64 = malloc(AFS_B64_LEN(e->payload_len) + 1);
             if (!b64)

@@ -13,6 +13,16 @@
 
 static _Thread_local char err_msg[1024];
 static _Thread_local int err_code;
+static _Thread_local int err_lines; /* the message is a deliberate multi-line report */
+
+/* Messages name inputs, and inputs are data: no control byte reaches a terminal or a log. */
+static void
+sanitize(void)
+{
+    char tmp[sizeof err_msg];
+    memcpy(tmp, err_msg, sizeof tmp);
+    auditfs_escape_controls(err_msg, sizeof err_msg, tmp, err_lines);
+}
 
 static int
 verror(int code, const char *suffix, const char *fmt, va_list ap)
@@ -20,6 +30,7 @@ verror(int code, const char *suffix, const char *fmt, va_list ap)
     int n = vsnprintf(err_msg, sizeof err_msg, fmt, ap);
     if (suffix && n >= 0 && (size_t)n < sizeof err_msg)
         snprintf(err_msg + n, sizeof err_msg - (size_t)n, ": %s", suffix);
+    sanitize();
     err_code = code;
     return code;
 }
@@ -28,6 +39,18 @@ int
 afs_error_set(int code, const char *fmt, ...)
 {
     va_list ap;
+    err_lines = 0;
+    va_start(ap, fmt);
+    verror(code, NULL, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int
+afs_error_set_lines(int code, const char *fmt, ...)
+{
+    va_list ap;
+    err_lines = 1;
     va_start(ap, fmt);
     verror(code, NULL, fmt, ap);
     va_end(ap);
@@ -39,6 +62,7 @@ afs_error_git(int code, const char *fmt, ...)
 {
     const git_error *ge = git_error_last();
     va_list ap;
+    err_lines = 0;
     va_start(ap, fmt);
     verror(code, ge && ge->message ? ge->message : "libgit2 error", fmt, ap);
     va_end(ap);
@@ -56,6 +80,7 @@ afs_error_wrap(int code, const char *fmt, ...)
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
     snprintf(err_msg, sizeof err_msg, "%s: %s", ctx, prev);
+    sanitize();
     err_code = code;
     return code;
 }

@@ -55,118 +55,6 @@
 #define META_MAX (1u << 20)
 #define MAX_RUNS 256
 
-/* ---- intervals ---- */
-
-static int
-ivals_reserve(afs_ivals *s, size_t extra)
-{
-    if (s->n + extra <= s->cap)
-        return 0;
-    size_t cap = s->cap ? s->cap : 16;
-    while (cap < s->n + extra)
-        cap *= 2;
-    void *v = realloc(s->v, cap * sizeof *s->v);
-    if (!v)
-        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    s->v = v;
-    s->cap = cap;
-    return 0;
-}
-
-int
-afs_ivals_push(afs_ivals *s, uint64_t a, uint64_t b)
-{
-    if (a >= b)
-        return 0;
-    if (s->n && s->v[s->n - 1][1] >= a) {
-        if (b > s->v[s->n - 1][1])
-            s->v[s->n - 1][1] = b;
-        return 0;
-    }
-    int err = ivals_reserve(s, 1);
-    if (err)
-        return err;
-    s->v[s->n][0] = a;
-    s->v[s->n][1] = b;
-    s->n++;
-    return 0;
-}
-
-int
-afs_ivals_add(afs_ivals *s, uint64_t a, uint64_t b)
-{
-    if (a >= b)
-        return 0;
-    if (!s->n || a >= s->v[s->n - 1][0])
-        return afs_ivals_push(s, a, b);
-    afs_ivals one = AFS_IVALS_INIT, out = AFS_IVALS_INIT;
-    int err = afs_ivals_push(&one, a, b);
-    if (!err)
-        err = afs_ivals_union(&out, s, &one);
-    afs_ivals_release(&one);
-    if (err) {
-        afs_ivals_release(&out);
-        return err;
-    }
-    afs_ivals_release(s);
-    *s = out;
-    return 0;
-}
-
-int
-afs_ivals_union(afs_ivals *out, const afs_ivals *x, const afs_ivals *y)
-{
-    size_t i = 0, j = 0;
-    int err = 0;
-    out->n = 0;
-    while (!err && (i < x->n || j < y->n)) {
-        if (j >= y->n || (i < x->n && x->v[i][0] <= y->v[j][0])) {
-            err = afs_ivals_push(out, x->v[i][0], x->v[i][1]);
-            i++;
-        } else {
-            err = afs_ivals_push(out, y->v[j][0], y->v[j][1]);
-            j++;
-        }
-    }
-    return err;
-}
-
-int
-afs_ivals_intersect(afs_ivals *out, const afs_ivals *x, const afs_ivals *y)
-{
-    size_t i = 0, j = 0;
-    int err = 0;
-    out->n = 0;
-    while (!err && i < x->n && j < y->n) {
-        uint64_t a = x->v[i][0] > y->v[j][0] ? x->v[i][0] : y->v[j][0];
-        uint64_t b = x->v[i][1] < y->v[j][1] ? x->v[i][1] : y->v[j][1];
-        if (a < b)
-            err = afs_ivals_push(out, a, b);
-        if (x->v[i][1] < y->v[j][1])
-            i++;
-        else
-            j++;
-    }
-    return err;
-}
-
-uint64_t
-afs_ivals_count(const afs_ivals *s)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < s->n; i++)
-        n += s->v[i][1] - s->v[i][0];
-    return n;
-}
-
-void
-afs_ivals_release(afs_ivals *s)
-{
-    free(s->v);
-    s->v = NULL;
-    s->n = s->cap = 0;
-}
-
 /* ---- what an entry posts ---- */
 
 static const char *const header_names[] = AFS_INDEX_HEADERS;
@@ -189,12 +77,6 @@ afs_index_header_value(const auditfs_entry *e, const char *name)
     return NULL;
 }
 
-int64_t
-afs_day_of(int64_t us)
-{
-    int64_t d = 86400LL * 1000000;
-    return us >= 0 ? us / d : -((-us + d - 1) / d);
-}
 
 static uint64_t
 fnv1a(const char *p, size_t n)
@@ -485,34 +367,11 @@ typedef struct run_desc {
     uint8_t file_sha[32];
 } run_desc;
 
+/* index files: written whole and atomically (derived data, but never half a file) */
 static int
 write_file(const char *path, const void *p, size_t n)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(e));
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(e));
-    }
-    return 0;
+    return afs_write_atomic(path, p, n, 0644);
 }
 
 static int
@@ -861,26 +720,17 @@ meta_write(const meta *m, const char *dir, const uint8_t *key)
     return err;
 }
 
-/* Whether the tree (size, root) is a prefix of the ledger's head. */
+/* Whether the tree (size, root) is a prefix of the ledger's head (auditfs_ledger_has_prefix). */
 static int
 prefix_of_head(auditfs_ledger *l, uint64_t size, const auditfs_hash *root)
 {
-    if (size == 0) {
-        auditfs_hash e;
-        auditfs_empty_root(&e);
-        return auditfs_hash_equal(&e, root);
-    }
-    if (size > l->cp.size)
-        return 0;
-    if (size == l->cp.size)
-        return auditfs_hash_equal(root, &l->cp.root);
-    auditfs_consistency_proof p;
-    if (auditfs_ledger_prove_consistency(&p, l, size, l->cp.size) != 0) {
-        auditfs_error_clear();
-        return 0;
-    }
-    int ok = auditfs_merkle_verify_consistency(size, l->cp.size, root, &l->cp.root, p.path,
-                                               p.path_len) == 0;
+    auditfs_checkpoint cp;
+    int ok = 0;
+    memset(&cp, 0, sizeof cp);
+    cp.size = size;
+    cp.root = *root;
+    if (auditfs_ledger_has_prefix(&ok, l, &cp) != 0)
+        ok = 0;
     auditfs_error_clear();
     return ok;
 }

@@ -300,8 +300,10 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
         e->payload = NULL;
         e->payload_len = 0;
         if (strcmp(e->type, "document") == 0) {
-            if (!auditfs_valid_docname(e->name))
-                return afs_error_set(AUDITFS_EINVAL, "document name '%s' is not valid", e->name);
+            if (!auditfs_docname_publishable(e->name))
+                return afs_error_set(AUDITFS_EINVAL, "document name '%s' is not valid (or a "
+                                     "segment is 'current' or v<N>.<ext>, names the mount uses)",
+                                     e->name);
             e->version = doc_next_version(w, e->name);
         }
     }

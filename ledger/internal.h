@@ -20,6 +20,11 @@
 
 /** Sets the thread's last error to code and the formatted reason; returns code. */
 int afs_error_set(int code, const char *fmt, ...) AFS_PRINTF(2, 3);
+/**
+ * Like afs_error_set, for the library's own multi-line reports: line breaks in the message are
+ * kept (every other control byte is escaped). Never pass data that could hold a line break.
+ */
+int afs_error_set_lines(int code, const char *fmt, ...) AFS_PRINTF(2, 3);
 /** Like afs_error_set, but appends ": <libgit2's last error>". */
 int afs_error_git(int code, const char *fmt, ...) AFS_PRINTF(2, 3);
 /** Prefixes the current error message with the formatted context (keeps the code). */
@@ -87,8 +92,6 @@ int afs_buf_put(afs_buf *b, const void *p, size_t n);
 int afs_buf_puts(afs_buf *b, const char *s);
 int afs_buf_printf(afs_buf *b, const char *fmt, ...) AFS_PRINTF(2, 3);
 void afs_buf_release(afs_buf *b);
-/** Appends s (n bytes) as a JSON string literal: quotes, \" \\ and \u00XX for controls. */
-int afs_buf_json_string(afs_buf *b, const uint8_t *s, size_t n);
 /** 0-15 for a hex digit of either case, -1 otherwise. */
 int afs_hexval(int c);
 /** Hands the data to the caller (malloc'd, NUL-terminated) and resets the buffer. */
@@ -125,5 +128,33 @@ int afs_fsync_dir(const char *path);
 
 /** Returns true if s (n bytes) is valid UTF-8 with no C0 control bytes other than allowed. */
 bool afs_utf8_valid(const uint8_t *s, size_t n, bool allow_tab);
+
+/* ---- files that may be hostile, durable writes, escaping (fileio.c) ---- */
+/**
+ * Reads path only if it is a regular file (not a symlink, FIFO or device: opened with
+ * O_NOFOLLOW|O_NONBLOCK and checked with fstat) of at most max bytes (ETOOBIG, before reading).
+ */
+int afs_read_regular(char **out, size_t *len, const char *path, size_t max);
+/**
+ * Writes path atomically and durably: a temporary file beside it, fsync, rename over path,
+ * fsync of the directory. mode is the new file's mode (e.g. 0644).
+ */
+int afs_write_atomic(const char *path, const void *p, size_t n, unsigned mode);
+/** Creates every missing directory of path (mode 0755). */
+int afs_mkdirs(const char *path);
+/**
+ * Copies s (n bytes) into out (cap > 0, always NUL-terminated, truncated with "...") with every
+ * control byte (< 0x20, 0x7f) and backslash written as \xHH / \\, so data cannot move a
+ * terminal's cursor or forge a line. Returns out.
+ */
+char *afs_escape(char *out, size_t cap, const char *s, size_t n);
+
+/**
+ * 0 if pattern (POSIX ERE) can be compiled and matched in bounded time and memory: no
+ * back-references, groups nested at most 32 deep, at most 1024 bytes and 4096 atoms with
+ * counted repetitions multiplied out; else EFORMAT naming the byte (rebound.c).
+ */
+int afs_regex_check(const char *pattern);
+
 
 #endif

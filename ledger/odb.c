@@ -38,6 +38,16 @@
 
 /** Largest object we read (segments are a few MiB; documents up to 1 GiB). */
 #define MAX_OBJECT AFS_MAX_OBJECT
+/** Largest commit, tree or tag (a ledger's trees hold at most ~1000 names: tens of KiB). */
+#define MAX_META AFS_MAX_META
+
+/* The cap for an object of type t: blobs may be documents, the rest is structure. Loose and
+ * packed objects get the same caps, checked from their headers before anything is inflated. */
+static int
+too_big(git_object_t t, uint64_t size)
+{
+    return size > (t == GIT_OBJECT_BLOB ? MAX_OBJECT : MAX_META);
+}
 
 typedef struct safe_loose {
     git_odb_backend parent;
@@ -151,8 +161,8 @@ read_loose(void **data, size_t *len, git_object_t *type, safe_loose *s, const gi
     char *sp = memchr(hdr, ' ', (size_t)(nul - hdr));
     uint64_t size;
     if (!sp || (*type = parse_type(hdr, (size_t)(sp - hdr))) == GIT_OBJECT_INVALID ||
-        !afs_parse_u64(&size, sp + 1, (size_t)(nul - sp - 1)) || size > MAX_OBJECT) {
-        rc = bad(path, "corrupt loose object header");
+        !afs_parse_u64(&size, sp + 1, (size_t)(nul - sp - 1)) || too_big(*type, size)) {
+        rc = bad(path, "corrupt loose object header (or an object over its size cap)");
         goto cleanup;
     }
     size_t head_len = (size_t)(nul - hdr) + 1;
@@ -294,8 +304,8 @@ sl_read_header(size_t *len, git_object_t *type, git_odb_backend *be, const git_o
     uint64_t size;
     if ((zr != Z_OK && zr != Z_STREAM_END) || !sp ||
         (*type = parse_type(hdr, (size_t)(sp - hdr))) == GIT_OBJECT_INVALID ||
-        !afs_parse_u64(&size, sp + 1, (size_t)(nul - sp - 1)) || size > MAX_OBJECT)
-        return bad(path, "corrupt loose object header");
+        !afs_parse_u64(&size, sp + 1, (size_t)(nul - sp - 1)) || too_big(*type, size))
+        return bad(path, "corrupt loose object header (or an object over its size cap)");
     *len = (size_t)size;
     return 0;
 }
@@ -548,6 +558,124 @@ afs_odb_write_blob(git_oid *out, git_repository *repo, const void *data, size_t 
     return 0;
 }
 
+/*
+ * libgit2's pack reader, behind the same size caps: every read first asks the pack for the
+ * object's type and size (its header, or a delta's result size: no inflation) and refuses an
+ * object over its cap. Without this a small packed object that inflates to 1 GiB cost every
+ * command seconds and gigabytes, and a following mount paid it again on every poll.
+ */
+typedef struct capped_pack {
+    git_odb_backend parent;
+    git_odb_backend *inner;
+} capped_pack;
+
+static int
+cp_check(capped_pack *c, const git_oid *oid)
+{
+    size_t len;
+    git_object_t t;
+    c->inner->odb = c->parent.odb;
+    int r = c->inner->read_header(&len, &t, c->inner, oid);
+    if (r < 0)
+        return r;
+    if (too_big(t, len)) {
+        char hex[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(hex, sizeof hex, oid);
+        git_error_set(GIT_ERROR_ODB, "packed object %s: %zu bytes, over its size cap", hex, len);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+cp_read(void **data, size_t *len, git_object_t *type, git_odb_backend *be, const git_oid *oid)
+{
+    capped_pack *c = (capped_pack *)be;
+    int r = cp_check(c, oid);
+    return r < 0 ? r : c->inner->read(data, len, type, c->inner, oid);
+}
+
+static int
+cp_read_prefix(git_oid *out, void **data, size_t *len, git_object_t *type, git_odb_backend *be,
+               const git_oid *prefix, size_t plen)
+{
+    capped_pack *c = (capped_pack *)be;
+    git_oid full;
+    c->inner->odb = c->parent.odb;
+    int r = c->inner->exists_prefix(&full, c->inner, prefix, plen);
+    if (r < 0)
+        return r;
+    if ((r = cp_check(c, &full)) < 0)
+        return r;
+    return c->inner->read_prefix(out, data, len, type, c->inner, &full, GIT_OID_HEXSZ);
+}
+
+static int
+cp_read_header(size_t *len, git_object_t *type, git_odb_backend *be, const git_oid *oid)
+{
+    capped_pack *c = (capped_pack *)be;
+    c->inner->odb = c->parent.odb;
+    return c->inner->read_header(len, type, c->inner, oid);
+}
+
+static int
+cp_exists(git_odb_backend *be, const git_oid *oid)
+{
+    capped_pack *c = (capped_pack *)be;
+    return c->inner->exists(c->inner, oid);
+}
+
+static int
+cp_exists_prefix(git_oid *out, git_odb_backend *be, const git_oid *prefix, size_t plen)
+{
+    capped_pack *c = (capped_pack *)be;
+    return c->inner->exists_prefix(out, c->inner, prefix, plen);
+}
+
+static int
+cp_refresh(git_odb_backend *be)
+{
+    capped_pack *c = (capped_pack *)be;
+    return c->inner->refresh ? c->inner->refresh(c->inner) : 0;
+}
+
+static int
+cp_foreach(git_odb_backend *be, git_odb_foreach_cb cb, void *payload)
+{
+    capped_pack *c = (capped_pack *)be;
+    return c->inner->foreach(c->inner, cb, payload);
+}
+
+static void
+cp_free(git_odb_backend *be)
+{
+    capped_pack *c = (capped_pack *)be;
+    c->inner->free(c->inner);
+    free(c);
+}
+
+/* Wraps libgit2's pack backend (taking ownership) in the size caps. */
+static int
+cap_packs(git_odb_backend **out, git_odb_backend *inner)
+{
+    capped_pack *c = calloc(1, sizeof *c);
+    if (!c || git_odb_init_backend(&c->parent, GIT_ODB_BACKEND_VERSION) < 0) {
+        free(c);
+        return -1;
+    }
+    c->inner = inner;
+    c->parent.read = cp_read;
+    c->parent.read_prefix = cp_read_prefix;
+    c->parent.read_header = cp_read_header;
+    c->parent.exists = cp_exists;
+    c->parent.exists_prefix = cp_exists_prefix;
+    c->parent.refresh = cp_refresh;
+    c->parent.foreach = cp_foreach;
+    c->parent.free = cp_free;
+    *out = &c->parent;
+    return 0;
+}
+
 static void
 sl_free(git_odb_backend *be)
 {
@@ -570,7 +698,15 @@ typedef struct pack_wrap {
     safe_loose *ours;
 } pack_wrap;
 
-#define INNER(be) (((pack_wrap *)(be))->inner)
+/* the inner backend reads its object database pointer (delta bases) from itself */
+static git_odb_backend *
+inner_of(git_odb_backend *be)
+{
+    pack_wrap *w = (pack_wrap *)be;
+    w->inner->odb = be->odb;
+    return w->inner;
+}
+#define INNER(be) inner_of(be)
 
 static int
 pw_read(void **d, size_t *n, git_object_t *t, git_odb_backend *be, const git_oid *id)
@@ -665,7 +801,7 @@ int
 afs_odb_harden(git_repository *repo)
 {
     git_odb *odb = NULL;
-    git_odb_backend *packs = NULL;
+    git_odb_backend *packs = NULL, *raw_packs = NULL;
     safe_loose *s = calloc(1, sizeof *s);
     char dir[4096];
     int err = 0;
@@ -690,10 +826,16 @@ afs_odb_harden(git_repository *repo)
      * all writes) and libgit2's for packs. libgit2's loose backend is left out: a write that
      * fails in ours (a full disk) must fail, not be retried by a second writer whose partial
      * results and error messages confused the report. */
-    if (git_odb_new(&odb) < 0 || git_odb_backend_pack(&packs, dir) < 0) {
+    if (git_odb_new(&odb) < 0 || git_odb_backend_pack(&raw_packs, dir) < 0) {
         err = afs_error_git(AUDITFS_EIO, "%s: cannot open the object database", dir);
         goto fail;
     }
+    if (cap_packs(&packs, raw_packs) < 0) {
+        raw_packs->free(raw_packs);
+        err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        goto fail;
+    }
+    /* and behind the writer's wrapper (no rescans while a batch is written) */
     git_odb_backend *inner = packs;
     packs = NULL;
     if ((err = pack_wrap_new(&packs, inner, s)) != 0)

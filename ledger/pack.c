@@ -831,8 +831,13 @@ afs_packset_read(afs_packset *ps, const git_oid *oid, void **data, size_t *len,
             return fail("deltified object does not match its CRC-32", where);
         return GIT_ENOTFOUND;
     }
-    if (t < 1 || t > 4 || size > AFS_MAX_OBJECT)
-        return fail("object of an impossible type or size", where);
+    if (t < 1 || t > 4)
+        return fail("object of an impossible type", where);
+    if (size > (t == GIT_OBJECT_BLOB ? AFS_MAX_OBJECT : AFS_MAX_META)) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%llu bytes, over its size cap", (unsigned long long)size);
+        return fail(msg, where);
+    }
     *type = (git_object_t)t;
     *len = (size_t)size;
     if (!data)

@@ -10,6 +10,8 @@
 
 /** Largest object read or written (segments are a few MiB; documents up to 1 GiB). */
 #define AFS_MAX_OBJECT ((size_t)1 << 30)
+/** Largest commit, tree or tag (a ledger's trees hold at most ~1000 names: tens of KiB). */
+#define AFS_MAX_META ((size_t)16 << 20)
 
 /* ---- writing: objects go to objects/pack/tmp_pack_* until afs_packw_finish ---- */
 typedef struct afs_packw afs_packw;

@@ -7,6 +7,7 @@
  */
 #include "auditfs/proof.h"
 #include "internal.h"
+#include "json.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -71,166 +72,52 @@ auditfs_consistency_proof_to_json(char **out, const auditfs_consistency_proof *p
 
 /* ---- JSON input ---- */
 
-typedef struct json_reader {
-    const char *s;
-    size_t len;
-    size_t pos; /* invariant: pos <= len */
-} json_reader;
-
 static int
-jfail(size_t off, const char *what)
+jhash_array(afs_jr *r, auditfs_hash *path, size_t max, size_t *count)
 {
-    return afs_error_set(AUDITFS_EFORMAT, "offset %zu: %s", off, what);
-}
-
-static void
-jskip_ws(json_reader *r)
-{
-    while (r->pos < r->len) {
-        char c = r->s[r->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            break;
-        r->pos++;
-    }
-}
-
-static bool
-jpeek(json_reader *r, char c)
-{
-    jskip_ws(r);
-    return r->pos < r->len && r->s[r->pos] == c;
-}
-
-static int
-jexpect(json_reader *r, char c)
-{
-    char msg[24];
-    if (jpeek(r, c)) {
-        r->pos++;
-        return 0;
-    }
-    snprintf(msg, sizeof msg, "expected '%c'", c);
-    return jfail(r->pos, msg);
-}
-
-/*
- * Reads a JSON string, unescaping into out (cap bytes). Sets *n to the decoded length, or to
- * cap + 1 if the string is longer than cap (the rest is still scanned). Code points above
- * U+007F decode to 0xff: no value this parser accepts contains them.
- */
-static int
-jstring(json_reader *r, char *out, size_t cap, size_t *n)
-{
-    static const char esc_in[] = "\"\\/bfnrt";
-    static const char esc_out[] = "\"\\/\b\f\n\r\t";
-    size_t o = 0;
-    if (!jpeek(r, '"'))
-        return jfail(r->pos, "expected '\"'");
-    r->pos++;
-    for (;;) {
-        if (r->pos >= r->len)
-            return jfail(r->pos, "unterminated string");
-        unsigned char c = (unsigned char)r->s[r->pos];
-        if (c == '"') {
-            r->pos++;
-            break;
-        }
-        if (c < 0x20)
-            return jfail(r->pos, "control character in string");
-        if (c == '\\') {
-            if (r->len - r->pos < 2)
-                return jfail(r->pos, "unterminated escape");
-            char e = r->s[r->pos + 1];
-            const char *k = e ? strchr(esc_in, e) : NULL;
-            if (k) {
-                c = (unsigned char)esc_out[k - esc_in];
-            } else if (e == 'u') {
-                unsigned cp = 0;
-                if (r->len - r->pos < 6)
-                    return jfail(r->pos, "truncated \\u escape");
-                for (size_t d = 2; d < 6; d++) {
-                    int h = afs_hexval(r->s[r->pos + d]);
-                    if (h < 0)
-                        return jfail(r->pos, "bad \\u escape");
-                    cp = cp * 16 + (unsigned)h;
-                }
-                c = cp < 0x80 ? (unsigned char)cp : 0xff;
-                r->pos += 4;
-            } else {
-                return jfail(r->pos, "bad escape");
-            }
-            r->pos += 2;
-        } else {
-            r->pos++;
-        }
-        if (o < cap)
-            out[o] = (char)c;
-        if (o <= cap)
-            o++;
-    }
-    *n = o;
-    return 0;
-}
-
-/* A canonical non-negative integer: no sign, fraction, exponent or leading zero. */
-static int
-juint(json_reader *r, uint64_t *v)
-{
-    jskip_ws(r);
-    size_t start = r->pos, end = r->pos;
-    while (end < r->len && r->s[end] >= '0' && r->s[end] <= '9')
-        end++;
-    if (end == start)
-        return jfail(start, "expected a non-negative integer");
-    if (end < r->len && (r->s[end] == '.' || r->s[end] == 'e' || r->s[end] == 'E'))
-        return jfail(end, "number is not an integer");
-    if (r->s[start] == '0' && end - start > 1)
-        return jfail(start, "number has a leading zero");
-    if (!afs_parse_u64(v, r->s + start, end - start))
-        return jfail(start, "number does not fit in 64 bits");
-    r->pos = end;
-    return 0;
-}
-
-static int
-jhash_array(json_reader *r, auditfs_hash *path, size_t max, size_t *count)
-{
-    char enc[HASH_B64_LEN];
-    size_t n = 0, len;
+    afs_buf enc = AFS_BUF_INIT;
+    size_t n = 0;
     int err;
-    if ((err = jexpect(r, '[')) != 0)
+    if ((err = afs_jr_expect(r, '[')) != 0)
         return err;
-    if (jpeek(r, ']')) {
+    if (afs_jr_peek(r, ']')) {
         r->pos++;
         *count = 0;
         return 0;
     }
     for (;;) {
-        jskip_ws(r);
+        afs_jr_ws(r);
         size_t at = r->pos;
         if (n == max) {
             char msg[64];
             snprintf(msg, sizeof msg, "more than %zu hashes", max);
-            return jfail(at, msg);
+            err = afs_jr_fail(r, at, msg);
+            break;
         }
-        if ((err = jstring(r, enc, sizeof enc, &len)) != 0)
-            return err;
-        if (len != HASH_B64_LEN ||
-            afs_b64_decode(path[n].b, AUDITFS_HASH_BYTES, enc, len) != AUDITFS_HASH_BYTES)
-            return jfail(at, "hash is not base64 of 32 bytes");
+        enc.len = 0;
+        if ((err = afs_jr_string(r, &enc)) != 0)
+            break;
+        if (enc.len != HASH_B64_LEN ||
+            afs_b64_decode(path[n].b, AUDITFS_HASH_BYTES, enc.data, enc.len) != AUDITFS_HASH_BYTES) {
+            err = afs_jr_fail(r, at, "hash is not base64 of 32 bytes");
+            break;
+        }
         n++;
-        if (jpeek(r, ',')) {
+        if (afs_jr_peek(r, ',')) {
             r->pos++;
             continue;
         }
-        if (jpeek(r, ']')) {
+        if (afs_jr_peek(r, ']')) {
             r->pos++;
             break;
         }
-        return jfail(r->pos, "expected ',' or ']'");
+        err = afs_jr_fail(r, r->pos, "expected ',' or ']'");
+        break;
     }
-    *count = n;
-    return 0;
+    afs_buf_release(&enc);
+    if (!err)
+        *count = n;
+    return err;
 }
 
 /* Parses {k[0]: u64, k[1]: u64, k[2]: [hash, ...]} with each key exactly once, in any order. */
@@ -238,9 +125,8 @@ static int
 proof_from_json(const char *json, size_t len, const char *const keys[3], uint64_t *v1, uint64_t *v2,
                 auditfs_hash *path, size_t max, size_t *count)
 {
-    json_reader r = {json, len, 0};
-    char key[16];
-    size_t klen;
+    afs_jr r = AFS_JR_INIT(json, len);
+    afs_buf key = AFS_BUF_INIT;
     unsigned seen = 0;
     int err;
     if (!json)
@@ -248,59 +134,67 @@ proof_from_json(const char *json, size_t len, const char *const keys[3], uint64_
     if (len > AUDITFS_PROOF_MAX_BYTES)
         return afs_error_set(AUDITFS_ETOOBIG, "proof JSON is %zu bytes, more than %u", len,
                              AUDITFS_PROOF_MAX_BYTES);
-    if ((err = jexpect(&r, '{')) != 0)
+    if ((err = afs_jr_expect(&r, '{')) != 0)
         return err;
-    if (jpeek(&r, '}'))
-        return jfail(r.pos, "missing key");
+    if (afs_jr_peek(&r, '}'))
+        return afs_jr_fail(&r, r.pos, "missing key");
     for (;;) {
-        jskip_ws(&r);
+        afs_jr_ws(&r);
         size_t at = r.pos;
-        if ((err = jstring(&r, key, sizeof key, &klen)) != 0)
-            return err;
+        key.len = 0;
+        if ((err = afs_jr_string(&r, &key)) != 0)
+            goto cleanup;
         int k = -1;
         for (int i = 0; i < 3; i++) {
-            if (klen == strlen(keys[i]) && memcmp(key, keys[i], klen) == 0)
+            if (key.len == strlen(keys[i]) && memcmp(key.data, keys[i], key.len) == 0)
                 k = i;
         }
-        if (k < 0)
-            return jfail(at, "unknown key");
+        if (k < 0) {
+            err = afs_jr_fail(&r, at, "unknown key");
+            goto cleanup;
+        }
         if (seen & (1u << k)) {
             char msg[48];
             snprintf(msg, sizeof msg, "duplicate key \"%s\"", keys[k]);
-            return jfail(at, msg);
+            err = afs_jr_fail(&r, at, msg);
+            goto cleanup;
         }
         seen |= 1u << k;
-        if ((err = jexpect(&r, ':')) != 0)
-            return err;
+        if ((err = afs_jr_expect(&r, ':')) != 0)
+            goto cleanup;
         if (k == 0)
-            err = juint(&r, v1);
+            err = afs_jr_u64(&r, v1);
         else if (k == 1)
-            err = juint(&r, v2);
+            err = afs_jr_u64(&r, v2);
         else
             err = jhash_array(&r, path, max, count);
         if (err)
-            return err;
-        if (jpeek(&r, ',')) {
+            goto cleanup;
+        if (afs_jr_peek(&r, ',')) {
             r.pos++;
             continue;
         }
-        if (jpeek(&r, '}')) {
+        if (afs_jr_peek(&r, '}')) {
             r.pos++;
             break;
         }
-        return jfail(r.pos, "expected ',' or '}'");
+        err = afs_jr_fail(&r, r.pos, "expected ',' or '}'");
+        goto cleanup;
     }
     for (int i = 0; i < 3; i++) {
         if (!(seen & (1u << i))) {
             char msg[48];
             snprintf(msg, sizeof msg, "missing key \"%s\"", keys[i]);
-            return jfail(r.pos, msg);
+            err = afs_jr_fail(&r, r.pos, msg);
+            goto cleanup;
         }
     }
-    jskip_ws(&r);
-    if (r.pos != r.len)
-        return jfail(r.pos, "trailing data after the object");
-    return 0;
+    afs_jr_ws(&r);
+    if (r.pos != r.n)
+        err = afs_jr_fail(&r, r.pos, "trailing data after the object");
+cleanup:
+    afs_buf_release(&key);
+    return err;
 }
 
 int

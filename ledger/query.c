@@ -17,317 +17,6 @@
 
 #define MAX_TERMS 64
 #define MAX_TERM_LEN 4096
-#define JSON_MAX_DEPTH 64
-
-/* ---- JSON ---- */
-
-typedef struct jp {
-    const uint8_t *p;
-    size_t n, i;
-    int depth;
-    afs_buf *scratch; /* decoded strings (NULL: validate only) */
-} jp;
-
-static void
-jp_ws(jp *j)
-{
-    while (j->i < j->n && (j->p[j->i] == ' ' || j->p[j->i] == '\t' || j->p[j->i] == '\n' ||
-                           j->p[j->i] == '\r'))
-        j->i++;
-}
-
-static int
-jp_hex4(jp *j, uint32_t *out)
-{
-    if (j->n - j->i < 4)
-        return 0;
-    uint32_t v = 0;
-    for (int k = 0; k < 4; k++) {
-        int h = afs_hexval(j->p[j->i + (size_t)k]);
-        if (h < 0)
-            return 0;
-        v = v << 4 | (uint32_t)h;
-    }
-    j->i += 4;
-    *out = v;
-    return 1;
-}
-
-static int
-put_utf8(afs_buf *b, uint32_t cp)
-{
-    uint8_t u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (uint8_t)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (uint8_t)(0xc0 | cp >> 6);
-        u[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (uint8_t)(0xe0 | cp >> 12);
-        u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (uint8_t)(0xf0 | cp >> 18);
-        u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    return afs_buf_put(b, u, n);
-}
-
-/* A string at j->i (the opening quote). Appends the decoded text to scratch if set. */
-static int
-jp_string(jp *j)
-{
-    if (j->i >= j->n || j->p[j->i] != '"')
-        return 0;
-    j->i++;
-    while (j->i < j->n) {
-        uint8_t c = j->p[j->i];
-        if (c == '"') {
-            j->i++;
-            return 1;
-        }
-        if (c < 0x20)
-            return 0;
-        if (c != '\\') {
-            size_t s = j->i;
-            while (j->i < j->n && j->p[j->i] != '"' && j->p[j->i] != '\\' && j->p[j->i] >= 0x20)
-                j->i++;
-            if (j->scratch && afs_buf_put(j->scratch, j->p + s, j->i - s) != 0)
-                return 0;
-            continue;
-        }
-        if (++j->i >= j->n)
-            return 0;
-        c = j->p[j->i++];
-        uint32_t cp;
-        switch (c) {
-        case '"': cp = '"'; break;
-        case '\\': cp = '\\'; break;
-        case '/': cp = '/'; break;
-        case 'b': cp = 8; break;
-        case 'f': cp = 12; break;
-        case 'n': cp = 10; break;
-        case 'r': cp = 13; break;
-        case 't': cp = 9; break;
-        case 'u':
-            if (!jp_hex4(j, &cp))
-                return 0;
-            if (cp >= 0xd800 && cp < 0xdc00) {
-                uint32_t lo;
-                if (j->n - j->i < 2 || j->p[j->i] != '\\' || j->p[j->i + 1] != 'u')
-                    return 0;
-                j->i += 2;
-                if (!jp_hex4(j, &lo) || lo < 0xdc00 || lo >= 0xe000)
-                    return 0;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            } else if (cp >= 0xdc00 && cp < 0xe000) {
-                return 0;
-            }
-            break;
-        default: return 0;
-        }
-        if (j->scratch && put_utf8(j->scratch, cp) != 0)
-            return 0;
-    }
-    return 0;
-}
-
-static int
-jp_number(jp *j)
-{
-    size_t s = j->i;
-    if (j->i < j->n && j->p[j->i] == '-')
-        j->i++;
-    if (j->i >= j->n)
-        return 0;
-    if (j->p[j->i] == '0')
-        j->i++;
-    else if (j->p[j->i] >= '1' && j->p[j->i] <= '9')
-        while (j->i < j->n && j->p[j->i] >= '0' && j->p[j->i] <= '9')
-            j->i++;
-    else
-        return 0;
-    if (j->i < j->n && j->p[j->i] == '.') {
-        j->i++;
-        size_t d = j->i;
-        while (j->i < j->n && j->p[j->i] >= '0' && j->p[j->i] <= '9')
-            j->i++;
-        if (j->i == d)
-            return 0;
-    }
-    if (j->i < j->n && (j->p[j->i] == 'e' || j->p[j->i] == 'E')) {
-        j->i++;
-        if (j->i < j->n && (j->p[j->i] == '+' || j->p[j->i] == '-'))
-            j->i++;
-        size_t d = j->i;
-        while (j->i < j->n && j->p[j->i] >= '0' && j->p[j->i] <= '9')
-            j->i++;
-        if (j->i == d)
-            return 0;
-    }
-    return j->i > s;
-}
-
-static int jp_value(jp *j, int *kind);
-
-static int
-jp_container(jp *j, uint8_t open)
-{
-    uint8_t close = open == '{' ? '}' : ']';
-    afs_buf *saved = j->scratch;
-    int k;
-    if (++j->depth > JSON_MAX_DEPTH)
-        return 0;
-    j->scratch = NULL; /* nested text is not decoded */
-    j->i++;
-    jp_ws(j);
-    if (j->i < j->n && j->p[j->i] == close) {
-        j->i++;
-        goto ok;
-    }
-    for (;;) {
-        jp_ws(j);
-        if (open == '{') {
-            if (!jp_string(j))
-                goto bad;
-            jp_ws(j);
-            if (j->i >= j->n || j->p[j->i] != ':')
-                goto bad;
-            j->i++;
-            jp_ws(j);
-        }
-        if (!jp_value(j, &k))
-            goto bad;
-        jp_ws(j);
-        if (j->i >= j->n)
-            goto bad;
-        if (j->p[j->i] == ',') {
-            j->i++;
-            continue;
-        }
-        if (j->p[j->i] == close) {
-            j->i++;
-            goto ok;
-        }
-        goto bad;
-    }
-ok:
-    j->scratch = saved;
-    j->depth--;
-    return 1;
-bad:
-    j->scratch = saved;
-    return 0;
-}
-
-static int
-jp_lit(jp *j, const char *lit)
-{
-    size_t n = strlen(lit);
-    if (j->n - j->i < n || memcmp(j->p + j->i, lit, n) != 0)
-        return 0;
-    j->i += n;
-    return 1;
-}
-
-static int
-jp_value(jp *j, int *kind)
-{
-    if (j->i >= j->n)
-        return 0;
-    uint8_t c = j->p[j->i];
-    if (c == '"') {
-        *kind = AFS_JSON_STRING;
-        return jp_string(j);
-    }
-    if (c == '{' || c == '[') {
-        *kind = AFS_JSON_CONTAINER;
-        return jp_container(j, c);
-    }
-    if (c == 't' || c == 'f' || c == 'n') {
-        *kind = AFS_JSON_LITERAL;
-        return jp_lit(j, c == 't' ? "true" : c == 'f' ? "false" : "null");
-    }
-    *kind = AFS_JSON_NUMBER;
-    return jp_number(j);
-}
-
-int
-afs_json_valid(const uint8_t *p, size_t n)
-{
-    jp j = {p, n, 0, 0, NULL};
-    int kind;
-    jp_ws(&j);
-    if (!jp_value(&j, &kind))
-        return 0;
-    jp_ws(&j);
-    return j.i == n;
-}
-
-int
-afs_json_members(const uint8_t *p, size_t n, afs_json_member_cb cb, void *ctx)
-{
-    jp j = {p, n, 0, 0, NULL};
-    size_t start;
-    jp_ws(&j);
-    start = j.i;
-    if (j.i >= n || p[j.i] != '{' || !afs_json_valid(p, n))
-        return 0;
-    /* second pass: valid, so only decode */
-    afs_buf key = AFS_BUF_INIT, val = AFS_BUF_INIT;
-    int rc = 1, kind;
-    j.i = start + 1;
-    jp_ws(&j);
-    if (p[j.i] == '}')
-        goto done;
-    for (;;) {
-        jp_ws(&j);
-        key.len = 0;
-        val.len = 0;
-        j.scratch = &key;
-        if (afs_buf_put(&key, "", 0) != 0 || !jp_string(&j)) {
-            rc = afs_error_set(AUDITFS_ENOMEM, "out of memory");
-            break;
-        }
-        jp_ws(&j);
-        j.i++; /* ':' */
-        jp_ws(&j);
-        size_t vs = j.i;
-        j.scratch = &val;
-        if (afs_buf_put(&val, "", 0) != 0 || !jp_value(&j, &kind)) {
-            rc = afs_error_set(AUDITFS_ENOMEM, "out of memory");
-            break;
-        }
-        const char *v = val.data;
-        size_t vl = val.len;
-        if (kind != AFS_JSON_STRING) {
-            v = (const char *)p + vs;
-            vl = j.i - vs;
-        }
-        int r = cb(ctx, key.data, key.len, v, vl, kind);
-        if (r < 0) {
-            rc = r;
-            break;
-        }
-        jp_ws(&j);
-        if (p[j.i] == ',') {
-            j.i++;
-            continue;
-        }
-        break;
-    }
-done:
-    afs_buf_release(&key);
-    afs_buf_release(&val);
-    return rc;
-}
 
 /* ---- expressions ---- */
 
@@ -393,19 +82,11 @@ term_error(size_t idx, const char *text, const char *fmt, ...)
 }
 
 static int
-in_list(const char *s, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp(s, *list) == 0)
-            return 1;
-    return 0;
-}
-
-static int
 parse_number(double *out, const char *s, size_t n)
 {
-    jp j = {(const uint8_t *)s, n, 0, 0, NULL};
-    if (n == 0 || n > 64 || !jp_number(&j) || j.i != n)
+    afs_jr r = AFS_JR_INIT(s, n);
+    r.quiet = 1;
+    if (n == 0 || n > 64 || afs_jr_number(&r) != 0 || r.pos != n)
         return 0;
     char tmp[72];
     memcpy(tmp, s, n);
@@ -423,11 +104,6 @@ is_bare_date(const char *s)
 static int
 add_term(auditfs_query *q, const char *text, size_t idx)
 {
-    static const char *const parties[] = {"provider", "customer", "security-vendor", "assessor",
-                                          NULL};
-    static const char *const layers[] = {"facility", "hardware", "virtualization", "platform",
-                                         "application", "data", NULL};
-    static const char *const types[] = {"log", "document", "notice", "quarantine", NULL};
     size_t len = strlen(text);
     if (q->n >= MAX_TERMS)
         return term_error(idx, text, "too many terms (at most %d)", MAX_TERMS);
@@ -518,7 +194,7 @@ add_term(auditfs_query *q, const char *text, size_t idx)
                 t->t_end = t->t + 86400LL * 1000000;
             break;
         case H_PARTY:
-            if ((op == OP_EQ || op == OP_NE) && t->vlen && !in_list(t->value, parties)) {
+            if ((op == OP_EQ || op == OP_NE) && t->vlen && auditfs_party_index(t->value) < 0) {
                 err = term_error(idx, text,
                                  "'%s' is not a party (provider, customer, security-vendor, "
                                  "assessor)",
@@ -527,7 +203,7 @@ add_term(auditfs_query *q, const char *text, size_t idx)
             }
             break;
         case H_LAYER:
-            if ((op == OP_EQ || op == OP_NE) && t->vlen && !in_list(t->value, layers)) {
+            if ((op == OP_EQ || op == OP_NE) && t->vlen && auditfs_layer_index(t->value) < 0) {
                 err = term_error(idx, text,
                                  "'%s' is not a layer (facility, hardware, virtualization, "
                                  "platform, application, data)",
@@ -536,7 +212,7 @@ add_term(auditfs_query *q, const char *text, size_t idx)
             }
             break;
         case H_TYPE:
-            if ((op == OP_EQ || op == OP_NE) && !in_list(t->value, types)) {
+            if ((op == OP_EQ || op == OP_NE) && auditfs_entry_type_parse(t->value) == AUDITFS_TYPE_UNKNOWN) {
                 err = term_error(idx, text,
                                  "'%s' is not an entry type (log, document, notice, quarantine)",
                                  t->value);
@@ -688,6 +364,9 @@ int
 auditfs_query_set_grep(auditfs_query *q, const char *pattern)
 {
     regex_t re;
+    int err = afs_regex_check(pattern);
+    if (err)
+        return afs_error_wrap(err, "--grep");
     int rc = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         char msg[256];
@@ -1122,7 +801,7 @@ int
 auditfs_query_run(auditfs_ledger *l, const auditfs_query *q, const auditfs_query_options *opts,
                   auditfs_query_cb cb, void *ctx, auditfs_query_stats *stats)
 {
-    auditfs_query_options o = {0, 0, 0};
+    auditfs_query_options o = AUDITFS_QUERY_OPTIONS_INIT;
     auditfs_query_stats st;
     afs_index *ix = NULL;
     afs_ivals cand = AFS_IVALS_INIT;
@@ -1230,10 +909,10 @@ format_hit(afs_buf *b, auditfs_ledger *l, const auditfs_entry *e, int format)
         return err ? err : afs_buf_put(b, "\n", 1);
     }
     if (format == AUDITFS_QUERY_JSON && !e->has_content) {
-        if (afs_json_valid(e->payload, e->payload_len))
+        if (afs_json_embeddable(e->payload, e->payload_len))
             err = afs_buf_put(b, e->payload, e->payload_len);
         else if (afs_utf8_valid(e->payload, e->payload_len, true))
-            err = afs_buf_json_string(b, e->payload, e->payload_len);
+            err = afs_json_put_string(b, e->payload, e->payload_len);
         else {
             char *b64 = malloc(AFS_B64_LEN(e->payload_len) + 1);
             if (!b64)
@@ -1258,7 +937,7 @@ format_hit(afs_buf *b, auditfs_ledger *l, const auditfs_entry *e, int format)
         if (!err)
             err = afs_buf_printf(b, ",\"proof\":%s,\"checkpoint\":", pj);
         if (!err)
-            err = afs_buf_json_string(b, (const uint8_t *)l->cp_note, l->cp_note_len);
+            err = afs_json_put_string(b, (const uint8_t *)l->cp_note, l->cp_note_len);
         if (!err)
             err = afs_buf_puts(b, "}\n");
         free(pj);
@@ -1309,7 +988,8 @@ auditfs_query_bytes(uint8_t **out, size_t *len, auditfs_ledger *l, const auditfs
                     int format, size_t max)
 {
     bytes_ctx c = {AFS_BUF_INIT, l, format, max ? max : (size_t)1 << 30};
-    auditfs_query_options o = {0, 1, 0};
+    auditfs_query_options o = AUDITFS_QUERY_OPTIONS_INIT;
+    o.no_update = 1;
     int err = afs_buf_put(&c.b, "", 0);
     if (!err)
         err = auditfs_query_run(l, q, &o, bytes_cb, &c, NULL);

@@ -175,22 +175,6 @@ afs_buf_printf(afs_buf *b, const char *fmt, ...)
 }
 
 int
-afs_buf_json_string(afs_buf *b, const uint8_t *s, size_t n)
-{
-    int err = afs_buf_put(b, "\"", 1);
-    for (size_t i = 0; i < n && !err; i++) {
-        uint8_t c = s[i];
-        if (c == '"' || c == '\\')
-            err = afs_buf_printf(b, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            err = afs_buf_printf(b, "\\u%04x", c);
-        else
-            err = afs_buf_put(b, &c, 1);
-    }
-    return err ? err : afs_buf_put(b, "\"", 1);
-}
-
-int
 afs_hexval(int c)
 {
     if (c >= '0' && c <= '9')

@@ -435,7 +435,7 @@ verify_entry(vstate *v, const uint8_t *leaf, size_t len)
             return fail_entry(v, seq, AUDITFS_EVERIFY);
         free(data);
         v->contents++;
-        if (strcmp(e.type, "document") == 0)
+        if (auditfs_entry_type_of(&e) == AUDITFS_TYPE_DOCUMENT)
             v->r->documents++;
         else
             v->r->notices++;

@@ -908,7 +908,7 @@ make_readme(auditfs_view *v)
 
 /*
  * The pinned checkpoint as ./checkpoint shows it: with the cosignature lines stored beside the
- * ledger (docs/FORMAT.md 10.2) when they belong to exactly this checkpoint and the note's log
+ * ledger (docs/FORMAT.md 12.2) when they belong to exactly this checkpoint and the note's log
  * signature still verifies; otherwise the plain checkpoint stays. Never fails.
  */
 static void
@@ -949,12 +949,8 @@ check_trusted(auditfs_view *v, const char *note, size_t len)
                                                   "forked history)");
         return 0;
     }
-    if (t.size == 0)
-        return 0;
-    auditfs_consistency_proof p;
-    if ((err = auditfs_ledger_prove_consistency(&p, v->l, t.size, v->cp.size)) != 0 ||
-        (err = auditfs_merkle_verify_consistency(t.size, v->cp.size, &t.root, &v->cp.root, p.path,
-                                                 p.path_len)) != 0)
+    int prefix = 0;
+    if (auditfs_ledger_has_prefix(&prefix, v->l, &t) != 0 || !prefix)
         return afs_error_set(AUDITFS_EVERIFY,
                              "the ledger does not extend the trusted checkpoint of %llu entries "
                              "(history rewritten)",
@@ -2423,7 +2419,7 @@ refuse(auditfs_view *v, const char *new_note, size_t new_len, const char *fmt, c
 {
     git_oid_cpy(&v->refused, &v->probe->head_id);
     v->have_refused = 1;
-    return afs_error_set(AUDITFS_EVERIFY,
+    return afs_error_set_lines(AUDITFS_EVERIFY,
                          "refusing the ledger's new head %s: %s%s\n"
                          "--- pinned checkpoint (still served) ---\n%.*s"
                          "--- new checkpoint ---\n%.*s",
@@ -2473,11 +2469,9 @@ auditfs_view_follow(auditfs_view *v, uint64_t **changed, size_t *nchanged)
                          "two signed checkpoints of the same size with different roots", "");
             goto done;
         }
-    } else if (v->cp.size > 0) {
-        auditfs_consistency_proof p;
-        if (auditfs_ledger_prove_consistency(&p, v->probe, v->cp.size, ncp.size) != 0 ||
-            auditfs_merkle_verify_consistency(v->cp.size, ncp.size, &v->cp.root, &ncp.root,
-                                              p.path, p.path_len) != 0) {
+    } else {
+        int prefix = 0; /* the probe's head is ncp */
+        if (auditfs_ledger_has_prefix(&prefix, v->probe, &v->cp) != 0 || !prefix) {
             err = refuse(v, nnote, nlen,
                          "no valid consistency proof: the new history does not extend the pinned "
                          "one",

@@ -72,6 +72,16 @@ AUDITFS_API int auditfs_parse_time(int64_t *out, const char *s);
 AUDITFS_API int auditfs_read_file(uint8_t **out, size_t *len, const char *path,
                                   size_t max) AUDITFS_WUR;
 
+/**
+ * Copies s into out (cap > 0, NUL-terminated, truncated) with every control byte (< 0x20 and
+ * 0x7f: CR, ESC, and LF unless keep_newlines) written as \xHH, for printing text that came
+ * from data on a terminal or into a log. Idempotent. Returns out. Library error messages are
+ * already so; the only ones with line breaks are the library's own multi-line reports (the
+ * mount's conflict report quoting two signed checkpoints), never a break taken from data.
+ */
+AUDITFS_API char *auditfs_escape_controls(char *out, size_t cap, const char *s,
+                                          int keep_newlines);
+
 /** The library version string, e.g. "0.1.0". */
 AUDITFS_API const char *auditfs_version(void);
 

@@ -94,8 +94,39 @@ AUDITFS_API int auditfs_valid_stream(const char *s);
 AUDITFS_API int auditfs_valid_party(const char *s);
 AUDITFS_API int auditfs_valid_layer(const char *s);
 AUDITFS_API int auditfs_valid_docname(const char *s);
+/**
+ * 1 if a new document may be published under s: a valid name none of whose segments the
+ * mount's documents/ layout uses (documents/<name>/v<N><ext> and documents/<name>/current),
+ * so no segment is "current" or v<digits> followed by an extension. Stricter than
+ * auditfs_valid_docname, which must keep accepting what older ledgers hold.
+ */
+AUDITFS_API int auditfs_docname_publishable(const char *s);
 /** 1 if p is UTF-8 with no control characters (tab allowed if allow_tab). */
 AUDITFS_API int auditfs_valid_text(const uint8_t *p, size_t n, int allow_tab);
+
+/* ---- the closed vocabularies of the header (the one list each; entry.c) ---- */
+/** Entry types, in the order of the `type` header's values. */
+typedef enum auditfs_entry_type {
+    AUDITFS_TYPE_UNKNOWN = -1,
+    AUDITFS_TYPE_LOG = 0,
+    AUDITFS_TYPE_DOCUMENT = 1,
+    AUDITFS_TYPE_NOTICE = 2,
+    AUDITFS_TYPE_QUARANTINE = 3,
+} auditfs_entry_type;
+#define AUDITFS_PARTY_COUNT 4 /* provider, customer, security-vendor, assessor */
+#define AUDITFS_LAYER_COUNT 6 /* facility, hardware, virtualization, platform, application, data */
+/** The type of a parsed entry (AUDITFS_TYPE_UNKNOWN only for an entry not from the parser). */
+AUDITFS_API auditfs_entry_type auditfs_entry_type_of(const auditfs_entry *e);
+/** The type named s ("log", ...), AUDITFS_TYPE_UNKNOWN if s is not one (exact names only). */
+AUDITFS_API auditfs_entry_type auditfs_entry_type_parse(const char *s);
+/** The name of type t ("log", ...), NULL if t is not a type. */
+AUDITFS_API const char *auditfs_entry_type_name(int t);
+/** The i-th party (0 <= i < AUDITFS_PARTY_COUNT) or layer, NULL past the end. */
+AUDITFS_API const char *auditfs_party_name(int i);
+AUDITFS_API const char *auditfs_layer_name(int i);
+/** The index of an exact party or layer name, -1 if s is not one (no prefixes, no case folding). */
+AUDITFS_API int auditfs_party_index(const char *s);
+AUDITFS_API int auditfs_layer_index(const char *s);
 
 #ifdef __cplusplus
 }

@@ -79,6 +79,7 @@ typedef struct auditfs_writer_options {
     size_t batch_bytes;    /* commit when a batch holds this many leaf bytes; 0: 8 MiB */
     int wait_for_lock;     /* 1: block until the lock is free; 0: EBUSY */
 } auditfs_writer_options;
+#define AUDITFS_WRITER_OPTIONS_INIT {0, 0, 0}
 
 /**
  * Opens a writer: takes the ledger lock, checks that the head checkpoint is signed by key's
@@ -148,6 +149,15 @@ AUDITFS_API int auditfs_ledger_verify(auditfs_verify_report *report, auditfs_led
 AUDITFS_API int auditfs_ledger_verify_from(auditfs_verify_report *report, auditfs_ledger *l,
                                            const auditfs_verifier *key,
                                            const char *base_commit) AUDITFS_WUR;
+
+/**
+ * *out = 1 if cp (its size and root; the signature is the caller's business) describes a prefix
+ * of l's head: equal roots at equal size, a verified consistency proof at a smaller one, and
+ * always for size 0 (the empty tree is a prefix of every tree). 0 if it does not, or if cp is
+ * larger than the head.
+ */
+AUDITFS_API int auditfs_ledger_has_prefix(int *out, auditfs_ledger *l,
+                                          const auditfs_checkpoint *cp) AUDITFS_WUR;
 
 #ifdef __cplusplus
 }

@@ -75,6 +75,7 @@ typedef struct auditfs_query_options {
     int no_update;    /* 1: never write the index, even when it is behind and writable */
     uint64_t limit;   /* stop after this many hits; 0: no limit */
 } auditfs_query_options;
+#define AUDITFS_QUERY_OPTIONS_INIT {0, 0, 0}
 
 typedef struct auditfs_query_stats {
     uint64_t head_size;     /* the tree size the query ran against */

@@ -74,6 +74,7 @@ typedef struct auditfs_view_options {
     int (*accept)(void *payload, const auditfs_checkpoint *cp, auditfs_ledger *l);
     void *accept_payload;
 } auditfs_view_options;
+#define AUDITFS_VIEW_OPTIONS_INIT {.cache_bytes = 0}
 
 /**
  * Opens the ledger at path, verifies its head checkpoint with key (and its consistency with the

@@ -67,8 +67,13 @@ for i in $(seq 1 "$nblocks"); do
     cat "$WORK/run.$i" >>"$WORK/session.sh"
 done
 echo 'echo "### all blocks done" >&2' >>"$WORK/session.sh"
-timeout 300 bash "$WORK/session.sh" >"$WORK/session.out" 2>"$WORK/session.err"
+# timeout makes itself a process group leader: whatever a failed block left running (the
+# README's witness server) is in that group and is stopped with it
+timeout 300 bash "$WORK/session.sh" >"$WORK/session.out" 2>"$WORK/session.err" &
+spid=$!
+wait "$spid"
 rc=$?
+kill -TERM -- "-$spid" 2>/dev/null
 last=$(grep '^### ' "$WORK/session.err" | tail -1)
 if [ $rc -eq 0 ] && [ "$last" = "### all blocks done" ]; then
     ok "every README example block ran as written (exit 0)"
@@ -86,4 +91,8 @@ grep -q '^VERIFIED' "$O" && ok "verify-bundle verified the incident bundle" || n
 [ -f "$R/var/www/tlog/acme/checkpoint" ] && ok "the tlog-tiles export exists" || not_ok "no export"
 [ -d "$WORK/cwd/bundle/ledgers/acme/entries" ] && [ -n "$(ls "$WORK/cwd/bundle/ledgers/acme/entries")" ] &&
     ok "the incident bundle holds ops-7's entries" || not_ok "empty bundle"
+grep -q '^quorum: met (2 of 2 witnesses fresh)' "$O" && ok "verify --quorum 2 saw both witnesses' cosignatures" ||
+    not_ok "no witness quorum"
+grep -q '^notice [0-9]* "Maintenance"' "$O" && grep -q '^  customer-a.example *acknowledged' "$O" &&
+    ok "acks listed the customer's receipt" || not_ok "no receipts from acks"
 finish
