@@ -3,9 +3,10 @@
  * configured JSON field value, and a per-UTC-day seq table, in immutable run files.
  *
  * Layout (all integers big-endian):
- *   meta        text: "auditfs-index/1", "size N", "root B64", "fields a,b", one
+ *   meta        text: "auditfs-index/2", "size N", "root B64", "fields a,b", one
  *               "run FROM TO FILE HEADSHA FILESHA" per run (contiguous from 0 to N), and
- *               "check SHA" = SHA-256 of everything before that line.
+ *               "mac HEX" = HMAC-SHA256 under the reading party's index key (indexkey.c) of
+ *               everything before that line.
  *   r*.ix       a run over entries [FROM, TO):
  *               header (80 bytes): "AFSIX01\n" from to nparts(u32) ndays(u32) nkeys post_base
  *                                  file_size, zero padding
@@ -19,14 +20,17 @@
  *   A key is "field\0value": header fields as "_stream" etc., JSON fields by name with values
  *   truncated to AFS_VALUE_MAX bytes (a lookup truncates too, so it can only over-approximate).
  *
- * Trust: the meta's check line, the header hash and the per-partition and per-posting hashes
- * catch damage; a run that fails any check contributes its whole range [FROM, TO) to every
- * lookup, so a damaged index costs time, never results. The meta's root must be a prefix of the
- * ledger (checked with a consistency proof) or the index is ignored. The hashes are not keyed:
- * someone who can write the repository directory can forge a consistent index that hides
- * entries; `auditfs query --no-index` and `auditfs index --rebuild` do not depend on it.
+ * Trust: the meta's mac line is keyed by a secret in this party's state directory, so only an
+ * index this party built is used; through HEADSHA it covers each run's header and partition
+ * table, whose partition hashes cover the keys and, per key, a hash of its postings. A run that
+ * fails any check contributes its whole range [FROM, TO) to every lookup, and a meta that fails
+ * its mac (forged, foreign, another key, format 1 whose check was an unkeyed hash) is ignored, so
+ * a damaged or forged index costs time, never results. The meta's root must be a prefix of the
+ * ledger (checked with a consistency proof) or the index is ignored. A replayed older meta of
+ * this party is a true index of a prefix: the rest is scanned.
  */
 #include "index.h"
+#include "indexkey.h"
 #include "progress.h"
 #include "store.h"
 
@@ -39,8 +43,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <sodium.h>
 
 #define IX_MAGIC "AFSIX01\n"
+#define META_FORMAT "auditfs-index/2"
 #define IX_HEADER 80
 #define IX_PART 48
 #define IX_DAY 32
@@ -589,9 +595,23 @@ parse_hex32(uint8_t out[32], const char *s)
     return 1;
 }
 
-/* Reads and checks the meta file; 0 and *ok=1 if it is usable, else why says why. */
+/* HMAC-SHA256 of the meta text under the party's index key. */
+static void
+meta_mac(uint8_t out[32], const uint8_t *key, const void *text, size_t len)
+{
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, AFS_INDEX_KEY_BYTES);
+    crypto_auth_hmacsha256_update(&st, text, len);
+    crypto_auth_hmacsha256_final(&st, out);
+    sodium_memzero(&st, sizeof st);
+}
+
+/*
+ * Reads and checks the meta file against key (NULL: this party has no key, so no index of its
+ * is usable); 0 and *ok=1 if it is usable, else why says why.
+ */
 static int
-meta_read(meta *m, const char *dir, int *ok, char *why, size_t why_len)
+meta_read(meta *m, const char *dir, const uint8_t *key, int *ok, char *why, size_t why_len)
 {
     char path[4200], *text = NULL;
     size_t len;
@@ -604,15 +624,22 @@ meta_read(meta *m, const char *dir, int *ok, char *why, size_t why_len)
         auditfs_error_clear();
         return 0;
     }
-    char *check = strstr(text, "\ncheck ");
-    uint8_t want[32], got[32];
-    if (!check || !parse_hex32(want, strtok(check + 7, "\n"))) {
-        snprintf(why, why_len, "index meta has no check line");
+    if (strncmp(text, META_FORMAT "\n", sizeof META_FORMAT) != 0) {
+        snprintf(why, why_len, "index meta: not format %s (an older or foreign index)",
+                 META_FORMAT);
         goto out;
     }
-    afs_sha256(got, text, (size_t)(check - text) + 1);
-    if (memcmp(want, got, 32) != 0) {
-        snprintf(why, why_len, "index meta is damaged (checksum)");
+    char *check = strstr(text, "\nmac ");
+    uint8_t want[32], got[32];
+    if (!check || !parse_hex32(want, strtok(check + 5, "\n"))) {
+        snprintf(why, why_len, "index meta has no mac line");
+        goto out;
+    }
+    meta_mac(got, key, text, (size_t)(check - text) + 1);
+    if (crypto_verify_32(want, got) != 0) {
+        snprintf(why, why_len,
+                 "index meta is not authenticated by this party's key (damaged, forged or built "
+                 "by someone else)");
         goto out;
     }
     check[1] = 0;
@@ -622,7 +649,7 @@ meta_read(meta *m, const char *dir, int *ok, char *why, size_t why_len)
     for (char *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save), line++) {
         char a[128], b[128], c[128], d[128], e[128];
         if (line == 0) {
-            if (strcmp(ln, "auditfs-index/1") != 0) {
+            if (strcmp(ln, META_FORMAT) != 0) {
                 snprintf(why, why_len, "index meta: unknown format");
                 goto out;
             }
@@ -665,13 +692,13 @@ out:
 }
 
 static int
-meta_write(const meta *m, const char *dir)
+meta_write(const meta *m, const char *dir, const uint8_t *key)
 {
     afs_buf b = AFS_BUF_INIT;
     char root[48], h1[65], h2[65];
     uint8_t sum[32];
     afs_b64_encode(root, m->root.b, 32);
-    int err = afs_buf_printf(&b, "auditfs-index/1\nsize %llu\nroot %s\nfields %s\n",
+    int err = afs_buf_printf(&b, META_FORMAT "\nsize %llu\nroot %s\nfields %s\n",
                              (unsigned long long)m->size, root, m->fields.text);
     for (size_t i = 0; i < m->nruns && !err; i++) {
         hex32(h1, m->runs[i].head_sha);
@@ -680,9 +707,9 @@ meta_write(const meta *m, const char *dir)
                              (unsigned long long)m->runs[i].to, m->runs[i].name, h1, h2);
     }
     if (!err) {
-        afs_sha256(sum, b.data, b.len);
+        meta_mac(sum, key, b.data, b.len);
         hex32(h1, sum);
-        err = afs_buf_printf(&b, "check %s\n", h1);
+        err = afs_buf_printf(&b, "mac %s\n", h1);
     }
     if (!err) {
         char path[4200];
@@ -798,7 +825,8 @@ afs_index_open(afs_index **out, auditfs_ledger *l, char *why, size_t why_len)
 {
     afs_index *ix;
     meta *m;
-    int ok, err;
+    uint8_t *key = NULL;
+    int ok, err = 0;
     *out = NULL;
     m = malloc(sizeof *m);
     ix = calloc(1, sizeof *ix);
@@ -807,8 +835,14 @@ afs_index_open(afs_index **out, auditfs_ledger *l, char *why, size_t why_len)
         free(ix);
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     }
-    if ((err = index_dir(ix->dir, sizeof ix->dir, l)) != 0 ||
-        (err = meta_read(m, ix->dir, &ok, why, why_len)) != 0 || !ok)
+    if ((err = index_dir(ix->dir, sizeof ix->dir, l)) != 0)
+        goto fail;
+    if (afs_index_key_load(&key, 0) != 0) {
+        snprintf(why, why_len, "no index key: %s", auditfs_error_last());
+        auditfs_error_clear();
+        goto fail;
+    }
+    if ((err = meta_read(m, ix->dir, key, &ok, why, why_len)) != 0 || !ok)
         goto fail;
     if (m->size > l->cp.size) {
         snprintf(why, why_len, "the index covers %llu entries, the ledger has %llu",
@@ -838,10 +872,12 @@ afs_index_open(afs_index **out, auditfs_ledger *l, char *why, size_t why_len)
         run_open(ix, &ix->runs[i]);
     }
     free(m);
+    afs_index_key_free(key);
     *out = ix;
     return 0;
 fail:
     free(m);
+    afs_index_key_free(key);
     afs_index_close(ix);
     return err;
 }
@@ -1106,12 +1142,15 @@ index_update(auditfs_ledger *l, const char *new_fields, int rebuild)
 {
     char dir[4096], why[200];
     int fd = -1, ok = 0, err;
+    uint8_t *key = NULL;
     meta *m = malloc(sizeof *m);
     if (!m)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    if ((err = index_dir(dir, sizeof dir, l)) != 0 || (err = lock_dir(&fd, dir)) != 0)
+    if ((err = afs_index_key_load(&key, 1)) != 0 || (err = index_dir(dir, sizeof dir, l)) != 0 ||
+        (err = lock_dir(&fd, dir)) != 0)
         goto done;
-    if ((err = meta_read(m, dir, &ok, why, sizeof why)) != 0)
+    /* a meta this party cannot authenticate is not built upon: the index is built again */
+    if ((err = meta_read(m, dir, key, &ok, why, sizeof why)) != 0)
         goto done;
     if (ok && !prefix_of_head(l, m->size, &m->root))
         ok = 0;
@@ -1155,12 +1194,13 @@ index_update(auditfs_ledger *l, const char *new_fields, int rebuild)
     }
     m->size = head;
     m->root = l->cp.root;
-    if ((err = meta_write(m, dir)) != 0)
+    if ((err = meta_write(m, dir, key)) != 0)
         goto done;
     sweep(dir, m);
 done:
     if (fd >= 0)
         close(fd);
+    afs_index_key_free(key);
     free(m);
     return err;
 }
@@ -1197,12 +1237,20 @@ int
 auditfs_index_status_get(auditfs_index_status *out, auditfs_ledger *l, int deep)
 {
     char dir[4096], why[200] = "";
-    int ok, err;
+    int ok = 0, err;
+    uint8_t *key = NULL;
     meta *m = malloc(sizeof *m);
     memset(out, 0, sizeof *out);
     if (!m)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    if ((err = index_dir(dir, sizeof dir, l)) != 0 || (err = meta_read(m, dir, &ok, why, sizeof why)) != 0)
+    if ((err = index_dir(dir, sizeof dir, l)) != 0)
+        goto done;
+    if (afs_index_key_load(&key, 0) != 0) {
+        snprintf(out->problem, sizeof out->problem, "no index key: %.200s", auditfs_error_last());
+        auditfs_error_clear();
+        goto done;
+    }
+    if ((err = meta_read(m, dir, key, &ok, why, sizeof why)) != 0)
         goto done;
     if (!ok) {
         snprintf(out->problem, sizeof out->problem, "%s", why);
@@ -1251,6 +1299,7 @@ auditfs_index_status_get(auditfs_index_status *out, auditfs_ledger *l, int deep)
                  "the index covers %llu of %llu entries (the rest is scanned)",
                  (unsigned long long)m->size, (unsigned long long)l->cp.size);
 done:
+    afs_index_key_free(key);
     free(m);
     return err;
 }

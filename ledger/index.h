@@ -39,5 +39,11 @@ int afs_index_days(afs_ivals *out, afs_index *ix, int64_t d0, int64_t d1);
 /** Problems met while reading (damaged runs), "" if none. */
 const char *afs_index_problem(const afs_index *ix);
 void afs_index_close(afs_index *ix);
+/**
+ * The seqs in [0, head) that may match q: the index's candidates in [0, size) (everything there if
+ * q has no indexed term) plus [size, head). A superset of the matches; callers still match.
+ */
+int afs_query_index_candidates(afs_ivals *out, afs_index *ix, const auditfs_query *q,
+                               uint64_t head);
 
 #endif

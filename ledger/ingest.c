@@ -204,7 +204,8 @@ record_intent(auditfs_writer *w, const git_oid *id)
         git_oid_tostr(hex, sizeof hex, id);
         n = (size_t)snprintf(line, sizeof line, "moving %s\n", hex);
     }
-    if (ftruncate(w->lock_fd, 0) != 0 || (n && pwrite(w->lock_fd, line, n, 0) != (ssize_t)n))
+    if (ftruncate(w->lock_fd, 0) != 0 || (n && pwrite(w->lock_fd, line, n, 0) != (ssize_t)n) ||
+        (n && fdatasync(w->lock_fd) != 0))
         return afs_error_set(AUDITFS_EIO, "%s: %s", AFS_LOCKFILE, strerror(errno));
     return 0;
 }
@@ -260,6 +261,9 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
     if ((err = auditfs_ledger_open(&w->l, path)) != 0)
         goto fail;
     if ((err = lock_ledger(w, path, w->opts.wait_for_lock)) != 0)
+        goto fail;
+    /* every object of a batch goes into one pack (odb.c, pack.c) */
+    if ((err = afs_odb_batch_begin(w->l->repo)) != 0)
         goto fail;
     if ((err = remove_own_ref_lock(w)) != 0)
         goto fail;
@@ -556,9 +560,12 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
         err = afs_error_wrap(err, "%s", l->path);
         goto fail;
     }
-    /* durable before published: every object of the batch, and the intent record that lets
-     * the next writer recognise a ref lock of ours, reach the disk first */
-    if ((err = record_intent(w, &commit_id)) != 0 || (err = sync_repo(l->repo)) != 0)
+    /* durable before published: the batch's pack (fsynced with its index and directory), a
+     * syncfs only if something was written as loose objects, then the intent record that lets
+     * the next writer recognise a ref lock of ours (fsynced by record_intent) */
+    int loose = 1;
+    if ((err = afs_odb_batch_finish(l->repo, &loose)) != 0 ||
+        (loose && (err = sync_repo(l->repo)) != 0) || (err = record_intent(w, &commit_id)) != 0)
         goto fail;
     /* publish: compare-and-swap so that a concurrent writer can never be overwritten */
     if (git_reference_create_matching(&ref, l->repo, AFS_REF, &commit_id, 1, &l->head_id,
@@ -603,6 +610,7 @@ cleanup:
 void
 auditfs_writer_discard(auditfs_writer *w)
 {
+    afs_odb_batch_abort(w->l->repo);
     w->tiles = w->committed_tiles;
     w->last = w->committed_last;
     w->last_time = w->committed_time;

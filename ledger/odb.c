@@ -14,10 +14,16 @@
  * zstd segments and SHA-256 tiles, which deflate cannot shrink, and libgit2's level-1 deflate
  * was a third of append's CPU time. Objects are written to a temporary file and renamed into
  * place; they are made durable by the writer's syncfs() before the ref moves (ingest.c).
+ *
+ * Between afs_odb_batch_begin and afs_odb_batch_finish (the writer's batches), objects are not
+ * written loose but appended to one pack (pack.c), which is durable when finish returns. Reads
+ * look in that pending pack, then in the packs (pack.c's checked reader), then loose objects;
+ * what none of them has (deltified objects of git gc's packs) falls through to libgit2.
  */
 #define OPENSSL_API_COMPAT 0x10101000L
 #include "internal.h"
 #include "odb.h"
+#include "pack.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,9 +37,9 @@
 #include <zlib.h>
 
 /** Largest object we read (segments are a few MiB; documents up to 1 GiB). */
-#define MAX_OBJECT ((size_t)1 << 30)
+#define MAX_OBJECT AFS_MAX_OBJECT
 /** Largest commit, tree or tag (a ledger's trees hold at most ~1000 names: tens of KiB). */
-#define MAX_META ((size_t)16 << 20)
+#define MAX_META AFS_MAX_META
 
 /* The cap for an object of type t: blobs may be documents, the rest is structure. Loose and
  * packed objects get the same caps, checked from their headers before anything is inflated. */
@@ -47,6 +53,9 @@ typedef struct safe_loose {
     git_odb_backend parent;
     char *dir; /* ".../objects" */
     uint8_t made[32]; /* fan-out directories known to exist (bit per first byte) */
+    afs_packset *packs; /* checked reader of objects/pack/ */
+    afs_packw *pending; /* the batch's pack while batching, else NULL */
+    int loose_written;  /* loose objects written since the last afs_odb_batch_finish */
 } safe_loose;
 
 static void
@@ -221,10 +230,36 @@ cleanup:
     return rc;
 }
 
+static void *
+backend_alloc(void *be, size_t n)
+{
+    return git_odb_backend_data_alloc(be, n);
+}
+
 static int
 sl_read(void **data, size_t *len, git_object_t *type, git_odb_backend *be, const git_oid *oid)
 {
-    return read_loose(data, len, type, (safe_loose *)be, oid, 1);
+    safe_loose *s = (safe_loose *)be;
+    if (s->pending) {
+        void *p = NULL;
+        int rc = afs_packw_read(s->pending, oid, &p, len, type);
+        if (rc != GIT_ENOTFOUND) {
+            if (rc == 0) {
+                *data = git_odb_backend_data_alloc(be, *len + 1); /* NUL-terminated */
+                if (*data) {
+                    memcpy(*data, p, *len);
+                    ((char *)*data)[*len] = 0;
+                } else
+                    rc = bad("", "out of memory");
+            }
+            free(p);
+            return rc;
+        }
+    }
+    int rc = afs_packset_read(s->packs, oid, data, len, type, backend_alloc, be);
+    if (rc != GIT_ENOTFOUND)
+        return rc;
+    return read_loose(data, len, type, s, oid, 1);
 }
 
 /*
@@ -240,7 +275,13 @@ sl_read_header(size_t *len, git_object_t *type, git_odb_backend *be, const git_o
     uint8_t in[512];
     char hdr[64];
     z_stream z;
-    object_path(path, sizeof path, (safe_loose *)be, oid);
+    safe_loose *s = (safe_loose *)be;
+    if (s->pending && afs_packw_header(s->pending, oid, type, len))
+        return 0;
+    int rc = afs_packset_read(s->packs, oid, NULL, len, type, NULL, NULL);
+    if (rc != GIT_ENOTFOUND)
+        return rc;
+    object_path(path, sizeof path, s, oid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? GIT_ENOTFOUND : bad(path, "cannot open a loose object");
@@ -274,7 +315,14 @@ sl_exists(git_odb_backend *be, const git_oid *oid)
 {
     char path[4096];
     struct stat st;
-    object_path(path, sizeof path, (safe_loose *)be, oid);
+    safe_loose *s = (safe_loose *)be;
+    git_object_t t;
+    size_t n;
+    if (s->pending && afs_packw_header(s->pending, oid, &t, &n))
+        return 1;
+    if (afs_packset_exists(s->packs, oid)) /* in memory (a writer never rescans on a miss) */
+        return 1;
+    object_path(path, sizeof path, s, oid);
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -404,10 +452,82 @@ cleanup:
 }
 
 static int
+sl_refresh(git_odb_backend *be)
+{
+    return afs_packset_refresh(((safe_loose *)be)->packs);
+}
+
+static int
 sl_write(git_odb_backend *be, const git_oid *oid, const void *data, size_t len, git_object_t type)
 {
     safe_loose *s = (safe_loose *)be;
+    if (s->pending)
+        return afs_packw_add(s->pending, oid, type, data, len);
+    s->loose_written = 1;
     return write_loose(s->dir, s->made, oid, data, len, type);
+}
+
+/* Our backend in repo's object database, or NULL. */
+static safe_loose *
+our_backend(git_repository *repo)
+{
+    git_odb *odb = NULL;
+    safe_loose *s = NULL;
+    if (git_repository_odb(&odb, repo) < 0)
+        return NULL;
+    for (size_t i = 0, n = git_odb_num_backends(odb); i < n && !s; i++) {
+        git_odb_backend *be = NULL;
+        if (git_odb_get_backend(&be, odb, i) == 0 && be->read == sl_read)
+            s = (safe_loose *)be;
+    }
+    git_odb_free(odb); /* the repository keeps the database (and s) alive */
+    return s;
+}
+
+int
+afs_odb_batch_begin(git_repository *repo)
+{
+    safe_loose *s = our_backend(repo);
+    git_odb *odb = NULL;
+    if (!s)
+        return afs_error_set(AUDITFS_EIO, "the repository has no auditfs object backend");
+    /* the caller now holds the ledger lock: see every pack written before it (another writer's,
+     * while this one waited), then stop rescanning on misses */
+    if (!s->pending && (git_repository_odb(&odb, repo) < 0 || git_odb_refresh(odb) < 0)) {
+        git_odb_free(odb);
+        return afs_error_git(AUDITFS_EIO, "%s: cannot rescan the packs", s->dir);
+    }
+    git_odb_free(odb);
+    afs_packset_writer(s->packs);
+    return s->pending ? 0 : afs_packw_new(&s->pending, s->dir);
+}
+
+int
+afs_odb_batch_finish(git_repository *repo, int *loose_written)
+{
+    safe_loose *s = our_backend(repo);
+    char name[64];
+    *loose_written = 1;
+    if (!s)
+        return afs_error_set(AUDITFS_EIO, "the repository has no auditfs object backend");
+    *loose_written = s->loose_written;
+    s->loose_written = 0;
+    if (!s->pending)
+        return 0;
+    if (afs_packw_finish(s->pending, name) != 0)
+        return afs_error_git(AUDITFS_EIO, "%s: cannot write the batch's pack", s->dir);
+    if (name[0] && afs_packset_add(s->packs, name) != 0)
+        return afs_error_set(AUDITFS_EIO, "%s/pack/%s: the pack just written does not read back",
+                             s->dir, name);
+    return 0;
+}
+
+void
+afs_odb_batch_abort(git_repository *repo)
+{
+    safe_loose *s = our_backend(repo);
+    if (s && s->pending)
+        afs_packw_abort(s->pending);
 }
 
 int
@@ -425,6 +545,18 @@ afs_odb_write_blob(git_oid *out, git_repository *repo, const void *data, size_t 
     SHA1_Final(sha, &c);
     git_oid_fromraw(out, sha);
     snprintf(dir, sizeof dir, "%sobjects", git_repository_path(repo));
+    safe_loose *s = our_backend(repo);
+    if (s && s->pending) {
+        /* content-addressed: a blob already in a pack (the same document content published
+         * twice) is not written again; pending duplicates are skipped by afs_packw_add */
+        if (afs_packset_exists(s->packs, out))
+            return 0;
+        if (afs_packw_add(s->pending, out, GIT_OBJECT_BLOB, data, len) != 0)
+            return afs_error_git(AUDITFS_EIO, "%s: cannot write a blob", dir);
+        return 0;
+    }
+    if (s)
+        s->loose_written = 1;
     if (strcmp(made_for, dir) != 0) {
         memset(made, 0, sizeof made);
         snprintf(made_for, sizeof made_for, "%s", dir);
@@ -556,8 +688,121 @@ static void
 sl_free(git_odb_backend *be)
 {
     safe_loose *s = (safe_loose *)be;
+    afs_packw_free(s->pending);
+    afs_packset_free(s->packs);
     free(s->dir);
     free(s);
+}
+
+/*
+ * libgit2's pack reader, behind a thin wrapper: while this process is writing a batch
+ * (s->pending), a lookup miss does not make libgit2 rescan objects/pack/ (opendir plus an open
+ * of multi-pack-index for every new tree and commit: 4,000 openat per million records). The
+ * writer holds the ledger lock and adds every pack itself; our reader (pack.c) serves them.
+ */
+typedef struct pack_wrap {
+    git_odb_backend parent;
+    git_odb_backend *inner;
+    safe_loose *ours;
+} pack_wrap;
+
+/* the inner backend reads its object database pointer (delta bases) from itself */
+static git_odb_backend *
+inner_of(git_odb_backend *be)
+{
+    pack_wrap *w = (pack_wrap *)be;
+    w->inner->odb = be->odb;
+    return w->inner;
+}
+#define INNER(be) inner_of(be)
+
+static int
+pw_read(void **d, size_t *n, git_object_t *t, git_odb_backend *be, const git_oid *id)
+{
+    return INNER(be)->read(d, n, t, INNER(be), id);
+}
+static int
+pw_read_prefix(git_oid *o, void **d, size_t *n, git_object_t *t, git_odb_backend *be,
+               const git_oid *id, size_t len)
+{
+    return INNER(be)->read_prefix(o, d, n, t, INNER(be), id, len);
+}
+static int
+pw_read_header(size_t *n, git_object_t *t, git_odb_backend *be, const git_oid *id)
+{
+    return INNER(be)->read_header(n, t, INNER(be), id);
+}
+static int
+pw_exists(git_odb_backend *be, const git_oid *id)
+{
+    return INNER(be)->exists(INNER(be), id);
+}
+static int
+pw_exists_prefix(git_oid *o, git_odb_backend *be, const git_oid *id, size_t len)
+{
+    return INNER(be)->exists_prefix(o, INNER(be), id, len);
+}
+static int
+pw_refresh(git_odb_backend *be)
+{
+    pack_wrap *w = (pack_wrap *)be;
+    if (w->ours && w->ours->pending)
+        return 0; /* a writer: nothing new but what it added (pack.c reads those) */
+    return w->inner->refresh(w->inner);
+}
+static int
+pw_foreach(git_odb_backend *be, git_odb_foreach_cb cb, void *payload)
+{
+    return INNER(be)->foreach(INNER(be), cb, payload);
+}
+static int
+pw_writepack(git_odb_writepack **out, git_odb_backend *be, git_odb *odb,
+             git_indexer_progress_cb cb, void *payload)
+{
+    return INNER(be)->writepack(out, INNER(be), odb, cb, payload);
+}
+static int
+pw_writemidx(git_odb_backend *be)
+{
+    return INNER(be)->writemidx(INNER(be));
+}
+static int
+pw_freshen(git_odb_backend *be, const git_oid *id)
+{
+    return INNER(be)->freshen(INNER(be), id);
+}
+static void
+pw_free(git_odb_backend *be)
+{
+    INNER(be)->free(INNER(be));
+    free(be);
+}
+
+/* Wraps inner (taking it over; freed on failure too). */
+static int
+pack_wrap_new(git_odb_backend **out, git_odb_backend *inner, safe_loose *ours)
+{
+    pack_wrap *w = calloc(1, sizeof *w);
+    if (!w || git_odb_init_backend(&w->parent, GIT_ODB_BACKEND_VERSION) < 0) {
+        free(w);
+        inner->free(inner);
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    }
+    w->inner = inner;
+    w->ours = ours;
+    w->parent.read = inner->read ? pw_read : NULL;
+    w->parent.read_prefix = inner->read_prefix ? pw_read_prefix : NULL;
+    w->parent.read_header = inner->read_header ? pw_read_header : NULL;
+    w->parent.exists = inner->exists ? pw_exists : NULL;
+    w->parent.exists_prefix = inner->exists_prefix ? pw_exists_prefix : NULL;
+    w->parent.refresh = inner->refresh ? pw_refresh : NULL;
+    w->parent.foreach = inner->foreach ? pw_foreach : NULL;
+    w->parent.writepack = inner->writepack ? pw_writepack : NULL;
+    w->parent.writemidx = inner->writemidx ? pw_writemidx : NULL;
+    w->parent.freshen = inner->freshen ? pw_freshen : NULL;
+    w->parent.free = pw_free;
+    *out = &w->parent;
+    return 0;
 }
 
 int
@@ -572,7 +817,9 @@ afs_odb_harden(git_repository *repo)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     snprintf(dir, sizeof dir, "%sobjects", git_repository_path(repo));
     s->dir = strdup(dir);
-    if (!s->dir || git_odb_init_backend(&s->parent, GIT_ODB_BACKEND_VERSION) < 0) {
+    if (!s->dir || afs_packset_new(&s->packs, dir) != 0 ||
+        git_odb_init_backend(&s->parent, GIT_ODB_BACKEND_VERSION) < 0) {
+        afs_packset_free(s->packs);
         free(s->dir);
         free(s);
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
@@ -581,6 +828,7 @@ afs_odb_harden(git_repository *repo)
     s->parent.read_header = sl_read_header;
     s->parent.exists = sl_exists;
     s->parent.write = sl_write;
+    s->parent.refresh = sl_refresh;
     s->parent.free = sl_free;
     /* A fresh object database with exactly two backends: ours for loose objects (reads and
      * all writes) and libgit2's for packs. libgit2's loose backend is left out: a write that
@@ -595,6 +843,11 @@ afs_odb_harden(git_repository *repo)
         err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
         goto fail;
     }
+    /* and behind the writer's wrapper (no rescans while a batch is written) */
+    git_odb_backend *inner = packs;
+    packs = NULL;
+    if ((err = pack_wrap_new(&packs, inner, s)) != 0)
+        goto fail;
     if (git_odb_add_backend(odb, packs, 1) < 0) {
         err = afs_error_git(AUDITFS_EIO, "cannot add the pack reader");
         goto fail;

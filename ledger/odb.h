@@ -15,4 +15,18 @@ int afs_odb_harden(git_repository *repo);
  */
 int afs_odb_write_blob(git_oid *out, git_repository *repo, const void *data, size_t len);
 
+/**
+ * From now on, objects written to repo (afs_odb_write_blob, trees, commits) go to one pending
+ * pack instead of loose files, until afs_odb_batch_finish or _abort.
+ */
+int afs_odb_batch_begin(git_repository *repo);
+/**
+ * Makes the pending pack durable (pack.c: fsynced and renamed into objects/pack/ with its .idx,
+ * directory fsynced) and keeps batching. *loose_written says whether loose objects were written
+ * since the last finish (those still need a syncfs before they can be relied on).
+ */
+int afs_odb_batch_finish(git_repository *repo, int *loose_written);
+/** Drops the pending pack's objects (a batch that will not be committed). */
+void afs_odb_batch_abort(git_repository *repo);
+
 #endif

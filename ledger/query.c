@@ -785,6 +785,23 @@ candidates(afs_ivals *out, int *constrained, afs_index *ix, const auditfs_query 
     return 0;
 }
 
+int
+afs_query_index_candidates(afs_ivals *out, afs_index *ix, const auditfs_query *q, uint64_t head)
+{
+    int constrained = 0, err;
+    uint64_t indexed = afs_index_size(ix);
+    out->n = 0;
+    if ((err = candidates(out, &constrained, ix, q)) != 0)
+        return err;
+    if (!constrained) {
+        out->n = 0;
+        err = afs_ivals_push(out, 0, indexed < head ? indexed : head);
+    }
+    if (!err && indexed < head)
+        err = afs_ivals_push(out, indexed, head);
+    return err;
+}
+
 /* ---- running ---- */
 
 int

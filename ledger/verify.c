@@ -21,6 +21,7 @@
  * tree changes since it, so its cost grows with what is new rather than with the ledger.
  */
 #include "progress.h"
+#include "segfetch.h"
 #include "store.h"
 #include "commitsig.h"
 
@@ -51,6 +52,10 @@ typedef struct vstate {
     int64_t prev_time;
     uint64_t contents;
     afs_buf frame;
+    /* the head's segments in order, collected first and then read ahead by segfetch.c */
+    git_oid *soids;
+    char (*spaths)[64];
+    size_t nsegs, capsegs;
     /* incremental mode: everything up to the base commit was verified before */
     int has_base;
     git_oid base_id;
@@ -526,7 +531,7 @@ walk_segments(vstate *v, git_tree *tree, const char *prefix, int depth, uint64_t
         snprintf(path, sizeof path, "%s/%s", prefix, name);
         if (strlen(name) != 3) {
             afs_error_set(AUDITFS_EVERIFY, "%s: unexpected name in seg/", path);
-            return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+            return AUDITFS_EVERIFY; /* reported after the segments before it */
         }
         uint64_t here = acc * 1000;
         int digits = 1;
@@ -541,13 +546,116 @@ walk_segments(vstate *v, git_tree *tree, const char *prefix, int depth, uint64_t
             if (git_tree_entry_type(te) != GIT_OBJECT_TREE ||
                 git_tree_lookup(&sub, v->l->repo, git_tree_entry_id(te)) < 0) {
                 afs_error_git(AUDITFS_EVERIFY, "%s: unreadable", path);
-                return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+                return AUDITFS_EVERIFY; /* reported after the segments before it */
             }
             err = walk_segments(v, sub, path, depth + 1, here);
             git_tree_free(sub);
+        } else if (git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
+            afs_error_set(AUDITFS_EVERIFY, "%s: unreadable segment (not a blob)", path);
+            return AUDITFS_EVERIFY; /* reported after the segments before it */
         } else {
-            err = verify_segment(v, te, path);
+            if (v->nsegs == v->capsegs) {
+                size_t cap = v->capsegs ? v->capsegs * 2 : 256;
+                git_oid *o = realloc(v->soids, cap * sizeof *o);
+                if (o)
+                    v->soids = o;
+                char(*pa)[64] = o ? realloc(v->spaths, cap * sizeof *pa) : NULL;
+                if (!o || !pa)
+                    return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+                v->spaths = pa;
+                v->capsegs = cap;
+            }
+            git_oid_cpy(&v->soids[v->nsegs], git_tree_entry_id(te));
+            snprintf(v->spaths[v->nsegs], sizeof v->spaths[0], "%s", path);
+            v->nsegs++;
         }
+    }
+    return err;
+}
+
+/* verify_segment's checks on a segment segfetch.c read and decoded (the same order, messages) */
+static int
+verify_fetched(vstate *v, const char *path, const afs_segitem *it)
+{
+    uint64_t first;
+    const char *a = path + 4; /* seg/DDD/DDD/DDD/DDD */
+    char digits[13];
+    size_t k = 0;
+    int err = 0;
+    for (; *a && k < 12; a++)
+        if (*a != '/')
+            digits[k++] = *a;
+    digits[k] = 0;
+    const char *d = digits;
+    while (*d == '0' && d[1])
+        d++;
+    if (k != 12 || *a || !afs_parse_u64(&first, d, strlen(d)) || first != v->next_seq) {
+        afs_error_set(AUDITFS_EVERIFY, "%s: expected the segment starting at entry %llu", path,
+                      (unsigned long long)v->next_seq);
+        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+    }
+    if (it->status && it->kind == AFS_SEGFETCH_UNREADABLE) {
+        afs_error_set(it->status, "%s", it->msg);
+        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+    }
+    if (it->first_seq != first) {
+        afs_error_set(AUDITFS_EVERIFY, "%s: index starts at %llu", path,
+                      (unsigned long long)it->first_seq);
+        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+    }
+    for (uint32_t f = 0; f < it->nframes && !err; f++) {
+        size_t off = 0;
+        const uint8_t *leaf;
+        size_t ll;
+        while (!err && afs_seg_record_next(&leaf, &ll, &it->frames[f], &off))
+            err = verify_entry(v, leaf, ll);
+    }
+    if (!err && it->status) {
+        afs_error_set(it->status, "%s", it->msg);
+        err = fail_entry(v, it->fail_seq, AUDITFS_EVERIFY);
+    }
+    v->r->segments++;
+    return err;
+}
+
+/*
+ * Verifies the collected segments in order; a worker thread reads and decodes the next ones
+ * meanwhile. walk_err (0 or an error already set while walking seg/) is reported after the
+ * segments before it, where the sequential walk met it. Falls back to reading in this thread if
+ * the worker cannot start.
+ */
+static int
+verify_collected(vstate *v, int walk_err)
+{
+    afs_segfetch *f = NULL;
+    char walk_msg[512] = "";
+    int err = 0;
+    if (walk_err)
+        snprintf(walk_msg, sizeof walk_msg, "%s", auditfs_error_last());
+    if (v->nsegs && afs_segfetch_start(&f, v->l->path, v->soids, v->spaths, v->nsegs) != 0) {
+        auditfs_error_clear();
+        f = NULL;
+    }
+    for (size_t k = 0; k < v->nsegs && !err; k++) {
+        if (f) {
+            err = verify_fetched(v, v->spaths[k], afs_segfetch_next(f));
+            afs_segfetch_done(f);
+        } else {
+            git_tree_entry *te = NULL;
+            git_tree *root = v->l->tree;
+            if (git_tree_entry_bypath(&te, root, v->spaths[k]) < 0) {
+                afs_error_git(AUDITFS_EVERIFY, "%s: unreadable segment", v->spaths[k]);
+                err = fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
+                break;
+            }
+            err = verify_segment(v, te, v->spaths[k]);
+            git_tree_entry_free(te);
+        }
+    }
+    afs_segfetch_free(f);
+    if (!err && walk_err) {
+        afs_error_set(walk_err, "%s", walk_msg);
+        err = fail_entry(v, v->next_seq, walk_err);
     }
     return err;
 }
@@ -905,9 +1013,13 @@ verify_common(auditfs_verify_report *report, auditfs_ledger *l, const auditfs_ve
             err = afs_error_git(AUDITFS_EVERIFY, "seg/: unreadable");
             goto cleanup;
         }
-        err = walk_segments(&v, st, "seg", 0, 0);
+        int werr = walk_segments(&v, st, "seg", 0, 0);
         git_tree_free(st);
         git_tree_entry_free(segs);
+        if (werr == AUDITFS_ENOMEM)
+            err = werr;
+        else
+            err = verify_collected(&v, werr);
         if (err)
             goto cleanup;
     }
@@ -958,6 +1070,8 @@ cleanup:
         report->entries = v.next_seq;
     free(v.cps);
     free(v.tiles);
+    free(v.soids);
+    free(v.spaths);
     afs_buf_release(&v.frame);
     return err;
 }

@@ -31,7 +31,9 @@
 #include "auditfs/proof.h"
 #include "auditfs/query.h"
 #include "entry.h"
+#include "index.h"
 #include "progress.h"
+#include "segfetch.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -691,6 +693,11 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     char acc[16];
     int err = 0;
+    /* segments read and decoded ahead by a worker thread (segfetch.c), when it starts */
+    afs_segfetch *sf = NULL;
+    afs_segitem *it = NULL;
+    git_oid *soids = NULL;
+    char(*spaths)[64] = NULL;
     memset(&ix, 0, sizeof ix);
     if (!dctx)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
@@ -703,9 +710,21 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
     }
     if ((err = collect_segs(&refs, &nrefs, &caprefs, repo, segt, 0, acc)) != 0)
         goto done;
-    for (size_t si = 0; si < nrefs && st->next < to; si++) {
-        if (refs[si].first < st->next)
-            continue;
+    size_t s0 = 0;
+    while (s0 < nrefs && refs[s0].first < st->next)
+        s0++;
+    if (nrefs > s0 && (soids = malloc((nrefs - s0) * sizeof *soids)) != NULL &&
+        (spaths = malloc((nrefs - s0) * sizeof *spaths)) != NULL) {
+        for (size_t k = s0; k < nrefs; k++) {
+            git_oid_cpy(&soids[k - s0], &refs[k].id);
+            afs_seg_path(spaths[k - s0], refs[k].first);
+        }
+        if (afs_segfetch_start(&sf, git_repository_path(repo), soids, spaths, nrefs - s0) != 0) {
+            auditfs_error_clear(); /* read them in this thread */
+            sf = NULL;
+        }
+    }
+    for (size_t si = s0; si < nrefs && st->next < to; si++) {
         vseg s;
         memset(&s, 0, sizeof s);
         s.id = refs[si].id;
@@ -717,15 +736,28 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
                                 (unsigned long long)(s.first - 1));
             goto done;
         }
-        if (git_blob_lookup(&blob, repo, &s.id) < 0) {
-            err = afs_error_git(AUDITFS_EVERIFY, "%s: cannot read the segment", s.where);
-            goto done;
-        }
-        const uint8_t *data = git_blob_rawcontent(blob);
-        size_t dlen = (size_t)git_blob_rawsize(blob);
-        if ((err = afs_seg_index_parse(&ix, data, dlen, s.where)) != 0) {
-            err = AUDITFS_EVERIFY;
-            goto done;
+        const uint8_t *data = NULL;
+        size_t dlen = 0;
+        if (sf) {
+            it = afs_segfetch_next(sf);
+            if (it->status && it->kind == AFS_SEGFETCH_UNREADABLE) {
+                err = afs_error_set(AUDITFS_EVERIFY, "%s", it->msg);
+                goto done;
+            }
+            afs_seg_index_release(&ix);
+            ix = it->ix; /* taken over: released with this segment */
+            memset(&it->ix, 0, sizeof it->ix);
+        } else {
+            if (git_blob_lookup(&blob, repo, &s.id) < 0) {
+                err = afs_error_git(AUDITFS_EVERIFY, "%s: cannot read the segment", s.where);
+                goto done;
+            }
+            data = git_blob_rawcontent(blob);
+            dlen = (size_t)git_blob_rawsize(blob);
+            if ((err = afs_seg_index_parse(&ix, data, dlen, s.where)) != 0) {
+                err = AUDITFS_EVERIFY;
+                goto done;
+            }
         }
         if (ix.first_seq != s.first) {
             err = afs_error_set(AUDITFS_EVERIFY, "%s: its index starts at entry %llu", s.where,
@@ -739,12 +771,20 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
             size_t off = 0;
             const uint8_t *leaf;
             size_t len;
-            if ((err = afs_seg_frame_decode(&frame, dctx, &ix, fi, data, dlen, s.where)) != 0) {
+            afs_buf *fb = &frame;
+            if (it) {
+                if (fi >= it->nframes) { /* the worker could not decode it */
+                    err = afs_error_set(AUDITFS_EVERIFY, "%s", it->msg);
+                    goto done;
+                }
+                fb = &it->frames[fi];
+            } else if ((err = afs_seg_frame_decode(&frame, dctx, &ix, fi, data, dlen, s.where)) !=
+                       0) {
                 err = AUDITFS_EVERIFY;
                 goto done;
             }
             afs_sha256_init(&fd);
-            while (afs_seg_record_next(&leaf, &len, &frame, &off)) {
+            while (afs_seg_record_next(&leaf, &len, fb, &off)) {
                 auditfs_entry e;
                 auditfs_hash h;
                 uint64_t seq = st->next;
@@ -797,11 +837,18 @@ scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tr
         afs_seg_index_release(&ix);
         git_blob_free(blob);
         blob = NULL;
+        if (it) {
+            afs_segfetch_done(sf);
+            it = NULL;
+        }
     }
     if (st->next != to)
         err = afs_error_set(AUDITFS_EVERIFY, "entries %llu..%llu: no segment holds them",
                             (unsigned long long)st->next, (unsigned long long)(to - 1));
 done:
+    afs_segfetch_free(sf); /* stops the worker first: it must not write items being freed */
+    free(soids);
+    free(spaths);
     afs_seg_index_release(&ix);
     git_blob_free(blob);
     git_tree_free(segt);
@@ -1827,6 +1874,45 @@ frame_peek(centry **out, int *owned, auditfs_view *v, uint32_t fi, int *first)
 }
 
 /*
+ * The seqs in [lo, hi) that may match q. From this party's authenticated query index when there
+ * is a usable one (index.c: a forged, foreign or damaged index is ignored or widens the set, and
+ * every candidate is still read from a verified frame and matched), else all of [lo, hi). The
+ * index is opened for each result computed, so an index updated while mounted is picked up; it
+ * must be a prefix of the tree the mount opened (v->l), which the pinned tree extends.
+ */
+static int
+query_candidates(afs_ivals *out, auditfs_view *v, const auditfs_query *q, uint64_t lo,
+                 uint64_t hi)
+{
+    afs_ivals all = AFS_IVALS_INIT, range = AFS_IVALS_INIT;
+    afs_index *ix = NULL;
+    char why[200];
+    int err;
+    pthread_mutex_lock(&v->git_lock);
+    err = afs_index_open(&ix, v->l, why, sizeof why);
+    pthread_mutex_unlock(&v->git_lock);
+    if (err) { /* slower, never wrong: scan */
+        auditfs_error_clear();
+        ix = NULL;
+    }
+    if ((err = afs_ivals_push(&range, lo, hi)) != 0)
+        goto done;
+    if (!ix) {
+        *out = range;
+        range = (afs_ivals)AFS_IVALS_INIT;
+        goto done;
+    }
+    if ((err = afs_query_index_candidates(&all, ix, q, v->cp.size)) != 0)
+        goto done;
+    err = afs_ivals_intersect(out, &all, &range);
+done:
+    afs_index_close(ix);
+    afs_ivals_release(&all);
+    afs_ivals_release(&range);
+    return err;
+}
+
+/*
  * The result of q over the pinned checkpoint (lock held): for every entry, in ledger order, the
  * bytes `auditfs query` prints (AUDITFS_QUERY_PAYLOADS), taken only from verified frames.
  */
@@ -1861,23 +1947,37 @@ query_compute(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_query *q, 
     hi = a < hi ? a : hi;
     if (lo >= hi || v->nframes == 0)
         return 0;
-    for (uint32_t fi = frame_of(v, lo); fi < v->nframes && !err; fi++) {
+    afs_ivals cand = AFS_IVALS_INIT;
+    if ((err = query_candidates(&cand, v, q, lo, hi)) != 0)
+        return err;
+    /* every frame holding a candidate, once, in ledger order; k walks the candidate intervals */
+    size_t k = 0;
+    uint64_t pos = cand.n ? cand.v[0][0] : hi;
+    while (k < cand.n && !err) {
+        uint32_t fi = frame_of(v, pos);
         vframe *f = &v->frames[fi];
+        uint64_t fend = f->first_seq + f->count;
         centry *c = NULL;
         int owned = 0;
-        if (f->first_seq >= hi)
+        if (pos >= fend) { /* cannot happen for pos < cp.size; do not loop */
+            err = afs_error_set(AUDITFS_EVERIFY, "entry %llu is in no frame",
+                                (unsigned long long)pos);
             break;
+        }
         if ((err = frame_peek(&c, &owned, v, fi, first)) != 0)
             break;
-        for (uint32_t i = 0; i < f->count && !err; i++) {
-            uint64_t seq = f->first_seq + i;
+        for (uint64_t seq = pos; seq < fend && k < cand.n && !err; seq++) {
             const uint8_t *leaf;
             size_t len;
             auditfs_entry e;
-            if (seq < lo)
-                continue;
-            if (seq >= hi)
-                break;
+            if (seq >= cand.v[k][1]) {
+                if (++k == cand.n)
+                    break;
+                seq = cand.v[k][0];
+                if (seq >= fend)
+                    break;
+            }
+            pos = seq + 1;
             leaf_in(c, f, seq, &leaf, &len, NULL);
             if (auditfs_entry_parse(&e, leaf, len) != 0 || e.seq != seq) {
                 err = afs_error_set(AUDITFS_EVERIFY, "entry %llu no longer parses",
@@ -1910,7 +2010,13 @@ query_compute(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_query *q, 
             centry_free(c);
         else
             frame_put(v, c);
+        /* the next candidate: the rest of interval k, or the start of the next one */
+        while (k < cand.n && pos >= cand.v[k][1])
+            k++;
+        if (k < cand.n && pos < cand.v[k][0])
+            pos = cand.v[k][0];
     }
+    afs_ivals_release(&cand);
     return err;
 }
 

@@ -17,19 +17,16 @@ $A notice --ledger $L --key key --title "n" sla.md >/dev/null
 $A append --ledger $L --key key --stream api r2 >/dev/null
 check "the untouched ledger verifies" $A verify --ledger $L --key key.pub
 
-objects=$(find $L/objects -type f -path '*/objects/??/*' | sort)
+# every object, loose or in a batch's pack: one byte flipped in its stored bytes
+objects=$(all_objects $L | sort -u)
 n=0; detected=0; missed=""
-for f in $objects; do
-    size=$(stat -c %s "$f")
+for oid in $objects; do
+    read -r f _ _ <<<"$(obj_bytes $L $oid)"
     cp -p "$f" "$WORK/orig"
-    chmod u+w "$f"
-    off=$(( (size * 37 / 100) + (n % 5) ))
-    [ $off -ge $size ] && off=$((size - 1))
-    byte=$(od -An -tu1 -j $off -N1 "$f" | tr -d ' ')
-    printf "$(printf '\\%03o' $(( (byte ^ 0x20) & 255 )))" | dd of="$f" bs=1 seek=$off conv=notrunc 2>/dev/null
+    flip_obj $L $oid $(( 37 + n % 5 )) 0x20
     n=$((n + 1))
     if $A verify --ledger $L --key key.pub >/dev/null 2>"$WORK/verr"; then
-        missed="$missed $f"
+        missed="$missed $oid"
     else
         detected=$((detected + 1))
     fi

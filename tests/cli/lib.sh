@@ -6,6 +6,8 @@ PASS=0
 FAIL=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/auditfs-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+# never the user's state directory (it holds the index key, issue 13)
+export AUDITFS_STATE="$WORK/.state"
 cd "$WORK" || exit 1
 
 ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
@@ -37,4 +39,37 @@ finish() {
 # records N [SEED]: N JSON audit lines
 records() {
     awk -v n="$1" -v s="${2:-1}" 'BEGIN { for (i = 0; i < n; i++) printf "{\"seq\":%d,\"actor\":\"ops-%d\",\"action\":\"ecs:StopInstance\",\"resource\":\"i-%06d\",\"result\":\"success\"}\n", i, (i * 7 + s) % 13, i * s }'
+}
+# obj_bytes LEDGER OID: "FILE OFFSET LENGTH" of where the object's stored bytes are: its loose
+# file, or its entry in a pack (writers put each batch in one pack since issue 13)
+obj_bytes() {
+    local f=$1/objects/${2:0:2}/${2:2} idx off next
+    if [ -f "$f" ]; then echo "$f 0 $(stat -c %s "$f")"; return 0; fi
+    for idx in "$1"/objects/pack/pack-*.idx; do
+        [ -f "$idx" ] || continue
+        off=$(git show-index <"$idx" | awk -v o="$2" '$2 == o { print $1 }')
+        [ -n "$off" ] || continue
+        next=$(git show-index <"$idx" | awk -v o="$off" '$1 > o + 0 { print $1 }' | sort -n | head -n 1)
+        [ -n "$next" ] || next=$(( $(stat -c %s "${idx%.idx}.pack") - 20 ))
+        echo "${idx%.idx}.pack $off $((next - off))"
+        return 0
+    done
+    return 1
+}
+# all_objects LEDGER: every object id, loose or packed
+all_objects() {
+    local idx
+    find "$1/objects" -type f -path '*/objects/??/*' | sed 's|.*/objects/\(..\)/|\1|'
+    for idx in "$1"/objects/pack/pack-*.idx; do [ -f "$idx" ] && git show-index <"$idx" | awk '{ print $2 }'; done
+}
+# flip_obj LEDGER OID [PERCENT [MASK]]: xors MASK (0x55) into the byte PERCENT (50) % into the
+# object's stored bytes
+flip_obj() {
+    local loc f off len byte
+    loc=$(obj_bytes "$1" "$2") || return 1
+    read -r f off len <<<"$loc"
+    off=$((off + len * ${3:-50} / 100))
+    chmod u+w "$f"
+    byte=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+    printf "$(printf '\\%03o' $(( (byte ^ ${4:-0x55}) & 255 )))" | dd of="$f" bs=1 seek="$off" conv=notrunc 2>/dev/null
 }

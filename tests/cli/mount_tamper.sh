@@ -37,8 +37,8 @@ api_size=$(stat -c %s $M/streams/api/all.jsonl)
 $T cmp -s $M/streams/auth/all.jsonl auth.jsonl && ok "before: auth reads" || not_ok "before: auth"
 
 # tamper underneath the live mount: the first api segment and one document
-flip "$(objfile $L seg/000/000/000/000)"
-flip "$(objfile $L doc/sla/v1)"
+flip_obj $L "$(git -C $L rev-parse main:seg/000/000/000/000)"
+flip_obj $L "$(git -C $L rev-parse main:doc/sla/v1)"
 
 expect_fail_with "Input/output error" "reading a damaged stream is EIO" $T cat $M/streams/api/all.jsonl
 expect_fail_with "Input/output error" "the day file over the damaged part is EIO" $T sh -c "cat $M/streams/api/*/*/*.jsonl"
@@ -80,7 +80,7 @@ start_mount $M3 multi.log --ledger acme=$WORK/acme --key acme=acme.key.pub --led
 # served (it is the pinned, verified content); damage shows on reads that reach the repository
 $T cmp -s $M3/globex/streams/api/all.jsonl g.jsonl && [ "$(stat -c %s $M3/acme/streams/api/all.jsonl)" = "$(wc -c < a.jsonl)" ] && ok "both ledgers serve their own tree" || not_ok "multi data"
 $T cmp -s $M3/acme/key.pub acme.key.pub && $T cmp -s $M3/globex/key.pub globex.key.pub && ok "each with its own key" || not_ok "multi keys"
-flip "$(objfile $WORK/acme seg/000/000/000/000)"
+flip_obj $WORK/acme "$(git -C $WORK/acme rev-parse main:seg/000/000/000/000)"
 expect_fail_with "Input/output error" "the tampered ledger's stream is EIO" $T cat $M3/acme/entries/5
 $T cmp -s $M3/globex/streams/api/all.jsonl g.jsonl && ok "the other ledger is undisturbed" || not_ok "globex disturbed"
 grep -q "acme: EIO: entries" multi.log && ok "the report names the ledger" || not_ok "multi log: $(cat multi.log)"

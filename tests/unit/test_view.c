@@ -262,16 +262,19 @@ Test(view, damage_is_isolated)
     fixture f;
     auditfs_view *v = NULL;
     auditfs_view_stat st;
-    char cmd[512], buf[256];
+    char cmd[1024], buf[256];
     size_t n;
     int first = 0;
     setup(&f);
     cr_assert_eq(auditfs_view_open(&v, f.ledger, f.v, NULL), 0, "%s", auditfs_error_last());
-    /* corrupt the first segment's loose object in place */
+    /* corrupt the first segment's stored bytes in place (loose, or in its batch's pack) */
     snprintf(cmd, sizeof cmd,
              "cd '%s' && o=$(git rev-parse main:seg/000/000/000/000) && "
-             "f=objects/$(echo $o | cut -c1-2)/$(echo $o | cut -c3-) && chmod u+w $f && printf 'XXXXXXXX' | dd of=$f bs=1 seek=40 conv=notrunc "
-             "2>/dev/null",
+             "f=objects/$(echo $o | cut -c1-2)/$(echo $o | cut -c3-) && off=40 && "
+             "if [ ! -f $f ]; then for i in objects/pack/pack-*.idx; do "
+             "p=$(git show-index < $i | awk -v o=$o '$2 == o { print $1 + 40 }'); "
+             "if [ -n \"$p\" ]; then f=${i%%.idx}.pack; off=$p; fi; done; fi && "
+             "chmod u+w $f && printf 'XXXXXXXX' | dd of=$f bs=1 seek=$off conv=notrunc 2>/dev/null",
              f.ledger);
     cr_assert_eq(system(cmd), 0);
     cr_assert_eq(auditfs_view_lookup_path(&st, v, "streams/api/all.jsonl"), 0);

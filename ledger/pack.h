@@ -1,0 +1,61 @@
+/*
+ * ledger/pack.h - one git pack per batch (writer), and a checked reader for packs (odb.c).
+ */
+#ifndef AUDITFS_PACK_H
+#define AUDITFS_PACK_H
+
+#include <git2.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Largest object read or written (segments are a few MiB; documents up to 1 GiB). */
+#define AFS_MAX_OBJECT ((size_t)1 << 30)
+/** Largest commit, tree or tag (a ledger's trees hold at most ~1000 names: tens of KiB). */
+#define AFS_MAX_META ((size_t)16 << 20)
+
+/* ---- writing: objects go to objects/pack/tmp_pack_* until afs_packw_finish ---- */
+typedef struct afs_packw afs_packw;
+/** Starts an empty pack under objects_dir (the file is created on the first object). */
+int afs_packw_new(afs_packw **out, const char *objects_dir);
+/** Appends one object (stored deflate); a no-op if this pack already holds it. */
+int afs_packw_add(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
+                  size_t len);
+/** 1 with type and size if the pending pack holds oid. */
+int afs_packw_header(const afs_packw *w, const git_oid *oid, git_object_t *type, size_t *len);
+/** Reads a pending object back (*data malloc'd). 0, GIT_ENOTFOUND or -1. */
+int afs_packw_read(const afs_packw *w, const git_oid *oid, void **data, size_t *len,
+                   git_object_t *type);
+/** Objects in the pending pack. */
+size_t afs_packw_count(const afs_packw *w);
+/**
+ * Writes the trailer and the .idx (version 2), fsyncs both, renames them to
+ * objects/pack/pack-<sha>.{pack,idx} (.idx last) and fsyncs the directory. After it returns 0,
+ * every object added is durable; name is "pack-<sha>" ("" if the pack was empty). The writer is
+ * then empty and can take the next batch.
+ */
+int afs_packw_finish(afs_packw *w, char name[64]);
+/** Drops the pending objects (deletes the temporary file). */
+void afs_packw_abort(afs_packw *w);
+void afs_packw_free(afs_packw *w);
+
+/* ---- reading: every pack's .idx checked on load, every object read checked ---- */
+typedef struct afs_packset afs_packset;
+int afs_packset_new(afs_packset **out, const char *objects_dir);
+/**
+ * Reads an undeltified object (*data from alloc, or only type/len when data is NULL). Returns 0,
+ * GIT_ENOTFOUND (not in a pack, or stored as a delta: libgit2's pack reader takes it), or -1
+ * with a git error set (damaged). Rescans objects/pack/ on a miss when the directory changed.
+ */
+int afs_packset_read(afs_packset *ps, const git_oid *oid, void **data, size_t *len,
+                     git_object_t *type, void *(*alloc)(void *, size_t), void *alloc_ctx);
+/** 1 if some loaded pack lists oid (after a rescan when the directory changed). */
+int afs_packset_exists(afs_packset *ps, const git_oid *oid);
+/** Loads objects/pack/<name>.idx (a pack this process just wrote). */
+int afs_packset_add(afs_packset *ps, const char *name);
+/** This process holds the writer lock: misses never rescan (after the first scan). */
+void afs_packset_writer(afs_packset *ps);
+/** Rescans objects/pack/ now. */
+int afs_packset_refresh(afs_packset *ps);
+void afs_packset_free(afs_packset *ps);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * ledger/segfetch.h - segments read and zstd-decoded ahead, in order, by a worker thread.
+ */
+#ifndef AUDITFS_SEGFETCH_H
+#define AUDITFS_SEGFETCH_H
+
+#include "internal.h"
+#include "segment.h"
+
+#include <git2.h>
+
+enum { AFS_SEGFETCH_UNREADABLE = 1, AFS_SEGFETCH_FRAME = 2 };
+
+/** One segment, decoded. Only frames [0, nframes) are valid. */
+typedef struct afs_segitem {
+    int status;        /* 0, or AUDITFS_EVERIFY with msg */
+    int kind;          /* AFS_SEGFETCH_*: unreadable (object or index), or frame fail_seq */
+    char msg[512];
+    uint64_t fail_seq; /* AFS_SEGFETCH_FRAME: first seq of the frame that did not decode */
+    uint64_t first_seq; /* from the segment's index */
+    uint32_t nframes, total, cap;
+    afs_buf *frames;
+    afs_seg_index ix; /* the segment's parsed index (valid unless kind is UNREADABLE) */
+} afs_segitem;
+
+typedef struct afs_segfetch afs_segfetch;
+/**
+ * Starts a worker that reads the n segment blobs oids (named paths, for messages) of the ledger
+ * at path, in order, through its own repository handle. oids and paths must outlive it.
+ */
+int afs_segfetch_start(afs_segfetch **out, const char *path, const git_oid *oids,
+                       char (*paths)[64], size_t n);
+/** The next segment in order (blocks until it is ready); call afs_segfetch_done after use. */
+afs_segitem *afs_segfetch_next(afs_segfetch *f);
+void afs_segfetch_done(afs_segfetch *f);
+/** Stops the worker (also early) and frees everything. */
+void afs_segfetch_free(afs_segfetch *f);
+
+#endif
