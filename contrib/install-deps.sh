@@ -6,7 +6,8 @@ pkgs=(build-essential meson ninja-build pkg-config git python3
       libfuse3-dev fuse3 libcriterion-dev
       clang libclang-rt-14-dev
       golang-go golang-golang-x-mod-dev
-      attr jq time)
+      attr jq time
+      strace)
 if [ "${1:-}" = "--list" ]; then
     printf '%s\n' "${pkgs[@]}"
     exit 0

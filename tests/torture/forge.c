@@ -17,6 +17,15 @@
  *                                its (new) size: an old, genuinely signed checkpoint
  *   --resign KEYFILE             each commit gets a checkpoint of its real size and root signed
  *                                with KEYFILE (another key: case e; the ledger's key: case f)
+ * Single defects, each behind otherwise valid signatures and roots when combined with
+ * `--resign` and the ledger's own key (tests/cli/cli_forge.sh: every one must fail verify):
+ *   --break-prev SEQ             entry SEQ's prev is not the leaf hash of the entry before (the
+ *                                chain continues from SEQ's real leaf hash)
+ *   --back-time SEQ              entry SEQ's time is one second before the entry before it
+ *   --bad-seq SEQ                entry SEQ's seq header says SEQ + 1
+ *   --origin-at K ORIGIN         commit K (0 = the oldest) is signed with another origin
+ *   --cp-file K FILE             commit K's checkpoint is FILE, as is (e.g. a genuinely signed
+ *                                checkpoint of the same size taken from another ledger)
  *
  *   forge sign-note KEYFILE      signs standard input as a note (for the hostile corpus)
  *
@@ -198,7 +207,8 @@ static int
 usage(void)
 {
     fputs("usage: forge LEDGER modify SEQ | truncate M | remove SEQ | swap I J | none\n"
-          "             [--cp keep|old] [--resign KEYFILE]\n"
+          "             [--cp keep|old] [--resign KEYFILE] [--break-prev SEQ]\n"
+          "             [--back-time SEQ] [--bad-seq SEQ] [--origin-at K ORIGIN] [--cp-file K FILE]\n"
           "       forge sign-note KEYFILE < TEXT\n",
           stderr);
     return 2;
@@ -212,7 +222,10 @@ main(int argc, char **argv)
     if (argc < 3)
         return usage();
     const char *path = argv[1], *mode = argv[2], *cp_policy = "keep", *resign = NULL;
+    const char *origin_at_name = NULL, *cp_file = NULL;
     uint64_t a1 = 0, a2 = 0;
+    uint64_t break_prev = UINT64_MAX, back_time = UINT64_MAX, bad_seq = UINT64_MAX;
+    uint64_t origin_at = UINT64_MAX, cp_file_at = UINT64_MAX;
     int ai = 3;
     if (!strcmp(mode, "modify") || !strcmp(mode, "truncate") || !strcmp(mode, "remove")) {
         if (argc < 4 || parse_u64(&a1, argv[3]))
@@ -231,15 +244,34 @@ main(int argc, char **argv)
         return usage();
     }
     for (; ai < argc; ai++) {
+        int ok_arg = 1;
         if (!strcmp(argv[ai], "--cp") && ai + 1 < argc)
             cp_policy = argv[++ai];
         else if (!strcmp(argv[ai], "--resign") && ai + 1 < argc)
             resign = argv[++ai];
-        else
+        else if (!strcmp(argv[ai], "--break-prev") && ai + 1 < argc)
+            ok_arg = !parse_u64(&break_prev, argv[++ai]);
+        else if (!strcmp(argv[ai], "--back-time") && ai + 1 < argc)
+            ok_arg = !parse_u64(&back_time, argv[++ai]);
+        else if (!strcmp(argv[ai], "--bad-seq") && ai + 1 < argc)
+            ok_arg = !parse_u64(&bad_seq, argv[++ai]);
+        else if (!strcmp(argv[ai], "--origin-at") && ai + 2 < argc) {
+            ok_arg = !parse_u64(&origin_at, argv[++ai]);
+            origin_at_name = argv[++ai];
+        } else if (!strcmp(argv[ai], "--cp-file") && ai + 2 < argc) {
+            ok_arg = !parse_u64(&cp_file_at, argv[++ai]);
+            cp_file = argv[++ai];
+        } else
+            return usage();
+        if (!ok_arg)
             return usage();
     }
     if (strcmp(cp_policy, "keep") && strcmp(cp_policy, "old"))
         return usage();
+    if (origin_at_name && !resign) {
+        fprintf(stderr, "forge: --origin-at needs --resign\n");
+        return 2;
+    }
 
     auditfs_ledger *l = NULL;
     auditfs_signer *key = NULL;
@@ -385,6 +417,17 @@ main(int argc, char **argv)
                 }
                 e.seq = pos;
                 e.prev = prev;
+                if (pos == break_prev)
+                    e.prev.b[0] ^= 1;
+                if (pos == bad_seq)
+                    e.seq = pos + 1;
+                if (pos == back_time && pos > 0) {
+                    auditfs_entry before;
+                    if (auditfs_entry_parse(&before, leaves[order[pos - 1]].data,
+                                            leaves[order[pos - 1]].len) != 0)
+                        return die("parse");
+                    e.time_us = before.time_us - 1000000;
+                }
                 if (!strcmp(mode, "modify") && o == a1) {
                     if (e.has_content || e.payload_len == 0) {
                         fprintf(stderr, "forge: entry %llu has no payload to modify\n",
@@ -443,11 +486,18 @@ main(int argc, char **argv)
                 return die_git("partial tile");
         }
         git_oid cpid = cs[k].cp_blob;
-        if (key) {
+        if (k == cp_file_at) {
+            char *note = NULL;
+            size_t nl;
+            if (afs_read_file(&note, &nl, cp_file, 1 << 16) != 0 ||
+                git_blob_create_from_buffer(&cpid, repo, note, nl) < 0)
+                return die(cp_file);
+            free(note);
+        } else if (key) {
             auditfs_checkpoint ck;
             char *note = NULL;
             size_t nl;
-            snprintf(ck.origin, sizeof ck.origin, "%s", origin);
+            snprintf(ck.origin, sizeof ck.origin, "%s", k == origin_at ? origin_at_name : origin);
             ck.size = tiles->size;
             afs_tiles_root(&ck.root, tiles);
             if (auditfs_checkpoint_sign(&note, &nl, &ck, key) != 0 ||
