@@ -34,6 +34,8 @@ for line in open(trace):
         events.append(("ack", args[:60]))
     elif call in ("write", "pwrite64") and "/objects/" in args.split(",")[0]:
         events.append(("objwrite", args[:80]))
+    elif "/logs/" in args.split(",")[0]:
+        continue  # the reflog is not the ref
     elif call.startswith("rename") or call.startswith("link"):
         if re.search(r'refs/heads/main\.lock", .*refs/heads/main"', args):
             events.append(("refmove", args[:100]))
@@ -75,7 +77,7 @@ for kind, detail in events:
             problems.append("refs/heads/ was not fsynced after the rename")
     if problems:
         print(f"{what}: acknowledgment {acks} ({detail}): {'; '.join(problems)}; "
-              f"order seen: {' '.join(window)}")
+              f"order seen (last 12): {' '.join(window[-12:])}")
         sys.exit(1)
     window = []
 print(acks)

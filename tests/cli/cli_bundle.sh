@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# verify-bundle and the files only MANIFEST.sha256 protects: a same-length change to one of them
+# (the bundle's copy of the public key, its query) must fail, and so must a same-length change
+# to the manifest itself. Length-only comparisons of the manifest pass every other bundle test
+# (tests/mutation/ mutant bundle-manifest-length-only).
+source "$(dirname "$0")/lib.sh"
+export AUDITFS_STATE=$WORK/state
+A=$AUDITFS
+now() { date -u +%FT%T.%6NZ; }
+
+$A keygen acme-ledger -o ak >/dev/null 2>&1
+$A init --ledger acme --key ak 2>/dev/null
+records 50 | $A append --ledger acme --key ak --stream api --tenant acme >/dev/null
+sleep 0.05; T1=$(now); sleep 0.05
+printf '{"actor":"ops-7","action":"ecs:StopInstance","resource":"i-1"}\n' |
+    $A append --ledger acme --key ak --stream api --tenant acme >/dev/null
+sleep 0.05; T2=$(now)
+check "incident writes a bundle" $A incident --since $T1 --until $T2 resource=i-1 --tenant acme \
+    --ledger acme=acme --key acme=ak.pub -o B
+check "verify-bundle passes on the untouched bundle" $A verify-bundle B --key acme=ak.pub
+
+# same_length FILE: changes one character of FILE (in a copy T of B) keeping its length
+same_length() {
+    rm -rf T && cp -r B T
+    python3 - "T/$1" <<'EOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+for i in range(len(b) // 2, len(b)):
+    c = chr(b[i])
+    if c.isalnum():
+        b[i] = ord("B" if c == "A" else "A") if c.isalpha() else ord("1" if c == "0" else "0")
+        break
+else:
+    sys.exit("no character to change")
+open(p, "wb").write(bytes(b))
+EOF
+    [ "$(stat -c %s "T/$1")" = "$(stat -c %s "B/$1")" ] && ! cmp -s "T/$1" "B/$1"
+}
+for f in ledgers/acme/key.pub query.txt; do
+    if [ -f "B/$f" ] && same_length "$f"; then
+        expect_exit 1 "a same-length change to $f (protected only by the manifest) fails" \
+            $A verify-bundle T --key acme=ak.pub
+        expect_out "FAIL: manifest: $f" "the failure names $f"
+    else
+        not_ok "the bundle has no $f to change"
+    fi
+done
+# the manifest changed in place (one hash digit): nothing else differs
+same_length MANIFEST.sha256 && expect_exit 1 "a same-length change to MANIFEST.sha256 fails" \
+    $A verify-bundle T --key acme=ak.pub
+
+finish
