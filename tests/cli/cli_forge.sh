@@ -64,9 +64,9 @@ forged F none --resign key --bad-seq 420 || not_ok "forge --bad-seq: $(cat "$WOR
 verify_fails F 'entry 420: leaf says seq 421' \
     "a leaf whose seq is not its position fails, naming the entry"
 
-forged F none --resign key --origin-at 2 other.example ||
+forged F none --resign key --origin-at 2 forge.other.example ||
     not_ok "forge --origin-at: $(cat "$WORK/.forge")"
-verify_fails F 'commit [0-9a-f]{7,}.*origin "other.example"' \
+verify_fails F 'commit [0-9a-f]{7,}.*origin "forge.other.example"' \
     "one commit signed by the same key for another origin fails, naming the commit"
 
 # A historical checkpoint with another root: a second ledger, same key and origin, signs a
@@ -89,5 +89,25 @@ verify_fails F 'commit [0-9a-f]{7,}: checkpoint root for size 100 does not match
 # and the head alone does not give it away: the head checkpoint is the genuine one
 cmp -s <(git -C F cat-file blob main:checkpoint) <(git -C L cat-file blob main:checkpoint) &&
     ok "the forged ledger's head checkpoint is the genuine one" || not_ok "head checkpoint changed"
+
+# The mount pins only a ledger that verifies: a broken chain under valid signatures and roots,
+# and entries that no longer hash to the (genuine) signed root, are both refused at pin time.
+if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1 && (exec 3<>/dev/fuse) 2>/dev/null; then
+    mount_refused() { # mount_refused LEDGER PATTERN DESCRIPTION
+        mkdir -p "$WORK/mnt"
+        timeout 20 $A mount -f --ledger "$1" --key key.pub "$WORK/mnt" >/dev/null 2>"$WORK/.err"
+        local rc=$?
+        mountpoint -q "$WORK/mnt" && fusermount3 -uz "$WORK/mnt"
+        if [ $rc -eq 1 ] && grep -qE -- "$2" "$WORK/.err"; then ok "$3"; else
+            not_ok "$3 (exit $rc: $(head -c 300 "$WORK/.err"))"; fi
+    }
+    forged F none --resign key --break-prev 250 || not_ok "forge --break-prev: $(cat "$WORK/.forge")"
+    mount_refused F 'entry 250.*chain broken' "the mount refuses a broken prev chain, naming the entry"
+    # original tiles and checkpoints (they agree with each other), modified leaves
+    forged F modify 300 --stale-tiles || not_ok "forge modify: $(cat "$WORK/.forge")"
+    mount_refused F 'root|checkpoint' "the mount refuses entries that do not hash to the signed root"
+else
+    echo "ok - mount checks # SKIP FUSE is not available"
+fi
 
 finish

@@ -26,6 +26,8 @@
  *   --origin-at K ORIGIN         commit K (0 = the oldest) is signed with another origin
  *   --cp-file K FILE             commit K's checkpoint is FILE, as is (e.g. a genuinely signed
  *                                checkpoint of the same size taken from another ledger)
+ *   --stale-tiles                every commit keeps its original tiles (with the original
+ *                                checkpoints they hash to the signed roots; the leaves do not)
  *
  *   forge sign-note KEYFILE      signs standard input as a note (for the hostile corpus)
  *
@@ -130,6 +132,7 @@ full_tile_cb(unsigned level, uint64_t index, const uint8_t *hashes, void *payloa
 typedef struct walk_ctx {
     plist *out;
     int err;
+    int keep_tiles; /* --stale-tiles: tile/ is copied too */
 } walk_ctx;
 
 static int
@@ -140,7 +143,8 @@ walk_cb(const char *root, const git_tree_entry *te, void *payload)
     if (git_tree_entry_type(te) != GIT_OBJECT_BLOB)
         return 0;
     snprintf(path, sizeof path, "%s%s", root, git_tree_entry_name(te));
-    if (!strncmp(path, "seg/", 4) || !strncmp(path, "tile/", 5) || !strcmp(path, "checkpoint"))
+    if (!strncmp(path, "seg/", 4) || (!w->keep_tiles && !strncmp(path, "tile/", 5)) ||
+        !strcmp(path, "checkpoint"))
         return 0;
     if (plist_add(w->out, path, git_tree_entry_id(te)) != 0) {
         w->err = 1;
@@ -209,6 +213,7 @@ usage(void)
     fputs("usage: forge LEDGER modify SEQ | truncate M | remove SEQ | swap I J | none\n"
           "             [--cp keep|old] [--resign KEYFILE] [--break-prev SEQ]\n"
           "             [--back-time SEQ] [--bad-seq SEQ] [--origin-at K ORIGIN] [--cp-file K FILE]\n"
+          "             [--stale-tiles]\n"
           "       forge sign-note KEYFILE < TEXT\n",
           stderr);
     return 2;
@@ -226,6 +231,7 @@ main(int argc, char **argv)
     uint64_t a1 = 0, a2 = 0;
     uint64_t break_prev = UINT64_MAX, back_time = UINT64_MAX, bad_seq = UINT64_MAX;
     uint64_t origin_at = UINT64_MAX, cp_file_at = UINT64_MAX;
+    int stale_tiles = 0;
     int ai = 3;
     if (!strcmp(mode, "modify") || !strcmp(mode, "truncate") || !strcmp(mode, "remove")) {
         if (argc < 4 || parse_u64(&a1, argv[3]))
@@ -249,6 +255,8 @@ main(int argc, char **argv)
             cp_policy = argv[++ai];
         else if (!strcmp(argv[ai], "--resign") && ai + 1 < argc)
             resign = argv[++ai];
+        else if (!strcmp(argv[ai], "--stale-tiles"))
+            stale_tiles = 1;
         else if (!strcmp(argv[ai], "--break-prev") && ai + 1 < argc)
             ok_arg = !parse_u64(&break_prev, argv[++ai]);
         else if (!strcmp(argv[ai], "--back-time") && ai + 1 < argc)
@@ -464,20 +472,20 @@ main(int argc, char **argv)
         git_tree *ot = NULL;
         if (git_commit_lookup(&oc, repo, &cs[k].id) < 0 || git_commit_tree(&ot, oc) < 0)
             return die_git("original commit");
-        walk_ctx wc = {&all, 0};
+        walk_ctx wc = {&all, 0, stale_tiles};
         if (git_tree_walk(ot, GIT_TREEWALK_PRE, walk_cb, &wc) < 0 || wc.err)
             return die_git("walk");
         for (size_t i = 0; i < segs.n; i++)
             if (plist_add(&all, segs.v[i].path, &segs.v[i].id) != 0)
                 return die("out of memory");
-        for (size_t i = 0; i < fc.full_tiles.n; i++)
+        for (size_t i = 0; i < fc.full_tiles.n && !stale_tiles; i++)
             if (plist_add(&all, fc.full_tiles.v[i].path, &fc.full_tiles.v[i].id) != 0)
                 return die("out of memory");
         for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++) {
             unsigned w = afs_tiles_width(tiles, lv);
             char tp[AUDITFS_TILE_PATH_MAX];
             git_oid tid;
-            if (!w)
+            if (!w || stale_tiles)
                 continue;
             uint64_t idx = (8 * (lv + 1) >= 64) ? 0 : tiles->size >> (8 * (lv + 1));
             if (auditfs_tile_path(tp, lv, idx, w) != 0 ||
