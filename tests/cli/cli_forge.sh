@@ -23,9 +23,11 @@ records 400 2 >r2
 $A append --ledger L --key key --stream api --batch-bytes 20000 r2 >/dev/null
 records 100 3 >r3
 $A append --ledger L --key key --stream audit r3 >/dev/null
+records 10 4 >r4
+$A append --ledger L --key key --stream audit r4 >/dev/null # 600 -> 610: no tile completed
 N=$($A checkpoint --ledger L | sed -n 2p)
 C=$(git -C L rev-list --count main)
-[ "$N" = 600 ] && [ "$C" -ge 5 ] && ok "test ledger: $N entries in $C commits" ||
+[ "$N" = 610 ] && [ "$C" -ge 6 ] && ok "test ledger: $N entries in $C commits" ||
     not_ok "test ledger: $N entries in $C commits"
 
 # forged NAME ARGS...: NAME is a copy of L rewritten by `forge NAME ARGS...`
@@ -89,6 +91,85 @@ verify_fails F 'commit [0-9a-f]{7,}: checkpoint root for size 100 does not match
 # and the head alone does not give it away: the head checkpoint is the genuine one
 cmp -s <(git -C F cat-file blob main:checkpoint) <(git -C L cat-file blob main:checkpoint) &&
     ok "the forged ledger's head checkpoint is the genuine one" || not_ok "head checkpoint changed"
+
+# A checkpoint size that shrinks: commit 3 carries commit 1's genuine checkpoint (size 100)
+git -C L cat-file blob "$C1:checkpoint" >c1.cp
+forged F none --cp-file 3 c1.cp || not_ok "forge --cp-file: $(cat "$WORK/.forge")"
+verify_fails F 'commit [0-9a-f]{7,}: checkpoint size 100 is smaller than [0-9]+ before it' \
+    "a commit whose genuine but older checkpoint shrinks the size fails, naming the commit"
+
+# History rewritten with git alone (no key needed): commit K's tree changed, every later commit
+# re-created on top of it with its own tree, so every checkpoint stays genuine.
+export GIT_AUTHOR_NAME=forger GIT_AUTHOR_EMAIL=forger@example GIT_COMMITTER_NAME=forger \
+    GIT_COMMITTER_EMAIL=forger@example
+# rewrite_at K PATH CONTENT: copy L to F; in commit K (0 = init, "all", or "head") PATH holds
+# CONTENT (- removes it, @FILE is FILE's bytes)
+rewrite_at() {
+    local k=$1 path=$2 content=$3 i=0 parent= c tree blob last
+    rm -rf F && cp -a L F
+    last=$(($(git -C F rev-list --count main) - 1))
+    [ "$k" = head ] && k=$last
+    for c in $(git -C F rev-list --reverse main); do
+        tree=$(git -C F rev-parse "$c^{tree}")
+        if [ "$k" = all ] || [ $i -eq "$k" ]; then
+            GIT_INDEX_FILE=$WORK/idx git -C F read-tree "$tree"
+            if [ "$content" = - ]; then
+                GIT_INDEX_FILE=$WORK/idx git -C F update-index --force-remove "$path"
+            else
+                case $content in
+                @*) blob=$(git -C F hash-object -w "$(realpath "${content#@}")") ;;
+                *) blob=$(printf '%s' "$content" | git -C F hash-object -w --stdin) ;;
+                esac
+                GIT_INDEX_FILE=$WORK/idx git -C F update-index --add --cacheinfo "100644,$blob,$path"
+            fi
+            tree=$(GIT_INDEX_FILE=$WORK/idx git -C F write-tree)
+            rm -f "$WORK/idx"
+        fi
+        parent=$(git -C F commit-tree "$tree" ${parent:+-p $parent} -m "rewritten $i")
+        i=$((i + 1))
+    done
+    git -C F update-ref refs/heads/main "$parent"
+}
+rewrite_at 2 seg/000/000/000/000 "not the segment"
+verify_fails F 'commit [0-9a-f]{7,}: seg/000/000/000/000 was changed \(history rewritten\)' \
+    "an old commit whose segment differs from its successor's fails (history only appends)"
+rewrite_at 2 seg/000/000/000/999 "a segment that later vanished"
+verify_fails F 'commit [0-9a-f]{7,}: seg/000/000/000/999 was removed \(history rewritten\)' \
+    "a file of an old commit that is gone in its successor fails (history only appends)"
+# The head's tree holds nothing but what its entries imply
+rewrite_at head junk "x"
+verify_fails F "unexpected file 'junk' in the ledger tree" "an unexpected top-level file fails"
+rewrite_at head tile/0/999 "an extra tile"
+verify_fails F 'commit [0-9a-f]{7,}: tile/ holds [0-9]+ files, expected [0-9]+' "an extra file under tile/ fails"
+rewrite_at head doc/ghost/v1 "content no entry references"
+verify_fails F 'doc/ and notice/ hold 1 files but 0 entries reference content' \
+    "a document no entry references fails"
+# segments holding more entries than the head's checkpoint: the head keeps its 610 entries'
+# segments but carries its parent's genuine checkpoint (600) and tiles
+rm -rf F && cp -a L F
+T=$({ git -C F ls-tree main | grep -vE "$(printf '\t')(tile|checkpoint)\$"
+      git -C F ls-tree main~1 | grep -E "$(printf '\t')(tile|checkpoint)\$"; } | git -C F mktree) &&
+    git -C F update-ref refs/heads/main "$(git -C F commit-tree "$T" -p main~1 -m extra)"
+verify_fails F 'the segments hold 610 entries but the checkpoint says 600' \
+    "segments holding entries beyond the head's checkpoint fail"
+# the format file changed in every commit, same length (so only its bytes tell)
+git -C L cat-file blob main:format | tr 'a-z' 'b-za' >format.other
+[ "$(stat -c %s format.other)" = "$(git -C L cat-file -s main:format)" ] || not_ok "format.other length"
+rewrite_at all format @format.other
+verify_fails F 'format is not' "a format file of the right length but other bytes fails"
+# An old commit's partial tile with its last hash changed (partial tiles may change from commit
+# to commit, so only the recomputed hashes at that commit's size can tell)
+git -C L cat-file blob "$C1:tile/0/000.p/100" >tile.p && [ "$(stat -c %s tile.p)" = 3200 ] &&
+    printf '\xff' | dd of=tile.p bs=1 seek=3199 conv=notrunc 2>/dev/null ||
+    not_ok "commit 1 has no partial tile tile/0/000.p/100"
+rewrite_at 1 tile/0/000.p/100 @tile.p
+verify_fails F 'commit [0-9a-f]{7,}: partial tile at level 0 does not match' \
+    "an old commit's partial tile differing in its last hash fails, naming the commit"
+# a merge commit whose first parent is the genuine history
+rm -rf F && cp -a L F
+M=$(git -C F commit-tree "main^{tree}" -p main -p main~1 -m merge) &&
+    git -C F update-ref refs/heads/main "$M"
+verify_fails F 'commit [0-9a-f]{7,}: a merge commit' "a merge commit fails: history must be linear"
 
 # The mount pins only a ledger that verifies: a broken chain under valid signatures and roots,
 # and entries that no longer hash to the (genuine) signed root, are both refused at pin time.
