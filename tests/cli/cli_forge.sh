@@ -106,7 +106,7 @@ export GIT_AUTHOR_NAME=forger GIT_AUTHOR_EMAIL=forger@example GIT_COMMITTER_NAME
 # CONTENT (- removes it, @FILE is FILE's bytes)
 rewrite_at() {
     local k=$1 path=$2 content=$3 i=0 parent= c tree blob last
-    rm -rf F && cp -a L F
+    rm -rf F && cp -a "${SRC:-L}" F
     last=$(($(git -C F rev-list --count main) - 1))
     [ "$k" = head ] && k=$last
     for c in $(git -C F rev-list --reverse main); do
@@ -165,6 +165,36 @@ git -C L cat-file blob "$C1:tile/0/000.p/100" >tile.p && [ "$(stat -c %s tile.p)
 rewrite_at 1 tile/0/000.p/100 @tile.p
 verify_fails F 'commit [0-9a-f]{7,}: partial tile at level 0 does not match' \
     "an old commit's partial tile differing in its last hash fails, naming the commit"
+# A full tile whose last hash differs, in every commit that has it (full tiles never change)
+git -C L cat-file blob main:tile/0/000 >tile.full && [ "$(stat -c %s tile.full)" = 8192 ] &&
+    printf '\xff' | dd of=tile.full bs=1 seek=8191 conv=notrunc 2>/dev/null || not_ok "no tile/0/000"
+rewrite_at all tile/0/000 @tile.full
+verify_fails F 'tile/0/000 does not match the recomputed hashes' \
+    "a full tile differing only in its last hash fails"
+
+# Readers without verify: every leaf read (leaf N, leaves, log) is checked against the tiles,
+# and the tiles against the signed root. Original tiles and checkpoints, one leaf changed:
+forged F modify 300 --stale-tiles || not_ok "forge modify: $(cat "$WORK/.forge")"
+expect_exit 1 "leaf N refuses a leaf that does not hash to its tile" $A leaf --ledger F 300
+expect_err 'entry 300: leaf does not hash to its tile' "the refusal names the entry"
+expect_exit 1 "leaves refuses it too, reading in sequence" $A leaves --ledger F --from 290 --to 310
+expect_err 'entry 300: leaf does not hash to its tile' "the refusal names the entry"
+# tiles rebuilt from the changed leaf (so leaf and tile agree), original checkpoints: the head's
+# partial tile no longer hashes to the signed root
+forged F modify 605 || not_ok "forge modify: $(cat "$WORK/.forge")"
+expect_exit 1 "leaf N refuses a leaf whose tile does not hash to the signed root" $A leaf --ledger F 605
+expect_err "tiles do not hash to the checkpoint's root" "the refusal names the root"
+
+# Document content: same length, other bytes, in every commit
+$A init --ledger D --key key 2>/dev/null
+printf '# SLA v1: availability 99.9%%\n' >sla.md
+$A publish --ledger D --key key --name sla sla.md >/dev/null
+records 5 5 | $A append --ledger D --key key --stream api >/dev/null
+DOC=$(git -C D ls-tree -r --name-only main doc | head -1)
+printf '# SLA v1: availability 90.0%%\n' >sla.forged
+SRC=D rewrite_at all "$DOC" @sla.forged
+verify_fails F "$DOC: content does not match entry 0's hash" "a document of the same length but other bytes fails"
+
 # a merge commit whose first parent is the genuine history
 rm -rf F && cp -a L F
 M=$(git -C F commit-tree "main^{tree}" -p main -p main~1 -m merge) &&
@@ -182,6 +212,18 @@ if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1 && (exec 3<>/dev/f
         if [ $rc -eq 1 ] && grep -qE -- "$2" "$WORK/.err"; then ok "$3"; else
             not_ok "$3 (exit $rc: $(head -c 300 "$WORK/.err"))"; fi
     }
+    # a document changed to other bytes of the same length: served as EIO, never as its bytes
+    SRC=D rewrite_at all "$DOC" @sla.forged
+    mkdir -p "$WORK/mnt2"
+    trap 'mountpoint -q "$WORK/mnt2" && fusermount3 -uz "$WORK/mnt2"; rm -rf "$WORK"' EXIT
+    if timeout 20 $A mount --ledger F --key key.pub "$WORK/mnt2" >/dev/null 2>"$WORK/.err"; then
+        ! timeout 10 cat "$WORK/mnt2/documents/sla/v1.md" >doc.out 2>doc.err &&
+            grep -q "Input/output error" doc.err && ok "the mount serves a changed document as EIO" ||
+            not_ok "the mount served a changed document: $(head -c 100 doc.out)"
+        timeout 10 fusermount3 -u "$WORK/mnt2" || fusermount3 -uz "$WORK/mnt2"
+    else
+        not_ok "mount of the document ledger: $(head -c 300 "$WORK/.err")"
+    fi
     forged F none --resign key --break-prev 250 || not_ok "forge --break-prev: $(cat "$WORK/.forge")"
     mount_refused F 'entry 250.*chain broken' "the mount refuses a broken prev chain, naming the entry"
     # original tiles and checkpoints (they agree with each other), modified leaves
