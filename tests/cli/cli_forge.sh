@@ -139,6 +139,12 @@ verify_fails F 'commit [0-9a-f]{7,}: seg/000/000/000/999 was removed \(history r
 # The head's tree holds nothing but what its entries imply
 rewrite_at head junk "x"
 verify_fails F "unexpected file 'junk' in the ledger tree" "an unexpected top-level file fails"
+# ... and a name from the data with a control character is escaped in verify --json
+rewrite_at head "$(printf 'j\033k')" "x"
+$A verify --ledger F --key key.pub --json >v.json 2>/dev/null
+python3 -c 'import json, sys; d = json.load(open("v.json")); sys.exit(d["ok"] or "\x1b" not in d["error"])' &&
+    ! grep -q "$(printf '\033')" v.json && ok "verify --json escapes a control character from the data" ||
+    not_ok "verify --json with ESC in a file name: $(od -c v.json | grep -m1 033)"
 rewrite_at head tile/0/999 "an extra tile"
 verify_fails F 'commit [0-9a-f]{7,}: tile/ holds [0-9]+ files, expected [0-9]+' "an extra file under tile/ fails"
 rewrite_at head doc/ghost/v1 "content no entry references"
@@ -224,6 +230,19 @@ if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1 && (exec 3<>/dev/f
     else
         not_ok "mount of the document ledger: $(head -c 300 "$WORK/.err")"
     fi
+    # a trusted checkpoint of the same size with another root (a second ledger, same key): a fork
+    $A init --ledger D2 --key key 2>/dev/null
+    $A publish --ledger D2 --key key --name sla sla.md >/dev/null
+    records 5 6 | $A append --ledger D2 --key key --stream api >/dev/null
+    $A checkpoint --ledger D2 >d2.cp
+    [ "$(sed -n 2p d2.cp)" = "$($A checkpoint --ledger D | sed -n 2p)" ] || not_ok "D2 has another size"
+    mkdir -p "$WORK/mnt"
+    timeout 20 $A mount -f --ledger D --key key.pub --trusted d2.cp "$WORK/mnt" >/dev/null 2>"$WORK/.err"
+    rc=$?
+    mountpoint -q "$WORK/mnt" && fusermount3 -uz "$WORK/mnt"
+    [ $rc -eq 1 ] && grep -q "same size but different roots" "$WORK/.err" &&
+        ok "the mount refuses a trusted checkpoint of the same size with another root" ||
+        not_ok "trusted fork (exit $rc: $(head -c 300 "$WORK/.err"))"
     forged F none --resign key --break-prev 250 || not_ok "forge --break-prev: $(cat "$WORK/.forge")"
     mount_refused F 'entry 250.*chain broken' "the mount refuses a broken prev chain, naming the entry"
     # original tiles and checkpoints (they agree with each other), modified leaves
