@@ -171,6 +171,14 @@ git -C L cat-file blob "$C1:tile/0/000.p/100" >tile.p && [ "$(stat -c %s tile.p)
 rewrite_at 1 tile/0/000.p/100 @tile.p
 verify_fails F 'commit [0-9a-f]{7,}: partial tile at level 0 does not match' \
     "an old commit's partial tile differing in its last hash fails, naming the commit"
+# A segment whose index says it starts at another entry than its path (the readers refuse it,
+# so verify must too): first_seq is the big-endian u64 at byte 16 of the segment
+git -C L cat-file blob main:seg/000/000/000/000 >seg0
+python3 -c 'import sys; b = bytearray(open("seg0", "rb").read()); b[23] ^= 1; open("seg0", "wb").write(bytes(b))'
+rewrite_at all seg/000/000/000/000 @seg0
+verify_fails F 'seg/000/000/000/000: index starts at 1' "a segment index whose first seq differs from its path fails"
+expect_exit 1 "a reader refuses it too" $A leaf --ledger F 0
+
 # A full tile whose last hash differs, in every commit that has it (full tiles never change)
 git -C L cat-file blob main:tile/0/000 >tile.full && [ "$(stat -c %s tile.full)" = 8192 ] &&
     printf '\xff' | dd of=tile.full bs=1 seek=8191 conv=notrunc 2>/dev/null || not_ok "no tile/0/000"
