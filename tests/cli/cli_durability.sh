@@ -2,7 +2,8 @@
 # The writers' durability order, observed with strace: for every acknowledgment append (and
 # publish) prints, the system calls since the previous one must be, in this order:
 #   the batch's object files written and renamed into objects/
-#   syncfs(objects/)                          every object is on disk ...
+#   syncfs(objects/), or fsync of what was    every object is on disk ...
+#   written under objects/ (a pack, its directory) after the last object write or rename
 #   rename(refs/heads/main.lock -> main)      ... before the ref moves,
 #   fsync(refs/heads/main), fsync(refs/heads) the moved ref and its directory are on disk ...
 #   write(1, ack)                             ... before the acknowledgment is printed.
@@ -43,6 +44,8 @@ for line in open(trace):
             events.append(("objrename", args[:100]))
     elif call == "syncfs" and re.match(r"\d+<[^>]*/objects>", args):
         events.append(("syncfs", args[:80]))
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/objects(/[^>]*)?>", args):
+        events.append(("syncfs", args[:80]))  # a pack (or its directory) fsynced: same role
     elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/refs/heads/main>", args):
         events.append(("reffsync", args[:80]))
     elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/refs/heads>", args):
@@ -59,7 +62,7 @@ for kind, detail in events:
         return min((i for i, x in enumerate(window) if x == k), default=-1)
     problems = []
     if last("syncfs") < 0:
-        problems.append("no syncfs of objects/ before it")
+        problems.append("objects/ was not synced (syncfs, or fsync of a pack and its directory) before it")
     if last("refmove") < 0:
         problems.append("the ref did not move before it")
     if last("reffsync") < 0:
