@@ -35,6 +35,7 @@
 #include "progress.h"
 #include "segfetch.h"
 #include "store.h"
+#include "view_seam.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -2586,4 +2587,15 @@ done:
     scan_out_release(&so);
     free(nnote);
     return err;
+}
+
+/* ---- test seam (view_seam.h) ---- */
+
+uint8_t *
+afs_view_frame_digest(auditfs_view *v, uint64_t seq)
+{
+    if (!v || v->nframes == 0)
+        return NULL;
+    vframe *f = &v->frames[frame_of(v, seq)];
+    return seq >= f->first_seq && seq - f->first_seq < f->count ? f->digest : NULL;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test auditfs has, as CI does: installs the Debian packages, builds, runs the unit,
 # CLI, interop and mount suites, rebuilds with ASan+UBSan and runs the unit and CLI suites again,
-# fuzzes every parser for a bounded time, and prints "N passed, N failed" from the real results.
+# fuzzes every parser for a bounded time, runs the torture suite and a sample of the mutation
+# tests, and prints "N passed, N failed" from the real results.
 # Usage: tests/run-all.sh [--quick]   (run as root: the mount tests need /dev/fuse)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,12 @@ fi
 if [ -x tests/torture/run ]; then
     tests/torture/run --quick --build build --json-log build-torture.json || status=1
     [ -f build-torture.json ] && logs+=(build-torture.json)
+fi
+
+# 5. mutation testing, the CI sample: each mutant one result (tests/mutation/run --quick)
+if [ -x tests/mutation/run ]; then
+    tests/mutation/run --quick --json-log build-mutation.json || status=1
+    [ -f build-mutation.json ] && logs+=(build-mutation.json)
 fi
 
 python3 tests/count.py "${logs[@]}"

@@ -17,6 +17,17 @@
  *                                its (new) size: an old, genuinely signed checkpoint
  *   --resign KEYFILE             each commit gets a checkpoint of its real size and root signed
  *                                with KEYFILE (another key: case e; the ledger's key: case f)
+ * Single defects, each behind otherwise valid signatures and roots when combined with
+ * `--resign` and the ledger's own key (tests/cli/cli_forge.sh: every one must fail verify):
+ *   --break-prev SEQ             entry SEQ's prev is not the leaf hash of the entry before (the
+ *                                chain continues from SEQ's real leaf hash)
+ *   --back-time SEQ              entry SEQ's time is one second before the entry before it
+ *   --bad-seq SEQ                entry SEQ's seq header says SEQ + 1
+ *   --origin-at K ORIGIN         commit K (0 = the oldest) is signed with another origin
+ *   --cp-file K FILE             commit K's checkpoint is FILE, as is (e.g. a genuinely signed
+ *                                checkpoint of the same size taken from another ledger)
+ *   --stale-tiles                every commit keeps its original tiles (with the original
+ *                                checkpoints they hash to the signed roots; the leaves do not)
  *
  *   forge sign-note KEYFILE      signs standard input as a note (for the hostile corpus)
  *
@@ -122,6 +133,7 @@ full_tile_cb(unsigned level, uint64_t index, const uint8_t *hashes, void *payloa
 typedef struct walk_ctx {
     plist *out;
     int err;
+    int keep_tiles; /* --stale-tiles: tile/ is copied too */
 } walk_ctx;
 
 static int
@@ -132,7 +144,8 @@ walk_cb(const char *root, const git_tree_entry *te, void *payload)
     if (git_tree_entry_type(te) != GIT_OBJECT_BLOB)
         return 0;
     snprintf(path, sizeof path, "%s%s", root, git_tree_entry_name(te));
-    if (!strncmp(path, "seg/", 4) || !strncmp(path, "tile/", 5) || !strcmp(path, "checkpoint"))
+    if (!strncmp(path, "seg/", 4) || (!w->keep_tiles && !strncmp(path, "tile/", 5)) ||
+        !strcmp(path, "checkpoint"))
         return 0;
     if (plist_add(w->out, path, git_tree_entry_id(te)) != 0) {
         w->err = 1;
@@ -199,7 +212,9 @@ static int
 usage(void)
 {
     fputs("usage: forge LEDGER modify SEQ | truncate M | remove SEQ | swap I J | none\n"
-          "             [--cp keep|old] [--resign KEYFILE]\n"
+          "             [--cp keep|old] [--resign KEYFILE] [--break-prev SEQ]\n"
+          "             [--back-time SEQ] [--bad-seq SEQ] [--origin-at K ORIGIN] [--cp-file K FILE]\n"
+          "             [--stale-tiles]\n"
           "       forge sign-note KEYFILE < TEXT\n",
           stderr);
     return 2;
@@ -213,7 +228,11 @@ main(int argc, char **argv)
     if (argc < 3)
         return usage();
     const char *path = argv[1], *mode = argv[2], *cp_policy = "keep", *resign = NULL;
+    const char *origin_at_name = NULL, *cp_file = NULL;
     uint64_t a1 = 0, a2 = 0;
+    uint64_t break_prev = UINT64_MAX, back_time = UINT64_MAX, bad_seq = UINT64_MAX;
+    uint64_t origin_at = UINT64_MAX, cp_file_at = UINT64_MAX;
+    int stale_tiles = 0;
     int ai = 3;
     if (!strcmp(mode, "modify") || !strcmp(mode, "truncate") || !strcmp(mode, "remove")) {
         if (argc < 4 || parse_u64(&a1, argv[3]))
@@ -232,15 +251,36 @@ main(int argc, char **argv)
         return usage();
     }
     for (; ai < argc; ai++) {
+        int ok_arg = 1;
         if (!strcmp(argv[ai], "--cp") && ai + 1 < argc)
             cp_policy = argv[++ai];
         else if (!strcmp(argv[ai], "--resign") && ai + 1 < argc)
             resign = argv[++ai];
-        else
+        else if (!strcmp(argv[ai], "--stale-tiles"))
+            stale_tiles = 1;
+        else if (!strcmp(argv[ai], "--break-prev") && ai + 1 < argc)
+            ok_arg = !parse_u64(&break_prev, argv[++ai]);
+        else if (!strcmp(argv[ai], "--back-time") && ai + 1 < argc)
+            ok_arg = !parse_u64(&back_time, argv[++ai]);
+        else if (!strcmp(argv[ai], "--bad-seq") && ai + 1 < argc)
+            ok_arg = !parse_u64(&bad_seq, argv[++ai]);
+        else if (!strcmp(argv[ai], "--origin-at") && ai + 2 < argc) {
+            ok_arg = !parse_u64(&origin_at, argv[++ai]);
+            origin_at_name = argv[++ai];
+        } else if (!strcmp(argv[ai], "--cp-file") && ai + 2 < argc) {
+            ok_arg = !parse_u64(&cp_file_at, argv[++ai]);
+            cp_file = argv[++ai];
+        } else
+            return usage();
+        if (!ok_arg)
             return usage();
     }
     if (strcmp(cp_policy, "keep") && strcmp(cp_policy, "old"))
         return usage();
+    if (origin_at_name && !resign) {
+        fprintf(stderr, "forge: --origin-at needs --resign\n");
+        return 2;
+    }
 
     auditfs_ledger *l = NULL;
     auditfs_signer *key = NULL;
@@ -386,6 +426,17 @@ main(int argc, char **argv)
                 }
                 e.seq = pos;
                 e.prev = prev;
+                if (pos == break_prev)
+                    e.prev.b[0] ^= 1;
+                if (pos == bad_seq)
+                    e.seq = pos + 1;
+                if (pos == back_time && pos > 0) {
+                    auditfs_entry before;
+                    if (auditfs_entry_parse(&before, leaves[order[pos - 1]].data,
+                                            leaves[order[pos - 1]].len) != 0)
+                        return die("parse");
+                    e.time_us = before.time_us - 1000000;
+                }
                 if (!strcmp(mode, "modify") && o == a1) {
                     if (e.has_content || e.payload_len == 0) {
                         fprintf(stderr, "forge: entry %llu has no payload to modify\n",
@@ -422,20 +473,20 @@ main(int argc, char **argv)
         git_tree *ot = NULL;
         if (git_commit_lookup(&oc, repo, &cs[k].id) < 0 || git_commit_tree(&ot, oc) < 0)
             return die_git("original commit");
-        walk_ctx wc = {&all, 0};
+        walk_ctx wc = {&all, 0, stale_tiles};
         if (git_tree_walk(ot, GIT_TREEWALK_PRE, walk_cb, &wc) < 0 || wc.err)
             return die_git("walk");
         for (size_t i = 0; i < segs.n; i++)
             if (plist_add(&all, segs.v[i].path, &segs.v[i].id) != 0)
                 return die("out of memory");
-        for (size_t i = 0; i < fc.full_tiles.n; i++)
+        for (size_t i = 0; i < fc.full_tiles.n && !stale_tiles; i++)
             if (plist_add(&all, fc.full_tiles.v[i].path, &fc.full_tiles.v[i].id) != 0)
                 return die("out of memory");
         for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++) {
             unsigned w = afs_tiles_width(tiles, lv);
             char tp[AUDITFS_TILE_PATH_MAX];
             git_oid tid;
-            if (!w)
+            if (!w || stale_tiles)
                 continue;
             uint64_t idx = (8 * (lv + 1) >= 64) ? 0 : tiles->size >> (8 * (lv + 1));
             if (auditfs_tile_path(tp, lv, idx, w) != 0 ||
@@ -444,11 +495,18 @@ main(int argc, char **argv)
                 return die_git("partial tile");
         }
         git_oid cpid = cs[k].cp_blob;
-        if (key) {
+        if (k == cp_file_at) {
+            char *note = NULL;
+            size_t nl;
+            if (afs_read_file(&note, &nl, cp_file, 1 << 16) != 0 ||
+                git_blob_create_from_buffer(&cpid, repo, note, nl) < 0)
+                return die(cp_file);
+            free(note);
+        } else if (key) {
             auditfs_checkpoint ck;
             char *note = NULL;
             size_t nl;
-            snprintf(ck.origin, sizeof ck.origin, "%s", origin);
+            snprintf(ck.origin, sizeof ck.origin, "%s", k == origin_at ? origin_at_name : origin);
             ck.size = tiles->size;
             afs_tiles_root(&ck.root, tiles);
             if (auditfs_checkpoint_sign(&note, &nl, &ck, key) != 0 ||

@@ -140,3 +140,21 @@ Test(entry, json_embeds_json_payload_and_escapes_text)
     cr_assert(strstr(j, "\"payload\":\"say \\\"hi\\\"\""), "%s", j);
     free(j);
 }
+
+/* Required headers and the content triple (tests/mutation/ mutants entry-required-prev and
+ * entry-content-triple): each alone is refused. */
+Test(entry, rejects_missing_and_partial_headers)
+{
+    cr_assert_eq(parse_variant("prev AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", ""),
+                 AUDITFS_EFORMAT, "no prev");
+    cr_assert_eq(parse_variant("seq 41\n", ""), AUDITFS_EFORMAT, "no seq");
+    cr_assert_eq(parse_variant("length 23\n", ""), AUDITFS_EFORMAT, "no length");
+    cr_assert_eq(parse_variant("layer platform\n",
+                               "layer platform\ncontent-type text/plain\ncontent-length 0\n"),
+                 AUDITFS_EFORMAT, "content-type and content-length without content-sha256");
+    cr_assert(strstr(auditfs_error_last(), "go together"), "%s", auditfs_error_last());
+    cr_assert_eq(parse_variant("layer platform\n",
+                               "layer platform\ncontent-sha256 "
+                               "0000000000000000000000000000000000000000000000000000000000000000\n"),
+                 AUDITFS_EFORMAT, "content-sha256 alone");
+}

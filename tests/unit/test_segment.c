@@ -96,3 +96,37 @@ Test(segment, stock_zstd_frames)
     cr_assert_eq(skip + ZSTD_findFrameCompressedSize(seg.data + skip, seg.len - skip), seg.len);
     afs_buf_release(&seg);
 }
+
+/* A frame holding more records than its index entry says, and a frame slot holding a second
+ * (empty) zstd frame after the first: both refused (tests/mutation/ mutants segment-*). */
+Test(segment, rejects_extra_records_and_second_frame)
+{
+    afs_buf seg = AFS_BUF_INIT, frame = AFS_BUF_INIT;
+    afs_seg_index ix;
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    build(&seg, 0, 10);
+    afs_store_be32((uint8_t *)seg.data + 28 + 8, 9); /* claim 9 of the 10 records */
+    cr_assert_eq(afs_seg_index_parse(&ix, (uint8_t *)seg.data, seg.len, "t"), 0);
+    cr_assert_eq(afs_seg_frame_decode(&frame, d, &ix, 0, (uint8_t *)seg.data, seg.len, "t"),
+                 AUDITFS_EFORMAT, "10 records where the index says 9");
+    afs_seg_index_release(&ix);
+    afs_buf_release(&seg);
+
+    /* one frame, then an empty zstd frame inside the same slot (csize grown to cover it) */
+    build(&seg, 0, 3);
+    uint8_t empty[64];
+    size_t elen = ZSTD_compress(empty, sizeof empty, "", 0, 1);
+    cr_assert(!ZSTD_isError(elen));
+    cr_assert_eq(afs_buf_put(&seg, empty, elen), 0);
+    uint32_t csize = afs_load_be32((uint8_t *)seg.data + 28);
+    afs_store_be32((uint8_t *)seg.data + 28, csize + (uint32_t)elen);
+    cr_assert_eq(afs_seg_index_parse(&ix, (uint8_t *)seg.data, seg.len, "t"), 0, "%s",
+                 auditfs_error_last());
+    cr_assert_eq(afs_seg_frame_decode(&frame, d, &ix, 0, (uint8_t *)seg.data, seg.len, "t"),
+                 AUDITFS_EFORMAT, "a second zstd frame in the slot");
+    cr_assert(strstr(auditfs_error_last(), "exactly one zstd frame"), "%s", auditfs_error_last());
+    afs_seg_index_release(&ix);
+    afs_buf_release(&frame);
+    afs_buf_release(&seg);
+    ZSTD_freeDCtx(d);
+}

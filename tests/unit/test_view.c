@@ -1,6 +1,7 @@
 /* Unit tests of the FUSE-free view: tree, exact sizes, reads, follow, damage. */
 #include "auditfs/ledger.h"
 #include "auditfs/view.h"
+#include "view_seam.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -308,5 +309,36 @@ Test(view, wrong_key_refused)
     cr_expect_null(v);
     auditfs_verifier_free(ov);
     auditfs_signer_free(other);
+    teardown(&f);
+}
+
+/* The read path's frame-digest check, through a seam (ledger/view_seam.h): a frame whose leaf
+ * hashes no longer match the ones verified at pin time is refused, named once, and isolated. */
+Test(view, frame_digest_checked_on_read)
+{
+    fixture f;
+    auditfs_view *v = NULL;
+    auditfs_view_stat st;
+    char buf[256];
+    size_t n = 0;
+    int first = 0;
+    setup(&f);
+    cr_assert_eq(auditfs_view_open(&v, f.ledger, f.v, NULL), 0, "%s", auditfs_error_last());
+    uint8_t *d = afs_view_frame_digest(v, 0);
+    cr_assert_not_null(d);
+    cr_expect_null(afs_view_frame_digest(v, 1800), "no frame holds entry 1800");
+    d[31] ^= 1; /* frame 0 now differs from what was verified */
+    cr_assert_eq(auditfs_view_lookup_path(&st, v, "streams/api/all.jsonl"), 0);
+    cr_expect_eq(auditfs_view_read(v, st.id, 0, buf, sizeof buf, &n, &first), AUDITFS_EVERIFY);
+    cr_expect_eq(first, 1);
+    cr_expect_eq(n, 0, "no byte of an unverified frame is served");
+    cr_expect(strstr(auditfs_error_last(), "entries 0..") != NULL, "%s", auditfs_error_last());
+    cr_expect_eq(auditfs_view_read(v, st.id, 0, buf, sizeof buf, &n, &first), AUDITFS_EVERIFY);
+    cr_expect_eq(first, 0, "a damaged frame is reported once");
+    /* the other stream's frames are untouched */
+    cr_assert_eq(auditfs_view_lookup_path(&st, v, "streams/auth/all.jsonl"), 0);
+    cr_expect_eq(auditfs_view_read(v, st.id, 0, buf, sizeof buf, &n, NULL), 0);
+    cr_expect_eq(memcmp(buf, f.auth, n), 0);
+    auditfs_view_free(v);
     teardown(&f);
 }

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The writers' durability order, observed with strace: for every acknowledgment append (and
+# publish) prints, the system calls since the previous one must be, in this order:
+#   the batch's object files written and renamed into objects/
+#   syncfs(objects/), or fsync of what was    every object is on disk ...
+#   written under objects/ (a pack, its directory) after the last object write or rename
+#   rename(refs/heads/main.lock -> main)      ... before the ref moves,
+#   fsync(refs/heads/main), fsync(refs/heads) the moved ref and its directory are on disk ...
+#   write(1, ack)                             ... before the acknowledgment is printed.
+# kill -9 tests cannot see a missing fsync (the page cache survives a killed process), so this
+# is the test that fails when one is dropped or moved (tests/mutation/ mutants append-*).
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+export AUDITFS_STATE=$WORK/state
+A=$AUDITFS
+if ! command -v strace >/dev/null 2>&1 || ! strace -f -qq -o /dev/null true 2>/dev/null; then
+    echo "# SKIP: strace is missing or cannot trace here (apt-get install strace)"
+    exit 77
+fi
+SYSCALLS=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,write,pwrite64,link,linkat
+
+# order TRACE WHAT: checks the order above for every write to stdout in TRACE; prints the
+# number of acknowledgments checked, or the first violation (exit 1)
+order() {
+    python3 - "$1" "$2" <<'EOF'
+import re, sys
+trace, what = sys.argv[1], sys.argv[2]
+events = []  # (kind, detail)
+for line in open(trace):
+    m = re.match(r"^\d+\s+(\w+)\((.*)$", line)
+    if not m or "<unfinished" in line or "resumed>" in line:
+        continue
+    call, args = m.group(1), m.group(2)
+    if call in ("write", "pwrite64") and re.match(r"1<", args):
+        events.append(("ack", args[:60]))
+    elif call in ("write", "pwrite64") and "/objects/" in args.split(",")[0]:
+        events.append(("objwrite", args[:80]))
+    elif "/logs/" in args.split(",")[0]:
+        continue  # the reflog is not the ref
+    elif call.startswith("rename") or call.startswith("link"):
+        if re.search(r'refs/heads/main\.lock", .*refs/heads/main"', args):
+            events.append(("refmove", args[:100]))
+        elif "/objects/" in args:
+            events.append(("objrename", args[:100]))
+    elif call == "syncfs" and re.match(r"\d+<[^>]*/objects>", args):
+        events.append(("syncfs", args[:80]))
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/objects(/[^>]*)?>", args):
+        events.append(("syncfs", args[:80]))  # a pack (or its directory) fsynced: same role
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/refs/heads/main>", args):
+        events.append(("reffsync", args[:80]))
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/refs/heads>", args):
+        events.append(("dirfsync", args[:80]))
+acks, window = 0, []
+for kind, detail in events:
+    if kind != "ack":
+        window.append(kind)
+        continue
+    acks += 1
+    def last(k):
+        return max((i for i, x in enumerate(window) if x == k), default=-1)
+    def first(k):
+        return min((i for i, x in enumerate(window) if x == k), default=-1)
+    problems = []
+    if last("syncfs") < 0:
+        problems.append("objects/ was not synced (syncfs, or fsync of a pack and its directory) before it")
+    if last("refmove") < 0:
+        problems.append("the ref did not move before it")
+    if last("reffsync") < 0:
+        problems.append("no fsync of refs/heads/main before it")
+    if last("dirfsync") < 0:
+        problems.append("no fsync of refs/heads/ before it")
+    if not problems:
+        if max(last("objwrite"), last("objrename")) > last("syncfs"):
+            problems.append("an object was written after the last syncfs")
+        if last("syncfs") > first("refmove"):
+            problems.append("the ref moved before syncfs")
+        if last("reffsync") < last("refmove"):
+            problems.append("refs/heads/main was not fsynced after it moved")
+        if last("dirfsync") < last("refmove"):
+            problems.append("refs/heads/ was not fsynced after the rename")
+    if problems:
+        print(f"{what}: acknowledgment {acks} ({detail}): {'; '.join(problems)}; "
+              f"order seen (last 12): {' '.join(window[-12:])}")
+        sys.exit(1)
+    window = []
+print(acks)
+EOF
+}
+
+$A keygen durable.example -o key >/dev/null
+$A init --ledger L --key key 2>/dev/null
+records 400 1 >r1
+# five batches, five acknowledgments
+strace -f -y -qq -e trace=$SYSCALLS -o append.trace \
+    $A append --ledger L --key key --stream api --batch-bytes 20000 --no-index r1 >ack.out 2>ack.err
+rc=$?
+[ $rc -eq 0 ] && [ "$(wc -l <ack.out)" -ge 3 ] && ok "append under strace: $(wc -l <ack.out) acknowledgments" ||
+    not_ok "append under strace (exit $rc, $(wc -l <ack.out) acknowledgments): $(head -c 300 ack.err)"
+if n=$(order append.trace append); then
+    [ "$n" = "$(wc -l <ack.out)" ] && ok "append: objects, syncfs, ref rename, ref fsync, dir fsync, then each of the $n acknowledgments" ||
+        not_ok "append: $n acknowledgments in the trace, $(wc -l <ack.out) printed"
+else
+    not_ok "$n"
+fi
+$A verify --ledger L --key key.pub >/dev/null 2>&1 && ok "the traced ledger verifies" || not_ok "the traced ledger does not verify"
+
+# publish acknowledges one document the same way
+echo "# SLA v1" >sla.md
+strace -f -y -qq -e trace=$SYSCALLS -o publish.trace \
+    $A publish --ledger L --key key --name sla/compute sla.md >pub.out 2>pub.err
+rc=$?
+[ $rc -eq 0 ] && grep -q 'sla/compute v1' pub.out && ok "publish under strace" ||
+    not_ok "publish under strace (exit $rc): $(head -c 300 pub.err)"
+if n=$(order publish.trace publish); then
+    [ "$n" -ge 1 ] && ok "publish: syncfs, ref rename and fsyncs before its acknowledgment" ||
+        not_ok "publish: no acknowledgment in the trace"
+else
+    not_ok "$n"
+fi
+
+finish

@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# Forgeries whose signatures and roots are all valid: tests/torture/forge rewrites a clone of the
+# ledger with the ledger's own key (or places a genuinely signed checkpoint of a second ledger on
+# an old commit), so each forged ledger breaks exactly one rule of docs/FORMAT.md and nothing
+# else. `verify` must fail on every one with exit 1, naming the entry or commit and the rule.
+# These are the checks mutation testing (tests/mutation/) found unobserved: without this file,
+# verify could stop checking the prev chain or historical roots and every suite would pass.
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+export AUDITFS_STATE=$WORK/state
+A=$AUDITFS
+FORGE=${BUILD_ROOT:+$BUILD_ROOT/tests/torture/forge}
+if [ -z "$FORGE" ] || [ ! -x "$FORGE" ]; then
+    echo "# SKIP: the forge tool is not built (BUILD_ROOT=${BUILD_ROOT:-unset})"
+    exit 77
+fi
+
+$A keygen forge.example -o key >/dev/null
+$A init --ledger L --key key 2>/dev/null
+records 100 1 >r1
+$A append --ledger L --key key --stream api r1 >/dev/null # commit 1: size 100, one batch
+records 400 2 >r2
+$A append --ledger L --key key --stream api --batch-bytes 20000 r2 >/dev/null
+records 100 3 >r3
+$A append --ledger L --key key --stream audit r3 >/dev/null
+records 10 4 >r4
+$A append --ledger L --key key --stream audit r4 >/dev/null # 600 -> 610: no tile completed
+N=$($A checkpoint --ledger L | sed -n 2p)
+C=$(git -C L rev-list --count main)
+[ "$N" = 610 ] && [ "$C" -ge 6 ] && ok "test ledger: $N entries in $C commits" ||
+    not_ok "test ledger: $N entries in $C commits"
+
+# flip_last FILE: changes the last byte of FILE (xor 1: always a change)
+flip_last() { python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; open(sys.argv[1], "wb").write(bytes(b))' "$1"; }
+# forged NAME ARGS...: NAME is a copy of L rewritten by `forge NAME ARGS...`
+forged() {
+    local d=$1; shift
+    rm -rf "$d" && cp -a L "$d" && "$FORGE" "$d" "$@" >/dev/null 2>"$WORK/.forge"
+}
+# verify_fails NAME PATTERN DESCRIPTION: verify exits 1 and its message matches PATTERN
+verify_fails() {
+    $A verify --ledger "$1" --key key.pub >"$WORK/.out" 2>"$WORK/.err"
+    local rc=$?
+    if [ $rc -eq 1 ] && grep -qE -- "$2" "$WORK/.err"; then
+        ok "$3"
+    else
+        not_ok "$3 (exit $rc: $(head -c 300 "$WORK/.err"))"
+    fi
+}
+
+# The control: rebuilt and re-signed without a defect, the forgery verifies - so each failure
+# below comes from its one defect, not from the forging.
+if forged F none --resign key; then
+    check "a re-signed rebuild with no defect verifies" $A verify --ledger F --key key.pub
+else
+    not_ok "forge none --resign: $(cat "$WORK/.forge")"
+fi
+
+forged F none --resign key --break-prev 250 || not_ok "forge --break-prev: $(cat "$WORK/.forge")"
+verify_fails F 'entry 250: prev does not match' \
+    "a broken prev chain under valid signatures and roots fails, naming the entry"
+
+forged F none --resign key --back-time 333 || not_ok "forge --back-time: $(cat "$WORK/.forge")"
+verify_fails F 'entry 333: time goes backwards' \
+    "time going backwards under valid signatures and roots fails, naming the entry"
+
+forged F none --resign key --bad-seq 420 || not_ok "forge --bad-seq: $(cat "$WORK/.forge")"
+verify_fails F 'entry 420: leaf says seq 421' \
+    "a leaf whose seq is not its position fails, naming the entry"
+
+forged F none --resign key --origin-at 2 forge.other.example ||
+    not_ok "forge --origin-at: $(cat "$WORK/.forge")"
+verify_fails F 'commit [0-9a-f]{7,}.*origin "forge.other.example"' \
+    "one commit signed by the same key for another origin fails, naming the commit"
+
+# A historical checkpoint with another root: a second ledger, same key and origin, signs a
+# checkpoint of the same size (100) over other entries; placed on L's commit 1 it is a valid
+# signature by the right key - only the recomputed root at that old commit can tell.
+$A init --ledger L2 --key key 2>/dev/null
+records 100 9 >r9
+$A append --ledger L2 --key key --stream api r9 >/dev/null
+$A checkpoint --ledger L2 >other.cp
+C1=$(git -C L rev-list --reverse main | sed -n 2p) # commit 1 (0 = init)
+[ "$(sed -n 2p other.cp)" = 100 ] && [ "$(git -C L cat-file blob "$C1:checkpoint" | sed -n 2p)" = 100 ] &&
+    ! cmp -s other.cp <(git -C L cat-file blob "$C1:checkpoint") &&
+    ok "the second ledger has another signed checkpoint of size 100, like L's commit 1" ||
+    not_ok "second ledger or commit 1"
+forged F none --cp-file 1 other.cp || not_ok "forge --cp-file: $(cat "$WORK/.forge")"
+check "the placed checkpoint is validly signed by the ledger's key" \
+    $A verify --ledger L2 --key key.pub --trusted other.cp
+verify_fails F 'commit [0-9a-f]{7,}: checkpoint root for size 100 does not match' \
+    "an old commit whose signed checkpoint carries another root fails, naming the commit"
+# and the head alone does not give it away: the head checkpoint is the genuine one
+cmp -s <(git -C F cat-file blob main:checkpoint) <(git -C L cat-file blob main:checkpoint) &&
+    ok "the forged ledger's head checkpoint is the genuine one" || not_ok "head checkpoint changed"
+
+# A checkpoint size that shrinks: commit 3 carries commit 1's genuine checkpoint (size 100)
+git -C L cat-file blob "$C1:checkpoint" >c1.cp
+forged F none --cp-file 3 c1.cp || not_ok "forge --cp-file: $(cat "$WORK/.forge")"
+verify_fails F 'commit [0-9a-f]{7,}: checkpoint size 100 is smaller than [0-9]+ before it' \
+    "a commit whose genuine but older checkpoint shrinks the size fails, naming the commit"
+
+# History rewritten with git alone (no key needed): commit K's tree changed, every later commit
+# re-created on top of it with its own tree, so every checkpoint stays genuine.
+export GIT_AUTHOR_NAME=forger GIT_AUTHOR_EMAIL=forger@example GIT_COMMITTER_NAME=forger \
+    GIT_COMMITTER_EMAIL=forger@example
+# rewrite_at K PATH CONTENT: copy L to F; in commit K (0 = init, "all", or "head") PATH holds
+# CONTENT (- removes it, @FILE is FILE's bytes)
+rewrite_at() {
+    local k=$1 path=$2 content=$3 i=0 parent= c tree blob last
+    rm -rf F && cp -a "${SRC:-L}" F
+    last=$(($(git -C F rev-list --count main) - 1))
+    [ "$k" = head ] && k=$last
+    for c in $(git -C F rev-list --reverse main); do
+        tree=$(git -C F rev-parse "$c^{tree}")
+        if [ "$k" = all ] || [ $i -eq "$k" ]; then
+            GIT_INDEX_FILE=$WORK/idx git -C F read-tree "$tree"
+            if [ "$content" = - ]; then
+                GIT_INDEX_FILE=$WORK/idx git -C F update-index --force-remove "$path"
+            else
+                case $content in
+                @*) blob=$(git -C F hash-object -w "$(realpath "${content#@}")") ;;
+                *) blob=$(printf '%s' "$content" | git -C F hash-object -w --stdin) ;;
+                esac
+                GIT_INDEX_FILE=$WORK/idx git -C F update-index --add --cacheinfo "100644,$blob,$path"
+            fi
+            tree=$(GIT_INDEX_FILE=$WORK/idx git -C F write-tree)
+            rm -f "$WORK/idx"
+        fi
+        parent=$(git -C F commit-tree "$tree" ${parent:+-p $parent} -m "rewritten $i")
+        i=$((i + 1))
+    done
+    git -C F update-ref refs/heads/main "$parent"
+}
+rewrite_at 2 seg/000/000/000/000 "not the segment"
+verify_fails F 'commit [0-9a-f]{7,}: seg/000/000/000/000 was changed \(history rewritten\)' \
+    "an old commit whose segment differs from its successor's fails (history only appends)"
+rewrite_at 2 seg/000/000/000/999 "a segment that later vanished"
+verify_fails F 'commit [0-9a-f]{7,}: seg/000/000/000/999 was removed \(history rewritten\)' \
+    "a file of an old commit that is gone in its successor fails (history only appends)"
+# The head's tree holds nothing but what its entries imply
+rewrite_at head junk "x"
+verify_fails F "unexpected file 'junk' in the ledger tree" "an unexpected top-level file fails"
+# ... and a name from the data with a control character is escaped in verify --json
+rewrite_at head "$(printf 'j\033k')" "x"
+$A verify --ledger F --key key.pub --json >v.json 2>/dev/null
+python3 -c 'import json, sys; d = json.load(open("v.json")); sys.exit(d["ok"] or "\x1b" not in d["error"])' &&
+    ! grep -q "$(printf '\033')" v.json && ok "verify --json escapes a control character from the data" ||
+    not_ok "verify --json with ESC in a file name: $(od -c v.json | grep -m1 033)"
+rewrite_at head tile/0/999 "an extra tile"
+verify_fails F 'commit [0-9a-f]{7,}: tile/ holds [0-9]+ files, expected [0-9]+' "an extra file under tile/ fails"
+rewrite_at head doc/ghost/v1 "content no entry references"
+verify_fails F 'doc/ and notice/ hold 1 files but 0 entries reference content' \
+    "a document no entry references fails"
+# segments holding more entries than the head's checkpoint: the head keeps its 610 entries'
+# segments but carries its parent's genuine checkpoint (600) and tiles
+rm -rf F && cp -a L F
+T=$({ git -C F ls-tree main | grep -vE "$(printf '\t')(tile|checkpoint)\$"
+      git -C F ls-tree main~1 | grep -E "$(printf '\t')(tile|checkpoint)\$"; } | git -C F mktree) &&
+    git -C F update-ref refs/heads/main "$(git -C F commit-tree "$T" -p main~1 -m extra)"
+verify_fails F 'the segments hold 610 entries but the checkpoint says 600' \
+    "segments holding entries beyond the head's checkpoint fail"
+# the format file changed in every commit, same length (so only its bytes tell)
+git -C L cat-file blob main:format | tr 'a-z' 'b-za' >format.other
+[ "$(stat -c %s format.other)" = "$(git -C L cat-file -s main:format)" ] || not_ok "format.other length"
+rewrite_at all format @format.other
+verify_fails F 'format is not' "a format file of the right length but other bytes fails"
+# An old commit's partial tile with its last hash changed (partial tiles may change from commit
+# to commit, so only the recomputed hashes at that commit's size can tell)
+git -C L cat-file blob "$C1:tile/0/000.p/100" >tile.p && [ "$(stat -c %s tile.p)" = 3200 ] &&
+    flip_last tile.p ||
+    not_ok "commit 1 has no partial tile tile/0/000.p/100"
+rewrite_at 1 tile/0/000.p/100 @tile.p
+verify_fails F 'commit [0-9a-f]{7,}: partial tile at level 0 does not match' \
+    "an old commit's partial tile differing in its last hash fails, naming the commit"
+# A segment whose index says it starts at another entry than its path (the readers refuse it,
+# so verify must too): first_seq is the big-endian u64 at byte 16 of the segment
+git -C L cat-file blob main:seg/000/000/000/000 >seg0
+python3 -c 'import sys; b = bytearray(open("seg0", "rb").read()); b[23] ^= 1; open("seg0", "wb").write(bytes(b))'
+rewrite_at all seg/000/000/000/000 @seg0
+verify_fails F 'seg/000/000/000/000: index starts at 1' "a segment index whose first seq differs from its path fails"
+expect_exit 1 "a reader refuses it too" $A leaf --ledger F 0
+
+# A full tile whose last hash differs, in every commit that has it (full tiles never change)
+git -C L cat-file blob main:tile/0/000 >tile.full && [ "$(stat -c %s tile.full)" = 8192 ] &&
+    flip_last tile.full || not_ok "no tile/0/000"
+rewrite_at all tile/0/000 @tile.full
+verify_fails F 'tile/0/000 does not match the recomputed hashes' \
+    "a full tile differing only in its last hash fails"
+
+# Readers without verify: every leaf read (leaf N, leaves, log) is checked against the tiles,
+# and the tiles against the signed root. Original tiles and checkpoints, one leaf changed:
+forged F modify 300 --stale-tiles || not_ok "forge modify: $(cat "$WORK/.forge")"
+expect_exit 1 "leaf N refuses a leaf that does not hash to its tile" $A leaf --ledger F 300
+expect_err 'entry 300: leaf does not hash to its tile' "the refusal names the entry"
+expect_exit 1 "leaves refuses it too, reading in sequence" $A leaves --ledger F --from 290 --to 310
+expect_err 'entry 300: leaf does not hash to its tile' "the refusal names the entry"
+# tiles rebuilt from the changed leaf (so leaf and tile agree), original checkpoints: the head's
+# partial tile no longer hashes to the signed root
+forged F modify 605 || not_ok "forge modify: $(cat "$WORK/.forge")"
+expect_exit 1 "leaf N refuses a leaf whose tile does not hash to the signed root" $A leaf --ledger F 605
+expect_err "tiles do not hash to the checkpoint's root" "the refusal names the root"
+
+# Document content: same length, other bytes, in every commit
+$A init --ledger D --key key 2>/dev/null
+printf '# SLA v1: availability 99.9%%\n' >sla.md
+$A publish --ledger D --key key --name sla sla.md >/dev/null
+records 5 5 | $A append --ledger D --key key --stream api >/dev/null
+DOC=$(git -C D ls-tree -r --name-only main doc | head -1)
+printf '# SLA v1: availability 90.0%%\n' >sla.forged
+SRC=D rewrite_at all "$DOC" @sla.forged
+verify_fails F "$DOC: content does not match entry 0's hash" "a document of the same length but other bytes fails"
+
+# a merge commit whose first parent is the genuine history
+rm -rf F && cp -a L F
+M=$(git -C F commit-tree "main^{tree}" -p main -p main~1 -m merge) &&
+    git -C F update-ref refs/heads/main "$M"
+verify_fails F 'commit [0-9a-f]{7,}: a merge commit' "a merge commit fails: history must be linear"
+
+# The mount pins only a ledger that verifies: a broken chain under valid signatures and roots,
+# and entries that no longer hash to the (genuine) signed root, are both refused at pin time.
+if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1 && (exec 3<>/dev/fuse) 2>/dev/null; then
+    mount_refused() { # mount_refused LEDGER PATTERN DESCRIPTION
+        mkdir -p "$WORK/mnt"
+        timeout 20 $A mount -f --ledger "$1" --key key.pub "$WORK/mnt" >/dev/null 2>"$WORK/.err"
+        local rc=$?
+        mountpoint -q "$WORK/mnt" && fusermount3 -uz "$WORK/mnt"
+        if [ $rc -eq 1 ] && grep -qE -- "$2" "$WORK/.err"; then ok "$3"; else
+            not_ok "$3 (exit $rc: $(head -c 300 "$WORK/.err"))"; fi
+    }
+    # a document changed to other bytes of the same length: served as EIO, never as its bytes
+    SRC=D rewrite_at all "$DOC" @sla.forged
+    mkdir -p "$WORK/mnt2"
+    trap 'mountpoint -q "$WORK/mnt2" && fusermount3 -uz "$WORK/mnt2"; rm -rf "$WORK"' EXIT
+    if timeout 20 $A mount --ledger F --key key.pub "$WORK/mnt2" >/dev/null 2>"$WORK/.err"; then
+        ! timeout 10 cat "$WORK/mnt2/documents/sla/v1.md" >doc.out 2>doc.err &&
+            grep -q "Input/output error" doc.err && ok "the mount serves a changed document as EIO" ||
+            not_ok "the mount served a changed document: $(head -c 100 doc.out)"
+        timeout 10 fusermount3 -u "$WORK/mnt2" || fusermount3 -uz "$WORK/mnt2"
+    else
+        not_ok "mount of the document ledger: $(head -c 300 "$WORK/.err")"
+    fi
+    # a trusted checkpoint of the same size with another root (a second ledger, same key): a fork
+    $A init --ledger D2 --key key 2>/dev/null
+    $A publish --ledger D2 --key key --name sla sla.md >/dev/null
+    records 5 6 | $A append --ledger D2 --key key --stream api >/dev/null
+    $A checkpoint --ledger D2 >d2.cp
+    [ "$(sed -n 2p d2.cp)" = "$($A checkpoint --ledger D | sed -n 2p)" ] || not_ok "D2 has another size"
+    mkdir -p "$WORK/mnt"
+    timeout 20 $A mount -f --ledger D --key key.pub --trusted d2.cp "$WORK/mnt" >/dev/null 2>"$WORK/.err"
+    rc=$?
+    mountpoint -q "$WORK/mnt" && fusermount3 -uz "$WORK/mnt"
+    [ $rc -eq 1 ] && grep -q "same size but different roots" "$WORK/.err" &&
+        ok "the mount refuses a trusted checkpoint of the same size with another root" ||
+        not_ok "trusted fork (exit $rc: $(head -c 300 "$WORK/.err"))"
+    forged F none --resign key --break-prev 250 || not_ok "forge --break-prev: $(cat "$WORK/.forge")"
+    mount_refused F 'entry 250.*chain broken' "the mount refuses a broken prev chain, naming the entry"
+    # original tiles and checkpoints (they agree with each other), modified leaves
+    forged F modify 300 --stale-tiles || not_ok "forge modify: $(cat "$WORK/.forge")"
+    mount_refused F 'root|checkpoint' "the mount refuses entries that do not hash to the signed root"
+else
+    echo "ok - mount checks # SKIP FUSE is not available"
+fi
+
+finish
