@@ -3,6 +3,7 @@
 #define AUDITFS_CLI_H
 
 #include "auditfs/ledger.h"
+#include "auditfs/state.h"
 
 #include <stdio.h>
 
@@ -16,6 +17,7 @@ enum {
     EXIT_KEY = 5,      /* unusable key: loose mode, not the ledger's key */
     EXIT_BUSY = 6,     /* another appender holds the ledger */
     EXIT_NOTFOUND = 7, /* no such ledger, entry, document */
+    EXIT_FORK = 8,     /* fork or rollback: not an extension of a checkpoint seen or signed */
 };
 
 /** Maps a library error code to an exit code. */
@@ -36,5 +38,20 @@ int cmd_archive(int argc, char **argv);
 /** Brings the query index up to date after a write; warns (never fails) if it cannot. */
 void cli_index_after_write(const char *ledger_path);
 int cmd_umount(int argc, char **argv);
+int cmd_trust(int argc, char **argv);
+
+/* cmd_trust.c: the verifier's memory ($AUDITFS_STATE). */
+/** Opens the state directory; prints the error and returns an exit code on failure. */
+int cli_state_open(auditfs_state **out);
+/**
+ * Opens the ledger (--ledger or $AUDITFS_LEDGER) and runs auditfs_ledger_trust with the key file
+ * (may be NULL: the pinned keys) and the expected origin (may be NULL) before anything is read.
+ * Prints errors (and where evidence was written) and returns an exit code; on success *out is
+ * the checked ledger and *st (if st is not NULL) the open state.
+ */
+int cli_open_trusted(auditfs_ledger **out, auditfs_state **st, const char *ledger_opt,
+                     const char *key_path, const char *origin);
+/** The first key pinned for origin (EXIT_KEY if none). */
+int cli_pinned_key(auditfs_verifier **out, auditfs_state *st, const char *origin);
 
 #endif

@@ -28,6 +28,7 @@ cli_exit_code(int err)
     case AUDITFS_EKEY: return EXIT_KEY;
     case AUDITFS_EBUSY: return EXIT_BUSY;
     case AUDITFS_ENOTFOUND: return EXIT_NOTFOUND;
+    case AUDITFS_EFORK: return EXIT_FORK;
     default: return EXIT_IO;
     }
 }
@@ -128,16 +129,6 @@ load_verifier(auditfs_verifier **out, const char *path)
     if (!path)
         return cli_usage_error("--key FILE.pub (the ledger's verifier key) is required");
     int err = auditfs_verifier_load(out, path);
-    return err ? cli_fail(err, NULL) : 0;
-}
-
-static int
-open_ledger(auditfs_ledger **out, const char *opt)
-{
-    const char *path = cli_ledger_path(opt);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
-    int err = auditfs_ledger_open(out, path);
     return err ? cli_fail(err, NULL) : 0;
 }
 
@@ -693,10 +684,12 @@ static const char checkpoint_help[] =
 static int
 cmd_checkpoint(int argc, char **argv)
 {
-    const char *ledger = NULL;
+    const char *ledger = NULL, *key = NULL, *origin = NULL;
     uint64_t size = UINT64_MAX;
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"size", required_argument, 0, 'S'},
                                          {0, 0, 0, 0}};
     if (want_help(argc, argv, checkpoint_help))
@@ -704,6 +697,10 @@ cmd_checkpoint(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'l')
             ledger = optarg;
+        else if (c == 'k')
+            key = optarg;
+        else if (c == 'O')
+            origin = optarg;
         else if (c == 'S') {
             if (cli_parse_u64(&size, optarg, "--size"))
                 return EXIT_USAGE;
@@ -711,7 +708,7 @@ cmd_checkpoint(int argc, char **argv)
             return EXIT_USAGE;
     }
     auditfs_ledger *l = NULL;
-    int rc = open_ledger(&l, ledger);
+    int rc = cli_open_trusted(&l, NULL, ledger, key, origin);
     if (rc)
         return rc;
     char *note = NULL;
@@ -757,10 +754,11 @@ json_str(FILE *f, const char *s)
 static int
 cmd_verify(int argc, char **argv)
 {
-    const char *ledger = NULL, *key = NULL, *trusted = NULL;
+    const char *ledger = NULL, *key = NULL, *trusted = NULL, *origin = NULL;
     int json = 0, c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"trusted", required_argument, 0, 'T'},
                                          {"json", no_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
@@ -772,6 +770,7 @@ cmd_verify(int argc, char **argv)
         case 'k': key = optarg; break;
         case 'T': trusted = optarg; break;
         case 'J': json = 1; break;
+        case 'O': origin = optarg; break;
         default: return EXIT_USAGE;
         }
     }
@@ -779,22 +778,35 @@ cmd_verify(int argc, char **argv)
         return cli_usage_error("verify takes no arguments");
     auditfs_verifier *v = NULL;
     auditfs_ledger *l = NULL;
+    auditfs_state *st = NULL;
     uint8_t *tnote = NULL;
     size_t tlen = 0;
-    int rc = load_verifier(&v, key);
-    if (rc)
+    /* the verifier's memory first: the head against the pinned (or given) key and against
+     * every checkpoint this party saw or signed; then everything is recomputed */
+    int rc = cli_open_trusted(&l, &st, ledger, key, origin);
+    if (rc) {
+        if (json)
+            printf("{\"ok\":false,\"exit\":%d,\"error\":\"the head is not trusted (see "
+                   "stderr)\"}\n",
+                   rc);
         return rc;
+    }
+    auditfs_checkpoint head;
+    if (auditfs_ledger_head(&head, l) != 0)
+        head.origin[0] = 0;
+    rc = key ? load_verifier(&v, key) : cli_pinned_key(&v, st, head.origin);
+    auditfs_state_free(st);
+    if (rc) {
+        auditfs_ledger_free(l);
+        return rc;
+    }
     if (trusted) {
         int err = auditfs_read_file(&tnote, &tlen, trusted, 65536);
         if (err) {
             auditfs_verifier_free(v);
+            auditfs_ledger_free(l);
             return cli_fail(err, "--trusted");
         }
-    }
-    if ((rc = open_ledger(&l, ledger)) != 0) {
-        auditfs_verifier_free(v);
-        free(tnote);
-        return rc;
     }
     auditfs_verify_report r;
     struct timespec t0, t1;
@@ -863,10 +875,12 @@ static const char consistency_help[] =
 static int
 cmd_prove(int argc, char **argv)
 {
-    const char *ledger = NULL;
+    const char *ledger = NULL, *key = NULL, *origin = NULL;
     uint64_t index = UINT64_MAX, size = 0;
     int tlog = 0, c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"index", required_argument, 0, 'i'},
                                          {"size", required_argument, 0, 'S'},
                                          {"tlog-proof", no_argument, 0, 'P'},
@@ -885,13 +899,15 @@ cmd_prove(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case 'P': tlog = 1; break;
+        case 'k': key = optarg; break;
+        case 'O': origin = optarg; break;
         default: return EXIT_USAGE;
         }
     }
     if (index == UINT64_MAX)
         return cli_usage_error("--index N is required");
     auditfs_ledger *l = NULL;
-    int rc = open_ledger(&l, ledger);
+    int rc = cli_open_trusted(&l, NULL, ledger, key, origin);
     if (rc)
         return rc;
     auditfs_inclusion_proof p;
@@ -922,10 +938,12 @@ cmd_prove(int argc, char **argv)
 static int
 cmd_consistency(int argc, char **argv)
 {
-    const char *ledger = NULL;
+    const char *ledger = NULL, *key = NULL, *origin = NULL;
     uint64_t from = 0, to = 0;
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"from", required_argument, 0, 'f'},
                                          {"to", required_argument, 0, 't'},
                                          {0, 0, 0, 0}};
@@ -942,13 +960,15 @@ cmd_consistency(int argc, char **argv)
             if (cli_parse_u64(&to, optarg, "--to"))
                 return EXIT_USAGE;
             break;
+        case 'k': key = optarg; break;
+        case 'O': origin = optarg; break;
         default: return EXIT_USAGE;
         }
     }
     if (from == 0)
         return cli_usage_error("--from M (M >= 1) is required");
     auditfs_ledger *l = NULL;
-    int rc = open_ledger(&l, ledger);
+    int rc = cli_open_trusted(&l, NULL, ledger, key, origin);
     if (rc)
         return rc;
     auditfs_consistency_proof p;
@@ -986,14 +1006,21 @@ static const char log_help[] =
 static int
 cmd_leaf(int argc, char **argv)
 {
-    const char *ledger = NULL;
+    const char *ledger = NULL, *key = NULL, *origin = NULL;
     int c;
-    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
+                                         {0, 0, 0, 0}};
     if (want_help(argc, argv, leaf_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'l')
             ledger = optarg;
+        else if (c == 'k')
+            key = optarg;
+        else if (c == 'O')
+            origin = optarg;
         else
             return EXIT_USAGE;
     }
@@ -1003,7 +1030,7 @@ cmd_leaf(int argc, char **argv)
     if (cli_parse_u64(&n, argv[optind], "N"))
         return EXIT_USAGE;
     auditfs_ledger *l = NULL;
-    int rc = open_ledger(&l, ledger);
+    int rc = cli_open_trusted(&l, NULL, ledger, key, origin);
     if (rc)
         return rc;
     uint8_t *leaf = NULL;
@@ -1020,10 +1047,12 @@ cmd_leaf(int argc, char **argv)
 
 static int
 range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_t *from,
-           uint64_t *to, const char **stream, int *json)
+           uint64_t *to, const char **stream, int *json, const char **key, const char **origin)
 {
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"from", required_argument, 0, 'f'},
                                          {"to", required_argument, 0, 't'},
                                          {"stream", required_argument, 0, 's'},
@@ -1052,6 +1081,8 @@ range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_
                 return cli_usage_error("--json is not an option here");
             *json = 1;
             break;
+        case 'k': *key = optarg; break;
+        case 'O': *origin = optarg; break;
         default: return EXIT_USAGE;
         }
     }
@@ -1063,13 +1094,13 @@ range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_
 static int
 cmd_leaves(int argc, char **argv)
 {
-    const char *ledger = NULL;
+    const char *ledger = NULL, *key = NULL, *origin = NULL;
     uint64_t from = 0, to = UINT64_MAX;
-    int rc = range_opts(argc, argv, leaves_help, &ledger, &from, &to, NULL, NULL);
+    int rc = range_opts(argc, argv, leaves_help, &ledger, &from, &to, NULL, NULL, &key, &origin);
     if (rc)
         return rc < 0 ? 0 : rc;
     auditfs_ledger *l = NULL;
-    if ((rc = open_ledger(&l, ledger)) != 0)
+    if ((rc = cli_open_trusted(&l, NULL, ledger, key, origin)) != 0)
         return rc;
     auditfs_cursor *cur = NULL;
     int err = auditfs_cursor_new(&cur, l, from, to);
@@ -1126,14 +1157,15 @@ summary(char *out, size_t cap, const auditfs_entry *e)
 static int
 cmd_log(int argc, char **argv)
 {
-    const char *ledger = NULL, *stream = NULL;
+    const char *ledger = NULL, *stream = NULL, *key = NULL, *origin = NULL;
     uint64_t from = 0, to = UINT64_MAX;
     int json = 0;
-    int rc = range_opts(argc, argv, log_help, &ledger, &from, &to, &stream, &json);
+    int rc = range_opts(argc, argv, log_help, &ledger, &from, &to, &stream, &json, &key,
+                        &origin);
     if (rc)
         return rc < 0 ? 0 : rc;
     auditfs_ledger *l = NULL;
-    if ((rc = open_ledger(&l, ledger)) != 0)
+    if ((rc = cli_open_trusted(&l, NULL, ledger, key, origin)) != 0)
         return rc;
     auditfs_cursor *cur = NULL;
     int err = auditfs_cursor_new(&cur, l, from, to);
@@ -1192,7 +1224,7 @@ static const char main_help[] =
     "\n"
     "Every command takes --ledger DIR (default $AUDITFS_LEDGER).\n"
     "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 bad input data, 4 I/O or repository\n"
-    "error, 5 unusable key, 6 ledger busy, 7 not found.\n";
+    "error, 5 unusable key, 6 ledger busy, 7 not found, 8 fork or rollback.\n";
 
 struct command {
     const char *name;
@@ -1206,7 +1238,9 @@ static const struct command commands[] = {
     {"leaf", cmd_leaf},       {"leaves", cmd_leaves},     {"log", cmd_log},
     {"mount", cmd_mount},     {"umount", cmd_umount},     {"query", cmd_query},
     {"index", cmd_index},     {"incident", cmd_incident}, {"verify-bundle", cmd_verify_bundle},
-    {"archive", cmd_archive}, {NULL, NULL}};
+    {"archive", cmd_archive},
+    {"trust", cmd_trust},
+    {NULL, NULL}};
 
 int
 main(int argc, char **argv)

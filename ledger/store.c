@@ -1022,3 +1022,18 @@ auditfs_ledger_checkpoint_at(char **out, size_t *len, auditfs_ledger *l, uint64_
     git_commit_free(c);
     return err;
 }
+
+int
+auditfs_ledger_root_at(auditfs_hash *out, auditfs_ledger *l, uint64_t size)
+{
+    if (size > l->cp.size)
+        return afs_error_set(AUDITFS_EINVAL, "no root at size %llu: the ledger has %llu",
+                             (unsigned long long)size, (unsigned long long)l->cp.size);
+    return auditfs_merkle_root(out, size, tile_reader, l);
+}
+
+const char *
+auditfs_ledger_path(const auditfs_ledger *l)
+{
+    return l->path;
+}
