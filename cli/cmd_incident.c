@@ -1402,10 +1402,8 @@ check_bundle(const char *dir, ledger_arg *la, size_t nla)
             rc = EXIT_USAGE;
             break;
         }
-        if ((err = auditfs_ledger_open(&a->l, a->path)) != 0) {
-            rc = cli_fail(err, a->path);
+        if ((rc = cli_open_trusted(&a->l, NULL, a->path, a->key, NULL)) != 0)
             break;
-        }
         /* the bundle's checkpoint must describe a prefix of this ledger */
         auditfs_checkpoint head;
         if ((err = auditfs_ledger_head(&head, a->l)) != 0) {
@@ -1580,9 +1578,14 @@ cmd_incident(int argc, char **argv)
     b.nledgers = nla;
     for (size_t i = 0; i < nla && !err; i++) {
         snprintf(b.lname[i], sizeof b.lname[i], "%.64s", la[i].name);
-        if ((err = auditfs_verifier_load(&la[i].v, la[i].key)) != 0 ||
-            (err = auditfs_ledger_open(&la[i].l, la[i].path)) != 0)
+        if ((err = auditfs_verifier_load(&la[i].v, la[i].key)) != 0)
             break;
+        /* the verifier's memory first (exit 8 on a fork or rollback) */
+        if ((rc = cli_open_trusted(&la[i].l, NULL, la[i].path, la[i].key, NULL)) != 0) {
+            bundle_free(&b);
+            ledger_args_free(la, nla);
+            return rc;
+        }
         /* the evidence is only as good as the checkpoint: check it before bundling */
         if ((err = auditfs_ledger_check_head(&b.cp[i], la[i].l, la[i].v)) != 0)
             err = afs_error_wrap(err, "ledger %s", la[i].name);
@@ -1857,12 +1860,12 @@ cmd_archive(int argc, char **argv)
     auditfs_ledger *l = NULL;
     char *note = NULL;
     size_t nlen = 0;
-    int rc = 0, err;
+    int rc = 0;
     FILE *f = NULL;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", out);
-    if ((err = auditfs_ledger_open(&l, path)) != 0)
-        return cli_fail(err, "archive");
+    if ((rc = cli_open_trusted(&l, NULL, path, NULL, NULL)) != 0)
+        return rc;
     if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
         git_reference_lookup(&ref, repo, "refs/heads/main") < 0 || !git_reference_target(ref) ||
         git_revwalk_new(&walk, repo) < 0 || git_revwalk_push(walk, git_reference_target(ref)) < 0 ||

@@ -3,6 +3,8 @@
  */
 #include "cli.h"
 
+#include "auditfs/trust.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -198,6 +200,41 @@ static const char init_help[] =
     "the key. ORIGIN, the checkpoint's first line, defaults to the key's name; one key may sign\n"
     "several ledgers with different origins (e.g. one per tenant).\n";
 
+/* The provider's own memory of a new ledger: its key pinned for the origin, the directory bound
+ * to the origin, the first checkpoint remembered as seen and as signed. */
+static int
+init_remember(auditfs_state *st, const char *ledger, const auditfs_signer *s, const char *origin)
+{
+    auditfs_verifier *v = NULL;
+    auditfs_ledger *l = NULL;
+    auditfs_trust_result res;
+    char *note = NULL;
+    size_t len = 0;
+    int err;
+    if ((err = auditfs_signer_verifier(&v, s)) != 0)
+        return err;
+    auditfs_trust_options o = {origin ? origin : auditfs_signer_name(s), v, 0};
+    if ((err = auditfs_state_pin(st, o.origin, v)) == 0 &&
+        (err = auditfs_ledger_open(&l, ledger)) == 0 &&
+        (err = auditfs_ledger_trust(&res, l, st, &o)) == 0 &&
+        (err = auditfs_ledger_checkpoint_note(&note, &len, l)) == 0) {
+        /* a newer signed checkpoint of this origin means the key already signs another ledger
+         * of that name: keep it, appends to the new ledger will be refused */
+        char *old = NULL;
+        size_t olen;
+        if (auditfs_state_checkpoint(&old, &olen, st, o.origin, AUDITFS_STATE_SIGNED) ==
+            AUDITFS_ENOTFOUND) {
+            auditfs_error_clear();
+            err = auditfs_state_remember(st, o.origin, AUDITFS_STATE_SIGNED, note, len);
+        }
+        free(old);
+    }
+    free(note);
+    auditfs_ledger_free(l);
+    auditfs_verifier_free(v);
+    return err;
+}
+
 static int
 cmd_init(int argc, char **argv)
 {
@@ -226,12 +263,21 @@ cmd_init(int argc, char **argv)
     int rc = load_signer(&s, key);
     if (rc)
         return rc;
+    auditfs_state *st = NULL;
+    if ((rc = cli_state_open(&st)) != 0) {
+        auditfs_signer_free(s);
+        return rc;
+    }
     int err = auditfs_ledger_init(ledger, s, origin);
+    if (!err)
+        err = init_remember(st, ledger, s, origin);
     auditfs_signer_free(s);
+    auditfs_state_free(st);
     if (err)
         return cli_fail(err, "init");
-    fprintf(stderr, "initialised ledger %s (origin %s)\n", ledger,
-            origin ? origin : "the key's name");
+    fprintf(stderr, "initialised ledger %s (origin %s); its key is pinned in %s\n", ledger,
+            origin ? origin : "the key's name", getenv("AUDITFS_STATE") ? "$AUDITFS_STATE"
+                                                                        : "the state directory");
     return 0;
 }
 
@@ -429,7 +475,7 @@ cmd_append(int argc, char **argv)
 {
     const char *ledger = NULL, *key = NULL;
     appender a;
-    auditfs_writer_options wo = {0, 0, 1};
+    auditfs_writer_options wo = {0, 0, 1, NULL};
     int64_t flush_ms = 1000;
     int c, rc = 0, err;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
@@ -502,10 +548,17 @@ cmd_append(int argc, char **argv)
         wo.batch_bytes = 8u << 20;
     a.flush_us = flush_ms * 1000;
     auditfs_signer *s = NULL;
+    auditfs_state *st = NULL;
     if ((rc = load_signer(&s, key)) != 0)
         return rc;
+    if ((rc = cli_state_open(&st)) != 0) {
+        auditfs_signer_free(s);
+        return rc;
+    }
+    wo.state = st;
     if ((err = auditfs_writer_open(&a.w, ledger, s, &wo)) != 0) {
         auditfs_signer_free(s);
+        auditfs_state_free(st);
         return cli_fail(err, "append");
     }
     if (optind == argc) {
@@ -531,6 +584,7 @@ cmd_append(int argc, char **argv)
     if (a.committed && update_index)
         cli_index_after_write(ledger);
     auditfs_signer_free(s);
+    auditfs_state_free(st);
     return rc;
 }
 
@@ -635,13 +689,17 @@ publish_common(int argc, char **argv, int is_notice)
         return cli_fail(err, NULL);
     auditfs_signer *s = NULL;
     auditfs_writer *w = NULL;
-    auditfs_writer_options wo = {0, 0, 1};
+    auditfs_writer_options wo = {0, 0, 1, NULL};
     uint64_t seq = 0, size = 0;
+    auditfs_state *st = NULL;
     int rc = load_signer(&s, key);
+    if (!rc && (rc = cli_state_open(&st)) != 0)
+        auditfs_signer_free(s);
     if (rc) {
         free(content);
         return rc;
     }
+    wo.state = st;
     if ((err = auditfs_writer_open(&w, ledger, s, &wo)) == 0 &&
         (err = auditfs_writer_add(w, &e, content, len, &seq)) == 0)
         err = auditfs_writer_commit(w, &size);
@@ -657,6 +715,7 @@ publish_common(int argc, char **argv, int is_notice)
     if (!err)
         cli_index_after_write(ledger);
     auditfs_signer_free(s);
+    auditfs_state_free(st);
     free(content);
     return rc;
 }

@@ -658,3 +658,31 @@ auditfs_state_unbind(auditfs_state *s, const char *ledger_path)
                              errno == ENOENT ? "not bound to an origin" : strerror(errno));
     return afs_fsync_dir(f);
 }
+
+int
+afs_state_signed_commit(char out[41], auditfs_state *s, const char *origin, const char *set)
+{
+    char dir[PATH_MAX], f[PATH_MAX + 32];
+    int err = set ? origin_dir_make(dir, sizeof dir, s, origin)
+                  : origin_dir(dir, sizeof dir, s, origin);
+    if (err)
+        return err;
+    snprintf(f, sizeof f, "%s/signed-commit", dir);
+    if (set) {
+        char line[64];
+        snprintf(line, sizeof line, "%.40s\n", set);
+        return write_atomic(f, line, strlen(line));
+    }
+    char *data = NULL;
+    size_t len;
+    if ((err = afs_read_file(&data, &len, f, 64)) != 0)
+        return err;
+    if (len != 41 || data[40] != '\n') {
+        free(data);
+        return afs_error_set(AUDITFS_EFORMAT, "%s: not a commit id", f);
+    }
+    memcpy(out, data, 40);
+    out[40] = 0;
+    free(data);
+    return 0;
+}

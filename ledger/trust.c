@@ -12,8 +12,12 @@
 #include "auditfs/merkle.h"
 #include "auditfs/trust.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Parses the body of a signed note without checking signatures (used for notes from our own
  * state directory, which were verified before they were stored). */
@@ -30,6 +34,9 @@ parse_note_body(auditfs_checkpoint *out, const char *note, size_t len)
         return afs_error_set(AUDITFS_EFORMAT, "not a signed note (no blank line)");
     return auditfs_checkpoint_parse(out, note, (size_t)(sep - note) + 1);
 }
+
+static int pending_batch(git_oid *id, auditfs_state *st, auditfs_ledger *l, const char *snote,
+                         size_t slen);
 
 static const char *
 kind_words(int kind)
@@ -158,7 +165,14 @@ auditfs_trust_check(auditfs_trust_result *res, auditfs_state *st, auditfs_ledger
                 seen_size = rc.size;
                 res->remembered_size = rc.size;
             }
-            err = check_extends(res, st, l, &cp, note, len, &rc, rnote, rlen, kind);
+            git_oid pending;
+            /* a batch this party's writer signed and synced but did not publish (a crash):
+             * not a rollback; the next append publishes it (afs_trust_writer_open) */
+            if (kind == AUDITFS_STATE_SIGNED && cp.size < rc.size && note == l->cp_note &&
+                pending_batch(&pending, st, l, rnote, rlen))
+                err = 0;
+            else
+                err = check_extends(res, st, l, &cp, note, len, &rc, rnote, rlen, kind);
         }
         free(rnote);
     }
@@ -283,5 +297,121 @@ auditfs_ledger_trust(auditfs_trust_result *res, auditfs_ledger *l, auditfs_state
     }
 cleanup:
     auditfs_state_keys_free(pinned, npinned);
+    return err;
+}
+
+/* ---- writers (state_int.h) ---- */
+
+static int
+fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
+    int rc = fsync(fd), e = errno;
+    close(fd);
+    if (rc != 0)
+        return afs_error_set(AUDITFS_EIO, "%s: fsync: %s", path, strerror(e));
+    return afs_fsync_dir(path);
+}
+
+/*
+ * 1 if the checkpoint this party signed last (snote) is held by a commit whose parent is l's
+ * head: this party's writer remembered that batch and crashed before it moved the ref (the
+ * objects were synced before it was remembered). *id is that commit. 0 otherwise.
+ */
+static int
+pending_batch(git_oid *id, auditfs_state *st, auditfs_ledger *l, const char *snote, size_t slen)
+{
+    char hex[41];
+    git_commit *c = NULL;
+    git_tree *tree = NULL;
+    uint8_t *note = NULL;
+    size_t len = 0;
+    int ok = 0;
+    if (afs_state_signed_commit(hex, st, l->cp.origin, NULL) == 0 && git_oid_fromstr(id, hex) == 0 &&
+        git_commit_lookup(&c, l->repo, id) == 0 && git_commit_parentcount(c) == 1 &&
+        git_oid_equal(git_commit_parent_id(c, 0), &l->head_id) && git_commit_tree(&tree, c) == 0 &&
+        afs_tree_read(&note, &len, l->repo, tree, "checkpoint") == 0 && len == slen &&
+        memcmp(note, snote, len) == 0)
+        ok = 1;
+    auditfs_error_clear();
+    free(note);
+    git_tree_free(tree);
+    git_commit_free(c);
+    return ok;
+}
+
+/*
+ * The crash case of afs_trust_writer_open: 1 if the ref was moved forward to the remembered
+ * commit, 0 if that does not apply (the caller then reports the fork), or an error.
+ */
+static int
+roll_forward(auditfs_state *st, auditfs_ledger *l, const char *signed_note, size_t signed_len)
+{
+    char path[PATH_MAX];
+    git_oid id;
+    git_reference *ref = NULL;
+    int err;
+    if (!pending_batch(&id, st, l, signed_note, signed_len))
+        return 0;
+    if (git_reference_create_matching(&ref, l->repo, AFS_REF, &id, 1, &l->head_id,
+                                      "auditfs: finish the batch a crash interrupted") < 0)
+        return afs_error_git(AUDITFS_EIO, "%s: cannot move %s forward", l->path, AFS_REF);
+    git_reference_free(ref);
+    snprintf(path, sizeof path, "%s%s", git_repository_path(l->repo), AFS_REF);
+    if ((err = fsync_path(path)) != 0 || (err = auditfs_ledger_refresh(l)) != 0)
+        return err;
+    return 1;
+}
+
+int
+afs_trust_writer_open(auditfs_state *st, auditfs_ledger *l, int *rolled_forward)
+{
+    auditfs_trust_result res;
+    auditfs_checkpoint sc;
+    char *snote = NULL;
+    size_t slen = 0;
+    int err;
+    *rolled_forward = 0;
+    if ((err = auditfs_state_check_outside(st, l->path)) != 0)
+        return err;
+    err = auditfs_state_checkpoint(&snote, &slen, st, l->cp.origin, AUDITFS_STATE_SIGNED);
+    if (err == AUDITFS_ENOTFOUND) {
+        /* first use of this key for this origin here: the verified head is the memory */
+        auditfs_error_clear();
+        if ((err = auditfs_trust_check(&res, st, l, l->cp_note, l->cp_note_len, 0)) != 0)
+            return err;
+        return auditfs_state_remember(st, l->cp.origin, AUDITFS_STATE_SIGNED, l->cp_note,
+                                      l->cp_note_len);
+    }
+    if (err)
+        return err;
+    /* our own writer crashed between remembering a batch and publishing it */
+    if (parse_note_body(&sc, snote, slen) == 0 && sc.size > l->cp.size) {
+        int rf = roll_forward(st, l, snote, slen);
+        if (rf < 0) {
+            free(snote);
+            return rf;
+        }
+        *rolled_forward = rf;
+    }
+    free(snote);
+    return auditfs_trust_check(&res, st, l, l->cp_note, l->cp_note_len, 0);
+}
+
+int
+afs_trust_writer_signed(auditfs_state *st, const char *origin, const char *note, size_t len,
+                        const char *commit_hex)
+{
+    int fd = -1;
+    int err = afs_state_lock(&fd, st, origin);
+    if (err)
+        return err;
+    /* the commit first: a crash between the two leaves the old signed checkpoint, which the
+     * head still extends */
+    if ((err = afs_state_signed_commit(NULL, st, origin, commit_hex)) == 0)
+        err = auditfs_state_remember(st, origin, AUDITFS_STATE_SIGNED, note, len);
+    afs_state_unlock(fd);
     return err;
 }
