@@ -9,7 +9,7 @@
 #include "../fs/mount.h"
 
 static const char mount_help[] =
-    "usage: auditfs mount --ledger DIR --key FILE.pub [--trusted CHECKPOINT] [--follow] [-f]\n"
+    "usage: auditfs mount --ledger DIR [--key FILE.pub] [--trusted CHECKPOINT] [--follow] [-f]\n"
     "                     [-o FUSE-OPTIONS] MOUNTPOINT\n"
     "       auditfs mount --ledger NAME=DIR --key NAME=FILE.pub ... MOUNTPOINT\n"
     "\n"
@@ -20,7 +20,8 @@ static const char mount_help[] =
     "\n"
     "  --ledger [NAME=]DIR     a ledger; give it several times (with NAME=) to mount several,\n"
     "                          each under its own top-level directory NAME\n"
-    "  --key [NAME=]FILE.pub   the verifier key of that ledger\n"
+    "  --key [NAME=]FILE.pub   the verifier key of that ledger (default: the key pinned for its\n"
+    "                          origin, see `auditfs trust`; a key given is pinned on first use)\n"
     "  --trusted [NAME=]FILE   a checkpoint kept from before: the ledger must extend it\n"
     "  --follow                pick up new commits once they are signed, consistent with the\n"
     "                          pinned checkpoint and verified; refuse (and report) anything else\n"
@@ -30,7 +31,8 @@ static const char mount_help[] =
     "                          always set)\n"
     "\n"
     "Exit codes: 0 unmounted cleanly, 1 verification failed, 2 usage, 4 I/O or mount error,\n"
-    "5 unusable key, 7 no such ledger.\n";
+    "5 unusable key, 7 no such ledger, 8 fork or rollback (the ledger does not extend the\n"
+    "checkpoint this party saw before; evidence is written to the state directory).\n";
 
 static const char umount_help[] =
     "usage: auditfs umount [-z] MOUNTPOINT\n"
@@ -154,11 +156,6 @@ cmd_mount(int argc, char **argv)
             if ((tnames[j][0] && ledgers[i].name && !strcmp(tnames[j], ledgers[i].name)) ||
                 (!tnames[j][0] && j == i))
                 ledgers[i].trusted = trusts[j];
-        if (!ledgers[i].key) {
-            cli_usage_error("no --key for ledger %s", ledgers[i].name ? ledgers[i].name
-                                                                       : ledgers[i].path);
-            goto out;
-        }
         for (size_t j = 0; j < i; j++)
             if (ledgers[i].name && ledgers[j].name && !strcmp(ledgers[i].name, ledgers[j].name)) {
                 cli_usage_error("ledger name %s given twice", ledgers[i].name);
@@ -171,6 +168,28 @@ cmd_mount(int argc, char **argv)
     for (size_t i = 0; i < nl; i++)
         if (realpath(ledgers[i].path, abs_paths[i]))
             ledgers[i].path = abs_paths[i];
+    /* the verifier's memory: each head checked against the pinned (or given, then pinned) key
+     * and what this party saw before mounting; the views check again, and at every --follow */
+    auditfs_state *st = NULL;
+    auditfs_verifier *pinned[MAX_LEDGERS] = {0};
+    for (size_t i = 0; i < nl; i++) {
+        auditfs_ledger *l = NULL;
+        auditfs_state *s1 = NULL;
+        auditfs_checkpoint head;
+        if ((rc = cli_open_trusted(&l, &s1, ledgers[i].path, ledgers[i].key, NULL)) != 0)
+            goto out_trust;
+        if (!ledgers[i].key && auditfs_ledger_head(&head, l) == 0 &&
+            (rc = cli_pinned_key(&pinned[i], s1, head.origin)) == 0)
+            ledgers[i].verifier = pinned[i];
+        auditfs_ledger_free(l);
+        if (!st)
+            st = s1;
+        else
+            auditfs_state_free(s1);
+        if (rc)
+            goto out_trust;
+    }
+    cfg.state = st;
     cfg.ledgers = ledgers;
     cfg.nledgers = nl;
     cfg.mountpoint = argv[optind];
@@ -178,6 +197,10 @@ cmd_mount(int argc, char **argv)
     const char *ms = getenv("AUDITFS_FOLLOW_MS");
     cfg.follow_ms = ms ? (unsigned)strtoul(ms, NULL, 10) : 1000;
     rc = afs_mount_run(&cfg);
+out_trust:
+    for (size_t i = 0; i < nl; i++)
+        auditfs_verifier_free(pinned[i]);
+    auditfs_state_free(st);
 out:
     free(fuse_opts);
     return rc;

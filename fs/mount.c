@@ -715,13 +715,20 @@ open_views(mnt *m, const afs_mount_config *cfg)
     for (size_t i = 0; i < cfg->nledgers; i++) {
         const afs_mount_ledger *lg = &cfg->ledgers[i];
         auditfs_verifier *key = NULL;
-        auditfs_view_options o = {cfg->cache_bytes, NULL, 0};
+        auditfs_view_options o = {cfg->cache_bytes, NULL, 0, cfg->state};
         uint8_t *trusted = NULL;
         size_t tlen = 0;
         struct timespec t0, t1;
         int err;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if ((err = auditfs_verifier_load(&key, lg->key)) != 0) {
+        if (!lg->key) {
+            char *s = NULL;
+            if ((err = auditfs_verifier_format(&s, lg->verifier)) == 0)
+                err = auditfs_verifier_parse(&key, s, strlen(s));
+            free(s);
+            if (err)
+                return 5;
+        } else if ((err = auditfs_verifier_load(&key, lg->key)) != 0) {
             fprintf(stderr, "auditfs: %s: %s\n", lg->key, auditfs_error_last());
             return err == AUDITFS_ENOTFOUND ? 7 : 5;
         }
@@ -738,7 +745,9 @@ open_views(mnt *m, const afs_mount_config *cfg)
         if (err) {
             fprintf(stderr, "auditfs: mount refused: %s: %s\n", lg->name ? lg->name : lg->path,
                     auditfs_error_last());
-            return err == AUDITFS_EVERIFY ? 1 : err == AUDITFS_ENOTFOUND ? 7 : 4;
+            return err == AUDITFS_EVERIFY ? 1 : err == AUDITFS_ENOTFOUND ? 7
+                                            : err == AUDITFS_EFORK      ? 8
+                                                                        : 4;
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (cfg->foreground) {

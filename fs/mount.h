@@ -7,7 +7,8 @@
 typedef struct afs_mount_ledger {
     const char *name;    /* top-level directory when several ledgers are mounted */
     const char *path;    /* the ledger repository */
-    const char *key;     /* verifier key file */
+    const char *key;     /* verifier key file, or NULL: `verifier` */
+    const struct auditfs_verifier *verifier; /* the key when no file is given (pinned) */
     const char *trusted; /* optional checkpoint file the ledger must extend */
 } afs_mount_ledger;
 
@@ -20,6 +21,7 @@ typedef struct afs_mount_config {
     int follow;            /* --follow: pick up new verified checkpoints */
     unsigned follow_ms;    /* poll interval for --follow */
     size_t cache_bytes;    /* verified-frame cache per ledger; 0: the default */
+    struct auditfs_state *state; /* the verifier's memory (auditfs/state.h), or NULL */
 } afs_mount_config;
 
 /** Verifies, mounts and serves until unmounted. Prints its own errors; returns an exit code. */

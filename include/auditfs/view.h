@@ -61,6 +61,10 @@ typedef struct auditfs_view_options {
     size_t cache_bytes;       /* verified decoded frames kept; 0: 64 MiB */
     const char *trusted_note; /* optional: a checkpoint kept from before; the pin must extend it */
     size_t trusted_len;
+    /* optional: the verifier's memory (auditfs/trust.h). The pinned checkpoint, and each one
+     * --follow moves to, must extend what this party saw or signed (EFORK, evidence written,
+     * otherwise) and is then remembered; the ledger's bound origin must be the checkpoint's */
+    struct auditfs_state *state;
 } auditfs_view_options;
 
 /**
