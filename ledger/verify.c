@@ -196,8 +196,9 @@ verify_history(vstate *v)
             err = fail_commit(v, id, AUDITFS_EVERIFY);
             goto cleanup;
         }
-        if ((err = check_top_level(repo, tree)) != 0 ||
-            (err = afs_tree_check_canonical(&v->trees, repo, git_tree_id(tree), "", 0)) != 0 ||
+        /* canonical first: libgit2's lookups assume sorted, unique names */
+        if ((err = afs_tree_check_canonical(&v->trees, repo, git_tree_id(tree), "", 0)) != 0 ||
+            (err = check_top_level(repo, tree)) != 0 ||
             (err = afs_tree_read((uint8_t **)&note, &note_len, repo, tree, "checkpoint")) != 0) {
             err = fail_commit(v, id, err == AUDITFS_ENOMEM ? err : AUDITFS_EVERIFY);
             goto cleanup;
