@@ -735,7 +735,7 @@ cmd_notice(int argc, char **argv)
 /* ---- checkpoint ---- */
 
 static const char checkpoint_help[] =
-    "usage: auditfs checkpoint --ledger DIR [--size N]\n"
+    "usage: auditfs checkpoint --ledger DIR [--key FILE.pub] [--origin O] [--size N]\n"
     "\n"
     "Prints the latest signed checkpoint (a C2SP signed note), or the one committed for tree\n"
     "size N. Check it with `auditfs verify` or any signed-note verifier.\n";
@@ -786,11 +786,14 @@ cmd_checkpoint(int argc, char **argv)
 /* ---- verify ---- */
 
 static const char verify_help[] =
-    "usage: auditfs verify --ledger DIR --key FILE.pub [--trusted CHECKPOINT] [--json]\n"
+    "usage: auditfs verify --ledger DIR [--key FILE.pub] [--origin O] [--trusted CHECKPOINT]\n"
+    "                      [--json]\n"
     "\n"
     "Recomputes everything from the git objects with only the verifier key given: every segment,\n"
     "leaf hash and chain link, the tiles, the Merkle root of every checkpoint in history, every\n"
-    "signature, and that each commit extends the one before. With --trusted, also checks that\n"
+    "signature, and that each commit extends the one before; canonical trees, the first commit,\n"
+    "one batch per commit. The key defaults to the one pinned for the ledger's origin, and the\n"
+    "head must extend the checkpoint this party saw before (exit 8). With --trusted, also checks that\n"
     "the ledger extends a checkpoint you kept earlier (detects rollback and rewritten history).\n"
     "Exit 0 if everything verifies, 1 (naming the first bad entry or commit) if not.\n";
 
@@ -918,7 +921,8 @@ cmd_verify(int argc, char **argv)
 /* ---- prove / consistency ---- */
 
 static const char prove_help[] =
-    "usage: auditfs prove --ledger DIR --index N [--size T] [--tlog-proof]\n"
+    "usage: auditfs prove --ledger DIR [--key FILE.pub] [--origin O] --index N [--size T]\n"
+    "                     [--tlog-proof]\n"
     "\n"
     "Prints the inclusion proof of entry N in the tree of size T (default: the latest) as JSON\n"
     "with the Certificate Transparency field names {\"leaf_index\",\"tree_size\",\"audit_path\"}.\n"
@@ -926,7 +930,7 @@ static const char prove_help[] =
     "checkpoint, verifiable offline.\n";
 
 static const char consistency_help[] =
-    "usage: auditfs consistency --ledger DIR --from M [--to N]\n"
+    "usage: auditfs consistency --ledger DIR [--key FILE.pub] [--origin O] --from M [--to N]\n"
     "\n"
     "Prints the consistency proof between tree sizes M and N (default: the latest) as JSON\n"
     "{\"first\",\"second\",\"consistency\"}: proof that the tree of size N extends that of M.\n";
@@ -1047,17 +1051,18 @@ cmd_consistency(int argc, char **argv)
 /* ---- leaf / leaves / log ---- */
 
 static const char leaf_help[] =
-    "usage: auditfs leaf --ledger DIR N\n"
+    "usage: auditfs leaf --ledger DIR [--key FILE.pub] [--origin O] N\n"
     "\n"
     "Writes the exact leaf bytes of entry N (checked against the tiles) to standard output.\n";
 
 static const char leaves_help[] =
-    "usage: auditfs leaves --ledger DIR [--from A] [--to B]\n"
+    "usage: auditfs leaves --ledger DIR [--key FILE.pub] [--origin O] [--from A] [--to B]\n"
     "\n"
     "Prints entries A (default 0) to B (exclusive; default the end) as one base64 leaf per line.\n";
 
 static const char log_help[] =
-    "usage: auditfs log --ledger DIR [--stream S] [--from A] [--to B] [--json]\n"
+    "usage: auditfs log --ledger DIR [--key FILE.pub] [--origin O] [--stream S] [--from A]\n"
+    "                   [--to B] [--json]\n"
     "\n"
     "Lists entries: seq, time, type, stream and a summary. --json prints one object per entry\n"
     "with every header field and the payload (as a string when it is text).\n";
@@ -1281,7 +1286,12 @@ static const char main_help[] =
     "  archive -o FILE           the whole ledger as one git bundle file (git clone FILE)\n"
     "  mount, umount             the ledger as a read-only, verify-on-read filesystem\n"
     "\n"
-    "Every command takes --ledger DIR (default $AUDITFS_LEDGER).\n"
+    "  trust                     pin verifier keys; the verifier's memory ($AUDITFS_STATE)\n"
+    "\n"
+    "Every command takes --ledger DIR (default $AUDITFS_LEDGER). Every reading command first\n"
+    "checks the head with the key pinned for the ledger's origin (or --key FILE.pub, pinned on\n"
+    "first use; --origin O names the expected ledger) and that it extends the checkpoint this\n"
+    "party saw before (`auditfs trust --help`).\n"
     "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 bad input data, 4 I/O or repository\n"
     "error, 5 unusable key, 6 ledger busy, 7 not found, 8 fork or rollback.\n";
 
