@@ -75,12 +75,7 @@ afs_oidset_release(afs_oidset *s)
 
 /* ---- trees ---- */
 
-typedef struct tentry {
-    const char *name;
-    size_t len;
-    int dir;
-    git_oid id;
-} tentry;
+typedef afs_tree_entry tentry;
 
 /* git's tree order: byte order, a directory's name compared as if it ended in '/' */
 static int
@@ -105,8 +100,8 @@ cmp_plain(const void *x, const void *y)
 }
 
 /* Hostile input: every length is checked before it is used. */
-static int
-parse_tree(tentry **out, size_t *nout, const char *data, size_t len, const char *path)
+int
+afs_tree_parse(afs_tree_entry **out, size_t *nout, const char *data, size_t len, const char *path)
 {
     tentry *e = NULL;
     size_t n = 0, cap = 0, off = 0;
@@ -172,8 +167,8 @@ bad:
 }
 
 /* No name twice, whatever the types (a file "a" and a directory "a" sort apart). */
-static int
-check_duplicates(tentry *e, size_t n, const char *path)
+int
+afs_tree_check_duplicates(afs_tree_entry *e, size_t n, const char *path)
 {
     if (n < 2)
         return 0;
@@ -214,8 +209,8 @@ afs_tree_check_canonical(afs_oidset *seen, git_repository *repo, const git_oid *
                             path[0] ? path : "/");
         goto cleanup;
     }
-    if ((err = parse_tree(&e, &n, git_odb_object_data(obj), git_odb_object_size(obj), path)) != 0 ||
-        (err = check_duplicates(e, n, path)) != 0)
+    if ((err = afs_tree_parse(&e, &n, git_odb_object_data(obj), git_odb_object_size(obj), path)) != 0 ||
+        (err = afs_tree_check_duplicates(e, n, path)) != 0)
         goto cleanup;
     for (size_t i = 0; i < n && !err; i++) {
         if (!e[i].dir)
