@@ -10,6 +10,7 @@
 #include "odb.h"
 
 #include "auditfs/merkle.h"
+#include "auditfs/trust.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -314,11 +315,11 @@ load_head(auditfs_ledger *l)
     l->cache_valid = 0;
     tile_cache_clear(l->tiles);
     l->partials_ok = 0;
-    if (git_reference_lookup(&ref, l->repo, AFS_REF) < 0)
-        return afs_error_git(AUDITFS_EFORMAT, "%s: no %s: not an auditfs ledger", l->path, AFS_REF);
+    if (git_reference_lookup(&ref, l->repo, l->ref) < 0)
+        return afs_error_git(AUDITFS_EFORMAT, "%s: no %s: not an auditfs ledger", l->path, l->ref);
     const git_oid *target = git_reference_target(ref);
     if (!target) {
-        err = afs_error_set(AUDITFS_EFORMAT, "%s: %s is symbolic", l->path, AFS_REF);
+        err = afs_error_set(AUDITFS_EFORMAT, "%s: %s is symbolic", l->path, l->ref);
         goto cleanup;
     }
     git_oid_cpy(&l->head_id, target);
@@ -351,17 +352,26 @@ cleanup:
 int
 auditfs_ledger_open(auditfs_ledger **out, const char *path)
 {
+    return auditfs_ledger_open_ref(out, path, AFS_REF);
+}
+
+int
+auditfs_ledger_open_ref(auditfs_ledger **out, const char *path, const char *refname)
+{
     auditfs_ledger *l = NULL;
     int err;
     *out = NULL;
     if ((err = afs_git_init_once()) != 0)
         return err;
+    if (strncmp(refname, "refs/", 5) != 0 || !git_reference_is_valid_name(refname))
+        return afs_error_set(AUDITFS_EINVAL, "%s: not a ref name", refname);
     l = calloc(1, sizeof *l);
     if (!l)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     l->path = strdup(path);
+    l->ref = strdup(refname);
     l->dctx = ZSTD_createDCtx();
-    if (!l->path || !l->dctx) {
+    if (!l->path || !l->ref || !l->dctx) {
         err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
         goto fail;
     }
@@ -438,6 +448,7 @@ auditfs_ledger_free(auditfs_ledger *l)
     afs_buf_release(&l->cache_buf);
     free(l->cp_note);
     free(l->path);
+    free(l->ref);
     free(l);
 }
 

@@ -26,6 +26,7 @@
 struct auditfs_ledger {
     git_repository *repo;
     char *path;
+    char *ref; /* the ref read as the head: AFS_REF, or another (auditfs_ledger_open_ref) */
     git_oid head_id;
     git_commit *head;
     git_tree *tree;

@@ -75,6 +75,14 @@ AUDITFS_API int auditfs_trust_check(auditfs_trust_result *res, auditfs_state *st
 AUDITFS_API int auditfs_ledger_root_at(auditfs_hash *out, auditfs_ledger *l,
                                        uint64_t size) AUDITFS_WUR;
 
+/**
+ * Opens a ledger read-only whose head is the commit refname points to instead of
+ * refs/heads/main (e.g. a side ref a fetch wrote): reads, proofs and auditfs_trust_check work on
+ * it as on the head. Writers always use refs/heads/main.
+ */
+AUDITFS_API int auditfs_ledger_open_ref(auditfs_ledger **out, const char *path,
+                                        const char *refname) AUDITFS_WUR;
+
 /** The path a ledger was opened with. */
 AUDITFS_API const char *auditfs_ledger_path(const auditfs_ledger *l);
 
