@@ -166,10 +166,11 @@ auditfs_trust_check(auditfs_trust_result *res, auditfs_state *st, auditfs_ledger
                 res->remembered_size = rc.size;
             }
             git_oid pending;
-            /* a batch this party's writer signed and synced but did not publish (a crash):
-             * not a rollback; the next append publishes it (afs_trust_writer_open) */
-            if (kind == AUDITFS_STATE_SIGNED && cp.size < rc.size && note == l->cp_note &&
-                pending_batch(&pending, st, l, rnote, rlen))
+            /* a batch this party's writer signed and synced but has not published yet (it is
+             * between the two steps, or was killed there): not a rollback; the next append
+             * publishes it (afs_trust_writer_open) */
+            if (kind == AUDITFS_STATE_SIGNED && cp.size < rc.size && len == l->cp_note_len &&
+                memcmp(note, l->cp_note, len) == 0 && pending_batch(&pending, st, l, rnote, rlen))
                 err = 0;
             else
                 err = check_extends(res, st, l, &cp, note, len, &rc, rnote, rlen, kind);

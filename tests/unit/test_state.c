@@ -222,3 +222,49 @@ Test(state, side_ref_checked_without_advancing)
     auditfs_ledger_free(side);
     auditfs_ledger_free(l);
 }
+
+/* a reader between a writer's "remember the signed checkpoint" and "move the ref" (or after
+ * the writer was killed there) sees the parent as the head: that is not a rollback, and the next
+ * writer publishes the remembered commit instead of signing another root for its size */
+Test(state, pending_batch_is_not_a_rollback)
+{
+    auditfs_ledger *l = NULL;
+    auditfs_writer *w = NULL;
+    auditfs_trust_result r;
+    auditfs_trust_options withkey = {NULL, vkey, 0};
+    auditfs_writer_options wo = {0, 0, 1, st};
+    char cmd[512];
+    uint64_t size = 0;
+    cr_assert_eq(auditfs_ledger_init(ldir, key, NULL), 0);
+    for (int b = 0; b < 2; b++) {
+        auditfs_entry e;
+        memset(&e, 0, sizeof e);
+        snprintf(e.type, sizeof e.type, "log");
+        snprintf(e.stream, sizeof e.stream, "api");
+        e.payload = (const uint8_t *)"{}";
+        e.payload_len = 2;
+        cr_assert_eq(auditfs_writer_open(&w, ldir, key, &wo), 0, "%s", auditfs_error_last());
+        cr_assert_eq(auditfs_writer_add(w, &e, NULL, 0, NULL), 0);
+        cr_assert_eq(auditfs_writer_commit(w, &size), 0);
+        auditfs_writer_free(w);
+    }
+    cr_assert_eq(size, 2);
+    /* the state remembers size 2 as signed, with its commit; the ref goes back to size 1 */
+    snprintf(cmd, sizeof cmd, "git -C %s update-ref refs/heads/main main~1", ldir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(auditfs_ledger_open(&l, ldir), 0);
+    cr_assert_eq(auditfs_ledger_trust(&r, l, st, &withkey), 0, "%s", auditfs_error_last());
+    auditfs_ledger_free(l);
+    /* the next writer publishes the remembered batch (size 2), it does not sign another */
+    cr_assert_eq(auditfs_writer_open(&w, ldir, key, &wo), 0, "%s", auditfs_error_last());
+    cr_assert_eq(auditfs_writer_commit(w, &size), 0);
+    cr_assert_eq(size, 2, "the writer moved forward to the remembered commit");
+    auditfs_writer_free(w);
+    /* two commits back is a rollback, pending batch or not */
+    snprintf(cmd, sizeof cmd, "git -C %s update-ref refs/heads/main main~2", ldir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(auditfs_writer_open(&w, ldir, key, &wo), AUDITFS_EFORK);
+    cr_assert_eq(auditfs_ledger_open(&l, ldir), 0);
+    cr_assert_eq(auditfs_ledger_trust(&r, l, st, &withkey), AUDITFS_EFORK);
+    auditfs_ledger_free(l);
+}
