@@ -38,6 +38,10 @@ int cmd_archive(int argc, char **argv);
 /** Brings the query index up to date after a write; warns (never fails) if it cannot. */
 void cli_index_after_write(const char *ledger_path);
 int cmd_umount(int argc, char **argv);
+int cmd_allowed_signers(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
 
 /* cmd_trust.c: the verifier's memory ($AUDITFS_STATE). */

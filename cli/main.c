@@ -888,6 +888,8 @@ cmd_verify(int argc, char **argv)
         json_str(stdout, r.head.origin);
         printf(",\"tree_size\":%llu,\"root\":\"%s\",\"trusted_checked\":%s,\"seconds\":%.3f",
                (unsigned long long)r.head.size, root, r.trusted_checked ? "true" : "false", secs);
+        printf(",\"signed_commits\":%llu,\"unsigned_commits\":%llu",
+               (unsigned long long)r.signed_commits, (unsigned long long)r.unsigned_commits);
         if (err) {
             printf(",\"error\":");
             json_str(stdout, r.reason[0] ? r.reason : auditfs_error_last());
@@ -905,6 +907,10 @@ cmd_verify(int argc, char **argv)
                (unsigned long long)r.documents, (unsigned long long)r.notices);
         printf("checkpoint: size %llu root %s%s (%.2f s)\n", (unsigned long long)r.head.size, root,
                r.trusted_checked ? ", extends the trusted checkpoint" : "", secs);
+        if (r.unsigned_commits)
+            printf("commits: %llu signed; %llu unsigned legacy commits (written before commits "
+                   "were signed) come first\n",
+                   (unsigned long long)r.signed_commits, (unsigned long long)r.unsigned_commits);
     }
     if (err) {
         if (!json)
@@ -1285,6 +1291,11 @@ static const char main_help[] =
     "  verify-bundle DIR         check a bundle offline with the verifier key(s)\n"
     "  archive -o FILE           the whole ledger as one git bundle file (git clone FILE)\n"
     "  mount, umount             the ledger as a read-only, verify-on-read filesystem\n"
+    "Replicas (git):\n"
+    "  clone URL DIR --key F.pub fetch a ledger, verify everything, pin the key\n"
+    "  sync                      fetch, verify what is new, fast-forward; forks exit 8\n"
+    "  push REMOTE               publish the ledger to a git remote, fast-forward only\n"
+    "  allowed-signers --key F   the allowed-signers line for `git verify-commit`\n"
     "\n"
     "  trust                     pin verifier keys; the verifier's memory ($AUDITFS_STATE)\n"
     "\n"
@@ -1308,6 +1319,10 @@ static const struct command commands[] = {
     {"mount", cmd_mount},     {"umount", cmd_umount},     {"query", cmd_query},
     {"index", cmd_index},     {"incident", cmd_incident}, {"verify-bundle", cmd_verify_bundle},
     {"archive", cmd_archive},
+    {"allowed-signers", cmd_allowed_signers},
+    {"clone", cmd_clone},
+    {"sync", cmd_sync},
+    {"push", cmd_push},
     {"trust", cmd_trust},
     {NULL, NULL}};
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages auditfs builds, tests and demos with. Run as root (or sudo).
 set -euo pipefail
-pkgs=(build-essential meson ninja-build pkg-config git python3
+pkgs=(build-essential meson ninja-build pkg-config git python3 lighttpd lighttpd-mod-openssl openssl openssh-client
       libsodium-dev libzstd-dev zstd libgit2-dev libssl-dev zlib1g-dev
       libfuse3-dev fuse3 libcriterion-dev
       clang libclang-rt-14-dev

@@ -11,6 +11,7 @@
 #include "store.h"
 #include "odb.h"
 #include "entry.h"
+#include "commitsig.h"
 #include "state_int.h"
 
 #include "auditfs/merkle.h"
@@ -467,8 +468,9 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
     snprintf(msg, sizeof msg, "append %llu entries: tree size %llu\n",
              (unsigned long long)w->pending, (unsigned long long)cp.size);
     const git_commit *parents[1] = {l->head};
-    if (git_commit_create(&commit_id, l->repo, NULL, sig, sig, NULL, msg, tree, 1, parents) < 0) {
-        err = afs_error_git(AUDITFS_EIO, "%s: cannot write the commit", l->path);
+    if ((err = afs_commit_create_signed(&commit_id, l->repo, sig, msg, tree, 1, parents,
+                                        w->key)) != 0) {
+        err = afs_error_wrap(err, "%s", l->path);
         goto fail;
     }
     /* durable before published: every object of the batch reaches the disk first */
@@ -587,8 +589,8 @@ auditfs_ledger_init(const char *path, const auditfs_signer *key, const char *ori
         git_treebuilder_insert(NULL, tb, "format", &fmt_id, GIT_FILEMODE_BLOB) < 0 ||
         git_treebuilder_write(&tree_id, tb) < 0 || git_tree_lookup(&tree, repo, &tree_id) < 0 ||
         git_signature_now(&sig, "auditfs", "auditfs@localhost") < 0 ||
-        git_commit_create(&commit_id, repo, NULL, sig, sig, NULL, "init: empty ledger\n", tree, 0,
-                          NULL) < 0 ||
+        afs_commit_create_signed(&commit_id, repo, sig, "init: empty ledger\n", tree, 0, NULL,
+                                 key) != 0 ||
         git_reference_create(&ref, repo, AFS_REF, &commit_id, 0, "init") < 0) {
         err = afs_error_git(AUDITFS_EIO, "%s: cannot write the initial commit", path);
         goto cleanup;

@@ -192,12 +192,15 @@ read_loose(void **data, size_t *len, git_object_t *type, safe_loose *s, const gi
     }
     *len = size;
     if (want_data) {
-        *data = git_odb_backend_data_alloc(&s->parent, size ? size : 1);
+        /* one byte more, NUL: libgit2's own loose reader NUL-terminates, and some of its
+         * parsers rely on it (git_commit_extract_signature copies the message with strlen) */
+        *data = git_odb_backend_data_alloc(&s->parent, size + 1);
         if (!*data) {
             rc = bad(path, "out of memory");
             goto cleanup;
         }
         memcpy(*data, out, size);
+        ((char *)*data)[size] = 0;
     }
     rc = 0;
 cleanup:

@@ -1,5 +1,5 @@
 /*
- * ledger/state.c - the verifier's memory (auditfs/state.h, docs/FORMAT.md section 10).
+ * ledger/state.c - the verifier's memory (auditfs/state.h, docs/FORMAT.md section 12).
  *
  * Invariants: every file is replaced atomically (temporary file in the same directory, fsync,
  * rename, fsync of the directory), so a crash leaves the old or the new content, never a mix;

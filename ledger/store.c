@@ -315,11 +315,12 @@ load_head(auditfs_ledger *l)
     l->cache_valid = 0;
     tile_cache_clear(l->tiles);
     l->partials_ok = 0;
-    if (git_reference_lookup(&ref, l->repo, l->ref) < 0)
-        return afs_error_git(AUDITFS_EFORMAT, "%s: no %s: not an auditfs ledger", l->path, l->ref);
+    const char *refname = l->ref ? l->ref : AFS_REF;
+    if (git_reference_lookup(&ref, l->repo, refname) < 0)
+        return afs_error_git(AUDITFS_EFORMAT, "%s: no %s: not an auditfs ledger", l->path, refname);
     const git_oid *target = git_reference_target(ref);
     if (!target) {
-        err = afs_error_set(AUDITFS_EFORMAT, "%s: %s is symbolic", l->path, l->ref);
+        err = afs_error_set(AUDITFS_EFORMAT, "%s: %s is symbolic", l->path, refname);
         goto cleanup;
     }
     git_oid_cpy(&l->head_id, target);
@@ -352,26 +353,36 @@ cleanup:
 int
 auditfs_ledger_open(auditfs_ledger **out, const char *path)
 {
-    return auditfs_ledger_open_ref(out, path, AFS_REF);
+    return afs_ledger_open_ref(out, path, NULL);
 }
 
 int
 auditfs_ledger_open_ref(auditfs_ledger **out, const char *path, const char *refname)
+{
+    int err;
+    *out = NULL;
+    if ((err = afs_git_init_once()) != 0)
+        return err;
+    if (!refname || strncmp(refname, "refs/", 5) != 0 || !git_reference_is_valid_name(refname))
+        return afs_error_set(AUDITFS_EINVAL, "%s: not a ref name", refname ? refname : "(null)");
+    return afs_ledger_open_ref(out, path, refname);
+}
+
+int
+afs_ledger_open_ref(auditfs_ledger **out, const char *path, const char *refname)
 {
     auditfs_ledger *l = NULL;
     int err;
     *out = NULL;
     if ((err = afs_git_init_once()) != 0)
         return err;
-    if (strncmp(refname, "refs/", 5) != 0 || !git_reference_is_valid_name(refname))
-        return afs_error_set(AUDITFS_EINVAL, "%s: not a ref name", refname);
     l = calloc(1, sizeof *l);
     if (!l)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     l->path = strdup(path);
-    l->ref = strdup(refname);
+    l->ref = refname ? strdup(refname) : NULL;
     l->dctx = ZSTD_createDCtx();
-    if (!l->path || !l->ref || !l->dctx) {
+    if (!l->path || !l->dctx || (refname && !l->ref)) {
         err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
         goto fail;
     }

@@ -26,7 +26,6 @@
 struct auditfs_ledger {
     git_repository *repo;
     char *path;
-    char *ref; /* the ref read as the head: AFS_REF, or another (auditfs_ledger_open_ref) */
     git_oid head_id;
     git_commit *head;
     git_tree *tree;
@@ -43,6 +42,7 @@ struct auditfs_ledger {
     struct afs_tile_cache *tiles;
     struct afs_tiles *partials; /* the head's partial tiles, checked against cp.root */
     int partials_ok;
+    char *ref; /* the ref read as the head; NULL: AFS_REF (replica.c reads a side ref) */
 };
 
 /* ---- tile state: the partial tile at every level, as C2SP tlog-tiles lays them out ---- */
@@ -81,6 +81,8 @@ int afs_read_leaf_raw(afs_buf *out, auditfs_ledger *l, uint64_t seq);
 int afs_leaf_hash_from_tiles(auditfs_hash *out, auditfs_ledger *l, uint64_t seq);
 
 int afs_git_init_once(void);
+/** Opens a ledger whose head is refname instead of refs/heads/main (NULL: the usual ref). */
+int afs_ledger_open_ref(auditfs_ledger **out, const char *path, const char *refname);
 
 /** Moves a cursor to seq (any seq; cheap when moving forward within the open segment). */
 int afs_cursor_seek(auditfs_cursor *c, uint64_t seq);

@@ -12,10 +12,17 @@
  *    non-decreasing time, content blobs of documents and notices by length and SHA-256;
  *  - the Merkle root at every checkpoint's size, and the tiles (full and partial) of every
  *    commit against the recomputed hashes; no extra tiles, contents or top-level files;
- *  - if given, that the trusted checkpoint is signed by the key and is a prefix of the ledger.
+ *  - if given, that the trusted checkpoint is signed by the key and is a prefix of the ledger;
+ *  - every commit's SSH signature (gpgsig) with the same key; unsigned commits only before the
+ *    first signed one (ledgers written before commits were signed).
+ *
+ * auditfs_ledger_verify_from() runs the same passes over only what a commit already verified
+ * (the base) lacks: the commits after it, the segments starting at or after its size, and the
+ * tree changes since it, so its cost grows with what is new rather than with the ledger.
  */
 #include "store.h"
 #include "verify_rules.h"
+#include "commitsig.h"
 
 #include "auditfs/merkle.h"
 
@@ -45,6 +52,11 @@ typedef struct vstate {
     uint64_t contents;
     afs_buf frame;
     afs_oidset trees; /* trees already checked to be canonical (verify_rules.c) */
+    /* incremental mode: everything up to the base commit was verified before */
+    int has_base;
+    git_oid base_id;
+    uint64_t base_size;
+    auditfs_hash base_root;
 } vstate;
 
 static int
@@ -137,6 +149,43 @@ check_top_level(git_repository *repo, git_tree *tree)
     return err;
 }
 
+/*
+ * Incremental mode: the base commit's tree (for the first tree_extends), its origin, whether it
+ * is signed, and its checkpoint as the report's head until a newer commit replaces it. The base
+ * was verified before, but its checkpoint is re-checked with the key: the caller names the base
+ * by id, and an id is no proof of who signed it.
+ */
+static int
+load_base(vstate *v, git_tree **tree, char origin[AUDITFS_NAME_MAX + 1], int *seen_signed)
+{
+    git_commit *c = NULL;
+    char *note = NULL;
+    size_t len = 0;
+    auditfs_checkpoint ck;
+    int err = 0, is_signed = 0;
+    if (git_commit_lookup(&c, v->l->repo, &v->base_id) < 0 || git_commit_tree(tree, c) < 0) {
+        afs_error_git(AUDITFS_EVERIFY, "the commit verified before is not in the repository");
+        err = fail_commit(v, &v->base_id, AUDITFS_EVERIFY);
+        goto cleanup;
+    }
+    if ((err = afs_tree_read((uint8_t **)&note, &len, v->l->repo, *tree, "checkpoint")) != 0 ||
+        (err = auditfs_checkpoint_open(&ck, note, len, v->key, NULL)) != 0 ||
+        (err = afs_commit_check_signature(&is_signed, v->l->repo, &v->base_id, v->key)) != 0) {
+        err = fail_commit(v, &v->base_id, AUDITFS_EVERIFY);
+        goto cleanup;
+    }
+    snprintf(origin, AUDITFS_NAME_MAX + 1, "%s", ck.origin);
+    v->base_size = ck.size;
+    v->base_root = ck.root;
+    v->r->head = ck;
+    v->r->base_size = ck.size;
+    *seen_signed = is_signed;
+cleanup:
+    free(note);
+    git_commit_free(c);
+    return err;
+}
+
 /* Pass 1: history, oldest first. */
 static int
 verify_history(vstate *v)
@@ -147,10 +196,14 @@ verify_history(vstate *v)
     git_commit *c = NULL;
     git_tree *prev_tree = NULL, *tree = NULL;
     char origin[AUDITFS_NAME_MAX + 1] = "";
-    int err = 0;
+    int err = 0, seen_signed = 0;
     git_oid cur = v->l->head_id;
 
+    if (v->has_base && (err = load_base(v, &prev_tree, origin, &seen_signed)) != 0)
+        goto cleanup;
     for (;;) {
+        if (v->has_base && git_oid_equal(&cur, &v->base_id))
+            break; /* everything older was verified when the base was */
         if (git_commit_lookup(&c, repo, &cur) < 0) {
             afs_error_git(AUDITFS_EVERIFY, "unreadable commit");
             err = fail_commit(v, &cur, AUDITFS_EVERIFY);
@@ -172,8 +225,19 @@ verify_history(vstate *v)
             err = fail_commit(v, &cur, AUDITFS_EVERIFY);
             goto cleanup;
         }
-        if (np == 0)
+        if (np == 0) {
+            if (v->has_base) {
+                char hex[GIT_OID_HEXSZ + 1];
+                git_oid_tostr(hex, sizeof hex, &v->base_id);
+                afs_error_set(AUDITFS_EVERIFY,
+                              "history does not contain commit %s (size %llu) verified before: "
+                              "it was rewritten",
+                              hex, (unsigned long long)v->base_size);
+                err = fail_commit(v, &v->l->head_id, AUDITFS_EVERIFY);
+                goto cleanup;
+            }
             break;
+        }
         git_oid_cpy(&cur, git_commit_parent_id(c, 0));
         git_commit_free(c);
         c = NULL;
@@ -196,6 +260,21 @@ verify_history(vstate *v)
             err = fail_commit(v, id, AUDITFS_EVERIFY);
             goto cleanup;
         }
+        int is_signed = 0;
+        if ((err = afs_commit_check_signature(&is_signed, repo, id, v->key)) != 0) {
+            err = fail_commit(v, id, AUDITFS_EVERIFY);
+            goto cleanup;
+        }
+        if (!is_signed && seen_signed) {
+            afs_error_set(AUDITFS_EVERIFY, "no commit signature after signed commits");
+            err = fail_commit(v, id, AUDITFS_EVERIFY);
+            goto cleanup;
+        }
+        seen_signed |= is_signed;
+        if (is_signed)
+            v->r->signed_commits++;
+        else
+            v->r->unsigned_commits++;
         /* canonical first: libgit2's lookups assume sorted, unique names */
         if ((err = afs_tree_check_canonical(&v->trees, repo, git_tree_id(tree), "", 0)) != 0 ||
             (err = check_top_level(repo, tree)) != 0 ||
@@ -213,7 +292,8 @@ verify_history(vstate *v)
             snprintf(origin, sizeof origin, "%s", ck.origin);
         /* the first commit is the empty ledger: "format" and the size-0 checkpoint only (a
          * history squashed into its first commit does not verify) */
-        if (v->ncps == 0 && (ck.size != 0 || git_tree_entrycount(tree) != 2)) {
+        if (!v->has_base && v->ncps == 0 &&
+            (ck.size != 0 || git_tree_entrycount(tree) != 2)) {
             afs_error_set(AUDITFS_EVERIFY, "the first commit must hold only the empty ledger "
                                            "(size 0, files format and checkpoint); it has size "
                                            "%llu and %zu files",
@@ -221,16 +301,16 @@ verify_history(vstate *v)
             err = fail_commit(v, id, AUDITFS_EVERIFY);
             goto cleanup;
         }
-        if (v->ncps > 0) {
-            cp_rec *pc = &v->cps[v->ncps - 1];
-            if (ck.size < pc->size) {
+        if (v->ncps > 0 || prev_tree) {
+            uint64_t psize = v->ncps > 0 ? v->cps[v->ncps - 1].size : v->base_size;
+            if (ck.size < psize) {
                 afs_error_set(AUDITFS_EVERIFY, "checkpoint size %llu is smaller than %llu before it",
-                              (unsigned long long)ck.size, (unsigned long long)pc->size);
+                              (unsigned long long)ck.size, (unsigned long long)psize);
                 err = fail_commit(v, id, AUDITFS_EVERIFY);
                 goto cleanup;
             }
             /* one batch per commit: a commit that adds no entry is padding */
-            if (ck.size == pc->size) {
+            if (ck.size == psize) {
                 afs_error_set(AUDITFS_EVERIFY, "a commit that adds no entries (size stays %llu): "
                                                "each commit is one batch",
                               (unsigned long long)ck.size);
@@ -493,18 +573,38 @@ cleanup:
     return err;
 }
 
+/* 1 if the seg/ subtree named by acc (digits so far) at depth only holds segments that start
+ * before the base's size, which were verified with the base. */
 static int
-walk_segments(vstate *v, git_tree *tree, const char *prefix, int depth)
+seg_subtree_before_base(const vstate *v, uint64_t acc, int depth)
+{
+    uint64_t span = 1;
+    for (int d = depth; d < 3; d++)
+        span *= 1000;
+    return v->has_base && (acc + 1) * span <= v->base_size;
+}
+
+static int
+walk_segments(vstate *v, git_tree *tree, const char *prefix, int depth, uint64_t acc)
 {
     int err = 0;
     for (size_t i = 0; i < git_tree_entrycount(tree) && !err; i++) {
         const git_tree_entry *te = git_tree_entry_byindex(tree, i);
+        const char *name = git_tree_entry_name(te);
         char path[64];
-        snprintf(path, sizeof path, "%s/%s", prefix, git_tree_entry_name(te));
-        if (strlen(git_tree_entry_name(te)) != 3) {
+        snprintf(path, sizeof path, "%s/%s", prefix, name);
+        if (strlen(name) != 3) {
             afs_error_set(AUDITFS_EVERIFY, "%s: unexpected name in seg/", path);
             return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
         }
+        uint64_t here = acc * 1000;
+        int digits = 1;
+        for (int k = 0; k < 3; k++) {
+            digits &= name[k] >= '0' && name[k] <= '9';
+            here += digits ? (uint64_t)(name[k] - '0') * (k == 0 ? 100 : k == 1 ? 10 : 1) : 0;
+        }
+        if (digits && seg_subtree_before_base(v, here, depth))
+            continue;
         if (depth < 3) {
             git_tree *sub = NULL;
             if (git_tree_entry_type(te) != GIT_OBJECT_TREE ||
@@ -512,7 +612,7 @@ walk_segments(vstate *v, git_tree *tree, const char *prefix, int depth)
                 afs_error_git(AUDITFS_EVERIFY, "%s: unreadable", path);
                 return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
             }
-            err = walk_segments(v, sub, path, depth + 1);
+            err = walk_segments(v, sub, path, depth + 1, here);
             git_tree_free(sub);
         } else {
             err = verify_segment(v, te, path);
@@ -551,9 +651,257 @@ count_blobs(uint64_t *out, git_repository *repo, git_tree *root, const char *pat
     return err;
 }
 
+/* ---- incremental mode ---- */
+
+/*
+ * Starts the entry pass at the base's size: its partial tiles (which must hash to its signed
+ * root), the Merkle frontier taken from them, and the hash and time of its last entry.
+ */
+static int
+seed_from_base(vstate *v)
+{
+    git_commit *c = NULL;
+    git_tree *bt = NULL;
+    afs_buf leaf = AFS_BUF_INIT;
+    uint8_t *tile = NULL;
+    size_t tlen = 0;
+    uint64_t s = v->base_size;
+    auditfs_hash root, h, expect;
+    auditfs_entry e;
+    int err = 0;
+    if (git_commit_lookup(&c, v->l->repo, &v->base_id) < 0 || git_commit_tree(&bt, c) < 0) {
+        err = afs_error_git(AUDITFS_EVERIFY, "unreadable commit");
+        goto fail;
+    }
+    if ((err = afs_tiles_load(v->tiles, v->l->repo, bt, s)) != 0)
+        goto fail;
+    afs_tiles_root(&root, v->tiles);
+    if (!auditfs_hash_equal(&root, &v->base_root)) {
+        err = afs_error_set(AUDITFS_EVERIFY, "its partial tiles do not hash to its checkpoint");
+        goto fail;
+    }
+    /* the complete subtrees of a tree of size s, one per set bit, as afs_tiles_root reads them */
+    v->ms.size = s;
+    for (unsigned i = 0; i < 64; i++) {
+        if (!(s & ((uint64_t)1 << i)))
+            continue;
+        unsigned lv = i / 8, rr = i % 8;
+        uint64_t start = (i + 1 >= 64) ? 0 : (s >> (i + 1)) << (i + 1);
+        unsigned pos = (unsigned)((start >> (8 * lv)) & 255);
+        afs_hash_span(v->ms.stack[i].b, (const uint8_t(*)[32])v->tiles->h[lv][pos], 1u << rr);
+    }
+    v->next_seq = s;
+    if (s == 0)
+        goto cleanup;
+    /* the chain goes on from the base's last entry, which must be the one its tiles hold */
+    if (s & 255) {
+        memcpy(expect.b, v->tiles->h[0][(s - 1) & 255], 32);
+    } else {
+        char path[AUDITFS_TILE_PATH_MAX];
+        if ((err = auditfs_tile_path(path, 0, (s - 1) >> 8, 256)) != 0)
+            goto fail;
+        if ((err = afs_tree_read(&tile, &tlen, v->l->repo, bt, path)) != 0 || tlen != 256 * 32) {
+            err = afs_error_set(AUDITFS_EVERIFY, "%s is missing or truncated", path);
+            goto fail;
+        }
+        memcpy(expect.b, tile + 255 * 32, 32);
+    }
+    if ((err = afs_read_leaf_raw(&leaf, v->l, s - 1)) != 0 ||
+        (err = auditfs_entry_parse(&e, (const uint8_t *)leaf.data, leaf.len)) != 0)
+        goto fail;
+    auditfs_leaf_hash(&h, (const uint8_t *)leaf.data, leaf.len);
+    if (!auditfs_hash_equal(&h, &expect)) {
+        err = afs_error_set(AUDITFS_EVERIFY, "entry %llu does not match its tiles",
+                            (unsigned long long)(s - 1));
+        goto fail;
+    }
+    v->prev = h;
+    v->prev_time = e.time_us;
+    goto cleanup;
+fail:
+    err = fail_commit(v, &v->base_id, err == AUDITFS_ENOMEM ? err : AUDITFS_EVERIFY);
+cleanup:
+    afs_buf_release(&leaf);
+    free(tile);
+    git_tree_free(bt);
+    git_commit_free(c);
+    return err;
+}
+
+/* What changed between two trees, in blobs, by top-level directory. */
+enum { DELTA_SEG, DELTA_TILE, DELTA_CONTENT, DELTA_OTHER, DELTA_N };
+typedef struct tree_delta {
+    uint64_t added[DELTA_N], removed[DELTA_N];
+} tree_delta;
+
+static int
+delta_class(const char *top)
+{
+    if (strcmp(top, "seg") == 0)
+        return DELTA_SEG;
+    if (strcmp(top, "tile") == 0)
+        return DELTA_TILE;
+    if (strcmp(top, "doc") == 0 || strcmp(top, "notice") == 0)
+        return DELTA_CONTENT;
+    return DELTA_OTHER;
+}
+
+static int
+count_subtree(uint64_t *out, git_repository *repo, const git_tree_entry *te, int depth)
+{
+    git_tree *t = NULL;
+    int err = 0;
+    if (git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+        (*out)++;
+        return 0;
+    }
+    if (depth > 64)
+        return afs_error_set(AUDITFS_EVERIFY, "trees nested deeper than 64 levels");
+    if (git_tree_lookup(&t, repo, git_tree_entry_id(te)) < 0)
+        return afs_error_git(AUDITFS_EVERIFY, "%s: unreadable tree", git_tree_entry_name(te));
+    for (size_t i = 0; i < git_tree_entrycount(t) && !err; i++)
+        err = count_subtree(out, repo, git_tree_entry_byindex(t, i), depth + 1);
+    git_tree_free(t);
+    return err;
+}
+
+/*
+ * Adds to d the blobs that new has and old lacks (or has with another id) and the reverse.
+ * Subtrees with the same id are skipped, so the cost is the size of what changed, not of the
+ * ledger: unchanged segments, tiles and contents are never read.
+ */
+static int
+tree_delta_walk(tree_delta *d, git_repository *repo, const git_tree *old, const git_tree *new,
+                int cls, int depth)
+{
+    int err = 0;
+    if (depth > 64)
+        return afs_error_set(AUDITFS_EVERIFY, "trees nested deeper than 64 levels");
+    for (size_t i = 0; i < git_tree_entrycount(new) && !err; i++) {
+        const git_tree_entry *ne = git_tree_entry_byindex(new, i);
+        const char *name = git_tree_entry_name(ne);
+        int c = depth == 0 ? delta_class(name) : cls;
+        const git_tree_entry *oe = git_tree_entry_byname(old, name);
+        if (oe && git_oid_equal(git_tree_entry_id(oe), git_tree_entry_id(ne)))
+            continue;
+        if (oe && git_tree_entry_type(oe) == GIT_OBJECT_TREE &&
+            git_tree_entry_type(ne) == GIT_OBJECT_TREE) {
+            git_tree *ot = NULL, *nt = NULL;
+            if (git_tree_lookup(&ot, repo, git_tree_entry_id(oe)) < 0 ||
+                git_tree_lookup(&nt, repo, git_tree_entry_id(ne)) < 0) {
+                git_tree_free(ot);
+                return afs_error_git(AUDITFS_EVERIFY, "%s: unreadable tree", name);
+            }
+            err = tree_delta_walk(d, repo, ot, nt, c, depth + 1);
+            git_tree_free(ot);
+            git_tree_free(nt);
+            continue;
+        }
+        if ((err = count_subtree(&d->added[c], repo, ne, depth + 1)) == 0 && oe)
+            err = count_subtree(&d->removed[c], repo, oe, depth + 1);
+    }
+    for (size_t i = 0; i < git_tree_entrycount(old) && !err; i++) {
+        const git_tree_entry *oe = git_tree_entry_byindex(old, i);
+        const char *name = git_tree_entry_name(oe);
+        if (!git_tree_entry_byname(new, name))
+            err = count_subtree(&d->removed[depth == 0 ? delta_class(name) : cls], repo, oe,
+                                depth + 1);
+    }
+    return err;
+}
+
+/* Number of tile files a tree of size s holds: every full tile and one partial per level. */
+static uint64_t
+tiles_for_size(uint64_t s)
+{
+    afs_tiles t;
+    uint64_t n = 0;
+    t.size = s;
+    for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++) {
+        if (8 * (lv + 1) < 64)
+            n += s >> (8 * (lv + 1));
+        n += afs_tiles_width(&t, lv) ? 1 : 0;
+    }
+    return n;
+}
+
+/*
+ * The "nothing extra" rule without counting the whole tree: the base held exactly what its
+ * size requires (it was verified), so the head does too iff the change since the base adds
+ * exactly the segments and contents just verified, removes none, and changes the tile count
+ * by what the sizes require (every required tile was checked to exist by the entry pass).
+ */
+static int
+check_delta_since_base(vstate *v)
+{
+    git_commit *c = NULL;
+    git_tree *bt = NULL;
+    tree_delta d;
+    int err = 0;
+    memset(&d, 0, sizeof d);
+    if (git_commit_lookup(&c, v->l->repo, &v->base_id) < 0 || git_commit_tree(&bt, c) < 0) {
+        err = afs_error_git(AUDITFS_EVERIFY, "unreadable commit");
+        goto cleanup;
+    }
+    if ((err = tree_delta_walk(&d, v->l->repo, bt, v->l->tree, DELTA_OTHER, 0)) != 0)
+        goto cleanup;
+    if (d.removed[DELTA_SEG] || d.added[DELTA_SEG] != v->r->segments)
+        err = afs_error_set(AUDITFS_EVERIFY,
+                            "seg/ gained %llu and lost %llu files; %llu new segments expected",
+                            (unsigned long long)d.added[DELTA_SEG],
+                            (unsigned long long)d.removed[DELTA_SEG],
+                            (unsigned long long)v->r->segments);
+    else if (d.removed[DELTA_CONTENT] || d.added[DELTA_CONTENT] != v->contents)
+        err = afs_error_set(AUDITFS_EVERIFY,
+                            "doc/ and notice/ gained %llu and lost %llu files but %llu new "
+                            "entries reference content",
+                            (unsigned long long)d.added[DELTA_CONTENT],
+                            (unsigned long long)d.removed[DELTA_CONTENT],
+                            (unsigned long long)v->contents);
+    else if (tiles_for_size(v->base_size) + d.added[DELTA_TILE] < d.removed[DELTA_TILE] ||
+             tiles_for_size(v->base_size) + d.added[DELTA_TILE] - d.removed[DELTA_TILE] !=
+                 tiles_for_size(v->r->head.size))
+        err = afs_error_set(AUDITFS_EVERIFY, "tile/ holds other files than size %llu requires",
+                            (unsigned long long)v->r->head.size);
+cleanup:
+    git_tree_free(bt);
+    git_commit_free(c);
+    return err;
+}
+
+static int verify_common(auditfs_verify_report *report, auditfs_ledger *l,
+                         const auditfs_verifier *key, const char *trusted_note,
+                         size_t trusted_len, const git_oid *base);
+
 int
 auditfs_ledger_verify(auditfs_verify_report *report, auditfs_ledger *l,
                       const auditfs_verifier *key, const char *trusted_note, size_t trusted_len)
+{
+    return verify_common(report, l, key, trusted_note, trusted_len, NULL);
+}
+
+int
+auditfs_ledger_verify_from(auditfs_verify_report *report, auditfs_ledger *l,
+                           const auditfs_verifier *key, const char *base_commit)
+{
+    git_oid base;
+    if (!base_commit)
+        return verify_common(report, l, key, NULL, 0, NULL);
+    if (strlen(base_commit) != GIT_OID_HEXSZ || git_oid_fromstr(&base, base_commit) < 0) {
+        memset(report, 0, sizeof *report);
+        return afs_error_set(AUDITFS_EINVAL, "'%s' is not a 40-digit commit id", base_commit);
+    }
+    return verify_common(report, l, key, NULL, 0, &base);
+}
+
+/*
+ * Both modes. Full: history from the first commit, then every segment. Incremental (base not
+ * NULL): the commits after base, the segments from base's size on, and the tree delta since
+ * base instead of the whole-tree counts; everything else is the same code.
+ */
+static int
+verify_common(auditfs_verify_report *report, auditfs_ledger *l, const auditfs_verifier *key,
+              const char *trusted_note, size_t trusted_len, const git_oid *base)
 {
     vstate v;
     int err;
@@ -563,6 +911,10 @@ auditfs_ledger_verify(auditfs_verify_report *report, auditfs_ledger *l,
     v.r = report;
     v.l = l;
     v.key = key;
+    if (base) {
+        v.has_base = 1;
+        git_oid_cpy(&v.base_id, base);
+    }
     auditfs_merkle_stream_init(&v.ms);
     v.tiles = malloc(sizeof *v.tiles);
     if (!v.tiles)
@@ -570,6 +922,8 @@ auditfs_ledger_verify(auditfs_verify_report *report, auditfs_ledger *l,
     afs_tiles_init(v.tiles);
 
     if ((err = verify_history(&v)) != 0)
+        goto cleanup;
+    if (v.has_base && (err = seed_from_base(&v)) != 0)
         goto cleanup;
     if (trusted_note) {
         auditfs_checkpoint t;
@@ -608,7 +962,7 @@ auditfs_ledger_verify(auditfs_verify_report *report, auditfs_ledger *l,
             err = afs_error_git(AUDITFS_EVERIFY, "seg/: unreadable");
             goto cleanup;
         }
-        err = walk_segments(&v, st, "seg", 0);
+        err = walk_segments(&v, st, "seg", 0, 0);
         git_tree_free(st);
         git_tree_entry_free(segs);
         if (err)
@@ -623,6 +977,11 @@ auditfs_ledger_verify(auditfs_verify_report *report, auditfs_ledger *l,
     if (v.next_cp != v.ncps) {
         err = afs_error_set(AUDITFS_EVERIFY, "a checkpoint's size was never reached");
         snprintf(report->reason, sizeof report->reason, "%s", auditfs_error_last());
+        goto cleanup;
+    }
+    if (v.has_base) {
+        if ((err = check_delta_since_base(&v)) != 0)
+            goto fail_head;
         goto cleanup;
     }
     /* nothing extra: tiles = full tiles seen + head partials; contents = entries with content */

@@ -125,6 +125,10 @@ typedef struct auditfs_verify_report {
     uint64_t bad_entry; /* UINT64_MAX if not an entry */
     char bad_commit[41]; /* "" if not a commit */
     char reason[512];
+    /* commit signatures (SSHSIG, docs/FORMAT.md section 10) of the commits checked */
+    uint64_t signed_commits;
+    uint64_t unsigned_commits; /* written before commits were signed: only before signed ones */
+    uint64_t base_size;        /* auditfs_ledger_verify_from: the size verified before */
 } auditfs_verify_report;
 
 /**
@@ -136,6 +140,18 @@ typedef struct auditfs_verify_report {
 AUDITFS_API int auditfs_ledger_verify(auditfs_verify_report *report, auditfs_ledger *l,
                                       const auditfs_verifier *key, const char *trusted_note,
                                       size_t trusted_len) AUDITFS_WUR;
+
+/**
+ * Incremental verification: like auditfs_ledger_verify, but trusts that base_commit (40 hex
+ * digits; an ancestor of the head that an earlier verification with the same key accepted) and
+ * everything before it is good, and checks only what came after: the commits since (signatures,
+ * origin, tree rules), the segments and entries from base's size on, the tiles and contents
+ * added. The cost grows with the new entries, not with the ledger. A head that does not descend
+ * from base_commit is EVERIFY (a rewrite). NULL base_commit: a full verification.
+ */
+AUDITFS_API int auditfs_ledger_verify_from(auditfs_verify_report *report, auditfs_ledger *l,
+                                           const auditfs_verifier *key,
+                                           const char *base_commit) AUDITFS_WUR;
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 /*
  * auditfs/state.h - the verifier's memory: a state directory owned by the party that reads or
- * writes ledgers, never inside a ledger repository. docs/FORMAT.md section 10 gives the layout:
+ * writes ledgers, never inside a ledger repository. docs/FORMAT.md section 12 gives the layout:
  *
  *   <state>/format                          "auditfs-state/1\n"
  *   <state>/origins/<enc>/origin            the origin, one line
@@ -109,7 +109,7 @@ AUDITFS_API int auditfs_state_unbind(auditfs_state *s, const char *ledger_path) 
  * Writes an evidence directory <state>/origins/<enc>/evidence/<stamp>/ holding
  * remembered.checkpoint and presented.checkpoint (verbatim notes), consistency.json (if proof is
  * not NULL: the proof, computed from the presented tree, from the remembered size to the
- * presented size), and README (auditfs-evidence/1, FORMAT.md section 10). root_at_old, if not
+ * presented size), and README (auditfs-evidence/1, FORMAT.md section 12). root_at_old, if not
  * NULL, is the presented tree's root at the remembered size. *dir_out (malloc'd) is the
  * directory's path.
  */

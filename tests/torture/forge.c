@@ -25,6 +25,7 @@
  */
 #include "entry.h"
 #include "store.h"
+#include "commitsig.h"
 
 #include "auditfs/ledger.h"
 #include "auditfs/merkle.h"
@@ -482,9 +483,14 @@ main(int argc, char **argv)
         if (have_parent && git_commit_lookup(&pc, repo, &parent) < 0)
             return die_git("parent");
         const git_commit *parents[1] = {pc};
-        if (git_commit_create(&commit_id, repo, NULL, git_commit_author(oc),
-                              git_commit_committer(oc), NULL, git_commit_message(oc), nt,
-                              have_parent ? 1 : 0, parents) < 0)
+        /* with a key (--resign) the forger signs its commits as a writer would (an insider);
+         * without one they carry no signature (an outsider cannot make one) */
+        if (key ? afs_commit_create_signed(&commit_id, repo, git_commit_committer(oc),
+                                           git_commit_message(oc), nt, have_parent ? 1 : 0,
+                                           parents, key) != 0
+                : git_commit_create(&commit_id, repo, NULL, git_commit_author(oc),
+                                    git_commit_committer(oc), NULL, git_commit_message(oc), nt,
+                                    have_parent ? 1 : 0, parents) < 0)
             return die_git("commit");
         parent = commit_id;
         have_parent = 1;

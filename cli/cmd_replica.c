@@ -1,0 +1,287 @@
+/*
+ * cli/cmd_replica.c - replicas through git (`auditfs clone`, `sync`, `push`) and the SSH form of
+ * a verifier key for stock git (`auditfs allowed-signers`). Argument parsing and output over
+ * include/auditfs/replica.h and auditfs/sshsig.h.
+ */
+#include "cli.h"
+
+#include "auditfs/replica.h"
+#include "auditfs/sshsig.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int
+help_wanted(int argc, char **argv, const char *text)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(text, stdout);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- allowed-signers ---- */
+
+static const char allowed_signers_help[] =
+    "usage: auditfs allowed-signers --key FILE.pub [--public-key]\n"
+    "\n"
+    "Prints the line of an OpenSSH allowed-signers file for the ledger's verifier key, so that\n"
+    "stock git checks the signature of every ledger commit without auditfs:\n"
+    "\n"
+    "  auditfs allowed-signers --key provider.pub > allowed_signers\n"
+    "  git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=allowed_signers \\\n"
+    "      log --show-signature            # or: git verify-commit COMMIT\n"
+    "\n"
+    "The same file works with `ssh-keygen -Y verify -f allowed_signers -I PRINCIPAL -n git`.\n"
+    "\n"
+    "  --key FILE.pub   the verifier key (never a key found in a repository)\n"
+    "  --public-key     print only the OpenSSH public key (ssh-ed25519 AAAA...)\n"
+    "\n"
+    "Exit codes: 0 printed, 2 usage, 3 or 5 a malformed key file, 4 unreadable file.\n";
+
+int
+cmd_allowed_signers(int argc, char **argv)
+{
+    const char *key = NULL;
+    int only_pk = 0, c;
+    static const struct option opts[] = {{"key", required_argument, 0, 'k'},
+                                         {"public-key", no_argument, 0, 'P'},
+                                         {0, 0, 0, 0}};
+    if (help_wanted(argc, argv, allowed_signers_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': key = optarg; break;
+        case 'P': only_pk = 1; break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc || !key)
+        return cli_usage_error("allowed-signers needs --key FILE.pub and no arguments");
+    auditfs_verifier *v = NULL;
+    char *line = NULL;
+    int err = auditfs_verifier_load(&v, key);
+    if (err)
+        return cli_fail(err, key);
+    err = only_pk ? auditfs_verifier_ssh_public(&line, v) : auditfs_verifier_allowed_signer(&line, v);
+    auditfs_verifier_free(v);
+    if (err)
+        return cli_fail(err, key);
+    printf("%s\n", line);
+    free(line);
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_IO;
+}
+
+/* ---- clone, sync, push ---- */
+
+/* Prints a failed replica operation; a fork (evidence written) is EXIT_FORK. */
+static int
+replica_fail(int err, const auditfs_replica_result *r, const char *what)
+{
+    if (r->fork) {
+        fprintf(stderr, "auditfs: %s: FORK: %s\n", what, auditfs_error_last());
+        if (r->evidence[0])
+            fprintf(stderr, "auditfs: evidence (both signed checkpoints): %s\n", r->evidence);
+        return EXIT_FORK;
+    }
+    if (err == AUDITFS_EVERIFY && r->report.reason[0])
+        fprintf(stderr, "auditfs: %s: verification FAILED: %s\n", what, r->report.reason);
+    else
+        return cli_fail(err, what);
+    return EXIT_VERIFY;
+}
+
+static const char clone_help[] =
+    "usage: auditfs clone URL DIR --key FILE.pub [--origin ORIGIN] [--remote NAME]\n"
+    "\n"
+    "Creates a replica of a ledger: fetches the remote's refs/heads/main, verifies the whole\n"
+    "ledger with the verifier key (checkpoint and commit signatures, every entry, tile and\n"
+    "root), pins the key for the ledger's origin in the state directory ($AUDITFS_STATE, else\n"
+    "$XDG_STATE_HOME/auditfs, else ~/.local/state/auditfs) and remembers the head checkpoint.\n"
+    "URL: a path, file://, git://, http(s):// (smart protocol) or ssh://.\n"
+    "\n"
+    "  --key FILE.pub     the provider's verifier key (never taken from the repository)\n"
+    "  --origin ORIGIN    the ledger expected (default: the origin the remote's head names)\n"
+    "  --remote NAME      the name the remote is saved under for `auditfs sync` (origin)\n"
+    "\n"
+    "Exit codes: 0 cloned, 1 verification failed, 2 usage, 4 I/O or network, 5 the key is not\n"
+    "the key pinned for that origin, 7 no ledger at URL.\n";
+
+static void
+print_report_line(const char *verb, const auditfs_replica_result *r)
+{
+    printf("%s %s: size %llu, commit %.12s; verified %llu new commits, %llu segments\n", verb,
+           r->origin, (unsigned long long)r->new_size, r->new_commit,
+           (unsigned long long)r->report.commits, (unsigned long long)r->report.segments);
+}
+
+int
+cmd_clone(int argc, char **argv)
+{
+    const char *key = NULL, *origin = NULL, *remote = NULL;
+    int c;
+    static const struct option opts[] = {{"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
+                                         {"remote", required_argument, 0, 'r'},
+                                         {0, 0, 0, 0}};
+    if (help_wanted(argc, argv, clone_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': key = optarg; break;
+        case 'O': origin = optarg; break;
+        case 'r': remote = optarg; break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind + 2 != argc)
+        return cli_usage_error("clone needs URL and DIR");
+    if (!key)
+        return cli_usage_error("--key FILE.pub (the ledger's verifier key) is required");
+    auditfs_verifier *v = NULL;
+    int err = auditfs_verifier_load(&v, key);
+    if (err)
+        return cli_fail(err, key);
+    auditfs_replica_result *r = malloc(sizeof *r);
+    if (!r) {
+        auditfs_verifier_free(v);
+        return cli_fail(AUDITFS_ENOMEM, "clone");
+    }
+    err = auditfs_replica_clone(r, argv[optind], argv[optind + 1], v, origin, remote);
+    int rc = EXIT_OK;
+    if (err)
+        rc = replica_fail(err, r, argv[optind]);
+    else {
+        print_report_line("cloned", r);
+        fflush(stdout);
+        cli_index_after_write(argv[optind + 1]);
+    }
+    free(r);
+    auditfs_verifier_free(v);
+    return rc;
+}
+
+static const char sync_help[] =
+    "usage: auditfs sync [--ledger DIR] [--remote NAME|URL] [--key FILE.pub]\n"
+    "\n"
+    "Brings a replica up to date: fetches the remote's refs/heads/main into\n"
+    "refs/auditfs/incoming, checks its head checkpoint with the pinned key, checks that it\n"
+    "extends the local head (git ancestry and an RFC 6962 consistency proof from the tiles) and\n"
+    "the checkpoint remembered in the state directory, verifies only the new commits and\n"
+    "entries, then fast-forwards refs/heads/main. A rollback, rewritten history or split view\n"
+    "leaves the replica where it was, writes both signed checkpoints (and the failing proof)\n"
+    "to $AUDITFS_STATE/evidence/, and exits 8.\n"
+    "\n"
+    "  --ledger DIR        the replica (default $AUDITFS_LEDGER)\n"
+    "  --remote NAME|URL   where to fetch from (default: origin)\n"
+    "  --key FILE.pub      must equal the pinned key; pins it if none is pinned\n"
+    "\n"
+    "Exit codes: 0 up to date, 1 the new part does not verify, 2 usage, 4 I/O or network,\n"
+    "5 the key is not the pinned one, 7 no key pinned for the origin, 8 fork or rollback.\n";
+
+int
+cmd_sync(int argc, char **argv)
+{
+    const char *ledger = NULL, *key = NULL, *remote = NULL;
+    int c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"remote", required_argument, 0, 'r'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {0, 0, 0, 0}};
+    if (help_wanted(argc, argv, sync_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'r': remote = optarg; break;
+        case 'k': key = optarg; break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("sync takes no arguments");
+    const char *path = cli_ledger_path(ledger);
+    if (!path)
+        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    auditfs_verifier *v = NULL;
+    int err;
+    if (key && (err = auditfs_verifier_load(&v, key)) != 0)
+        return cli_fail(err, key);
+    auditfs_replica_result *r = malloc(sizeof *r);
+    if (!r) {
+        auditfs_verifier_free(v);
+        return cli_fail(AUDITFS_ENOMEM, "sync");
+    }
+    err = auditfs_replica_sync(r, path, remote, v);
+    int rc = EXIT_OK;
+    if (err)
+        rc = replica_fail(err, r, path);
+    else if (r->new_size == r->old_size && strcmp(r->new_commit, r->old_commit) == 0)
+        printf("up to date %s: size %llu, commit %.12s\n", r->origin,
+               (unsigned long long)r->new_size, r->new_commit);
+    else {
+        printf("synced %s: size %llu -> %llu, commit %.12s -> %.12s; verified %llu new commits, "
+               "%llu segments\n",
+               r->origin, (unsigned long long)r->old_size, (unsigned long long)r->new_size,
+               r->old_commit, r->new_commit, (unsigned long long)r->report.commits,
+               (unsigned long long)r->report.segments);
+        fflush(stdout);
+        cli_index_after_write(path); /* the query index follows the replica, as after append */
+    }
+    free(r);
+    auditfs_verifier_free(v);
+    return rc;
+}
+
+static const char push_help[] =
+    "usage: auditfs push REMOTE [--ledger DIR]\n"
+    "\n"
+    "Publishes the ledger's refs/heads/main to REMOTE (a remote configured in the ledger's\n"
+    "repository, or a URL: path, file://, git://, http(s)://, ssh://) as a fast-forward only.\n"
+    "The remote's main is read and updated on one connection; if it holds a commit that is not\n"
+    "in this ledger's history (a rewrite or another writer), nothing is pushed and push exits 8.\n"
+    "\n"
+    "Exit codes: 0 pushed or up to date, 2 usage, 4 I/O, network or refused by the remote,\n"
+    "7 no such ledger or remote, 8 the remote is not an ancestor of the ledger.\n";
+
+int
+cmd_push(int argc, char **argv)
+{
+    const char *ledger = NULL;
+    int c;
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+    if (help_wanted(argc, argv, push_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'l')
+            ledger = optarg;
+        else
+            return EXIT_USAGE;
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("push needs REMOTE");
+    const char *path = cli_ledger_path(ledger);
+    if (!path)
+        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    auditfs_replica_result *r = malloc(sizeof *r);
+    if (!r)
+        return cli_fail(AUDITFS_ENOMEM, "push");
+    int err = auditfs_replica_push(r, path, argv[optind]);
+    int rc = EXIT_OK;
+    if (err)
+        rc = replica_fail(err, r, argv[optind]);
+    else if (r->new_commits)
+        printf("pushed %s: size %llu, commit %.12s\n", r->origin, (unsigned long long)r->new_size,
+               r->new_commit);
+    else
+        printf("up to date %s: size %llu, commit %.12s\n", r->origin,
+               (unsigned long long)r->new_size, r->new_commit);
+    free(r);
+    return rc;
+}

@@ -1,0 +1,81 @@
+/*
+ * auditfs/replica.h - replicas of a ledger through git: clone, sync, push.
+ *
+ * A replica is a bare repository whose refs/heads/main only ever moves forward, to commits that
+ * were verified with a pinned verifier key. New history is fetched into a side ref
+ * (refs/auditfs/incoming, never read by other commands) and checked there:
+ *  - its head checkpoint is signed by the pinned key, with the pinned origin;
+ *  - it is consistent with the local head (an RFC 6962 consistency proof from the tiles) and
+ *    its history descends from the local head commit (git ancestry);
+ *  - the new commits, segments and entries verify (auditfs_ledger_verify_from: the cost grows
+ *    with what is new, not with the ledger);
+ *  - it extends the newest checkpoint this party remembers for the origin.
+ * Only then does refs/heads/main move (compare-and-swap, after the objects are on disk).
+ * Anything that does not extend what was seen before (a rollback, a rewritten or force-pushed
+ * history, a split view: two histories signed by the same key) leaves the local ref where it
+ * was, writes evidence (both signed checkpoints and the proof that fails) under the state
+ * directory's evidence/, and returns EVERIFY with result.fork set.
+ *
+ * Transports are libgit2's: local paths and file://, git://, http(s):// (smart protocol), ssh://.
+ */
+#ifndef AUDITFS_REPLICA_H
+#define AUDITFS_REPLICA_H
+
+#include "ledger.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The side ref fetched history lands in before it is verified. */
+#define AUDITFS_REPLICA_INCOMING_REF "refs/auditfs/incoming"
+
+typedef struct auditfs_replica_result {
+    int fork;                 /* 1: the remote does not extend what this party saw */
+    const char *fork_kind;    /* "rollback", "rewrite", "split view" (static), or NULL */
+    uint64_t old_size;        /* the local head before (0 for a clone) */
+    uint64_t new_size;        /* the local head after (unchanged on failure) */
+    uint64_t remote_size;     /* the head the remote served */
+    uint64_t new_commits;     /* commits verified and taken */
+    char old_commit[41];
+    char new_commit[41];
+    char remote_commit[41];
+    char origin[AUDITFS_NAME_MAX + 1];
+    char evidence[1024];      /* directory the evidence was written to ("" if none) */
+    auditfs_verify_report report; /* the verification of what was new */
+} auditfs_replica_result;
+
+/**
+ * Creates a replica at dir (which must not exist or be empty) from url: fetches the remote's
+ * refs/heads/main, verifies the whole ledger with key (and, if origin is not NULL, that it is
+ * that ledger), pins key for the origin and remembers the head checkpoint in the state
+ * directory, then sets refs/heads/main. The remote is saved as remote_name ("origin" if NULL)
+ * for auditfs_replica_sync. A key pinned before for the origin must be this key (EKEY).
+ */
+AUDITFS_API int auditfs_replica_clone(auditfs_replica_result *out, const char *url,
+                                      const char *dir, const auditfs_verifier *key,
+                                      const char *origin, const char *remote_name) AUDITFS_WUR;
+
+/**
+ * Brings the replica at dir up to date from remote_name ("origin" if NULL; a URL is accepted
+ * too). key NULL: the key pinned for the replica's origin (ENOTFOUND if none, naming the origin).
+ * Returns 0 (out->new_commits may be 0), EVERIFY with out->fork set and out->evidence written
+ * for a fork, rollback or rewrite, EVERIFY without fork when the new part does not verify.
+ */
+AUDITFS_API int auditfs_replica_sync(auditfs_replica_result *out, const char *dir,
+                                     const char *remote_name,
+                                     const auditfs_verifier *key) AUDITFS_WUR;
+
+/**
+ * Pushes the ledger's refs/heads/main to remote (a configured remote name or a URL) as a
+ * fast-forward only: the remote's main must be absent, equal to, or an ancestor of the local
+ * head, checked on the same connection that pushes. Anything else is refused (EVERIFY, fork
+ * set): the remote holds history this ledger does not have.
+ */
+AUDITFS_API int auditfs_replica_push(auditfs_replica_result *out, const char *dir,
+                                     const char *remote) AUDITFS_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,790 @@
+/*
+ * ledger/replica.c - replicas through git: clone, sync and push (auditfs/replica.h).
+ *
+ * Invariant: refs/heads/main of a replica only moves to a commit that (1) has a head checkpoint
+ * signed by the pinned key with the pinned origin, (2) descends from the previous local head and
+ * is consistent with it by a consistency proof, (3) passed auditfs_ledger_verify_from from the
+ * previous head (or a full verification for a clone), and (4) extends the checkpoint this party
+ * remembers. Fetched objects are only ever reachable from AUDITFS_REPLICA_INCOMING_REF until
+ * then; no other command reads that ref.
+ *
+ * Everything this party remembers is read and written in one section below ("verifier state"),
+ * so that it can be replaced by the state module of issue 8 without touching the rest.
+ */
+#include "commitsig.h"
+#include "store.h"
+
+#include "auditfs/merkle.h"
+#include "auditfs/replica.h"
+#include "auditfs/state.h"
+#include "auditfs/trust.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define INCOMING AUDITFS_REPLICA_INCOMING_REF
+
+/* ---- small file helpers ---- */
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return afs_error_set(AUDITFS_EINVAL, "%s: path too long", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+            return afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+        return afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
+    return 0;
+}
+
+/* Writes path atomically: a temporary file, fsync, rename, fsync of the directory. */
+static int
+write_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[4200];
+    int fd = -1, err = 0;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            err = afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
+            goto fail;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        err = afs_error_set(AUDITFS_EIO, "%s: fsync: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        err = afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    return afs_fsync_dir(path);
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return err;
+}
+
+/* Percent-encodes an origin into one file name: [A-Za-z0-9._-] stay, everything else is %XX. */
+static void
+origin_file_name(char *out, size_t cap, const char *origin)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)origin; *p && o + 4 < cap; p++) {
+        int keep = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                   (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+                   (*p == '.' && p != (const unsigned char *)origin);
+        if (keep) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = 0;
+}
+
+/* ======================================================================================
+ * Verifier state: the one place where a replica reads and advances what this party saw.
+ * $AUDITFS_STATE, else $XDG_STATE_HOME/auditfs, else ~/.local/state/auditfs.
+ * It is the verifier's memory of auditfs/state.h (docs/FORMAT.md section 12): the pinned keys
+ * and the remembered checkpoints per origin; a refused fetch's evidence goes to the origin's
+ * evidence/ directory there too.
+ * ====================================================================================== */
+
+/* A copy of a verifier (the state's arrays are freed by their owner). */
+static int
+verifier_copy(auditfs_verifier **out, const auditfs_verifier *v)
+{
+    char *vk = NULL;
+    int err = auditfs_verifier_format(&vk, v);
+    if (!err)
+        err = auditfs_verifier_parse(out, vk, strlen(vk));
+    free(vk);
+    return err;
+}
+
+/*
+ * The key pinned for origin in the verifier's memory (auditfs/state.h; a copy in *out). given
+ * (a key from the command line) must be one of the pinned keys (EKEY); with none pinned it is
+ * used, and with pin set it is pinned (call that only once what it verified was accepted). No
+ * key given and none pinned: ENOTFOUND naming the origin and how to pin one.
+ */
+static int
+state_pinned_key(auditfs_verifier **out, const char *origin, const auditfs_verifier *given,
+                 int pin)
+{
+    auditfs_state *st = NULL;
+    auditfs_verifier **keys = NULL;
+    size_t n = 0;
+    int err;
+    *out = NULL;
+    if ((err = auditfs_state_open(&st, NULL)) != 0 ||
+        (err = auditfs_state_keys(&keys, &n, st, origin)) != 0)
+        goto cleanup;
+    if (n == 0) {
+        if (!given) {
+            err = afs_error_set(AUDITFS_ENOTFOUND,
+                                "no verifier key is pinned for origin '%s' (%s): pin one with "
+                                "`auditfs trust add FILE.pub --origin '%s'`, `auditfs clone URL "
+                                "DIR --key FILE.pub` or give --key FILE.pub",
+                                origin, auditfs_state_path(st), origin);
+            goto cleanup;
+        }
+        if (pin && (err = auditfs_state_pin(st, origin, given)) != 0)
+            goto cleanup;
+        err = verifier_copy(out, given);
+        goto cleanup;
+    }
+    if (given) {
+        int found = 0;
+        for (size_t i = 0; i < n; i++)
+            found |= auditfs_verifier_equal(keys[i], given);
+        if (!found) {
+            err = afs_error_set(AUDITFS_EKEY,
+                                "the key given is not the key pinned for origin '%s' (%s): a "
+                                "pinned key is never replaced silently (auditfs trust)",
+                                origin, auditfs_state_path(st));
+            goto cleanup;
+        }
+    }
+    err = verifier_copy(out, given ? given : keys[0]);
+cleanup:
+    auditfs_state_keys_free(keys, n);
+    auditfs_state_free(st);
+    return err;
+}
+
+/* Evidence: a new directory under evidence/, one file per artifact, and a README. */
+typedef struct evidence {
+    char dir[1024];
+} evidence;
+
+static int
+evidence_open(evidence *ev, const char *origin)
+{
+    char name[AUDITFS_NAME_MAX * 3 + 1], when[32];
+    auditfs_state *st = NULL;
+    time_t now = time(NULL);
+    struct tm tm;
+    int err = auditfs_state_open(&st, NULL);
+    if (err)
+        return err;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
+    origin_file_name(name, sizeof name, origin);
+    if (snprintf(ev->dir, sizeof ev->dir, "%s/origins/%s/evidence/%s-%ld-sync",
+                 auditfs_state_path(st), name, when, (long)getpid()) >= (int)sizeof ev->dir)
+        err = afs_error_set(AUDITFS_EINVAL, "evidence path too long");
+    auditfs_state_free(st);
+    return err ? err : mkdir_p(ev->dir, 0700);
+}
+
+static int
+evidence_put(const evidence *ev, const char *file, const void *data, size_t len)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", ev->dir, file);
+    return write_atomic(path, data, len);
+}
+
+/*
+ * Checks that the head the replica is about to take extends the checkpoints this party
+ * remembers for its origin (the newest it verified and the newest it signed), by consistency
+ * proofs from inc's tiles (inc's head has been checked against its signed root), then
+ * remembers head_note: auditfs_trust_check. One it does not extend is a fork: *is_fork = 1 and
+ * the evidence (both signed checkpoints and the proof) is in ev_out->dir. The caller has
+ * verified head_note with the pinned key.
+ */
+static int
+state_check_and_advance(int *is_fork, evidence *ev_out, auditfs_ledger *inc,
+                        const auditfs_checkpoint *head, const char *head_note, size_t head_len,
+                        const auditfs_verifier *key)
+{
+    auditfs_state *st = NULL;
+    auditfs_trust_result r;
+    int err;
+    (void)head;
+    (void)key;
+    *is_fork = 0;
+    ev_out->dir[0] = 0;
+    if ((err = auditfs_state_open(&st, NULL)) != 0)
+        return err;
+    if ((err = auditfs_state_check_outside(st, inc->path)) == 0)
+        err = auditfs_trust_check(&r, st, inc, head_note, head_len, 0);
+    if (err == AUDITFS_EFORK) {
+        *is_fork = 1;
+        snprintf(ev_out->dir, sizeof ev_out->dir, "%.*s", (int)sizeof ev_out->dir - 1, r.evidence);
+        err = afs_error_wrap(AUDITFS_EVERIFY, "the remote head");
+    }
+    auditfs_state_free(st);
+    return err;
+}
+
+/* Binds the replica's directory to its origin in the verifier's memory (auditfs/state.h), so
+ * every later read of it expects that ledger. */
+static int
+state_bind(const char *dir, const char *origin)
+{
+    auditfs_state *st = NULL;
+    int err = auditfs_state_open(&st, NULL);
+    if (!err)
+        err = auditfs_state_bind(st, dir, origin);
+    auditfs_state_free(st);
+    return err;
+}
+
+/* ==================================================================================== */
+
+static void
+result_init(auditfs_replica_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->report.bad_entry = UINT64_MAX;
+}
+
+/* Objects on disk before a ref points at them (libgit2's own fsync is off: store.c). */
+static int
+sync_dir_fs(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
+    int rc = syncfs(fd);
+    close(fd);
+    return rc == 0 ? 0 : afs_error_set(AUDITFS_EIO, "%s: syncfs: %s", path, strerror(errno));
+}
+
+static int
+fsync_ref(git_repository *repo, const char *refname)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s%s", git_repository_path(repo), refname);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* packed refs: written and renamed by libgit2; the directory sync below */
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0)
+        return afs_error_set(AUDITFS_EIO, "%s: fsync: %s", path, strerror(errno));
+    return afs_fsync_dir(path);
+}
+
+/* A remote by name, else the string as a URL (anonymous remote). */
+static int
+remote_open(git_remote **out, git_repository *repo, const char *name)
+{
+    char abs[4096];
+    if (git_remote_lookup(out, repo, name) == 0)
+        return 0;
+    /* a local path: libgit2's local transport wants it absolute */
+    if (!strchr(name, ':') && realpath(name, abs) != NULL)
+        name = abs;
+    if (strchr(name, '/') || strchr(name, ':')) {
+        if (git_remote_create_anonymous(out, repo, name) == 0)
+            return 0;
+        return afs_error_git(AUDITFS_EINVAL, "%s: not a usable remote URL", name);
+    }
+    return afs_error_git(AUDITFS_ENOTFOUND, "no remote named '%s'", name);
+}
+
+/*
+ * The CA certificates for https:// remotes: Debian's libgit2 uses mbedTLS, which reads only the
+ * bundle compiled in. GIT_SSL_CAINFO (git's variable) or SSL_CERT_FILE (OpenSSL's) name another
+ * bundle, e.g. a private CA or a test server's certificate.
+ */
+static int
+tls_setup(void)
+{
+    const char *ca = getenv("GIT_SSL_CAINFO");
+    if (!ca || !*ca)
+        ca = getenv("SSL_CERT_FILE");
+    if (ca && *ca && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, ca, NULL) < 0)
+        return afs_error_git(AUDITFS_EINVAL, "%s: unusable CA certificate file", ca);
+    return 0;
+}
+
+/* Fetches the remote's refs/heads/main into INCOMING (forced: it is only ever a candidate). */
+static int
+fetch_incoming(git_repository *repo, git_remote *remote)
+{
+    int err = tls_setup();
+    if (err)
+        return err;
+    char *spec = "+refs/heads/main:" INCOMING;
+    git_strarray specs = {&spec, 1};
+    git_fetch_options fo;
+    git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+    fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    fo.update_fetchhead = 0;
+    fo.prune = GIT_FETCH_NO_PRUNE;
+    if (git_remote_fetch(remote, &specs, &fo, "auditfs: fetch") < 0)
+        return afs_error_git(AUDITFS_EIO, "fetching refs/heads/main from %s",
+                             git_remote_url(remote));
+    git_reference *ref = NULL;
+    if (git_reference_lookup(&ref, repo, INCOMING) < 0)
+        return afs_error_set(AUDITFS_ENOTFOUND, "%s has no refs/heads/main: not a ledger",
+                             git_remote_url(remote));
+    git_reference_free(ref);
+    return 0;
+}
+
+/*
+ * Writes the evidence of a refused remote head: both signed checkpoints, the remote's own
+ * checkpoint at the local size if it committed one (same size, other root: two signed notes
+ * that cannot both be true), the consistency proof that fails, and a README saying what was seen.
+ */
+static int
+write_fork_evidence(auditfs_replica_result *res, auditfs_ledger *loc, auditfs_ledger *inc,
+                    const char *kind, const char *remote_url, const auditfs_consistency_proof *p)
+{
+    evidence ev;
+    afs_buf readme = AFS_BUF_INIT;
+    char *note = NULL, *json = NULL;
+    size_t len = 0;
+    char lroot[48], rroot[48];
+    int err;
+    if ((err = evidence_open(&ev, res->origin)) != 0 ||
+        (err = evidence_put(&ev, "local.checkpoint", loc->cp_note, loc->cp_note_len)) != 0 ||
+        (err = evidence_put(&ev, "remote.checkpoint", inc->cp_note, inc->cp_note_len)) != 0)
+        goto cleanup;
+    if (inc->cp.size > loc->cp.size &&
+        auditfs_ledger_checkpoint_at(&note, &len, inc, loc->cp.size) == 0) {
+        char name[64];
+        snprintf(name, sizeof name, "remote-at-%llu.checkpoint", (unsigned long long)loc->cp.size);
+        if ((err = evidence_put(&ev, name, note, len)) != 0)
+            goto cleanup;
+    }
+    if (p && p->first > 0 && auditfs_consistency_proof_to_json(&json, p) == 0 &&
+        (err = evidence_put(&ev, "consistency.json", json, strlen(json))) != 0)
+        goto cleanup;
+    auditfs_hash_base64(lroot, &loc->cp.root);
+    auditfs_hash_base64(rroot, &inc->cp.root);
+    afs_buf_printf(&readme,
+                   "auditfs replica evidence: %s\n"
+                   "origin: %s\nremote: %s\n"
+                   "local:  commit %s size %llu root %s (local.checkpoint)\n"
+                   "remote: commit %s size %llu root %s (remote.checkpoint)\n\n"
+                   "Both checkpoints are signed notes (c2sp.org/signed-note) by the ledger key.\n"
+                   "A consistency proof (RFC 6962) from the smaller to the larger tree does not\n"
+                   "exist when they disagree; consistency.json, when present, is the proof the\n"
+                   "remote's tiles give, which fails. remote-at-N.checkpoint, when present, is\n"
+                   "the remote's own signed checkpoint for the local size with another root.\n"
+                   "The local replica was left at the local commit.\n",
+                   kind, res->origin, remote_url, res->old_commit,
+                   (unsigned long long)loc->cp.size, lroot, res->remote_commit,
+                   (unsigned long long)inc->cp.size, rroot);
+    if ((err = evidence_put(&ev, "README", readme.data, readme.len)) != 0)
+        goto cleanup;
+    snprintf(res->evidence, sizeof res->evidence, "%s", ev.dir);
+cleanup:
+    afs_buf_release(&readme);
+    free(note);
+    free(json);
+    return err;
+}
+
+/*
+ * Classifies the remote head against the local one: 0 if it is a descendant consistent with
+ * it; otherwise sets res->fork/fork_kind, writes the evidence and returns EVERIFY. The proof
+ * is taken from the larger tree's tiles, whose head was checked against its signed root.
+ */
+static int
+check_extends_local(auditfs_replica_result *res, git_repository *repo, auditfs_ledger *loc,
+                    auditfs_ledger *inc, const char *remote_url)
+{
+    auditfs_consistency_proof *p = calloc(1, sizeof *p);
+    const char *kind = NULL;
+    int err = 0;
+    if (!p)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    uint64_t m = loc->cp.size, n = inc->cp.size;
+    int consistent;
+    if (m == n) {
+        consistent = auditfs_hash_equal(&loc->cp.root, &inc->cp.root);
+    } else {
+        auditfs_ledger *big = m < n ? inc : loc;
+        uint64_t lo = m < n ? m : n, hi = m < n ? n : m;
+        const auditfs_hash *rlo = m < n ? &loc->cp.root : &inc->cp.root;
+        const auditfs_hash *rhi = m < n ? &inc->cp.root : &loc->cp.root;
+        if (lo == 0) {
+            consistent = 1;
+        } else if ((err = auditfs_ledger_prove_consistency(p, big, lo, hi)) != 0) {
+            consistent = 0; /* the tiles cannot even give a proof */
+            err = 0;
+        } else {
+            consistent =
+                auditfs_merkle_verify_consistency(lo, hi, rlo, rhi, p->path, p->path_len) == 0;
+        }
+    }
+    int descends = git_oid_equal(&inc->head_id, &loc->head_id) ||
+                   git_graph_descendant_of(repo, &inc->head_id, &loc->head_id) == 1;
+    if (!consistent)
+        kind = n < m ? "split view (a rollback to another history)" : "split view";
+    else if (n < m)
+        kind = "rollback";
+    else if (!descends)
+        kind = "rewrite";
+    if (kind) {
+        res->fork = 1;
+        res->fork_kind = kind;
+        if ((err = write_fork_evidence(res, loc, inc, kind, remote_url, consistent ? NULL : p)) ==
+            0)
+            err = afs_error_set(AUDITFS_EVERIFY,
+                                "%s: the remote head (commit %.12s, size %llu) does not extend "
+                                "the local head (commit %.12s, size %llu); the replica was left "
+                                "where it was; evidence in %s",
+                                kind, res->remote_commit, (unsigned long long)n,
+                                res->old_commit, (unsigned long long)m, res->evidence);
+    }
+    free(p);
+    return err;
+}
+
+/*
+ * The common part of clone and sync once INCOMING is fetched: check the remote head, verify what
+ * is new, consult the state, and move refs/heads/main. loc is NULL for a clone.
+ */
+static int
+take_incoming(auditfs_replica_result *res, const char *dir, git_repository *repo,
+              auditfs_ledger *loc, const auditfs_verifier *key, const char *want_origin,
+              const char *remote_url)
+{
+    auditfs_ledger *inc = NULL;
+    git_reference *ref = NULL;
+    auditfs_checkpoint head;
+    evidence ev;
+    int err, is_fork = 0;
+
+    if ((err = afs_ledger_open_ref(&inc, dir, INCOMING)) != 0)
+        return afs_error_wrap(err, "the fetched history");
+    git_oid_tostr(res->remote_commit, sizeof res->remote_commit, &inc->head_id);
+    res->remote_size = inc->cp.size;
+    /* the remote head's signature and origin before anything else is looked at */
+    if ((err = auditfs_ledger_check_head(&head, inc, key)) != 0) {
+        err = afs_error_wrap(AUDITFS_EVERIFY, "%s (commit %.12s)", remote_url,
+                             res->remote_commit);
+        goto cleanup;
+    }
+    const char *expect = want_origin ? want_origin : loc ? loc->cp.origin : NULL;
+    if (expect && strcmp(head.origin, expect) != 0) {
+        err = afs_error_set(AUDITFS_EVERIFY,
+                            "%s serves the ledger of origin '%s', not '%s'", remote_url,
+                            head.origin, expect);
+        goto cleanup;
+    }
+    snprintf(res->origin, sizeof res->origin, "%s", head.origin);
+    if (loc) {
+        if ((err = check_extends_local(res, repo, loc, inc, remote_url)) != 0)
+            goto cleanup;
+        if (git_oid_equal(&inc->head_id, &loc->head_id)) {
+            res->new_size = loc->cp.size;
+            snprintf(res->new_commit, sizeof res->new_commit, "%s", res->old_commit);
+        }
+        if ((err = auditfs_ledger_verify_from(&res->report, inc, key, res->old_commit)) != 0)
+            goto cleanup;
+    } else if ((err = auditfs_ledger_verify_from(&res->report, inc, key, NULL)) != 0) {
+        goto cleanup;
+    }
+    if ((err = state_check_and_advance(&is_fork, &ev, inc, &head, inc->cp_note,
+                                       inc->cp_note_len, key)) != 0) {
+        if (is_fork) {
+            res->fork = 1;
+            res->fork_kind = "rollback or split view (against the remembered checkpoint)";
+            snprintf(res->evidence, sizeof res->evidence, "%s", ev.dir);
+            afs_error_wrap(err, "%s; evidence in %s", res->fork_kind, ev.dir);
+        }
+        goto cleanup;
+    }
+    res->new_commits = res->report.commits;
+    if (loc && git_oid_equal(&inc->head_id, &loc->head_id))
+        goto cleanup; /* up to date */
+    /* publish: the fetched pack is durable before the ref names it; compare-and-swap */
+    if ((err = sync_dir_fs(git_repository_path(repo))) != 0)
+        goto cleanup;
+    if (loc ? git_reference_create_matching(&ref, repo, AFS_REF, &inc->head_id, 1,
+                                            &loc->head_id, "auditfs sync") < 0
+            : git_reference_create(&ref, repo, AFS_REF, &inc->head_id, 0, "auditfs clone") < 0) {
+        err = afs_error_git(AUDITFS_EIO, "%s: cannot advance %s", dir, AFS_REF);
+        goto cleanup;
+    }
+    if ((err = fsync_ref(repo, AFS_REF)) != 0)
+        goto cleanup;
+    git_oid_tostr(res->new_commit, sizeof res->new_commit, &inc->head_id);
+    res->new_size = inc->cp.size;
+cleanup:
+    git_reference_free(ref);
+    auditfs_ledger_free(inc);
+    return err;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int
+auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *dir,
+                      const auditfs_verifier *key, const char *origin, const char *remote_name)
+{
+    git_repository *repo = NULL;
+    git_remote *remote = NULL;
+    git_repository_init_options opts;
+    auditfs_verifier *pinned = NULL;
+    git_config *cfg = NULL;
+    struct stat st;
+    int err;
+
+    result_init(out);
+    if (!remote_name)
+        remote_name = "origin";
+    if ((err = afs_git_init_once()) != 0)
+        return err;
+    int created = stat(dir, &st) != 0;
+    if (!created) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        int empty = d != NULL;
+        while (d && (de = readdir(d)) != NULL)
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                empty = 0;
+        if (d)
+            closedir(d);
+        if (!empty)
+            return afs_error_set(AUDITFS_EEXISTS, "%s exists and is not an empty directory", dir);
+    }
+    git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+    opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
+                 GIT_REPOSITORY_INIT_NO_REINIT;
+    opts.initial_head = "main";
+    opts.description = "auditfs ledger replica";
+    if (git_repository_init_ext(&repo, dir, &opts) < 0)
+        return afs_error_git(AUDITFS_EIO, "%s: cannot create the repository", dir);
+    if (git_repository_config(&cfg, repo) == 0) {
+        git_config_set_int32(cfg, "pack.deltaCacheSize", 1);
+        git_config_free(cfg);
+    }
+    /* a local path is saved absolute, so that sync works from any directory */
+    char abs[4096];
+    if (!strchr(url, ':') && realpath(url, abs) != NULL)
+        url = abs;
+    if (git_remote_create_with_fetchspec(&remote, repo, remote_name, url,
+                                         "+refs/heads/main:" INCOMING) < 0) {
+        err = afs_error_git(AUDITFS_EINVAL, "%s: cannot add the remote", url);
+        goto cleanup;
+    }
+    if ((err = fetch_incoming(repo, remote)) != 0)
+        goto cleanup;
+    /* the remote head's origin decides which pinned key applies; it is checked against it */
+    {
+        auditfs_ledger *inc = NULL;
+        if ((err = afs_ledger_open_ref(&inc, dir, INCOMING)) != 0)
+            goto cleanup;
+        char o[AUDITFS_NAME_MAX + 1];
+        snprintf(o, sizeof o, "%s", origin ? origin : inc->cp.origin);
+        auditfs_ledger_free(inc);
+        if ((err = state_pinned_key(&pinned, o, key, 0)) != 0)
+            goto cleanup;
+    }
+    if ((err = take_incoming(out, dir, repo, NULL, pinned, origin, url)) == 0) {
+        auditfs_verifier *again = NULL;
+        err = state_pinned_key(&again, out->origin, key, 1);
+        auditfs_verifier_free(again);
+        if (!err)
+            err = state_bind(dir, out->origin);
+    }
+cleanup:
+    auditfs_verifier_free(pinned);
+    git_remote_free(remote);
+    git_repository_free(repo);
+    /* a clone that failed leaves nothing behind: a directory it created is removed, an empty
+     * directory it was given is emptied again (the checks above ensure it held nothing) */
+    if (err) {
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (!created)
+            mkdir(dir, st.st_mode & 07777);
+    }
+    return err;
+}
+
+int
+auditfs_replica_sync(auditfs_replica_result *out, const char *dir, const char *remote_name,
+                     const auditfs_verifier *key)
+{
+    auditfs_ledger *loc = NULL;
+    git_repository *repo = NULL;
+    git_remote *remote = NULL;
+    auditfs_verifier *pinned = NULL;
+    int err;
+
+    result_init(out);
+    if (!remote_name)
+        remote_name = "origin";
+    if ((err = auditfs_ledger_open(&loc, dir)) != 0)
+        return err;
+    snprintf(out->origin, sizeof out->origin, "%s", loc->cp.origin);
+    git_oid_tostr(out->old_commit, sizeof out->old_commit, &loc->head_id);
+    out->old_size = out->new_size = loc->cp.size;
+    snprintf(out->new_commit, sizeof out->new_commit, "%s", out->old_commit);
+    /* the origin named by the (unverified) local head only selects the pinned key; the head
+     * is then checked with it, so a wrong origin fails instead of choosing a key */
+    if ((err = state_pinned_key(&pinned, loc->cp.origin, key, 0)) != 0)
+        goto cleanup;
+    if ((err = auditfs_ledger_check_head(NULL, loc, pinned)) != 0) {
+        err = afs_error_wrap(err, "%s (the local replica)", dir);
+        goto cleanup;
+    }
+    if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+        err = afs_error_git(AUDITFS_EIO, "%s: cannot open the repository", dir);
+        goto cleanup;
+    }
+    if ((err = remote_open(&remote, repo, remote_name)) != 0 ||
+        (err = fetch_incoming(repo, remote)) != 0)
+        goto cleanup;
+    if ((err = take_incoming(out, dir, repo, loc, pinned, NULL, git_remote_url(remote))) == 0 &&
+        key) {
+        auditfs_verifier *again = NULL;
+        err = state_pinned_key(&again, out->origin, key, 1);
+        auditfs_verifier_free(again);
+    }
+cleanup:
+    auditfs_verifier_free(pinned);
+    git_remote_free(remote);
+    git_repository_free(repo);
+    auditfs_ledger_free(loc);
+    return err;
+}
+
+/* ---- push ---- */
+
+typedef struct push_status {
+    char msg[256];
+    int rejected;
+} push_status;
+
+static int
+push_update_cb(const char *refname, const char *status, void *data)
+{
+    push_status *ps = data;
+    if (status) {
+        ps->rejected = 1;
+        snprintf(ps->msg, sizeof ps->msg, "%s: %s", refname, status);
+    }
+    return 0;
+}
+
+int
+auditfs_replica_push(auditfs_replica_result *out, const char *dir, const char *remote_name)
+{
+    auditfs_ledger *loc = NULL;
+    git_repository *repo = NULL;
+    git_remote *remote = NULL;
+    const git_remote_head **heads = NULL;
+    size_t nheads = 0;
+    push_status ps;
+    git_remote_callbacks cb;
+    git_push_options po;
+    int err;
+
+    result_init(out);
+    memset(&ps, 0, sizeof ps);
+    if ((err = auditfs_ledger_open(&loc, dir)) != 0)
+        return err;
+    snprintf(out->origin, sizeof out->origin, "%s", loc->cp.origin);
+    git_oid_tostr(out->new_commit, sizeof out->new_commit, &loc->head_id);
+    out->new_size = loc->cp.size;
+    if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+        err = afs_error_git(AUDITFS_EIO, "%s: cannot open the repository", dir);
+        goto cleanup;
+    }
+    if ((err = remote_open(&remote, repo, remote_name)) != 0)
+        goto cleanup;
+    if ((err = tls_setup()) != 0)
+        goto cleanup;
+    git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+    cb.push_update_reference = push_update_cb;
+    cb.payload = &ps;
+    /* one connection: the remote's main is read, checked and updated against that value, so
+     * a concurrent push in between makes the remote refuse ours instead of being overwritten */
+    if (git_remote_connect(remote, GIT_DIRECTION_PUSH, &cb, NULL, NULL) < 0) {
+        err = afs_error_git(AUDITFS_EIO, "cannot connect to %s", git_remote_url(remote));
+        goto cleanup;
+    }
+    if (git_remote_ls(&heads, &nheads, remote) < 0) {
+        err = afs_error_git(AUDITFS_EIO, "cannot list the refs of %s", git_remote_url(remote));
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nheads; i++) {
+        if (strcmp(heads[i]->name, AFS_REF) != 0)
+            continue;
+        const git_oid *rid = &heads[i]->oid;
+        git_oid_tostr(out->remote_commit, sizeof out->remote_commit, rid);
+        if (git_oid_equal(rid, &loc->head_id))
+            goto cleanup; /* up to date */
+        if (git_graph_descendant_of(repo, &loc->head_id, rid) != 1) {
+            out->fork = 1;
+            out->fork_kind = "rewrite";
+            err = afs_error_set(AUDITFS_EVERIFY,
+                                "%s holds commit %.12s on %s, which is not in this ledger's "
+                                "history: refusing anything but a fast-forward",
+                                git_remote_url(remote), out->remote_commit, AFS_REF);
+            goto cleanup;
+        }
+    }
+    char *spec = AFS_REF ":" AFS_REF; /* no '+': the remote must fast-forward too */
+    git_strarray specs = {&spec, 1};
+    git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+    po.callbacks = cb;
+    if (git_remote_upload(remote, &specs, &po) < 0 ||
+        git_remote_update_tips(remote, &cb, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, NULL) < 0) {
+        err = afs_error_git(AUDITFS_EIO, "pushing to %s", git_remote_url(remote));
+        goto cleanup;
+    }
+    if (ps.rejected) {
+        err = afs_error_set(AUDITFS_EIO, "%s refused the push: %s", git_remote_url(remote),
+                            ps.msg);
+        goto cleanup;
+    }
+    out->new_commits = 1;
+cleanup:
+    if (remote)
+        git_remote_disconnect(remote);
+    git_remote_free(remote);
+    git_repository_free(repo);
+    auditfs_ledger_free(loc);
+    return err;
+}
