@@ -37,7 +37,8 @@ $T cmp -s $M/streams/api/all.jsonl api.jsonl && ok "and reads as every payload, 
 tailed_ok() { cmp -s tailed api.jsonl; }
 wait_until 15 tailed_ok && ok "tail -f sees the appended lines" || not_ok "tail -f: $(wc -c < tailed) of $(wc -c < api.jsonl) bytes"
 kill $TAIL 2>/dev/null; wait $TAIL 2>/dev/null
-grep -q "now pinned to checkpoint $SIZE" mount.log && ok "the mount logs the newly pinned checkpoint" || not_ok "log: $(cat mount.log)"
+pinned_size() { grep -q "now pinned to checkpoint $SIZE" mount.log; }
+wait_until 10 pinned_size && ok "the mount logs the newly pinned checkpoint" || not_ok "log: $(cat mount.log)"
 $A checkpoint --ledger $L | $T cmp -s - $M/checkpoint && ok "checkpoint is the new one" || not_ok "checkpoint not updated"
 $T cmp -s $M/tenants/newco/api/all.jsonl r3.jsonl && ok "a new tenant's directory appears" || not_ok "new tenant"
 cat r1.jsonl r2.jsonl | $T cmp -s - $M/tenants/acme/api/all.jsonl && ok "an existing tenant's file grows" || not_ok "acme grows"

@@ -13,6 +13,18 @@ $A append --ledger $L --key key --stream api --batch-bytes 20000 r1 >/dev/null
 $A append --ledger $L --key key --stream api r2 >/dev/null
 $A append --ledger $L --key key --stream api r3 >/dev/null
 check "the untouched ledger verifies" $A verify --ledger $L
+# Commits are signed (SSHSIG, FORMAT.md section 10) and the variants below are made with git
+# commit-tree, unsigned; so the ledger first becomes a legacy one (signatures stripped, history
+# re-linked, trees and checkpoints unchanged), where unsigned commits are allowed: only the
+# rules under test can then refuse a variant.
+parent=""
+for c in $(git -C $L rev-list --reverse main); do
+    git -C $L cat-file commit $c | sed '/^gpgsig /,/^ -----END SSH SIGNATURE-----$/d' > raw
+    [ -n "$parent" ] && sed -i "s/^parent .*/parent $parent/" raw
+    parent=$(git -C $L hash-object -t commit -w --stdin < raw)
+done
+git -C $L update-ref refs/heads/main $parent
+check "the legacy (unsigned) form verifies" $A verify --ledger $L
 
 # variant NAME COMMIT: a copy of the ledger whose main is COMMIT (made in $L's object store)
 variant() {
