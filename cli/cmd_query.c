@@ -69,10 +69,13 @@ print_hit(void *vctx, const auditfs_entry *e, const uint8_t *leaf, size_t len)
 int
 cmd_query(int argc, char **argv)
 {
-    const char *ledger = NULL, *since = NULL, *until = NULL, *grep = NULL;
+    const char *ledger = NULL, *since = NULL, *until = NULL, *grep = NULL, *key = NULL,
+               *origin = NULL;
     int format = AUDITFS_QUERY_PAYLOADS, stats_flag = 0, c;
     auditfs_query_options o = AUDITFS_QUERY_OPTIONS_INIT;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"since", required_argument, 0, 's'},
                                          {"until", required_argument, 0, 'u'},
                                          {"grep", required_argument, 0, 'g'},
@@ -112,6 +115,8 @@ cmd_query(int argc, char **argv)
         case 'X': o.no_index = 1; break;
         case 'U': o.no_update = 1; break;
         case 'S': stats_flag = 1; break;
+        case 'k': key = optarg; break;
+        case 'O': origin = optarg; break;
         default: return EXIT_USAGE;
         }
     }
@@ -149,8 +154,11 @@ cmd_query(int argc, char **argv)
         return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
     }
     auditfs_ledger *l = NULL;
-    if ((err = auditfs_ledger_open(&l, path)) != 0)
-        goto fail;
+    int rc = cli_open_trusted(&l, NULL, path, key, origin);
+    if (rc) {
+        auditfs_query_free(q);
+        return rc;
+    }
     out_ctx ctx = {l, format, 0};
     auditfs_query_stats st;
     struct timespec t0, t1;
@@ -207,9 +215,11 @@ static const char index_help[] =
 int
 cmd_index(int argc, char **argv)
 {
-    const char *ledger = NULL, *fields = NULL;
+    const char *ledger = NULL, *fields = NULL, *key = NULL, *origin = NULL;
     int rebuild = 0, check = 0, json = 0, c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"rebuild", no_argument, 0, 'r'},
                                          {"fields", required_argument, 0, 'f'},
                                          {"check", no_argument, 0, 'c'},
@@ -223,6 +233,8 @@ cmd_index(int argc, char **argv)
         case 'r': rebuild = 1; break;
         case 'f': fields = optarg; break;
         case 'c': check = 1; break;
+        case 'k': key = optarg; break;
+        case 'O': origin = optarg; break;
         case 'h': fputs(index_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -233,10 +245,9 @@ cmd_index(int argc, char **argv)
     if (!path)
         return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
     auditfs_ledger *l = NULL;
-    int err = auditfs_ledger_open(&l, path);
-    if (err)
-        return cli_fail(err, "index");
-    int rc = 0;
+    int err, rc = cli_open_trusted(&l, NULL, path, key, origin);
+    if (rc)
+        return rc;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!check) {

@@ -27,9 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A witness refused a checkpoint that forks or rolls back what it cosigned (shared with the
- * trust commands, which use the same code for a rollback of a remembered checkpoint). */
-#define EXIT_FORK 8
 #define MAX_KEYS 64
 
 /* ---- helpers ---- */

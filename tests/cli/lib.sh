@@ -7,6 +7,8 @@ FAIL=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/auditfs-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
+# every test has its own verifier's memory (never the real ~/.local/state/auditfs)
+export AUDITFS_STATE="$WORK/state"
 
 ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
