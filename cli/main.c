@@ -972,6 +972,17 @@ cmd_verify(int argc, char **argv)
     /* the verifier's memory first: the head against the pinned (or given) key and against
      * every checkpoint this party saw or signed; then everything is recomputed */
     int rc = cli_open_trusted(&l, &st, ledger, key, origin);
+    if (rc == EXIT_VERIFY && key && !json) {
+        /* still exit 1: without the right key nothing here verifies, but say the likely cause */
+        const char *path = cli_ledger_path(ledger);
+        if (path && auditfs_ledger_open(&l, path) == 0 && auditfs_verifier_load(&v, key) == 0 &&
+            !key_signs_head(l, v))
+            fprintf(stderr, "auditfs: %s is not the key of this ledger (its head checkpoint has no "
+                            "signature by it): wrong key or wrong ledger?\n", key);
+        auditfs_verifier_free(v);
+        auditfs_ledger_free(l);
+        l = NULL;
+    }
     if (rc) {
         if (json)
             printf("{\"ok\":false,\"exit\":%d,\"error\":\"the head is not trusted (see "
