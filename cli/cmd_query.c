@@ -15,6 +15,7 @@
 static const char query_help[] =
     "usage: auditfs query --ledger DIR [TERM...] [--since T] [--until T] [--grep PATTERN]\n"
     "                     [--json | --entries | --prove] [--limit N] [--no-index] [--stats]\n"
+    "                     [--key FILE.pub] [--origin O]\n"
     "\n"
     "Prints the entries that match every TERM, in ledger order. A TERM is FIELD OP VALUE with OP\n"
     "one of = != ~ (glob: * ? \\) < <= > >=. Bare names are top-level fields of JSON payloads\n"
@@ -197,6 +198,7 @@ fail:
 
 static const char index_help[] =
     "usage: auditfs index --ledger DIR [--rebuild] [--fields F1,F2,...] [--check] [--json]\n"
+    "                     [--key FILE.pub] [--origin O]\n"
     "\n"
     "The query index is derived data kept in <repository>/auditfs-index/: postings per header\n"
     "value (_type _stream _tenant _party _layer _name), per value of the configured JSON fields\n"
