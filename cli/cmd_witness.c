@@ -607,7 +607,10 @@ cmd_cosignatures(int argc, char **argv)
         }
     }
     auditfs_ledger *l = NULL;
-    if ((rc = open_ledger_rw(&l, ledger)) != 0)
+    /* list reads the ledger: the verifier's memory first (the pinned key); add checks each
+     * file against the ledger's own checkpoints */
+    if ((rc = add ? open_ledger_rw(&l, ledger) : cli_open_trusted(&l, NULL, ledger, NULL, NULL)) !=
+        0)
         return rc;
     if (!add) {
         rc = cosignatures_list(l);
@@ -1407,7 +1410,9 @@ cmd_acks(int argc, char **argv)
         rc = cli_fail(err, "--key");
         goto cleanup;
     }
-    if ((rc = open_ledger_rw(&l, ledger)) != 0)
+    /* the verifier's memory first: the head with the pinned key (or --key, pinned on first
+     * use) and that it extends what this party saw */
+    if ((rc = cli_open_trusted(&l, NULL, ledger, logkeyf, NULL)) != 0)
         goto cleanup;
     auditfs_checkpoint head;
     if ((err = logkey ? auditfs_ledger_check_head(&head, l, logkey) : auditfs_ledger_head(&head, l)) !=
