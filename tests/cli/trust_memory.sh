@@ -23,6 +23,11 @@ readers() {
     rm -rf $WORK/bundle
     expect_exit $want "$d: incident" $A incident --since $T1 --until $T2 --ledger $L --key key.pub "$@" -o $WORK/bundle
     expect_exit $want "$d: archive" $A archive --ledger $L -o $WORK/a.bundle
+    rm -rf $WORK/tiles
+    expect_exit $want "$d: export" $A export --ledger $L "$@" --tlog-tiles $WORK/tiles
+    expect_exit $want "$d: acks" $A acks --ledger $L --witness $WORK/wit.key.pub
+    expect_exit $want "$d: cosignatures list" $A cosignatures list --ledger $L
+    expect_exit $want "$d: cosign" $A cosign --ledger $L --key $WORK/wit.key --log-key key.pub --no-store
     if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null; then
         mkdir -p $WORK/mnt
         timeout 60 $A mount --ledger $L "$@" $WORK/mnt >"$WORK/.out" 2>"$WORK/.err"
@@ -34,6 +39,7 @@ readers() {
 
 # ---- pinning ----
 $A keygen provider.example/acme -o key >/dev/null
+$A keygen witness.example/w -o $WORK/wit.key >/dev/null  # each party's witness key (cosign, acks)
 check "init pins the provider's own key" $A init --ledger $L --key key
 check "trust list shows it" $A trust list
 expect_out "key provider.example/acme\+" "the pinned key is listed"
