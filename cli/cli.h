@@ -5,6 +5,7 @@
 #include "auditfs/ledger.h"
 #include "auditfs/progress.h"
 #include "auditfs/policy.h"
+#include "auditfs/state.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@ enum {
     EXIT_KEY = 5,      /* unusable key: loose mode, not the ledger's key */
     EXIT_BUSY = 6,     /* another appender holds the ledger */
     EXIT_NOTFOUND = 7, /* no such ledger, entry, document */
-    EXIT_FORK = 8,     /* a head that does not extend what was seen: rollback, rewrite, fork */
+    EXIT_FORK = 8,     /* fork or rollback: not an extension of a checkpoint seen or signed */
 };
 
 /** Maps a library error code to an exit code. */
@@ -138,5 +139,20 @@ int cli_witness_policy(auditfs_policy **out, int64_t *max_age, const struct cli_
 int cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
                       const auditfs_checkpoint *head, int json);
 int cmd_append(int argc, char **argv);
+int cmd_trust(int argc, char **argv);
+
+/* cmd_trust.c: the verifier's memory ($AUDITFS_STATE). */
+/** Opens the state directory; prints the error and returns an exit code on failure. */
+int cli_state_open(auditfs_state **out);
+/**
+ * Opens the ledger (--ledger or $AUDITFS_LEDGER) and runs auditfs_ledger_trust with the key file
+ * (may be NULL: the pinned keys) and the expected origin (may be NULL) before anything is read.
+ * Prints errors (and where evidence was written) and returns an exit code; on success *out is
+ * the checked ledger and *st (if st is not NULL) the open state.
+ */
+int cli_open_trusted(auditfs_ledger **out, auditfs_state **st, const char *ledger_opt,
+                     const char *key_path, const char *origin);
+/** The first key pinned for origin (EXIT_KEY if none). */
+int cli_pinned_key(auditfs_verifier **out, auditfs_state *st, const char *origin);
 
 #endif

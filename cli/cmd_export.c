@@ -8,13 +8,16 @@
 #include <string.h>
 
 static const char export_help[] =
-    "usage: auditfs export --ledger DIR --key FILE.pub --tlog-tiles OUTDIR [--full] [--json]\n"
+    "usage: auditfs export --ledger DIR [--key FILE.pub] [--origin O] --tlog-tiles OUTDIR [--full]\n"
+    "                      [--json]\n"
     "\n"
     "Writes the ledger as a static C2SP tlog-tiles tree in OUTDIR, for any web server, CDN or\n"
     "object store to serve to standard tlog clients, mirrors and monitors: checkpoint (the\n"
     "signed checkpoint), tile/<L>/<N>[.p/<W>] (hash tiles) and tile/entries/<N>[.p/<W>]\n"
     "(bundles of 256 leaves, each a big-endian uint16 length and the leaf bytes). The head is\n"
-    "checked first: its signature with the verifier key, its root against the tiles; each leaf\n"
+    "checked first: its signature with the verifier key (default: the key pinned for the\n"
+    "ledger's origin; --origin O names the expected ledger), its root against the tiles, and\n"
+    "that it extends the checkpoint this party saw before (exit 8: `auditfs trust --help`); each leaf\n"
     "is checked as it is read. Run it again after appending (or give append --tlog-tiles):\n"
     "it starts from the checkpoint already in OUTDIR, once the ledger is proved to extend it\n"
     "(an OUTDIR holding another ledger or a fork is refused, exit 1), writes only new tiles\n"
@@ -26,10 +29,11 @@ static const char export_help[] =
 int
 cmd_export(int argc, char **argv)
 {
-    const char *ledger = NULL, *key = NULL, *out = NULL;
+    const char *ledger = NULL, *key = NULL, *out = NULL, *origin = NULL;
     int json = 0, full = 0, c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"tlog-tiles", required_argument, 0, 't'},
                                          {"json", no_argument, 0, 'J'},
                                          {"full", no_argument, 0, 'F'},
@@ -39,6 +43,7 @@ cmd_export(int argc, char **argv)
         switch (c) {
         case 'l': ledger = optarg; break;
         case 'k': key = optarg; break;
+        case 'O': origin = optarg; break;
         case 't': out = optarg; break;
         case 'J': json = 1; break;
         case 'F': full = 1; break;
@@ -50,8 +55,6 @@ cmd_export(int argc, char **argv)
         return cli_usage_error("export takes no arguments");
     if (!out)
         return cli_usage_error("--tlog-tiles OUTDIR is required");
-    if (!key)
-        return cli_usage_error("--key FILE.pub (the ledger's verifier key) is required");
     const char *path = cli_ledger_path(ledger);
     if (!path)
         return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
@@ -60,13 +63,28 @@ cmd_export(int argc, char **argv)
     auditfs_export_report r;
     cli_progress prog;
     auditfs_export_options eo = {cli_progress_init(&prog), full};
-    int err = auditfs_verifier_load(&v, key);
-    if (err) {
-        auditfs_verifier_free(v);
-        return cli_fail(err, NULL);
+    /* the verifier's memory first: the head against the pinned (or given) key and what this
+     * party saw; then the key the export checks every tile and leaf with */
+    auditfs_state *st = NULL;
+    int err, rc = cli_open_trusted(&l, &st, path, key, origin);
+    if (rc)
+        return rc;
+    if (key) {
+        if ((err = auditfs_verifier_load(&v, key)) != 0)
+            rc = cli_fail(err, key);
+    } else {
+        auditfs_checkpoint head;
+        if ((err = auditfs_ledger_head(&head, l)) != 0)
+            rc = cli_fail(err, "export");
+        else
+            rc = cli_pinned_key(&v, st, head.origin);
     }
-    if ((err = auditfs_ledger_open(&l, path)) == 0)
-        err = auditfs_export_tlog_tiles(&r, l, v, out, &eo);
+    auditfs_state_free(st);
+    if (rc) {
+        auditfs_ledger_free(l);
+        return rc;
+    }
+    err = auditfs_export_tlog_tiles(&r, l, v, out, &eo);
     cli_progress_done(&prog);
     auditfs_ledger_free(l);
     auditfs_verifier_free(v);

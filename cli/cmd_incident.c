@@ -172,10 +172,8 @@ check_bundle(const char *dir, ledger_arg *la, size_t nla)
             rc = EXIT_USAGE;
             break;
         }
-        if ((err = auditfs_ledger_open(&a->l, a->path)) != 0) {
-            rc = cli_fail(err, a->path);
+        if ((rc = cli_open_trusted(&a->l, NULL, a->path, a->key, NULL)) != 0)
             break;
-        }
         err = auditfs_bundle_check_complete(b, li, a->l, print_finding, NULL);
         if (err == AUDITFS_EVERIFY)
             rc = EXIT_VERIFY;
@@ -232,9 +230,13 @@ incident_create(const char *out, const char *format, const char *since, const ch
     spec.nterms = nterms;
     int err = 0;
     for (size_t i = 0; i < nla && !err; i++) {
-        if ((err = auditfs_verifier_load(&la[i].v, la[i].key)) != 0 ||
-            (err = auditfs_ledger_open(&la[i].l, la[i].path)) != 0)
+        if ((err = auditfs_verifier_load(&la[i].v, la[i].key)) != 0)
             break;
+        /* the verifier's memory first (exit 8 on a fork or rollback) */
+        if ((rc = cli_open_trusted(&la[i].l, NULL, la[i].path, la[i].key, NULL)) != 0) {
+            cli_progress_done(&prog);
+            return rc;
+        }
         src[i].name = la[i].name;
         src[i].ledger = la[i].l;
         src[i].key = la[i].v;
@@ -535,9 +537,11 @@ cmd_archive(int argc, char **argv)
     size_t objects = 0;
     uint64_t size = 0;
     auditfs_checkpoint cp;
-    int err = auditfs_ledger_open(&l, path);
-    if (!err)
-        err = auditfs_archive_write(out, l, &objects, &size);
+    /* the verifier's memory first: the head against the pinned key and what this party saw */
+    int rc = cli_open_trusted(&l, NULL, path, NULL, NULL);
+    if (rc)
+        return rc;
+    int err = auditfs_archive_write(out, l, &objects, &size);
     if (!err && json && auditfs_ledger_head(&cp, l) == 0) {
         printf("{\"file\":");
         cli_json_str(stdout, out);

@@ -1825,6 +1825,7 @@ int
 cmd_append(int argc, char **argv)
 {
     const char *key = NULL, *route_by = NULL;
+    auditfs_state *st = NULL;
     ingest g;
     int64_t flush_ms = 1000;
     int c, rc = 0, update_index = 1, follow = 0, journal = 0, poll_ms = 100;
@@ -2039,9 +2040,17 @@ cmd_append(int argc, char **argv)
         auditfs_signer_free(g.key);
         return cli_fail(auditfs_error_last_code(), "--tlog-tiles");
     }
+    /* the writer's memory: never sign a head that does not extend what this party signed */
+    if ((rc = cli_state_open(&st)) != 0) {
+        auditfs_signer_free(g.key);
+        auditfs_verifier_free(g.tlog_key);
+        return rc;
+    }
+    g.wo.state = st;
     if (install_signals() != 0) {
         auditfs_signer_free(g.key);
         auditfs_verifier_free(g.tlog_key);
+        auditfs_state_free(st);
         return cli_fail(AUDITFS_EIO, "append");
     }
     if (!g.ledgers_dir) {
@@ -2128,5 +2137,6 @@ done:
     free(matches);
     auditfs_signer_free(g.key);
     auditfs_verifier_free(g.tlog_key);
+    auditfs_state_free(st);
     return rc;
 }

@@ -9,7 +9,7 @@
 #include "../fs/mount.h"
 
 static const char mount_help[] =
-    "usage: auditfs mount --ledger DIR --key FILE.pub [--trusted CHECKPOINT] [--follow] [-f]\n"
+    "usage: auditfs mount --ledger DIR [--key FILE.pub] [--trusted CHECKPOINT] [--follow] [-f]\n"
     "                     [-o FUSE-OPTIONS] MOUNTPOINT\n"
     "       auditfs mount --ledger NAME=DIR --key NAME=FILE.pub ... MOUNTPOINT\n"
     "\n"
@@ -20,7 +20,8 @@ static const char mount_help[] =
     "\n"
     "  --ledger [NAME=]DIR     a ledger; give it several times (with NAME=) to mount several,\n"
     "                          each under its own top-level directory NAME\n"
-    "  --key [NAME=]FILE.pub   the verifier key of that ledger\n"
+    "  --key [NAME=]FILE.pub   the verifier key of that ledger (default: the key pinned for its\n"
+    "                          origin, see `auditfs trust`; a key given is pinned on first use)\n"
     "  --trusted [NAME=]FILE   a checkpoint kept from before: the ledger must extend it\n"
     "  --follow                pick up new commits once they are signed, consistent with the\n"
     "                          pinned checkpoint and verified; refuse (and report) anything else\n"
@@ -34,7 +35,8 @@ static const char mount_help[] =
     "                          mount moves only to checkpoints that have their quorum\n"
     "\n"
     "Exit codes: 0 unmounted cleanly, 1 verification failed, 2 usage, 4 I/O or mount error,\n"
-    "5 unusable key, 7 no such ledger.\n";
+    "5 unusable key, 7 no such ledger, 8 fork or rollback (the ledger does not extend the\n"
+    "checkpoint this party saw before; evidence is written to the state directory).\n";
 
 static const char umount_help[] =
     "usage: auditfs umount [-z] MOUNTPOINT\n"
@@ -56,10 +58,17 @@ witness_precheck(const struct cli_witness_opts *o, const afs_mount_ledger *ledge
     int err, rc;
     if (nl != 1)
         return cli_usage_error("witness options apply to a mount of one ledger");
-    if ((err = auditfs_verifier_load(&key, ledgers[0].key)) != 0)
-        return cli_fail(err, "--key");
+    /* the key given, else the one pinned for the ledger's origin (cmd_mount looked it up) */
+    const auditfs_verifier *k = ledgers[0].verifier;
+    if (ledgers[0].key) {
+        if ((err = auditfs_verifier_load(&key, ledgers[0].key)) != 0)
+            return cli_fail(err, "--key");
+        k = key;
+    }
+    if (!k)
+        return cli_usage_error("no --key and no key pinned for ledger %s", ledgers[0].path);
     if ((err = auditfs_ledger_open(&l, ledgers[0].path)) != 0 ||
-        (err = auditfs_ledger_check_head(&head, l, key)) != 0)
+        (err = auditfs_ledger_check_head(&head, l, k)) != 0)
         rc = cli_fail(err, ledgers[0].path);
     else
         rc = cli_witness_check(o, l, &head, 0);
@@ -179,11 +188,6 @@ cmd_mount(int argc, char **argv)
             if ((tnames[j][0] && ledgers[i].name && !strcmp(tnames[j], ledgers[i].name)) ||
                 (!tnames[j][0] && j == i))
                 ledgers[i].trusted = trusts[j];
-        if (!ledgers[i].key) {
-            cli_usage_error("no --key for ledger %s", ledgers[i].name ? ledgers[i].name
-                                                                       : ledgers[i].path);
-            goto out;
-        }
         for (size_t j = 0; j < i; j++)
             if (ledgers[i].name && ledgers[j].name && !strcmp(ledgers[i].name, ledgers[j].name)) {
                 cli_usage_error("ledger name %s given twice", ledgers[i].name);
@@ -196,12 +200,34 @@ cmd_mount(int argc, char **argv)
     for (size_t i = 0; i < nl; i++)
         if (realpath(ledgers[i].path, abs_paths[i]))
             ledgers[i].path = abs_paths[i];
+    /* the verifier's memory: each head checked against the pinned (or given, then pinned) key
+     * and what this party saw before mounting; the views check again, and at every --follow */
+    auditfs_state *st = NULL;
+    auditfs_verifier *pinned[MAX_LEDGERS] = {0};
+    for (size_t i = 0; i < nl; i++) {
+        auditfs_ledger *l = NULL;
+        auditfs_state *s1 = NULL;
+        auditfs_checkpoint head;
+        if ((rc = cli_open_trusted(&l, &s1, ledgers[i].path, ledgers[i].key, NULL)) != 0)
+            goto out_trust;
+        if (!ledgers[i].key && auditfs_ledger_head(&head, l) == 0 &&
+            (rc = cli_pinned_key(&pinned[i], s1, head.origin)) == 0)
+            ledgers[i].verifier = pinned[i];
+        auditfs_ledger_free(l);
+        if (!st)
+            st = s1;
+        else
+            auditfs_state_free(s1);
+        if (rc)
+            goto out_trust;
+    }
+    cfg.state = st;
     if ((wopts.nkeys || wopts.policy || wopts.quorum || wopts.max_age) &&
         (rc = witness_precheck(&wopts, ledgers, nl)) != 0)
-        goto out;
+        goto out_trust;
     /* and the daemon pins and follows only checkpoints that have their quorum */
     if ((rc = cli_witness_policy(&policy, &cfg.max_age, &wopts)) != 0)
-        goto out;
+        goto out_trust;
     cfg.policy = policy;
     cfg.ledgers = ledgers;
     cfg.nledgers = nl;
@@ -212,6 +238,10 @@ cmd_mount(int argc, char **argv)
     cli_progress prog;
     cfg.progress = cli_progress_init(&prog);
     rc = cli_exit_code(afs_mount_run(&cfg));
+out_trust:
+    for (size_t i = 0; i < nl; i++)
+        auditfs_verifier_free(pinned[i]);
+    auditfs_state_free(st);
 out:
     auditfs_policy_free(policy);
     free(fuse_opts);

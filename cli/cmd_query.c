@@ -16,6 +16,7 @@ static const char query_help[] =
     "usage: auditfs query --ledger DIR [TERM...] [--since T] [--until T] [--time ledger|event]\n"
     "                     [--grep PATTERN]\n"
     "                     [--json | --entries | --prove] [--limit N] [--no-index] [--stats]\n"
+    "                     [--key FILE.pub] [--origin O]\n"
     "\n"
     "Prints the entries that match every TERM, in ledger order. A TERM is FIELD OP VALUE with OP\n"
     "one of = != ~ (glob: * ? \\) < <= > >=. Bare names are top-level fields of JSON payloads\n"
@@ -71,11 +72,14 @@ print_hit(void *vctx, const auditfs_entry *e, const uint8_t *leaf, size_t len)
 int
 cmd_query(int argc, char **argv)
 {
-    const char *ledger = NULL, *since = NULL, *until = NULL, *grep = NULL;
+    const char *ledger = NULL, *since = NULL, *until = NULL, *grep = NULL, *key = NULL,
+               *origin = NULL;
     const char *tfield = "_time"; /* --time ledger (default) or event: _event_time */
     int format = AUDITFS_QUERY_PAYLOADS, stats_flag = 0, c;
     auditfs_query_options o = AUDITFS_QUERY_OPTIONS_INIT;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"since", required_argument, 0, 's'},
                                          {"until", required_argument, 0, 'u'},
                                          {"grep", required_argument, 0, 'g'},
@@ -121,6 +125,8 @@ cmd_query(int argc, char **argv)
                 return cli_usage_error("--time is 'ledger' or 'event'");
             tfield = strcmp(optarg, "event") ? "_time" : "_event_time";
             break;
+        case 'k': key = optarg; break;
+        case 'O': origin = optarg; break;
         default: return EXIT_USAGE;
         }
     }
@@ -158,8 +164,11 @@ cmd_query(int argc, char **argv)
         return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
     }
     auditfs_ledger *l = NULL;
-    if ((err = auditfs_ledger_open(&l, path)) != 0)
-        goto fail;
+    int rc = cli_open_trusted(&l, NULL, path, key, origin);
+    if (rc) {
+        auditfs_query_free(q);
+        return rc;
+    }
     out_ctx ctx = {l, format, 0};
     auditfs_query_stats st;
     struct timespec t0, t1;
@@ -198,6 +207,7 @@ fail:
 
 static const char index_help[] =
     "usage: auditfs index --ledger DIR [--rebuild] [--fields F1,F2,...] [--check] [--json]\n"
+    "                     [--key FILE.pub] [--origin O]\n"
     "\n"
     "The query index is derived data kept in <repository>/auditfs-index/: postings per header\n"
     "value (_type _stream _tenant _party _layer _name), per value of the configured JSON fields\n"
@@ -216,9 +226,11 @@ static const char index_help[] =
 int
 cmd_index(int argc, char **argv)
 {
-    const char *ledger = NULL, *fields = NULL;
+    const char *ledger = NULL, *fields = NULL, *key = NULL, *origin = NULL;
     int rebuild = 0, check = 0, json = 0, c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"rebuild", no_argument, 0, 'r'},
                                          {"fields", required_argument, 0, 'f'},
                                          {"check", no_argument, 0, 'c'},
@@ -232,6 +244,8 @@ cmd_index(int argc, char **argv)
         case 'r': rebuild = 1; break;
         case 'f': fields = optarg; break;
         case 'c': check = 1; break;
+        case 'k': key = optarg; break;
+        case 'O': origin = optarg; break;
         case 'h': fputs(index_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -242,10 +256,9 @@ cmd_index(int argc, char **argv)
     if (!path)
         return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
     auditfs_ledger *l = NULL;
-    int err = auditfs_ledger_open(&l, path);
-    if (err)
-        return cli_fail(err, "index");
-    int rc = 0;
+    int err, rc = cli_open_trusted(&l, NULL, path, key, origin);
+    if (rc)
+        return rc;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!check) {

@@ -177,7 +177,7 @@ static const char sync_help[] =
     "the checkpoint remembered in the state directory, verifies only the new commits and\n"
     "entries, then fast-forwards refs/heads/main. A rollback, rewritten history or split view\n"
     "leaves the replica where it was, writes both signed checkpoints (and the failing proof)\n"
-    "to $AUDITFS_STATE/evidence/, and exits 8.\n"
+    "to $AUDITFS_STATE/origins/<origin>/evidence/, and exits 8 (`auditfs trust --help`).\n"
     "\n"
     "  --ledger DIR        the replica (default $AUDITFS_LEDGER)\n"
     "  --remote NAME|URL   where to fetch from (default: origin)\n"

@@ -3,6 +3,8 @@
  */
 #include "cli.h"
 
+#include "auditfs/cosig.h"
+#include "auditfs/state.h"
 #include "auditfs/status.h"
 
 #include <stdlib.h>
@@ -15,8 +17,60 @@ static const char status_help[] =
     "Describes the ledger as stored (nothing is verified: use `auditfs verify`): its origin,\n"
     "size and root, the head commit and when it was made, how many commits, the ledger time of\n"
     "the newest entry (ingestion time, not the event's own time), and whether the query index\n"
-    "covers every entry (\"fresh\") or how many it is behind. --json prints one object\n"
-    "(docs/JSON.md).\n";
+    "covers every entry (\"fresh\") or how many it is behind; and this party's memory of the\n"
+    "origin in $AUDITFS_STATE (`auditfs trust`): the pinned keys, the origin the directory is\n"
+    "bound to, and the newest checkpoints this party verified and signed. --json prints one\n"
+    "object (docs/JSON.md).\n";
+
+/* This party's memory of the origin (auditfs/state.h), as read: nothing is checked here. */
+typedef struct trust_info {
+    char state[4096];
+    char bound[AUDITFS_NAME_MAX + 1]; /* "" if the directory is not bound */
+    auditfs_verifier **keys;
+    size_t nkeys;
+    auditfs_checkpoint cp[2]; /* AUDITFS_STATE_SEEN, AUDITFS_STATE_SIGNED */
+    int have[2];
+} trust_info;
+
+static int
+trust_info_get(trust_info *t, const char *path, const char *origin)
+{
+    auditfs_state *st = NULL;
+    memset(t, 0, sizeof *t);
+    int err = auditfs_state_open(&st, NULL);
+    if (err)
+        return err;
+    snprintf(t->state, sizeof t->state, "%s", auditfs_state_path(st));
+    if (auditfs_state_bound_origin(t->bound, st, path) != 0)
+        t->bound[0] = 0;
+    if ((err = auditfs_state_keys(&t->keys, &t->nkeys, st, origin)) != 0)
+        goto done;
+    for (int k = 0; k < 2; k++) {
+        char *note = NULL;
+        size_t len = 0, tl, off;
+        if (auditfs_state_checkpoint(&note, &len, st, origin, k) == 0 &&
+            auditfs_note_split(&tl, &off, note, len) == 0 &&
+            auditfs_checkpoint_parse(&t->cp[k], note, tl) == 0)
+            t->have[k] = 1;
+        free(note);
+    }
+done:
+    auditfs_error_clear();
+    auditfs_state_free(st);
+    return err;
+}
+
+static void
+json_remembered(const trust_info *t, int k)
+{
+    char root[48];
+    if (!t->have[k]) {
+        printf("null");
+        return;
+    }
+    auditfs_hash_base64(root, &t->cp[k].root);
+    printf("{\"tree_size\":%llu,\"root\":\"%s\"}", (unsigned long long)t->cp[k].size, root);
+}
 
 int
 cmd_status(int argc, char **argv)
@@ -48,6 +102,9 @@ cmd_status(int argc, char **argv)
     auditfs_ledger_free(l);
     if (err)
         return cli_fail(err, "status");
+    trust_info t;
+    if ((err = trust_info_get(&t, path, st.head.origin)) != 0)
+        return cli_fail(err, "state directory");
 
     char root[48], ctime_s[32], last[32];
     struct tm tm;
@@ -82,7 +139,27 @@ cmd_status(int argc, char **argv)
             cli_json_str(stdout, st.index_problem);
         else
             printf("null");
+        printf("},\"trust\":{\"state\":");
+        cli_json_str(stdout, t.state);
+        printf(",\"bound_origin\":");
+        if (t.bound[0])
+            cli_json_str(stdout, t.bound);
+        else
+            printf("null");
+        printf(",\"pinned_keys\":[");
+        for (size_t i = 0; i < t.nkeys; i++) {
+            char id[300];
+            snprintf(id, sizeof id, "%s+%08x", auditfs_verifier_name(t.keys[i]),
+                     auditfs_verifier_key_id(t.keys[i]));
+            printf("%s", i ? "," : "");
+            cli_json_str(stdout, id);
+        }
+        printf("],\"seen\":");
+        json_remembered(&t, AUDITFS_STATE_SEEN);
+        printf(",\"signed\":");
+        json_remembered(&t, AUDITFS_STATE_SIGNED);
         printf("}}\n");
+        auditfs_state_keys_free(t.keys, t.nkeys);
         return 0;
     }
     /* the origin comes from data: control characters are shown as '?' */
@@ -102,5 +179,31 @@ cmd_status(int argc, char **argv)
     else
         printf("index:        %llu entries behind%s%s; queries catch up, or run `auditfs index`\n",
                (unsigned long long)behind, st.index_problem[0] ? ", " : "", st.index_problem);
+    /* names from data (origins, key names): control characters are shown as '?' */
+    printf("state:        %s\n", t.state);
+    printf("bound to:     ");
+    for (const char *o = t.bound[0] ? t.bound : "(not bound yet)"; *o; o++)
+        putchar((unsigned char)*o < 0x20 || *o == 0x7f ? '?' : *o);
+    printf("\npinned keys:  ");
+    if (!t.nkeys)
+        printf("none (`auditfs trust add KEY.pub` pins one)");
+    for (size_t i = 0; i < t.nkeys; i++) {
+        printf("%s", i ? ", " : "");
+        for (const char *o = auditfs_verifier_name(t.keys[i]); *o; o++)
+            putchar((unsigned char)*o < 0x20 || *o == 0x7f ? '?' : *o);
+        printf("+%08x", auditfs_verifier_key_id(t.keys[i]));
+    }
+    for (int k = 0; k < 2; k++) {
+        char r[48];
+        printf("\n%s", k == AUDITFS_STATE_SEEN ? "verified:     " : "signed:       ");
+        if (!t.have[k]) {
+            printf("none");
+            continue;
+        }
+        auditfs_hash_base64(r, &t.cp[k].root);
+        printf("size %llu root %s", (unsigned long long)t.cp[k].size, r);
+    }
+    printf("\n");
+    auditfs_state_keys_free(t.keys, t.nkeys);
     return 0;
 }

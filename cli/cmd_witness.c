@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "auditfs/cosig.h"
 #include "auditfs/policy.h"
+#include "auditfs/trust.h"
 #include "auditfs/witness.h"
 
 #include <curl/curl.h>
@@ -27,9 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A witness refused a checkpoint that forks or rolls back what it cosigned (shared with the
- * trust commands, which use the same code for a rollback of a remembered checkpoint). */
-#define EXIT_FORK 8
 #define MAX_KEYS 64
 
 /* ---- helpers ---- */
@@ -300,7 +298,8 @@ static const char cosign_help[] =
     "the ledger (refs/auditfs/cosignatures) unless --no-store or the ledger is read-only.\n"
     "Cosigning the same size again refreshes the timestamp (kept as the newest cosignature).\n"
     "\n"
-    "A checkpoint that does not extend what the witness cosigned (a fork or a rollback) is\n"
+    "A checkpoint that does not extend what the witness cosigned, or what this party verified\n"
+    "or signed before (the verifier's memory in the same state directory, `auditfs trust`), is\n"
     "refused: both signed checkpoints are written to the witness's evidence/ directory and\n"
     "the exit code is 8. Other exit codes: 1 the ledger does not verify, 5 unusable key.\n";
 
@@ -350,6 +349,8 @@ cmd_cosign(int argc, char **argv)
     auditfs_witness_result res = {0};
     auditfs_checkpoint head, last;
     auditfs_consistency_proof proof;
+    int trust_err = 0;
+    char trust_ev[4096] = "";
     memset(&proof, 0, sizeof proof);
 
     if ((err = auditfs_signer_load(&wkey, keyf)) != 0 ||
@@ -367,6 +368,28 @@ cmd_cosign(int argc, char **argv)
         (err = auditfs_ledger_checkpoint_note(&head_note, &head_len, l)) != 0) {
         rc = cli_fail(err, "head checkpoint");
         goto cleanup;
+    }
+    /* the verifier's memory (auditfs/trust.h, the same state directory): the head must extend
+     * every checkpoint this party verified or signed for the origin, not only the ones this
+     * witness cosigned. A fork found there is refused below like one the witness state finds
+     * (exit 8, evidence), before anything is signed. */
+    {
+        auditfs_state *vst = NULL;
+        auditfs_trust_result tres;
+        auditfs_trust_options topts = {NULL, logkey, 0};
+        if ((err = auditfs_state_open(&vst, root)) != 0) {
+            rc = cli_fail(err, "state directory");
+            goto cleanup;
+        }
+        trust_err = auditfs_ledger_trust(&tres, l, vst, &topts);
+        auditfs_state_free(vst);
+        if (trust_err == AUDITFS_EFORK) {
+            snprintf(trust_ev, sizeof trust_ev, "%s", tres.evidence);
+            auditfs_error_clear();
+        } else if (trust_err) {
+            rc = cli_fail(trust_err, NULL);
+            goto cleanup;
+        }
     }
     if ((err = auditfs_witness_state_open(&st, root, wv)) != 0) {
         rc = cli_fail(err, NULL);
@@ -428,6 +451,29 @@ cmd_cosign(int argc, char **argv)
     if ((err = auditfs_witness_request_format(&body, &body_len, last.size, &proof, head_note,
                                               head_len)) != 0) {
         rc = cli_fail(err, NULL);
+        goto cleanup;
+    }
+    if (trust_err == AUDITFS_EFORK) {
+        /* the verifier's memory refused it: nothing is signed; the witness keeps evidence too */
+        char reason[512];
+        if (prev && head.size == last.size)
+            snprintf(reason, sizeof reason,
+                     "fork: the log signed two checkpoints of size %" PRIu64
+                     " with different roots for \"%s\"",
+                     head.size, head.origin);
+        else
+            snprintf(reason, sizeof reason,
+                     "fork: size %" PRIu64 " of \"%s\" does not extend the checkpoint this party "
+                     "verified or signed before",
+                     head.size, head.origin);
+        if (prev && (err = auditfs_witness_state_evidence(&evdir, st, prev, prev_len, head_note,
+                                                          head_len, NULL, 0, reason)) != 0) {
+            rc = cli_fail(err, "evidence");
+            goto cleanup;
+        }
+        fprintf(stderr, "auditfs: cosign REFUSED: %s\nauditfs: evidence: %s%s%s\n", reason,
+                evdir ? evdir : "", evdir && trust_ev[0] ? " and " : "", trust_ev);
+        rc = EXIT_FORK;
         goto cleanup;
     }
     auditfs_witness_log log = {head.origin, logkey};
@@ -561,7 +607,10 @@ cmd_cosignatures(int argc, char **argv)
         }
     }
     auditfs_ledger *l = NULL;
-    if ((rc = open_ledger_rw(&l, ledger)) != 0)
+    /* list reads the ledger: the verifier's memory first (the pinned key); add checks each
+     * file against the ledger's own checkpoints */
+    if ((rc = add ? open_ledger_rw(&l, ledger) : cli_open_trusted(&l, NULL, ledger, NULL, NULL)) !=
+        0)
         return rc;
     if (!add) {
         rc = cosignatures_list(l);
@@ -1361,7 +1410,9 @@ cmd_acks(int argc, char **argv)
         rc = cli_fail(err, "--key");
         goto cleanup;
     }
-    if ((rc = open_ledger_rw(&l, ledger)) != 0)
+    /* the verifier's memory first: the head with the pinned key (or --key, pinned on first
+     * use) and that it extends what this party saw */
+    if ((rc = cli_open_trusted(&l, NULL, ledger, logkeyf, NULL)) != 0)
         goto cleanup;
     auditfs_checkpoint head;
     if ((err = logkey ? auditfs_ledger_check_head(&head, l, logkey) : auditfs_ledger_head(&head, l)) !=

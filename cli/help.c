@@ -160,6 +160,10 @@ static const struct example examples[] = {
                 "      --witness http://127.0.0.1:7380=cust.key.pub\n"},
     {"acks", "  auditfs acks --ledger /srv/ledgers/acme --witness cust.key.pub --tenant acme\n"
              "  auditfs acks --witness cust.key.pub --witness assessor.key.pub --json\n"},
+    {"trust", "  auditfs trust add provider.key.pub --origin provider.example/acme\n"
+              "  auditfs trust list\n"
+              "  auditfs trust check-evidence ~/.local/state/auditfs/origins/*/evidence/* \\\n"
+              "      --key provider.key.pub\n"},
     {NULL, NULL}};
 
 void

@@ -4,6 +4,8 @@
 #include "cli.h"
 #include "auditfs/witness.h"
 
+#include "auditfs/trust.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -29,6 +31,7 @@ cli_exit_code(int err)
     case AUDITFS_EKEY: return EXIT_KEY;
     case AUDITFS_EBUSY: return EXIT_BUSY;
     case AUDITFS_ENOTFOUND: return EXIT_NOTFOUND;
+    case AUDITFS_EFORK: return EXIT_FORK;
     default: return EXIT_IO;
     }
 }
@@ -149,16 +152,6 @@ load_verifier(auditfs_verifier **out, const char *path)
     return err ? cli_fail(err, NULL) : 0;
 }
 
-static int
-open_ledger(auditfs_ledger **out, const char *opt)
-{
-    const char *path = cli_ledger_path(opt);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
-    int err = auditfs_ledger_open(out, path);
-    return err ? cli_fail(err, NULL) : 0;
-}
-
 /* ---- keygen ---- */
 
 static const char keygen_help[] =
@@ -225,6 +218,41 @@ static const char init_help[] =
     "the key. ORIGIN, the checkpoint's first line, defaults to the key's name; one key may sign\n"
     "several ledgers with different origins (e.g. one per tenant).\n";
 
+/* The provider's own memory of a new ledger: its key pinned for the origin, the directory bound
+ * to the origin, the first checkpoint remembered as seen and as signed. */
+static int
+init_remember(auditfs_state *st, const char *ledger, const auditfs_signer *s, const char *origin)
+{
+    auditfs_verifier *v = NULL;
+    auditfs_ledger *l = NULL;
+    auditfs_trust_result res;
+    char *note = NULL;
+    size_t len = 0;
+    int err;
+    if ((err = auditfs_signer_verifier(&v, s)) != 0)
+        return err;
+    auditfs_trust_options o = {origin ? origin : auditfs_signer_name(s), v, 0};
+    if ((err = auditfs_state_pin(st, o.origin, v)) == 0 &&
+        (err = auditfs_ledger_open(&l, ledger)) == 0 &&
+        (err = auditfs_ledger_trust(&res, l, st, &o)) == 0 &&
+        (err = auditfs_ledger_checkpoint_note(&note, &len, l)) == 0) {
+        /* a newer signed checkpoint of this origin means the key already signs another ledger
+         * of that name: keep it, appends to the new ledger will be refused */
+        char *old = NULL;
+        size_t olen;
+        if (auditfs_state_checkpoint(&old, &olen, st, o.origin, AUDITFS_STATE_SIGNED) ==
+            AUDITFS_ENOTFOUND) {
+            auditfs_error_clear();
+            err = auditfs_state_remember(st, o.origin, AUDITFS_STATE_SIGNED, note, len);
+        }
+        free(old);
+    }
+    free(note);
+    auditfs_ledger_free(l);
+    auditfs_verifier_free(v);
+    return err;
+}
+
 static int
 cmd_init(int argc, char **argv)
 {
@@ -253,12 +281,21 @@ cmd_init(int argc, char **argv)
     int rc = load_signer(&s, key);
     if (rc)
         return rc;
+    auditfs_state *st = NULL;
+    if ((rc = cli_state_open(&st)) != 0) {
+        auditfs_signer_free(s);
+        return rc;
+    }
     int err = auditfs_ledger_init(ledger, s, origin);
+    if (!err)
+        err = init_remember(st, ledger, s, origin);
     auditfs_signer_free(s);
+    auditfs_state_free(st);
     if (err)
         return cli_fail(err, "init");
-    fprintf(stderr, "initialised ledger %s (origin %s)\n", ledger,
-            origin ? origin : "the key's name");
+    fprintf(stderr, "initialised ledger %s (origin %s); its key is pinned in %s\n", ledger,
+            origin ? origin : "the key's name", getenv("AUDITFS_STATE") ? "$AUDITFS_STATE"
+                                                                        : "the state directory");
     return 0;
 }
 
@@ -405,13 +442,18 @@ publish_common(int argc, char **argv, int is_notice)
         return cli_fail(err, NULL);
     auditfs_signer *s = NULL;
     auditfs_writer *w = NULL;
-    auditfs_writer_options wo = {0, 0, 1};
+    auditfs_writer_options wo = AUDITFS_WRITER_OPTIONS_INIT;
+    wo.wait_for_lock = 1;
     uint64_t seq = 0, size = 0;
+    auditfs_state *st = NULL;
     int rc = load_signer(&s, key);
+    if (!rc && (rc = cli_state_open(&st)) != 0)
+        auditfs_signer_free(s);
     if (rc) {
         free(content);
         return rc;
     }
+    wo.state = st;
     if ((err = auditfs_writer_open(&w, ledger, s, &wo)) == 0 &&
         (err = auditfs_writer_add(w, &e, content, len, &seq)) == 0)
         err = auditfs_writer_commit(w, &size);
@@ -441,6 +483,7 @@ publish_common(int argc, char **argv, int is_notice)
     if (!err && nwitnesses) /* receipts: the new checkpoint goes to the witnesses at once */
         rc = cli_witness_request(stdout, ledger, witnesses, nwitnesses, 30);
     auditfs_signer_free(s);
+    auditfs_state_free(st);
     free(content);
     return rc;
 }
@@ -460,7 +503,7 @@ cmd_notice(int argc, char **argv)
 /* ---- checkpoint ---- */
 
 static const char checkpoint_help[] =
-    "usage: auditfs checkpoint --ledger DIR [--size N] [--json]\n"
+    "usage: auditfs checkpoint --ledger DIR [--key FILE.pub] [--origin O] [--size N] [--json]\n"
     "\n"
     "Prints the latest signed checkpoint (a C2SP signed note), or the one committed for tree\n"
     "size N. Check it with `auditfs verify` or any signed-note verifier. --json prints\n"
@@ -469,10 +512,12 @@ static const char checkpoint_help[] =
 static int
 cmd_checkpoint(int argc, char **argv)
 {
-    const char *ledger = NULL;
+    const char *ledger = NULL, *key = NULL, *origin = NULL;
     uint64_t size = UINT64_MAX;
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"size", required_argument, 0, 'S'},
                                          {"json", no_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
@@ -484,6 +529,10 @@ cmd_checkpoint(int argc, char **argv)
             ledger = optarg;
         else if (c == 'J')
             json = 1;
+        else if (c == 'k')
+            key = optarg;
+        else if (c == 'O')
+            origin = optarg;
         else if (c == 'S') {
             if (cli_parse_u64(&size, optarg, "--size"))
                 return EXIT_USAGE;
@@ -491,7 +540,7 @@ cmd_checkpoint(int argc, char **argv)
             return EXIT_USAGE;
     }
     auditfs_ledger *l = NULL;
-    int rc = open_ledger(&l, ledger);
+    int rc = cli_open_trusted(&l, NULL, ledger, key, origin);
     if (rc)
         return rc;
     char *note = NULL;
@@ -524,11 +573,14 @@ cmd_checkpoint(int argc, char **argv)
 /* ---- verify ---- */
 
 static const char verify_help[] =
-    "usage: auditfs verify --ledger DIR --key FILE.pub [--trusted CHECKPOINT] [--json]\n"
+    "usage: auditfs verify --ledger DIR [--key FILE.pub] [--origin O] [--trusted CHECKPOINT]\n"
+    "                      [--json]\n"
     "\n"
     "Recomputes everything from the git objects with only the verifier key given: every segment,\n"
     "leaf hash and chain link, the tiles, the Merkle root of every checkpoint in history, every\n"
-    "signature, and that each commit extends the one before. With --trusted, also checks that\n"
+    "signature, and that each commit extends the one before; canonical trees, the first commit,\n"
+    "one batch per commit. The key defaults to the one pinned for the ledger's origin, and the\n"
+    "head must extend the checkpoint this party saw before (exit 8). With --trusted, also checks that\n"
     "the ledger extends a checkpoint you kept earlier (detects rollback and rewritten history).\n"
     "Exit 0 if everything verifies, 1 (naming the first bad entry or commit) if not.\n"
     "\n"
@@ -571,11 +623,12 @@ key_signs_head(auditfs_ledger *l, const auditfs_verifier *v)
 static int
 cmd_verify(int argc, char **argv)
 {
-    const char *ledger = NULL, *key = NULL, *trusted = NULL;
+    const char *ledger = NULL, *key = NULL, *trusted = NULL, *origin = NULL;
     int json = 0, c;
     struct cli_witness_opts wopts = {0};
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"trusted", required_argument, 0, 'T'},
                                          {"json", no_argument, 0, 'J'},
                                          {"witness", required_argument, 0, 'W'},
@@ -599,6 +652,7 @@ cmd_verify(int argc, char **argv)
         case 'Q': wopts.quorum = optarg; break;
         case 'P': wopts.policy = optarg; break;
         case 'A': wopts.max_age = optarg; break;
+        case 'O': origin = optarg; break;
         default: return EXIT_USAGE;
         }
     }
@@ -606,22 +660,46 @@ cmd_verify(int argc, char **argv)
         return cli_usage_error("verify takes no arguments");
     auditfs_verifier *v = NULL;
     auditfs_ledger *l = NULL;
+    auditfs_state *st = NULL;
     uint8_t *tnote = NULL;
     size_t tlen = 0;
-    int rc = load_verifier(&v, key);
-    if (rc)
+    /* the verifier's memory first: the head against the pinned (or given) key and against
+     * every checkpoint this party saw or signed; then everything is recomputed */
+    int rc = cli_open_trusted(&l, &st, ledger, key, origin);
+    if (rc == EXIT_VERIFY && key && !json) {
+        /* still exit 1: without the right key nothing here verifies, but say the likely cause */
+        const char *path = cli_ledger_path(ledger);
+        if (path && auditfs_ledger_open(&l, path) == 0 && auditfs_verifier_load(&v, key) == 0 &&
+            !key_signs_head(l, v))
+            fprintf(stderr, "auditfs: %s is not the key of this ledger (its head checkpoint has no "
+                            "signature by it): wrong key or wrong ledger?\n", key);
+        auditfs_verifier_free(v);
+        auditfs_ledger_free(l);
+        l = NULL;
+    }
+    if (rc) {
+        if (json)
+            printf("{\"ok\":false,\"exit\":%d,\"error\":\"the head is not trusted (see "
+                   "stderr)\"}\n",
+                   rc);
         return rc;
+    }
+    auditfs_checkpoint head;
+    if (auditfs_ledger_head(&head, l) != 0)
+        head.origin[0] = 0;
+    rc = key ? load_verifier(&v, key) : cli_pinned_key(&v, st, head.origin);
+    auditfs_state_free(st);
+    if (rc) {
+        auditfs_ledger_free(l);
+        return rc;
+    }
     if (trusted) {
         int err = auditfs_read_file(&tnote, &tlen, trusted, 65536);
         if (err) {
             auditfs_verifier_free(v);
+            auditfs_ledger_free(l);
             return cli_fail(err, "--trusted");
         }
-    }
-    if ((rc = open_ledger(&l, ledger)) != 0) {
-        auditfs_verifier_free(v);
-        free(tnote);
-        return rc;
     }
     auditfs_verify_report r;
     struct timespec t0, t1;
@@ -689,7 +767,8 @@ cmd_verify(int argc, char **argv)
 /* ---- prove / consistency ---- */
 
 static const char prove_help[] =
-    "usage: auditfs prove --ledger DIR --index N [--size T] [--tlog-proof]\n"
+    "usage: auditfs prove --ledger DIR [--key FILE.pub] [--origin O] --index N [--size T]\n"
+    "                     [--tlog-proof]\n"
     "\n"
     "Prints the inclusion proof of entry N in the tree of size T (default: the latest) as JSON\n"
     "with the Certificate Transparency field names {\"leaf_index\",\"tree_size\",\"audit_path\"}.\n"
@@ -697,7 +776,7 @@ static const char prove_help[] =
     "checkpoint, verifiable offline.\n";
 
 static const char consistency_help[] =
-    "usage: auditfs consistency --ledger DIR --from M [--to N]\n"
+    "usage: auditfs consistency --ledger DIR [--key FILE.pub] [--origin O] --from M [--to N]\n"
     "\n"
     "Prints the consistency proof between tree sizes M and N (default: the latest) as JSON\n"
     "{\"first\",\"second\",\"consistency\"}: proof that the tree of size N extends that of M.\n";
@@ -705,10 +784,12 @@ static const char consistency_help[] =
 static int
 cmd_prove(int argc, char **argv)
 {
-    const char *ledger = NULL;
+    const char *ledger = NULL, *key = NULL, *origin = NULL;
     uint64_t index = UINT64_MAX, size = 0;
     int tlog = 0, c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"index", required_argument, 0, 'i'},
                                          {"size", required_argument, 0, 'S'},
                                          {"tlog-proof", no_argument, 0, 'P'},
@@ -727,13 +808,15 @@ cmd_prove(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case 'P': tlog = 1; break;
+        case 'k': key = optarg; break;
+        case 'O': origin = optarg; break;
         default: return EXIT_USAGE;
         }
     }
     if (index == UINT64_MAX)
         return cli_usage_error("--index N is required");
     auditfs_ledger *l = NULL;
-    int rc = open_ledger(&l, ledger);
+    int rc = cli_open_trusted(&l, NULL, ledger, key, origin);
     if (rc)
         return rc;
     auditfs_inclusion_proof p;
@@ -764,10 +847,12 @@ cmd_prove(int argc, char **argv)
 static int
 cmd_consistency(int argc, char **argv)
 {
-    const char *ledger = NULL;
+    const char *ledger = NULL, *key = NULL, *origin = NULL;
     uint64_t from = 0, to = 0;
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"from", required_argument, 0, 'f'},
                                          {"to", required_argument, 0, 't'},
                                          {0, 0, 0, 0}};
@@ -784,13 +869,15 @@ cmd_consistency(int argc, char **argv)
             if (cli_parse_u64(&to, optarg, "--to"))
                 return EXIT_USAGE;
             break;
+        case 'k': key = optarg; break;
+        case 'O': origin = optarg; break;
         default: return EXIT_USAGE;
         }
     }
     if (from == 0)
         return cli_usage_error("--from M (M >= 1) is required");
     auditfs_ledger *l = NULL;
-    int rc = open_ledger(&l, ledger);
+    int rc = cli_open_trusted(&l, NULL, ledger, key, origin);
     if (rc)
         return rc;
     auditfs_consistency_proof p;
@@ -810,18 +897,18 @@ cmd_consistency(int argc, char **argv)
 /* ---- leaf / leaves / log ---- */
 
 static const char leaf_help[] =
-    "usage: auditfs leaf --ledger DIR N\n"
+    "usage: auditfs leaf --ledger DIR [--key FILE.pub] [--origin O] N\n"
     "\n"
     "Writes the exact leaf bytes of entry N (checked against the tiles) to standard output.\n";
 
 static const char leaves_help[] =
-    "usage: auditfs leaves --ledger DIR [--from A] [--to B]\n"
+    "usage: auditfs leaves --ledger DIR [--key FILE.pub] [--origin O] [--from A] [--to B]\n"
     "\n"
     "Prints entries A (default 0) to B (exclusive; default the end) as one base64 leaf per line.\n";
 
 static const char log_help[] =
-    "usage: auditfs log --ledger DIR [--stream S] [--from A] [--to B] [--json]\n"
-    "                   [--since T] [--until T] [--time ledger|event]\n"
+    "usage: auditfs log --ledger DIR [--key FILE.pub] [--origin O] [--stream S] [--from A]\n"
+    "                   [--to B] [--json] [--since T] [--until T] [--time ledger|event]\n"
     "\n"
     "Lists entries: seq, time, type, stream and a summary. --json prints one object per entry\n"
     "with every header field and the payload (as a string when it is text). --since/--until\n"
@@ -831,14 +918,21 @@ static const char log_help[] =
 static int
 cmd_leaf(int argc, char **argv)
 {
-    const char *ledger = NULL;
+    const char *ledger = NULL, *key = NULL, *origin = NULL;
     int c;
-    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
+                                         {0, 0, 0, 0}};
     if (want_help(argc, argv, leaf_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'l')
             ledger = optarg;
+        else if (c == 'k')
+            key = optarg;
+        else if (c == 'O')
+            origin = optarg;
         else
             return EXIT_USAGE;
     }
@@ -848,7 +942,7 @@ cmd_leaf(int argc, char **argv)
     if (cli_parse_u64(&n, argv[optind], "N"))
         return EXIT_USAGE;
     auditfs_ledger *l = NULL;
-    int rc = open_ledger(&l, ledger);
+    int rc = cli_open_trusted(&l, NULL, ledger, key, origin);
     if (rc)
         return rc;
     uint8_t *leaf = NULL;
@@ -871,13 +965,16 @@ typedef struct time_sel {
 
 static int
 range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_t *from,
-           uint64_t *to, const char **stream, int *json, time_sel *ts)
+           uint64_t *to, const char **stream, int *json, const char **key, const char **origin,
+           time_sel *ts)
 {
     int c;
     static const struct option opts[] = {{"since", required_argument, 0, 'S'},
                                          {"until", required_argument, 0, 'U'},
                                          {"time", required_argument, 0, 'T'},
                                          {"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
                                          {"from", required_argument, 0, 'f'},
                                          {"to", required_argument, 0, 't'},
                                          {"stream", required_argument, 0, 's'},
@@ -918,6 +1015,8 @@ range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_
                 return cli_usage_error("--time is 'ledger' or 'event' (log only)");
             ts->event = strcmp(optarg, "event") == 0;
             break;
+        case 'k': *key = optarg; break;
+        case 'O': *origin = optarg; break;
         default: return EXIT_USAGE;
         }
     }
@@ -929,13 +1028,14 @@ range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_
 static int
 cmd_leaves(int argc, char **argv)
 {
-    const char *ledger = NULL;
+    const char *ledger = NULL, *key = NULL, *origin = NULL;
     uint64_t from = 0, to = UINT64_MAX;
-    int rc = range_opts(argc, argv, leaves_help, &ledger, &from, &to, NULL, NULL, NULL);
+    int rc = range_opts(argc, argv, leaves_help, &ledger, &from, &to, NULL, NULL, &key, &origin,
+                        NULL);
     if (rc)
         return rc < 0 ? 0 : rc;
     auditfs_ledger *l = NULL;
-    if ((rc = open_ledger(&l, ledger)) != 0)
+    if ((rc = cli_open_trusted(&l, NULL, ledger, key, origin)) != 0)
         return rc;
     auditfs_cursor *cur = NULL;
     int err = auditfs_cursor_new(&cur, l, from, to);
@@ -992,15 +1092,16 @@ summary(char *out, size_t cap, const auditfs_entry *e)
 static int
 cmd_log(int argc, char **argv)
 {
-    const char *ledger = NULL, *stream = NULL;
+    const char *ledger = NULL, *stream = NULL, *key = NULL, *origin = NULL;
     uint64_t from = 0, to = UINT64_MAX;
     int json = 0;
     time_sel ts = {INT64_MIN, INT64_MAX, 0};
-    int rc = range_opts(argc, argv, log_help, &ledger, &from, &to, &stream, &json, &ts);
+    int rc = range_opts(argc, argv, log_help, &ledger, &from, &to, &stream, &json, &key,
+                        &origin, &ts);
     if (rc)
         return rc < 0 ? 0 : rc;
     auditfs_ledger *l = NULL;
-    if ((rc = open_ledger(&l, ledger)) != 0)
+    if ((rc = cli_open_trusted(&l, NULL, ledger, key, origin)) != 0)
         return rc;
     auditfs_cursor *cur = NULL;
     int err = auditfs_cursor_new(&cur, l, from, to);
@@ -1072,7 +1173,13 @@ static const char main_help[] =
     "  witness serve|request     the C2SP tlog-witness HTTP API, and the provider's client\n"
     "  acks                      who acknowledged which notice and SLA version, and when\n"
     "\n"
-    "Every command takes --ledger DIR (default $AUDITFS_LEDGER); `auditfs help COMMAND` is\n"
+    "Verifier's memory:\n"
+    "  trust                     pin verifier keys; the verifier's memory ($AUDITFS_STATE)\n"
+    "\n"
+    "Every command takes --ledger DIR (default $AUDITFS_LEDGER). Every reading command first\n"
+    "checks the head with the key pinned for the ledger's origin (or --key FILE.pub, pinned on\n"
+    "first use; --origin O names the expected ledger) and that it extends the checkpoint this\n"
+    "party saw before (`auditfs trust --help`). `auditfs help COMMAND` is\n"
     "`auditfs COMMAND --help`; -V prints the version; man auditfs-COMMAND has the details.\n"
     "Exit codes (the same mistake gives the same code from every command): 0 ok,\n"
     "1 verification failed, 2 usage, 3 bad input data, 4 I/O or repository error,\n"
@@ -1109,6 +1216,7 @@ static const struct command commands[] = {
     {"cosignatures", cmd_cosignatures_main},
     {"witness", cmd_witness_main},
     {"acks", cmd_acks_main},
+    {"trust", cmd_trust},
     {NULL, NULL}};
 
 static const char *const *

@@ -13,6 +13,9 @@ D=$PWD/demo
 if mountpoint -q "$D/mnt" 2>/dev/null; then $A umount "$D/mnt" || fusermount3 -uz "$D/mnt"; fi
 rm -rf "$D"
 mkdir -p "$D/mnt"
+# the demo provider's (and reader's) memory: pinned key, checkpoints seen and signed. A real
+# party keeps it in ~/.local/state/auditfs (or AUDITFS_STATE=/var/lib/auditfs for a service).
+export AUDITFS_STATE=$D/state
 echo "== keys and ledger"
 $A keygen provider.example/acme -o "$D/provider.key"
 $A init --ledger "$D/ledger" --key "$D/provider.key"

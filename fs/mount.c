@@ -736,7 +736,17 @@ open_views(mnt *m, const afs_mount_config *cfg)
         struct timespec t0, t1;
         int err;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if ((err = auditfs_verifier_load(&key, lg->key)) != 0) {
+        if (!lg->key) {
+            char *s = NULL;
+            if ((err = auditfs_verifier_format(&s, lg->verifier)) == 0)
+                err = auditfs_verifier_parse(&key, s, strlen(s));
+            free(s);
+            if (err) {
+                fprintf(stderr, "auditfs: %s: the pinned key: %s\n", lg->name ? lg->name : lg->path,
+                        auditfs_error_last());
+                return AUDITFS_EKEY;
+            }
+        } else if ((err = auditfs_verifier_load(&key, lg->key)) != 0) {
             fprintf(stderr, "auditfs: %s: %s\n", lg->key, auditfs_error_last());
             return err == AUDITFS_ENOTFOUND ? err : AUDITFS_EKEY;
         }
@@ -747,6 +757,7 @@ open_views(mnt *m, const afs_mount_config *cfg)
         }
         o.cache_bytes = cfg->cache_bytes;
         o.progress = cfg->progress;
+        o.state = cfg->state;
         if (cfg->policy) {
             o.accept = accept_quorum;
             o.accept_payload = (void *)cfg;
@@ -759,7 +770,7 @@ open_views(mnt *m, const afs_mount_config *cfg)
         if (err) {
             fprintf(stderr, "auditfs: mount refused: %s: %s\n", lg->name ? lg->name : lg->path,
                     auditfs_error_last());
-            return err; /* EVERIFY, EFORMAT (a malformed trusted checkpoint), ENOTFOUND, ... */
+            return err; /* EVERIFY, EFORK, EFORMAT (a malformed trusted checkpoint), ENOTFOUND, ... */
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (cfg->foreground) {

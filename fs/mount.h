@@ -11,7 +11,8 @@
 typedef struct afs_mount_ledger {
     const char *name;    /* top-level directory when several ledgers are mounted */
     const char *path;    /* the ledger repository */
-    const char *key;     /* verifier key file */
+    const char *key;     /* verifier key file, or NULL: `verifier` */
+    const struct auditfs_verifier *verifier; /* the key when no file is given (pinned) */
     const char *trusted; /* optional checkpoint file the ledger must extend */
 } afs_mount_ledger;
 
@@ -28,6 +29,7 @@ typedef struct afs_mount_config {
     const auditfs_policy *policy; /* optional: pin and follow only witness-quorum checkpoints */
     int64_t max_age;       /* with policy: cosignatures older than this many seconds do not
                               count; -1: any age */
+    struct auditfs_state *state; /* the verifier's memory (auditfs/state.h), or NULL */
 } afs_mount_config;
 #define AFS_MOUNT_CONFIG_INIT {.ledgers = NULL, .max_age = -1}
 

@@ -119,6 +119,7 @@ auditfs_error_name(int code)
     case AUDITFS_EKEY: return "EKEY";
     case AUDITFS_ENOMEM: return "ENOMEM";
     case AUDITFS_ETOOBIG: return "ETOOBIG";
+    case AUDITFS_EFORK: return "EFORK";
     default: return "ERROR";
     }
 }

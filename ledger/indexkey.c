@@ -11,6 +11,7 @@
  * All state-directory handling of this file is in afs_index_key_load(), so that it can be pointed
  * at a shared state-directory module without touching the index code.
  */
+#include "auditfs/state.h"
 #include "indexkey.h"
 
 #include <errno.h>
@@ -27,20 +28,8 @@
 static int
 state_dir(char *out, size_t cap)
 {
-    const char *s = getenv("AUDITFS_STATE"), *x = getenv("XDG_STATE_HOME"), *h = getenv("HOME");
-    int n;
-    if (s && *s)
-        n = snprintf(out, cap, "%s", s);
-    else if (x && *x == '/')
-        n = snprintf(out, cap, "%s/auditfs", x);
-    else if (h && *h == '/')
-        n = snprintf(out, cap, "%s/.local/state/auditfs", h);
-    else
-        return afs_error_set(AUDITFS_ENOTFOUND,
-                             "no state directory (set AUDITFS_STATE, XDG_STATE_HOME or HOME)");
-    if (n < 0 || (size_t)n >= cap)
-        return afs_error_set(AUDITFS_EINVAL, "state directory path too long");
-    return 0;
+    /* the party's one state directory (state.c resolves $AUDITFS_STATE and the defaults) */
+    return auditfs_state_default_path(out, cap);
 }
 
 /* mkdir -p with mode 0700 for the directories it creates. */

@@ -12,6 +12,7 @@
 #include "odb.h"
 #include "entry.h"
 #include "commitsig.h"
+#include "state_int.h"
 
 #include "auditfs/merkle.h"
 
@@ -283,6 +284,13 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
     if ((err = auditfs_ledger_check_head(NULL, w->l, v)) != 0) {
         err = afs_error_wrap(AUDITFS_EVERIFY, "refusing to append to a ledger that does not verify");
         goto fail;
+    }
+    if (w->opts.state) {
+        int rolled = 0;
+        if ((err = afs_trust_writer_open(w->opts.state, w->l, &rolled)) != 0)
+            goto fail;
+        if (rolled && (err = auditfs_ledger_check_head(&cp, w->l, v)) != 0)
+            goto fail;
     }
     if ((err = afs_tiles_load(&w->committed_tiles, w->l->repo, w->l->tree, cp.size)) != 0)
         goto fail;
@@ -567,6 +575,13 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
     if ((err = afs_odb_batch_finish(l->repo, &loose)) != 0 ||
         (loose && (err = sync_repo(l->repo)) != 0) || (err = record_intent(w, &commit_id)) != 0)
         goto fail;
+    /* remembered before it is published (state_int.h) */
+    if (w->opts.state) {
+        char hex[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(hex, sizeof hex, &commit_id);
+        if ((err = afs_trust_writer_signed(w->opts.state, cp.origin, note, note_len, hex)) != 0)
+            goto fail;
+    }
     /* publish: compare-and-swap so that a concurrent writer can never be overwritten */
     if (git_reference_create_matching(&ref, l->repo, AFS_REF, &commit_id, 1, &l->head_id,
                                       msg) < 0) {

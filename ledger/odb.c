@@ -805,6 +805,73 @@ pack_wrap_new(git_odb_backend **out, git_odb_backend *inner, safe_loose *ours)
     return 0;
 }
 
+/*
+ * Alternates (objects/info/alternates: one objects directory per line, absolute or relative to
+ * the objects directory that names it; '#' comments), as `git clone --shared` writes them. Each
+ * is added read-only, with the same checked loose reader and libgit2's pack reader, and its own
+ * alternates are followed up to git's depth limit of 5. Objects found there are checked against
+ * their names like any other, so an alternate can only supply the objects the ledger names.
+ */
+#define MAX_ALT_DEPTH 5
+static int
+add_alternates(git_odb *odb, const char *objdir, int depth)
+{
+    char f[4200];
+    snprintf(f, sizeof f, "%s/info/alternates", objdir);
+    FILE *fp = fopen(f, "re");
+    if (!fp)
+        return 0;
+    char line[4096];
+    int err = 0;
+    while (!err && fgets(line, sizeof line, fp)) {
+        size_t n = strcspn(line, "\r\n");
+        line[n] = 0;
+        if (n == 0 || line[0] == '#')
+            continue;
+        if (depth >= MAX_ALT_DEPTH) {
+            err = afs_error_set(AUDITFS_EFORMAT, "%s: alternates nested deeper than %d", f,
+                                MAX_ALT_DEPTH);
+            break;
+        }
+        char dir[8300];
+        if (line[0] == '/')
+            snprintf(dir, sizeof dir, "%s", line);
+        else
+            snprintf(dir, sizeof dir, "%s/%s", objdir, line);
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue; /* git ignores a missing alternate too; a missing object is then reported */
+        safe_loose *s = calloc(1, sizeof *s);
+        git_odb_backend *packs = NULL;
+        if (!s || !(s->dir = strdup(dir)) ||
+            git_odb_init_backend(&s->parent, GIT_ODB_BACKEND_VERSION) < 0) {
+            if (s)
+                free(s->dir);
+            free(s);
+            err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+            break;
+        }
+        s->parent.read = sl_read;
+        s->parent.read_header = sl_read_header;
+        s->parent.exists = sl_exists;
+        s->parent.free = sl_free; /* no write: alternates are read-only */
+        if (git_odb_add_alternate(odb, &s->parent, 2) < 0) {
+            sl_free(&s->parent);
+            err = afs_error_git(AUDITFS_EIO, "%s: cannot add the alternate", dir);
+            break;
+        }
+        if (git_odb_backend_pack(&packs, dir) < 0 || git_odb_add_alternate(odb, packs, 1) < 0) {
+            if (packs)
+                packs->free(packs);
+            err = afs_error_git(AUDITFS_EIO, "%s: cannot read the alternate's packs", dir);
+            break;
+        }
+        err = add_alternates(odb, dir, depth + 1);
+    }
+    fclose(fp);
+    return err;
+}
+
 int
 afs_odb_harden(git_repository *repo)
 {
@@ -858,6 +925,8 @@ afs_odb_harden(git_repository *repo)
         goto fail;
     }
     s = NULL; /* owned by odb */
+    if ((err = add_alternates(odb, dir, 0)) != 0)
+        goto fail;
     if (git_repository_set_odb(repo, odb) < 0) {
         git_odb_free(odb);
         return afs_error_git(AUDITFS_EIO, "cannot install the object database");

@@ -16,6 +16,8 @@
 
 #include "auditfs/merkle.h"
 #include "auditfs/replica.h"
+#include "auditfs/state.h"
+#include "auditfs/trust.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,96 +116,73 @@ origin_file_name(char *out, size_t cap, const char *origin)
 
 /* ======================================================================================
  * Verifier state: the one place where a replica reads and advances what this party saw.
- * $AUDITFS_STATE, else $XDG_STATE_HOME/auditfs, else ~/.local/state/auditfs:
- *   replica/<origin, percent-encoded>/key.pub      the pinned verifier key
- *   replica/<origin, percent-encoded>/checkpoint   the newest signed checkpoint verified
- *   evidence/<origin>-<UTC time>-<pid>/            what a refused fetch showed
- * (docs/FORMAT.md section 11). The state module of issue 8 supersedes this layout; only
- * state_pinned_key() and state_check_and_advance() need replacing to use it.
+ * $AUDITFS_STATE, else $XDG_STATE_HOME/auditfs, else ~/.local/state/auditfs.
+ * It is the verifier's memory of auditfs/state.h (docs/FORMAT.md section 15): the pinned keys
+ * and the remembered checkpoints per origin; a refused fetch's evidence goes to the origin's
+ * evidence/ directory there too.
  * ====================================================================================== */
 
+/* A copy of a verifier (the state's arrays are freed by their owner). */
 static int
-state_dir(char *out, size_t cap)
+verifier_copy(auditfs_verifier **out, const auditfs_verifier *v)
 {
-    const char *s = getenv("AUDITFS_STATE"), *x = getenv("XDG_STATE_HOME"),
-               *h = getenv("HOME");
-    int n;
-    if (s && *s)
-        n = snprintf(out, cap, "%s", s);
-    else if (x && *x)
-        n = snprintf(out, cap, "%s/auditfs", x);
-    else if (h && *h)
-        n = snprintf(out, cap, "%s/.local/state/auditfs", h);
-    else
-        return afs_error_set(AUDITFS_EINVAL, "no state directory: set AUDITFS_STATE or HOME");
-    if (n < 0 || (size_t)n >= cap)
-        return afs_error_set(AUDITFS_EINVAL, "state directory path too long");
-    return 0;
-}
-
-static int
-state_origin_path(char *out, size_t cap, const char *origin, const char *file)
-{
-    char dir[2048], name[AUDITFS_NAME_MAX * 3 + 1];
-    int err = state_dir(dir, sizeof dir);
-    if (err)
-        return err;
-    origin_file_name(name, sizeof name, origin);
-    if (snprintf(out, cap, "%s/replica/%s%s%s", dir, name, file ? "/" : "", file ? file : "") >=
-        (int)cap)
-        return afs_error_set(AUDITFS_EINVAL, "state path too long");
-    return 0;
+    char *vk = NULL;
+    int err = auditfs_verifier_format(&vk, v);
+    if (!err)
+        err = auditfs_verifier_parse(out, vk, strlen(vk));
+    free(vk);
+    return err;
 }
 
 /*
- * The key pinned for origin (a copy in *out). given (a key from the command line) must equal
- * the pinned key (EKEY); with none pinned it is used, and with pin set it is pinned (call that
- * only once what it verified was accepted). No key given and none pinned: ENOTFOUND naming the
- * origin and how to pin one.
+ * The key pinned for origin in the verifier's memory (auditfs/state.h; a copy in *out). given
+ * (a key from the command line) must be one of the pinned keys (EKEY); with none pinned it is
+ * used, and with pin set it is pinned (call that only once what it verified was accepted). No
+ * key given and none pinned: ENOTFOUND naming the origin and how to pin one.
  */
 static int
 state_pinned_key(auditfs_verifier **out, const char *origin, const auditfs_verifier *given,
                  int pin)
 {
-    char path[4096], dir[4096];
-    auditfs_verifier *pinned = NULL;
-    char *vk = NULL;
+    auditfs_state *st = NULL;
+    auditfs_verifier **keys = NULL;
+    size_t n = 0;
     int err;
     *out = NULL;
-    if ((err = state_origin_path(path, sizeof path, origin, "key.pub")) != 0)
-        return err;
-    err = auditfs_verifier_load(&pinned, path);
-    if (err && access(path, F_OK) == 0)
-        return afs_error_wrap(err, "pinned key for %s", origin);
-    if (err) {
-        if (!given)
-            return afs_error_set(AUDITFS_ENOTFOUND,
-                                 "no verifier key is pinned for origin '%s' (%s): pin one with "
-                                 "`auditfs clone URL DIR --key FILE.pub` or give --key FILE.pub",
-                                 origin, path);
-        if ((err = auditfs_verifier_format(&vk, given)) != 0)
-            return err;
-        if (pin) {
-            afs_buf b = AFS_BUF_INIT;
-            if ((err = state_origin_path(dir, sizeof dir, origin, NULL)) == 0 &&
-                (err = mkdir_p(dir, 0700)) == 0 && (err = afs_buf_printf(&b, "%s\n", vk)) == 0)
-                err = write_atomic(path, b.data, b.len);
-            afs_buf_release(&b);
+    if ((err = auditfs_state_open(&st, NULL)) != 0 ||
+        (err = auditfs_state_keys(&keys, &n, st, origin)) != 0)
+        goto cleanup;
+    if (n == 0) {
+        if (!given) {
+            err = afs_error_set(AUDITFS_ENOTFOUND,
+                                "no verifier key is pinned for origin '%s' (%s): pin one with "
+                                "`auditfs trust add FILE.pub --origin '%s'`, `auditfs clone URL "
+                                "DIR --key FILE.pub` or give --key FILE.pub",
+                                origin, auditfs_state_path(st), origin);
+            goto cleanup;
         }
-        if (!err)
-            err = auditfs_verifier_parse(out, vk, strlen(vk));
-        free(vk);
-        return err;
+        if (pin && (err = auditfs_state_pin(st, origin, given)) != 0)
+            goto cleanup;
+        err = verifier_copy(out, given);
+        goto cleanup;
     }
-    if (given && !auditfs_verifier_equal(pinned, given)) {
-        auditfs_verifier_free(pinned);
-        return afs_error_set(AUDITFS_EKEY,
-                             "the key given is not the key pinned for origin '%s' (%s): a "
-                             "pinned key is never replaced silently",
-                             origin, path);
+    if (given) {
+        int found = 0;
+        for (size_t i = 0; i < n; i++)
+            found |= auditfs_verifier_equal(keys[i], given);
+        if (!found) {
+            err = afs_error_set(AUDITFS_EKEY,
+                                "the key given is not the key pinned for origin '%s' (%s): a "
+                                "pinned key is never replaced silently (auditfs trust)",
+                                origin, auditfs_state_path(st));
+            goto cleanup;
+        }
     }
-    *out = pinned;
-    return 0;
+    err = verifier_copy(out, given ? given : keys[0]);
+cleanup:
+    auditfs_state_keys_free(keys, n);
+    auditfs_state_free(st);
+    return err;
 }
 
 /* Evidence: a new directory under evidence/, one file per artifact, and a README. */
@@ -214,19 +193,21 @@ typedef struct evidence {
 static int
 evidence_open(evidence *ev, const char *origin)
 {
-    char sd[2048], name[AUDITFS_NAME_MAX * 3 + 1], when[32];
+    char name[AUDITFS_NAME_MAX * 3 + 1], when[32];
+    auditfs_state *st = NULL;
     time_t now = time(NULL);
     struct tm tm;
-    int err = state_dir(sd, sizeof sd);
+    int err = auditfs_state_open(&st, NULL);
     if (err)
         return err;
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
     origin_file_name(name, sizeof name, origin);
-    if (snprintf(ev->dir, sizeof ev->dir, "%s/evidence/%s-%s-%ld", sd, name, when,
-                 (long)getpid()) >= (int)sizeof ev->dir)
-        return afs_error_set(AUDITFS_EINVAL, "evidence path too long");
-    return mkdir_p(ev->dir, 0700);
+    if (snprintf(ev->dir, sizeof ev->dir, "%s/origins/%s/evidence/%s-%ld-sync",
+                 auditfs_state_path(st), name, when, (long)getpid()) >= (int)sizeof ev->dir)
+        err = afs_error_set(AUDITFS_EINVAL, "evidence path too long");
+    auditfs_state_free(st);
+    return err ? err : mkdir_p(ev->dir, 0700);
 }
 
 static int
@@ -238,83 +219,48 @@ evidence_put(const evidence *ev, const char *file, const void *data, size_t len)
 }
 
 /*
- * Checks that the head (size, root) the replica is about to take extends the newest checkpoint
- * remembered for its origin, by a consistency proof from inc's tiles (inc's head has been
- * checked against its signed root), then remembers head_note. A remembered checkpoint it does
- * not extend is a fork: *is_fork = 1 and the evidence (both signed checkpoints and the proof)
- * is written to ev_out. The caller must have verified head_note with key.
+ * Checks that the head the replica is about to take extends the checkpoints this party
+ * remembers for its origin (the newest it verified and the newest it signed), by consistency
+ * proofs from inc's tiles (inc's head has been checked against its signed root), then
+ * remembers head_note: auditfs_trust_check. One it does not extend is a fork: *is_fork = 1 and
+ * the evidence (both signed checkpoints and the proof) is in ev_out->dir. The caller has
+ * verified head_note with the pinned key.
  */
 static int
 state_check_and_advance(int *is_fork, evidence *ev_out, auditfs_ledger *inc,
                         const auditfs_checkpoint *head, const char *head_note, size_t head_len,
                         const auditfs_verifier *key)
 {
-    char path[4096], dir[4096];
-    uint8_t *old = NULL;
-    size_t old_len = 0;
-    auditfs_checkpoint rem;
-    auditfs_consistency_proof *proof = NULL;
+    auditfs_state *st = NULL;
+    auditfs_trust_result r;
     int err;
+    (void)head;
+    (void)key;
     *is_fork = 0;
-    if ((err = state_origin_path(path, sizeof path, head->origin, "checkpoint")) != 0)
+    ev_out->dir[0] = 0;
+    if ((err = auditfs_state_open(&st, NULL)) != 0)
         return err;
-    err = auditfs_read_file(&old, &old_len, path, AUDITFS_NOTE_MAX_BYTES);
-    if (err == 0) {
-        if ((err = auditfs_checkpoint_open(&rem, (const char *)old, old_len, key,
-                                           head->origin)) != 0) {
-            err = afs_error_wrap(err, "the remembered checkpoint %s", path);
-            goto cleanup;
-        }
-        int consistent = 1;
-        proof = calloc(1, sizeof *proof);
-        if (!proof) {
-            err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
-            goto cleanup;
-        }
-        if (rem.size > head->size) {
-            consistent = 0; /* a rollback below what was seen */
-        } else if (rem.size == head->size) {
-            consistent = auditfs_hash_equal(&rem.root, &head->root);
-        } else if (rem.size > 0) {
-            if ((err = auditfs_ledger_prove_consistency(proof, inc, rem.size, head->size)) != 0)
-                goto cleanup;
-            consistent = auditfs_merkle_verify_consistency(rem.size, head->size, &rem.root,
-                                                           &head->root, proof->path,
-                                                           proof->path_len) == 0;
-        }
-        if (!consistent) {
-            char *json = NULL;
-            *is_fork = 1;
-            if ((err = evidence_open(ev_out, head->origin)) != 0 ||
-                (err = evidence_put(ev_out, "remembered.checkpoint", old, old_len)) != 0 ||
-                (err = evidence_put(ev_out, "remote.checkpoint", head_note, head_len)) != 0)
-                goto cleanup;
-            if (rem.size < head->size && rem.size > 0 &&
-                auditfs_consistency_proof_to_json(&json, proof) == 0) {
-                err = evidence_put(ev_out, "consistency.json", json, strlen(json));
-                free(json);
-                if (err)
-                    goto cleanup;
-            }
-            err = afs_error_set(AUDITFS_EVERIFY,
-                                "the remote head (size %llu) does not extend the checkpoint "
-                                "remembered for '%s' (size %llu, %s)",
-                                (unsigned long long)head->size, head->origin,
-                                (unsigned long long)rem.size, path);
-            goto cleanup;
-        }
-        if (rem.size == head->size)
-            goto cleanup; /* nothing to advance */
-    } else if (err != AUDITFS_ENOTFOUND && access(path, F_OK) == 0) {
-        goto cleanup;
+    if ((err = auditfs_state_check_outside(st, inc->path)) == 0)
+        err = auditfs_trust_check(&r, st, inc, head_note, head_len, 0);
+    if (err == AUDITFS_EFORK) {
+        *is_fork = 1;
+        snprintf(ev_out->dir, sizeof ev_out->dir, "%.*s", (int)sizeof ev_out->dir - 1, r.evidence);
+        err = afs_error_wrap(AUDITFS_EVERIFY, "the remote head");
     }
-    if ((err = state_origin_path(dir, sizeof dir, head->origin, NULL)) != 0 ||
-        (err = mkdir_p(dir, 0700)) != 0)
-        goto cleanup;
-    err = write_atomic(path, head_note, head_len);
-cleanup:
-    free(old);
-    free(proof);
+    auditfs_state_free(st);
+    return err;
+}
+
+/* Binds the replica's directory to its origin in the verifier's memory (auditfs/state.h), so
+ * every later read of it expects that ledger. */
+static int
+state_bind(const char *dir, const char *origin)
+{
+    auditfs_state *st = NULL;
+    int err = auditfs_state_open(&st, NULL);
+    if (!err)
+        err = auditfs_state_bind(st, dir, origin);
+    auditfs_state_free(st);
     return err;
 }
 
@@ -678,6 +624,8 @@ auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *
         auditfs_verifier *again = NULL;
         err = state_pinned_key(&again, out->origin, key, 1);
         auditfs_verifier_free(again);
+        if (!err)
+            err = state_bind(dir, out->origin);
     }
 cleanup:
     auditfs_verifier_free(pinned);

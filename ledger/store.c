@@ -10,6 +10,7 @@
 #include "odb.h"
 
 #include "auditfs/merkle.h"
+#include "auditfs/trust.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -353,6 +354,18 @@ int
 auditfs_ledger_open(auditfs_ledger **out, const char *path)
 {
     return afs_ledger_open_ref(out, path, NULL);
+}
+
+int
+auditfs_ledger_open_ref(auditfs_ledger **out, const char *path, const char *refname)
+{
+    int err;
+    *out = NULL;
+    if ((err = afs_git_init_once()) != 0)
+        return err;
+    if (!refname || strncmp(refname, "refs/", 5) != 0 || !git_reference_is_valid_name(refname))
+        return afs_error_set(AUDITFS_EINVAL, "%s: not a ref name", refname ? refname : "(null)");
+    return afs_ledger_open_ref(out, path, refname);
 }
 
 int
@@ -1030,4 +1043,19 @@ auditfs_ledger_checkpoint_at(char **out, size_t *len, auditfs_ledger *l, uint64_
     }
     git_commit_free(c);
     return err;
+}
+
+int
+auditfs_ledger_root_at(auditfs_hash *out, auditfs_ledger *l, uint64_t size)
+{
+    if (size > l->cp.size)
+        return afs_error_set(AUDITFS_EINVAL, "no root at size %llu: the ledger has %llu",
+                             (unsigned long long)size, (unsigned long long)l->cp.size);
+    return auditfs_merkle_root(out, size, tile_reader, l);
+}
+
+const char *
+auditfs_ledger_path(const auditfs_ledger *l)
+{
+    return l->path;
 }

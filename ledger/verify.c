@@ -23,6 +23,7 @@
 #include "progress.h"
 #include "segfetch.h"
 #include "store.h"
+#include "verify_rules.h"
 #include "commitsig.h"
 
 #include "auditfs/merkle.h"
@@ -56,6 +57,7 @@ typedef struct vstate {
     git_oid *soids;
     char (*spaths)[64];
     size_t nsegs, capsegs;
+    afs_oidset trees; /* trees already checked to be canonical (verify_rules.c) */
     /* incremental mode: everything up to the base commit was verified before */
     int has_base;
     git_oid base_id;
@@ -279,9 +281,11 @@ verify_history(vstate *v)
             v->r->signed_commits++;
         else
             v->r->unsigned_commits++;
-        if ((err = check_top_level(repo, tree)) != 0 ||
+        /* canonical first: libgit2's lookups assume sorted, unique names */
+        if ((err = afs_tree_check_canonical(&v->trees, repo, git_tree_id(tree), "", 0)) != 0 ||
+            (err = check_top_level(repo, tree)) != 0 ||
             (err = afs_tree_read((uint8_t **)&note, &note_len, repo, tree, "checkpoint")) != 0) {
-            err = fail_commit(v, id, AUDITFS_EVERIFY);
+            err = fail_commit(v, id, err == AUDITFS_ENOMEM ? err : AUDITFS_EVERIFY);
             goto cleanup;
         }
         err = auditfs_checkpoint_open(&ck, note, note_len, v->key, origin[0] ? origin : NULL);
@@ -292,11 +296,30 @@ verify_history(vstate *v)
         }
         if (!origin[0])
             snprintf(origin, sizeof origin, "%s", ck.origin);
+        /* the first commit is the empty ledger: "format" and the size-0 checkpoint only (a
+         * history squashed into its first commit does not verify) */
+        if (!v->has_base && v->ncps == 0 &&
+            (ck.size != 0 || git_tree_entrycount(tree) != 2)) {
+            afs_error_set(AUDITFS_EVERIFY, "the first commit must hold only the empty ledger "
+                                           "(size 0, files format and checkpoint); it has size "
+                                           "%llu and %zu files",
+                          (unsigned long long)ck.size, git_tree_entrycount(tree));
+            err = fail_commit(v, id, AUDITFS_EVERIFY);
+            goto cleanup;
+        }
         if (v->ncps > 0 || prev_tree) {
             uint64_t psize = v->ncps > 0 ? v->cps[v->ncps - 1].size : v->base_size;
             if (ck.size < psize) {
                 afs_error_set(AUDITFS_EVERIFY, "checkpoint size %llu is smaller than %llu before it",
                               (unsigned long long)ck.size, (unsigned long long)psize);
+                err = fail_commit(v, id, AUDITFS_EVERIFY);
+                goto cleanup;
+            }
+            /* one batch per commit: a commit that adds no entry is padding */
+            if (ck.size == psize) {
+                afs_error_set(AUDITFS_EVERIFY, "a commit that adds no entries (size stays %llu): "
+                                               "each commit is one batch",
+                              (unsigned long long)ck.size);
                 err = fail_commit(v, id, AUDITFS_EVERIFY);
                 goto cleanup;
             }
@@ -452,6 +475,49 @@ verify_entry(vstate *v, const uint8_t *leaf, size_t len)
     return cross_checkpoints(v);
 }
 
+/*
+ * One batch per commit, seen in the segments: a writer starts a segment at each batch and cuts
+ * one inside a batch only after AFS_SEG_MAX_LEAF leaf bytes. So no segment [first, end) may
+ * span a commit's size, and one that ends where no commit does must be full. Two batches
+ * squashed into one commit leave a short segment inside it.
+ */
+static int
+check_batches(vstate *v, uint64_t first, uint64_t end, uint64_t leaf_bytes, const char *path)
+{
+    int ends_at_commit = 0;
+    /* cps is sorted by size: start at the first checkpoint above `first` (O(log n) per segment) */
+    size_t lo = 0, hi = v->ncps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->cps[mid].size <= first)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < v->ncps && v->cps[i].size <= end; i++) {
+        if (v->cps[i].trusted)
+            continue;
+        if (v->cps[i].size < end) {
+            afs_error_set(AUDITFS_EVERIFY, "%s spans the commit of size %llu (each commit is one "
+                                           "batch with its own segments)",
+                          path, (unsigned long long)v->cps[i].size);
+            return fail_commit(v, &v->cps[i].commit, AUDITFS_EVERIFY);
+        }
+        ends_at_commit |= v->cps[i].size == end;
+    }
+    if (!ends_at_commit && leaf_bytes < AFS_SEG_MAX_LEAF) {
+        for (size_t i = lo; i < v->ncps; i++)
+            if (!v->cps[i].trusted && v->cps[i].size > end) {
+                afs_error_set(AUDITFS_EVERIFY,
+                              "%s ends inside a commit with only %llu leaf bytes: two batches "
+                              "squashed into one commit",
+                              path, (unsigned long long)leaf_bytes);
+                return fail_commit(v, &v->cps[i].commit, AUDITFS_EVERIFY);
+            }
+    }
+    return 0;
+}
+
 static int
 verify_segment(vstate *v, const git_tree_entry *te, const char *path)
 {
@@ -491,6 +557,7 @@ verify_segment(vstate *v, const git_tree_entry *te, const char *path)
         err = fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
         goto cleanup;
     }
+    uint64_t seg_leaf_bytes = 0;
     for (uint32_t f = 0; f < ix.nframes && !err; f++) {
         if ((err = afs_seg_frame_decode(&v->frame, v->l->dctx, &ix, f, data, len, path)) != 0) {
             err = fail_entry(v, ix.frames[f].first_seq, AUDITFS_EVERIFY);
@@ -499,9 +566,13 @@ verify_segment(vstate *v, const git_tree_entry *te, const char *path)
         size_t off = 0;
         const uint8_t *leaf;
         size_t ll;
-        while (!err && afs_seg_record_next(&leaf, &ll, &v->frame, &off))
+        while (!err && afs_seg_record_next(&leaf, &ll, &v->frame, &off)) {
+            seg_leaf_bytes += ll;
             err = verify_entry(v, leaf, ll);
+        }
     }
+    if (!err)
+        err = check_batches(v, first, v->next_seq, seg_leaf_bytes, path);
     v->r->segments++;
 cleanup:
     afs_seg_index_release(&ix);
@@ -1073,5 +1144,6 @@ cleanup:
     free(v.soids);
     free(v.spaths);
     afs_buf_release(&v.frame);
+    afs_oidset_release(&v.trees);
     return err;
 }

@@ -26,6 +26,7 @@
  */
 #include "auditfs/view.h"
 #include "auditfs/witness.h"
+#include "auditfs/trust.h"
 
 #include "auditfs/merkle.h"
 #include "auditfs/proof.h"
@@ -165,6 +166,7 @@ struct auditfs_view {
     char *path;
     auditfs_ledger *l;     /* reads by object id and tiles of `tree`, under git_lock */
     auditfs_ledger *probe; /* --follow only (one thread) */
+    auditfs_state *state;  /* the verifier's memory, or NULL (not owned) */
     auditfs_verifier *key;
     int (*accept)(void *, const auditfs_checkpoint *, auditfs_ledger *); /* options.accept */
     void *accept_payload;
@@ -995,6 +997,8 @@ scan_out_release(scan_out *so)
     memset(so, 0, sizeof *so);
 }
 
+static int view_trust(auditfs_view *v, auditfs_state *st);
+
 int
 auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *key,
                   const auditfs_view_options *opts)
@@ -1057,6 +1061,8 @@ auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *
     }
     if (opts && opts->trusted_note && (err = check_trusted(v, opts->trusted_note,
                                                            opts->trusted_len)) != 0)
+        goto fail;
+    if (opts && opts->state && (err = view_trust(v, opts->state)) != 0)
         goto fail;
     if ((err = build_skeleton(v)) != 0)
         goto fail;
@@ -2415,6 +2421,23 @@ done:
 
 /* ---- --follow ---- */
 
+/* The verifier's memory at open (auditfs_view_options.state). */
+static int
+view_trust(auditfs_view *v, auditfs_state *st)
+{
+    char bound[AUDITFS_NAME_MAX + 1];
+    auditfs_trust_result r;
+    int err = auditfs_state_bound_origin(bound, st, v->path);
+    if (err == 0 && strcmp(bound, v->cp.origin) != 0)
+        return afs_error_set(AUDITFS_EVERIFY, "%s holds origin \"%s\" for this party, not \"%s\"",
+                             v->path, bound, v->cp.origin);
+    if (err && err != AUDITFS_ENOTFOUND)
+        return err;
+    auditfs_error_clear();
+    v->state = st;
+    return auditfs_trust_check(&r, st, v->l, v->note, v->note_len, 0);
+}
+
 static int
 refuse(auditfs_view *v, const char *new_note, size_t new_len, const char *fmt, const char *detail)
 {
@@ -2501,6 +2524,18 @@ auditfs_view_follow(auditfs_view *v, uint64_t **changed, size_t *nchanged)
     if (!auditfs_hash_equal(&root, &ncp.root)) {
         err = refuse(v, nnote, nlen, "its leaves do not hash to its signed root", "");
         goto done;
+    }
+    /* the verifier's memory: this head must extend what this party saw (another process may
+     * have moved it) and becomes what it saw */
+    if (v->state) {
+        auditfs_trust_result r;
+        if (auditfs_trust_check(&r, v->state, v->probe, nnote, nlen, 0) != 0) {
+            char d[1200];
+            snprintf(d, sizeof d, ": %s", auditfs_error_last());
+            err = refuse(v, nnote, nlen, "it does not extend the checkpoint this party remembers",
+                         d);
+            goto done;
+        }
     }
     /* publish: the new frames are verified; their entries are re-read through the verified path */
     pthread_mutex_lock(&v->git_lock);

@@ -39,6 +39,8 @@ enum auditfs_error {
     AUDITFS_EKEY = -9,      /* a key is unusable: loose file mode, wrong ledger, malformed */
     AUDITFS_ENOMEM = -10,   /* out of memory */
     AUDITFS_ETOOBIG = -11,  /* an input exceeds a documented size limit */
+    AUDITFS_EFORK = -12,    /* the ledger does not extend a checkpoint this party verified or
+                               signed before: rollback, fork, another root at the same size */
 };
 
 /** The reason for the last failure on this thread ("" if none). Valid until the next call. */

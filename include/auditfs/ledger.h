@@ -78,8 +78,12 @@ typedef struct auditfs_writer_options {
     int zstd_level;        /* 0: default (1) */
     size_t batch_bytes;    /* commit when a batch holds this many leaf bytes; 0: 8 MiB */
     int wait_for_lock;     /* 1: block until the lock is free; 0: EBUSY */
+    /* the writer's memory (auditfs/state.h), or NULL: the head must extend the newest
+     * checkpoint this party signed (EFORK otherwise), and each checkpoint is remembered there,
+     * durably, before the ref moves: the key never signs two roots for one size */
+    struct auditfs_state *state;
 } auditfs_writer_options;
-#define AUDITFS_WRITER_OPTIONS_INIT {0, 0, 0}
+#define AUDITFS_WRITER_OPTIONS_INIT {.zstd_level = 0}
 
 /**
  * Opens a writer: takes the ledger lock, checks that the head checkpoint is signed by key's

@@ -73,6 +73,10 @@ typedef struct auditfs_view_options {
      */
     int (*accept)(void *payload, const auditfs_checkpoint *cp, auditfs_ledger *l);
     void *accept_payload;
+    /* optional: the verifier's memory (auditfs/trust.h). The pinned checkpoint, and each one
+     * --follow moves to, must extend what this party saw or signed (EFORK, evidence written,
+     * otherwise) and is then remembered; the ledger's bound origin must be the checkpoint's */
+    struct auditfs_state *state;
 } auditfs_view_options;
 #define AUDITFS_VIEW_OPTIONS_INIT {.cache_bytes = 0}
 

@@ -10,6 +10,7 @@ $A keygen crash.example -o key >/dev/null
 $A init --ledger $L --key key 2>/dev/null
 expected=0      # entries in the ledger before this round
 lost=0; bad=0; unverified=0
+declare -a taken # lines of each round's input in the ledger
 RANDOM=42
 for r in $(seq 1 $ROUNDS); do
     awk -v r=$r 'BEGIN { for (i = 0; i < 4000; i++) printf "{\"round\":%d,\"line\":%d,\"pad\":\"%s\"}\n", r, i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" }' > in.$r
@@ -24,11 +25,20 @@ for r in $(seq 1 $ROUNDS); do
     fi
     size=$($A checkpoint --ledger $L | sed -n 2p)
     [ "$size" -lt "$ack" ] && { lost=$((lost + 1)); echo "# round $r: acked $ack but size $size"; }
-    # the round's entries must be the first (size - expected) input lines, in order
+    # the round's entries must be the next input lines of each round, in order: the first
+    # (size - expected) lines of this round's input, after (when an earlier writer was killed
+    # between remembering its signed batch and publishing it) that batch, which the next append
+    # publishes instead of signing another root for its size (auditfs/state.h, writers)
     n=$((size - expected))
     if [ $n -gt 0 ]; then
         $A log --ledger $L --json --from $expected --to $size | sed 's/.*"payload"://; s/}$//' > got.$r
-        head -n $n in.$r | cmp -s - got.$r || { bad=$((bad + 1)); echo "# round $r: ledger content is not a prefix of the input"; }
+        : > want.$r
+        for q in $(sed 's/^{"round":\([0-9]*\),.*/\1/' got.$r | uniq); do
+            c=$(grep -c "^{\"round\":$q," got.$r)
+            sed -n "$(( ${taken[$q]:-0} + 1 )),$(( ${taken[$q]:-0} + c ))p" in.$q >> want.$r
+            taken[$q]=$(( ${taken[$q]:-0} + c ))
+        done
+        cmp -s want.$r got.$r || { bad=$((bad + 1)); echo "# round $r: ledger content is not a prefix of the input"; }
     fi
     expected=$size
 done

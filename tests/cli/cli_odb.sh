@@ -17,6 +17,9 @@ git -C P update-ref refs/heads/main "$C" && git -C P repack -a -d -q && rm -f bi
 expect_exit 1 "an oversized packed commit is refused" $A verify --ledger P --key k.pub
 expect_err "over its size cap" "the error names the cap"
 # names from data never reach the terminal raw (a CR and ESC could make FAILED read as ok)
+# (E and E2 are other ledgers of the same origin and key: each is another party's, with its own
+# verifier's memory, or the first one's remembered checkpoint would make them rollbacks)
+export AUDITFS_STATE=$WORK/state-E
 $A init --ledger E --key k 2>/dev/null
 printf '{"a":1}\n' | $A append --ledger E --key k --stream s >/dev/null
 B=$(echo hi | git -C E hash-object -w --stdin)
@@ -32,6 +35,7 @@ grep -q $'[\r\033]' "$WORK/.err" && not_ok "control characters reach the termina
 expect_err 'evil\\x0d\\x1b' "the name is shown escaped"
 expect_err 'unexpected file' "verify fails at the name (not at a missing commit signature)"
 echo doc > d.md
+export AUDITFS_STATE=$WORK/state-E2
 $A init --ledger E2 --key k 2>/dev/null
 check "publish sla/acme" $A publish --ledger E2 --key k --name sla/acme d.md
 expect_exit 2 "sla/acme/v2.md/x (a path inside the mount's documents/sla/acme/v2.md) is refused" $A publish --ledger E2 --key k --name sla/acme/v2.md/x d.md

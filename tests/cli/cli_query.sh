@@ -145,7 +145,8 @@ check "index --rebuild" $A index --ledger $L --rebuild
 expect_exit 0 "index --check after rebuild" $A index --ledger $L --check
 
 # an index that belongs to another ledger is ignored
-$A init --ledger $WORK/other --key key 2>/dev/null
+# (another origin: one key never signs two ledgers of one origin)
+$A init --ledger $WORK/other --key key --origin query.example/other 2>/dev/null
 gen 300 9 | $A append --ledger $WORK/other --key key --stream api >/dev/null
 rm -rf $IX && cp -a $WORK/other/auditfs-index $IX
 equivalence "foreign index" 10 --no-update

@@ -37,4 +37,23 @@ expect_out '^index: +none' "  says there is none"
 AUDITFS_LEDGER=L check "status takes \$AUDITFS_LEDGER" "$A" status
 expect_exit 7 "status of a missing ledger" "$A" status --ledger nope
 expect_exit 2 "status with an argument" "$A" status --ledger L extra
+# this party's memory: init pinned the key, the writer remembered what it signed, a verify
+# remembers what it verified and binds the directory
+"$A" verify --ledger L >/dev/null 2>&1
+"$A" status --ledger L --json >"$WORK/t.json"
+kid=$("$A" trust list 2>/dev/null | grep -o 'example.com/status+[0-9a-f]\{8\}' | head -1)
+if [ -n "$kid" ] && jq -e --arg s "$AUDITFS_STATE" --arg k "$kid" '.trust.state == $s and
+        .trust.bound_origin == "example.com/status" and .trust.pinned_keys == [$k] and
+        .trust.seen.tree_size == 42 and .trust.signed.tree_size == 42 and
+        .trust.seen.root == .root' "$WORK/t.json" >/dev/null; then
+    ok "status --json: the pinned key and remembered checkpoints"
+else
+    not_ok "status --json trust ($kid): $(jq -c .trust "$WORK/t.json")"
+fi
+check "status shows the pinned key" "$A" status --ledger L
+expect_out "^pinned keys: +${kid/+/\\+}\$" "  the pinned key"
+expect_out '^verified: +size 42 root ' "  the remembered verified checkpoint"
+AUDITFS_STATE=$WORK/state-other check "status for a party with no memory" "$A" status --ledger L
+expect_out '^pinned keys: +none' "  no pinned key"
+expect_out '^bound to: +\(not bound yet\)' "  not bound"
 finish

@@ -68,16 +68,21 @@ rb=$WORK/rollback
 git clone -q --bare $L $rb
 $A checkpoint --ledger $L > latest.cp
 git -C $rb update-ref refs/heads/main $(git -C $rb rev-parse main~1)
-check "a rolled-back ledger still verifies on its own" $A verify --ledger $rb --key key.pub
-expect_exit 1 "--trusted with a later checkpoint detects the rollback" $A verify --ledger $rb --key key.pub --trusted latest.cp
+# a party with no memory of this ledger (a fresh state directory) only has --trusted ...
+AUDITFS_STATE=$WORK/fresh-state check "a rolled-back ledger still verifies on its own" $A verify --ledger $rb --key key.pub
+AUDITFS_STATE=$WORK/fresh-state2 expect_exit 1 "--trusted with a later checkpoint detects the rollback" $A verify --ledger $rb --key key.pub --trusted latest.cp
 expect_err "rollback|removed" "the message says entries were removed"
+# ... a party that saw the later checkpoint remembers it (tests/cli/trust_*.sh for the rest)
+expect_exit 8 "the verifier's memory detects the rollback without --trusted" $A verify --ledger $rb --key key.pub
+expect_err "rollback" "the message says rollback"
 
 # The same entries and origin, signed by someone else's key (a re-signed forgery)
 $A keygen tamper.example -o evil.key >/dev/null
 ev=$WORK/evil.ledger
-$A init --ledger $ev --key evil.key 2>/dev/null
-$A append --ledger $ev --key evil.key --stream api r1 >/dev/null
-check "the forger's ledger verifies with the forger's key" $A verify --ledger $ev --key evil.key.pub
+# (the forger is another party, with its own state directory)
+AUDITFS_STATE=$WORK/forger $A init --ledger $ev --key evil.key 2>/dev/null
+AUDITFS_STATE=$WORK/forger $A append --ledger $ev --key evil.key --stream api r1 >/dev/null
+AUDITFS_STATE=$WORK/forger check "the forger's ledger verifies with the forger's key" $A verify --ledger $ev --key evil.key.pub
 expect_exit 1 "the provider's key rejects a ledger re-signed with another key" $A verify --ledger $ev --key key.pub
 expect_err "signature|no signature" "the message blames the signature"
 finish

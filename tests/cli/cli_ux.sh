@@ -54,7 +54,8 @@ cp k.pub k2.pub; chmod 600 k2.pub
 expect_exit 5 "append with a 0600 verifier key" "$A" append --ledger L --key k2.pub --stream s
 expect_err "verifier \(public\) key, not a signer key" "  ... says it is a verifier key"
 "$A" keygen example.com/other -o o >/dev/null 2>&1
-expect_exit 1 "verify with another ledger's key fails verification" "$A" verify --ledger L --key o.pub
+# a verifier who has pinned nothing yet (its own state): the key given is tried, and fails
+AUDITFS_STATE=$WORK/state-fresh expect_exit 1 "verify with another ledger's key fails verification" "$A" verify --ledger L --key o.pub
 expect_err "o.pub is not the key of this ledger.*wrong key or wrong ledger" "  ... and says the key is not the ledger's"
 expect_exit 2 "usage: no ledger" "$A" checkpoint
 

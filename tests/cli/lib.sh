@@ -9,6 +9,8 @@ trap 'rm -rf "$WORK"' EXIT
 # never the user's state directory (it holds the index key, issue 13)
 export AUDITFS_STATE="$WORK/.state"
 cd "$WORK" || exit 1
+# every test has its own verifier's memory (never the real ~/.local/state/auditfs)
+export AUDITFS_STATE="$WORK/state"
 
 ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }

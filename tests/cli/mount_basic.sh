@@ -133,14 +133,17 @@ $T $A umount $M2 && wait_until 10 eval "! is_mounted $M2" && ok "auditfs umount 
 
 # the key must be the ledger's
 $A keygen basic.example -o other >/dev/null
-expect_exit 1 "mounting with another key is refused (exit 1)" $T $A mount -f --ledger $L --key other.pub $WORK/mnt3
-expect_err "mount refused" "the refusal says why"
+# (a key other than the one pinned for the origin: exit 5, before anything is read)
+expect_exit 5 "mounting with another key is refused (exit 5)" $T $A mount -f --ledger $L --key other.pub $WORK/mnt3
+expect_err "not pinned" "the refusal says why"
 ! is_mounted $WORK/mnt3 && ok "nothing mounted after a refusal" || not_ok "mounted anyway"
 # --trusted: the ledger must extend a checkpoint kept from before
 if start_mount $WORK/mnt4 t.log --ledger $L --key key.pub --trusted early.cp; then ok "--trusted with an earlier checkpoint of this ledger mounts"; stop_mount $WORK/mnt4 $MOUNT_PID; else not_ok "--trusted: $(cat t.log)"; fi
-$A init --ledger $WORK/fork --key key 2>/dev/null
-$A append --ledger $WORK/fork --key key --stream api globex.jsonl >/dev/null
-$A checkpoint --ledger $WORK/fork > fork.cp
+# (made with another state directory: this party's writer memory refuses to sign a second
+# history of the same origin)
+AUDITFS_STATE=$WORK/forker $A init --ledger $WORK/fork --key key 2>/dev/null
+AUDITFS_STATE=$WORK/forker $A append --ledger $WORK/fork --key key --stream api globex.jsonl >/dev/null
+AUDITFS_STATE=$WORK/forker $A checkpoint --ledger $WORK/fork > fork.cp
 expect_exit 1 "--trusted with a checkpoint of a forked history is refused" $T $A mount -f --ledger $L --key key.pub --trusted fork.cp $WORK/mnt5
 expect_err "does not extend" "the refusal says the history does not extend it"
 expect_exit 2 "mount without a mountpoint is a usage error" $A mount --ledger $L --key key.pub

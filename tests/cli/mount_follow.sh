@@ -55,8 +55,9 @@ F=$WORK/fork
 git clone -q --bare $L $F
 git -C $F update-ref refs/heads/main $(git -C $F rev-parse main~2)
 records 900 9 > forged.jsonl
-$A append --ledger $F --key key --stream api forged.jsonl >/dev/null
-$A verify --ledger $F --key key.pub >/dev/null 2>&1 && ok "the fork is a valid, signed ledger on its own" || not_ok "fork does not verify"
+# (signed elsewhere, with another state directory: this party's writer refuses, trust_*.sh)
+AUDITFS_STATE=$WORK/forker $A append --ledger $F --key key --stream api forged.jsonl >/dev/null
+AUDITFS_STATE=$WORK/forker $A verify --ledger $F --key key.pub >/dev/null 2>&1 && ok "the fork is a valid, signed ledger on its own" || not_ok "fork does not verify"
 git -C $F push -q --force $L main:main 2>/dev/null
 [ "$(git -C $L rev-parse main)" != "$GOOD" ] && ok "the live ledger now points at the forked history" || not_ok "push"
 refused() { grep -q "refusing the ledger's new head" mount.log; }

@@ -73,7 +73,7 @@ records 800 6 > g.jsonl
 $A append --ledger $WORK/acme --key acme.key --stream api a.jsonl >/dev/null
 $A append --ledger $WORK/globex --key globex.key --stream api g.jsonl >/dev/null
 M3=$WORK/mnt3
-expect_exit 1 "keys are matched by name: swapped keys are refused" $T $A mount -f --ledger acme=$WORK/acme --key acme=globex.key.pub --ledger globex=$WORK/globex --key globex=acme.key.pub $M3
+expect_exit 5 "keys are matched by name: swapped keys are refused" $T $A mount -f --ledger acme=$WORK/acme --key acme=globex.key.pub --ledger globex=$WORK/globex --key globex=acme.key.pub $M3
 start_mount $M3 multi.log --ledger acme=$WORK/acme --key acme=acme.key.pub --ledger globex=$WORK/globex --key globex=globex.key.pub || { not_ok "multi mount: $(cat multi.log)"; finish; exit 1; }
 [ "$($T ls $M3 | tr '\n' ' ')" = "acme globex " ] && ok "each ledger under its own top-level directory" || not_ok "multi top: $($T ls $M3)"
 # read acme's data only after the tamper below: what was verified and cached before keeps being

@@ -20,6 +20,11 @@ expect_exit 1 "quorum 2 (B silent): the mount is refused" $A mount -f --ledger $
     --witness a.key.pub --witness b.key.pub --quorum 2 $M
 expect_err "lacks the witness quorum" "the refusal names the quorum"
 is_mounted $M && not_ok "something was mounted" || ok "nothing was mounted"
+# without --key: the key pinned for the origin (init pinned it) checks the head and the quorum
+expect_exit 1 "quorum 2 with the pinned key (no --key): the mount is refused" $A mount -f --ledger $L \
+    --witness a.key.pub --witness b.key.pub --quorum 2 $M
+expect_err "lacks the witness quorum" "  the refusal names the quorum"
+is_mounted $M && not_ok "something was mounted" || ok "nothing was mounted"
 if start_mount $M $WORK/mount.log --ledger $L --key p.key.pub --witness a.key.pub --witness b.key.pub --quorum 1; then
     ok "quorum 1: mounted"
     $T cat $M/checkpoint > shown
@@ -28,6 +33,12 @@ if start_mount $M $WORK/mount.log --ledger $L --key p.key.pub --witness a.key.pu
     stop_mount $M $MOUNT_PID && ok "unmounted" || not_ok "unmount"
 else
     not_ok "quorum 1: mount failed: $(cat $WORK/mount.log)"
+fi
+if start_mount $M $WORK/mount2.log --ledger $L --witness a.key.pub --quorum 1; then
+    ok "quorum 1 with the pinned key (no --key): mounted"
+    stop_mount $M $MOUNT_PID && ok "unmounted" || not_ok "unmount"
+else
+    not_ok "quorum 1, pinned key: mount failed: $(cat $WORK/mount2.log)"
 fi
 
 # --follow moves only to checkpoints that have their quorum

@@ -81,6 +81,8 @@ for c in $(git -C $L rev-list --reverse refs/heads/main | head -3); do
 done
 git -C legacy/l update-ref refs/heads/main $parent
 git -C legacy/l symbolic-ref HEAD refs/heads/main
+# (another ledger of the same origin, older than the one this party saw: its own party)
+export AUDITFS_STATE=$WORK/state-legacy
 check "a legacy ledger (no commit signatures) verifies" $A verify --ledger legacy/l --key key.pub
 expect_out "unsigned legacy commits" "verify reports the unsigned legacy commits"
 echo '{"after":"upgrade"}' | $A append --ledger legacy/l --key key --stream api >/dev/null

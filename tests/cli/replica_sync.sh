@@ -31,12 +31,13 @@ expect_out "^up to date" "push says up to date"
 check "customer clones over git://" cust $A clone $GURL cust --key key.pub
 expect_out "^cloned provider.example/acme: size 500" "clone reports the size"
 check "assessor clones over http://" assr $A clone $HURL assr --key key.pub --origin provider.example/acme
-[ -f $WORK/state-customer/replica/provider.example%2Facme/key.pub ] && cmp -s key.pub \
-    $WORK/state-customer/replica/provider.example%2Facme/key.pub && ok "clone pins the key in AUDITFS_STATE" ||
+[ -f $WORK/state-customer/origins/provider.example%2Facme/keys ] && cmp -s key.pub \
+    $WORK/state-customer/origins/provider.example%2Facme/keys && ok "clone pins the key in AUDITFS_STATE" ||
     not_ok "no pinned key"
 expect_exit 5 "clone with a malformed key file" assr $A clone $HURL x --key /dev/null
 $A keygen provider.example/acme -o other >/dev/null
-expect_exit 1 "clone with another key of the same name fails verification" $A clone $GURL bad1 --key other.pub
+# (a party with no key pinned yet: the provider's own state has its key pinned by init, exit 5)
+expect_exit 1 "clone with another key of the same name fails verification" env AUDITFS_STATE=$WORK/state-bad1 $A clone $GURL bad1 --key other.pub
 [ ! -e bad1 ] && ok "a failed clone leaves no directory" || not_ok "bad1 left behind"
 expect_exit 1 "clone expecting another origin fails" $A clone $GURL bad2 --key key.pub --origin provider.example/other
 expect_exit 5 "a key other than the pinned one is refused" cust $A clone $GURL cust2 --key other.pub
@@ -102,7 +103,7 @@ check "the customer's replica verifies in full" $A verify --ledger cust --key ke
 check "the assessor's replica verifies in full" $A verify --ledger assr --key key.pub
 check "sync with nothing new" cust $A sync --ledger cust
 expect_out "^up to date provider.example/acme: size 740" "sync says up to date"
-cmp -s <(sed -n 1,3p $WORK/state-customer/replica/provider.example%2Facme/checkpoint) \
+cmp -s <(sed -n 1,3p $WORK/state-customer/origins/provider.example%2Facme/seen) \
     <(git -C cust cat-file -p refs/heads/main:checkpoint | sed -n 1,3p) &&
     ok "the remembered checkpoint is the replica's head" || not_ok "remembered checkpoint"
 
@@ -125,7 +126,7 @@ evidence_ok() { # DIR: both checkpoints signed by the provider key (a signature 
     [ -d "$1" ] && grep -q '^— provider.example/acme ' "$1/local.checkpoint" 2>/dev/null &&
         grep -q '^— provider.example/acme ' "$1/remote.checkpoint" && [ -s "$1/README" ]
 }
-last_evidence() { ls -dt $1/evidence/*/ 2>/dev/null | head -1; }
+last_evidence() { ls -dt $1/origins/*/evidence/*/ 2>/dev/null | head -1; }
 
 # 1. rollback: someone with push access (no key) moves the server's main back two commits
 old=$(git -C P rev-parse refs/heads/main~2)
@@ -139,9 +140,10 @@ grep -q "remote: commit $old" "$ev/README" && ok "the README names the remote co
 restore
 check "after the server is restored, sync is fine again" cust $A sync --ledger cust
 
-# 2. rewrite: the provider's key signs another history, force-pushed
-$A init --ledger P2 --key key >/dev/null
-records 800 7 | $A append --ledger P2 --key key --stream api >/dev/null
+# 2. rewrite: the provider's key signs another history, force-pushed (signed elsewhere: the
+# provider's own writer memory refuses to sign a second history of its origin, trust_memory.sh)
+AUDITFS_STATE=$WORK/state-equivocator $A init --ledger P2 --key key >/dev/null 2>&1
+records 800 7 | AUDITFS_STATE=$WORK/state-equivocator $A append --ledger P2 --key key --stream api >/dev/null
 git -C P2 push -q --force $GURL refs/heads/main:refs/heads/main
 expect_exit 8 "a re-signed history force-pushed: the customer's sync exits 8" cust $A sync --ledger cust
 expect_err "split view" "it is reported as a split view (two roots signed by the key)"
@@ -175,13 +177,13 @@ evidence_ok "$ev" && ok "evidence of the split view: two notes signed by the pro
 expect_exit 8 "a party that saw one history refuses a clone of the other (remembered checkpoint)" \
     cust $A clone git://127.0.0.1:$GIT_PORT/acme-b.git cust-mirror --key key.pub
 ev=$(last_evidence $WORK/state-customer)
-[ -s "$ev/remembered.checkpoint" ] && [ -s "$ev/remote.checkpoint" ] && ok "evidence: remembered and remote checkpoints" ||
+[ -s "$ev/remembered.checkpoint" ] && [ -s "$ev/presented.checkpoint" ] && ok "evidence: remembered and presented (remote) checkpoints" ||
     not_ok "evidence $ev"
 
 # 5. forged and stripped commits on top of the real history (descendants): verification fails
 $A keygen provider.example/acme -o mallory >/dev/null
 cp -r P M && rm -f M/auditfs.lock
-echo '{"forged":1}' | $A append --ledger M --key key --stream api >/dev/null
+echo '{"forged":1}' | AUDITFS_STATE=$WORK/state-insider $A append --ledger M --key key --stream api >/dev/null
 h=$(git -C M rev-parse refs/heads/main)
 git -C M cat-file commit $h | sed '/^gpgsig /,/^ -----END SSH SIGNATURE-----$/d' > s.raw
 stripped=$(git -C M hash-object -t commit -w --stdin < s.raw)
@@ -191,8 +193,8 @@ expect_err "no commit signature after signed commits" "sync names the unsigned c
 [ "$(git -C cust rev-parse refs/heads/main)" = "$(git -C P rev-parse refs/heads/main)" ] && ok "the replica did not move" || not_ok "moved"
 git -C M push -q --force $GURL $h:refs/heads/main
 check "the same commit with its signature syncs" cust $A sync --ledger cust
-$A init --ledger Q --key mallory >/dev/null
-records 900 5 | $A append --ledger Q --key mallory --stream api >/dev/null
+AUDITFS_STATE=$WORK/state-mallory $A init --ledger Q --key mallory >/dev/null 2>&1
+records 900 5 | AUDITFS_STATE=$WORK/state-mallory $A append --ledger Q --key mallory --stream api >/dev/null
 git -C Q push -q --force $GURL refs/heads/main:refs/heads/main
 expect_exit 1 "a history signed by another key of the same name: sync exits 1" cust $A sync --ledger cust
 expect_err "does not verify|signature" "the failure names the signature"

@@ -160,10 +160,11 @@ expect_exit 2 "a malformed duration is a usage error" $A verify --ledger old.git
 records 5 2 | $A append --ledger $P --key p.key --stream api --tenant acme >/dev/null
 git -C custA.git fetch -q origin 'refs/heads/*:refs/heads/*'
 AUDITFS_STATE=$WORK/stA check "customer A cosigns the extension" $A cosign --ledger custA.git --key a.key --log-key p.key.pub
-# the provider rewrites history from size 52 in a copy and shows it to customer A
+# the provider rewrites history from size 52 in a copy and shows it to customer A (signed with
+# a state of its own: the provider's writer memory refuses to sign a second history)
 git clone -q --mirror $P fork.git
 git -C fork.git update-ref refs/heads/main $(git -C $P rev-parse refs/heads/main~1)
-records 7 9 | $A append --ledger fork.git --key p.key --stream api --tenant acme >/dev/null
+records 7 9 | AUDITFS_STATE=$WORK/st-forger $A append --ledger fork.git --key p.key --stream api --tenant acme >/dev/null
 statefile=$(ls $WORK/stA/witness/customer-a.example+*/logs/*.checkpoint)
 sum_before=$(sha256sum < "$statefile")
 AUDITFS_STATE=$WORK/stA expect_exit 8 "a fork is refused with exit 8" $A cosign --ledger fork.git --key a.key --log-key p.key.pub
@@ -171,7 +172,7 @@ expect_err "REFUSED: fork" "the refusal says fork"
 ev=$(ls -d $WORK/stA/witness/customer-a.example+*/evidence/* | head -1)
 [ -s "$ev/cosigned.checkpoint" ] && [ -s "$ev/offered.checkpoint" ] && ok "evidence holds both signed checkpoints" \
     || not_ok "evidence missing"
-cmp -s "$ev/offered.checkpoint" <($A checkpoint --ledger fork.git) && ok "offered = the fork's signed checkpoint" \
+cmp -s "$ev/offered.checkpoint" <(AUDITFS_STATE=$WORK/st-forger $A checkpoint --ledger fork.git --key p.key.pub) && ok "offered = the fork's signed checkpoint" \
     || not_ok "offered differs"
 cmp -s "$ev/cosigned.checkpoint" <(git -C $P show refs/heads/main:checkpoint) && ok "cosigned = the real signed checkpoint" \
     || not_ok "cosigned differs"
@@ -179,12 +180,12 @@ cmp -s "$ev/cosigned.checkpoint" <(git -C $P show refs/heads/main:checkpoint) &&
 # the same size with another root (the witness answers 409 and records evidence)
 git clone -q --mirror $P fork2.git
 git -C fork2.git update-ref refs/heads/main $(git -C $P rev-parse refs/heads/main~1)
-records 5 11 | $A append --ledger fork2.git --key p.key --stream api --tenant acme >/dev/null
+records 5 11 | AUDITFS_STATE=$WORK/st-forger2 $A append --ledger fork2.git --key p.key --stream api --tenant acme >/dev/null
 [ "$(git -C fork2.git show main:checkpoint | sed -n 2p)" = 57 ] && ok "a second fork of the same size 57" || not_ok "fork2 size"
 AUDITFS_STATE=$WORK/stA expect_exit 8 "another root for the cosigned size is refused with exit 8" \
     $A cosign --ledger fork2.git --key a.key --log-key p.key.pub
 ev2=$(grep -l "two checkpoints of size 57" $WORK/stA/witness/customer-a.example+*/evidence/*/reason.txt | head -1)
-[ -n "$ev2" ] && cmp -s "$(dirname "$ev2")/offered.checkpoint" <($A checkpoint --ledger fork2.git) \
+[ -n "$ev2" ] && cmp -s "$(dirname "$ev2")/offered.checkpoint" <(AUDITFS_STATE=$WORK/st-forger2 $A checkpoint --ledger fork2.git --key p.key.pub) \
     && ok "evidence names both checkpoints of size 57" || not_ok "same-size evidence"
 [ "$(sha256sum < "$statefile")" = "$sum_before" ] && ok "still no change to the witness state" || not_ok "state changed"
 
@@ -195,7 +196,7 @@ AUDITFS_STATE=$WORK/stA expect_exit 8 "a rollback is refused with exit 8" $A cos
 expect_err "rollback" "the refusal says rollback"
 # a forked checkpoint cosigned by someone cannot be attached to the real ledger
 AUDITFS_STATE=$WORK/stB2 check "a fresh witness cosigns the fork" $A cosign --ledger fork.git --key b.key --log-key p.key.pub
-$A checkpoint --ledger fork.git > cpFork
+AUDITFS_STATE=$WORK/st-forger $A checkpoint --ledger fork.git --key p.key.pub > cpFork
 expect_exit 1 "the fork's cosigned checkpoint does not attach to the real ledger" $A cosignatures add --ledger $P --witness b.key.pub cpFork
 expect_err "split view" "the refusal names a split view"
 

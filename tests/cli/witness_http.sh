@@ -162,8 +162,9 @@ post A good.body; [ "$CODE" = 409 ] && ok "replaying the valid request: 409" || 
 check "the provider catches up the other witnesses" $A witness request --ledger $P "${WIT[@]}"
 
 # ---- split view: witness B is shown a fork of the same size ----
+# (signed with a state of its own: the provider's writer memory refuses to sign a second history)
 git clone -q --mirror $P fork.git
-records 3 7 | $A append --ledger fork.git --key p.key --stream api --tenant acme >/dev/null
+records 3 7 | AUDITFS_STATE=$WORK/state-forger $A append --ledger fork.git --key p.key --stream api --tenant acme >/dev/null
 records 3 8 | $A append --ledger $P --key p.key --stream api --tenant acme >/dev/null
 [ "$(git -C fork.git show main:checkpoint | sed -n 2p)" = "$(git -C $P show main:checkpoint | sed -n 2p)" ] \
     && ok "the fork and the real ledger have the same size" || not_ok "sizes differ"
@@ -183,7 +184,7 @@ cmp -s "$ev/offered.checkpoint" <(git -C $P show main:checkpoint) && ok "evidenc
     && ok "evidence: same size, different roots" || not_ok "evidence contents"
 [ "$(state_sum B)" = "$sumB" ] && ok "the refusal did not change B's state" || not_ok "B state changed"
 git -C asr.git fetch -q
-$A checkpoint --ledger fork.git > cpFork
+AUDITFS_STATE=$WORK/state-forger $A checkpoint --ledger fork.git --key p.key.pub > cpFork
 expect_exit 1 "the assessor cannot attach B's cosignature of the fork to the real ledger" \
     $A cosignatures add --ledger asr.git --witness b.key.pub cpFork
 expect_exit 1 "quorum 3 fails for the real ledger: B never cosigned it" $A verify --ledger asr.git --key p.key.pub \

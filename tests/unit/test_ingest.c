@@ -199,7 +199,8 @@ static void
 commit_one(const char *dir, auditfs_signer *key, const char *payload, const char *trailer)
 {
     auditfs_writer *w = NULL;
-    auditfs_writer_options wo = {0, 0, 1};
+    auditfs_writer_options wo = AUDITFS_WRITER_OPTIONS_INIT;
+    wo.wait_for_lock = 1;
     auditfs_entry e;
     uint64_t size;
     memset(&e, 0, sizeof e);
@@ -228,7 +229,8 @@ Test(ingest, trailers_are_durable_with_their_batch_and_found_newest_first)
     cr_assert_eq(auditfs_ledger_init(path, key, NULL), 0, "%s", auditfs_error_last());
     /* trailers are "Key: value" printable lines */
     auditfs_writer *w = NULL;
-    auditfs_writer_options wo = {0, 0, 1};
+    auditfs_writer_options wo = AUDITFS_WRITER_OPTIONS_INIT;
+    wo.wait_for_lock = 1;
     cr_assert_eq(auditfs_writer_open(&w, path, key, &wo), 0);
     cr_assert_eq(auditfs_writer_set_trailer(w, "no colon\n"), AUDITFS_EINVAL);
     cr_assert_eq(auditfs_writer_set_trailer(w, "A: b"), AUDITFS_EINVAL, "no final newline");

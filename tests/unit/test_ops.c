@@ -126,7 +126,8 @@ Test(ops, index_and_view_progress)
 
     rec v = {0};
     auditfs_view *view;
-    auditfs_view_options vo = {0, NULL, 0, {record, &v}, NULL, NULL};
+    auditfs_view_options vo = AUDITFS_VIEW_OPTIONS_INIT;
+    vo.progress = (auditfs_progress){record, &v};
     cr_assert_eq(auditfs_view_open(&view, dir, vkey, &vo), 0, "%s", auditfs_error_last());
     cr_assert_str_eq(v.what, "open");
     cr_assert_eq(v.last_done, 2100);

@@ -284,7 +284,8 @@ Test(query, byte_stream_and_index_over_a_ledger)
     auditfs_signer *key = NULL;
     char *path = tmp_ledger(&key);
     auditfs_writer *w = NULL;
-    auditfs_writer_options wo = {0, 0, 1};
+    auditfs_writer_options wo = AUDITFS_WRITER_OPTIONS_INIT;
+    wo.wait_for_lock = 1;
     cr_assert_eq(auditfs_writer_open(&w, path, key, &wo), 0, "%s", auditfs_error_last());
     for (int i = 0; i < 500; i++) {
         char p[128];

@@ -151,7 +151,7 @@ Test(store, discard_and_documents)
 Test(store, second_writer_is_busy_and_wrong_key_refused)
 {
     auditfs_writer *w, *w2;
-    auditfs_writer_options o = {0, 0, 0};
+    auditfs_writer_options o = AUDITFS_WRITER_OPTIONS_INIT;
     cr_assert_eq(auditfs_writer_open(&w, dir, key, &o), 0);
     cr_assert_eq(auditfs_writer_open(&w2, dir, key, &o), AUDITFS_EBUSY);
     auditfs_writer_free(w);

@@ -26,7 +26,9 @@ append_lines(fixture *f, const char *stream, const char *tenant, unsigned n, uns
              char **expect, size_t *expect_len)
 {
     auditfs_writer *w = NULL;
-    auditfs_writer_options o = {0, 20000, 1};
+    auditfs_writer_options o = AUDITFS_WRITER_OPTIONS_INIT;
+    o.batch_bytes = 20000;
+    o.wait_for_lock = 1;
     cr_assert_eq(auditfs_writer_open(&w, f->ledger, f->s, &o), 0, "%s", auditfs_error_last());
     for (unsigned i = 0; i < n; i++) {
         char line[128];

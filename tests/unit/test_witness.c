@@ -25,7 +25,8 @@ static void
 append(fx *f, unsigned n, unsigned seed)
 {
     auditfs_writer *w = NULL;
-    auditfs_writer_options o = {0, 0, 1};
+    auditfs_writer_options o = AUDITFS_WRITER_OPTIONS_INIT;
+    o.wait_for_lock = 1;
     cr_assert_eq(auditfs_writer_open(&w, f->ledger, f->log, &o), 0, "%s", auditfs_error_last());
     for (unsigned i = 0; i < n; i++) {
         char line[64];
