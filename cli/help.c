@@ -111,7 +111,10 @@ static const struct example examples[] = {
              "  auditfs init --ledger /srv/ledgers/acme-t1 --key provider.key --origin acme/t1\n"},
     {"append", "  tail -F /var/log/api-audit.jsonl | auditfs append --ledger /srv/ledgers/acme \\\n"
                "      --key provider.key --stream api --tenant acme --party provider --layer platform\n"
-               "  auditfs append --key provider.key --stream api --json --quarantine batch.jsonl\n"},
+               "  auditfs append --key provider.key --stream api --json --quarantine batch.jsonl\n"
+               "  auditfs append --key provider.key --stream api --follow api-audit.jsonl ops.jsonl\n"
+               "  auditfs append --key provider.key --stream api --map tenant=org,time=eventTime \\\n"
+               "      --route-by tenant --ledgers ledgers in.jsonl\n"},
     {"publish", "  auditfs publish --key provider.key --name sla/acme-compute sla-v3.md\n"},
     {"notice", "  auditfs notice --key provider.key --title \"Planned maintenance\" \\\n"
                "      --effective 2026-12-01 notice.md\n"},
