@@ -47,36 +47,10 @@ make_parents(const char *path)
 static int
 write_atomic(const char *path, const void *data, size_t len)
 {
-    char tmp[4200];
     int err = make_parents(path);
     if (err)
         return err;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            err = afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (!err && fsync(fd) != 0)
-        err = afs_error_set(AUDITFS_EIO, "%s: fsync: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && !err)
-        err = afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
-    if (!err && rename(tmp, path) != 0)
-        err = afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
-    if (err)
-        unlink(tmp);
-    return err;
+    return afs_write_atomic(path, data, len, 0644); /* fileio.c: temp, fsync, rename, fsync dir */
 }
 
 static int

@@ -56,41 +56,7 @@ mkdir_p(const char *path, mode_t mode)
 static int
 write_atomic(const char *path, const void *data, size_t len)
 {
-    char tmp[4200];
-    int fd = -1, err = 0;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
-        return afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            err = afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
-            goto fail;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        err = afs_error_set(AUDITFS_EIO, "%s: fsync: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        err = afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
-        goto fail;
-    }
-    return afs_fsync_dir(path);
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return err;
+    return afs_write_atomic(path, data, len, 0644); /* fileio.c: temp, fsync, rename, fsync dir */
 }
 
 /* Percent-encodes an origin into one file name: [A-Za-z0-9._-] stay, everything else is %XX. */

@@ -106,35 +106,7 @@ check_not_in_git_dir(const char *abs)
 static int
 write_atomic(const char *path, const void *data, size_t len)
 {
-    char tmp[PATH_MAX + 300];
-    int fd, err = 0;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            err = afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (!err && fsync(fd) != 0)
-        err = afs_error_set(AUDITFS_EIO, "fsync %s: %s", tmp, strerror(errno));
-    close(fd);
-    if (!err && rename(tmp, path) != 0)
-        err = afs_error_set(AUDITFS_EIO, "rename %s: %s", path, strerror(errno));
-    if (err) {
-        unlink(tmp);
-        return err;
-    }
-    return afs_fsync_dir(path);
+    return afs_write_atomic(path, data, len, 0600); /* fileio.c: temp, fsync, rename, fsync dir */
 }
 
 int

@@ -167,42 +167,7 @@ auditfs_witness_state_get(char **note, size_t *len, auditfs_witness_state *st, c
 static int
 write_atomic(const char *path, const void *data, size_t len)
 {
-    char tmp[PATH_MAX + 32];
-    int fd = -1, err = 0;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, (const char *)data + off, len - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            err = afs_error_set(AUDITFS_EIO, "%s: %s", tmp, strerror(errno));
-            goto fail;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) != 0) {
-        err = afs_error_set(AUDITFS_EIO, "fsync %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        err = afs_error_set(AUDITFS_EIO, "close %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        err = afs_error_set(AUDITFS_EIO, "rename %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    return afs_fsync_dir(path);
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return err;
+    return afs_write_atomic(path, data, len, 0600); /* fileio.c: temp, fsync, rename, fsync dir */
 }
 
 int
