@@ -477,7 +477,8 @@ our_backend(git_repository *repo)
         return NULL;
     for (size_t i = 0, n = git_odb_num_backends(odb); i < n && !s; i++) {
         git_odb_backend *be = NULL;
-        if (git_odb_get_backend(&be, odb, i) == 0 && be->read == sl_read)
+        /* the ledger's own backend, never an alternate's (those have no write) */
+        if (git_odb_get_backend(&be, odb, i) == 0 && be->read == sl_read && be->write == sl_write)
             s = (safe_loose *)be;
     }
     git_odb_free(odb); /* the repository keeps the database (and s) alive */
@@ -841,12 +842,17 @@ add_alternates(git_odb *odb, const char *objdir, int depth)
         struct stat st;
         if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
             continue; /* git ignores a missing alternate too; a missing object is then reported */
+        /* Invariant: every safe_loose has its checked pack reader (s->packs, never NULL:
+         * sl_read, sl_read_header and sl_exists use it unconditionally) and no pending pack (no
+         * write: alternates are read-only, and our_backend never picks one). */
         safe_loose *s = calloc(1, sizeof *s);
-        git_odb_backend *packs = NULL;
-        if (!s || !(s->dir = strdup(dir)) ||
+        git_odb_backend *packs = NULL, *raw_packs = NULL;
+        if (!s || !(s->dir = strdup(dir)) || afs_packset_new(&s->packs, dir) != 0 ||
             git_odb_init_backend(&s->parent, GIT_ODB_BACKEND_VERSION) < 0) {
-            if (s)
+            if (s) {
+                afs_packset_free(s->packs);
                 free(s->dir);
+            }
             free(s);
             err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
             break;
@@ -854,15 +860,25 @@ add_alternates(git_odb *odb, const char *objdir, int depth)
         s->parent.read = sl_read;
         s->parent.read_header = sl_read_header;
         s->parent.exists = sl_exists;
-        s->parent.free = sl_free; /* no write: alternates are read-only */
+        s->parent.refresh = sl_refresh;
+        s->parent.free = sl_free;
         if (git_odb_add_alternate(odb, &s->parent, 2) < 0) {
             sl_free(&s->parent);
             err = afs_error_git(AUDITFS_EIO, "%s: cannot add the alternate", dir);
             break;
         }
-        if (git_odb_backend_pack(&packs, dir) < 0 || git_odb_add_alternate(odb, packs, 1) < 0) {
-            if (packs)
-                packs->free(packs);
+        /* libgit2's pack reader (deltified objects) under the same size caps as the ledger's */
+        if (git_odb_backend_pack(&raw_packs, dir) < 0) {
+            err = afs_error_git(AUDITFS_EIO, "%s: cannot read the alternate's packs", dir);
+            break;
+        }
+        if (cap_packs(&packs, raw_packs) < 0) {
+            raw_packs->free(raw_packs);
+            err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+            break;
+        }
+        if (git_odb_add_alternate(odb, packs, 1) < 0) {
+            packs->free(packs);
             err = afs_error_git(AUDITFS_EIO, "%s: cannot read the alternate's packs", dir);
             break;
         }

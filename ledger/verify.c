@@ -674,17 +674,24 @@ verify_fetched(vstate *v, const char *path, const afs_segitem *it)
                       (unsigned long long)it->first_seq);
         return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
     }
+    uint64_t seg_leaf_bytes = 0;
     for (uint32_t f = 0; f < it->nframes && !err; f++) {
         size_t off = 0;
         const uint8_t *leaf;
         size_t ll;
-        while (!err && afs_seg_record_next(&leaf, &ll, &it->frames[f], &off))
+        while (!err && afs_seg_record_next(&leaf, &ll, &it->frames[f], &off)) {
+            seg_leaf_bytes += ll;
             err = verify_entry(v, leaf, ll);
+        }
     }
     if (!err && it->status) {
         afs_error_set(it->status, "%s", it->msg);
         err = fail_entry(v, it->fail_seq, AUDITFS_EVERIFY);
     }
+    /* one batch per commit, as in verify_segment: every segment read ahead is checked against
+     * the commits' sizes too (the read-ahead path must not skip a rule of the sequential one) */
+    if (!err)
+        err = check_batches(v, first, v->next_seq, seg_leaf_bytes, path);
     v->r->segments++;
     return err;
 }

@@ -99,9 +99,26 @@ git clone -q --bare --shared $L $WORK/shared
 check "verify of an untouched git clone --shared passes" $A verify --ledger $WORK/shared
 check "and it reads" $A leaf --ledger $WORK/shared 3
 # ...and an object damaged in the alternate is still caught by the checked reader
-obj=$(find $L/objects -type f -path '*/objects/??/*' | head -1)
+# (a loose object verify must read: the re-linked commit before the head; the first loose file
+# find met could be an unreferenced one, e.g. a variant's commit, and then nothing was read)
+obj=$(git -C $L rev-parse main~1); obj=$L/objects/${obj:0:2}/${obj:2}
 chmod u+w $obj; cp -p $obj obj.bak
 printf 'x' | dd of=$obj bs=1 seek=10 conv=notrunc 2>/dev/null
 expect_exit 1 "a damaged object in the alternate is detected" $A verify --ledger $WORK/shared
 cp -p obj.bak $obj
+# ...and so is a segment damaged in one of the alternate's packs (writers pack every batch)
+seg=$(git -C $L rev-parse main:seg/000/000/000/000)
+pk=$(obj_bytes $L $seg | cut -d' ' -f1)
+cp -p $pk pack.bak
+flip_obj $L $seg
+expect_exit 1 "a damaged packed segment in the alternate is detected" $A verify --ledger $WORK/shared
+cp -p pack.bak $pk
+check "the shared clone verifies again once the alternate is restored" $A verify --ledger $WORK/shared
+# a shared clone is a ledger too: a batch appended to it goes to its own pack, never the alternate
+before=$(ls $L/objects/pack | wc -l)
+records 20 4 > r4
+check "a batch appends to a shared clone" $A append --ledger $WORK/shared --key key --stream api r4
+[ "$(ls $L/objects/pack | wc -l)" = "$before" ] && ls $WORK/shared/objects/pack/pack-*.pack >/dev/null 2>&1 &&
+    ok "the batch's pack is in the clone, the alternate is unchanged" || not_ok "the alternate was written"
+check "the shared clone with its own batch verifies" $A verify --ledger $WORK/shared
 finish
