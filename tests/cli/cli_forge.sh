@@ -115,7 +115,8 @@ verify_fails F 'commit [0-9a-f]{7,}: checkpoint size 100 is smaller than [0-9]+ 
 export GIT_AUTHOR_NAME=forger GIT_AUTHOR_EMAIL=forger@example GIT_COMMITTER_NAME=forger \
     GIT_COMMITTER_EMAIL=forger@example
 # rewrite_at K PATH CONTENT: copy L to F; in commit K (0 = init, "all", or "head") PATH holds
-# CONTENT (- removes it, @FILE is FILE's bytes)
+# CONTENT (- removes it, @FILE is FILE's bytes). "all" means every commit that has PATH: the first
+# commit must hold only the empty ledger (a rule of its own), so a path added later is not put there
 rewrite_at() {
     local k=$1 path=$2 content=$3 i=0 parent= c tree blob last
     fresh_reader
@@ -124,7 +125,7 @@ rewrite_at() {
     [ "$k" = head ] && k=$last
     for c in $(git -C F rev-list --reverse main); do
         tree=$(git -C F rev-parse "$c^{tree}")
-        if [ "$k" = all ] || [ $i -eq "$k" ]; then
+        if { [ "$k" = all ] && git -C F cat-file -e "$c:$path" 2>/dev/null; } || [ $i -eq "$k" ]; then
             GIT_INDEX_FILE=$WORK/idx git -C F read-tree "$tree"
             if [ "$content" = - ]; then
                 GIT_INDEX_FILE=$WORK/idx git -C F update-index --force-remove "$path"
@@ -164,11 +165,14 @@ rewrite_at head doc/ghost/v1 "content no entry references"
 verify_fails F 'doc/ and notice/ hold 1 files but 0 entries reference content' \
     "a document no entry references fails"
 # segments holding more entries than the head's checkpoint: the head keeps its 610 entries'
-# segments but carries its parent's genuine checkpoint (600) and tiles
-fresh_reader; rm -rf F && cp -a L F
+# segments but carries its parent's genuine checkpoint (600) and tiles, in place of both (on
+# main~2, so it still adds entries: a commit adding none is a defect of its own). It is made with
+# git (unsigned), so the history under it is first rebuilt unchanged without commit signatures
+# (legacy commits): an unsigned commit after signed ones is a defect of its own too.
+forged F none || not_ok "forge none: $(cat "$WORK/.forge")"
 T=$({ git -C F ls-tree main | grep -vE "$(printf '\t')(tile|checkpoint)\$"
       git -C F ls-tree main~1 | grep -E "$(printf '\t')(tile|checkpoint)\$"; } | git -C F mktree) &&
-    git -C F update-ref refs/heads/main "$(git -C F commit-tree "$T" -p main~1 -m extra)"
+    git -C F update-ref refs/heads/main "$(git -C F commit-tree "$T" -p main~2 -m extra)"
 verify_fails F 'the segments hold 610 entries but the checkpoint says 600' \
     "segments holding entries beyond the head's checkpoint fail"
 # the format file changed in every commit, same length (so only its bytes tell)
