@@ -699,7 +699,7 @@ auditfs_ledger_check_head(auditfs_checkpoint *out, auditfs_ledger *l, const audi
         afs_tiles_root(&root, t);
         if (!auditfs_hash_equal(&root, &cp.root))
             err = afs_error_set(AUDITFS_EVERIFY,
-                                "%s: the head tiles do not hash to the checkpoint root", l->path);
+                                "%s: the head's tiles do not hash to the checkpoint's root", l->path);
     }
     free(t);
     if (!err && out)

@@ -82,6 +82,8 @@ check "the ledger verifies" $A verify --ledger $L --key key.pub
 # ---- soak: producers rotating, the follower killed -9, git gc in a loop ----
 S=$WORK/soak
 mkdir -p $WORK/in
+# the soak ledger is another ledger of origin follow.example: its own verifier's memory (issue 8)
+export AUDITFS_STATE=$WORK/state-soak
 $A init --ledger $S --key key 2>/dev/null
 files=""
 for p in $(seq 1 $P); do files="$files $WORK/in/p$p.log"; : > $WORK/in/p$p.log; done

@@ -32,14 +32,21 @@ C=$(git -C L rev-list --count main)
 
 # flip_last FILE: changes the last byte of FILE (xor 1: always a change)
 flip_last() { python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; open(sys.argv[1], "wb").write(bytes(b))' "$1"; }
+# Each forged copy is judged by a fresh verifier (issue 8): a party that pinned the provider's
+# key but never saw L. Otherwise the memory of L's genuine head (same origin) would refuse every
+# copy as a fork or rollback (exit 8) before the rule under test is reached.
+FSTATE=$WORK/state-F
+fresh_reader() { rm -rf "$FSTATE" && AUDITFS_STATE=$FSTATE $A trust add key.pub --origin forge.example >/dev/null 2>&1; }
+onF() { AUDITFS_STATE=$FSTATE "$@"; }
 # forged NAME ARGS...: NAME is a copy of L rewritten by `forge NAME ARGS...`
 forged() {
     local d=$1; shift
+    fresh_reader
     rm -rf "$d" && cp -a L "$d" && "$FORGE" "$d" "$@" >/dev/null 2>"$WORK/.forge"
 }
 # verify_fails NAME PATTERN DESCRIPTION: verify exits 1 and its message matches PATTERN
 verify_fails() {
-    $A verify --ledger "$1" --key key.pub >"$WORK/.out" 2>"$WORK/.err"
+    onF $A verify --ledger "$1" --key key.pub >"$WORK/.out" 2>"$WORK/.err"
     local rc=$?
     if [ $rc -eq 1 ] && grep -qE -- "$2" "$WORK/.err"; then
         ok "$3"
@@ -51,7 +58,7 @@ verify_fails() {
 # The control: rebuilt and re-signed without a defect, the forgery verifies - so each failure
 # below comes from its one defect, not from the forging.
 if forged F none --resign key; then
-    check "a re-signed rebuild with no defect verifies" $A verify --ledger F --key key.pub
+    check "a re-signed rebuild with no defect verifies" onF $A verify --ledger F --key key.pub
 else
     not_ok "forge none --resign: $(cat "$WORK/.forge")"
 fi
@@ -76,6 +83,8 @@ verify_fails F 'commit [0-9a-f]{7,}.*origin "forge.other.example"' \
 # A historical checkpoint with another root: a second ledger, same key and origin, signs a
 # checkpoint of the same size (100) over other entries; placed on L's commit 1 it is a valid
 # signature by the right key - only the recomputed root at that old commit can tell.
+# L2 is another ledger of the same origin: its writer has its own memory (issue 8)
+export AUDITFS_STATE=$WORK/state-L2
 $A init --ledger L2 --key key 2>/dev/null
 records 100 9 >r9
 $A append --ledger L2 --key key --stream api r9 >/dev/null
@@ -88,6 +97,7 @@ C1=$(git -C L rev-list --reverse main | sed -n 2p) # commit 1 (0 = init)
 forged F none --cp-file 1 other.cp || not_ok "forge --cp-file: $(cat "$WORK/.forge")"
 check "the placed checkpoint is validly signed by the ledger's key" \
     $A verify --ledger L2 --key key.pub --trusted other.cp
+export AUDITFS_STATE=$WORK/state
 verify_fails F 'commit [0-9a-f]{7,}: checkpoint root for size 100 does not match' \
     "an old commit whose signed checkpoint carries another root fails, naming the commit"
 # and the head alone does not give it away: the head checkpoint is the genuine one
@@ -105,15 +115,17 @@ verify_fails F 'commit [0-9a-f]{7,}: checkpoint size 100 is smaller than [0-9]+ 
 export GIT_AUTHOR_NAME=forger GIT_AUTHOR_EMAIL=forger@example GIT_COMMITTER_NAME=forger \
     GIT_COMMITTER_EMAIL=forger@example
 # rewrite_at K PATH CONTENT: copy L to F; in commit K (0 = init, "all", or "head") PATH holds
-# CONTENT (- removes it, @FILE is FILE's bytes)
+# CONTENT (- removes it, @FILE is FILE's bytes). "all" means every commit that has PATH: the first
+# commit must hold only the empty ledger (a rule of its own), so a path added later is not put there
 rewrite_at() {
     local k=$1 path=$2 content=$3 i=0 parent= c tree blob last
+    fresh_reader
     rm -rf F && cp -a "${SRC:-L}" F
     last=$(($(git -C F rev-list --count main) - 1))
     [ "$k" = head ] && k=$last
     for c in $(git -C F rev-list --reverse main); do
         tree=$(git -C F rev-parse "$c^{tree}")
-        if [ "$k" = all ] || [ $i -eq "$k" ]; then
+        if { [ "$k" = all ] && git -C F cat-file -e "$c:$path" 2>/dev/null; } || [ $i -eq "$k" ]; then
             GIT_INDEX_FILE=$WORK/idx git -C F read-tree "$tree"
             if [ "$content" = - ]; then
                 GIT_INDEX_FILE=$WORK/idx git -C F update-index --force-remove "$path"
@@ -143,7 +155,7 @@ rewrite_at head junk "x"
 verify_fails F "unexpected file 'junk' in the ledger tree" "an unexpected top-level file fails"
 # ... and a name from the data with a control character is escaped in verify --json
 rewrite_at head "$(printf 'j\033k')" "x"
-$A verify --ledger F --key key.pub --json >v.json 2>/dev/null
+onF $A verify --ledger F --key key.pub --json >v.json 2>/dev/null
 python3 -c 'import json, sys; d = json.load(open("v.json")); sys.exit(d["ok"] or "\x1b" not in d["error"])' &&
     ! grep -q "$(printf '\033')" v.json && ok "verify --json escapes a control character from the data" ||
     not_ok "verify --json with ESC in a file name: $(od -c v.json | grep -m1 033)"
@@ -153,11 +165,14 @@ rewrite_at head doc/ghost/v1 "content no entry references"
 verify_fails F 'doc/ and notice/ hold 1 files but 0 entries reference content' \
     "a document no entry references fails"
 # segments holding more entries than the head's checkpoint: the head keeps its 610 entries'
-# segments but carries its parent's genuine checkpoint (600) and tiles
-rm -rf F && cp -a L F
+# segments but carries its parent's genuine checkpoint (600) and tiles, in place of both (on
+# main~2, so it still adds entries: a commit adding none is a defect of its own). It is made with
+# git (unsigned), so the history under it is first rebuilt unchanged without commit signatures
+# (legacy commits): an unsigned commit after signed ones is a defect of its own too.
+forged F none || not_ok "forge none: $(cat "$WORK/.forge")"
 T=$({ git -C F ls-tree main | grep -vE "$(printf '\t')(tile|checkpoint)\$"
       git -C F ls-tree main~1 | grep -E "$(printf '\t')(tile|checkpoint)\$"; } | git -C F mktree) &&
-    git -C F update-ref refs/heads/main "$(git -C F commit-tree "$T" -p main~1 -m extra)"
+    git -C F update-ref refs/heads/main "$(git -C F commit-tree "$T" -p main~2 -m extra)"
 verify_fails F 'the segments hold 610 entries but the checkpoint says 600' \
     "segments holding entries beyond the head's checkpoint fail"
 # the format file changed in every commit, same length (so only its bytes tell)
@@ -179,7 +194,7 @@ git -C L cat-file blob main:seg/000/000/000/000 >seg0
 python3 -c 'import sys; b = bytearray(open("seg0", "rb").read()); b[23] ^= 1; open("seg0", "wb").write(bytes(b))'
 rewrite_at all seg/000/000/000/000 @seg0
 verify_fails F 'seg/000/000/000/000: index starts at 1' "a segment index whose first seq differs from its path fails"
-expect_exit 1 "a reader refuses it too" $A leaf --ledger F 0
+expect_exit 1 "a reader refuses it too" onF $A leaf --ledger F 0
 
 # A full tile whose last hash differs, in every commit that has it (full tiles never change)
 git -C L cat-file blob main:tile/0/000 >tile.full && [ "$(stat -c %s tile.full)" = 8192 ] &&
@@ -191,28 +206,31 @@ verify_fails F 'tile/0/000 does not match the recomputed hashes' \
 # Readers without verify: every leaf read (leaf N, leaves, log) is checked against the tiles,
 # and the tiles against the signed root. Original tiles and checkpoints, one leaf changed:
 forged F modify 300 --stale-tiles || not_ok "forge modify: $(cat "$WORK/.forge")"
-expect_exit 1 "leaf N refuses a leaf that does not hash to its tile" $A leaf --ledger F 300
+expect_exit 1 "leaf N refuses a leaf that does not hash to its tile" onF $A leaf --ledger F 300
 expect_err 'entry 300: leaf does not hash to its tile' "the refusal names the entry"
-expect_exit 1 "leaves refuses it too, reading in sequence" $A leaves --ledger F --from 290 --to 310
+expect_exit 1 "leaves refuses it too, reading in sequence" onF $A leaves --ledger F --from 290 --to 310
 expect_err 'entry 300: leaf does not hash to its tile' "the refusal names the entry"
 # tiles rebuilt from the changed leaf (so leaf and tile agree), original checkpoints: the head's
 # partial tile no longer hashes to the signed root
 forged F modify 605 || not_ok "forge modify: $(cat "$WORK/.forge")"
-expect_exit 1 "leaf N refuses a leaf whose tile does not hash to the signed root" $A leaf --ledger F 605
+expect_exit 1 "leaf N refuses a leaf whose tile does not hash to the signed root" onF $A leaf --ledger F 605
 expect_err "tiles do not hash to the checkpoint's root" "the refusal names the root"
 
 # Document content: same length, other bytes, in every commit
+# D (and D2 below) are other ledgers of the same origin: each writer has its own memory (issue 8)
+export AUDITFS_STATE=$WORK/state-D
 $A init --ledger D --key key 2>/dev/null
 printf '# SLA v1: availability 99.9%%\n' >sla.md
 $A publish --ledger D --key key --name sla sla.md >/dev/null
 records 5 5 | $A append --ledger D --key key --stream api >/dev/null
+export AUDITFS_STATE=$WORK/state
 DOC=$(git -C D ls-tree -r --name-only main doc | head -1)
 printf '# SLA v1: availability 90.0%%\n' >sla.forged
 SRC=D rewrite_at all "$DOC" @sla.forged
 verify_fails F "$DOC: content does not match entry 0's hash" "a document of the same length but other bytes fails"
 
 # a merge commit whose first parent is the genuine history
-rm -rf F && cp -a L F
+fresh_reader; rm -rf F && cp -a L F
 M=$(git -C F commit-tree "main^{tree}" -p main -p main~1 -m merge) &&
     git -C F update-ref refs/heads/main "$M"
 verify_fails F 'commit [0-9a-f]{7,}: a merge commit' "a merge commit fails: history must be linear"
@@ -222,7 +240,7 @@ verify_fails F 'commit [0-9a-f]{7,}: a merge commit' "a merge commit fails: hist
 if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1 && (exec 3<>/dev/fuse) 2>/dev/null; then
     mount_refused() { # mount_refused LEDGER PATTERN DESCRIPTION
         mkdir -p "$WORK/mnt"
-        timeout 20 $A mount -f --ledger "$1" --key key.pub "$WORK/mnt" >/dev/null 2>"$WORK/.err"
+        timeout 20 env AUDITFS_STATE=$FSTATE $A mount -f --ledger "$1" --key key.pub "$WORK/mnt" >/dev/null 2>"$WORK/.err"
         local rc=$?
         mountpoint -q "$WORK/mnt" && fusermount3 -uz "$WORK/mnt"
         if [ $rc -eq 1 ] && grep -qE -- "$2" "$WORK/.err"; then ok "$3"; else
@@ -232,7 +250,7 @@ if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1 && (exec 3<>/dev/f
     SRC=D rewrite_at all "$DOC" @sla.forged
     mkdir -p "$WORK/mnt2"
     trap 'mountpoint -q "$WORK/mnt2" && fusermount3 -uz "$WORK/mnt2"; rm -rf "$WORK"' EXIT
-    if timeout 20 $A mount --ledger F --key key.pub "$WORK/mnt2" >/dev/null 2>"$WORK/.err"; then
+    if timeout 20 env AUDITFS_STATE=$FSTATE $A mount --ledger F --key key.pub "$WORK/mnt2" >/dev/null 2>"$WORK/.err"; then
         ! timeout 10 cat "$WORK/mnt2/documents/sla/v1.md" >doc.out 2>doc.err &&
             grep -q "Input/output error" doc.err && ok "the mount serves a changed document as EIO" ||
             not_ok "the mount served a changed document: $(head -c 100 doc.out)"
@@ -241,13 +259,13 @@ if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1 && (exec 3<>/dev/f
         not_ok "mount of the document ledger: $(head -c 300 "$WORK/.err")"
     fi
     # a trusted checkpoint of the same size with another root (a second ledger, same key): a fork
-    $A init --ledger D2 --key key 2>/dev/null
-    $A publish --ledger D2 --key key --name sla sla.md >/dev/null
-    records 5 6 | $A append --ledger D2 --key key --stream api >/dev/null
-    $A checkpoint --ledger D2 >d2.cp
-    [ "$(sed -n 2p d2.cp)" = "$($A checkpoint --ledger D | sed -n 2p)" ] || not_ok "D2 has another size"
+    AUDITFS_STATE=$WORK/state-D2 $A init --ledger D2 --key key 2>/dev/null
+    AUDITFS_STATE=$WORK/state-D2 $A publish --ledger D2 --key key --name sla sla.md >/dev/null
+    records 5 6 | AUDITFS_STATE=$WORK/state-D2 $A append --ledger D2 --key key --stream api >/dev/null
+    AUDITFS_STATE=$WORK/state-D2 $A checkpoint --ledger D2 >d2.cp
+    [ "$(sed -n 2p d2.cp)" = "$(AUDITFS_STATE=$WORK/state-D $A checkpoint --ledger D | sed -n 2p)" ] || not_ok "D2 has another size"
     mkdir -p "$WORK/mnt"
-    timeout 20 $A mount -f --ledger D --key key.pub --trusted d2.cp "$WORK/mnt" >/dev/null 2>"$WORK/.err"
+    timeout 20 env AUDITFS_STATE=$WORK/state-D $A mount -f --ledger D --key key.pub --trusted d2.cp "$WORK/mnt" >/dev/null 2>"$WORK/.err"
     rc=$?
     mountpoint -q "$WORK/mnt" && fusermount3 -uz "$WORK/mnt"
     [ $rc -eq 1 ] && grep -q "same size but different roots" "$WORK/.err" &&

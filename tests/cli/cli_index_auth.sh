@@ -59,6 +59,8 @@ grep -q "index used" stats && ok "the stale index is used for its prefix" || not
 
 # another party (another state directory) does not trust this party's index
 OTHER=$WORK/other-state
+# a reader needs the provider's key pinned in its own memory (issue 8); pinning makes no index key
+AUDITFS_STATE=$OTHER $A trust add key.pub --origin provider.example >/dev/null 2>&1
 AUDITFS_STATE=$OTHER same_answer "another party: complete" --no-update --stats
 grep -q "index not used: no index key" stats && ok "another party without a key ignores the index" || not_ok "other party: $(cat stats)"
 AUDITFS_STATE=$OTHER check "another party builds its own index" $A index --ledger $L

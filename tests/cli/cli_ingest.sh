@@ -9,6 +9,9 @@ $A keygen ingest.example -o key >/dev/null
 $A init --ledger $L --key key 2>/dev/null
 payloads() { $A log --ledger "$1" --json | jq -c 'select(.type=="log") | .payload'; }
 size() { $A checkpoint --ledger "$1" | sed -n 2p; }
+# Every ledger below is independent but has the same origin, so each gets its own verifier's
+# memory (issue 8): one shared memory would see another ledger's head as a rollback or fork.
+own_state() { export AUDITFS_STATE=$WORK/state-$1; }
 
 # ---- refused, never truncated ----
 records 3 > r3
@@ -33,6 +36,7 @@ check "the ledger verifies" $A verify --ledger $L --key key.pub
 
 # ---- SIGTERM: commit what was read, acknowledge, exit 0 ----
 L2=$WORK/sig
+own_state sig
 $A init --ledger $L2 --key key 2>/dev/null
 mkfifo fifo
 $A append --ledger $L2 --key key --stream api --flush-ms 600000 < fifo > sig.acks 2> sig.err & pid=$!
@@ -48,6 +52,7 @@ exec 7>&-
 
 # ---- git maintenance on the same repository ----
 L3=$WORK/gc
+own_state gc
 $A init --ledger $L3 --key key 2>/dev/null
 records 20000 7 > big
 ( for i in $(seq 1 400); do
@@ -75,6 +80,7 @@ wait $holder
 
 # ---- several producers at once ----
 L4=$WORK/multi
+own_state multi
 $A init --ledger $L4 --key key 2>/dev/null
 for p in 1 2 3 4 5; do
     awk -v p=$p 'BEGIN { for (i = 0; i < 3000; i++) printf "{\"p\":%d,\"i\":%d}\n", p, i }' > prod.$p
@@ -102,6 +108,7 @@ check "the ledger verifies" $A verify --ledger $L4 --key key.pub
 
 # ---- field mapping and event time ----
 L5=$WORK/map
+own_state map
 $A init --ledger $L5 --key key 2>/dev/null
 cat > map.jsonl <<'EOF'
 {"org":"acme","who":"aws","layer":"platform","ts":"2026-11-17T02:00:00Z","m":1}
@@ -133,6 +140,7 @@ check "a ledger with event times verifies" $A verify --ledger $L5 --key key.pub
 
 # ---- --rsyslog protocol: a transaction cut by a kill is committed from the spool ----
 L6=$WORK/rs
+own_state rs
 $A init --ledger $L6 --key key 2>/dev/null
 mkfifo rin
 $A append --ledger $L6 --key key --stream syslog --rsyslog < rin > rout 2> rerr & pid=$!
@@ -155,6 +163,10 @@ printf 'BEGIN TRANSACTION\n{"m":6}\nCOMMIT TRANSACTION\n' | $A append --ledger $
 
 # ---- routing: one ledger per tenant, created on first use ----
 D=$WORK/tenants
+own_state tenants
+# the reading party pins the provider's key for each tenant's origin (ledgers created by routing
+# are not pinned the way init pins its own)
+for t in acme globex; do $A trust add key.pub --origin ingest.example/$t >/dev/null 2>&1; done
 printf '{"org":"acme","i":1}\n{"org":"globex","i":2}\n{"org":"acme","i":3}\n' > route.jsonl
 check "--route-by tenant feeds one ledger per tenant" $A append --ledgers $D --route-by tenant --key key --stream api --map tenant=org route.jsonl
 [ -d $D/acme ] && [ -d $D/globex ] && ok "both ledgers were created" || not_ok "$(ls $D)"

@@ -56,6 +56,8 @@ check "the ledger verifies" $A verify --ledger $L --key key.pub
 
 # --match
 L2=$WORK/l2
+# l1, l2 and l3 are independent ledgers of one origin: each its own verifier's memory (issue 8)
+export AUDITFS_STATE=$WORK/state-l2
 $A init --ledger $L2 --key key 2>/dev/null
 check "--match _SYSTEMD_UNIT=sshd.service" $A append --ledger $L2 --key key --stream ssh --journal --journal-file test.journal --match _SYSTEMD_UNIT=sshd.service --cursor-key ssh
 [ "$(size $L2)" = 167 ] && [ "$($A log --ledger $L2 --json | jq -r .payload._SYSTEMD_UNIT | sort -u)" = sshd.service ] \
@@ -63,6 +65,7 @@ check "--match _SYSTEMD_UNIT=sshd.service" $A append --ledger $L2 --key key --st
 
 # kill -9 while ingesting: exactly once at the end
 L3=$WORK/l3
+export AUDITFS_STATE=$WORK/state-l3
 $A init --ledger $L3 --key key 2>/dev/null
 add 500 3000
 kills=0
