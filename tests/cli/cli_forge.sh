@@ -156,7 +156,10 @@ verify_fails F "unexpected file 'junk' in the ledger tree" "an unexpected top-le
 # ... and a name from the data with a control character is escaped in verify --json
 rewrite_at head "$(printf 'j\033k')" "x"
 onF $A verify --ledger F --key key.pub --json >v.json 2>/dev/null
-python3 -c 'import json, sys; d = json.load(open("v.json")); sys.exit(d["ok"] or "\x1b" not in d["error"])' &&
+# (the library escapes control bytes in every error message, so the name arrives as the text
+# \x1b; a JSON writer that kept the byte would carry it as \u001b: either is faithful, a raw
+# ESC byte in the output is not)
+python3 -c 'import json, sys; d = json.load(open("v.json")); sys.exit(d["ok"] or not ("\x1b" in d["error"] or "j\\x1bk" in d["error"]))' &&
     ! grep -q "$(printf '\033')" v.json && ok "verify --json escapes a control character from the data" ||
     not_ok "verify --json with ESC in a file name: $(od -c v.json | grep -m1 033)"
 rewrite_at head tile/0/999 "an extra tile"
