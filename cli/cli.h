@@ -152,6 +152,13 @@ int cli_state_open(auditfs_state **out);
  */
 int cli_open_trusted(auditfs_ledger **out, auditfs_state **st, const char *ledger_opt,
                      const char *key_path, const char *origin);
+/**
+ * The provider's memory of a ledger it just created (init, append --route-by): its key pinned
+ * for the origin, the directory bound, the first checkpoint remembered as seen and signed.
+ * Returns 0 or a library error code.
+ */
+int cli_init_remember(auditfs_state *st, const char *ledger, const auditfs_signer *s,
+                      const char *origin);
 /** The first key pinned for origin (EXIT_KEY if none). */
 int cli_pinned_key(auditfs_verifier **out, auditfs_state *st, const char *origin);
 

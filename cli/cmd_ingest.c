@@ -422,7 +422,10 @@ ledger_for(ingest *g, target *t)
         return auditfs_error_last_code() ? auditfs_error_last_code() : AUDITFS_EINVAL;
     int err = auditfs_ledger_init(t->path, g->key, origin);
     if (err == AUDITFS_EEXISTS)
-        err = 0; /* another producer created it meanwhile */
+        return 0; /* another producer created (and remembered) it meanwhile */
+    /* like init: pin the key for the new origin and remember its first checkpoint */
+    if (!err && g->wo.state)
+        err = cli_init_remember(g->wo.state, t->path, g->key, origin);
     if (!err)
         fprintf(stderr, "auditfs: created ledger %s (origin %s) for tenant %s\n", t->path, origin,
                 t->tenant);

@@ -220,8 +220,9 @@ static const char init_help[] =
 
 /* The provider's own memory of a new ledger: its key pinned for the origin, the directory bound
  * to the origin, the first checkpoint remembered as seen and as signed. */
-static int
-init_remember(auditfs_state *st, const char *ledger, const auditfs_signer *s, const char *origin)
+int
+cli_init_remember(auditfs_state *st, const char *ledger, const auditfs_signer *s,
+                  const char *origin)
 {
     auditfs_verifier *v = NULL;
     auditfs_ledger *l = NULL;
@@ -288,7 +289,7 @@ cmd_init(int argc, char **argv)
     }
     int err = auditfs_ledger_init(ledger, s, origin);
     if (!err)
-        err = init_remember(st, ledger, s, origin);
+        err = cli_init_remember(st, ledger, s, origin);
     auditfs_signer_free(s);
     auditfs_state_free(st);
     if (err)

@@ -164,13 +164,14 @@ printf 'BEGIN TRANSACTION\n{"m":6}\nCOMMIT TRANSACTION\n' | $A append --ledger $
 # ---- routing: one ledger per tenant, created on first use ----
 D=$WORK/tenants
 own_state tenants
-# the reading party pins the provider's key for each tenant's origin (ledgers created by routing
-# are not pinned the way init pins its own)
-for t in acme globex; do $A trust add key.pub --origin ingest.example/$t >/dev/null 2>&1; done
 printf '{"org":"acme","i":1}\n{"org":"globex","i":2}\n{"org":"acme","i":3}\n' > route.jsonl
 check "--route-by tenant feeds one ledger per tenant" $A append --ledgers $D --route-by tenant --key key --stream api --map tenant=org route.jsonl
 [ -d $D/acme ] && [ -d $D/globex ] && ok "both ledgers were created" || not_ok "$(ls $D)"
 [ "$(size $D/acme) $(size $D/globex)" = "2 1" ] && ok "each holds only its tenant's lines" || not_ok "sizes $(size $D/acme) $(size $D/globex)"
 [ "$($A checkpoint --ledger $D/acme | head -1)" = "ingest.example/acme" ] && ok "each ledger has its own origin" || not_ok "origin $($A checkpoint --ledger $D/acme | head -1)"
 check "a routed ledger verifies with the key" $A verify --ledger $D/globex --key key.pub
+# like init, routing pins the provider's key for each new origin: reads need no --key
+[ "$($A trust list 2>/dev/null | grep -c 'ingest.example/\(acme\|globex\)')" -ge 2 ] &&
+    ok "routing pinned the key for each new tenant origin" || not_ok "pinned: $($A trust list 2>&1 | tr '\n' ' ')"
+check "a routed ledger reads with the pinned key alone" $A log --ledger $D/acme
 finish
