@@ -8,7 +8,9 @@
  * are zstd and tiles SHA-256, deflate cannot shrink them) in objects/pack/tmp_pack_*, then
  * writes its version-2 .idx, fsyncs both, renames the pack and then the .idx into place (git
  * and libgit2 only look at packs that have an .idx) and fsyncs the directory, all before the
- * ref moves. A crash before the rename leaves a tmp_pack_* file that git gc removes.
+ * ref moves. A crash before the rename leaves a tmp_pack_* file that git gc removes. A
+ * pack-<sha>.keep is written before the renames and removed once the ref names the batch's
+ * commit (pack.h, AFS_PACK_KEEP): until then a concurrent git repack -a -d would delete it.
  *
  * Reading: libgit2's pack reader trusts the sizes a pack declares. This reader loads each
  * pack-*.idx completely and checks it (magic, version, monotonic fan-out, sorted names, sizes,
