@@ -846,6 +846,21 @@ pack_fd(afs_packset *ps, pk *p)
     return p->fd;
 }
 
+/* Drops p (its pack file is gone) from the set; pointers into ps->p are invalid after. */
+static void
+forget(afs_packset *ps, pk *p)
+{
+    if (p->fd >= 0) {
+        close(p->fd);
+        ps->open_fds--;
+    }
+    free(p->idx);
+    free(p->ends);
+    size_t k = (size_t)(p - ps->p);
+    memmove(p, p + 1, (ps->n - k - 1) * sizeof *p);
+    ps->n--;
+}
+
 /*
  * Longer than a screen: one bounded parse of a hostile object, every step a check before the
  * next allocation or read (offset, header, declared size, zlib stream end, SHA-1).
@@ -863,8 +878,20 @@ afs_packset_read(afs_packset *ps, const git_oid *oid, void **data, size_t *len,
     char where[128];
     if (!p)
         return GIT_ENOTFOUND;
-    snprintf(where, sizeof where, "%s.pack at %llu", p->name, (unsigned long long)off);
     int fd = pack_fd(ps, p);
+    if (fd < 0 && errno == ENOENT) {
+        /* git gc / repack -a -d deleted this pack since its .idx was loaded (a reachable object
+         * is then in the pack that replaced it): forget it, rescan once, look again; what is
+         * still not found is left to the other readers (loose objects, libgit2 after its own
+         * refresh), never reported as a broken pack */
+        forget(ps, p);
+        afs_packset_refresh(ps);
+        if (!(p = lookup(ps, oid, &off, &pos)))
+            return GIT_ENOTFOUND;
+        if ((fd = pack_fd(ps, p)) < 0 && errno == ENOENT)
+            return GIT_ENOTFOUND;
+    }
+    snprintf(where, sizeof where, "%s.pack at %llu", p->name, (unsigned long long)off);
     if (fd < 0)
         return fail_errno("cannot open", where);
     /* the object's bytes: [off, end), end being the next object's offset or the trailer */

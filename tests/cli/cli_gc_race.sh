@@ -112,4 +112,20 @@ grep -q '"document"' doclog.json && ok "the document entry reads back" || not_ok
 [ -e $L/objects/pack/pack-0123456789012345678901234567890123456789.keep ] && ok "a .keep that is not auditfs's is never removed" \
     || not_ok "the operator's .keep was removed"
 [ "$(keeps $L)" = 1 ] && ok "the dead writer's stale .keep was removed" || not_ok "keeps: $(ls $L/objects/pack)"
+
+# Readers while git repack -a -d replaces the packs they loaded (a bounded loop, not timed): a
+# pack deleted between loading its .idx and opening it is forgotten and the directory rescanned,
+# never an error ("cannot open: No such file or directory" before)
+L=$WORK/readers
+$A init --ledger $L --key key 2>/dev/null
+records 3000 5 > r3000
+$A append --ledger $L --key key --stream api --batch-bytes 4000 --no-index r3000 >/dev/null 2>&1
+( for i in $(seq 1 30); do git -C $L repack -a -d -q 2>/dev/null; done ) & rp=$!
+bad=0
+for i in $(seq 1 12); do
+    payloads $L > rd.out 2> rd.err
+    cmp -s rd.out r3000 || { bad=$((bad + 1)); head -2 rd.err; }
+done
+wait $rp
+[ $bad -eq 0 ] && ok "12 full reads while git repack -a -d ran 30 times: all complete" || not_ok "$bad of 12 reads failed"
 finish
