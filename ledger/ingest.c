@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct update {
@@ -473,6 +474,26 @@ sync_ref(git_repository *repo)
     return afs_fsync_dir(path);
 }
 
+/*
+ * Test hook (tests/cli/cli_gc_race.sh): with AUDITFS_TEST_HOLD_BEFORE_PUBLISH=FILE, a commit
+ * whose pack is durable creates FILE and waits (at most 60 s) until FILE is removed before it
+ * moves the ref, so a test can run `git repack -a -d` in exactly that window. Unset: nothing.
+ */
+static void
+test_hold_before_publish(void)
+{
+    const char *f = getenv("AUDITFS_TEST_HOLD_BEFORE_PUBLISH");
+    if (!f || !f[0])
+        return;
+    int fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    close(fd);
+    struct stat st;
+    for (int i = 0; i < 6000 && stat(f, &st) == 0; i++)
+        usleep(10000);
+}
+
 static int
 cmp_update(const void *a, const void *b)
 {
@@ -582,6 +603,7 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
         if ((err = afs_trust_writer_signed(w->opts.state, cp.origin, note, note_len, hex)) != 0)
             goto fail;
     }
+    test_hold_before_publish();
     /* publish: compare-and-swap so that a concurrent writer can never be overwritten */
     if (git_reference_create_matching(&ref, l->repo, AFS_REF, &commit_id, 1, &l->head_id,
                                       msg) < 0) {
@@ -593,6 +615,8 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
     }
     if ((err = sync_ref(l->repo)) != 0)
         goto fail;
+    /* reachable from the ref now: git gc may repack the batch's pack (kept until here) */
+    afs_odb_batch_published(l->repo);
     /* published: a main.lock seen from now on is not ours (no fsync needed: after a power loss
      * the record can only name a commit whose lock file is gone) */
     if ((err = record_intent(w, NULL)) != 0)

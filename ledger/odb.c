@@ -19,6 +19,15 @@
  * written loose but appended to one pack (pack.c), which is durable when finish returns. Reads
  * look in that pending pack, then in the packs (pack.c's checked reader), then loose objects;
  * what none of them has (deltified objects of git gc's packs) falls through to libgit2.
+ *
+ * Concurrent `git gc` / `git repack -a -d` (the invariant that keeps acknowledged batches): git
+ * keeps only what a ref reaches when it enumerates, and deletes every unkept pack it found. A
+ * batch's objects are reachable only once the ref moves, so (1) its pack is kept (.keep, pack.h)
+ * from before it is visible until the commit is published, and (2) a batch never relies on a
+ * copy of an object outside its own pack except the trees and blobs of the head it builds on
+ * (reachable, so git keeps them): an identical object found in another pack or loose may be
+ * garbage of an abandoned batch that git deletes at any moment, so while batching neither
+ * afs_odb_write_blob nor libgit2's write (through freshen) skips an object found elsewhere.
  */
 #define OPENSSL_API_COMPAT 0x10101000L
 #include "internal.h"
@@ -326,6 +335,19 @@ sl_exists(git_odb_backend *be, const git_oid *oid)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* git_odb_write skips an object a backend "freshens" (has). While batching only the pending
+ * pack counts: see the invariant at the top. */
+static int
+sl_freshen(git_odb_backend *be, const git_oid *oid)
+{
+    safe_loose *s = (safe_loose *)be;
+    git_object_t t;
+    size_t n;
+    if (s->pending)
+        return afs_packw_header(s->pending, oid, &t, &n) ? 0 : GIT_ENOTFOUND;
+    return sl_exists(be, oid) ? 0 : GIT_ENOTFOUND;
+}
+
 static int
 write_fully(int fd, const void *p, size_t n)
 {
@@ -500,7 +522,18 @@ afs_odb_batch_begin(git_repository *repo)
     }
     git_odb_free(odb);
     afs_packset_writer(s->packs);
+    /* holding the lock: no other auditfs batch is between its pack and its ref move, so a .keep
+     * of ours is left by a writer that died there (its batch was never acknowledged) */
+    afs_pack_remove_stale_keeps(s->dir);
     return s->pending ? 0 : afs_packw_new(&s->pending, s->dir);
+}
+
+void
+afs_odb_batch_published(git_repository *repo)
+{
+    safe_loose *s = our_backend(repo);
+    if (s && s->pending)
+        afs_packw_unkeep(s->pending);
 }
 
 int
@@ -548,10 +581,9 @@ afs_odb_write_blob(git_oid *out, git_repository *repo, const void *data, size_t 
     snprintf(dir, sizeof dir, "%sobjects", git_repository_path(repo));
     safe_loose *s = our_backend(repo);
     if (s && s->pending) {
-        /* content-addressed: a blob already in a pack (the same document content published
-         * twice) is not written again; pending duplicates are skipped by afs_packw_add */
-        if (afs_packset_exists(s->packs, out))
-            return 0;
+        /* written even if a pack has it (the same document content published twice): that
+         * copy may be an abandoned batch's, unreachable, and git gc may delete it before this
+         * batch's ref move (see the top); pending duplicates are skipped by afs_packw_add */
         if (afs_packw_add(s->pending, out, GIT_OBJECT_BLOB, data, len) != 0)
             return afs_error_git(AUDITFS_EIO, "%s: cannot write a blob", dir);
         return 0;
@@ -770,7 +802,12 @@ pw_writemidx(git_odb_backend *be)
 static int
 pw_freshen(git_odb_backend *be, const git_oid *id)
 {
-    return INNER(be)->freshen(INNER(be), id);
+    pack_wrap *w = (pack_wrap *)be;
+    if (w->ours && w->ours->pending)
+        return GIT_ENOTFOUND; /* a batch writes its own copy: see the invariant at the top */
+    if (INNER(be)->freshen)
+        return INNER(be)->freshen(INNER(be), id);
+    return INNER(be)->exists(INNER(be), id) ? 0 : GIT_ENOTFOUND;
 }
 static void
 pw_free(git_odb_backend *be)
@@ -800,7 +837,7 @@ pack_wrap_new(git_odb_backend **out, git_odb_backend *inner, safe_loose *ours)
     w->parent.foreach = inner->foreach ? pw_foreach : NULL;
     w->parent.writepack = inner->writepack ? pw_writepack : NULL;
     w->parent.writemidx = inner->writemidx ? pw_writemidx : NULL;
-    w->parent.freshen = inner->freshen ? pw_freshen : NULL;
+    w->parent.freshen = pw_freshen; /* never NULL: libgit2 would ask exists instead */
     w->parent.free = pw_free;
     *out = &w->parent;
     return 0;
@@ -912,6 +949,7 @@ afs_odb_harden(git_repository *repo)
     s->parent.exists = sl_exists;
     s->parent.write = sl_write;
     s->parent.refresh = sl_refresh;
+    s->parent.freshen = sl_freshen;
     s->parent.free = sl_free;
     /* A fresh object database with exactly two backends: ours for loose objects (reads and
      * all writes) and libgit2's for packs. libgit2's loose backend is left out: a write that

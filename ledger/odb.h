@@ -26,7 +26,14 @@ int afs_odb_batch_begin(git_repository *repo);
  * since the last finish (those still need a syncfs before they can be relied on).
  */
 int afs_odb_batch_finish(git_repository *repo, int *loose_written);
-/** Drops the pending pack's objects (a batch that will not be committed). */
+/**
+ * The commit of the last finished batch is published (the ref names it, durably): its pack's
+ * .keep is removed, so git gc may repack it from now on. Until then the pack is kept (pack.h,
+ * AFS_PACK_KEEP), because none of its objects is reachable yet.
+ */
+void afs_odb_batch_published(git_repository *repo);
+/** Drops the pending pack's objects (a batch that will not be committed), and the last finished
+ * batch's .keep. */
 void afs_odb_batch_abort(git_repository *repo);
 
 #endif

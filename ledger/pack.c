@@ -8,7 +8,9 @@
  * are zstd and tiles SHA-256, deflate cannot shrink them) in objects/pack/tmp_pack_*, then
  * writes its version-2 .idx, fsyncs both, renames the pack and then the .idx into place (git
  * and libgit2 only look at packs that have an .idx) and fsyncs the directory, all before the
- * ref moves. A crash before the rename leaves a tmp_pack_* file that git gc removes.
+ * ref moves. A crash before the rename leaves a tmp_pack_* file that git gc removes. A
+ * pack-<sha>.keep is written before the renames and removed once the ref names the batch's
+ * commit (pack.h, AFS_PACK_KEEP): until then a concurrent git repack -a -d would delete it.
  *
  * Reading: libgit2's pack reader trusts the sizes a pack declares. This reader loads each
  * pack-*.idx completely and checks it (magic, version, monotonic fan-out, sorted names, sizes,
@@ -128,6 +130,7 @@ struct afs_packw {
     uint32_t crc; /* of the object being written */
     pent *e;
     size_t n, cap;
+    char keep[4200]; /* pack-<hex>.keep of the finished, not yet published batch, or "" */
 };
 
 int
@@ -318,6 +321,29 @@ cmp_pent(const void *a, const void *b)
     return git_oid_cmp(&((const pent *)a)->oid, &((const pent *)b)->oid);
 }
 
+/* Creates the .keep file path (AFS_PACK_KEEP), fsynced with its directory entry by the
+ * caller's fsync of the pack directory. */
+static int
+write_keep(const char *path)
+{
+    size_t n = strlen(AFS_PACK_KEEP);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0444);
+    if (fd < 0)
+        return fail_errno("cannot create the pack's .keep", path);
+    if (pwrite_all(fd, AFS_PACK_KEEP, n, 0) != 0 || fsync(fd) != 0) {
+        int rc = fail_errno("cannot write the pack's .keep", path);
+        close(fd);
+        unlink(path);
+        return rc;
+    }
+    if (close(fd) != 0) {
+        int rc = fail_errno("cannot write the pack's .keep", path);
+        unlink(path);
+        return rc;
+    }
+    return 0;
+}
+
 /* Writes all of buf to a new temporary file in dir, fsynced; its name in tmp. */
 static int
 write_tmp(char *tmp, size_t cap, const char *dir, const void *buf, size_t n)
@@ -413,6 +439,14 @@ afs_packw_finish(afs_packw *w, char name[64])
         goto done;
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
         snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+    /* the .keep first, before the pack is visible: see afs_packw_unkeep */
+    afs_packw_unkeep(w);
+    snprintf(w->keep, sizeof w->keep, "%s/pack-%s.keep", w->dir, hex);
+    if (write_keep(w->keep) != 0) {
+        w->keep[0] = '\0';
+        unlink(tmpidx);
+        goto done;
+    }
     snprintf(path, sizeof path, "%s/pack-%s.pack", w->dir, hex);
     if (rename(w->tmp, path) != 0) {
         fail_errno("cannot rename the pack", path);
@@ -446,8 +480,47 @@ done:
 }
 
 void
+afs_packw_unkeep(afs_packw *w)
+{
+    if (w->keep[0])
+        unlink(w->keep); /* a failure leaves a stale .keep: removed by the next writer */
+    w->keep[0] = '\0';
+}
+
+int
+afs_pack_remove_stale_keeps(const char *objects_dir)
+{
+    char dir[4096], path[4400], buf[sizeof AFS_PACK_KEEP];
+    if (snprintf(dir, sizeof dir, "%s/pack", objects_dir) >= (int)sizeof dir)
+        return 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t nl = strlen(de->d_name);
+        if (nl < 11 || nl >= 60 || strncmp(de->d_name, "pack-", 5) != 0 ||
+            strcmp(de->d_name + nl - 5, ".keep") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof buf);
+        close(fd);
+        /* only ours, by content: a .keep of git or an operator is never touched */
+        if (n == (ssize_t)strlen(AFS_PACK_KEEP) && memcmp(buf, AFS_PACK_KEEP, (size_t)n) == 0)
+            unlink(path);
+    }
+    closedir(d);
+    return 0;
+}
+
+void
 afs_packw_abort(afs_packw *w)
 {
+    /* an abandoned batch: nothing refers to its pack, git gc may remove it */
+    afs_packw_unkeep(w);
     if (w->fd >= 0) {
         close(w->fd);
         unlink(w->tmp);
@@ -773,6 +846,21 @@ pack_fd(afs_packset *ps, pk *p)
     return p->fd;
 }
 
+/* Drops p (its pack file is gone) from the set; pointers into ps->p are invalid after. */
+static void
+forget(afs_packset *ps, pk *p)
+{
+    if (p->fd >= 0) {
+        close(p->fd);
+        ps->open_fds--;
+    }
+    free(p->idx);
+    free(p->ends);
+    size_t k = (size_t)(p - ps->p);
+    memmove(p, p + 1, (ps->n - k - 1) * sizeof *p);
+    ps->n--;
+}
+
 /*
  * Longer than a screen: one bounded parse of a hostile object, every step a check before the
  * next allocation or read (offset, header, declared size, zlib stream end, SHA-1).
@@ -790,8 +878,20 @@ afs_packset_read(afs_packset *ps, const git_oid *oid, void **data, size_t *len,
     char where[128];
     if (!p)
         return GIT_ENOTFOUND;
-    snprintf(where, sizeof where, "%s.pack at %llu", p->name, (unsigned long long)off);
     int fd = pack_fd(ps, p);
+    if (fd < 0 && errno == ENOENT) {
+        /* git gc / repack -a -d deleted this pack since its .idx was loaded (a reachable object
+         * is then in the pack that replaced it): forget it, rescan once, look again; what is
+         * still not found is left to the other readers (loose objects, libgit2 after its own
+         * refresh), never reported as a broken pack */
+        forget(ps, p);
+        afs_packset_refresh(ps);
+        if (!(p = lookup(ps, oid, &off, &pos)))
+            return GIT_ENOTFOUND;
+        if ((fd = pack_fd(ps, p)) < 0 && errno == ENOENT)
+            return GIT_ENOTFOUND;
+    }
+    snprintf(where, sizeof where, "%s.pack at %llu", p->name, (unsigned long long)off);
     if (fd < 0)
         return fail_errno("cannot open", where);
     /* the object's bytes: [off, end), end being the next object's offset or the trailer */

@@ -34,7 +34,26 @@ size_t afs_packw_count(const afs_packw *w);
  * then empty and can take the next batch.
  */
 int afs_packw_finish(afs_packw *w, char name[64]);
-/** Drops the pending objects (deletes the temporary file). */
+/**
+ * The content of the .keep file afs_packw_finish creates next to each batch's pack, before the
+ * pack is visible, and that stays until afs_packw_unkeep (the commit it holds is published) or
+ * afs_packw_abort (abandoned). Invariant: a batch's objects are unreachable until the ref
+ * moves, and `git repack -a -d` (also run by `git gc`) deletes every pack it found that is not
+ * kept, dropping (or, with -A, loosening) what no ref reached when it looked; a kept pack is
+ * never deleted. So from the moment its objects can be found until the ref names them, a batch
+ * is in a kept pack.
+ */
+#define AFS_PACK_KEEP "auditfs: batch not yet published\n"
+/** Removes the .keep of the last finished batch (published, or abandoned), if any. */
+void afs_packw_unkeep(afs_packw *w);
+/**
+ * Removes every objects/pack/pack-*.keep whose content is AFS_PACK_KEEP: called by a writer
+ * holding the ledger lock, when no batch of another auditfs writer can be unpublished (those
+ * left by a writer that died between its pack and its ref move, or failed to remove them).
+ * .keep files with other content (git's, an operator's) are never touched.
+ */
+int afs_pack_remove_stale_keeps(const char *objects_dir);
+/** Drops the pending objects (deletes the temporary file) and the last batch's .keep. */
 void afs_packw_abort(afs_packw *w);
 void afs_packw_free(afs_packw *w);
 
