@@ -463,6 +463,13 @@ commit_target(ingest *g, target *t, int with_positions)
         err = ledger_for(g, t);
         if (!err)
             err = auditfs_writer_open(&w, t->path, g->key, &g->wo);
+        /* opening may itself publish our batch: a commit whose ref move failed after the
+         * writer's memory recorded it is published by the next writer (trust.c) instead of a
+         * second root for that size; so look for our batch id again before adding it */
+        if (!err && attempts > 0 && already_committed(&size, t->path, id)) {
+            auditfs_writer_free(w);
+            break;
+        }
         for (size_t i = 0; !err && i < b->n; i++) {
             const rec *r = &b->recs[i];
             const hdrs *h = &b->h[r->hdr];

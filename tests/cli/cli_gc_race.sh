@@ -37,6 +37,7 @@ repack_delete() {
 
 for maint in "repack -a -d -q" "gc --quiet" "gc --quiet --prune=now"; do
     L=$WORK/l-${maint// /_}
+    export AUDITFS_STATE=$WORK/state-${L##*/}  # one writer memory per ledger (all share one origin)
     $A init --ledger $L --key key 2>/dev/null
     records 300 3 > first
     $A append --ledger $L --key key --stream api first >/dev/null 2>&1
@@ -67,6 +68,7 @@ done
 # git repack notes the packs and reads the refs before the ref moves, deletes after it: the
 # batch's pack must not be among those it deletes (a .keep until the ref names the commit)
 L=$WORK/split
+export AUDITFS_STATE=$WORK/state-${L##*/}  # one writer memory per ledger (all share one origin)
 $A init --ledger $L --key key 2>/dev/null
 $A append --ledger $L --key key --stream api first >/dev/null 2>&1
 if held hold1 $A append --ledger $L --key key --stream api r50; then
@@ -87,6 +89,7 @@ check "split repack: git fsck finds every object" git -C $L fsck --no-dangling
 # writer removes that stale .keep under the lock; publishing the same document content must not
 # reuse the dead batch's copy of the blob, which git may delete before the new ref move.
 L=$WORK/doc
+export AUDITFS_STATE=$WORK/state-${L##*/}  # one writer memory per ledger (all share one origin)
 $A init --ledger $L --key key 2>/dev/null
 head -c 3000 /dev/urandom | base64 > doc.md
 if held hold2 $A publish --ledger $L --key key --name sla/acme doc.md; then
@@ -117,6 +120,7 @@ grep -q '"document"' doclog.json && ok "the document entry reads back" || not_ok
 # pack deleted between loading its .idx and opening it is forgotten and the directory rescanned,
 # never an error ("cannot open: No such file or directory" before)
 L=$WORK/readers
+export AUDITFS_STATE=$WORK/state-${L##*/}  # one writer memory per ledger (all share one origin)
 $A init --ledger $L --key key 2>/dev/null
 records 3000 5 > r3000
 $A append --ledger $L --key key --stream api --batch-bytes 4000 --no-index r3000 >/dev/null 2>&1
