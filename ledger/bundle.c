@@ -561,7 +561,8 @@ select_entries(sel *out, const auditfs_bundle *b, auditfs_ledger *l, uint64_t si
     auditfs_query_free(qd);
     if (err)
         return err;
-    qsort(out->seq, out->n, sizeof *out->seq, cmp_u64);
+    if (out->n) /* out->seq is NULL when nothing was selected */
+        qsort(out->seq, out->n, sizeof *out->seq, cmp_u64);
     size_t k = 0;
     for (size_t i = 0; i < out->n; i++)
         if (!k || out->seq[k - 1] != out->seq[i])

@@ -30,7 +30,7 @@ fi
 meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized \
     >/dev/null 2>&1 || meson setup --reconfigure build-asan >/dev/null
 if ninja -C build-asan >build-asan-ninja.log 2>&1; then
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         meson test -C build-asan --suite unit --suite cli --print-errorlogs --num-processes 2 || status=1
     logs+=(build-asan/meson-logs/testlog.json)
 else

@@ -183,6 +183,8 @@ Test(report, v2_says_what_a_regulator_needs)
     cr_assert(strstr(md, "+b5eca953"), "the key ID is named");
     cr_assert(strstr(md, "by auditfs 0.1.0, report format 2"));
     cr_assert(strstr(html, "<h2>Summary</h2>"));
+    free(md);
+    free(html);
     cr_assert_eq(auditfs_report_build(&md, &ml, &html, &hl, b, 3), AUDITFS_EINVAL);
     auditfs_bundle_free(b);
 }
