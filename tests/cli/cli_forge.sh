@@ -32,9 +32,21 @@ C=$(git -C L rev-list --count main)
 
 # flip_last FILE: changes the last byte of FILE (xor 1: always a change)
 flip_last() { python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; open(sys.argv[1], "wb").write(bytes(b))' "$1"; }
+# fresh_state: for the next forgery, a state directory that pins the key and remembers nothing
+AUDITFS_STATE=$WORK/state.pinned $A trust add key.pub --origin forge.example >/dev/null 2>&1 ||
+    not_ok "trust add key.pub into a fresh state directory"
+fresh_state() {
+    FORGED_N=$((${FORGED_N:-0} + 1))
+    export AUDITFS_STATE=$WORK/state.forged.$FORGED_N
+    cp -a "$WORK/state.pinned" "$AUDITFS_STATE"
+}
 # forged NAME ARGS...: NAME is a copy of L rewritten by `forge NAME ARGS...`
 forged() {
     local d=$1; shift
+    # a fresh state directory per forgery: the forgeries share L's origin and key, and the
+    # verifier's memory (ledger/trust.c) would refuse each as a fork of the one before, before
+    # the rule under test is reached
+    fresh_state
     rm -rf "$d" && cp -a L "$d" && "$FORGE" "$d" "$@" >/dev/null 2>"$WORK/.forge"
 }
 # verify_fails NAME PATTERN DESCRIPTION: verify exits 1 and its message matches PATTERN
@@ -108,6 +120,7 @@ export GIT_AUTHOR_NAME=forger GIT_AUTHOR_EMAIL=forger@example GIT_COMMITTER_NAME
 # CONTENT (- removes it, @FILE is FILE's bytes)
 rewrite_at() {
     local k=$1 path=$2 content=$3 i=0 parent= c tree blob last
+    fresh_state
     rm -rf F && cp -a "${SRC:-L}" F
     last=$(($(git -C F rev-list --count main) - 1))
     [ "$k" = head ] && k=$last
@@ -154,6 +167,7 @@ verify_fails F 'doc/ and notice/ hold 1 files but 0 entries reference content' \
     "a document no entry references fails"
 # segments holding more entries than the head's checkpoint: the head keeps its 610 entries'
 # segments but carries its parent's genuine checkpoint (600) and tiles
+fresh_state
 rm -rf F && cp -a L F
 T=$({ git -C F ls-tree main | grep -vE "$(printf '\t')(tile|checkpoint)\$"
       git -C F ls-tree main~1 | grep -E "$(printf '\t')(tile|checkpoint)\$"; } | git -C F mktree) &&
@@ -212,6 +226,7 @@ SRC=D rewrite_at all "$DOC" @sla.forged
 verify_fails F "$DOC: content does not match entry 0's hash" "a document of the same length but other bytes fails"
 
 # a merge commit whose first parent is the genuine history
+fresh_state
 rm -rf F && cp -a L F
 M=$(git -C F commit-tree "main^{tree}" -p main -p main~1 -m merge) &&
     git -C F update-ref refs/heads/main "$M"
