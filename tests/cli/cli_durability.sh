@@ -42,6 +42,14 @@ for line in open(trace):
             events.append(("refmove", args[:100]))
         elif "/objects/" in args:
             events.append(("objrename", args[:100]))
+            if re.search(r'/objects/pack/pack-[0-9a-f]+\.pack"', args):
+                events.append(("packrename", args[:100]))
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/objects/pack/tmp_pack_[^>/]*>", args):
+        events.append(("packfsync", args[:80]))
+        events.append(("syncfs", args[:80]))
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/objects/pack>", args):
+        events.append(("packdirfsync", args[:80]))
+        events.append(("syncfs", args[:80]))
     elif call == "syncfs" and re.match(r"\d+<[^>]*/objects>", args):
         events.append(("syncfs", args[:80]))
     elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/objects(/[^>]*)?>", args):
@@ -72,6 +80,12 @@ for kind, detail in events:
     if not problems:
         if max(last("objwrite"), last("objrename")) > last("syncfs"):
             problems.append("an object was written after the last syncfs")
+        # a batch written as a pack: the pack fsynced before its rename, the directory after
+        # the renames, both before the ref moves (ledger/pack.c)
+        if last("packrename") >= 0 and not (0 <= last("packfsync") < first("packrename")):
+            problems.append("the pack was not fsynced before its rename")
+        if last("packrename") >= 0 and not (last("packrename") < last("packdirfsync") < first("refmove")):
+            problems.append("objects/pack/ was not fsynced after the pack's rename and before the ref moved")
         if last("syncfs") > first("refmove"):
             problems.append("the ref moved before syncfs")
         if last("reffsync") < last("refmove"):
