@@ -38,7 +38,9 @@ for line in open(trace):
     elif "/logs/" in args.split(",")[0]:
         continue  # the reflog is not the ref
     elif call.startswith("rename") or call.startswith("link"):
-        if re.search(r'refs/heads/main\.lock", .*refs/heads/main"', args):
+        if re.search(r'/origins/[^"/]+/signed"\) = 0', args):
+            events.append(("staterename", args[:100]))
+        elif re.search(r'refs/heads/main\.lock", .*refs/heads/main"', args):
             events.append(("refmove", args[:100]))
         elif "/objects/" in args:
             events.append(("objrename", args[:100]))
@@ -54,10 +56,14 @@ for line in open(trace):
         events.append(("syncfs", args[:80]))
     elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/objects(/[^>]*)?>", args):
         events.append(("syncfs", args[:80]))  # a pack (or its directory) fsynced: same role
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/origins/[^>/]+>", args):
+        events.append(("statedirfsync", args[:80]))
     elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/refs/heads/main>", args):
         events.append(("reffsync", args[:80]))
     elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/refs/heads>", args):
         events.append(("dirfsync", args[:80]))
+# a writer with a memory (AUDITFS_STATE) remembers each signed checkpoint before its ref moves
+memory = any(k == "staterename" for k, _ in events)
 acks, window = 0, []
 for kind, detail in events:
     if kind != "ack":
@@ -86,6 +92,9 @@ for kind, detail in events:
             problems.append("the pack was not fsynced before its rename")
         if last("packrename") >= 0 and not (last("packrename") < last("packdirfsync") < first("refmove")):
             problems.append("objects/pack/ was not fsynced after the pack's rename and before the ref moved")
+        if memory and not (0 <= last("staterename") < last("statedirfsync") < first("refmove")):
+            problems.append("the signed checkpoint was not remembered (state file renamed and "
+                            "its directory fsynced) before the ref moved")
         if last("syncfs") > first("refmove"):
             problems.append("the ref moved before syncfs")
         if last("reffsync") < last("refmove"):
