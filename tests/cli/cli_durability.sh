@@ -40,18 +40,32 @@ for line in open(trace):
     elif "/logs/" in args.split(",")[0]:
         continue  # the reflog is not the ref
     elif call.startswith("rename") or call.startswith("link"):
-        if re.search(r'refs/heads/main\.lock", .*refs/heads/main"', args):
+        if re.search(r'/origins/[^"/]+/signed"\) = 0', args):
+            events.append(("staterename", args[:100]))
+        elif re.search(r'refs/heads/main\.lock", .*refs/heads/main"', args):
             events.append(("refmove", args[:100]))
         elif "/objects/" in args:
             events.append(("objrename", args[:100]))
+            if re.search(r'/objects/pack/pack-[0-9a-f]+\.pack"', args):
+                events.append(("packrename", args[:100]))
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/objects/pack/tmp_pack_[^>/]*>", args):
+        events.append(("packfsync", args[:80]))
+        events.append(("syncfs", args[:80]))
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/objects/pack>", args):
+        events.append(("packdirfsync", args[:80]))
+        events.append(("syncfs", args[:80]))
     elif call == "syncfs" and re.match(r"\d+<[^>]*/objects>", args):
         events.append(("syncfs", args[:80]))
     elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/objects(/[^>]*)?>", args):
         events.append(("syncfs", args[:80]))  # a pack (or its directory) fsynced: same role
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/origins/[^>/]+>", args):
+        events.append(("statedirfsync", args[:80]))
     elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/refs/heads/main>", args):
         events.append(("reffsync", args[:80]))
     elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/refs/heads>", args):
         events.append(("dirfsync", args[:80]))
+# a writer with a memory (AUDITFS_STATE) remembers each signed checkpoint before its ref moves
+memory = any(k == "staterename" for k, _ in events)
 acks, window = 0, []
 for kind, detail in events:
     if kind != "ack":
@@ -74,6 +88,15 @@ for kind, detail in events:
     if not problems:
         if max(last("objwrite"), last("objrename")) > last("syncfs"):
             problems.append("an object was written after the last syncfs")
+        # a batch written as a pack: the pack fsynced before its rename, the directory after
+        # the renames, both before the ref moves (ledger/pack.c)
+        if last("packrename") >= 0 and not (0 <= last("packfsync") < first("packrename")):
+            problems.append("the pack was not fsynced before its rename")
+        if last("packrename") >= 0 and not (last("packrename") < last("packdirfsync") < first("refmove")):
+            problems.append("objects/pack/ was not fsynced after the pack's rename and before the ref moved")
+        if memory and not (0 <= last("staterename") < last("statedirfsync") < first("refmove")):
+            problems.append("the signed checkpoint was not remembered (state file renamed and "
+                            "its directory fsynced) before the ref moved")
         if last("syncfs") > first("refmove"):
             problems.append("the ref moved before syncfs")
         if last("reffsync") < last("refmove"):

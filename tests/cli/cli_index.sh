@@ -40,6 +40,21 @@ grep -q '^fields bctor' $IX/meta || not_ok "meta has no fields line starting wit
 expect_exit 1 "index --check finds a same-length change to the meta" $A index --ledger $L --check
 queries "meta changed"
 
+# the meta's mac line: its last hex digit changed (the whole 32-byte HMAC is compared, not a prefix)
+restore
+python3 - $IX/meta <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+m = re.search(r"\nmac ([0-9a-f]{64})\n", t)
+assert m, "no mac line"
+d = m.group(1)
+d = d[:-1] + ("0" if d[-1] != "0" else "1")
+open(sys.argv[1], "w").write(t[:m.start(1)] + d + t[m.end(1):])
+PY
+[ $? -eq 0 ] || not_ok "meta has no mac line of 64 hex digits"
+expect_exit 1 "index --check finds a changed last byte of the meta's HMAC" $A index --ledger $L --check
+queries "meta mac changed"
+
 # a run's header: one byte of its zero padding (bytes 56..79) changed
 restore
 run=$(ls $IX/r*.ix | head -1)

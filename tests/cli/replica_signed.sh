@@ -71,6 +71,42 @@ git -C forged update-ref refs/heads/main $fid
 expect_exit 1 "verify refuses a commit signed by another SSH key" $A verify --ledger forged --key key.pub
 expect_err "gpgsig: SSH signature: made by another key" "the failure names the signature"
 
+# the ledger's own key, but a signature made for the namespace "file", not "git": the signed
+# data names its namespace, so a verifier that took the namespace from the signature would accept
+# it. The auditfs key is written as an OpenSSH private key (openssh-key-v1, unencrypted) so that
+# ssh-keygen can sign with it.
+python3 - key key.pub ledger_ssh <<'EOF'
+import base64, os, struct, sys
+seed = base64.b64decode(open(sys.argv[1]).read().strip().split("+", 4)[4])[1:]  # PRIVATE+KEY+name+id+b64
+pk = base64.b64decode(open(sys.argv[2]).read().strip().split("+", 2)[2])[1:]  # name+id+b64
+assert len(seed) == 32 and len(pk) == 32
+s = lambda b: struct.pack(">I", len(b)) + b
+blob = s(b"ssh-ed25519") + s(pk)
+chk = os.urandom(4)
+priv = chk + chk + s(b"ssh-ed25519") + s(pk) + s(seed + pk) + s(b"ledger")
+priv += bytes(range(1, 9 - len(priv) % 8)) if len(priv) % 8 else b""
+raw = b"openssh-key-v1\0" + s(b"none") + s(b"none") + s(b"") + struct.pack(">I", 1) + s(blob) + s(priv)
+b64 = base64.b64encode(raw).decode()
+with open(sys.argv[3], "w") as f:
+    f.write("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    f.write("".join(b64[i:i + 70] + "\n" for i in range(0, len(b64), 70)))
+    f.write("-----END OPENSSH PRIVATE KEY-----\n")
+os.chmod(sys.argv[3], 0o600)
+EOF
+rm -rf nsforged && cp -r $L nsforged && rm -f c.payload.sig
+ssh-keygen -Y sign -f ledger_ssh -n file c.payload >/dev/null 2>&1
+{ sed -n '1,/^committer /p' c.payload
+  sed '1s/^/gpgsig /; 2,$s/^/ /' c.payload.sig
+  sed '1,/^committer /d' c.payload; } > c.nsforged
+ssh-keygen -Y check-novalidate -n file -s c.payload.sig < c.payload >/dev/null 2>&1 &&
+    ok "ssh-keygen signs the head commit with the ledger's key in namespace file" ||
+    not_ok "ssh-keygen -Y sign with the converted ledger key"
+fid=$(git -C nsforged hash-object -t commit -w --stdin < c.nsforged)
+git -C nsforged update-ref refs/heads/main $fid
+expect_exit 1 "verify refuses a commit signed by the ledger's key in namespace file" \
+    $A verify --ledger nsforged --key key.pub
+expect_err 'namespace is not "git"' "the failure names the namespace"
+
 # legacy: a ledger written before commits were signed (signatures stripped, history re-linked)
 mkdir -p legacy && git init -q --bare legacy/l && cp -r $L/objects legacy/l/ 2>/dev/null
 parent=""

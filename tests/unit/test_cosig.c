@@ -216,3 +216,48 @@ Test(cosig, hostile_lines)
                      "case %zu", i);
     }
 }
+
+/* Two witnesses of the same name with different keys: each one's line is ignored when verifying
+ * the other's (signed-note identifies a key by name AND key id; a line by another key id is not
+ * this witness's, even under its name). Kills mutant cosig-other-key-line. */
+Test(cosig, same_name_other_key_ignored)
+{
+    auditfs_signer *log = peter(), *wa = NULL, *wb = NULL;
+    auditfs_verifier *va = NULL, *vb = NULL;
+    cr_assert_eq(auditfs_signer_generate(&wa, "witness.example/same"), 0);
+    cr_assert_eq(auditfs_signer_generate(&wb, "witness.example/same"), 0);
+    cr_assert_eq(auditfs_signer_verifier(&va, wa), 0);
+    cr_assert_eq(auditfs_signer_verifier(&vb, wb), 0);
+    cr_assert_neq(auditfs_cosig_key_id(va), auditfs_cosig_key_id(vb));
+    auditfs_checkpoint cp = {.size = 9};
+    strcpy(cp.origin, "PeterNeumann");
+    char *note = NULL, *la = NULL, *lb = NULL, *m1 = NULL, *m2 = NULL;
+    size_t nlen, lalen, lblen, m1len, m2len, tlen, off;
+    int changed = -1;
+    cr_assert_eq(auditfs_checkpoint_sign(&note, &nlen, &cp, log), 0);
+    cr_assert_eq(auditfs_note_split(&tlen, &off, note, nlen), 0);
+    cr_assert_eq(auditfs_cosig_sign(&lb, &lblen, note, tlen, wb, 500), 0);
+    cr_assert_eq(auditfs_cosig_sign(&la, &lalen, note, tlen, wa, 1000), 0);
+    cr_assert_eq(auditfs_cosig_merge(&m1, &m1len, &changed, note, nlen, lb, lblen, vb), 0, "%s",
+                 auditfs_error_last());
+    cr_assert_eq(auditfs_cosig_merge(&m2, &m2len, &changed, m1, m1len, la, lalen, va), 0, "%s",
+                 auditfs_error_last());
+    uint64_t first = 0, last = 0;
+    cr_assert_eq(auditfs_cosig_verify(&first, &last, m2, m2len, va), 0, "%s",
+                 auditfs_error_last());
+    cr_assert_eq(first, 1000);
+    cr_assert_eq(last, 1000);
+    cr_assert_eq(auditfs_cosig_verify(&first, &last, m2, m2len, vb), 0, "%s",
+                 auditfs_error_last());
+    cr_assert_eq(first, 500);
+    free(note);
+    free(la);
+    free(lb);
+    free(m1);
+    free(m2);
+    auditfs_verifier_free(va);
+    auditfs_verifier_free(vb);
+    auditfs_signer_free(wa);
+    auditfs_signer_free(wb);
+    auditfs_signer_free(log);
+}
