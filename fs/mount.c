@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -795,8 +796,11 @@ open_views(mnt *m, const afs_mount_config *cfg)
 static void
 clear_stale_mount(const char *mountpoint)
 {
-    struct stat st;
-    if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+    /* statfs, not stat: FUSE_STATFS always reaches the daemon, while a stat of the mount's root
+     * can be answered from the kernel's attribute cache for a while after the daemon died (then
+     * the dead mount looked alive and the new one was stacked on top of it) */
+    struct statfs sf;
+    if (statfs(mountpoint, &sf) == 0 || errno != ENOTCONN)
         return;
     char dir[PATH_MAX], path[PATH_MAX + 256];
     const char *slash = strrchr(mountpoint, '/');
