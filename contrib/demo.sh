@@ -69,7 +69,7 @@ fi
 cat <<TRY
 
 Without the mount:
-  export AUDITFS_LEDGER=demo/ledger
+  export AUDITFS_LEDGER=demo/ledger AUDITFS_STATE=demo/state   # the demo party's memory: its pinned key
   build/cli/auditfs log --to 5
   build/cli/auditfs query _party=customer _layer=data --entries | head
   build/cli/auditfs prove --index 42 ; build/cli/auditfs prove --index 42 --tlog-proof
