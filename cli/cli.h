@@ -28,6 +28,8 @@ int cli_exit_code(int err);
 /** Prints "auditfs: <context>: <auditfs_error_last()>" and returns the exit code for err. */
 int cli_fail(int err, const char *context);
 __attribute__((format(printf, 1, 2))) int cli_usage_error(const char *fmt, ...);
+/** 1 (after printing text) if argv asks for --help or -h before any "--". */
+int cli_want_help(int argc, char **argv, const char *text);
 /** The ledger directory from --ledger or $AUDITFS_LEDGER. */
 const char *cli_ledger_path(const char *opt);
 int cli_parse_u64(uint64_t *out, const char *s, const char *what);

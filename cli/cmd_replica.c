@@ -12,19 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int
-help_wanted(int argc, char **argv, const char *text)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            break;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(text, stdout);
-            return 1;
-        }
-    }
-    return 0;
-}
 
 /* ---- allowed-signers ---- */
 
@@ -53,7 +40,7 @@ cmd_allowed_signers(int argc, char **argv)
     static const struct option opts[] = {{"key", required_argument, 0, 'k'},
                                          {"public-key", no_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
-    if (help_wanted(argc, argv, allowed_signers_help))
+    if (cli_want_help(argc, argv, allowed_signers_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -131,7 +118,7 @@ cmd_clone(int argc, char **argv)
                                          {"origin", required_argument, 0, 'O'},
                                          {"remote", required_argument, 0, 'r'},
                                          {0, 0, 0, 0}};
-    if (help_wanted(argc, argv, clone_help))
+    if (cli_want_help(argc, argv, clone_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -195,7 +182,7 @@ cmd_sync(int argc, char **argv)
                                          {"remote", required_argument, 0, 'r'},
                                          {"key", required_argument, 0, 'k'},
                                          {0, 0, 0, 0}};
-    if (help_wanted(argc, argv, sync_help))
+    if (cli_want_help(argc, argv, sync_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -257,7 +244,7 @@ cmd_push(int argc, char **argv)
     const char *ledger = NULL;
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'}, {0, 0, 0, 0}};
-    if (help_wanted(argc, argv, push_help))
+    if (cli_want_help(argc, argv, push_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'l')

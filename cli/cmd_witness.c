@@ -104,22 +104,6 @@ parse_duration(const char *s)
     return v * mul;
 }
 
-static void
-fmt_duration(char out[32], int64_t s)
-{
-    const char *sign = s < 0 ? "-" : "";
-    if (s < 0)
-        s = -s;
-    if (s < 120)
-        snprintf(out, 32, "%s%llds", sign, (long long)s);
-    else if (s < 7200)
-        snprintf(out, 32, "%s%lldm%llds", sign, (long long)(s / 60), (long long)(s % 60));
-    else if (s < 172800)
-        snprintf(out, 32, "%s%lldh%lldm", sign, (long long)(s / 3600), (long long)(s % 3600 / 60));
-    else
-        snprintf(out, 32, "%s%lldd%lldh", sign, (long long)(s / 86400),
-                 (long long)(s % 86400 / 3600));
-}
 
 static void
 json_string(FILE *f, const char *s)
@@ -261,7 +245,7 @@ cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
             char t[32], d[32];
             if (when[i]) {
                 fmt_time_s(t, when[i]);
-                fmt_duration(d, (int64_t)now - (int64_t)when[i]);
+                auditfs_format_duration(d, (int64_t)now - (int64_t)when[i]);
                 printf("witness %s: cosigned size %" PRIu64 " at %s (%s ago)%s\n",
                        auditfs_policy_witness_name(p, i), head->size, t, d,
                        counted[i] ? "" : ", older than --max-age");

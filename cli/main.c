@@ -103,8 +103,8 @@ cli_set_opt(char *dst, size_t cap, const char *val, const char *opt)
     return 0;
 }
 
-static int
-want_help(int argc, char **argv, const char *text)
+int
+cli_want_help(int argc, char **argv, const char *text)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0)
@@ -166,7 +166,7 @@ cmd_keygen(int argc, char **argv)
     const char *out = NULL;
     int c;
     static const struct option opts[] = {{"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
-    if (want_help(argc, argv, keygen_help))
+    if (cli_want_help(argc, argv, keygen_help))
         return 0;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         if (c == 'o')
@@ -263,7 +263,7 @@ cmd_init(int argc, char **argv)
                                          {"key", required_argument, 0, 'k'},
                                          {"origin", required_argument, 0, 'O'},
                                          {0, 0, 0, 0}};
-    if (want_help(argc, argv, init_help))
+    if (cli_want_help(argc, argv, init_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -367,7 +367,7 @@ publish_common(int argc, char **argv, int is_notice)
     int json = 0;
     const char *witnesses[64];
     size_t nwitnesses = 0;
-    if (want_help(argc, argv, is_notice ? notice_help : publish_help))
+    if (cli_want_help(argc, argv, is_notice ? notice_help : publish_help))
         return 0;
     memset(&e, 0, sizeof e);
     snprintf(e.type, sizeof e.type, "%s", is_notice ? "notice" : "document");
@@ -523,7 +523,7 @@ cmd_checkpoint(int argc, char **argv)
                                          {"json", no_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
     int json = 0;
-    if (want_help(argc, argv, checkpoint_help))
+    if (cli_want_help(argc, argv, checkpoint_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'l')
@@ -637,7 +637,7 @@ cmd_verify(int argc, char **argv)
                                          {"policy", required_argument, 0, 'P'},
                                          {"max-age", required_argument, 0, 'A'},
                                          {0, 0, 0, 0}};
-    if (want_help(argc, argv, verify_help))
+    if (cli_want_help(argc, argv, verify_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -795,7 +795,7 @@ cmd_prove(int argc, char **argv)
                                          {"size", required_argument, 0, 'S'},
                                          {"tlog-proof", no_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
-    if (want_help(argc, argv, prove_help))
+    if (cli_want_help(argc, argv, prove_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -857,7 +857,7 @@ cmd_consistency(int argc, char **argv)
                                          {"from", required_argument, 0, 'f'},
                                          {"to", required_argument, 0, 't'},
                                          {0, 0, 0, 0}};
-    if (want_help(argc, argv, consistency_help))
+    if (cli_want_help(argc, argv, consistency_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -925,7 +925,7 @@ cmd_leaf(int argc, char **argv)
                                          {"key", required_argument, 0, 'k'},
                                          {"origin", required_argument, 0, 'O'},
                                          {0, 0, 0, 0}};
-    if (want_help(argc, argv, leaf_help))
+    if (cli_want_help(argc, argv, leaf_help))
         return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'l')
@@ -981,7 +981,7 @@ range_opts(int argc, char **argv, const char *help, const char **ledger, uint64_
                                          {"stream", required_argument, 0, 's'},
                                          {"json", no_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
-    if (want_help(argc, argv, help))
+    if (cli_want_help(argc, argv, help))
         return -1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {

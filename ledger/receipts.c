@@ -165,8 +165,8 @@ fmt_time_s(char out[32], uint64_t t)
     }
 }
 
-static void
-fmt_duration(char out[32], int64_t s)
+void
+auditfs_format_duration(char out[32], int64_t s)
 {
     const char *sign = s < 0 ? "-" : "";
     if (s < 0)
@@ -255,7 +255,7 @@ format_text(afs_buf *o, const auditfs_receipt *r)
         char ts[32], d[32];
         if (!(err = afs_buf_printf(o, "  %-24s ", a->witness)) && a->acked) {
             fmt_time_s(ts, a->time);
-            fmt_duration(d, (int64_t)a->time - e->time_us / 1000000);
+            auditfs_format_duration(d, (int64_t)a->time - e->time_us / 1000000);
             err = afs_buf_printf(o, "acknowledged %s (%s after publication, size %" PRIu64 ")\n",
                                  ts, d, a->tree_size);
         } else if (!err) {

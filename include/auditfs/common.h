@@ -68,6 +68,8 @@ AUDITFS_API size_t auditfs_base64_encode(char *out, const void *in, size_t n);
 AUDITFS_API void auditfs_hash_base64(char out[48], const auditfs_hash *h);
 /** Formats microseconds since the epoch as 2026-11-21T22:13:11.123456Z. */
 AUDITFS_API void auditfs_format_time(char out[32], int64_t us);
+/** A signed duration in seconds, short and readable: "42s", "3m5s", "2h10m", "3d4h". */
+AUDITFS_API void auditfs_format_duration(char out[32], int64_t seconds);
 /** Parses RFC 3339 (any fraction, Z or offset) or YYYY-MM-DD (midnight UTC); 1 if valid. */
 AUDITFS_API int auditfs_parse_time(int64_t *out, const char *s);
 /** Reads a whole file of at most max bytes (ETOOBIG beyond) into a malloc'd buffer. */
