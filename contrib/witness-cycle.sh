@@ -119,7 +119,7 @@ while :; do
     fi
     if [ $((r % 10)) = 0 ]; then
         # split view: B is served a fork of the next size; everyone else the real ledger
-        rm -rf F.git && git clone -q --mirror P F.git
+        rm -rf F.git "$W/state-F" && git clone -q --mirror P F.git
         echo '{"evil":1}' | AUDITFS_STATE=$W/state-F "$A" append --ledger F.git --key p.key \
             --stream api >/dev/null 2>&1 || die "fork append"
         git -C F.git push -q --force "$FORK" refs/heads/main:refs/heads/main || die "fork push"
