@@ -105,22 +105,6 @@ parse_duration(const char *s)
 }
 
 
-static void
-json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static int
 open_ledger_rw(auditfs_ledger **l, const char *opt)
 {
@@ -232,7 +216,7 @@ cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
         for (size_t i = 0; i < n; i++) {
             char t[32] = "";
             printf("%s{\"name\":", i ? "," : "");
-            json_string(stdout, auditfs_policy_witness_name(p, i));
+            cli_json_str(stdout, auditfs_policy_witness_name(p, i));
             if (when[i]) {
                 fmt_time_s(t, when[i]);
                 printf(",\"cosigned\":\"%s\",\"fresh\":%s", t, counted[i] ? "true" : "false");

@@ -591,22 +591,6 @@ static const char verify_help[] =
     "younger than that, so a frozen, stale view fails. With --json a second JSON line reports\n"
     "the witnesses.\n";
 
-static void
-json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 /* 1 if the head checkpoint carries a signature line by v's key name (whether or not it is valid). */
 static int
 key_signs_head(auditfs_ledger *l, const auditfs_verifier *v)
@@ -720,14 +704,14 @@ cmd_verify(int argc, char **argv)
                (unsigned long long)r.segments, (unsigned long long)r.commits,
                (unsigned long long)r.documents, (unsigned long long)r.notices,
                (unsigned long long)r.leaf_bytes);
-        json_str(stdout, r.head.origin);
+        cli_json_str(stdout, r.head.origin);
         printf(",\"tree_size\":%llu,\"root\":\"%s\",\"trusted_checked\":%s,\"seconds\":%.3f",
                (unsigned long long)r.head.size, root, r.trusted_checked ? "true" : "false", secs);
         printf(",\"signed_commits\":%llu,\"unsigned_commits\":%llu",
                (unsigned long long)r.signed_commits, (unsigned long long)r.unsigned_commits);
         if (err) {
             printf(",\"error\":");
-            json_str(stdout, r.reason[0] ? r.reason : auditfs_error_last());
+            cli_json_str(stdout, r.reason[0] ? r.reason : auditfs_error_last());
             if (r.bad_entry != UINT64_MAX)
                 printf(",\"bad_entry\":%llu", (unsigned long long)r.bad_entry);
             if (r.bad_commit[0])

@@ -86,6 +86,13 @@ AUDITFS_API int auditfs_read_file(uint8_t **out, size_t *len, const char *path,
 AUDITFS_API char *auditfs_escape_controls(char *out, size_t cap, const char *s,
                                           int keep_newlines);
 
+/**
+ * s (n bytes) as a JSON string literal in a malloc'd, NUL-terminated *out: quotes, with '"' and
+ * '\\' backslash-escaped and every control byte (< 0x20 and 0x7f) written as \u00xx. The one
+ * JSON string writer: the library's JSON output and the CLI's --json modes both use it.
+ */
+AUDITFS_API int auditfs_json_quote(char **out, const char *s, size_t n) AUDITFS_WUR;
+
 /** The library version string, e.g. "0.1.0". */
 AUDITFS_API const char *auditfs_version(void);
 
