@@ -370,7 +370,8 @@ publish_common(int argc, char **argv, int is_notice)
     if (cli_want_help(argc, argv, is_notice ? notice_help : publish_help))
         return 0;
     memset(&e, 0, sizeof e);
-    snprintf(e.type, sizeof e.type, "%s", is_notice ? "notice" : "document");
+    snprintf(e.type, sizeof e.type, "%s",
+             auditfs_entry_type_name(is_notice ? AUDITFS_TYPE_NOTICE : AUDITFS_TYPE_DOCUMENT));
     snprintf(e.stream, sizeof e.stream, "%s", is_notice ? "notices" : "documents");
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -1054,10 +1055,11 @@ cmd_leaves(int argc, char **argv)
 static void
 summary(char *out, size_t cap, const auditfs_entry *e)
 {
-    if (!strcmp(e->type, "document"))
+    auditfs_entry_type type = auditfs_entry_type_of(e);
+    if (type == AUDITFS_TYPE_DOCUMENT)
         snprintf(out, cap, "%s v%llu (%s, %llu bytes)", e->name, (unsigned long long)e->version,
                  e->content_type, (unsigned long long)e->content_length);
-    else if (!strcmp(e->type, "notice"))
+    else if (type == AUDITFS_TYPE_NOTICE)
         snprintf(out, cap, "%s (%s, %llu bytes)", e->title, e->content_type,
                  (unsigned long long)e->content_length);
     else {

@@ -936,7 +936,7 @@ auditfs_cursor_free(auditfs_cursor *c)
 static void
 content_path(char *out, size_t cap, const auditfs_entry *e)
 {
-    if (strcmp(e->type, "document") == 0)
+    if (auditfs_entry_type_of(e) == AUDITFS_TYPE_DOCUMENT)
         snprintf(out, cap, "doc/%s/v%llu", e->name, (unsigned long long)e->version);
     else
         snprintf(out, cap, "notice/%llu", (unsigned long long)e->seq);
