@@ -530,9 +530,9 @@ cmd_archive(int argc, char **argv)
     }
     if (optind != argc || !out)
         return cli_usage_error("archive needs -o FILE");
-    const char *path = cli_ledger_path(ledger);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    const char *path;
+    if (cli_ledger_arg(&path, ledger) != 0)
+        return EXIT_USAGE;
     auditfs_ledger *l = NULL;
     size_t objects = 0;
     uint64_t size = 0;

@@ -94,10 +94,7 @@ cmd_mount(int argc, char **argv)
                                          {"follow", no_argument, 0, 'F'},
                                          {"foreground", no_argument, 0, 'f'},
                                          {"help", no_argument, 0, 'h'},
-                                         {"witness", required_argument, 0, 'W'},
-                                         {"quorum", required_argument, 0, 'Q'},
-                                         {"policy", required_argument, 0, 'P'},
-                                         {"max-age", required_argument, 0, 'A'},
+                                         CLI_WITNESS_LONGOPTS,
                                          {0, 0, 0, 0}};
     struct cli_witness_opts wopts;
     auditfs_policy *policy = NULL;
@@ -133,13 +130,12 @@ cmd_mount(int argc, char **argv)
             nt++;
             break;
         case 'W':
-            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
-                return cli_usage_error("too many --witness keys");
-            wopts.keys[wopts.nkeys++] = optarg;
+        case 'Q':
+        case 'P':
+        case 'A':
+            if (cli_witness_opt(&wopts, c, optarg) != 0)
+                return EXIT_USAGE;
             break;
-        case 'Q': wopts.quorum = optarg; break;
-        case 'P': wopts.policy = optarg; break;
-        case 'A': wopts.max_age = optarg; break;
         case 'F': cfg.follow = 1; break;
         case 'f': cfg.foreground = 1; break;
         case 'o': {
@@ -163,11 +159,9 @@ cmd_mount(int argc, char **argv)
         goto out;
     }
     if (nl == 0) {
-        const char *env = cli_ledger_path(NULL);
-        if (!env) {
-            cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+        const char *env;
+        if (cli_ledger_arg(&env, NULL) != 0)
             goto out;
-        }
         ledgers[0].path = env;
         names[0][0] = 0;
         nl = 1;

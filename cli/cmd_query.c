@@ -158,13 +158,8 @@ cmd_query(int argc, char **argv)
     }
     if (grep && (err = auditfs_query_set_grep(q, grep)) != 0)
         goto fail;
-    const char *path = cli_ledger_path(ledger);
-    if (!path) {
-        auditfs_query_free(q);
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
-    }
     auditfs_ledger *l = NULL;
-    int rc = cli_open_trusted(&l, NULL, path, key, origin);
+    int rc = cli_open_trusted(&l, NULL, ledger, key, origin); /* no ledger: a usage error */
     if (rc) {
         auditfs_query_free(q);
         return rc;
@@ -252,9 +247,9 @@ cmd_index(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error("index takes no arguments");
-    const char *path = cli_ledger_path(ledger);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    const char *path;
+    if (cli_ledger_arg(&path, ledger) != 0)
+        return EXIT_USAGE;
     auditfs_ledger *l = NULL;
     int err, rc = cli_open_trusted(&l, NULL, path, key, origin);
     if (rc)

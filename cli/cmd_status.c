@@ -91,9 +91,9 @@ cmd_status(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error("status takes no arguments");
-    const char *path = cli_ledger_path(ledger);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    const char *path;
+    if (cli_ledger_arg(&path, ledger) != 0)
+        return EXIT_USAGE;
     auditfs_ledger *l = NULL;
     auditfs_ledger_status st;
     int err = auditfs_ledger_open(&l, path);

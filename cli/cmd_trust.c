@@ -25,7 +25,7 @@ int
 cli_open_trusted(auditfs_ledger **out, auditfs_state **st_out, const char *ledger_opt,
                  const char *key_path, const char *origin)
 {
-    const char *path = cli_ledger_path(ledger_opt);
+    const char *path;
     auditfs_state *st = NULL;
     auditfs_verifier *key = NULL;
     auditfs_ledger *l = NULL;
@@ -35,8 +35,8 @@ cli_open_trusted(auditfs_ledger **out, auditfs_state **st_out, const char *ledge
     *out = NULL;
     if (st_out)
         *st_out = NULL;
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    if ((rc = cli_ledger_arg(&path, ledger_opt)) != 0)
+        return rc;
     if (key_path && (err = auditfs_verifier_load(&key, key_path)) != 0)
         return cli_fail(err, key_path);
     o.key = key;

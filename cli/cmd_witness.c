@@ -108,9 +108,9 @@ parse_duration(const char *s)
 static int
 open_ledger_rw(auditfs_ledger **l, const char *opt)
 {
-    const char *path = cli_ledger_path(opt);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    const char *path;
+    if (cli_ledger_arg(&path, opt) != 0)
+        return EXIT_USAGE;
     int err = auditfs_ledger_open(l, path);
     return err ? cli_fail(err, path) : 0;
 }

@@ -275,9 +275,8 @@ cmd_init(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error("init takes no arguments");
-    ledger = cli_ledger_path(ledger);
-    if (!ledger)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    if (cli_ledger_arg(&ledger, ledger) != 0)
+        return EXIT_USAGE;
     auditfs_signer *s = NULL;
     int rc = load_signer(&s, key);
     if (rc)
@@ -435,9 +434,8 @@ publish_common(int argc, char **argv, int is_notice)
                                "application or data");
     if (is_notice && !auditfs_valid_text((const uint8_t *)e.title, strlen(e.title), 0))
         return cli_usage_error("--title: UTF-8 text without control characters");
-    ledger = cli_ledger_path(ledger);
-    if (!ledger)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    if (cli_ledger_arg(&ledger, ledger) != 0)
+        return EXIT_USAGE;
     uint8_t *content = NULL;
     size_t len = 0;
     if ((err = auditfs_read_file(&content, &len, argv[optind], (size_t)1 << 30)) != 0)
@@ -617,10 +615,7 @@ cmd_verify(int argc, char **argv)
                                          {"origin", required_argument, 0, 'O'},
                                          {"trusted", required_argument, 0, 'T'},
                                          {"json", no_argument, 0, 'J'},
-                                         {"witness", required_argument, 0, 'W'},
-                                         {"quorum", required_argument, 0, 'Q'},
-                                         {"policy", required_argument, 0, 'P'},
-                                         {"max-age", required_argument, 0, 'A'},
+                                         CLI_WITNESS_LONGOPTS,
                                          {0, 0, 0, 0}};
     if (cli_want_help(argc, argv, verify_help))
         return 0;
@@ -631,13 +626,12 @@ cmd_verify(int argc, char **argv)
         case 'T': trusted = optarg; break;
         case 'J': json = 1; break;
         case 'W':
-            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
-                return cli_usage_error("too many --witness keys");
-            wopts.keys[wopts.nkeys++] = optarg;
+        case 'Q':
+        case 'P':
+        case 'A':
+            if (cli_witness_opt(&wopts, c, optarg) != 0)
+                return EXIT_USAGE;
             break;
-        case 'Q': wopts.quorum = optarg; break;
-        case 'P': wopts.policy = optarg; break;
-        case 'A': wopts.max_age = optarg; break;
         case 'O': origin = optarg; break;
         default: return EXIT_USAGE;
         }
