@@ -997,7 +997,7 @@ int
 afs_index_lookup(afs_ivals *out, afs_index *ix, const char *field, const char *value, size_t vlen)
 {
     char key[AFS_VALUE_MAX + 4200];
-    afs_ivals found = AFS_IVALS_INIT, merged = AFS_IVALS_INIT;
+    afs_ivals found = AFS_IVALS_INIT;
     int err = 0;
     if (strlen(field) > 4000)
         return afs_ivals_add(out, 0, ix->size);
@@ -1015,21 +1015,15 @@ afs_index_lookup(afs_ivals *out, afs_index *ix, const char *field, const char *v
         }
     }
     if (!err)
-        err = afs_ivals_union(&merged, out, &found);
+        err = afs_ivals_merge(out, &found);
     afs_ivals_release(&found);
-    if (err) {
-        afs_ivals_release(&merged);
-        return err;
-    }
-    afs_ivals_release(out);
-    *out = merged;
-    return 0;
+    return err;
 }
 
 int
 afs_index_days(afs_ivals *out, afs_index *ix, int64_t d0, int64_t d1)
 {
-    afs_ivals found = AFS_IVALS_INIT, merged = AFS_IVALS_INIT;
+    afs_ivals found = AFS_IVALS_INIT;
     int err = 0;
     for (size_t i = 0; i < ix->nruns && !err; i++) {
         run *r = &ix->runs[i];
@@ -1053,15 +1047,9 @@ afs_index_days(afs_ivals *out, afs_index *ix, int64_t d0, int64_t d1)
         }
     }
     if (!err)
-        err = afs_ivals_union(&merged, out, &found);
+        err = afs_ivals_merge(out, &found);
     afs_ivals_release(&found);
-    if (err) {
-        afs_ivals_release(&merged);
-        return err;
-    }
-    afs_ivals_release(out);
-    *out = merged;
-    return 0;
+    return err;
 }
 
 void
