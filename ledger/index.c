@@ -34,6 +34,7 @@
 #include "progress.h"
 #include "store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -543,6 +544,7 @@ index_range(auditfs_ledger *l, const char *dir, const fieldlist *fl, uint64_t fr
                 break;
             }
             b.to = s + 1;
+            assert(b.to - b.from <= RUN_MAX_ENTRIES);
             if ((err = builder_write(&b, dir, &runs[*nruns])) != 0)
                 break;
             (*nruns)++;

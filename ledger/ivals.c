@@ -4,6 +4,7 @@
  */
 #include "ivals.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 static int
@@ -27,6 +28,7 @@ afs_ivals_push(afs_ivals *s, uint64_t a, uint64_t b)
 {
     if (a >= b)
         return 0;
+    assert(!s->n || a >= s->v[s->n - 1][0]); /* appends: afs_ivals_add places the others */
     if (s->n && s->v[s->n - 1][1] >= a) {
         if (b > s->v[s->n - 1][1])
             s->v[s->n - 1][1] = b;

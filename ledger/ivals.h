@@ -10,7 +10,7 @@ typedef struct afs_ivals {
     size_t n, cap;
 } afs_ivals;
 #define AFS_IVALS_INIT {NULL, 0, 0}
-/** Appends [a, b) (a >= the last end; joins an adjacent interval). */
+/** Appends [a, b) (a >= the last interval's start; joins an overlapping or adjacent one). */
 int afs_ivals_push(afs_ivals *s, uint64_t a, uint64_t b);
 /** Adds [a, b) anywhere (keeps the set normalised). */
 int afs_ivals_add(afs_ivals *s, uint64_t a, uint64_t b);

@@ -7,6 +7,7 @@
 
 #include "auditfs/ingest.h"
 
+#include <assert.h>
 #include <stdio.h>
 
 int
@@ -20,6 +21,7 @@ afs_jr_fail(afs_jr *r, size_t off, const char *what)
 void
 afs_jr_ws(afs_jr *r)
 {
+    assert(r->pos <= r->n);
     while (r->pos < r->n && (r->p[r->pos] == ' ' || r->p[r->pos] == '\t' ||
                              r->p[r->pos] == '\n' || r->p[r->pos] == '\r'))
         r->pos++;

@@ -9,6 +9,7 @@
 #include "auditfs/note.h"
 #include "internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -576,6 +577,7 @@ auditfs_signer_verifier(auditfs_verifier **out, const auditfs_signer *s)
     v->name_len = s->name_len;
     v->key_id = s->key_id;
     memcpy(v->pk, s->pk, PK_BYTES);
+    assert(v->key_id == key_hash(v->name, v->name_len, v->pk)); /* the struct's invariant */
     *out = v;
     return 0;
 }
