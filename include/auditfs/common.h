@@ -4,7 +4,8 @@
  * Conventions (libgit2 style): every fallible function returns int, 0 on success and a negative
  * AUDITFS_E* code on failure; the human-readable reason (naming the input and position where
  * there is one) is kept per thread and read with auditfs_error_last(). Out-parameters come
- * first. Objects returned through a pointer-to-pointer are owned by the caller and released with
+ * first. A callback type takes its context (void *ctx) first; a function taking a callback
+ * takes it and its context last (docs/CONTRIBUTING.md lists the three older exceptions). Objects returned through a pointer-to-pointer are owned by the caller and released with
  * the matching *_free(), which accepts NULL. The library never prints and never exits.
  */
 #ifndef AUDITFS_COMMON_H
