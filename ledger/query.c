@@ -103,6 +103,89 @@ is_bare_date(const char *s)
     return strlen(s) == 10 && s[4] == '-' && s[7] == '-';
 }
 
+/* The operator at text[k] (one of = != ~ < <= > >=): *op, and *vs the offset of the value. */
+static int
+term_op(enum op *op, size_t *vs, const char *text, size_t k, size_t idx)
+{
+    *vs = k + 1;
+    switch (text[k]) {
+    case '=': *op = OP_EQ; break;
+    case '~': *op = OP_GLOB; break;
+    case '!':
+        if (text[k + 1] != '=')
+            return term_error(idx, text, "'!' at offset %zu must be followed by '=' (!=)", k);
+        *op = OP_NE;
+        *vs = k + 2;
+        break;
+    case '<':
+        *op = text[k + 1] == '=' ? OP_LE : OP_LT;
+        *vs = k + 1 + (*op == OP_LE);
+        break;
+    default:
+        *op = text[k + 1] == '=' ? OP_GE : OP_GT;
+        *vs = k + 1 + (*op == OP_GE);
+        break;
+    }
+    return 0;
+}
+
+/* Checks (and pre-parses) the value of a term on a header field with a closed form: numbers,
+ * times, parties, layers and entry types; other fields take any value. */
+static int
+term_value(term *t, const char *text, size_t idx)
+{
+    int err = 0;
+    switch (t->hf) {
+    case H_SEQ:
+    case H_VERSION:
+        if (!afs_parse_u64(&t->u, t->value, t->vlen)) {
+            err = term_error(idx, text, "'%s' is not a non-negative integer", t->value);
+            return err;
+        }
+        break;
+    case H_TIME:
+    case H_EFFECTIVE:
+    case H_EVENT_TIME:
+        if (!afs_parse_time_loose(&t->t, t->value)) {
+            err = term_error(idx, text, "'%s' is not an RFC 3339 time or a date YYYY-MM-DD",
+                             t->value);
+            return err;
+        }
+        t->t_end = t->t + 1;
+        if ((t->op == OP_EQ || t->op == OP_NE) && is_bare_date(t->value))
+            t->t_end = t->t + 86400LL * 1000000;
+        break;
+    case H_PARTY:
+        if ((t->op == OP_EQ || t->op == OP_NE) && t->vlen && auditfs_party_index(t->value) < 0) {
+            err = term_error(idx, text,
+                             "'%s' is not a party (provider, customer, security-vendor, "
+                             "assessor)",
+                             t->value);
+            return err;
+        }
+        break;
+    case H_LAYER:
+        if ((t->op == OP_EQ || t->op == OP_NE) && t->vlen && auditfs_layer_index(t->value) < 0) {
+            err = term_error(idx, text,
+                             "'%s' is not a layer (facility, hardware, virtualization, "
+                             "platform, application, data)",
+                             t->value);
+            return err;
+        }
+        break;
+    case H_TYPE:
+        if ((t->op == OP_EQ || t->op == OP_NE) && auditfs_entry_type_parse(t->value) == AUDITFS_TYPE_UNKNOWN) {
+            err = term_error(idx, text,
+                             "'%s' is not an entry type (log, document, notice, quarantine)",
+                             t->value);
+            return err;
+        }
+        break;
+    default: break;
+    }
+    return err;
+}
+
 static int
 add_term(auditfs_query *q, const char *text, size_t idx)
 {
@@ -121,26 +204,11 @@ add_term(auditfs_query *q, const char *text, size_t idx)
                           "no operator (expected FIELD OP VALUE with OP one of = != ~ < <= > >=)");
     if (k == 0)
         return term_error(idx, text, "no field name before '%c'", text[0]);
-    enum op op;
-    size_t vs = k + 1;
-    switch (text[k]) {
-    case '=': op = OP_EQ; break;
-    case '~': op = OP_GLOB; break;
-    case '!':
-        if (text[k + 1] != '=')
-            return term_error(idx, text, "'!' at offset %zu must be followed by '=' (!=)", k);
-        op = OP_NE;
-        vs = k + 2;
-        break;
-    case '<':
-        op = text[k + 1] == '=' ? OP_LE : OP_LT;
-        vs = k + 1 + (op == OP_LE);
-        break;
-    default:
-        op = text[k + 1] == '=' ? OP_GE : OP_GT;
-        vs = k + 1 + (op == OP_GE);
-        break;
-    }
+    enum op op = OP_EQ;
+    size_t vs;
+    int err = term_op(&op, &vs, text, k, idx);
+    if (err)
+        return err;
     for (size_t i = 0; i < k; i++)
         if (text[i] == ' ' || text[i] == '\t')
             return term_error(idx, text, "space in the field name (quote the whole term)");
@@ -157,7 +225,6 @@ add_term(auditfs_query *q, const char *text, size_t idx)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     }
     t->vlen = strlen(t->value);
-    int err = 0;
     if (t->field[0] == '_') {
         for (int h = 1; h < HF_COUNT; h++)
             if (strcmp(t->field, hf_names[h]) == 0)
@@ -177,54 +244,8 @@ add_term(auditfs_query *q, const char *text, size_t idx)
         goto fail;
     }
     if (op != OP_GLOB) {
-        switch (t->hf) {
-        case H_SEQ:
-        case H_VERSION:
-            if (!afs_parse_u64(&t->u, t->value, t->vlen)) {
-                err = term_error(idx, text, "'%s' is not a non-negative integer", t->value);
-                goto fail;
-            }
-            break;
-        case H_TIME:
-        case H_EFFECTIVE:
-        case H_EVENT_TIME:
-            if (!afs_parse_time_loose(&t->t, t->value)) {
-                err = term_error(idx, text, "'%s' is not an RFC 3339 time or a date YYYY-MM-DD",
-                                 t->value);
-                goto fail;
-            }
-            t->t_end = t->t + 1;
-            if ((op == OP_EQ || op == OP_NE) && is_bare_date(t->value))
-                t->t_end = t->t + 86400LL * 1000000;
-            break;
-        case H_PARTY:
-            if ((op == OP_EQ || op == OP_NE) && t->vlen && auditfs_party_index(t->value) < 0) {
-                err = term_error(idx, text,
-                                 "'%s' is not a party (provider, customer, security-vendor, "
-                                 "assessor)",
-                                 t->value);
-                goto fail;
-            }
-            break;
-        case H_LAYER:
-            if ((op == OP_EQ || op == OP_NE) && t->vlen && auditfs_layer_index(t->value) < 0) {
-                err = term_error(idx, text,
-                                 "'%s' is not a layer (facility, hardware, virtualization, "
-                                 "platform, application, data)",
-                                 t->value);
-                goto fail;
-            }
-            break;
-        case H_TYPE:
-            if ((op == OP_EQ || op == OP_NE) && auditfs_entry_type_parse(t->value) == AUDITFS_TYPE_UNKNOWN) {
-                err = term_error(idx, text,
-                                 "'%s' is not an entry type (log, document, notice, quarantine)",
-                                 t->value);
-                goto fail;
-            }
-            break;
-        default: break;
-        }
+        if ((err = term_value(t, text, idx)) != 0)
+            goto fail;
         t->num_ok = parse_number(&t->num, t->value, t->vlen);
     }
     t->group = (int)q->n;
