@@ -942,6 +942,27 @@ afs_index_has_field(const afs_index *ix, const char *field)
     return fields_has(&ix->fields, field, strlen(field));
 }
 
+/* The niv intervals of a key's postings (in [from, to), each exactly once, nothing left over)
+ * pushed to found: 1, -1 if they are malformed, -2 out of memory. */
+static int
+decode_postings(afs_ivals *found, const uint8_t *post, uint32_t plen, uint32_t niv,
+                uint64_t from, uint64_t to)
+{
+    size_t po = 0;
+    uint64_t prev = from;
+    for (uint32_t j = 0; j < niv; j++) {
+        uint64_t gap, l1;
+        if (!get_varint(&gap, post, plen, &po) || !get_varint(&l1, post, plen, &po) ||
+            gap > to - prev || l1 >= to - prev - gap)
+            return -1;
+        uint64_t a = prev + gap, b = a + l1 + 1;
+        if (afs_ivals_push(found, a, b) != 0)
+            return -2;
+        prev = b;
+    }
+    return po == plen ? 1 : -1;
+}
+
 /* Looks a key up in one run: 1 found (intervals pushed to a temp set), 0 absent, -1 damaged. */
 static int
 run_lookup(afs_index *ix, run *r, const char *key, size_t klen, afs_ivals *found)
@@ -1001,25 +1022,7 @@ run_lookup(afs_index *ix, run *r, const char *key, size_t klen, afs_ivals *found
             rc = -1;
             break;
         }
-        size_t po = 0;
-        uint64_t prev = r->d.from;
-        rc = 1;
-        for (uint32_t j = 0; j < niv; j++) {
-            uint64_t gap, l1;
-            if (!get_varint(&gap, post, plen, &po) || !get_varint(&l1, post, plen, &po) ||
-                gap > r->d.to - prev || l1 >= r->d.to - prev - gap) {
-                rc = -1;
-                break;
-            }
-            uint64_t a = prev + gap, b = a + l1 + 1;
-            if (afs_ivals_push(found, a, b) != 0) {
-                rc = -2;
-                break;
-            }
-            prev = b;
-        }
-        if (rc == 1 && po != plen)
-            rc = -1;
+        rc = decode_postings(found, post, plen, niv, r->d.from, r->d.to);
         free(post);
         break;
     }
