@@ -271,11 +271,228 @@ static const char cosign_help[] =
     "refused: both signed checkpoints are written to the witness's evidence/ directory and\n"
     "the exit code is 8. Other exit codes: 1 the ledger does not verify, 5 unusable key.\n";
 
+/* What one `cosign` run holds; released by cosign_release. */
+typedef struct cosign_run {
+    auditfs_signer *wkey;
+    auditfs_verifier *wv, *logkey;
+    auditfs_ledger *l;
+    auditfs_witness_state *st;
+    char *head_note, *prev, *body, *at_old, *evdir;
+    size_t head_len, prev_len, body_len, at_old_len;
+    auditfs_witness_result res;
+    auditfs_checkpoint head, last;
+    auditfs_consistency_proof proof;
+    int trust_err;         /* auditfs_ledger_trust's verdict; EFORK is refused after the proof */
+    char trust_ev[4096];   /* the verifier's memory's evidence directory, on EFORK */
+} cosign_run;
+
+static void
+cosign_release(cosign_run *c)
+{
+    auditfs_witness_result_release(&c->res);
+    free(c->evdir);
+    free(c->at_old);
+    free(c->body);
+    free(c->prev);
+    free(c->head_note);
+    auditfs_witness_state_free(c->st);
+    auditfs_ledger_free(c->l);
+    auditfs_verifier_free(c->logkey);
+    auditfs_verifier_free(c->wv);
+    auditfs_signer_free(c->wkey);
+}
+
+/* Prints the refusal (reason, evidence directories) and returns EXIT_FORK. */
+static int
+cosign_refused(const char *reason, const char *evdir, const char *more)
+{
+    fprintf(stderr, "auditfs: cosign REFUSED: %s\nauditfs: evidence: %s%s%s\n", reason,
+            evdir ? evdir : "", evdir && more && more[0] ? " and " : "", more ? more : "");
+    return EXIT_FORK;
+}
+
+/*
+ * The verifier's memory (auditfs/trust.h, the same state directory): the head must extend
+ * every checkpoint this party verified or signed for the origin, not only the ones this
+ * witness cosigned. A fork found there is refused later like one the witness state finds
+ * (exit 8, evidence), before anything is signed. 0 or an exit code.
+ */
+static int
+cosign_trust(cosign_run *c, const char *root)
+{
+    auditfs_state *vst = NULL;
+    auditfs_trust_result tres;
+    auditfs_trust_options topts = {NULL, c->logkey, 0};
+    int err = auditfs_state_open(&vst, root);
+    if (err)
+        return cli_fail(err, "state directory");
+    c->trust_err = auditfs_ledger_trust(&tres, c->l, vst, &topts);
+    auditfs_state_free(vst);
+    if (c->trust_err == AUDITFS_EFORK) {
+        snprintf(c->trust_ev, sizeof c->trust_ev, "%s", tres.evidence);
+        auditfs_error_clear();
+    } else if (c->trust_err) {
+        return cli_fail(c->trust_err, NULL);
+    }
+    return 0;
+}
+
+/*
+ * What the head is checked from: the first time, the whole ledger verified (c->last.size 0);
+ * afterwards the checkpoint this witness cosigned last, refused as a rollback if it is larger
+ * than the head, else a consistency proof from it. 0 or an exit code.
+ */
+static int
+cosign_base(cosign_run *c)
+{
+    int err = auditfs_witness_state_get(&c->prev, &c->prev_len, c->st, c->head.origin);
+    if (err == AUDITFS_ENOTFOUND) {
+        /* first time: everything, from the first entry */
+        auditfs_verify_report r;
+        if ((err = auditfs_ledger_verify(&r, c->l, c->logkey, NULL, 0)) != 0) {
+            fprintf(stderr, "auditfs: cosign: the ledger does not verify: %s\n",
+                    r.reason[0] ? r.reason : auditfs_error_last());
+            return cli_exit_code(err);
+        }
+        if (r.head.size != c->head.size) {
+            fprintf(stderr, "auditfs: cosign: the ledger moved during verification; run again\n");
+            return EXIT_VERIFY;
+        }
+        c->last.size = 0;
+        return 0;
+    }
+    if (err)
+        return cli_fail(err, "witness state");
+    size_t tl, off;
+    if ((err = auditfs_note_split(&tl, &off, c->prev, c->prev_len)) != 0 ||
+        (err = auditfs_checkpoint_parse(&c->last, c->prev, tl)) != 0)
+        return cli_fail(err, "witness state");
+    /* what this ledger itself signed at the remembered size, if anything (evidence) */
+    if (c->last.size <= c->head.size &&
+        auditfs_ledger_checkpoint_at(&c->at_old, &c->at_old_len, c->l, c->last.size) != 0) {
+        c->at_old = NULL;
+        auditfs_error_clear();
+    }
+    if (c->last.size > c->head.size) {
+        char reason[512];
+        snprintf(reason, sizeof reason,
+                 "rollback: \"%s\" shows size %" PRIu64 " but this witness cosigned size %" PRIu64,
+                 c->head.origin, c->head.size, c->last.size);
+        if ((err = auditfs_witness_state_evidence(&c->evdir, c->st, c->prev, c->prev_len,
+                                                  c->head_note, c->head_len, NULL, 0,
+                                                  reason)) != 0)
+            return cli_fail(err, "evidence");
+        return cosign_refused(reason, c->evdir, NULL);
+    }
+    if (c->last.size > 0 && c->last.size < c->head.size &&
+        (err = auditfs_ledger_prove_consistency(&c->proof, c->l, c->last.size, c->head.size)) != 0)
+        return cli_fail(err, "consistency proof");
+    return 0;
+}
+
+/* The verifier's memory refused the head: nothing is signed; the witness keeps evidence too. */
+static int
+cosign_refuse_trust(cosign_run *c)
+{
+    char reason[512];
+    int err;
+    if (c->prev && c->head.size == c->last.size)
+        snprintf(reason, sizeof reason,
+                 "fork: the log signed two checkpoints of size %" PRIu64
+                 " with different roots for \"%s\"",
+                 c->head.size, c->head.origin);
+    else
+        snprintf(reason, sizeof reason,
+                 "fork: size %" PRIu64 " of \"%s\" does not extend the checkpoint this party "
+                 "verified or signed before",
+                 c->head.size, c->head.origin);
+    if (c->prev && (err = auditfs_witness_state_evidence(&c->evdir, c->st, c->prev, c->prev_len,
+                                                         c->head_note, c->head_len, NULL, 0,
+                                                         reason)) != 0)
+        return cli_fail(err, "evidence");
+    return cosign_refused(reason, c->evdir, c->trust_ev);
+}
+
+/* The witness refused the head as not an extension of what it cosigned: a fork; both signed
+ * checkpoints (and what the ledger signed at that size, if it differs) are evidence. */
+static int
+cosign_refuse_fork(cosign_run *c)
+{
+    char reason[512];
+    int err;
+    snprintf(reason, sizeof reason,
+             "fork: size %" PRIu64 " of \"%s\" does not extend the size %" PRIu64
+             " this witness cosigned",
+             c->head.size, c->head.origin, c->last.size);
+    if (!c->res.evidence) {
+        int conflicting = c->at_old && (c->at_old_len != c->prev_len ||
+                                        memcmp(c->at_old, c->prev, c->prev_len));
+        if ((err = auditfs_witness_state_evidence(
+                 &c->evdir, c->st, c->prev, c->prev_len, c->head_note, c->head_len,
+                 conflicting ? c->at_old : NULL, conflicting ? c->at_old_len : 0, reason)) != 0)
+            return cli_fail(err, "evidence");
+    }
+    return cosign_refused(reason, c->res.evidence ? c->res.evidence : c->evdir, NULL);
+}
+
+/* Checks, cosigns and stores the head for keyf (the witness) over logkeyf; an exit code. */
+static int
+cosign_run_all(cosign_run *c, const char *ledger, const char *keyf, const char *logkeyf,
+               const char *root, uint64_t now, int no_store)
+{
+    int rc, err;
+    if ((err = auditfs_signer_load(&c->wkey, keyf)) != 0 ||
+        (err = auditfs_signer_verifier(&c->wv, c->wkey)) != 0)
+        return cli_fail(err, "--key");
+    if ((err = auditfs_verifier_load(&c->logkey, logkeyf)) != 0)
+        return cli_fail(err, "--log-key");
+    if ((rc = open_ledger_rw(&c->l, ledger)) != 0)
+        return rc;
+    if ((err = auditfs_ledger_check_head(&c->head, c->l, c->logkey)) != 0 ||
+        (err = auditfs_ledger_checkpoint_note(&c->head_note, &c->head_len, c->l)) != 0)
+        return cli_fail(err, "head checkpoint");
+    if ((rc = cosign_trust(c, root)) != 0)
+        return rc;
+    if ((err = auditfs_witness_state_open(&c->st, root, c->wv)) != 0)
+        return cli_fail(err, NULL);
+    if ((rc = cosign_base(c)) != 0)
+        return rc;
+    if ((err = auditfs_witness_request_format(&c->body, &c->body_len, c->last.size, &c->proof,
+                                              c->head_note, c->head_len)) != 0)
+        return cli_fail(err, NULL);
+    if (c->trust_err == AUDITFS_EFORK)
+        return cosign_refuse_trust(c);
+    auditfs_witness_log log = {c->head.origin, c->logkey};
+    if ((err = auditfs_witness_add_checkpoint(&c->res, c->st, c->wkey, &log, 1, c->body,
+                                              c->body_len, now)) != 0)
+        return cli_fail(err, "witness state");
+    if (c->res.fork || (c->res.status == 422 && c->prev))
+        return cosign_refuse_fork(c);
+    if (c->res.status != 200) {
+        fprintf(stderr, "auditfs: cosign refused (%d): ", c->res.status);
+        put_escaped(stderr, c->res.body, c->res.body_len);
+        fputc('\n', stderr);
+        return EXIT_VERIFY;
+    }
+    fwrite(c->res.body, 1, c->res.body_len, stdout);
+    fflush(stdout);
+    if (!no_store) {
+        int changed = 0;
+        if (auditfs_cosig_store_add(&changed, c->l, c->head.size, c->res.body, c->res.body_len,
+                                    c->wv) != 0)
+            fprintf(stderr,
+                    "auditfs: cosign: cosignature not stored with the ledger (%s); send the line "
+                    "above to the provider (auditfs cosignatures add)\n",
+                    auditfs_error_last());
+    }
+    return 0;
+}
+
 static int
 cmd_cosign(int argc, char **argv)
 {
     const char *ledger = NULL, *keyf = NULL, *logkeyf = NULL, *stateopt = NULL, *when = NULL;
-    int no_store = 0, c, rc = 0, err;
+    int no_store = 0, c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"key", required_argument, 0, 'k'},
                                          {"log-key", required_argument, 0, 'L'},
@@ -307,200 +524,10 @@ cmd_cosign(int argc, char **argv)
     uint64_t now = (uint64_t)time(NULL);
     if (when && cli_parse_u64(&now, when, "--time"))
         return EXIT_USAGE;
-
-    auditfs_signer *wkey = NULL;
-    auditfs_verifier *wv = NULL, *logkey = NULL;
-    auditfs_ledger *l = NULL;
-    auditfs_witness_state *st = NULL;
-    char *head_note = NULL, *prev = NULL, *body = NULL, *at_old = NULL, *evdir = NULL;
-    size_t head_len = 0, prev_len = 0, body_len = 0, at_old_len = 0;
-    auditfs_witness_result res = {0};
-    auditfs_checkpoint head, last;
-    auditfs_consistency_proof proof;
-    int trust_err = 0;
-    char trust_ev[4096] = "";
-    memset(&proof, 0, sizeof proof);
-
-    if ((err = auditfs_signer_load(&wkey, keyf)) != 0 ||
-        (err = auditfs_signer_verifier(&wv, wkey)) != 0) {
-        rc = cli_fail(err, "--key");
-        goto cleanup;
-    }
-    if ((err = auditfs_verifier_load(&logkey, logkeyf)) != 0) {
-        rc = cli_fail(err, "--log-key");
-        goto cleanup;
-    }
-    if ((rc = open_ledger_rw(&l, ledger)) != 0)
-        goto cleanup;
-    if ((err = auditfs_ledger_check_head(&head, l, logkey)) != 0 ||
-        (err = auditfs_ledger_checkpoint_note(&head_note, &head_len, l)) != 0) {
-        rc = cli_fail(err, "head checkpoint");
-        goto cleanup;
-    }
-    /* the verifier's memory (auditfs/trust.h, the same state directory): the head must extend
-     * every checkpoint this party verified or signed for the origin, not only the ones this
-     * witness cosigned. A fork found there is refused below like one the witness state finds
-     * (exit 8, evidence), before anything is signed. */
-    {
-        auditfs_state *vst = NULL;
-        auditfs_trust_result tres;
-        auditfs_trust_options topts = {NULL, logkey, 0};
-        if ((err = auditfs_state_open(&vst, root)) != 0) {
-            rc = cli_fail(err, "state directory");
-            goto cleanup;
-        }
-        trust_err = auditfs_ledger_trust(&tres, l, vst, &topts);
-        auditfs_state_free(vst);
-        if (trust_err == AUDITFS_EFORK) {
-            snprintf(trust_ev, sizeof trust_ev, "%s", tres.evidence);
-            auditfs_error_clear();
-        } else if (trust_err) {
-            rc = cli_fail(trust_err, NULL);
-            goto cleanup;
-        }
-    }
-    if ((err = auditfs_witness_state_open(&st, root, wv)) != 0) {
-        rc = cli_fail(err, NULL);
-        goto cleanup;
-    }
-    err = auditfs_witness_state_get(&prev, &prev_len, st, head.origin);
-    if (err == AUDITFS_ENOTFOUND) {
-        /* first time: everything, from the first entry */
-        auditfs_verify_report r;
-        if ((err = auditfs_ledger_verify(&r, l, logkey, NULL, 0)) != 0) {
-            fprintf(stderr, "auditfs: cosign: the ledger does not verify: %s\n",
-                    r.reason[0] ? r.reason : auditfs_error_last());
-            rc = cli_exit_code(err);
-            goto cleanup;
-        }
-        if (r.head.size != head.size) {
-            fprintf(stderr, "auditfs: cosign: the ledger moved during verification; run again\n");
-            rc = EXIT_VERIFY;
-            goto cleanup;
-        }
-        last.size = 0;
-    } else if (err) {
-        rc = cli_fail(err, "witness state");
-        goto cleanup;
-    } else {
-        size_t tl, off;
-        if ((err = auditfs_note_split(&tl, &off, prev, prev_len)) != 0 ||
-            (err = auditfs_checkpoint_parse(&last, prev, tl)) != 0) {
-            rc = cli_fail(err, "witness state");
-            goto cleanup;
-        }
-        /* what this ledger itself signed at the remembered size, if anything (evidence) */
-        if (last.size <= head.size &&
-            auditfs_ledger_checkpoint_at(&at_old, &at_old_len, l, last.size) != 0) {
-            at_old = NULL;
-            auditfs_error_clear();
-        }
-        if (last.size > head.size) {
-            char reason[512];
-            snprintf(reason, sizeof reason,
-                     "rollback: \"%s\" shows size %" PRIu64 " but this witness cosigned size %" PRIu64,
-                     head.origin, head.size, last.size);
-            if ((err = auditfs_witness_state_evidence(&evdir, st, prev, prev_len, head_note,
-                                                      head_len, NULL, 0, reason)) != 0) {
-                rc = cli_fail(err, "evidence");
-                goto cleanup;
-            }
-            fprintf(stderr, "auditfs: cosign REFUSED: %s\nauditfs: evidence: %s\n", reason,
-                    evdir);
-            rc = EXIT_FORK;
-            goto cleanup;
-        }
-        if (last.size > 0 && last.size < head.size &&
-            (err = auditfs_ledger_prove_consistency(&proof, l, last.size, head.size)) != 0) {
-            rc = cli_fail(err, "consistency proof");
-            goto cleanup;
-        }
-    }
-    if ((err = auditfs_witness_request_format(&body, &body_len, last.size, &proof, head_note,
-                                              head_len)) != 0) {
-        rc = cli_fail(err, NULL);
-        goto cleanup;
-    }
-    if (trust_err == AUDITFS_EFORK) {
-        /* the verifier's memory refused it: nothing is signed; the witness keeps evidence too */
-        char reason[512];
-        if (prev && head.size == last.size)
-            snprintf(reason, sizeof reason,
-                     "fork: the log signed two checkpoints of size %" PRIu64
-                     " with different roots for \"%s\"",
-                     head.size, head.origin);
-        else
-            snprintf(reason, sizeof reason,
-                     "fork: size %" PRIu64 " of \"%s\" does not extend the checkpoint this party "
-                     "verified or signed before",
-                     head.size, head.origin);
-        if (prev && (err = auditfs_witness_state_evidence(&evdir, st, prev, prev_len, head_note,
-                                                          head_len, NULL, 0, reason)) != 0) {
-            rc = cli_fail(err, "evidence");
-            goto cleanup;
-        }
-        fprintf(stderr, "auditfs: cosign REFUSED: %s\nauditfs: evidence: %s%s%s\n", reason,
-                evdir ? evdir : "", evdir && trust_ev[0] ? " and " : "", trust_ev);
-        rc = EXIT_FORK;
-        goto cleanup;
-    }
-    auditfs_witness_log log = {head.origin, logkey};
-    if ((err = auditfs_witness_add_checkpoint(&res, st, wkey, &log, 1, body, body_len, now)) !=
-        0) {
-        rc = cli_fail(err, "witness state");
-        goto cleanup;
-    }
-    if (res.fork || (res.status == 422 && prev)) {
-        /* not an extension of what we cosigned: a fork; both signed checkpoints are evidence */
-        char reason[512];
-        snprintf(reason, sizeof reason,
-                 "fork: size %" PRIu64 " of \"%s\" does not extend the size %" PRIu64
-                 " this witness cosigned",
-                 head.size, head.origin, last.size);
-        if (!res.evidence) {
-            int conflicting = at_old && (at_old_len != prev_len || memcmp(at_old, prev, prev_len));
-            if ((err = auditfs_witness_state_evidence(
-                     &evdir, st, prev, prev_len, head_note, head_len,
-                     conflicting ? at_old : NULL, conflicting ? at_old_len : 0, reason)) != 0) {
-                rc = cli_fail(err, "evidence");
-                goto cleanup;
-            }
-        }
-        fprintf(stderr, "auditfs: cosign REFUSED: %s\nauditfs: evidence: %s\n", reason,
-                res.evidence ? res.evidence : evdir);
-        rc = EXIT_FORK;
-        goto cleanup;
-    }
-    if (res.status != 200) {
-        fprintf(stderr, "auditfs: cosign refused (%d): ", res.status);
-        put_escaped(stderr, res.body, res.body_len);
-        fputc('\n', stderr);
-        rc = EXIT_VERIFY;
-        goto cleanup;
-    }
-    fwrite(res.body, 1, res.body_len, stdout);
-    fflush(stdout);
-    if (!no_store) {
-        int changed = 0;
-        err = auditfs_cosig_store_add(&changed, l, head.size, res.body, res.body_len, wv);
-        if (err)
-            fprintf(stderr,
-                    "auditfs: cosign: cosignature not stored with the ledger (%s); send the line "
-                    "above to the provider (auditfs cosignatures add)\n",
-                    auditfs_error_last());
-    }
-cleanup:
-    auditfs_witness_result_release(&res);
-    free(evdir);
-    free(at_old);
-    free(body);
-    free(prev);
-    free(head_note);
-    auditfs_witness_state_free(st);
-    auditfs_ledger_free(l);
-    auditfs_verifier_free(logkey);
-    auditfs_verifier_free(wv);
-    auditfs_signer_free(wkey);
+    cosign_run run;
+    memset(&run, 0, sizeof run);
+    int rc = cosign_run_all(&run, ledger, keyf, logkeyf, root, now, no_store);
+    cosign_release(&run);
     return rc;
 }
 
