@@ -604,6 +604,100 @@ key_signs_head(auditfs_ledger *l, const auditfs_verifier *v)
     return found;
 }
 
+/* The likely cause of a failure with --key: the head has no signature by that key. */
+static void
+hint_wrong_key(auditfs_ledger *l, const auditfs_verifier *v, const char *key)
+{
+    if (!key_signs_head(l, v))
+        fprintf(stderr, "auditfs: %s is not the key of this ledger (its head checkpoint has no "
+                        "signature by it): wrong key or wrong ledger?\n", key);
+}
+
+/* verify's report: one JSON object, or the "ok:" lines (a failure is reported by the caller). */
+static void
+print_verify_report(const auditfs_verify_report *r, int err, int json, double secs)
+{
+    char root[64];
+    auditfs_hash_base64(root, &r->head.root);
+    if (json) {
+        printf("{\"ok\":%s,\"entries\":%llu,\"segments\":%llu,\"commits\":%llu,\"documents\":%llu,"
+               "\"notices\":%llu,\"leaf_bytes\":%llu,\"origin\":",
+               err ? "false" : "true", (unsigned long long)r->entries,
+               (unsigned long long)r->segments, (unsigned long long)r->commits,
+               (unsigned long long)r->documents, (unsigned long long)r->notices,
+               (unsigned long long)r->leaf_bytes);
+        cli_json_str(stdout, r->head.origin);
+        printf(",\"tree_size\":%llu,\"root\":\"%s\",\"trusted_checked\":%s,\"seconds\":%.3f",
+               (unsigned long long)r->head.size, root, r->trusted_checked ? "true" : "false", secs);
+        printf(",\"signed_commits\":%llu,\"unsigned_commits\":%llu",
+               (unsigned long long)r->signed_commits, (unsigned long long)r->unsigned_commits);
+        if (err) {
+            printf(",\"error\":");
+            cli_json_str(stdout, r->reason[0] ? r->reason : auditfs_error_last());
+            if (r->bad_entry != UINT64_MAX)
+                printf(",\"bad_entry\":%llu", (unsigned long long)r->bad_entry);
+            if (r->bad_commit[0])
+                printf(",\"bad_commit\":\"%s\"", r->bad_commit);
+        }
+        printf("}\n");
+    } else if (!err) {
+        printf("ok: %s: %llu entries (%llu leaf bytes) in %llu segments, %llu commits, %llu "
+               "documents, %llu notices\n",
+               r->head.origin, (unsigned long long)r->entries, (unsigned long long)r->leaf_bytes,
+               (unsigned long long)r->segments, (unsigned long long)r->commits,
+               (unsigned long long)r->documents, (unsigned long long)r->notices);
+        printf("checkpoint: size %llu root %s%s (%.2f s)\n", (unsigned long long)r->head.size, root,
+               r->trusted_checked ? ", extends the trusted checkpoint" : "", secs);
+        if (r->unsigned_commits)
+            printf("commits: %llu signed; %llu unsigned legacy commits (written before commits "
+                   "were signed) come first\n",
+                   (unsigned long long)r->signed_commits, (unsigned long long)r->unsigned_commits);
+    }
+}
+
+/*
+ * The ledger and the key to recompute it with. The verifier's memory first: the head against
+ * the pinned (or given) key and against every checkpoint this party saw or signed. 0 or an
+ * exit code (printed; with json also as a JSON line).
+ */
+static int
+verify_open(auditfs_ledger **lp, auditfs_verifier **vp, const char *ledger, const char *key,
+            const char *origin, int json)
+{
+    auditfs_verifier *v = NULL;
+    auditfs_ledger *l = NULL;
+    auditfs_state *st = NULL;
+    int rc = cli_open_trusted(&l, &st, ledger, key, origin);
+    if (rc == EXIT_VERIFY && key && !json) {
+        /* still exit 1: without the right key nothing here verifies, but say the likely cause */
+        const char *path = cli_ledger_path(ledger);
+        if (path && auditfs_ledger_open(&l, path) == 0 && auditfs_verifier_load(&v, key) == 0)
+            hint_wrong_key(l, v, key);
+        auditfs_verifier_free(v);
+        auditfs_ledger_free(l);
+        l = NULL;
+    }
+    if (rc) {
+        if (json)
+            printf("{\"ok\":false,\"exit\":%d,\"error\":\"the head is not trusted (see "
+                   "stderr)\"}\n",
+                   rc);
+        return rc;
+    }
+    auditfs_checkpoint head;
+    if (auditfs_ledger_head(&head, l) != 0)
+        head.origin[0] = 0;
+    rc = key ? load_verifier(&v, key) : cli_pinned_key(&v, st, head.origin);
+    auditfs_state_free(st);
+    if (rc) {
+        auditfs_ledger_free(l);
+        return rc;
+    }
+    *lp = l;
+    *vp = v;
+    return 0;
+}
+
 static int
 cmd_verify(int argc, char **argv)
 {
@@ -640,39 +734,11 @@ cmd_verify(int argc, char **argv)
         return cli_usage_error("verify takes no arguments");
     auditfs_verifier *v = NULL;
     auditfs_ledger *l = NULL;
-    auditfs_state *st = NULL;
     uint8_t *tnote = NULL;
     size_t tlen = 0;
-    /* the verifier's memory first: the head against the pinned (or given) key and against
-     * every checkpoint this party saw or signed; then everything is recomputed */
-    int rc = cli_open_trusted(&l, &st, ledger, key, origin);
-    if (rc == EXIT_VERIFY && key && !json) {
-        /* still exit 1: without the right key nothing here verifies, but say the likely cause */
-        const char *path = cli_ledger_path(ledger);
-        if (path && auditfs_ledger_open(&l, path) == 0 && auditfs_verifier_load(&v, key) == 0 &&
-            !key_signs_head(l, v))
-            fprintf(stderr, "auditfs: %s is not the key of this ledger (its head checkpoint has no "
-                            "signature by it): wrong key or wrong ledger?\n", key);
-        auditfs_verifier_free(v);
-        auditfs_ledger_free(l);
-        l = NULL;
-    }
-    if (rc) {
-        if (json)
-            printf("{\"ok\":false,\"exit\":%d,\"error\":\"the head is not trusted (see "
-                   "stderr)\"}\n",
-                   rc);
+    int rc = verify_open(&l, &v, ledger, key, origin, json);
+    if (rc)
         return rc;
-    }
-    auditfs_checkpoint head;
-    if (auditfs_ledger_head(&head, l) != 0)
-        head.origin[0] = 0;
-    rc = key ? load_verifier(&v, key) : cli_pinned_key(&v, st, head.origin);
-    auditfs_state_free(st);
-    if (rc) {
-        auditfs_ledger_free(l);
-        return rc;
-    }
     if (trusted) {
         int err = auditfs_read_file(&tnote, &tlen, trusted, 65536);
         if (err) {
@@ -690,51 +756,15 @@ cmd_verify(int argc, char **argv)
     cli_progress_done(&prog);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    char root[64];
-    auditfs_hash_base64(root, &r.head.root);
-    if (json) {
-        printf("{\"ok\":%s,\"entries\":%llu,\"segments\":%llu,\"commits\":%llu,\"documents\":%llu,"
-               "\"notices\":%llu,\"leaf_bytes\":%llu,\"origin\":",
-               err ? "false" : "true", (unsigned long long)r.entries,
-               (unsigned long long)r.segments, (unsigned long long)r.commits,
-               (unsigned long long)r.documents, (unsigned long long)r.notices,
-               (unsigned long long)r.leaf_bytes);
-        cli_json_str(stdout, r.head.origin);
-        printf(",\"tree_size\":%llu,\"root\":\"%s\",\"trusted_checked\":%s,\"seconds\":%.3f",
-               (unsigned long long)r.head.size, root, r.trusted_checked ? "true" : "false", secs);
-        printf(",\"signed_commits\":%llu,\"unsigned_commits\":%llu",
-               (unsigned long long)r.signed_commits, (unsigned long long)r.unsigned_commits);
-        if (err) {
-            printf(",\"error\":");
-            cli_json_str(stdout, r.reason[0] ? r.reason : auditfs_error_last());
-            if (r.bad_entry != UINT64_MAX)
-                printf(",\"bad_entry\":%llu", (unsigned long long)r.bad_entry);
-            if (r.bad_commit[0])
-                printf(",\"bad_commit\":\"%s\"", r.bad_commit);
-        }
-        printf("}\n");
-    } else if (!err) {
-        printf("ok: %s: %llu entries (%llu leaf bytes) in %llu segments, %llu commits, %llu "
-               "documents, %llu notices\n",
-               r.head.origin, (unsigned long long)r.entries, (unsigned long long)r.leaf_bytes,
-               (unsigned long long)r.segments, (unsigned long long)r.commits,
-               (unsigned long long)r.documents, (unsigned long long)r.notices);
-        printf("checkpoint: size %llu root %s%s (%.2f s)\n", (unsigned long long)r.head.size, root,
-               r.trusted_checked ? ", extends the trusted checkpoint" : "", secs);
-        if (r.unsigned_commits)
-            printf("commits: %llu signed; %llu unsigned legacy commits (written before commits "
-                   "were signed) come first\n",
-                   (unsigned long long)r.signed_commits, (unsigned long long)r.unsigned_commits);
-    }
+    print_verify_report(&r, err, json, secs);
     if (err) {
         if (!json)
             fprintf(stderr, "auditfs: verification FAILED: %s\n",
                     r.reason[0] ? r.reason : auditfs_error_last());
         rc = cli_exit_code(err);
         /* still exit 1: without the right key nothing here verifies, but say the likely cause */
-        if (err == AUDITFS_EVERIFY && !json && !key_signs_head(l, v))
-            fprintf(stderr, "auditfs: %s is not the key of this ledger (its head checkpoint has no "
-                            "signature by it): wrong key or wrong ledger?\n", key);
+        if (err == AUDITFS_EVERIFY && !json)
+            hint_wrong_key(l, v, key);
     } else {
         rc = cli_witness_check(&wopts, l, &r.head, json);
     }
