@@ -345,6 +345,90 @@ guess_ctype(const char *file)
     return "application/octet-stream";
 }
 
+/* The options' checks of a document or notice entry; 0 or EXIT_USAGE (printed). */
+static int
+check_publish_entry(auditfs_entry *e, int is_notice, const char *effective, const char *ctype,
+                    const char *file)
+{
+    if (is_notice && !e->title[0])
+        return cli_usage_error("--title is required");
+    if (!is_notice && !auditfs_valid_docname(e->name))
+        return cli_usage_error("--name '%s': '/'-separated segments of [a-z0-9._-]", e->name);
+    if (!is_notice && (e->title[0] || effective))
+        return cli_usage_error("--title and --effective belong to notices");
+    if (is_notice && e->name[0])
+        return cli_usage_error("--name belongs to documents");
+    if (effective) {
+        if (!auditfs_parse_time(&e->effective_us, effective))
+            return cli_usage_error("--effective '%s' is not RFC 3339 or YYYY-MM-DD", effective);
+        e->has_effective = 1;
+    }
+    if (cli_set_opt(e->content_type, sizeof e->content_type, ctype ? ctype : guess_ctype(file),
+                    "--content-type"))
+        return EXIT_USAGE;
+    if (e->tenant[0] && !auditfs_valid_stream(e->tenant))
+        return cli_usage_error("--tenant '%s': 1-64 of [A-Za-z0-9._-]", e->tenant);
+    if (e->party[0] && !auditfs_valid_party(e->party))
+        return cli_usage_error("--party must be provider, customer, security-vendor or assessor");
+    if (e->layer[0] && !auditfs_valid_layer(e->layer))
+        return cli_usage_error("--layer must be facility, hardware, virtualization, platform, "
+                               "application or data");
+    if (is_notice && !auditfs_valid_text((const uint8_t *)e->title, strlen(e->title), 0))
+        return cli_usage_error("--title: UTF-8 text without control characters");
+    return 0;
+}
+
+/* What publish or notice added: one JSON object, or one line. */
+static void
+print_published(const auditfs_entry *e, int is_notice, int json, uint64_t seq, uint64_t size,
+                size_t len)
+{
+    if (json) {
+        printf("{\"type\":\"%s\",\"seq\":%llu,\"tree_size\":%llu,", e->type,
+               (unsigned long long)seq, (unsigned long long)size);
+        if (is_notice) {
+            printf("\"title\":");
+            cli_json_str(stdout, e->title);
+        } else {
+            printf("\"name\":");
+            cli_json_str(stdout, e->name);
+            printf(",\"version\":%llu", (unsigned long long)e->version);
+        }
+        printf(",\"content_length\":%llu}\n", (unsigned long long)len);
+    } else if (is_notice)
+        printf("notice seq %llu, tree size %llu\n", (unsigned long long)seq,
+               (unsigned long long)size);
+    else
+        printf("%s v%llu seq %llu, tree size %llu\n", e->name, (unsigned long long)e->version,
+               (unsigned long long)seq, (unsigned long long)size);
+}
+
+/* Appends e (its content) and commits: 0 with *seq and *size, an exit code (> 0, printed) if
+ * the key or the state directory is unusable, or the library's error (< 0, not printed). */
+static int
+publish_write(uint64_t *seq, uint64_t *size, const char *ledger, const char *key,
+              auditfs_entry *e, const uint8_t *content, size_t len)
+{
+    auditfs_signer *s = NULL;
+    auditfs_writer *w = NULL;
+    auditfs_writer_options wo = AUDITFS_WRITER_OPTIONS_INIT;
+    auditfs_state *st = NULL;
+    int err, rc = load_signer(&s, key);
+    if (!rc && (rc = cli_state_open(&st)) != 0)
+        auditfs_signer_free(s);
+    if (rc)
+        return rc;
+    wo.wait_for_lock = 1;
+    wo.state = st;
+    if ((err = auditfs_writer_open(&w, ledger, s, &wo)) == 0 &&
+        (err = auditfs_writer_add(w, e, content, len, seq)) == 0)
+        err = auditfs_writer_commit(w, size);
+    auditfs_writer_free(w);
+    auditfs_signer_free(s);
+    auditfs_state_free(st);
+    return err;
+}
+
 static int
 publish_common(int argc, char **argv, int is_notice)
 {
@@ -409,81 +493,24 @@ publish_common(int argc, char **argv, int is_notice)
     }
     if (optind + 1 != argc)
         return cli_usage_error("give exactly one FILE");
-    if (is_notice && !e.title[0])
-        return cli_usage_error("--title is required");
-    if (!is_notice && !auditfs_valid_docname(e.name))
-        return cli_usage_error("--name '%s': '/'-separated segments of [a-z0-9._-]", e.name);
-    if (!is_notice && (e.title[0] || effective))
-        return cli_usage_error("--title and --effective belong to notices");
-    if (is_notice && e.name[0])
-        return cli_usage_error("--name belongs to documents");
-    if (effective) {
-        if (!auditfs_parse_time(&e.effective_us, effective))
-            return cli_usage_error("--effective '%s' is not RFC 3339 or YYYY-MM-DD", effective);
-        e.has_effective = 1;
-    }
-    if (cli_set_opt(e.content_type, sizeof e.content_type, ctype ? ctype : guess_ctype(argv[optind]),
-                    "--content-type"))
-        return EXIT_USAGE;
-    if (e.tenant[0] && !auditfs_valid_stream(e.tenant))
-        return cli_usage_error("--tenant '%s': 1-64 of [A-Za-z0-9._-]", e.tenant);
-    if (e.party[0] && !auditfs_valid_party(e.party))
-        return cli_usage_error("--party must be provider, customer, security-vendor or assessor");
-    if (e.layer[0] && !auditfs_valid_layer(e.layer))
-        return cli_usage_error("--layer must be facility, hardware, virtualization, platform, "
-                               "application or data");
-    if (is_notice && !auditfs_valid_text((const uint8_t *)e.title, strlen(e.title), 0))
-        return cli_usage_error("--title: UTF-8 text without control characters");
+    if ((err = check_publish_entry(&e, is_notice, effective, ctype, argv[optind])) != 0)
+        return err;
     if (cli_ledger_arg(&ledger, ledger) != 0)
         return EXIT_USAGE;
     uint8_t *content = NULL;
     size_t len = 0;
     if ((err = auditfs_read_file(&content, &len, argv[optind], (size_t)1 << 30)) != 0)
         return cli_fail(err, NULL);
-    auditfs_signer *s = NULL;
-    auditfs_writer *w = NULL;
-    auditfs_writer_options wo = AUDITFS_WRITER_OPTIONS_INIT;
-    wo.wait_for_lock = 1;
     uint64_t seq = 0, size = 0;
-    auditfs_state *st = NULL;
-    int rc = load_signer(&s, key);
-    if (!rc && (rc = cli_state_open(&st)) != 0)
-        auditfs_signer_free(s);
-    if (rc) {
-        free(content);
-        return rc;
-    }
-    wo.state = st;
-    if ((err = auditfs_writer_open(&w, ledger, s, &wo)) == 0 &&
-        (err = auditfs_writer_add(w, &e, content, len, &seq)) == 0)
-        err = auditfs_writer_commit(w, &size);
-    if (err)
-        rc = cli_fail(err, is_notice ? "notice" : "publish");
-    else if (json) {
-        printf("{\"type\":\"%s\",\"seq\":%llu,\"tree_size\":%llu,", e.type,
-               (unsigned long long)seq, (unsigned long long)size);
-        if (is_notice) {
-            printf("\"title\":");
-            cli_json_str(stdout, e.title);
-        } else {
-            printf("\"name\":");
-            cli_json_str(stdout, e.name);
-            printf(",\"version\":%llu", (unsigned long long)e.version);
-        }
-        printf(",\"content_length\":%llu}\n", (unsigned long long)len);
-    } else if (is_notice)
-        printf("notice seq %llu, tree size %llu\n", (unsigned long long)seq,
-               (unsigned long long)size);
-    else
-        printf("%s v%llu seq %llu, tree size %llu\n", e.name, (unsigned long long)e.version,
-               (unsigned long long)seq, (unsigned long long)size);
-    auditfs_writer_free(w);
-    if (!err)
+    int rc = publish_write(&seq, &size, ledger, key, &e, content, len);
+    if (rc == 0)
+        print_published(&e, is_notice, json, seq, size, len);
+    else if (rc < 0)
+        rc = cli_fail(rc, is_notice ? "notice" : "publish");
+    if (rc == 0)
         cli_index_after_write(ledger);
-    if (!err && nwitnesses) /* receipts: the new checkpoint goes to the witnesses at once */
+    if (rc == 0 && nwitnesses) /* receipts: the new checkpoint goes to the witnesses at once */
         rc = cli_witness_request(stdout, ledger, witnesses, nwitnesses, 30);
-    auditfs_signer_free(s);
-    auditfs_state_free(st);
     free(content);
     return rc;
 }
