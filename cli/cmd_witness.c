@@ -906,6 +906,86 @@ parse_listen(struct sockaddr_in *sa, const char *s)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+/* --log ORIGIN=KEY.pub: one more log this witness cosigns for. 0 or an exit code. */
+static int
+server_add_log(struct server *s, const char *arg)
+{
+    const char *eq = strrchr(arg, '=');
+    int err;
+    if (!eq || eq == arg)
+        return cli_usage_error("--log wants ORIGIN=KEY.pub, not '%s'", arg);
+    if (s->nlogs == MAX_KEYS)
+        return cli_usage_error("at most %d logs", MAX_KEYS);
+    size_t i = s->nlogs;
+    s->origins[i] = strndup(arg, (size_t)(eq - arg));
+    if ((err = auditfs_verifier_load(&s->logkeys[i], eq + 1)) != 0) {
+        free(s->origins[i]);
+        return cli_fail(err, "--log");
+    }
+    s->logs[i].origin = s->origins[i];
+    s->logs[i].key = s->logkeys[i];
+    s->nlogs++;
+    return 0;
+}
+
+/* --rate N (requests a minute per log, default 60) and a full bucket of 10 for each log. */
+static int
+server_rate(struct server *s, const char *rate)
+{
+    s->rate_per_s = 1.0;
+    if (rate) {
+        uint64_t r;
+        if (cli_parse_u64(&r, rate, "--rate") || r == 0)
+            return EXIT_USAGE;
+        s->rate_per_s = (double)r / 60.0;
+    }
+    s->burst = 10;
+    for (size_t i = 0; i < s->nlogs; i++) {
+        s->buckets[i].tokens = s->burst;
+        clock_gettime(CLOCK_MONOTONIC, &s->buckets[i].last);
+    }
+    return 0;
+}
+
+/* Serves the tlog-witness API on sa until SIGINT or SIGTERM; *dp is the daemon (the caller
+ * stops it). 0 or an exit code. */
+static int
+serve_until_signal(struct MHD_Daemon **dp, struct server *s, struct sockaddr_in *sa,
+                   const char *listen_at, const auditfs_verifier *wv)
+{
+    struct MHD_Daemon *d;
+    /* the serving thread inherits this mask, so only sigwait below sees the signals */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                         handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)16,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+    *dp = d;
+    if (!d) {
+        fprintf(stderr, "auditfs: witness serve: cannot listen on %s\n", listen_at);
+        return EXIT_IO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    char addr[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sa->sin_addr, addr, sizeof addr);
+    printf("listening on %s:%u\n", addr, info ? (unsigned)info->port : 0u);
+    fflush(stdout);
+    char *vk = NULL;
+    if (auditfs_cosig_verifier_format(&vk, wv) == 0)
+        fprintf(stderr, "witness: key %s, state %s\n", vk, auditfs_witness_state_dir(s->st));
+    free(vk);
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "witness: stopping (signal %d)\n", sig);
+    return 0;
+}
+
 static int
 witness_serve(int argc, char **argv)
 {
@@ -932,28 +1012,10 @@ witness_serve(int argc, char **argv)
         case 's': stateopt = optarg; break;
         case 'r': rate = optarg; break;
         case 'h': fputs(witness_help, stdout); goto cleanup;
-        case 'L': {
-            const char *eq = strrchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                rc = cli_usage_error("--log wants ORIGIN=KEY.pub, not '%s'", optarg);
+        case 'L':
+            if ((rc = server_add_log(s, optarg)) != 0)
                 goto cleanup;
-            }
-            if (s->nlogs == MAX_KEYS) {
-                rc = cli_usage_error("at most %d logs", MAX_KEYS);
-                goto cleanup;
-            }
-            size_t i = s->nlogs;
-            s->origins[i] = strndup(optarg, (size_t)(eq - optarg));
-            if ((err = auditfs_verifier_load(&s->logkeys[i], eq + 1)) != 0) {
-                free(s->origins[i]);
-                rc = cli_fail(err, "--log");
-                goto cleanup;
-            }
-            s->logs[i].origin = s->origins[i];
-            s->logs[i].key = s->logkeys[i];
-            s->nlogs++;
             break;
-        }
         default: rc = EXIT_USAGE; goto cleanup;
         }
     }
@@ -966,20 +1028,8 @@ witness_serve(int argc, char **argv)
         rc = cli_usage_error("--listen: '%s' is not IPV4:PORT", listen_at);
         goto cleanup;
     }
-    s->rate_per_s = 1.0;
-    if (rate) {
-        uint64_t r;
-        if (cli_parse_u64(&r, rate, "--rate") || r == 0) {
-            rc = EXIT_USAGE;
-            goto cleanup;
-        }
-        s->rate_per_s = (double)r / 60.0;
-    }
-    s->burst = 10;
-    for (size_t i = 0; i < s->nlogs; i++) {
-        s->buckets[i].tokens = s->burst;
-        clock_gettime(CLOCK_MONOTONIC, &s->buckets[i].last);
-    }
+    if ((rc = server_rate(s, rate)) != 0)
+        goto cleanup;
     char sbuf[4096];
     const char *root = state_root(stateopt, sbuf, sizeof sbuf);
     if (!root) {
@@ -995,35 +1045,7 @@ witness_serve(int argc, char **argv)
         rc = cli_fail(err, NULL);
         goto cleanup;
     }
-    /* the serving thread inherits this mask, so only sigwait below sees the signals */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                         handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)16,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
-    if (!d) {
-        fprintf(stderr, "auditfs: witness serve: cannot listen on %s\n", listen_at);
-        rc = EXIT_IO;
-        goto cleanup;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    char addr[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof addr);
-    printf("listening on %s:%u\n", addr, info ? (unsigned)info->port : 0u);
-    fflush(stdout);
-    char *vk = NULL;
-    if (auditfs_cosig_verifier_format(&vk, wv) == 0)
-        fprintf(stderr, "witness: key %s, state %s\n", vk, auditfs_witness_state_dir(s->st));
-    free(vk);
-    int sig = 0;
-    sigwait(&set, &sig);
-    fprintf(stderr, "witness: stopping (signal %d)\n", sig);
+    rc = serve_until_signal(&d, s, &sa, listen_at, wv);
 cleanup:
     if (d)
         MHD_stop_daemon(d);
