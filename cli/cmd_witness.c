@@ -568,6 +568,60 @@ cosignatures_list(auditfs_ledger *l)
     return 0;
 }
 
+/* cosignatures add: the cosignatures by the witnesses ws in the checkpoint file path, stored
+ * when the checkpoint is the one this ledger committed at its size. 0 or an exit code. */
+static int
+cosignatures_add_file(auditfs_ledger *l, const char *path, auditfs_verifier *const *ws,
+                      size_t nw)
+{
+    uint8_t *note = NULL;
+    char *cp = NULL;
+    size_t len = 0, cplen = 0, tl, off, ctl, coff, stored = 0;
+    auditfs_checkpoint parsed;
+    int rc = 0, err;
+    if ((err = auditfs_read_file(&note, &len, path, AUDITFS_NOTE_MAX_BYTES)) != 0 ||
+        (err = auditfs_note_split(&tl, &off, (const char *)note, len)) != 0 ||
+        (err = auditfs_checkpoint_parse(&parsed, (const char *)note, tl)) != 0) {
+        rc = cli_fail(err, path);
+        goto cleanup;
+    }
+    err = auditfs_ledger_checkpoint_at(&cp, &cplen, l, parsed.size);
+    if (err || auditfs_note_split(&ctl, &coff, cp, cplen) != 0 || ctl != tl ||
+        memcmp(cp, note, tl) != 0) {
+        fprintf(stderr,
+                "auditfs: %s: checkpoint of size %" PRIu64
+                " is not the one this ledger committed (a split view, or another ledger)\n",
+                path, parsed.size);
+        rc = EXIT_VERIFY;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nw; i++) {
+        char *lines = NULL;
+        size_t ln = 0;
+        int changed = 0;
+        if ((err = witness_lines(&lines, &ln, (const char *)note, len, ws[i])) == 0 && ln)
+            err = auditfs_cosig_store_add(&changed, l, parsed.size, lines, ln, ws[i]);
+        free(lines);
+        if (err) {
+            rc = cli_fail(err, path);
+            goto cleanup;
+        }
+        if (ln == 0)
+            continue;
+        stored++;
+        printf("%s: cosignature by %s for size %" PRIu64 " %s\n", path,
+               auditfs_verifier_name(ws[i]), parsed.size, changed ? "stored" : "already stored");
+    }
+    if (stored == 0) {
+        fprintf(stderr, "auditfs: %s: no cosignature by any of the given witness keys\n", path);
+        rc = EXIT_VERIFY;
+    }
+cleanup:
+    free(cp);
+    free(note);
+    return rc;
+}
+
 static int
 cmd_cosignatures(int argc, char **argv)
 {
@@ -622,65 +676,8 @@ cmd_cosignatures(int argc, char **argv)
             rc = cli_fail(err, "--witness");
             goto cleanup;
         }
-    for (int a = optind; a < argc; a++) {
-        uint8_t *note = NULL;
-        char *cp = NULL;
-        size_t len = 0, cplen = 0, tl, off, ctl, coff;
-        auditfs_checkpoint parsed;
-        if ((err = auditfs_read_file(&note, &len, argv[a], AUDITFS_NOTE_MAX_BYTES)) != 0 ||
-            (err = auditfs_note_split(&tl, &off, (const char *)note, len)) != 0 ||
-            (err = auditfs_checkpoint_parse(&parsed, (const char *)note, tl)) != 0) {
-            rc = cli_fail(err, argv[a]);
-            free(note);
-            goto cleanup;
-        }
-        err = auditfs_ledger_checkpoint_at(&cp, &cplen, l, parsed.size);
-        if (err || auditfs_note_split(&ctl, &coff, cp, cplen) != 0 || ctl != tl ||
-            memcmp(cp, note, tl) != 0) {
-            fprintf(stderr,
-                    "auditfs: %s: checkpoint of size %" PRIu64
-                    " is not the one this ledger committed (a split view, or another ledger)\n",
-                    argv[a], parsed.size);
-            free(cp);
-            free(note);
-            rc = EXIT_VERIFY;
-            goto cleanup;
-        }
-        free(cp);
-        size_t stored = 0;
-        for (size_t i = 0; i < nw; i++) {
-            char *lines = NULL;
-            size_t ln = 0;
-            int changed = 0;
-            if ((err = witness_lines(&lines, &ln, (const char *)note, len, ws[i])) != 0) {
-                rc = cli_fail(err, argv[a]);
-                free(note);
-                goto cleanup;
-            }
-            if (ln == 0) {
-                free(lines);
-                continue;
-            }
-            err = auditfs_cosig_store_add(&changed, l, parsed.size, lines, ln, ws[i]);
-            free(lines);
-            if (err) {
-                rc = cli_fail(err, argv[a]);
-                free(note);
-                goto cleanup;
-            }
-            stored++;
-            printf("%s: cosignature by %s for size %" PRIu64 " %s\n", argv[a],
-                   auditfs_verifier_name(ws[i]), parsed.size,
-                   changed ? "stored" : "already stored");
-        }
-        free(note);
-        if (stored == 0) {
-            fprintf(stderr, "auditfs: %s: no cosignature by any of the given witness keys\n",
-                    argv[a]);
-            rc = EXIT_VERIFY;
-            goto cleanup;
-        }
-    }
+    for (int a = optind; a < argc && !rc; a++)
+        rc = cosignatures_add_file(l, argv[a], ws, nw);
 cleanup:
     for (size_t i = 0; i < nw; i++)
         auditfs_verifier_free(ws[i]);
