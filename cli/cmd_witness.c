@@ -1125,6 +1125,35 @@ post(long *status, struct response *resp, const char *url, const char *body, siz
 
 /* One witness: at most two attempts (the second after learning its size from a 409). Returns
  * 0 cosigned and stored, EXIT_VERIFY refused, EXIT_IO unreachable. */
+/* The size a witness answered 409 with (the size it cosigned last): 0 with *old set, or
+ * EXIT_VERIFY (printed) if the body is not a size or the size is beyond ours. */
+static int
+their_size(uint64_t *old, const struct response *r, const char *url, uint64_t ours)
+{
+    uint64_t their = 0;
+    size_t n = r->len;
+    char tmp[32];
+    if (n && r->buf[n - 1] == '\n')
+        n--;
+    if (n == 0 || n >= sizeof tmp) {
+        fprintf(stderr, "auditfs: witness %s: 409 without a size\n", url);
+        return EXIT_VERIFY;
+    }
+    memcpy(tmp, r->buf, n);
+    tmp[n] = 0;
+    if (cli_parse_u64(&their, tmp, "witness size"))
+        return EXIT_VERIFY;
+    if (their > ours) {
+        fprintf(stderr,
+                "auditfs: witness %s: REFUSED: it has cosigned size %" PRIu64
+                ", beyond our %" PRIu64 " (a rollback or split view)\n",
+                url, their, ours);
+        return EXIT_VERIFY;
+    }
+    *old = their;
+    return 0;
+}
+
 static int
 request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const char *note,
             size_t note_len, const char *url, const auditfs_verifier *wk, long timeout)
@@ -1176,29 +1205,10 @@ request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const 
             return EXIT_VERIFY;
         }
         if (status == 409 && attempt == 0) {
-            uint64_t their = 0;
-            size_t n = r.len;
-            if (n && r.buf[n - 1] == '\n')
-                n--;
-            char tmp[32];
-            if (n == 0 || n >= sizeof tmp) {
-                free(r.buf);
-                fprintf(stderr, "auditfs: witness %s: 409 without a size\n", url);
-                return EXIT_VERIFY;
-            }
-            memcpy(tmp, r.buf, n);
-            tmp[n] = 0;
+            int rc = their_size(&old, &r, url, head->size);
             free(r.buf);
-            if (cli_parse_u64(&their, tmp, "witness size"))
-                return EXIT_VERIFY;
-            if (their > head->size) {
-                fprintf(stderr,
-                        "auditfs: witness %s: REFUSED: it has cosigned size %" PRIu64
-                        ", beyond our %" PRIu64 " (a rollback or split view)\n",
-                        url, their, head->size);
-                return EXIT_VERIFY;
-            }
-            old = their;
+            if (rc)
+                return rc;
             continue;
         }
         if (status != 200) {
