@@ -260,6 +260,10 @@ incident_create(const char *out, const char *format, const char *since, const ch
     return rc;
 }
 
+/*
+ * Long because it is the command's option table and parse: each option is one case, and the
+ * work is in the library (auditfs/bundle.h) and in the helpers above.
+ */
 int
 cmd_incident(int argc, char **argv)
 {

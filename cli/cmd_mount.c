@@ -184,6 +184,10 @@ append_opts(char **opts, const char *more)
     return 0;
 }
 
+/*
+ * Long because it is the command's option table and parse: each option is one case; matching,
+ * the trust check and the session are the functions above and fs/mount.c.
+ */
 int
 cmd_mount(int argc, char **argv)
 {

@@ -123,6 +123,10 @@ run_query(auditfs_ledger *l, const auditfs_query *q, const auditfs_query_options
     return err ? cli_fail(err, "query") : 0;
 }
 
+/*
+ * Long because it is the command's option table and parse: each option is one case; the terms,
+ * the run and the output are the functions above.
+ */
 int
 cmd_query(int argc, char **argv)
 {

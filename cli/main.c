@@ -429,6 +429,10 @@ publish_write(uint64_t *seq, uint64_t *size, const char *ledger, const char *key
     return err;
 }
 
+/*
+ * Long because it is the option table and parse of two commands (publish, notice): each option
+ * is one case; the checks, the write and the output are the functions above.
+ */
 static int
 publish_common(int argc, char **argv, int is_notice)
 {

@@ -680,6 +680,10 @@ auditfs_note_sign(char **out, size_t *out_len, const char *text, size_t len,
     return 0;
 }
 
+/*
+ * Long because it is the signed-note grammar in one pass (C2SP signed-note): size, text lines,
+ * the blank line, then each signature line; the checks depend on the split found above them.
+ */
 int
 auditfs_note_verify(size_t *text_len, const char *note, size_t len, const auditfs_verifier *v)
 {

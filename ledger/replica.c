@@ -489,6 +489,10 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
     return remove(path);
 }
 
+/*
+ * Long because a clone is one transaction (create, configure, fetch, verify and pin, publish)
+ * whose every failure must remove what it created: one cleanup path for all of them.
+ */
 int
 auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *dir,
                       const auditfs_verifier *key, const char *origin, const char *remote_name)
