@@ -34,3 +34,26 @@ cli_split_named(char name[CLI_NAME_MAX + 1], const char **value, const char *arg
     *value = eq + 1;
     return 1;
 }
+
+int
+cli_ledger_arg(const char **path, const char *opt)
+{
+    *path = cli_ledger_path(opt);
+    return *path ? 0 : cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+}
+
+int
+cli_witness_opt(struct cli_witness_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case 'W':
+        if (o->nkeys == sizeof o->keys / sizeof *o->keys)
+            return cli_usage_error("too many --witness keys");
+        o->keys[o->nkeys++] = arg;
+        return 0;
+    case 'Q': o->quorum = arg; return 0;
+    case 'P': o->policy = arg; return 0;
+    case 'A': o->max_age = arg; return 0;
+    default: return -1;
+    }
+}

@@ -32,6 +32,8 @@ __attribute__((format(printf, 1, 2))) int cli_usage_error(const char *fmt, ...);
 int cli_want_help(int argc, char **argv, const char *text);
 /** The ledger directory from --ledger or $AUDITFS_LEDGER. */
 const char *cli_ledger_path(const char *opt);
+/** Like cli_ledger_path, but no ledger at all is a usage error: 0, or EXIT_USAGE (printed). */
+int cli_ledger_arg(const char **path, const char *opt);
 int cli_parse_u64(uint64_t *out, const char *s, const char *what);
 /** Copies an option value into a fixed header field; a value that does not fit is a usage
  * error (returns EXIT_USAGE after the message), never truncated. */
@@ -126,6 +128,13 @@ struct cli_witness_opts {
     size_t nkeys;
     const char *quorum, *policy, *max_age;
 };
+/** The getopt_long entries of the witness options (their short codes are 'W', 'Q', 'P', 'A'). */
+#define CLI_WITNESS_LONGOPTS                                                                      \
+    {"witness", required_argument, 0, 'W'}, {"quorum", required_argument, 0, 'Q'},               \
+        {"policy", required_argument, 0, 'P'}, {"max-age", required_argument, 0, 'A'}
+/** Takes option c (arg) into o if it is a witness option: 0, EXIT_USAGE (printed) if there
+ * are too many keys, or -1 if c is not a witness option. (cli/args.c) */
+int cli_witness_opt(struct cli_witness_opts *o, int c, const char *arg);
 /**
  * `witness request` for the ledger at path: specs are URL=KEY.pub; each cosignature obtained is
  * reported on out, refusals on stderr; returns an exit code.

@@ -55,9 +55,9 @@ cmd_export(int argc, char **argv)
         return cli_usage_error("export takes no arguments");
     if (!out)
         return cli_usage_error("--tlog-tiles OUTDIR is required");
-    const char *path = cli_ledger_path(ledger);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    const char *path;
+    if (cli_ledger_arg(&path, ledger) != 0)
+        return EXIT_USAGE;
     auditfs_verifier *v = NULL;
     auditfs_ledger *l = NULL;
     auditfs_export_report r;

@@ -260,6 +260,10 @@ incident_create(const char *out, const char *format, const char *since, const ch
     return rc;
 }
 
+/*
+ * Long because it is the command's option table and parse: each option is one case, and the
+ * work is in the library (auditfs/bundle.h) and in the helpers above.
+ */
 int
 cmd_incident(int argc, char **argv)
 {
@@ -530,9 +534,9 @@ cmd_archive(int argc, char **argv)
     }
     if (optind != argc || !out)
         return cli_usage_error("archive needs -o FILE");
-    const char *path = cli_ledger_path(ledger);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    const char *path;
+    if (cli_ledger_arg(&path, ledger) != 0)
+        return EXIT_USAGE;
     auditfs_ledger *l = NULL;
     size_t objects = 0;
     uint64_t size = 0;

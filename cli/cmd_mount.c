@@ -77,157 +77,187 @@ witness_precheck(const struct cli_witness_opts *o, const afs_mount_ledger *ledge
     return rc;
 }
 
+/* The NAME=VALUE options of one kind (--ledger, --key, --trusted), in the order given. */
+typedef struct named_list {
+    char names[MAX_LEDGERS][CLI_NAME_MAX + 1];
+    const char *vals[MAX_LEDGERS];
+    size_t n;
+} named_list;
+
+static int
+named_add(named_list *l, const char *arg, const char *opt, const char *what)
+{
+    if (l->n == MAX_LEDGERS)
+        return cli_usage_error("at most %d %s", MAX_LEDGERS, what);
+    if (cli_split_named(l->names[l->n], &l->vals[l->n], arg) < 0)
+        return cli_usage_error("%s '%s': NAME must be 1-64 of [A-Za-z0-9._-]", opt, arg);
+    l->n++;
+    return 0;
+}
+
+/* The value in l for ledger i named name (NULL: unnamed): by name, or by position when the
+ * value is unnamed; the last one given wins. */
+static const char *
+named_for(const named_list *l, size_t i, const char *name)
+{
+    const char *v = NULL;
+    for (size_t j = 0; j < l->n; j++)
+        if ((l->names[j][0] && name && !strcmp(l->names[j], name)) || (!l->names[j][0] && j == i))
+            v = l->vals[j];
+    return v;
+}
+
+/*
+ * The ledgers to mount from the options (or $AUDITFS_LEDGER), each with its key and trusted
+ * checkpoint and an absolute path (the daemon leaves the working directory, and the README and
+ * fsname should name the ledger unambiguously). 0, or EXIT_USAGE (printed).
+ */
+static int
+match_ledgers(afs_mount_ledger *ledgers, size_t *nl, named_list *L, const named_list *K,
+              const named_list *T)
+{
+    static char abs_paths[MAX_LEDGERS][4096];
+    if (L->n == 0) {
+        if (cli_ledger_arg(&L->vals[0], NULL) != 0)
+            return EXIT_USAGE;
+        L->names[0][0] = 0;
+        L->n = 1;
+    }
+    *nl = L->n;
+    for (size_t i = 0; i < L->n; i++) {
+        ledgers[i].path = L->vals[i];
+        ledgers[i].name = L->names[i][0] ? L->names[i] : NULL;
+        if (L->n > 1 && !ledgers[i].name)
+            return cli_usage_error("with several ledgers, give each a name: --ledger NAME=DIR "
+                                   "(NAME of [A-Za-z0-9._-])");
+        ledgers[i].key = named_for(K, i, ledgers[i].name);
+        ledgers[i].trusted = named_for(T, i, ledgers[i].name);
+        for (size_t j = 0; j < i; j++)
+            if (ledgers[i].name && ledgers[j].name && !strcmp(ledgers[i].name, ledgers[j].name))
+                return cli_usage_error("ledger name %s given twice", ledgers[i].name);
+        if (realpath(ledgers[i].path, abs_paths[i]))
+            ledgers[i].path = abs_paths[i];
+    }
+    return 0;
+}
+
+/*
+ * The verifier's memory: each head checked against the pinned (or given, then pinned) key and
+ * what this party saw before mounting; the views check again, and at every --follow. *st is the
+ * state directory, pinned[i] the key found pinned for a ledger mounted without --key.
+ */
+static int
+trust_ledgers(auditfs_state **st, auditfs_verifier **pinned, afs_mount_ledger *ledgers,
+              size_t nl)
+{
+    int rc = 0;
+    for (size_t i = 0; i < nl && !rc; i++) {
+        auditfs_ledger *l = NULL;
+        auditfs_state *s1 = NULL;
+        auditfs_checkpoint head;
+        if ((rc = cli_open_trusted(&l, &s1, ledgers[i].path, ledgers[i].key, NULL)) != 0)
+            break;
+        if (!ledgers[i].key && auditfs_ledger_head(&head, l) == 0 &&
+            (rc = cli_pinned_key(&pinned[i], s1, head.origin)) == 0)
+            ledgers[i].verifier = pinned[i];
+        auditfs_ledger_free(l);
+        if (!*st)
+            *st = s1;
+        else
+            auditfs_state_free(s1);
+    }
+    return rc;
+}
+
+/* -o OPTS, repeatable: appended to *opts, comma-separated. */
+static int
+append_opts(char **opts, const char *more)
+{
+    size_t old = *opts ? strlen(*opts) : 0;
+    char *p = realloc(*opts, old + strlen(more) + 2);
+    if (!p)
+        return -1;
+    if (old)
+        p[old++] = ',';
+    strcpy(p + old, more);
+    *opts = p;
+    return 0;
+}
+
+/*
+ * Long because it is the command's option table and parse: each option is one case; matching,
+ * the trust check and the session are the functions above and fs/mount.c.
+ */
 int
 cmd_mount(int argc, char **argv)
 {
-    static char names[MAX_LEDGERS][CLI_NAME_MAX + 1];
-    static char knames[MAX_LEDGERS][CLI_NAME_MAX + 1], tnames[MAX_LEDGERS][CLI_NAME_MAX + 1];
-    const char *keys[MAX_LEDGERS], *trusts[MAX_LEDGERS];
+    static named_list lopt, kopt, topt;
     afs_mount_ledger ledgers[MAX_LEDGERS];
-    size_t nl = 0, nk = 0, nt = 0;
+    size_t nl = 0;
     afs_mount_config cfg = AFS_MOUNT_CONFIG_INIT;
     char *fuse_opts = NULL;
-    int c;
+    int c, rc = EXIT_USAGE;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"key", required_argument, 0, 'k'},
                                          {"trusted", required_argument, 0, 'T'},
                                          {"follow", no_argument, 0, 'F'},
                                          {"foreground", no_argument, 0, 'f'},
                                          {"help", no_argument, 0, 'h'},
-                                         {"witness", required_argument, 0, 'W'},
-                                         {"quorum", required_argument, 0, 'Q'},
-                                         {"policy", required_argument, 0, 'P'},
-                                         {"max-age", required_argument, 0, 'A'},
+                                         CLI_WITNESS_LONGOPTS,
                                          {0, 0, 0, 0}};
     struct cli_witness_opts wopts;
     auditfs_policy *policy = NULL;
+    auditfs_state *st = NULL;
+    auditfs_verifier *pinned[MAX_LEDGERS] = {0};
     memset(&wopts, 0, sizeof wopts);
     memset(ledgers, 0, sizeof ledgers);
     while ((c = getopt_long(argc, argv, "fo:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
-            if (nl == MAX_LEDGERS)
-                return cli_usage_error("at most %d ledgers", MAX_LEDGERS);
-            if (cli_split_named(names[nl], &ledgers[nl].path, optarg) < 0) {
-                free(fuse_opts);
-                return cli_usage_error("--ledger '%s': NAME must be 1-64 of [A-Za-z0-9._-]", optarg);
-            }
-            nl++;
+            if (named_add(&lopt, optarg, "--ledger", "ledgers") != 0)
+                goto out;
             break;
         case 'k':
-            if (nk == MAX_LEDGERS)
-                return cli_usage_error("at most %d keys", MAX_LEDGERS);
-            if (cli_split_named(knames[nk], &keys[nk], optarg) < 0) {
-                free(fuse_opts);
-                return cli_usage_error("--key '%s': NAME must be 1-64 of [A-Za-z0-9._-]", optarg);
-            }
-            nk++;
+            if (named_add(&kopt, optarg, "--key", "keys") != 0)
+                goto out;
             break;
         case 'T':
-            if (nt == MAX_LEDGERS)
-                return cli_usage_error("at most %d trusted checkpoints", MAX_LEDGERS);
-            if (cli_split_named(tnames[nt], &trusts[nt], optarg) < 0) {
-                free(fuse_opts);
-                return cli_usage_error("--trusted '%s': NAME must be 1-64 of [A-Za-z0-9._-]", optarg);
-            }
-            nt++;
+            if (named_add(&topt, optarg, "--trusted", "trusted checkpoints") != 0)
+                goto out;
             break;
         case 'W':
-            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
-                return cli_usage_error("too many --witness keys");
-            wopts.keys[wopts.nkeys++] = optarg;
+        case 'Q':
+        case 'P':
+        case 'A':
+            if (cli_witness_opt(&wopts, c, optarg) != 0)
+                goto out;
             break;
-        case 'Q': wopts.quorum = optarg; break;
-        case 'P': wopts.policy = optarg; break;
-        case 'A': wopts.max_age = optarg; break;
         case 'F': cfg.follow = 1; break;
         case 'f': cfg.foreground = 1; break;
-        case 'o': {
-            size_t old = fuse_opts ? strlen(fuse_opts) : 0;
-            char *p = realloc(fuse_opts, old + strlen(optarg) + 2);
-            if (!p)
-                return EXIT_IO;
-            if (old)
-                p[old++] = ',';
-            strcpy(p + old, optarg);
-            fuse_opts = p;
+        case 'o':
+            if (append_opts(&fuse_opts, optarg) != 0) {
+                rc = EXIT_IO;
+                goto out;
+            }
             break;
-        }
         case 'h': fputs(mount_help, stdout); free(fuse_opts); return 0;
-        default: free(fuse_opts); return EXIT_USAGE;
+        default: goto out;
         }
     }
-    int rc = EXIT_USAGE;
     if (optind + 1 != argc) {
         cli_usage_error("mount needs exactly one MOUNTPOINT");
         goto out;
     }
-    if (nl == 0) {
-        const char *env = cli_ledger_path(NULL);
-        if (!env) {
-            cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
-            goto out;
-        }
-        ledgers[0].path = env;
-        names[0][0] = 0;
-        nl = 1;
-    }
-    /* match keys and trusted checkpoints to ledgers: by name, or by position when unnamed */
-    for (size_t i = 0; i < nl; i++) {
-        ledgers[i].name = names[i][0] ? names[i] : NULL;
-        if (nl > 1 && !ledgers[i].name) {
-            cli_usage_error("with several ledgers, give each a name: --ledger NAME=DIR (NAME of "
-                            "[A-Za-z0-9._-])");
-            goto out;
-        }
-        for (size_t j = 0; j < nk; j++)
-            if ((knames[j][0] && ledgers[i].name && !strcmp(knames[j], ledgers[i].name)) ||
-                (!knames[j][0] && j == i))
-                ledgers[i].key = keys[j];
-        for (size_t j = 0; j < nt; j++)
-            if ((tnames[j][0] && ledgers[i].name && !strcmp(tnames[j], ledgers[i].name)) ||
-                (!tnames[j][0] && j == i))
-                ledgers[i].trusted = trusts[j];
-        for (size_t j = 0; j < i; j++)
-            if (ledgers[i].name && ledgers[j].name && !strcmp(ledgers[i].name, ledgers[j].name)) {
-                cli_usage_error("ledger name %s given twice", ledgers[i].name);
-                goto out;
-            }
-    }
-    /* absolute paths: the daemon leaves the working directory, and the README and fsname
-     * should name the ledger unambiguously */
-    static char abs_paths[MAX_LEDGERS][4096];
-    for (size_t i = 0; i < nl; i++)
-        if (realpath(ledgers[i].path, abs_paths[i]))
-            ledgers[i].path = abs_paths[i];
-    /* the verifier's memory: each head checked against the pinned (or given, then pinned) key
-     * and what this party saw before mounting; the views check again, and at every --follow */
-    auditfs_state *st = NULL;
-    auditfs_verifier *pinned[MAX_LEDGERS] = {0};
-    for (size_t i = 0; i < nl; i++) {
-        auditfs_ledger *l = NULL;
-        auditfs_state *s1 = NULL;
-        auditfs_checkpoint head;
-        if ((rc = cli_open_trusted(&l, &s1, ledgers[i].path, ledgers[i].key, NULL)) != 0)
-            goto out_trust;
-        if (!ledgers[i].key && auditfs_ledger_head(&head, l) == 0 &&
-            (rc = cli_pinned_key(&pinned[i], s1, head.origin)) == 0)
-            ledgers[i].verifier = pinned[i];
-        auditfs_ledger_free(l);
-        if (!st)
-            st = s1;
-        else
-            auditfs_state_free(s1);
-        if (rc)
-            goto out_trust;
-    }
+    if ((rc = match_ledgers(ledgers, &nl, &lopt, &kopt, &topt)) != 0 ||
+        (rc = trust_ledgers(&st, pinned, ledgers, nl)) != 0)
+        goto out;
     cfg.state = st;
     if ((wopts.nkeys || wopts.policy || wopts.quorum || wopts.max_age) &&
         (rc = witness_precheck(&wopts, ledgers, nl)) != 0)
-        goto out_trust;
+        goto out;
     /* and the daemon pins and follows only checkpoints that have their quorum */
     if ((rc = cli_witness_policy(&policy, &cfg.max_age, &wopts)) != 0)
-        goto out_trust;
+        goto out;
     cfg.policy = policy;
     cfg.ledgers = ledgers;
     cfg.nledgers = nl;
@@ -238,11 +268,10 @@ cmd_mount(int argc, char **argv)
     cli_progress prog;
     cfg.progress = cli_progress_init(&prog);
     rc = cli_exit_code(afs_mount_run(&cfg));
-out_trust:
-    for (size_t i = 0; i < nl; i++)
+out:
+    for (size_t i = 0; i < MAX_LEDGERS; i++)
         auditfs_verifier_free(pinned[i]);
     auditfs_state_free(st);
-out:
     auditfs_policy_free(policy);
     free(fuse_opts);
     return rc;

@@ -69,6 +69,64 @@ print_hit(void *vctx, const auditfs_entry *e, const uint8_t *leaf, size_t len)
     return 0;
 }
 
+/* --since/--until as a term on tfield ("_time" or "_event_time"): 0, or an exit code (printed). */
+static int
+window_term(auditfs_query *q, const char *tfield, const char *op, const char *value,
+            const char *opt)
+{
+    char term[300];
+    int64_t t;
+    int err;
+    if (!value)
+        return 0;
+    if (!auditfs_parse_time(&t, value))
+        return cli_usage_error("%s '%s' is not RFC 3339 or YYYY-MM-DD", opt, value);
+    snprintf(term, sizeof term, "%s%s%s", tfield, op, value);
+    if ((err = auditfs_query_add_term(q, term)) != 0)
+        return cli_fail(err, "query");
+    return 0;
+}
+
+/* --stats on stderr, or a warning there when the index was found damaged. */
+static void
+report_stats(const auditfs_query_stats *st, int stats_flag, int no_index, double ms)
+{
+    if (stats_flag)
+        fprintf(stderr,
+                "query: %llu hits, %llu entries read of %llu, index %s (covers %llu), %.3f ms%s%s\n",
+                (unsigned long long)st->hits, (unsigned long long)st->examined,
+                (unsigned long long)st->head_size, st->index_used ? "used" : "not used",
+                (unsigned long long)st->indexed, ms, st->note[0] ? "; " : "", st->note);
+    else if (st->note[0] && !no_index && strstr(st->note, "damaged"))
+        fprintf(stderr, "auditfs: warning: %s\n", st->note);
+}
+
+/* Runs q, printing each hit in format; the exit code. */
+static int
+run_query(auditfs_ledger *l, const auditfs_query *q, const auditfs_query_options *o, int format,
+          int stats_flag)
+{
+    out_ctx ctx = {l, format, 0};
+    auditfs_query_stats st;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int err = auditfs_query_run(l, q, o, print_hit, &ctx, &st);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (fflush(stdout) != 0 && !err)
+        err = AUDITFS_EIO;
+    report_stats(&st, stats_flag, o->no_index,
+                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    if (err && ctx.err_io) {
+        fprintf(stderr, "auditfs: query: writing the output: %s\n", strerror(ctx.err_io));
+        return EXIT_IO;
+    }
+    return err ? cli_fail(err, "query") : 0;
+}
+
+/*
+ * Long because it is the command's option table and parse: each option is one case; the terms,
+ * the run and the output are the functions above.
+ */
 int
 cmd_query(int argc, char **argv)
 {
@@ -93,14 +151,8 @@ cmd_query(int argc, char **argv)
                                          {"time", required_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--"))
-            break;
-        if (!strcmp(argv[i], "--help")) {
-            fputs(query_help, stdout);
-            return 0;
-        }
-    }
+    if (cli_want_help(argc, argv, query_help))
+        return 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'l': ledger = optarg; break;
@@ -136,68 +188,24 @@ cmd_query(int argc, char **argv)
                                   &bad);
     if (err)
         return cli_fail(err, "query");
-    char term[300];
-    int64_t t;
-    if (since) {
-        if (!auditfs_parse_time(&t, since)) {
-            auditfs_query_free(q);
-            return cli_usage_error("--since '%s' is not RFC 3339 or YYYY-MM-DD", since);
-        }
-        snprintf(term, sizeof term, "%s>=%s", tfield, since);
-        if ((err = auditfs_query_add_term(q, term)) != 0)
-            goto fail;
-    }
-    if (until) {
-        if (!auditfs_parse_time(&t, until)) {
-            auditfs_query_free(q);
-            return cli_usage_error("--until '%s' is not RFC 3339 or YYYY-MM-DD", until);
-        }
-        snprintf(term, sizeof term, "%s<%s", tfield, until);
-        if ((err = auditfs_query_add_term(q, term)) != 0)
-            goto fail;
+    int rc;
+    if ((rc = window_term(q, tfield, ">=", since, "--since")) != 0 ||
+        (rc = window_term(q, tfield, "<", until, "--until")) != 0) {
+        auditfs_query_free(q);
+        return rc;
     }
     if (grep && (err = auditfs_query_set_grep(q, grep)) != 0)
         goto fail;
-    const char *path = cli_ledger_path(ledger);
-    if (!path) {
-        auditfs_query_free(q);
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
-    }
     auditfs_ledger *l = NULL;
-    int rc = cli_open_trusted(&l, NULL, path, key, origin);
+    rc = cli_open_trusted(&l, NULL, ledger, key, origin); /* no ledger: a usage error */
     if (rc) {
         auditfs_query_free(q);
         return rc;
     }
-    out_ctx ctx = {l, format, 0};
-    auditfs_query_stats st;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    err = auditfs_query_run(l, q, &o, print_hit, &ctx, &st);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (fflush(stdout) != 0 && !err)
-        err = AUDITFS_EIO;
-    if (stats_flag)
-        fprintf(stderr,
-                "query: %llu hits, %llu entries read of %llu, index %s (covers %llu), %.3f ms%s%s\n",
-                (unsigned long long)st.hits, (unsigned long long)st.examined,
-                (unsigned long long)st.head_size, st.index_used ? "used" : "not used",
-                (unsigned long long)st.indexed,
-                (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-                st.note[0] ? "; " : "", st.note);
-    else if (st.note[0] && !o.no_index && strstr(st.note, "damaged"))
-        fprintf(stderr, "auditfs: warning: %s\n", st.note);
+    rc = run_query(l, q, &o, format, stats_flag);
     auditfs_ledger_free(l);
-    if (err) {
-        if (ctx.err_io) {
-            fprintf(stderr, "auditfs: query: writing the output: %s\n", strerror(ctx.err_io));
-            auditfs_query_free(q);
-            return EXIT_IO;
-        }
-        goto fail;
-    }
     auditfs_query_free(q);
-    return 0;
+    return rc;
 fail:
     auditfs_query_free(q);
     return cli_fail(err, "query");
@@ -222,6 +230,35 @@ static const char index_help[] =
     "                 file; exit 1 if anything is damaged (queries stay correct regardless: a\n"
     "                 damaged part is scanned instead)\n"
     "  --json         the state as one JSON object (docs/JSON.md)\n";
+
+/* The index's state (after an update, which took secs, unless check) as text or JSON. */
+static void
+print_index_status(const auditfs_index_status *st, int json, int check, double secs)
+{
+    if (json) {
+        printf("{\"present\":%s,\"entries\":%llu,\"runs\":%llu,\"keys\":%llu,\"bytes\":%llu,"
+               "\"fields\":", st->present ? "true" : "false", (unsigned long long)st->size,
+               (unsigned long long)st->runs, (unsigned long long)st->keys,
+               (unsigned long long)st->bytes);
+        cli_json_str(stdout, st->fields);
+        printf(",\"problem\":");
+        if (st->problem[0])
+            cli_json_str(stdout, st->problem);
+        else
+            printf("null");
+        if (!check)
+            printf(",\"seconds\":%.3f", secs);
+        printf("}\n");
+    } else if (!st->present)
+        printf("no usable index: %s\n", st->problem);
+    else
+        printf("index: %llu entries, %llu runs, %llu keys, %llu bytes; fields %s%s%s\n",
+               (unsigned long long)st->size, (unsigned long long)st->runs,
+               (unsigned long long)st->keys, (unsigned long long)st->bytes, st->fields,
+               st->problem[0] ? "\nproblem: " : "", st->problem);
+    if (!check && !json)
+        printf("updated in %.3f s\n", secs);
+}
 
 int
 cmd_index(int argc, char **argv)
@@ -252,9 +289,9 @@ cmd_index(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error("index takes no arguments");
-    const char *path = cli_ledger_path(ledger);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    const char *path;
+    if (cli_ledger_arg(&path, ledger) != 0)
+        return EXIT_USAGE;
     auditfs_ledger *l = NULL;
     int err, rc = cli_open_trusted(&l, NULL, path, key, origin);
     if (rc)
@@ -277,31 +314,8 @@ cmd_index(int argc, char **argv)
         rc = cli_fail(err, "index");
         goto out;
     }
-    if (json) {
-        printf("{\"present\":%s,\"entries\":%llu,\"runs\":%llu,\"keys\":%llu,\"bytes\":%llu,"
-               "\"fields\":", st.present ? "true" : "false", (unsigned long long)st.size,
-               (unsigned long long)st.runs, (unsigned long long)st.keys,
-               (unsigned long long)st.bytes);
-        cli_json_str(stdout, st.fields);
-        printf(",\"problem\":");
-        if (st.problem[0])
-            cli_json_str(stdout, st.problem);
-        else
-            printf("null");
-        if (!check)
-            printf(",\"seconds\":%.3f",
-                   (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-        printf("}\n");
-    } else if (!st.present)
-        printf("no usable index: %s\n", st.problem);
-    else
-        printf("index: %llu entries, %llu runs, %llu keys, %llu bytes; fields %s%s%s\n",
-               (unsigned long long)st.size, (unsigned long long)st.runs,
-               (unsigned long long)st.keys, (unsigned long long)st.bytes, st.fields,
-               st.problem[0] ? "\nproblem: " : "", st.problem);
-    if (!check && !json)
-        printf("updated in %.3f s\n",
-               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    print_index_status(&st, json, check,
+                       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     if (check && (!st.present || st.problem[0]))
         rc = EXIT_VERIFY;
 out:

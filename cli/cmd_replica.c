@@ -194,9 +194,9 @@ cmd_sync(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error("sync takes no arguments");
-    const char *path = cli_ledger_path(ledger);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    const char *path;
+    if (cli_ledger_arg(&path, ledger) != 0)
+        return EXIT_USAGE;
     auditfs_verifier *v = NULL;
     int err;
     if (key && (err = auditfs_verifier_load(&v, key)) != 0)
@@ -254,9 +254,9 @@ cmd_push(int argc, char **argv)
     }
     if (optind + 1 != argc)
         return cli_usage_error("push needs REMOTE");
-    const char *path = cli_ledger_path(ledger);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    const char *path;
+    if (cli_ledger_arg(&path, ledger) != 0)
+        return EXIT_USAGE;
     auditfs_replica_result *r = malloc(sizeof *r);
     if (!r)
         return cli_fail(AUDITFS_ENOMEM, "push");

@@ -72,6 +72,137 @@ json_remembered(const trust_info *t, int k)
     printf("{\"tree_size\":%llu,\"root\":\"%s\"}", (unsigned long long)t->cp[k].size, root);
 }
 
+/* What both outputs show, derived from the status once. */
+typedef struct status_view {
+    const char *path;
+    const auditfs_ledger_status *st;
+    const trust_info *t;
+    char root[48], commit_time[32], last[32];
+    uint64_t behind;
+    int fresh;
+} status_view;
+
+static void
+status_view_init(status_view *v, const char *path, const auditfs_ledger_status *st,
+                 const trust_info *t)
+{
+    struct tm tm;
+    time_t ct = (time_t)st->commit_time;
+    memset(v, 0, sizeof *v);
+    v->path = path;
+    v->st = st;
+    v->t = t;
+    auditfs_hash_base64(v->root, &st->head.root);
+    gmtime_r(&ct, &tm);
+    strftime(v->commit_time, sizeof v->commit_time, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (st->head.size)
+        auditfs_format_time(v->last, st->last_entry_us);
+    v->behind = st->index_present && st->index_size <= st->head.size
+                    ? st->head.size - st->index_size
+                    : st->head.size;
+    v->fresh = st->index_present && v->behind == 0 && !st->index_problem[0];
+}
+
+/* text from data (origins, key names): control characters are shown as '?' */
+static void
+put_safe(const char *s)
+{
+    for (; *s; s++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+static void
+print_status_json(const status_view *v)
+{
+    const auditfs_ledger_status *st = v->st;
+    const trust_info *t = v->t;
+    printf("{\"ledger\":");
+    cli_json_str(stdout, v->path);
+    printf(",\"origin\":");
+    cli_json_str(stdout, st->head.origin);
+    printf(",\"tree_size\":%llu,\"root\":\"%s\",\"last_commit\":{\"id\":\"%s\",\"time\":\"%s\"},"
+           "\"commits\":%llu,\"last_entry_time\":",
+           (unsigned long long)st->head.size, v->root, st->commit, v->commit_time,
+           (unsigned long long)st->commits);
+    if (st->head.size)
+        printf("\"%s\"", v->last);
+    else
+        printf("null");
+    printf(",\"index\":{\"present\":%s,\"entries\":%llu,\"behind\":%llu,\"fresh\":%s,"
+           "\"problem\":",
+           st->index_present ? "true" : "false", (unsigned long long)st->index_size,
+           (unsigned long long)v->behind, v->fresh ? "true" : "false");
+    if (st->index_problem[0])
+        cli_json_str(stdout, st->index_problem);
+    else
+        printf("null");
+    printf("},\"trust\":{\"state\":");
+    cli_json_str(stdout, t->state);
+    printf(",\"bound_origin\":");
+    if (t->bound[0])
+        cli_json_str(stdout, t->bound);
+    else
+        printf("null");
+    printf(",\"pinned_keys\":[");
+    for (size_t i = 0; i < t->nkeys; i++) {
+        char id[300];
+        snprintf(id, sizeof id, "%s+%08x", auditfs_verifier_name(t->keys[i]),
+                 auditfs_verifier_key_id(t->keys[i]));
+        printf("%s", i ? "," : "");
+        cli_json_str(stdout, id);
+    }
+    printf("],\"seen\":");
+    json_remembered(t, AUDITFS_STATE_SEEN);
+    printf(",\"signed\":");
+    json_remembered(t, AUDITFS_STATE_SIGNED);
+    printf("}}\n");
+}
+
+static void
+print_status_text(const status_view *v)
+{
+    const auditfs_ledger_status *st = v->st;
+    const trust_info *t = v->t;
+    printf("ledger:       %s\norigin:       ", v->path);
+    put_safe(st->head.origin);
+    printf("\nsize:         %llu entries\nroot:         %s\n", (unsigned long long)st->head.size,
+           v->root);
+    printf("last commit:  %s at %s (%llu commits)\n", st->commit, v->commit_time,
+           (unsigned long long)st->commits);
+    printf("last entry:   %s\n", st->head.size ? v->last : "(none: the ledger is empty)");
+    if (v->fresh)
+        printf("index:        fresh (covers all %llu entries)\n", (unsigned long long)st->index_size);
+    else if (!st->index_present)
+        printf("index:        none (%s); queries scan, `auditfs index` builds it\n",
+               st->index_problem[0] ? st->index_problem : "not built yet");
+    else
+        printf("index:        %llu entries behind%s%s; queries catch up, or run `auditfs index`\n",
+               (unsigned long long)v->behind, st->index_problem[0] ? ", " : "",
+               st->index_problem);
+    printf("state:        %s\n", t->state);
+    printf("bound to:     ");
+    put_safe(t->bound[0] ? t->bound : "(not bound yet)");
+    printf("\npinned keys:  ");
+    if (!t->nkeys)
+        printf("none (`auditfs trust add KEY.pub` pins one)");
+    for (size_t i = 0; i < t->nkeys; i++) {
+        printf("%s", i ? ", " : "");
+        put_safe(auditfs_verifier_name(t->keys[i]));
+        printf("+%08x", auditfs_verifier_key_id(t->keys[i]));
+    }
+    for (int k = 0; k < 2; k++) {
+        char r[48];
+        printf("\n%s", k == AUDITFS_STATE_SEEN ? "verified:     " : "signed:       ");
+        if (!t->have[k]) {
+            printf("none");
+            continue;
+        }
+        auditfs_hash_base64(r, &t->cp[k].root);
+        printf("size %llu root %s", (unsigned long long)t->cp[k].size, r);
+    }
+    printf("\n");
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -91,9 +222,9 @@ cmd_status(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error("status takes no arguments");
-    const char *path = cli_ledger_path(ledger);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    const char *path;
+    if (cli_ledger_arg(&path, ledger) != 0)
+        return EXIT_USAGE;
     auditfs_ledger *l = NULL;
     auditfs_ledger_status st;
     int err = auditfs_ledger_open(&l, path);
@@ -105,105 +236,12 @@ cmd_status(int argc, char **argv)
     trust_info t;
     if ((err = trust_info_get(&t, path, st.head.origin)) != 0)
         return cli_fail(err, "state directory");
-
-    char root[48], ctime_s[32], last[32];
-    struct tm tm;
-    time_t ct = (time_t)st.commit_time;
-    auditfs_hash_base64(root, &st.head.root);
-    gmtime_r(&ct, &tm);
-    strftime(ctime_s, sizeof ctime_s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (st.head.size)
-        auditfs_format_time(last, st.last_entry_us);
-    uint64_t behind = st.index_present && st.index_size <= st.head.size
-                          ? st.head.size - st.index_size
-                          : st.head.size;
-    int fresh = st.index_present && behind == 0 && !st.index_problem[0];
-    if (json) {
-        printf("{\"ledger\":");
-        cli_json_str(stdout, path);
-        printf(",\"origin\":");
-        cli_json_str(stdout, st.head.origin);
-        printf(",\"tree_size\":%llu,\"root\":\"%s\",\"last_commit\":{\"id\":\"%s\",\"time\":\"%s\"},"
-               "\"commits\":%llu,\"last_entry_time\":",
-               (unsigned long long)st.head.size, root, st.commit, ctime_s,
-               (unsigned long long)st.commits);
-        if (st.head.size)
-            printf("\"%s\"", last);
-        else
-            printf("null");
-        printf(",\"index\":{\"present\":%s,\"entries\":%llu,\"behind\":%llu,\"fresh\":%s,"
-               "\"problem\":",
-               st.index_present ? "true" : "false", (unsigned long long)st.index_size,
-               (unsigned long long)behind, fresh ? "true" : "false");
-        if (st.index_problem[0])
-            cli_json_str(stdout, st.index_problem);
-        else
-            printf("null");
-        printf("},\"trust\":{\"state\":");
-        cli_json_str(stdout, t.state);
-        printf(",\"bound_origin\":");
-        if (t.bound[0])
-            cli_json_str(stdout, t.bound);
-        else
-            printf("null");
-        printf(",\"pinned_keys\":[");
-        for (size_t i = 0; i < t.nkeys; i++) {
-            char id[300];
-            snprintf(id, sizeof id, "%s+%08x", auditfs_verifier_name(t.keys[i]),
-                     auditfs_verifier_key_id(t.keys[i]));
-            printf("%s", i ? "," : "");
-            cli_json_str(stdout, id);
-        }
-        printf("],\"seen\":");
-        json_remembered(&t, AUDITFS_STATE_SEEN);
-        printf(",\"signed\":");
-        json_remembered(&t, AUDITFS_STATE_SIGNED);
-        printf("}}\n");
-        auditfs_state_keys_free(t.keys, t.nkeys);
-        return 0;
-    }
-    /* the origin comes from data: control characters are shown as '?' */
-    printf("ledger:       %s\norigin:       ", path);
-    for (const char *o = st.head.origin; *o; o++)
-        putchar((unsigned char)*o < 0x20 || *o == 0x7f ? '?' : *o);
-    printf("\nsize:         %llu entries\nroot:         %s\n", (unsigned long long)st.head.size,
-           root);
-    printf("last commit:  %s at %s (%llu commits)\n", st.commit, ctime_s,
-           (unsigned long long)st.commits);
-    printf("last entry:   %s\n", st.head.size ? last : "(none: the ledger is empty)");
-    if (fresh)
-        printf("index:        fresh (covers all %llu entries)\n", (unsigned long long)st.index_size);
-    else if (!st.index_present)
-        printf("index:        none (%s); queries scan, `auditfs index` builds it\n",
-               st.index_problem[0] ? st.index_problem : "not built yet");
+    status_view v;
+    status_view_init(&v, path, &st, &t);
+    if (json)
+        print_status_json(&v);
     else
-        printf("index:        %llu entries behind%s%s; queries catch up, or run `auditfs index`\n",
-               (unsigned long long)behind, st.index_problem[0] ? ", " : "", st.index_problem);
-    /* names from data (origins, key names): control characters are shown as '?' */
-    printf("state:        %s\n", t.state);
-    printf("bound to:     ");
-    for (const char *o = t.bound[0] ? t.bound : "(not bound yet)"; *o; o++)
-        putchar((unsigned char)*o < 0x20 || *o == 0x7f ? '?' : *o);
-    printf("\npinned keys:  ");
-    if (!t.nkeys)
-        printf("none (`auditfs trust add KEY.pub` pins one)");
-    for (size_t i = 0; i < t.nkeys; i++) {
-        printf("%s", i ? ", " : "");
-        for (const char *o = auditfs_verifier_name(t.keys[i]); *o; o++)
-            putchar((unsigned char)*o < 0x20 || *o == 0x7f ? '?' : *o);
-        printf("+%08x", auditfs_verifier_key_id(t.keys[i]));
-    }
-    for (int k = 0; k < 2; k++) {
-        char r[48];
-        printf("\n%s", k == AUDITFS_STATE_SEEN ? "verified:     " : "signed:       ");
-        if (!t.have[k]) {
-            printf("none");
-            continue;
-        }
-        auditfs_hash_base64(r, &t.cp[k].root);
-        printf("size %llu root %s", (unsigned long long)t.cp[k].size, r);
-    }
-    printf("\n");
+        print_status_text(&v);
     auditfs_state_keys_free(t.keys, t.nkeys);
     return 0;
 }

@@ -25,7 +25,7 @@ int
 cli_open_trusted(auditfs_ledger **out, auditfs_state **st_out, const char *ledger_opt,
                  const char *key_path, const char *origin)
 {
-    const char *path = cli_ledger_path(ledger_opt);
+    const char *path;
     auditfs_state *st = NULL;
     auditfs_verifier *key = NULL;
     auditfs_ledger *l = NULL;
@@ -35,8 +35,8 @@ cli_open_trusted(auditfs_ledger **out, auditfs_state **st_out, const char *ledge
     *out = NULL;
     if (st_out)
         *st_out = NULL;
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    if ((rc = cli_ledger_arg(&path, ledger_opt)) != 0)
+        return rc;
     if (key_path && (err = auditfs_verifier_load(&key, key_path)) != 0)
         return cli_fail(err, key_path);
     o.key = key;
@@ -228,12 +228,55 @@ read_in(char **out, size_t *len, const char *dir, const char *name, size_t max)
  * remembered checkpoint (a fork), or the presented one is smaller (a rollback of the storage,
  * not by itself a contradiction of the provider).
  */
+/* The presented tree's root at the remembered size, from the evidence README's
+ * presented-root-at-remembered-size line. 0 or an exit code (printed). */
+static int
+readme_root(auditfs_hash *at, const char *dir)
+{
+    char *readme = NULL;
+    size_t ml;
+    int rc = 0;
+    const char *line;
+    if (read_in(&readme, &ml, dir, "README", 65536) != 0 ||
+        (line = strstr(readme, "\npresented-root-at-remembered-size ")) == NULL) {
+        fprintf(stderr, "auditfs: %s/README: no presented-root-at-remembered-size line\n", dir);
+        rc = EXIT_DATA;
+        goto cleanup;
+    }
+    line += strlen("\npresented-root-at-remembered-size ");
+    const char *nl = strchr(line, '\n');
+    char b64[64];
+    size_t bl = nl ? (size_t)(nl - line) : strlen(line);
+    if (bl != 44) {
+        fprintf(stderr, "auditfs: %s/README: bad root\n", dir);
+        rc = EXIT_DATA;
+        goto cleanup;
+    }
+    memcpy(b64, line, bl);
+    b64[bl] = 0;
+    /* reuse the checkpoint parser for strict base64 of a 32-byte hash */
+    {
+        char text[600];
+        auditfs_checkpoint tmp;
+        snprintf(text, sizeof text, "x\n1\n%s\n", b64);
+        if (auditfs_checkpoint_parse(&tmp, text, strlen(text)) != 0) {
+            fprintf(stderr, "auditfs: %s/README: bad root\n", dir);
+            rc = EXIT_DATA;
+            goto cleanup;
+        }
+        *at = tmp.root;
+    }
+cleanup:
+    free(readme);
+    return rc;
+}
+
 static int
 trust_check_evidence(const char *dir, const char *keyfile)
 {
     auditfs_verifier *v = NULL;
-    char *rn = NULL, *pn = NULL, *pj = NULL, *readme = NULL;
-    size_t rl, pl, jl, ml;
+    char *rn = NULL, *pn = NULL, *pj = NULL;
+    size_t rl, pl, jl;
     auditfs_checkpoint r, p;
     int err, rc = 0;
     if (!keyfile)
@@ -272,36 +315,8 @@ trust_check_evidence(const char *dir, const char *keyfile)
     /* a fork: the presented tree's root at the remembered size, and the proof to its head */
     auditfs_hash at;
     auditfs_consistency_proof cproof;
-    const char *line;
-    if ((err = read_in(&readme, &ml, dir, "README", 65536)) != 0 ||
-        (line = strstr(readme, "\npresented-root-at-remembered-size ")) == NULL) {
-        fprintf(stderr, "auditfs: %s/README: no presented-root-at-remembered-size line\n", dir);
-        rc = EXIT_DATA;
+    if ((rc = readme_root(&at, dir)) != 0)
         goto out;
-    }
-    line += strlen("\npresented-root-at-remembered-size ");
-    const char *nl = strchr(line, '\n');
-    char b64[64];
-    size_t bl = nl ? (size_t)(nl - line) : strlen(line);
-    if (bl != 44) {
-        fprintf(stderr, "auditfs: %s/README: bad root\n", dir);
-        rc = EXIT_DATA;
-        goto out;
-    }
-    memcpy(b64, line, bl);
-    b64[bl] = 0;
-    /* reuse the checkpoint parser for strict base64 of a 32-byte hash */
-    {
-        char text[600];
-        auditfs_checkpoint tmp;
-        snprintf(text, sizeof text, "x\n1\n%s\n", b64);
-        if (auditfs_checkpoint_parse(&tmp, text, strlen(text)) != 0) {
-            fprintf(stderr, "auditfs: %s/README: bad root\n", dir);
-            rc = EXIT_DATA;
-            goto out;
-        }
-        at = tmp.root;
-    }
     if (r.size > 0) {
         if ((err = read_in(&pj, &jl, dir, "consistency.json", 1 << 20)) != 0 ||
             (err = auditfs_consistency_proof_from_json(&cproof, pj, jl)) != 0) {
@@ -330,7 +345,6 @@ out:
     free(rn);
     free(pn);
     free(pj);
-    free(readme);
     auditfs_verifier_free(v);
     return rc;
 }

@@ -105,28 +105,12 @@ parse_duration(const char *s)
 }
 
 
-static void
-json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static int
 open_ledger_rw(auditfs_ledger **l, const char *opt)
 {
-    const char *path = cli_ledger_path(opt);
-    if (!path)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    const char *path;
+    if (cli_ledger_arg(&path, opt) != 0)
+        return EXIT_USAGE;
     int err = auditfs_ledger_open(l, path);
     return err ? cli_fail(err, path) : 0;
 }
@@ -232,7 +216,7 @@ cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
         for (size_t i = 0; i < n; i++) {
             char t[32] = "";
             printf("%s{\"name\":", i ? "," : "");
-            json_string(stdout, auditfs_policy_witness_name(p, i));
+            cli_json_str(stdout, auditfs_policy_witness_name(p, i));
             if (when[i]) {
                 fmt_time_s(t, when[i]);
                 printf(",\"cosigned\":\"%s\",\"fresh\":%s", t, counted[i] ? "true" : "false");
@@ -287,11 +271,228 @@ static const char cosign_help[] =
     "refused: both signed checkpoints are written to the witness's evidence/ directory and\n"
     "the exit code is 8. Other exit codes: 1 the ledger does not verify, 5 unusable key.\n";
 
+/* What one `cosign` run holds; released by cosign_release. */
+typedef struct cosign_run {
+    auditfs_signer *wkey;
+    auditfs_verifier *wv, *logkey;
+    auditfs_ledger *l;
+    auditfs_witness_state *st;
+    char *head_note, *prev, *body, *at_old, *evdir;
+    size_t head_len, prev_len, body_len, at_old_len;
+    auditfs_witness_result res;
+    auditfs_checkpoint head, last;
+    auditfs_consistency_proof proof;
+    int trust_err;         /* auditfs_ledger_trust's verdict; EFORK is refused after the proof */
+    char trust_ev[4096];   /* the verifier's memory's evidence directory, on EFORK */
+} cosign_run;
+
+static void
+cosign_release(cosign_run *c)
+{
+    auditfs_witness_result_release(&c->res);
+    free(c->evdir);
+    free(c->at_old);
+    free(c->body);
+    free(c->prev);
+    free(c->head_note);
+    auditfs_witness_state_free(c->st);
+    auditfs_ledger_free(c->l);
+    auditfs_verifier_free(c->logkey);
+    auditfs_verifier_free(c->wv);
+    auditfs_signer_free(c->wkey);
+}
+
+/* Prints the refusal (reason, evidence directories) and returns EXIT_FORK. */
+static int
+cosign_refused(const char *reason, const char *evdir, const char *more)
+{
+    fprintf(stderr, "auditfs: cosign REFUSED: %s\nauditfs: evidence: %s%s%s\n", reason,
+            evdir ? evdir : "", evdir && more && more[0] ? " and " : "", more ? more : "");
+    return EXIT_FORK;
+}
+
+/*
+ * The verifier's memory (auditfs/trust.h, the same state directory): the head must extend
+ * every checkpoint this party verified or signed for the origin, not only the ones this
+ * witness cosigned. A fork found there is refused later like one the witness state finds
+ * (exit 8, evidence), before anything is signed. 0 or an exit code.
+ */
+static int
+cosign_trust(cosign_run *c, const char *root)
+{
+    auditfs_state *vst = NULL;
+    auditfs_trust_result tres;
+    auditfs_trust_options topts = {NULL, c->logkey, 0};
+    int err = auditfs_state_open(&vst, root);
+    if (err)
+        return cli_fail(err, "state directory");
+    c->trust_err = auditfs_ledger_trust(&tres, c->l, vst, &topts);
+    auditfs_state_free(vst);
+    if (c->trust_err == AUDITFS_EFORK) {
+        snprintf(c->trust_ev, sizeof c->trust_ev, "%s", tres.evidence);
+        auditfs_error_clear();
+    } else if (c->trust_err) {
+        return cli_fail(c->trust_err, NULL);
+    }
+    return 0;
+}
+
+/*
+ * What the head is checked from: the first time, the whole ledger verified (c->last.size 0);
+ * afterwards the checkpoint this witness cosigned last, refused as a rollback if it is larger
+ * than the head, else a consistency proof from it. 0 or an exit code.
+ */
+static int
+cosign_base(cosign_run *c)
+{
+    int err = auditfs_witness_state_get(&c->prev, &c->prev_len, c->st, c->head.origin);
+    if (err == AUDITFS_ENOTFOUND) {
+        /* first time: everything, from the first entry */
+        auditfs_verify_report r;
+        if ((err = auditfs_ledger_verify(&r, c->l, c->logkey, NULL, 0)) != 0) {
+            fprintf(stderr, "auditfs: cosign: the ledger does not verify: %s\n",
+                    r.reason[0] ? r.reason : auditfs_error_last());
+            return cli_exit_code(err);
+        }
+        if (r.head.size != c->head.size) {
+            fprintf(stderr, "auditfs: cosign: the ledger moved during verification; run again\n");
+            return EXIT_VERIFY;
+        }
+        c->last.size = 0;
+        return 0;
+    }
+    if (err)
+        return cli_fail(err, "witness state");
+    size_t tl, off;
+    if ((err = auditfs_note_split(&tl, &off, c->prev, c->prev_len)) != 0 ||
+        (err = auditfs_checkpoint_parse(&c->last, c->prev, tl)) != 0)
+        return cli_fail(err, "witness state");
+    /* what this ledger itself signed at the remembered size, if anything (evidence) */
+    if (c->last.size <= c->head.size &&
+        auditfs_ledger_checkpoint_at(&c->at_old, &c->at_old_len, c->l, c->last.size) != 0) {
+        c->at_old = NULL;
+        auditfs_error_clear();
+    }
+    if (c->last.size > c->head.size) {
+        char reason[512];
+        snprintf(reason, sizeof reason,
+                 "rollback: \"%s\" shows size %" PRIu64 " but this witness cosigned size %" PRIu64,
+                 c->head.origin, c->head.size, c->last.size);
+        if ((err = auditfs_witness_state_evidence(&c->evdir, c->st, c->prev, c->prev_len,
+                                                  c->head_note, c->head_len, NULL, 0,
+                                                  reason)) != 0)
+            return cli_fail(err, "evidence");
+        return cosign_refused(reason, c->evdir, NULL);
+    }
+    if (c->last.size > 0 && c->last.size < c->head.size &&
+        (err = auditfs_ledger_prove_consistency(&c->proof, c->l, c->last.size, c->head.size)) != 0)
+        return cli_fail(err, "consistency proof");
+    return 0;
+}
+
+/* The verifier's memory refused the head: nothing is signed; the witness keeps evidence too. */
+static int
+cosign_refuse_trust(cosign_run *c)
+{
+    char reason[512];
+    int err;
+    if (c->prev && c->head.size == c->last.size)
+        snprintf(reason, sizeof reason,
+                 "fork: the log signed two checkpoints of size %" PRIu64
+                 " with different roots for \"%s\"",
+                 c->head.size, c->head.origin);
+    else
+        snprintf(reason, sizeof reason,
+                 "fork: size %" PRIu64 " of \"%s\" does not extend the checkpoint this party "
+                 "verified or signed before",
+                 c->head.size, c->head.origin);
+    if (c->prev && (err = auditfs_witness_state_evidence(&c->evdir, c->st, c->prev, c->prev_len,
+                                                         c->head_note, c->head_len, NULL, 0,
+                                                         reason)) != 0)
+        return cli_fail(err, "evidence");
+    return cosign_refused(reason, c->evdir, c->trust_ev);
+}
+
+/* The witness refused the head as not an extension of what it cosigned: a fork; both signed
+ * checkpoints (and what the ledger signed at that size, if it differs) are evidence. */
+static int
+cosign_refuse_fork(cosign_run *c)
+{
+    char reason[512];
+    int err;
+    snprintf(reason, sizeof reason,
+             "fork: size %" PRIu64 " of \"%s\" does not extend the size %" PRIu64
+             " this witness cosigned",
+             c->head.size, c->head.origin, c->last.size);
+    if (!c->res.evidence) {
+        int conflicting = c->at_old && (c->at_old_len != c->prev_len ||
+                                        memcmp(c->at_old, c->prev, c->prev_len));
+        if ((err = auditfs_witness_state_evidence(
+                 &c->evdir, c->st, c->prev, c->prev_len, c->head_note, c->head_len,
+                 conflicting ? c->at_old : NULL, conflicting ? c->at_old_len : 0, reason)) != 0)
+            return cli_fail(err, "evidence");
+    }
+    return cosign_refused(reason, c->res.evidence ? c->res.evidence : c->evdir, NULL);
+}
+
+/* Checks, cosigns and stores the head for keyf (the witness) over logkeyf; an exit code. */
+static int
+cosign_run_all(cosign_run *c, const char *ledger, const char *keyf, const char *logkeyf,
+               const char *root, uint64_t now, int no_store)
+{
+    int rc, err;
+    if ((err = auditfs_signer_load(&c->wkey, keyf)) != 0 ||
+        (err = auditfs_signer_verifier(&c->wv, c->wkey)) != 0)
+        return cli_fail(err, "--key");
+    if ((err = auditfs_verifier_load(&c->logkey, logkeyf)) != 0)
+        return cli_fail(err, "--log-key");
+    if ((rc = open_ledger_rw(&c->l, ledger)) != 0)
+        return rc;
+    if ((err = auditfs_ledger_check_head(&c->head, c->l, c->logkey)) != 0 ||
+        (err = auditfs_ledger_checkpoint_note(&c->head_note, &c->head_len, c->l)) != 0)
+        return cli_fail(err, "head checkpoint");
+    if ((rc = cosign_trust(c, root)) != 0)
+        return rc;
+    if ((err = auditfs_witness_state_open(&c->st, root, c->wv)) != 0)
+        return cli_fail(err, NULL);
+    if ((rc = cosign_base(c)) != 0)
+        return rc;
+    if ((err = auditfs_witness_request_format(&c->body, &c->body_len, c->last.size, &c->proof,
+                                              c->head_note, c->head_len)) != 0)
+        return cli_fail(err, NULL);
+    if (c->trust_err == AUDITFS_EFORK)
+        return cosign_refuse_trust(c);
+    auditfs_witness_log log = {c->head.origin, c->logkey};
+    if ((err = auditfs_witness_add_checkpoint(&c->res, c->st, c->wkey, &log, 1, c->body,
+                                              c->body_len, now)) != 0)
+        return cli_fail(err, "witness state");
+    if (c->res.fork || (c->res.status == 422 && c->prev))
+        return cosign_refuse_fork(c);
+    if (c->res.status != 200) {
+        fprintf(stderr, "auditfs: cosign refused (%d): ", c->res.status);
+        put_escaped(stderr, c->res.body, c->res.body_len);
+        fputc('\n', stderr);
+        return EXIT_VERIFY;
+    }
+    fwrite(c->res.body, 1, c->res.body_len, stdout);
+    fflush(stdout);
+    if (!no_store) {
+        int changed = 0;
+        if (auditfs_cosig_store_add(&changed, c->l, c->head.size, c->res.body, c->res.body_len,
+                                    c->wv) != 0)
+            fprintf(stderr,
+                    "auditfs: cosign: cosignature not stored with the ledger (%s); send the line "
+                    "above to the provider (auditfs cosignatures add)\n",
+                    auditfs_error_last());
+    }
+    return 0;
+}
+
 static int
 cmd_cosign(int argc, char **argv)
 {
     const char *ledger = NULL, *keyf = NULL, *logkeyf = NULL, *stateopt = NULL, *when = NULL;
-    int no_store = 0, c, rc = 0, err;
+    int no_store = 0, c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"key", required_argument, 0, 'k'},
                                          {"log-key", required_argument, 0, 'L'},
@@ -323,200 +524,10 @@ cmd_cosign(int argc, char **argv)
     uint64_t now = (uint64_t)time(NULL);
     if (when && cli_parse_u64(&now, when, "--time"))
         return EXIT_USAGE;
-
-    auditfs_signer *wkey = NULL;
-    auditfs_verifier *wv = NULL, *logkey = NULL;
-    auditfs_ledger *l = NULL;
-    auditfs_witness_state *st = NULL;
-    char *head_note = NULL, *prev = NULL, *body = NULL, *at_old = NULL, *evdir = NULL;
-    size_t head_len = 0, prev_len = 0, body_len = 0, at_old_len = 0;
-    auditfs_witness_result res = {0};
-    auditfs_checkpoint head, last;
-    auditfs_consistency_proof proof;
-    int trust_err = 0;
-    char trust_ev[4096] = "";
-    memset(&proof, 0, sizeof proof);
-
-    if ((err = auditfs_signer_load(&wkey, keyf)) != 0 ||
-        (err = auditfs_signer_verifier(&wv, wkey)) != 0) {
-        rc = cli_fail(err, "--key");
-        goto cleanup;
-    }
-    if ((err = auditfs_verifier_load(&logkey, logkeyf)) != 0) {
-        rc = cli_fail(err, "--log-key");
-        goto cleanup;
-    }
-    if ((rc = open_ledger_rw(&l, ledger)) != 0)
-        goto cleanup;
-    if ((err = auditfs_ledger_check_head(&head, l, logkey)) != 0 ||
-        (err = auditfs_ledger_checkpoint_note(&head_note, &head_len, l)) != 0) {
-        rc = cli_fail(err, "head checkpoint");
-        goto cleanup;
-    }
-    /* the verifier's memory (auditfs/trust.h, the same state directory): the head must extend
-     * every checkpoint this party verified or signed for the origin, not only the ones this
-     * witness cosigned. A fork found there is refused below like one the witness state finds
-     * (exit 8, evidence), before anything is signed. */
-    {
-        auditfs_state *vst = NULL;
-        auditfs_trust_result tres;
-        auditfs_trust_options topts = {NULL, logkey, 0};
-        if ((err = auditfs_state_open(&vst, root)) != 0) {
-            rc = cli_fail(err, "state directory");
-            goto cleanup;
-        }
-        trust_err = auditfs_ledger_trust(&tres, l, vst, &topts);
-        auditfs_state_free(vst);
-        if (trust_err == AUDITFS_EFORK) {
-            snprintf(trust_ev, sizeof trust_ev, "%s", tres.evidence);
-            auditfs_error_clear();
-        } else if (trust_err) {
-            rc = cli_fail(trust_err, NULL);
-            goto cleanup;
-        }
-    }
-    if ((err = auditfs_witness_state_open(&st, root, wv)) != 0) {
-        rc = cli_fail(err, NULL);
-        goto cleanup;
-    }
-    err = auditfs_witness_state_get(&prev, &prev_len, st, head.origin);
-    if (err == AUDITFS_ENOTFOUND) {
-        /* first time: everything, from the first entry */
-        auditfs_verify_report r;
-        if ((err = auditfs_ledger_verify(&r, l, logkey, NULL, 0)) != 0) {
-            fprintf(stderr, "auditfs: cosign: the ledger does not verify: %s\n",
-                    r.reason[0] ? r.reason : auditfs_error_last());
-            rc = cli_exit_code(err);
-            goto cleanup;
-        }
-        if (r.head.size != head.size) {
-            fprintf(stderr, "auditfs: cosign: the ledger moved during verification; run again\n");
-            rc = EXIT_VERIFY;
-            goto cleanup;
-        }
-        last.size = 0;
-    } else if (err) {
-        rc = cli_fail(err, "witness state");
-        goto cleanup;
-    } else {
-        size_t tl, off;
-        if ((err = auditfs_note_split(&tl, &off, prev, prev_len)) != 0 ||
-            (err = auditfs_checkpoint_parse(&last, prev, tl)) != 0) {
-            rc = cli_fail(err, "witness state");
-            goto cleanup;
-        }
-        /* what this ledger itself signed at the remembered size, if anything (evidence) */
-        if (last.size <= head.size &&
-            auditfs_ledger_checkpoint_at(&at_old, &at_old_len, l, last.size) != 0) {
-            at_old = NULL;
-            auditfs_error_clear();
-        }
-        if (last.size > head.size) {
-            char reason[512];
-            snprintf(reason, sizeof reason,
-                     "rollback: \"%s\" shows size %" PRIu64 " but this witness cosigned size %" PRIu64,
-                     head.origin, head.size, last.size);
-            if ((err = auditfs_witness_state_evidence(&evdir, st, prev, prev_len, head_note,
-                                                      head_len, NULL, 0, reason)) != 0) {
-                rc = cli_fail(err, "evidence");
-                goto cleanup;
-            }
-            fprintf(stderr, "auditfs: cosign REFUSED: %s\nauditfs: evidence: %s\n", reason,
-                    evdir);
-            rc = EXIT_FORK;
-            goto cleanup;
-        }
-        if (last.size > 0 && last.size < head.size &&
-            (err = auditfs_ledger_prove_consistency(&proof, l, last.size, head.size)) != 0) {
-            rc = cli_fail(err, "consistency proof");
-            goto cleanup;
-        }
-    }
-    if ((err = auditfs_witness_request_format(&body, &body_len, last.size, &proof, head_note,
-                                              head_len)) != 0) {
-        rc = cli_fail(err, NULL);
-        goto cleanup;
-    }
-    if (trust_err == AUDITFS_EFORK) {
-        /* the verifier's memory refused it: nothing is signed; the witness keeps evidence too */
-        char reason[512];
-        if (prev && head.size == last.size)
-            snprintf(reason, sizeof reason,
-                     "fork: the log signed two checkpoints of size %" PRIu64
-                     " with different roots for \"%s\"",
-                     head.size, head.origin);
-        else
-            snprintf(reason, sizeof reason,
-                     "fork: size %" PRIu64 " of \"%s\" does not extend the checkpoint this party "
-                     "verified or signed before",
-                     head.size, head.origin);
-        if (prev && (err = auditfs_witness_state_evidence(&evdir, st, prev, prev_len, head_note,
-                                                          head_len, NULL, 0, reason)) != 0) {
-            rc = cli_fail(err, "evidence");
-            goto cleanup;
-        }
-        fprintf(stderr, "auditfs: cosign REFUSED: %s\nauditfs: evidence: %s%s%s\n", reason,
-                evdir ? evdir : "", evdir && trust_ev[0] ? " and " : "", trust_ev);
-        rc = EXIT_FORK;
-        goto cleanup;
-    }
-    auditfs_witness_log log = {head.origin, logkey};
-    if ((err = auditfs_witness_add_checkpoint(&res, st, wkey, &log, 1, body, body_len, now)) !=
-        0) {
-        rc = cli_fail(err, "witness state");
-        goto cleanup;
-    }
-    if (res.fork || (res.status == 422 && prev)) {
-        /* not an extension of what we cosigned: a fork; both signed checkpoints are evidence */
-        char reason[512];
-        snprintf(reason, sizeof reason,
-                 "fork: size %" PRIu64 " of \"%s\" does not extend the size %" PRIu64
-                 " this witness cosigned",
-                 head.size, head.origin, last.size);
-        if (!res.evidence) {
-            int conflicting = at_old && (at_old_len != prev_len || memcmp(at_old, prev, prev_len));
-            if ((err = auditfs_witness_state_evidence(
-                     &evdir, st, prev, prev_len, head_note, head_len,
-                     conflicting ? at_old : NULL, conflicting ? at_old_len : 0, reason)) != 0) {
-                rc = cli_fail(err, "evidence");
-                goto cleanup;
-            }
-        }
-        fprintf(stderr, "auditfs: cosign REFUSED: %s\nauditfs: evidence: %s\n", reason,
-                res.evidence ? res.evidence : evdir);
-        rc = EXIT_FORK;
-        goto cleanup;
-    }
-    if (res.status != 200) {
-        fprintf(stderr, "auditfs: cosign refused (%d): ", res.status);
-        put_escaped(stderr, res.body, res.body_len);
-        fputc('\n', stderr);
-        rc = EXIT_VERIFY;
-        goto cleanup;
-    }
-    fwrite(res.body, 1, res.body_len, stdout);
-    fflush(stdout);
-    if (!no_store) {
-        int changed = 0;
-        err = auditfs_cosig_store_add(&changed, l, head.size, res.body, res.body_len, wv);
-        if (err)
-            fprintf(stderr,
-                    "auditfs: cosign: cosignature not stored with the ledger (%s); send the line "
-                    "above to the provider (auditfs cosignatures add)\n",
-                    auditfs_error_last());
-    }
-cleanup:
-    auditfs_witness_result_release(&res);
-    free(evdir);
-    free(at_old);
-    free(body);
-    free(prev);
-    free(head_note);
-    auditfs_witness_state_free(st);
-    auditfs_ledger_free(l);
-    auditfs_verifier_free(logkey);
-    auditfs_verifier_free(wv);
-    auditfs_signer_free(wkey);
+    cosign_run run;
+    memset(&run, 0, sizeof run);
+    int rc = cosign_run_all(&run, ledger, keyf, logkeyf, root, now, no_store);
+    cosign_release(&run);
     return rc;
 }
 
@@ -555,6 +566,60 @@ cosignatures_list(auditfs_ledger *l)
     }
     free(sizes);
     return 0;
+}
+
+/* cosignatures add: the cosignatures by the witnesses ws in the checkpoint file path, stored
+ * when the checkpoint is the one this ledger committed at its size. 0 or an exit code. */
+static int
+cosignatures_add_file(auditfs_ledger *l, const char *path, auditfs_verifier *const *ws,
+                      size_t nw)
+{
+    uint8_t *note = NULL;
+    char *cp = NULL;
+    size_t len = 0, cplen = 0, tl, off, ctl, coff, stored = 0;
+    auditfs_checkpoint parsed;
+    int rc = 0, err;
+    if ((err = auditfs_read_file(&note, &len, path, AUDITFS_NOTE_MAX_BYTES)) != 0 ||
+        (err = auditfs_note_split(&tl, &off, (const char *)note, len)) != 0 ||
+        (err = auditfs_checkpoint_parse(&parsed, (const char *)note, tl)) != 0) {
+        rc = cli_fail(err, path);
+        goto cleanup;
+    }
+    err = auditfs_ledger_checkpoint_at(&cp, &cplen, l, parsed.size);
+    if (err || auditfs_note_split(&ctl, &coff, cp, cplen) != 0 || ctl != tl ||
+        memcmp(cp, note, tl) != 0) {
+        fprintf(stderr,
+                "auditfs: %s: checkpoint of size %" PRIu64
+                " is not the one this ledger committed (a split view, or another ledger)\n",
+                path, parsed.size);
+        rc = EXIT_VERIFY;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nw; i++) {
+        char *lines = NULL;
+        size_t ln = 0;
+        int changed = 0;
+        if ((err = witness_lines(&lines, &ln, (const char *)note, len, ws[i])) == 0 && ln)
+            err = auditfs_cosig_store_add(&changed, l, parsed.size, lines, ln, ws[i]);
+        free(lines);
+        if (err) {
+            rc = cli_fail(err, path);
+            goto cleanup;
+        }
+        if (ln == 0)
+            continue;
+        stored++;
+        printf("%s: cosignature by %s for size %" PRIu64 " %s\n", path,
+               auditfs_verifier_name(ws[i]), parsed.size, changed ? "stored" : "already stored");
+    }
+    if (stored == 0) {
+        fprintf(stderr, "auditfs: %s: no cosignature by any of the given witness keys\n", path);
+        rc = EXIT_VERIFY;
+    }
+cleanup:
+    free(cp);
+    free(note);
+    return rc;
 }
 
 static int
@@ -611,65 +676,8 @@ cmd_cosignatures(int argc, char **argv)
             rc = cli_fail(err, "--witness");
             goto cleanup;
         }
-    for (int a = optind; a < argc; a++) {
-        uint8_t *note = NULL;
-        char *cp = NULL;
-        size_t len = 0, cplen = 0, tl, off, ctl, coff;
-        auditfs_checkpoint parsed;
-        if ((err = auditfs_read_file(&note, &len, argv[a], AUDITFS_NOTE_MAX_BYTES)) != 0 ||
-            (err = auditfs_note_split(&tl, &off, (const char *)note, len)) != 0 ||
-            (err = auditfs_checkpoint_parse(&parsed, (const char *)note, tl)) != 0) {
-            rc = cli_fail(err, argv[a]);
-            free(note);
-            goto cleanup;
-        }
-        err = auditfs_ledger_checkpoint_at(&cp, &cplen, l, parsed.size);
-        if (err || auditfs_note_split(&ctl, &coff, cp, cplen) != 0 || ctl != tl ||
-            memcmp(cp, note, tl) != 0) {
-            fprintf(stderr,
-                    "auditfs: %s: checkpoint of size %" PRIu64
-                    " is not the one this ledger committed (a split view, or another ledger)\n",
-                    argv[a], parsed.size);
-            free(cp);
-            free(note);
-            rc = EXIT_VERIFY;
-            goto cleanup;
-        }
-        free(cp);
-        size_t stored = 0;
-        for (size_t i = 0; i < nw; i++) {
-            char *lines = NULL;
-            size_t ln = 0;
-            int changed = 0;
-            if ((err = witness_lines(&lines, &ln, (const char *)note, len, ws[i])) != 0) {
-                rc = cli_fail(err, argv[a]);
-                free(note);
-                goto cleanup;
-            }
-            if (ln == 0) {
-                free(lines);
-                continue;
-            }
-            err = auditfs_cosig_store_add(&changed, l, parsed.size, lines, ln, ws[i]);
-            free(lines);
-            if (err) {
-                rc = cli_fail(err, argv[a]);
-                free(note);
-                goto cleanup;
-            }
-            stored++;
-            printf("%s: cosignature by %s for size %" PRIu64 " %s\n", argv[a],
-                   auditfs_verifier_name(ws[i]), parsed.size,
-                   changed ? "stored" : "already stored");
-        }
-        free(note);
-        if (stored == 0) {
-            fprintf(stderr, "auditfs: %s: no cosignature by any of the given witness keys\n",
-                    argv[a]);
-            rc = EXIT_VERIFY;
-            goto cleanup;
-        }
-    }
+    for (int a = optind; a < argc && !rc; a++)
+        rc = cosignatures_add_file(l, argv[a], ws, nw);
 cleanup:
     for (size_t i = 0; i < nw; i++)
         auditfs_verifier_free(ws[i]);
@@ -895,6 +903,86 @@ parse_listen(struct sockaddr_in *sa, const char *s)
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+/* --log ORIGIN=KEY.pub: one more log this witness cosigns for. 0 or an exit code. */
+static int
+server_add_log(struct server *s, const char *arg)
+{
+    const char *eq = strrchr(arg, '=');
+    int err;
+    if (!eq || eq == arg)
+        return cli_usage_error("--log wants ORIGIN=KEY.pub, not '%s'", arg);
+    if (s->nlogs == MAX_KEYS)
+        return cli_usage_error("at most %d logs", MAX_KEYS);
+    size_t i = s->nlogs;
+    s->origins[i] = strndup(arg, (size_t)(eq - arg));
+    if ((err = auditfs_verifier_load(&s->logkeys[i], eq + 1)) != 0) {
+        free(s->origins[i]);
+        return cli_fail(err, "--log");
+    }
+    s->logs[i].origin = s->origins[i];
+    s->logs[i].key = s->logkeys[i];
+    s->nlogs++;
+    return 0;
+}
+
+/* --rate N (requests a minute per log, default 60) and a full bucket of 10 for each log. */
+static int
+server_rate(struct server *s, const char *rate)
+{
+    s->rate_per_s = 1.0;
+    if (rate) {
+        uint64_t r;
+        if (cli_parse_u64(&r, rate, "--rate") || r == 0)
+            return EXIT_USAGE;
+        s->rate_per_s = (double)r / 60.0;
+    }
+    s->burst = 10;
+    for (size_t i = 0; i < s->nlogs; i++) {
+        s->buckets[i].tokens = s->burst;
+        clock_gettime(CLOCK_MONOTONIC, &s->buckets[i].last);
+    }
+    return 0;
+}
+
+/* Serves the tlog-witness API on sa until SIGINT or SIGTERM; *dp is the daemon (the caller
+ * stops it). 0 or an exit code. */
+static int
+serve_until_signal(struct MHD_Daemon **dp, struct server *s, struct sockaddr_in *sa,
+                   const char *listen_at, const auditfs_verifier *wv)
+{
+    struct MHD_Daemon *d;
+    /* the serving thread inherits this mask, so only sigwait below sees the signals */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                         handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)16,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+    *dp = d;
+    if (!d) {
+        fprintf(stderr, "auditfs: witness serve: cannot listen on %s\n", listen_at);
+        return EXIT_IO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    char addr[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sa->sin_addr, addr, sizeof addr);
+    printf("listening on %s:%u\n", addr, info ? (unsigned)info->port : 0u);
+    fflush(stdout);
+    char *vk = NULL;
+    if (auditfs_cosig_verifier_format(&vk, wv) == 0)
+        fprintf(stderr, "witness: key %s, state %s\n", vk, auditfs_witness_state_dir(s->st));
+    free(vk);
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "witness: stopping (signal %d)\n", sig);
+    return 0;
+}
+
 static int
 witness_serve(int argc, char **argv)
 {
@@ -921,28 +1009,10 @@ witness_serve(int argc, char **argv)
         case 's': stateopt = optarg; break;
         case 'r': rate = optarg; break;
         case 'h': fputs(witness_help, stdout); goto cleanup;
-        case 'L': {
-            const char *eq = strrchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                rc = cli_usage_error("--log wants ORIGIN=KEY.pub, not '%s'", optarg);
+        case 'L':
+            if ((rc = server_add_log(s, optarg)) != 0)
                 goto cleanup;
-            }
-            if (s->nlogs == MAX_KEYS) {
-                rc = cli_usage_error("at most %d logs", MAX_KEYS);
-                goto cleanup;
-            }
-            size_t i = s->nlogs;
-            s->origins[i] = strndup(optarg, (size_t)(eq - optarg));
-            if ((err = auditfs_verifier_load(&s->logkeys[i], eq + 1)) != 0) {
-                free(s->origins[i]);
-                rc = cli_fail(err, "--log");
-                goto cleanup;
-            }
-            s->logs[i].origin = s->origins[i];
-            s->logs[i].key = s->logkeys[i];
-            s->nlogs++;
             break;
-        }
         default: rc = EXIT_USAGE; goto cleanup;
         }
     }
@@ -955,20 +1025,8 @@ witness_serve(int argc, char **argv)
         rc = cli_usage_error("--listen: '%s' is not IPV4:PORT", listen_at);
         goto cleanup;
     }
-    s->rate_per_s = 1.0;
-    if (rate) {
-        uint64_t r;
-        if (cli_parse_u64(&r, rate, "--rate") || r == 0) {
-            rc = EXIT_USAGE;
-            goto cleanup;
-        }
-        s->rate_per_s = (double)r / 60.0;
-    }
-    s->burst = 10;
-    for (size_t i = 0; i < s->nlogs; i++) {
-        s->buckets[i].tokens = s->burst;
-        clock_gettime(CLOCK_MONOTONIC, &s->buckets[i].last);
-    }
+    if ((rc = server_rate(s, rate)) != 0)
+        goto cleanup;
     char sbuf[4096];
     const char *root = state_root(stateopt, sbuf, sizeof sbuf);
     if (!root) {
@@ -984,35 +1042,7 @@ witness_serve(int argc, char **argv)
         rc = cli_fail(err, NULL);
         goto cleanup;
     }
-    /* the serving thread inherits this mask, so only sigwait below sees the signals */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                         handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)16,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
-    if (!d) {
-        fprintf(stderr, "auditfs: witness serve: cannot listen on %s\n", listen_at);
-        rc = EXIT_IO;
-        goto cleanup;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    char addr[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof addr);
-    printf("listening on %s:%u\n", addr, info ? (unsigned)info->port : 0u);
-    fflush(stdout);
-    char *vk = NULL;
-    if (auditfs_cosig_verifier_format(&vk, wv) == 0)
-        fprintf(stderr, "witness: key %s, state %s\n", vk, auditfs_witness_state_dir(s->st));
-    free(vk);
-    int sig = 0;
-    sigwait(&set, &sig);
-    fprintf(stderr, "witness: stopping (signal %d)\n", sig);
+    rc = serve_until_signal(&d, s, &sa, listen_at, wv);
 cleanup:
     if (d)
         MHD_stop_daemon(d);
@@ -1095,6 +1125,35 @@ post(long *status, struct response *resp, const char *url, const char *body, siz
 
 /* One witness: at most two attempts (the second after learning its size from a 409). Returns
  * 0 cosigned and stored, EXIT_VERIFY refused, EXIT_IO unreachable. */
+/* The size a witness answered 409 with (the size it cosigned last): 0 with *old set, or
+ * EXIT_VERIFY (printed) if the body is not a size or the size is beyond ours. */
+static int
+their_size(uint64_t *old, const struct response *r, const char *url, uint64_t ours)
+{
+    uint64_t their = 0;
+    size_t n = r->len;
+    char tmp[32];
+    if (n && r->buf[n - 1] == '\n')
+        n--;
+    if (n == 0 || n >= sizeof tmp) {
+        fprintf(stderr, "auditfs: witness %s: 409 without a size\n", url);
+        return EXIT_VERIFY;
+    }
+    memcpy(tmp, r->buf, n);
+    tmp[n] = 0;
+    if (cli_parse_u64(&their, tmp, "witness size"))
+        return EXIT_VERIFY;
+    if (their > ours) {
+        fprintf(stderr,
+                "auditfs: witness %s: REFUSED: it has cosigned size %" PRIu64
+                ", beyond our %" PRIu64 " (a rollback or split view)\n",
+                url, their, ours);
+        return EXIT_VERIFY;
+    }
+    *old = their;
+    return 0;
+}
+
 static int
 request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const char *note,
             size_t note_len, const char *url, const auditfs_verifier *wk, long timeout)
@@ -1146,29 +1205,10 @@ request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const 
             return EXIT_VERIFY;
         }
         if (status == 409 && attempt == 0) {
-            uint64_t their = 0;
-            size_t n = r.len;
-            if (n && r.buf[n - 1] == '\n')
-                n--;
-            char tmp[32];
-            if (n == 0 || n >= sizeof tmp) {
-                free(r.buf);
-                fprintf(stderr, "auditfs: witness %s: 409 without a size\n", url);
-                return EXIT_VERIFY;
-            }
-            memcpy(tmp, r.buf, n);
-            tmp[n] = 0;
+            int rc = their_size(&old, &r, url, head->size);
             free(r.buf);
-            if (cli_parse_u64(&their, tmp, "witness size"))
-                return EXIT_VERIFY;
-            if (their > head->size) {
-                fprintf(stderr,
-                        "auditfs: witness %s: REFUSED: it has cosigned size %" PRIu64
-                        ", beyond our %" PRIu64 " (a rollback or split view)\n",
-                        url, their, head->size);
-                return EXIT_VERIFY;
-            }
-            old = their;
+            if (rc)
+                return rc;
             continue;
         }
         if (status != 200) {

@@ -6,29 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-void
-cli_json_str(FILE *f, const char *s)
-{
-    /* data-derived strings: escape quotes, backslashes and every control character */
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
+/* data-derived strings, quoted and escaped by the library's one JSON string writer */
 void
 cli_json_strn(FILE *f, const char *s, size_t n)
 {
-    char *t = strndup(s, n);
-    cli_json_str(f, t ? t : "");
-    free(t);
+    char *q = NULL;
+    if (auditfs_json_quote(&q, s, n) != 0) {
+        fputs("\"\"", f); /* out of memory: an empty string keeps the line valid JSON */
+        return;
+    }
+    fputs(q, f);
+    free(q);
+}
+
+void
+cli_json_str(FILE *f, const char *s)
+{
+    cli_json_strn(f, s, strlen(s));
 }
 
 void

@@ -275,9 +275,8 @@ cmd_init(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error("init takes no arguments");
-    ledger = cli_ledger_path(ledger);
-    if (!ledger)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    if (cli_ledger_arg(&ledger, ledger) != 0)
+        return EXIT_USAGE;
     auditfs_signer *s = NULL;
     int rc = load_signer(&s, key);
     if (rc)
@@ -346,6 +345,94 @@ guess_ctype(const char *file)
     return "application/octet-stream";
 }
 
+/* The options' checks of a document or notice entry; 0 or EXIT_USAGE (printed). */
+static int
+check_publish_entry(auditfs_entry *e, int is_notice, const char *effective, const char *ctype,
+                    const char *file)
+{
+    if (is_notice && !e->title[0])
+        return cli_usage_error("--title is required");
+    if (!is_notice && !auditfs_valid_docname(e->name))
+        return cli_usage_error("--name '%s': '/'-separated segments of [a-z0-9._-]", e->name);
+    if (!is_notice && (e->title[0] || effective))
+        return cli_usage_error("--title and --effective belong to notices");
+    if (is_notice && e->name[0])
+        return cli_usage_error("--name belongs to documents");
+    if (effective) {
+        if (!auditfs_parse_time(&e->effective_us, effective))
+            return cli_usage_error("--effective '%s' is not RFC 3339 or YYYY-MM-DD", effective);
+        e->has_effective = 1;
+    }
+    if (cli_set_opt(e->content_type, sizeof e->content_type, ctype ? ctype : guess_ctype(file),
+                    "--content-type"))
+        return EXIT_USAGE;
+    if (e->tenant[0] && !auditfs_valid_stream(e->tenant))
+        return cli_usage_error("--tenant '%s': 1-64 of [A-Za-z0-9._-]", e->tenant);
+    if (e->party[0] && !auditfs_valid_party(e->party))
+        return cli_usage_error("--party must be provider, customer, security-vendor or assessor");
+    if (e->layer[0] && !auditfs_valid_layer(e->layer))
+        return cli_usage_error("--layer must be facility, hardware, virtualization, platform, "
+                               "application or data");
+    if (is_notice && !auditfs_valid_text((const uint8_t *)e->title, strlen(e->title), 0))
+        return cli_usage_error("--title: UTF-8 text without control characters");
+    return 0;
+}
+
+/* What publish or notice added: one JSON object, or one line. */
+static void
+print_published(const auditfs_entry *e, int is_notice, int json, uint64_t seq, uint64_t size,
+                size_t len)
+{
+    if (json) {
+        printf("{\"type\":\"%s\",\"seq\":%llu,\"tree_size\":%llu,", e->type,
+               (unsigned long long)seq, (unsigned long long)size);
+        if (is_notice) {
+            printf("\"title\":");
+            cli_json_str(stdout, e->title);
+        } else {
+            printf("\"name\":");
+            cli_json_str(stdout, e->name);
+            printf(",\"version\":%llu", (unsigned long long)e->version);
+        }
+        printf(",\"content_length\":%llu}\n", (unsigned long long)len);
+    } else if (is_notice)
+        printf("notice seq %llu, tree size %llu\n", (unsigned long long)seq,
+               (unsigned long long)size);
+    else
+        printf("%s v%llu seq %llu, tree size %llu\n", e->name, (unsigned long long)e->version,
+               (unsigned long long)seq, (unsigned long long)size);
+}
+
+/* Appends e (its content) and commits: 0 with *seq and *size, an exit code (> 0, printed) if
+ * the key or the state directory is unusable, or the library's error (< 0, not printed). */
+static int
+publish_write(uint64_t *seq, uint64_t *size, const char *ledger, const char *key,
+              auditfs_entry *e, const uint8_t *content, size_t len)
+{
+    auditfs_signer *s = NULL;
+    auditfs_writer *w = NULL;
+    auditfs_writer_options wo = AUDITFS_WRITER_OPTIONS_INIT;
+    auditfs_state *st = NULL;
+    int err, rc = load_signer(&s, key);
+    if (!rc && (rc = cli_state_open(&st)) != 0)
+        auditfs_signer_free(s);
+    if (rc)
+        return rc;
+    wo.wait_for_lock = 1;
+    wo.state = st;
+    if ((err = auditfs_writer_open(&w, ledger, s, &wo)) == 0 &&
+        (err = auditfs_writer_add(w, e, content, len, seq)) == 0)
+        err = auditfs_writer_commit(w, size);
+    auditfs_writer_free(w);
+    auditfs_signer_free(s);
+    auditfs_state_free(st);
+    return err;
+}
+
+/*
+ * Long because it is the option table and parse of two commands (publish, notice): each option
+ * is one case; the checks, the write and the output are the functions above.
+ */
 static int
 publish_common(int argc, char **argv, int is_notice)
 {
@@ -370,7 +457,8 @@ publish_common(int argc, char **argv, int is_notice)
     if (cli_want_help(argc, argv, is_notice ? notice_help : publish_help))
         return 0;
     memset(&e, 0, sizeof e);
-    snprintf(e.type, sizeof e.type, "%s", is_notice ? "notice" : "document");
+    snprintf(e.type, sizeof e.type, "%s",
+             auditfs_entry_type_name(is_notice ? AUDITFS_TYPE_NOTICE : AUDITFS_TYPE_DOCUMENT));
     snprintf(e.stream, sizeof e.stream, "%s", is_notice ? "notices" : "documents");
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -409,82 +497,24 @@ publish_common(int argc, char **argv, int is_notice)
     }
     if (optind + 1 != argc)
         return cli_usage_error("give exactly one FILE");
-    if (is_notice && !e.title[0])
-        return cli_usage_error("--title is required");
-    if (!is_notice && !auditfs_valid_docname(e.name))
-        return cli_usage_error("--name '%s': '/'-separated segments of [a-z0-9._-]", e.name);
-    if (!is_notice && (e.title[0] || effective))
-        return cli_usage_error("--title and --effective belong to notices");
-    if (is_notice && e.name[0])
-        return cli_usage_error("--name belongs to documents");
-    if (effective) {
-        if (!auditfs_parse_time(&e.effective_us, effective))
-            return cli_usage_error("--effective '%s' is not RFC 3339 or YYYY-MM-DD", effective);
-        e.has_effective = 1;
-    }
-    if (cli_set_opt(e.content_type, sizeof e.content_type, ctype ? ctype : guess_ctype(argv[optind]),
-                    "--content-type"))
+    if ((err = check_publish_entry(&e, is_notice, effective, ctype, argv[optind])) != 0)
+        return err;
+    if (cli_ledger_arg(&ledger, ledger) != 0)
         return EXIT_USAGE;
-    if (e.tenant[0] && !auditfs_valid_stream(e.tenant))
-        return cli_usage_error("--tenant '%s': 1-64 of [A-Za-z0-9._-]", e.tenant);
-    if (e.party[0] && !auditfs_valid_party(e.party))
-        return cli_usage_error("--party must be provider, customer, security-vendor or assessor");
-    if (e.layer[0] && !auditfs_valid_layer(e.layer))
-        return cli_usage_error("--layer must be facility, hardware, virtualization, platform, "
-                               "application or data");
-    if (is_notice && !auditfs_valid_text((const uint8_t *)e.title, strlen(e.title), 0))
-        return cli_usage_error("--title: UTF-8 text without control characters");
-    ledger = cli_ledger_path(ledger);
-    if (!ledger)
-        return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
     uint8_t *content = NULL;
     size_t len = 0;
     if ((err = auditfs_read_file(&content, &len, argv[optind], (size_t)1 << 30)) != 0)
         return cli_fail(err, NULL);
-    auditfs_signer *s = NULL;
-    auditfs_writer *w = NULL;
-    auditfs_writer_options wo = AUDITFS_WRITER_OPTIONS_INIT;
-    wo.wait_for_lock = 1;
     uint64_t seq = 0, size = 0;
-    auditfs_state *st = NULL;
-    int rc = load_signer(&s, key);
-    if (!rc && (rc = cli_state_open(&st)) != 0)
-        auditfs_signer_free(s);
-    if (rc) {
-        free(content);
-        return rc;
-    }
-    wo.state = st;
-    if ((err = auditfs_writer_open(&w, ledger, s, &wo)) == 0 &&
-        (err = auditfs_writer_add(w, &e, content, len, &seq)) == 0)
-        err = auditfs_writer_commit(w, &size);
-    if (err)
-        rc = cli_fail(err, is_notice ? "notice" : "publish");
-    else if (json) {
-        printf("{\"type\":\"%s\",\"seq\":%llu,\"tree_size\":%llu,", e.type,
-               (unsigned long long)seq, (unsigned long long)size);
-        if (is_notice) {
-            printf("\"title\":");
-            cli_json_str(stdout, e.title);
-        } else {
-            printf("\"name\":");
-            cli_json_str(stdout, e.name);
-            printf(",\"version\":%llu", (unsigned long long)e.version);
-        }
-        printf(",\"content_length\":%llu}\n", (unsigned long long)len);
-    } else if (is_notice)
-        printf("notice seq %llu, tree size %llu\n", (unsigned long long)seq,
-               (unsigned long long)size);
-    else
-        printf("%s v%llu seq %llu, tree size %llu\n", e.name, (unsigned long long)e.version,
-               (unsigned long long)seq, (unsigned long long)size);
-    auditfs_writer_free(w);
-    if (!err)
+    int rc = publish_write(&seq, &size, ledger, key, &e, content, len);
+    if (rc == 0)
+        print_published(&e, is_notice, json, seq, size, len);
+    else if (rc < 0)
+        rc = cli_fail(rc, is_notice ? "notice" : "publish");
+    if (rc == 0)
         cli_index_after_write(ledger);
-    if (!err && nwitnesses) /* receipts: the new checkpoint goes to the witnesses at once */
+    if (rc == 0 && nwitnesses) /* receipts: the new checkpoint goes to the witnesses at once */
         rc = cli_witness_request(stdout, ledger, witnesses, nwitnesses, 30);
-    auditfs_signer_free(s);
-    auditfs_state_free(st);
     free(content);
     return rc;
 }
@@ -591,22 +621,6 @@ static const char verify_help[] =
     "younger than that, so a frozen, stale view fails. With --json a second JSON line reports\n"
     "the witnesses.\n";
 
-static void
-json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 /* 1 if the head checkpoint carries a signature line by v's key name (whether or not it is valid). */
 static int
 key_signs_head(auditfs_ledger *l, const auditfs_verifier *v)
@@ -621,59 +635,75 @@ key_signs_head(auditfs_ledger *l, const auditfs_verifier *v)
     return found;
 }
 
-static int
-cmd_verify(int argc, char **argv)
+/* The likely cause of a failure with --key: the head has no signature by that key. */
+static void
+hint_wrong_key(auditfs_ledger *l, const auditfs_verifier *v, const char *key)
 {
-    const char *ledger = NULL, *key = NULL, *trusted = NULL, *origin = NULL;
-    int json = 0, c;
-    struct cli_witness_opts wopts = {0};
-    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
-                                         {"key", required_argument, 0, 'k'},
-                                         {"origin", required_argument, 0, 'O'},
-                                         {"trusted", required_argument, 0, 'T'},
-                                         {"json", no_argument, 0, 'J'},
-                                         {"witness", required_argument, 0, 'W'},
-                                         {"quorum", required_argument, 0, 'Q'},
-                                         {"policy", required_argument, 0, 'P'},
-                                         {"max-age", required_argument, 0, 'A'},
-                                         {0, 0, 0, 0}};
-    if (cli_want_help(argc, argv, verify_help))
-        return 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l': ledger = optarg; break;
-        case 'k': key = optarg; break;
-        case 'T': trusted = optarg; break;
-        case 'J': json = 1; break;
-        case 'W':
-            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
-                return cli_usage_error("too many --witness keys");
-            wopts.keys[wopts.nkeys++] = optarg;
-            break;
-        case 'Q': wopts.quorum = optarg; break;
-        case 'P': wopts.policy = optarg; break;
-        case 'A': wopts.max_age = optarg; break;
-        case 'O': origin = optarg; break;
-        default: return EXIT_USAGE;
+    if (!key_signs_head(l, v))
+        fprintf(stderr, "auditfs: %s is not the key of this ledger (its head checkpoint has no "
+                        "signature by it): wrong key or wrong ledger?\n", key);
+}
+
+/* verify's report: one JSON object, or the "ok:" lines (a failure is reported by the caller). */
+static void
+print_verify_report(const auditfs_verify_report *r, int err, int json, double secs)
+{
+    char root[64];
+    auditfs_hash_base64(root, &r->head.root);
+    if (json) {
+        printf("{\"ok\":%s,\"entries\":%llu,\"segments\":%llu,\"commits\":%llu,\"documents\":%llu,"
+               "\"notices\":%llu,\"leaf_bytes\":%llu,\"origin\":",
+               err ? "false" : "true", (unsigned long long)r->entries,
+               (unsigned long long)r->segments, (unsigned long long)r->commits,
+               (unsigned long long)r->documents, (unsigned long long)r->notices,
+               (unsigned long long)r->leaf_bytes);
+        cli_json_str(stdout, r->head.origin);
+        printf(",\"tree_size\":%llu,\"root\":\"%s\",\"trusted_checked\":%s,\"seconds\":%.3f",
+               (unsigned long long)r->head.size, root, r->trusted_checked ? "true" : "false", secs);
+        printf(",\"signed_commits\":%llu,\"unsigned_commits\":%llu",
+               (unsigned long long)r->signed_commits, (unsigned long long)r->unsigned_commits);
+        if (err) {
+            printf(",\"error\":");
+            cli_json_str(stdout, r->reason[0] ? r->reason : auditfs_error_last());
+            if (r->bad_entry != UINT64_MAX)
+                printf(",\"bad_entry\":%llu", (unsigned long long)r->bad_entry);
+            if (r->bad_commit[0])
+                printf(",\"bad_commit\":\"%s\"", r->bad_commit);
         }
+        printf("}\n");
+    } else if (!err) {
+        printf("ok: %s: %llu entries (%llu leaf bytes) in %llu segments, %llu commits, %llu "
+               "documents, %llu notices\n",
+               r->head.origin, (unsigned long long)r->entries, (unsigned long long)r->leaf_bytes,
+               (unsigned long long)r->segments, (unsigned long long)r->commits,
+               (unsigned long long)r->documents, (unsigned long long)r->notices);
+        printf("checkpoint: size %llu root %s%s (%.2f s)\n", (unsigned long long)r->head.size, root,
+               r->trusted_checked ? ", extends the trusted checkpoint" : "", secs);
+        if (r->unsigned_commits)
+            printf("commits: %llu signed; %llu unsigned legacy commits (written before commits "
+                   "were signed) come first\n",
+                   (unsigned long long)r->signed_commits, (unsigned long long)r->unsigned_commits);
     }
-    if (optind != argc)
-        return cli_usage_error("verify takes no arguments");
+}
+
+/*
+ * The ledger and the key to recompute it with. The verifier's memory first: the head against
+ * the pinned (or given) key and against every checkpoint this party saw or signed. 0 or an
+ * exit code (printed; with json also as a JSON line).
+ */
+static int
+verify_open(auditfs_ledger **lp, auditfs_verifier **vp, const char *ledger, const char *key,
+            const char *origin, int json)
+{
     auditfs_verifier *v = NULL;
     auditfs_ledger *l = NULL;
     auditfs_state *st = NULL;
-    uint8_t *tnote = NULL;
-    size_t tlen = 0;
-    /* the verifier's memory first: the head against the pinned (or given) key and against
-     * every checkpoint this party saw or signed; then everything is recomputed */
     int rc = cli_open_trusted(&l, &st, ledger, key, origin);
     if (rc == EXIT_VERIFY && key && !json) {
         /* still exit 1: without the right key nothing here verifies, but say the likely cause */
         const char *path = cli_ledger_path(ledger);
-        if (path && auditfs_ledger_open(&l, path) == 0 && auditfs_verifier_load(&v, key) == 0 &&
-            !key_signs_head(l, v))
-            fprintf(stderr, "auditfs: %s is not the key of this ledger (its head checkpoint has no "
-                            "signature by it): wrong key or wrong ledger?\n", key);
+        if (path && auditfs_ledger_open(&l, path) == 0 && auditfs_verifier_load(&v, key) == 0)
+            hint_wrong_key(l, v, key);
         auditfs_verifier_free(v);
         auditfs_ledger_free(l);
         l = NULL;
@@ -694,6 +724,52 @@ cmd_verify(int argc, char **argv)
         auditfs_ledger_free(l);
         return rc;
     }
+    *lp = l;
+    *vp = v;
+    return 0;
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+    const char *ledger = NULL, *key = NULL, *trusted = NULL, *origin = NULL;
+    int json = 0, c;
+    struct cli_witness_opts wopts = {0};
+    static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"origin", required_argument, 0, 'O'},
+                                         {"trusted", required_argument, 0, 'T'},
+                                         {"json", no_argument, 0, 'J'},
+                                         CLI_WITNESS_LONGOPTS,
+                                         {0, 0, 0, 0}};
+    if (cli_want_help(argc, argv, verify_help))
+        return 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': ledger = optarg; break;
+        case 'k': key = optarg; break;
+        case 'T': trusted = optarg; break;
+        case 'J': json = 1; break;
+        case 'W':
+        case 'Q':
+        case 'P':
+        case 'A':
+            if (cli_witness_opt(&wopts, c, optarg) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'O': origin = optarg; break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("verify takes no arguments");
+    auditfs_verifier *v = NULL;
+    auditfs_ledger *l = NULL;
+    uint8_t *tnote = NULL;
+    size_t tlen = 0;
+    int rc = verify_open(&l, &v, ledger, key, origin, json);
+    if (rc)
+        return rc;
     if (trusted) {
         int err = auditfs_read_file(&tnote, &tlen, trusted, 65536);
         if (err) {
@@ -711,51 +787,15 @@ cmd_verify(int argc, char **argv)
     cli_progress_done(&prog);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    char root[64];
-    auditfs_hash_base64(root, &r.head.root);
-    if (json) {
-        printf("{\"ok\":%s,\"entries\":%llu,\"segments\":%llu,\"commits\":%llu,\"documents\":%llu,"
-               "\"notices\":%llu,\"leaf_bytes\":%llu,\"origin\":",
-               err ? "false" : "true", (unsigned long long)r.entries,
-               (unsigned long long)r.segments, (unsigned long long)r.commits,
-               (unsigned long long)r.documents, (unsigned long long)r.notices,
-               (unsigned long long)r.leaf_bytes);
-        json_str(stdout, r.head.origin);
-        printf(",\"tree_size\":%llu,\"root\":\"%s\",\"trusted_checked\":%s,\"seconds\":%.3f",
-               (unsigned long long)r.head.size, root, r.trusted_checked ? "true" : "false", secs);
-        printf(",\"signed_commits\":%llu,\"unsigned_commits\":%llu",
-               (unsigned long long)r.signed_commits, (unsigned long long)r.unsigned_commits);
-        if (err) {
-            printf(",\"error\":");
-            json_str(stdout, r.reason[0] ? r.reason : auditfs_error_last());
-            if (r.bad_entry != UINT64_MAX)
-                printf(",\"bad_entry\":%llu", (unsigned long long)r.bad_entry);
-            if (r.bad_commit[0])
-                printf(",\"bad_commit\":\"%s\"", r.bad_commit);
-        }
-        printf("}\n");
-    } else if (!err) {
-        printf("ok: %s: %llu entries (%llu leaf bytes) in %llu segments, %llu commits, %llu "
-               "documents, %llu notices\n",
-               r.head.origin, (unsigned long long)r.entries, (unsigned long long)r.leaf_bytes,
-               (unsigned long long)r.segments, (unsigned long long)r.commits,
-               (unsigned long long)r.documents, (unsigned long long)r.notices);
-        printf("checkpoint: size %llu root %s%s (%.2f s)\n", (unsigned long long)r.head.size, root,
-               r.trusted_checked ? ", extends the trusted checkpoint" : "", secs);
-        if (r.unsigned_commits)
-            printf("commits: %llu signed; %llu unsigned legacy commits (written before commits "
-                   "were signed) come first\n",
-                   (unsigned long long)r.signed_commits, (unsigned long long)r.unsigned_commits);
-    }
+    print_verify_report(&r, err, json, secs);
     if (err) {
         if (!json)
             fprintf(stderr, "auditfs: verification FAILED: %s\n",
                     r.reason[0] ? r.reason : auditfs_error_last());
         rc = cli_exit_code(err);
         /* still exit 1: without the right key nothing here verifies, but say the likely cause */
-        if (err == AUDITFS_EVERIFY && !json && !key_signs_head(l, v))
-            fprintf(stderr, "auditfs: %s is not the key of this ledger (its head checkpoint has no "
-                            "signature by it): wrong key or wrong ledger?\n", key);
+        if (err == AUDITFS_EVERIFY && !json)
+            hint_wrong_key(l, v, key);
     } else {
         rc = cli_witness_check(&wopts, l, &r.head, json);
     }
@@ -1070,10 +1110,11 @@ cmd_leaves(int argc, char **argv)
 static void
 summary(char *out, size_t cap, const auditfs_entry *e)
 {
-    if (!strcmp(e->type, "document"))
+    auditfs_entry_type type = auditfs_entry_type_of(e);
+    if (type == AUDITFS_TYPE_DOCUMENT)
         snprintf(out, cap, "%s v%llu (%s, %llu bytes)", e->name, (unsigned long long)e->version,
                  e->content_type, (unsigned long long)e->content_length);
-    else if (!strcmp(e->type, "notice"))
+    else if (type == AUDITFS_TYPE_NOTICE)
         snprintf(out, cap, "%s (%s, %llu bytes)", e->title, e->content_type,
                  (unsigned long long)e->content_length);
     else {

@@ -831,6 +831,10 @@ clear_stale_mount(const char *mountpoint)
     (void)afs_umount_run(mountpoint, 1);
 }
 
+/*
+ * Long because the FUSE session's life is one sequence with one teardown (views, session,
+ * signal handlers, mount, daemonize, follow thread, loop) undone in reverse order at its end.
+ */
 int
 afs_mount_run(const afs_mount_config *cfg)
 {

@@ -900,8 +900,13 @@ cosig_file_check(char **note_out, size_t *len_out, const auditfs_bundle *b, size
     return why;
 }
 
-/* Lists what the loaded bundle implies (its fixed files, per ledger its checkpoint and key,
- * per entry its leaf, proof and content) and merges that with what the directory holds. */
+/*
+ * Lists what the loaded bundle implies (its fixed files, per ledger its checkpoint and key,
+ * per entry its leaf, proof and content) and merges that with what the directory holds.
+ * Long because it builds the one list of what a bundle may hold (fixed files, per ledger, per
+ * entry, receipts, cosigned checkpoints) and compares it with the directory in the same place,
+ * so that nothing can be listed in one place and forgotten in the other.
+ */
 int
 auditfs_bundle_check_layout(const auditfs_bundle *b, auditfs_bundle_cb cb, void *ctx)
 {
@@ -1005,6 +1010,11 @@ auditfs_bundle_check_layout(const auditfs_bundle *b, auditfs_bundle_cb cb, void 
 
 /* ---- offline verification of one ledger ---- */
 
+/*
+ * Long because the facts of one ledger in a bundle are checked in one sequence (its checkpoint
+ * under the key, the key the report names, each entry's proof, each cosigned checkpoint) that
+ * shares the opened checkpoint and stops at the first failure of each kind.
+ */
 int
 auditfs_bundle_verify_ledger(const auditfs_bundle *b, size_t li, const auditfs_verifier *key,
                              auditfs_bundle_cb cb, void *ctx)

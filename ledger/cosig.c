@@ -410,6 +410,10 @@ merge_one(const char *l, size_t n, const auditfs_cosig_line *cl, void *payload)
     return 0;
 }
 
+/*
+ * Long because the merge is one pass over the note that must keep its order: check the new lines,
+ * then write the text, the other keys' lines and the witness's newest two, within the limits.
+ */
 int
 auditfs_cosig_merge(char **out, size_t *out_len, int *changed, const char *note, size_t len,
                     const char *lines, size_t lines_len, const auditfs_verifier *w)

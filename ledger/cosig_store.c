@@ -8,6 +8,7 @@
  * (each commit's parent is the previous tip, compare-and-swap), under auditfs-cosig.lock.
  */
 #include "auditfs/witness.h"
+#include "publish.h"
 #include "store.h"
 
 #include <errno.h>
@@ -119,41 +120,10 @@ auditfs_cosig_store_checkpoint(char **out, size_t *len, auditfs_ledger *l, uint6
     return 0;
 }
 
-static int
-sync_objects(git_repository *repo)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%sobjects", git_repository_path(repo));
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return afs_error_set(AUDITFS_EIO, "%s: %s", dir, strerror(errno));
-    int rc = syncfs(fd);
-    int e = errno;
-    close(fd);
-    if (rc != 0)
-        return afs_error_set(AUDITFS_EIO, "%s: syncfs: %s", dir, strerror(e));
-    return 0;
-}
-
-static int
-sync_ref_file(git_repository *repo)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s%s", git_repository_path(repo), AUDITFS_COSIG_REF);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) /* packed by git gc: the packed-refs file was fsynced by whoever packed it */
-        return errno == ENOENT ? 0 : afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    if (rc != 0)
-        return afs_error_set(AUDITFS_EIO, "%s: fsync: %s", path, strerror(e));
-    return afs_fsync_dir(path);
-}
-
 /*
  * Longer than a screen because it is one transaction: lock, read the base note, merge, write
- * blob, tree and commit, sync, move the ref by compare-and-swap, fsync; every exit unlocks.
+ * blobs, then the commit and the ref's move in the one durable order (afs_commit_publish,
+ * publish.h); every exit unlocks.
  */
 int
 auditfs_cosig_store_add(int *changed, auditfs_ledger *l, uint64_t size, const char *lines,
@@ -162,11 +132,9 @@ auditfs_cosig_store_add(int *changed, auditfs_ledger *l, uint64_t size, const ch
     char lockpath[PATH_MAX], path[32], msg[128];
     char *cp = NULL, *base = NULL, *merged = NULL;
     size_t cplen = 0, baselen = 0, mlen = 0;
-    git_tree *tree = NULL, *newtree = NULL;
+    git_tree *tree = NULL;
     git_commit *tip = NULL;
-    git_signature *sig = NULL;
-    git_reference *ref = NULL;
-    git_oid blob_id, tree_id, commit_id;
+    git_oid commit_id;
     int lockfd = -1, ch = 0, err;
     if (changed)
         *changed = 0;
@@ -204,67 +172,29 @@ auditfs_cosig_store_add(int *changed, auditfs_ledger *l, uint64_t size, const ch
     if (!ch)
         goto cleanup;
     cosig_path(path, size);
-    git_tree_update up = {.action = GIT_TREE_UPDATE_UPSERT, .filemode = GIT_FILEMODE_BLOB,
-                          .path = path};
-    if (git_blob_create_from_buffer(&blob_id, l->repo, merged, mlen) < 0) {
+    /* the first cosignature also writes the format marker, from no tree at all */
+    static const char fmt[] = "auditfs-cosignatures/1\n";
+    git_tree_update ups[2];
+    size_t nups = tree ? 1 : 2;
+    memset(ups, 0, sizeof ups);
+    for (size_t i = 0; i < nups; i++) {
+        ups[i].action = GIT_TREE_UPDATE_UPSERT;
+        ups[i].filemode = GIT_FILEMODE_BLOB;
+        ups[i].path = i + 1 == nups ? path : "format";
+    }
+    if (git_blob_create_from_buffer(&ups[nups - 1].id, l->repo, merged, mlen) < 0 ||
+        (nups == 2 && git_blob_create_from_buffer(&ups[0].id, l->repo, fmt, sizeof fmt - 1) < 0)) {
         err = afs_error_git(AUDITFS_EIO, "%s: cannot write a cosignature blob", l->path);
-        goto cleanup;
-    }
-    git_oid_cpy(&up.id, &blob_id);
-    if (tree) {
-        if (git_tree_create_updated(&tree_id, l->repo, tree, 1, &up) < 0) {
-            err = afs_error_git(AUDITFS_EIO, "%s: cannot build the cosignature tree", l->path);
-            goto cleanup;
-        }
-    } else {
-        /* first cosignature: the format marker and this file, from no tree at all (libgit2
-         * accepts a NULL baseline), so no intermediate tree object is left dangling */
-        static const char fmt[] = "auditfs-cosignatures/1\n";
-        git_tree_update ups[2];
-        memset(ups, 0, sizeof ups);
-        if (git_blob_create_from_buffer(&ups[0].id, l->repo, fmt, sizeof fmt - 1) < 0) {
-            err = afs_error_git(AUDITFS_EIO, "%s: cannot write the format marker", l->path);
-            goto cleanup;
-        }
-        ups[0].action = GIT_TREE_UPDATE_UPSERT;
-        ups[0].filemode = GIT_FILEMODE_BLOB;
-        ups[0].path = "format";
-        ups[1] = up;
-        if (git_tree_create_updated(&tree_id, l->repo, NULL, 2, ups) < 0) {
-            err = afs_error_git(AUDITFS_EIO, "%s: cannot build the cosignature tree", l->path);
-            goto cleanup;
-        }
-    }
-    if (git_tree_lookup(&newtree, l->repo, &tree_id) < 0 ||
-        git_signature_now(&sig, "auditfs", "auditfs@localhost") < 0) {
-        err = afs_error_git(AUDITFS_EIO, "%s: cannot prepare the cosignature commit", l->path);
         goto cleanup;
     }
     snprintf(msg, sizeof msg, "cosignature by %s for tree size %llu\n",
              auditfs_verifier_name(witness), (unsigned long long)size);
-    const git_commit *parents[1] = {tip};
-    if (git_commit_create(&commit_id, l->repo, NULL, sig, sig, NULL, msg, newtree, tip ? 1 : 0,
-                          parents) < 0) {
-        err = afs_error_git(AUDITFS_EIO, "%s: cannot write the cosignature commit", l->path);
-        goto cleanup;
-    }
-    if ((err = sync_objects(l->repo)) != 0)
-        goto cleanup;
-    int rc = tip ? git_reference_create_matching(&ref, l->repo, AUDITFS_COSIG_REF, &commit_id, 1,
-                                                 git_commit_id(tip), msg)
-                 : git_reference_create(&ref, l->repo, AUDITFS_COSIG_REF, &commit_id, 0, msg);
-    if (rc < 0) {
-        err = afs_error_git(AUDITFS_EIO, "%s: cannot advance %s", l->path, AUDITFS_COSIG_REF);
-        goto cleanup;
-    }
-    if ((err = sync_ref_file(l->repo)) != 0)
+    if ((err = afs_commit_publish(&commit_id, l->repo, AUDITFS_COSIG_REF, tree, ups, nups, tip,
+                                  msg, NULL, l->path)) != 0)
         goto cleanup;
     if (changed)
         *changed = 1;
 cleanup:
-    git_reference_free(ref);
-    git_signature_free(sig);
-    git_tree_free(newtree);
     git_tree_free(tree);
     git_commit_free(tip);
     free(merged);

@@ -319,7 +319,7 @@ check_fields(const auditfs_entry *e)
     if (e->payload_len > AUDITFS_PAYLOAD_MAX_HARD)
         return afs_error_set(AUDITFS_ETOOBIG, "payload of %zu bytes exceeds %u", e->payload_len,
                              AUDITFS_PAYLOAD_MAX_HARD);
-    if (strcmp(e->type, "log") == 0) {
+    if (type == AUDITFS_TYPE_LOG) {
         char why[AUDITFS_PROBLEM_MAX];
         if (auditfs_payload_problem(why, e->payload, e->payload_len, AUDITFS_PAYLOAD_MAX_HARD))
             return afs_error_set(AUDITFS_EFORMAT, "log payload: %s", why);

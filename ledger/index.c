@@ -34,6 +34,7 @@
 #include "progress.h"
 #include "store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -374,97 +375,103 @@ write_file(const char *path, const void *p, size_t n)
     return afs_write_atomic(path, p, n, 0644);
 }
 
+/* The postings of each key (docs/QUERY.md: per interval varint(a - previous end),
+ * varint(b - a - 1)), one after the other in post; where each starts and how long it is. */
 static int
-builder_write(builder *b, const char *dir, run_desc *rd)
+encode_postings(afs_buf *post, uint64_t *post_off, uint32_t *post_len, bkey **keys, size_t nkeys,
+                uint64_t from)
 {
-    afs_buf post = AFS_BUF_INIT, parts = AFS_BUF_INIT, file = AFS_BUF_INIT;
-    uint64_t *post_off = NULL;
-    uint32_t *post_len = NULL, *part_of = NULL;
     int err = 0;
-    size_t nkeys = b->count, k = 0;
-    uint32_t nparts = (uint32_t)(nkeys / 256 + 1);
-    bkey **keys = calloc(nkeys ? nkeys : 1, sizeof *keys);
-    post_off = calloc(nkeys ? nkeys : 1, sizeof *post_off);
-    post_len = calloc(nkeys ? nkeys : 1, sizeof *post_len);
-    part_of = calloc(nkeys ? nkeys : 1, sizeof *part_of);
-    uint8_t(*ptab)[IX_PART] = calloc(nparts, IX_PART);
-    if (!keys || !post_off || !post_len || !part_of || !ptab) {
-        err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < b->cap; i++)
-        if (b->slots[i].key)
-            keys[k++] = &b->slots[i];
-    /* postings */
     for (size_t i = 0; i < nkeys && !err; i++) {
-        uint64_t prev = b->from;
-        post_off[i] = post.len;
+        uint64_t prev = from;
+        post_off[i] = post->len;
         for (uint32_t j = 0; j < keys[i]->n && !err; j++) {
-            err = put_varint(&post, keys[i]->iv[j][0] - prev);
+            err = put_varint(post, keys[i]->iv[j][0] - prev);
             if (!err)
-                err = put_varint(&post, keys[i]->iv[j][1] - keys[i]->iv[j][0] - 1);
+                err = put_varint(post, keys[i]->iv[j][1] - keys[i]->iv[j][0] - 1);
             prev = keys[i]->iv[j][1];
         }
-        post_len[i] = (uint32_t)(post.len - post_off[i]);
-        part_of[i] = (uint32_t)(keys[i]->hash % nparts);
+        post_len[i] = (uint32_t)(post->len - post_off[i]);
     }
-    qsort(b->days, b->ndays, sizeof *b->days, cmp_day);
-    size_t head_len = IX_HEADER + (size_t)nparts * IX_PART + b->ndays * IX_DAY;
-    /* partitions, one after the other */
+    return err;
+}
+
+/* One key's record in its partition: key length, key, postings offset, length, interval count
+ * and the first 16 bytes of the postings' SHA-256. */
+static int
+put_key_record(afs_buf *parts, const bkey *key, uint64_t off, uint32_t len, const afs_buf *post)
+{
+    uint8_t rec[20], h[32];
+    rec[0] = (uint8_t)(key->klen >> 8);
+    rec[1] = (uint8_t)key->klen;
+    int err = afs_buf_put(parts, rec, 2);
+    if (!err)
+        err = afs_buf_put(parts, key->key, key->klen);
+    afs_store_be64(rec, off);
+    afs_store_be32(rec + 8, len);
+    afs_store_be32(rec + 12, key->n);
+    afs_sha256(h, post->data + off, len);
+    if (!err)
+        err = afs_buf_put(parts, rec, 16);
+    if (!err)
+        err = afs_buf_put(parts, h, 16);
+    return err;
+}
+
+/*
+ * The partitions, one after the other in parts (a key lives in partition hash mod nparts), and
+ * the partition table ptab describing them; head_len is where parts will start in the file.
+ */
+static int
+encode_partitions(afs_buf *parts, uint8_t (*ptab)[IX_PART], uint32_t nparts, bkey **keys,
+                  size_t nkeys, const uint64_t *post_off, const uint32_t *post_len,
+                  const afs_buf *post, size_t head_len)
+{
     uint64_t *pstart = calloc(nparts, sizeof *pstart);
     uint32_t *pcount = calloc(nparts, sizeof *pcount);
     size_t *order = calloc(nkeys ? nkeys : 1, sizeof *order);
+    int err = 0;
     if (!pstart || !pcount || !order) {
-        free(pstart);
-        free(pcount);
-        free(order);
         err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
         goto done;
     }
     /* counting sort of keys by partition */
     for (size_t i = 0; i < nkeys; i++)
-        pcount[part_of[i]]++;
-    {
-        uint64_t acc = 0;
-        for (uint32_t p = 0; p < nparts; p++) {
-            pstart[p] = acc;
-            acc += pcount[p];
-        }
-        for (size_t i = 0; i < nkeys; i++)
-            order[pstart[part_of[i]]++] = i;
+        pcount[keys[i]->hash % nparts]++;
+    uint64_t acc = 0;
+    for (uint32_t p = 0; p < nparts; p++) {
+        pstart[p] = acc;
+        acc += pcount[p];
     }
+    for (size_t i = 0; i < nkeys; i++)
+        order[pstart[keys[i]->hash % nparts]++] = i;
     size_t oi = 0;
     for (uint32_t p = 0; p < nparts && !err; p++) {
-        size_t start = parts.len;
+        size_t start = parts->len;
         for (uint32_t c = 0; c < pcount[p] && !err; c++, oi++) {
             size_t i = order[oi];
-            uint8_t rec[20], h[32];
-            rec[0] = (uint8_t)(keys[i]->klen >> 8);
-            rec[1] = (uint8_t)keys[i]->klen;
-            err = afs_buf_put(&parts, rec, 2);
-            if (!err)
-                err = afs_buf_put(&parts, keys[i]->key, keys[i]->klen);
-            afs_store_be64(rec, post_off[i]);
-            afs_store_be32(rec + 8, post_len[i]);
-            afs_store_be32(rec + 12, keys[i]->n);
-            afs_sha256(h, post.data + post_off[i], post_len[i]);
-            if (!err)
-                err = afs_buf_put(&parts, rec, 16);
-            if (!err)
-                err = afs_buf_put(&parts, h, 16);
+            err = put_key_record(parts, keys[i], post_off[i], post_len[i], post);
         }
         afs_store_be64(ptab[p], head_len + start);
-        afs_store_be32(ptab[p] + 8, (uint32_t)(parts.len - start));
+        afs_store_be32(ptab[p] + 8, (uint32_t)(parts->len - start));
         afs_store_be32(ptab[p] + 12, pcount[p]);
-        afs_sha256(ptab[p] + 16, parts.data ? parts.data + start : "", parts.len - start);
+        afs_sha256(ptab[p] + 16, parts->data ? parts->data + start : "", parts->len - start);
     }
+done:
     free(pstart);
     free(pcount);
     free(order);
-    if (err)
-        goto done;
+    return err;
+}
+
+/* The whole run file: header, partition table, day table, partitions, postings. */
+static int
+assemble_run(afs_buf *file, const builder *b, uint32_t nparts, size_t nkeys,
+             const uint8_t (*ptab)[IX_PART], const afs_buf *parts, const afs_buf *post,
+             size_t head_len)
+{
     uint8_t hdr[IX_HEADER] = {0};
-    uint64_t post_base = head_len + parts.len;
+    uint64_t post_base = head_len + parts->len;
     memcpy(hdr, IX_MAGIC, 8);
     afs_store_be64(hdr + 8, b->from);
     afs_store_be64(hdr + 16, b->to);
@@ -472,23 +479,52 @@ builder_write(builder *b, const char *dir, run_desc *rd)
     afs_store_be32(hdr + 28, (uint32_t)b->ndays);
     afs_store_be64(hdr + 32, nkeys);
     afs_store_be64(hdr + 40, post_base);
-    afs_store_be64(hdr + 48, post_base + post.len);
-    err = afs_buf_put(&file, hdr, sizeof hdr);
+    afs_store_be64(hdr + 48, post_base + post->len);
+    int err = afs_buf_put(file, hdr, sizeof hdr);
     if (!err)
-        err = afs_buf_put(&file, ptab, (size_t)nparts * IX_PART);
+        err = afs_buf_put(file, ptab, (size_t)nparts * IX_PART);
     for (size_t d = 0; d < b->ndays && !err; d++) {
         uint8_t rec[IX_DAY];
         afs_store_be64(rec, (uint64_t)b->days[d].day);
         afs_store_be64(rec + 8, b->days[d].first);
         afs_store_be64(rec + 16, b->days[d].end);
         afs_store_be64(rec + 24, b->days[d].count);
-        err = afs_buf_put(&file, rec, sizeof rec);
+        err = afs_buf_put(file, rec, sizeof rec);
     }
     if (!err)
-        err = afs_buf_put(&file, parts.data, parts.len);
+        err = afs_buf_put(file, parts->data, parts->len);
     if (!err)
-        err = afs_buf_put(&file, post.data, post.len);
-    if (err)
+        err = afs_buf_put(file, post->data, post->len);
+    return err;
+}
+
+/* Writes the builder's keys as one run file in dir (docs/QUERY.md) and describes it in rd. */
+static int
+builder_write(builder *b, const char *dir, run_desc *rd)
+{
+    afs_buf post = AFS_BUF_INIT, parts = AFS_BUF_INIT, file = AFS_BUF_INIT;
+    size_t nkeys = b->count, k = 0;
+    uint32_t nparts = (uint32_t)(nkeys / 256 + 1);
+    bkey **keys = calloc(nkeys ? nkeys : 1, sizeof *keys);
+    uint64_t *post_off = calloc(nkeys ? nkeys : 1, sizeof *post_off);
+    uint32_t *post_len = calloc(nkeys ? nkeys : 1, sizeof *post_len);
+    uint8_t(*ptab)[IX_PART] = calloc(nparts, IX_PART);
+    int err = 0;
+    if (!keys || !post_off || !post_len || !ptab) {
+        err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < b->cap; i++)
+        if (b->slots[i].key)
+            keys[k++] = &b->slots[i];
+    assert(k == nkeys);
+    qsort(b->days, b->ndays, sizeof *b->days, cmp_day);
+    size_t head_len = IX_HEADER + (size_t)nparts * IX_PART + b->ndays * IX_DAY;
+    if ((err = encode_postings(&post, post_off, post_len, keys, nkeys, b->from)) != 0 ||
+        (err = encode_partitions(&parts, ptab, nparts, keys, nkeys, post_off, post_len, &post,
+                                 head_len)) != 0 ||
+        (err = assemble_run(&file, b, nparts, nkeys, (const uint8_t(*)[IX_PART])ptab, &parts,
+                            &post, head_len)) != 0)
         goto done;
     rd->from = b->from;
     rd->to = b->to;
@@ -503,7 +539,6 @@ done:
     free(keys);
     free(post_off);
     free(post_len);
-    free(part_of);
     free(ptab);
     afs_buf_release(&post);
     afs_buf_release(&parts);
@@ -543,6 +578,7 @@ index_range(auditfs_ledger *l, const char *dir, const fieldlist *fl, uint64_t fr
                 break;
             }
             b.to = s + 1;
+            assert(b.to - b.from <= RUN_MAX_ENTRIES);
             if ((err = builder_write(&b, dir, &runs[*nruns])) != 0)
                 break;
             (*nruns)++;
@@ -906,6 +942,27 @@ afs_index_has_field(const afs_index *ix, const char *field)
     return fields_has(&ix->fields, field, strlen(field));
 }
 
+/* The niv intervals of a key's postings (in [from, to), each exactly once, nothing left over)
+ * pushed to found: 1, -1 if they are malformed, -2 out of memory. */
+static int
+decode_postings(afs_ivals *found, const uint8_t *post, uint32_t plen, uint32_t niv,
+                uint64_t from, uint64_t to)
+{
+    size_t po = 0;
+    uint64_t prev = from;
+    for (uint32_t j = 0; j < niv; j++) {
+        uint64_t gap, l1;
+        if (!get_varint(&gap, post, plen, &po) || !get_varint(&l1, post, plen, &po) ||
+            gap > to - prev || l1 >= to - prev - gap)
+            return -1;
+        uint64_t a = prev + gap, b = a + l1 + 1;
+        if (afs_ivals_push(found, a, b) != 0)
+            return -2;
+        prev = b;
+    }
+    return po == plen ? 1 : -1;
+}
+
 /* Looks a key up in one run: 1 found (intervals pushed to a temp set), 0 absent, -1 damaged. */
 static int
 run_lookup(afs_index *ix, run *r, const char *key, size_t klen, afs_ivals *found)
@@ -965,25 +1022,7 @@ run_lookup(afs_index *ix, run *r, const char *key, size_t klen, afs_ivals *found
             rc = -1;
             break;
         }
-        size_t po = 0;
-        uint64_t prev = r->d.from;
-        rc = 1;
-        for (uint32_t j = 0; j < niv; j++) {
-            uint64_t gap, l1;
-            if (!get_varint(&gap, post, plen, &po) || !get_varint(&l1, post, plen, &po) ||
-                gap > r->d.to - prev || l1 >= r->d.to - prev - gap) {
-                rc = -1;
-                break;
-            }
-            uint64_t a = prev + gap, b = a + l1 + 1;
-            if (afs_ivals_push(found, a, b) != 0) {
-                rc = -2;
-                break;
-            }
-            prev = b;
-        }
-        if (rc == 1 && po != plen)
-            rc = -1;
+        rc = decode_postings(found, post, plen, niv, r->d.from, r->d.to);
         free(post);
         break;
     }
@@ -997,7 +1036,7 @@ int
 afs_index_lookup(afs_ivals *out, afs_index *ix, const char *field, const char *value, size_t vlen)
 {
     char key[AFS_VALUE_MAX + 4200];
-    afs_ivals found = AFS_IVALS_INIT, merged = AFS_IVALS_INIT;
+    afs_ivals found = AFS_IVALS_INIT;
     int err = 0;
     if (strlen(field) > 4000)
         return afs_ivals_add(out, 0, ix->size);
@@ -1015,21 +1054,15 @@ afs_index_lookup(afs_ivals *out, afs_index *ix, const char *field, const char *v
         }
     }
     if (!err)
-        err = afs_ivals_union(&merged, out, &found);
+        err = afs_ivals_merge(out, &found);
     afs_ivals_release(&found);
-    if (err) {
-        afs_ivals_release(&merged);
-        return err;
-    }
-    afs_ivals_release(out);
-    *out = merged;
-    return 0;
+    return err;
 }
 
 int
 afs_index_days(afs_ivals *out, afs_index *ix, int64_t d0, int64_t d1)
 {
-    afs_ivals found = AFS_IVALS_INIT, merged = AFS_IVALS_INIT;
+    afs_ivals found = AFS_IVALS_INIT;
     int err = 0;
     for (size_t i = 0; i < ix->nruns && !err; i++) {
         run *r = &ix->runs[i];
@@ -1053,15 +1086,9 @@ afs_index_days(afs_ivals *out, afs_index *ix, int64_t d0, int64_t d1)
         }
     }
     if (!err)
-        err = afs_ivals_union(&merged, out, &found);
+        err = afs_ivals_merge(out, &found);
     afs_ivals_release(&found);
-    if (err) {
-        afs_ivals_release(&merged);
-        return err;
-    }
-    afs_ivals_release(out);
-    *out = merged;
-    return 0;
+    return err;
 }
 
 void

@@ -4,6 +4,7 @@
  */
 #include "ivals.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 static int
@@ -27,6 +28,7 @@ afs_ivals_push(afs_ivals *s, uint64_t a, uint64_t b)
 {
     if (a >= b)
         return 0;
+    assert(!s->n || a >= s->v[s->n - 1][0]); /* appends: afs_ivals_add places the others */
     if (s->n && s->v[s->n - 1][1] >= a) {
         if (b > s->v[s->n - 1][1])
             s->v[s->n - 1][1] = b;
@@ -48,14 +50,22 @@ afs_ivals_add(afs_ivals *s, uint64_t a, uint64_t b)
         return 0;
     if (!s->n || a >= s->v[s->n - 1][0])
         return afs_ivals_push(s, a, b);
-    afs_ivals one = AFS_IVALS_INIT, out = AFS_IVALS_INIT;
+    afs_ivals one = AFS_IVALS_INIT;
     int err = afs_ivals_push(&one, a, b);
     if (!err)
-        err = afs_ivals_union(&out, s, &one);
+        err = afs_ivals_merge(s, &one);
     afs_ivals_release(&one);
+    return err;
+}
+
+int
+afs_ivals_merge(afs_ivals *s, const afs_ivals *y)
+{
+    afs_ivals out = AFS_IVALS_INIT;
+    int err = afs_ivals_union(&out, s, y);
     if (err) {
         afs_ivals_release(&out);
-        return err;
+        return err; /* s is unchanged */
     }
     afs_ivals_release(s);
     *s = out;

@@ -1,8 +1,13 @@
 /*
- * ledger/json.c - the one JSON reader and writer of the library (see json.h).
+ * ledger/json.c - the one JSON reader and writer of the library (see json.h), and the two
+ * public entry points built on them: auditfs_json_quote (the CLI's --json strings) and
+ * auditfs_json_field (append --map).
  */
 #include "json.h"
 
+#include "auditfs/ingest.h"
+
+#include <assert.h>
 #include <stdio.h>
 
 int
@@ -16,6 +21,7 @@ afs_jr_fail(afs_jr *r, size_t off, const char *what)
 void
 afs_jr_ws(afs_jr *r)
 {
+    assert(r->pos <= r->n);
     while (r->pos < r->n && (r->p[r->pos] == ' ' || r->p[r->pos] == '\t' ||
                              r->p[r->pos] == '\n' || r->p[r->pos] == '\r'))
         r->pos++;
@@ -374,4 +380,139 @@ afs_json_put_field(afs_buf *b, const char *key, const char *value)
 {
     int err = afs_buf_printf(b, ",\"%s\":", key);
     return err ? err : afs_json_put_string(b, (const uint8_t *)value, strlen(value));
+}
+
+int
+auditfs_json_quote(char **out, const char *s, size_t n)
+{
+    afs_buf b = AFS_BUF_INIT;
+    int err;
+    *out = NULL;
+    if ((err = afs_json_put_string(&b, (const uint8_t *)s, n)) != 0 ||
+        (err = afs_buf_put(&b, "", 1)) != 0) {
+        afs_buf_release(&b);
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    }
+    *out = b.data;
+    return 0;
+}
+
+/* ---- one field of an object (append --map), on the same cursor ---- */
+
+/* The reason a field could not be read: the cursor runs quiet, so this names the failure. */
+static int
+field_fail(int err, const char *path, const char *what)
+{
+    if (err == AUDITFS_ENOMEM)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    if (!path)
+        return afs_error_set(AUDITFS_EFORMAT, "%s", what);
+    return afs_error_set(AUDITFS_EFORMAT, "field '%s': %s", path, what);
+}
+
+/*
+ * Moves the cursor, which is just inside an object, to the value of its first member named
+ * seg (segl bytes): 1 there, 0 if the object has none (the members before the end are
+ * checked, the rest of the payload is not read), or an error code. A repeated key is not
+ * looked at: the first occurrence counts.
+ */
+static int
+field_find(afs_jr *r, afs_buf *key, const char *seg, size_t segl)
+{
+    int err, kind;
+    if (afs_jr_peek(r, '}'))
+        return 0;
+    for (;;) {
+        key->len = 0;
+        if ((err = afs_jr_string(r, key)) != 0 || (err = afs_jr_expect(r, ':')) != 0)
+            return err;
+        if (key->len == segl && (segl == 0 || memcmp(key->data, seg, segl) == 0))
+            return 1;
+        if ((err = afs_jr_value(r, &kind, NULL)) != 0)
+            return err;
+        if (afs_jr_peek(r, ',')) {
+            r->pos++;
+            continue;
+        }
+        if (afs_jr_peek(r, '}'))
+            return 0;
+        return AUDITFS_EFORMAT;
+    }
+}
+
+int
+auditfs_json_field(char out[AUDITFS_FIELD_MAX + 1], const uint8_t *json, size_t n, const char *path)
+{
+    afs_jr r = AFS_JR_INIT(json, n);
+    afs_buf key = AFS_BUF_INIT, val = AFS_BUF_INIT;
+    const char *seg = path, *dot, *v;
+    size_t vl;
+    int rc, kind;
+    r.quiet = 1;
+    out[0] = '\0';
+    for (;;) {
+        dot = strchr(seg, '.');
+        if (r.depth >= AFS_JSON_MAX_DEPTH || !afs_jr_peek(&r, '{')) {
+            rc = r.depth == 0 ? field_fail(0, NULL, "the payload is not a JSON object")
+                              : field_fail(0, path, "not an object");
+            goto cleanup;
+        }
+        r.pos++;
+        r.depth++;
+        rc = field_find(&r, &key, seg, dot ? (size_t)(dot - seg) : strlen(seg));
+        if (rc < 0) {
+            rc = field_fail(rc, NULL, "the payload is not valid JSON");
+            goto cleanup;
+        }
+        if (rc == 0)
+            goto cleanup;
+        afs_jr_ws(&r);
+        if (!dot)
+            break;
+        if (r.n - r.pos >= 4 && memcmp(r.p + r.pos, "null", 4) == 0) {
+            rc = 0;
+            goto cleanup;
+        }
+        seg = dot + 1; /* descend into the object value */
+    }
+    if (r.pos >= r.n) {
+        rc = field_fail(0, NULL, "the payload is not valid JSON");
+        goto cleanup;
+    }
+    if (r.p[r.pos] == '{' || r.p[r.pos] == '[') {
+        rc = field_fail(0, path, "an object or array, not a value");
+        goto cleanup;
+    }
+    size_t vs = r.pos;
+    if ((rc = afs_jr_value(&r, &kind, &val)) != 0) {
+        rc = field_fail(rc, path, r.p[vs] == '"' ? "bad string" : "bad value");
+        goto cleanup;
+    }
+    if (!afs_jr_peek(&r, ',') && !afs_jr_peek(&r, '}')) { /* "01", "1x": not one whole value */
+        rc = field_fail(0, path, "bad value");
+        goto cleanup;
+    }
+    v = kind == AFS_JSON_STRING ? val.data : (const char *)json + vs;
+    vl = kind == AFS_JSON_STRING ? val.len : r.pos - vs;
+    if (kind == AFS_JSON_LITERAL && vl == 4 && memcmp(v, "null", 4) == 0) {
+        rc = 0;
+        goto cleanup;
+    }
+    if (vl > AUDITFS_FIELD_MAX) {
+        rc = afs_error_set(AUDITFS_EFORMAT, "field '%s': value longer than %d bytes", path,
+                           AUDITFS_FIELD_MAX);
+        goto cleanup;
+    }
+    if (vl > 0 && memchr(v, '\0', vl)) {
+        rc = field_fail(0, path, "NUL in the value");
+        goto cleanup;
+    }
+    if (vl > 0)
+        memcpy(out, v, vl);
+    out[vl] = '\0';
+    rc = 1;
+cleanup:
+    afs_buf_release(&key);
+    afs_buf_release(&val);
+    return rc;
 }

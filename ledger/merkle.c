@@ -12,6 +12,7 @@
 #include "auditfs/merkle.h"
 #include "internal.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <sodium.h>
 
@@ -96,6 +97,7 @@ auditfs_merkle_stream_root(auditfs_hash *out, const auditfs_merkle_stream *s)
 static inline unsigned
 log2_floor(uint64_t x)
 {
+    assert(x != 0);
     return 63u - (unsigned)__builtin_clzll(x);
 }
 
@@ -103,6 +105,7 @@ log2_floor(uint64_t x)
 static inline uint64_t
 split_point(uint64_t n)
 {
+    assert(n >= 2);
     return (uint64_t)1 << log2_floor(n - 1);
 }
 
@@ -110,6 +113,7 @@ static int
 read_node(auditfs_hash *out, unsigned level, uint64_t begin, auditfs_hash_reader reader,
           void *payload)
 {
+    assert(level < 64 && (begin & (((uint64_t)1 << level) - 1)) == 0); /* an aligned subtree */
     int rc = reader(out, level, begin >> level, payload);
     if (rc > 0)
         return afs_error_set(AUDITFS_ERROR, "hash reader returned %d", rc);
@@ -129,6 +133,7 @@ range_root(auditfs_hash *out, uint64_t begin, uint64_t end, auditfs_hash_reader 
     uint64_t pos = end;
     auditfs_hash acc, piece;
     bool have = false;
+    assert(begin < end && (begin & (((uint64_t)1 << log2_floor(len)) - 1)) == 0);
     for (unsigned b = 0; b < 64 && (len >> b) != 0; b++) {
         if (!(len & ((uint64_t)1 << b)))
             continue;
@@ -175,6 +180,15 @@ auditfs_merkle_root(auditfs_hash *out, uint64_t size, auditfs_hash_reader reader
 
 /* ---- proof generation ---- */
 
+/* The walk's invariant (top of file): begin is a multiple of the smallest power of two that is
+ * at least end - begin. */
+static bool
+aligned_range(uint64_t begin, uint64_t end)
+{
+    unsigned b = end - begin <= 1 ? 0 : log2_floor(end - begin - 1) + 1;
+    return b >= 64 ? begin == 0 : (begin & (((uint64_t)1 << b) - 1)) == 0;
+}
+
 /* Reverses src[0..n) into dst: the walk collects siblings root-first; proofs go leaf-first. */
 static void
 reverse_into(auditfs_hash *dst, const auditfs_hash *src, size_t n)
@@ -202,6 +216,7 @@ auditfs_merkle_prove_inclusion(auditfs_hash out[AUDITFS_MERKLE_MAX_INCLUSION], s
         uint64_t k = split_point(end - begin);
         uint64_t mid = begin + k;
         int rc;
+        assert(n < AUDITFS_MERKLE_MAX_INCLUSION && aligned_range(begin, end));
         if (index < mid) {
             rc = range_root(&tmp[n], mid, end, reader, payload);
             end = mid;
@@ -237,6 +252,7 @@ auditfs_merkle_prove_consistency(auditfs_hash out[AUDITFS_MERKLE_MAX_CONSISTENCY
     while (m - begin != end - begin) {
         uint64_t k = split_point(end - begin);
         uint64_t mid = begin + k;
+        assert(cnt < sizeof tmp / sizeof tmp[0] && aligned_range(begin, end));
         if (m <= mid) {
             rc = range_root(&tmp[cnt], mid, end, reader, payload);
             end = mid;
@@ -253,10 +269,12 @@ auditfs_merkle_prove_consistency(auditfs_hash out[AUDITFS_MERKLE_MAX_CONSISTENCY
     if (!whole) {
         /* D[begin:end] is complete here: whole is false only after a right step, which the
          * loop can leave only after a later left step into a power-of-two range. */
+        assert(((end - begin) & (end - begin - 1)) == 0);
         rc = range_root(&out[o++], begin, end, reader, payload);
         if (rc)
             return rc;
     }
+    assert(o + cnt <= AUDITFS_MERKLE_MAX_CONSISTENCY);
     reverse_into(out + o, tmp, cnt);
     *out_len = o + cnt;
     return 0;

@@ -9,6 +9,7 @@
 #include "auditfs/note.h"
 #include "internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -576,6 +577,7 @@ auditfs_signer_verifier(auditfs_verifier **out, const auditfs_signer *s)
     v->name_len = s->name_len;
     v->key_id = s->key_id;
     memcpy(v->pk, s->pk, PK_BYTES);
+    assert(v->key_id == key_hash(v->name, v->name_len, v->pk)); /* the struct's invariant */
     *out = v;
     return 0;
 }
@@ -678,6 +680,10 @@ auditfs_note_sign(char **out, size_t *out_len, const char *text, size_t len,
     return 0;
 }
 
+/*
+ * Long because it is the signed-note grammar in one pass (C2SP signed-note): size, text lines,
+ * the blank line, then each signature line; the checks depend on the split found above them.
+ */
 int
 auditfs_note_verify(size_t *text_len, const char *note, size_t len, const auditfs_verifier *v)
 {

@@ -97,8 +97,14 @@ parse_type(const char *s, size_t n)
     return GIT_OBJECT_INVALID;
 }
 
-/* Reads and checks one loose object; *data is allocated with git_odb_backend_data_alloc
- * (or left NULL when want_data is 0). Returns GIT_ENOTFOUND if there is no such file. */
+/*
+ * Reads and checks one loose object; *data is allocated with git_odb_backend_data_alloc
+ * (or left NULL when want_data is 0). Returns GIT_ENOTFOUND if there is no such file.
+ * Long because it is one bounds-checked pass over a loose object in the order of its format
+ * (file, zlib stream, header, body, digest): each check relies on the ones above it, and the
+ * mutants in tests/mutation/mutants.txt name them; split, it would hand half-checked state
+ * between functions.
+ */
 static int
 read_loose(void **data, size_t *len, git_object_t *type, safe_loose *s, const git_oid *oid,
            int want_data)
@@ -364,8 +370,12 @@ write_fully(int fd, const void *p, size_t n)
     return 0;
 }
 
-/* Writes one loose object (stored deflate) under dir, unless it exists. made caches which
- * fan-out directories exist (NULL: always try mkdir). */
+/*
+ * Writes one loose object (stored deflate) under dir, unless it exists. made caches which
+ * fan-out directories exist (NULL: always try mkdir).
+ * Long because it is one crash-safe write (temporary file, stored deflate of header and body,
+ * read-only mode, close, rename) whose every step has its own failure and cleanup.
+ */
 static int
 write_loose(const char *dir, uint8_t *made, const git_oid *oid, const void *data, size_t len,
             git_object_t type)

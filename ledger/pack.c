@@ -589,7 +589,12 @@ cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Reads and checks pack-<hex>.idx; 0 if usable (p filled), -1 if not (skipped). */
+/*
+ * Reads and checks pack-<hex>.idx; 0 if usable (p filled), -1 if not (skipped).
+ * Long because it checks a .idx and its pack in one pass in the order of the format (fan-out,
+ * names, digest, pack header and trailer, offsets): each check relies on the lengths checked
+ * above it, so the checks stay together where a reader can see they are complete.
+ */
 static int
 idx_load(pk *p, const char *dir, const char *name)
 {

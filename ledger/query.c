@@ -103,6 +103,89 @@ is_bare_date(const char *s)
     return strlen(s) == 10 && s[4] == '-' && s[7] == '-';
 }
 
+/* The operator at text[k] (one of = != ~ < <= > >=): *op, and *vs the offset of the value. */
+static int
+term_op(enum op *op, size_t *vs, const char *text, size_t k, size_t idx)
+{
+    *vs = k + 1;
+    switch (text[k]) {
+    case '=': *op = OP_EQ; break;
+    case '~': *op = OP_GLOB; break;
+    case '!':
+        if (text[k + 1] != '=')
+            return term_error(idx, text, "'!' at offset %zu must be followed by '=' (!=)", k);
+        *op = OP_NE;
+        *vs = k + 2;
+        break;
+    case '<':
+        *op = text[k + 1] == '=' ? OP_LE : OP_LT;
+        *vs = k + 1 + (*op == OP_LE);
+        break;
+    default:
+        *op = text[k + 1] == '=' ? OP_GE : OP_GT;
+        *vs = k + 1 + (*op == OP_GE);
+        break;
+    }
+    return 0;
+}
+
+/* Checks (and pre-parses) the value of a term on a header field with a closed form: numbers,
+ * times, parties, layers and entry types; other fields take any value. */
+static int
+term_value(term *t, const char *text, size_t idx)
+{
+    int err = 0;
+    switch (t->hf) {
+    case H_SEQ:
+    case H_VERSION:
+        if (!afs_parse_u64(&t->u, t->value, t->vlen)) {
+            err = term_error(idx, text, "'%s' is not a non-negative integer", t->value);
+            return err;
+        }
+        break;
+    case H_TIME:
+    case H_EFFECTIVE:
+    case H_EVENT_TIME:
+        if (!afs_parse_time_loose(&t->t, t->value)) {
+            err = term_error(idx, text, "'%s' is not an RFC 3339 time or a date YYYY-MM-DD",
+                             t->value);
+            return err;
+        }
+        t->t_end = t->t + 1;
+        if ((t->op == OP_EQ || t->op == OP_NE) && is_bare_date(t->value))
+            t->t_end = t->t + 86400LL * 1000000;
+        break;
+    case H_PARTY:
+        if ((t->op == OP_EQ || t->op == OP_NE) && t->vlen && auditfs_party_index(t->value) < 0) {
+            err = term_error(idx, text,
+                             "'%s' is not a party (provider, customer, security-vendor, "
+                             "assessor)",
+                             t->value);
+            return err;
+        }
+        break;
+    case H_LAYER:
+        if ((t->op == OP_EQ || t->op == OP_NE) && t->vlen && auditfs_layer_index(t->value) < 0) {
+            err = term_error(idx, text,
+                             "'%s' is not a layer (facility, hardware, virtualization, "
+                             "platform, application, data)",
+                             t->value);
+            return err;
+        }
+        break;
+    case H_TYPE:
+        if ((t->op == OP_EQ || t->op == OP_NE) && auditfs_entry_type_parse(t->value) == AUDITFS_TYPE_UNKNOWN) {
+            err = term_error(idx, text,
+                             "'%s' is not an entry type (log, document, notice, quarantine)",
+                             t->value);
+            return err;
+        }
+        break;
+    default: break;
+    }
+    return err;
+}
+
 static int
 add_term(auditfs_query *q, const char *text, size_t idx)
 {
@@ -121,26 +204,11 @@ add_term(auditfs_query *q, const char *text, size_t idx)
                           "no operator (expected FIELD OP VALUE with OP one of = != ~ < <= > >=)");
     if (k == 0)
         return term_error(idx, text, "no field name before '%c'", text[0]);
-    enum op op;
-    size_t vs = k + 1;
-    switch (text[k]) {
-    case '=': op = OP_EQ; break;
-    case '~': op = OP_GLOB; break;
-    case '!':
-        if (text[k + 1] != '=')
-            return term_error(idx, text, "'!' at offset %zu must be followed by '=' (!=)", k);
-        op = OP_NE;
-        vs = k + 2;
-        break;
-    case '<':
-        op = text[k + 1] == '=' ? OP_LE : OP_LT;
-        vs = k + 1 + (op == OP_LE);
-        break;
-    default:
-        op = text[k + 1] == '=' ? OP_GE : OP_GT;
-        vs = k + 1 + (op == OP_GE);
-        break;
-    }
+    enum op op = OP_EQ;
+    size_t vs;
+    int err = term_op(&op, &vs, text, k, idx);
+    if (err)
+        return err;
     for (size_t i = 0; i < k; i++)
         if (text[i] == ' ' || text[i] == '\t')
             return term_error(idx, text, "space in the field name (quote the whole term)");
@@ -157,7 +225,6 @@ add_term(auditfs_query *q, const char *text, size_t idx)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     }
     t->vlen = strlen(t->value);
-    int err = 0;
     if (t->field[0] == '_') {
         for (int h = 1; h < HF_COUNT; h++)
             if (strcmp(t->field, hf_names[h]) == 0)
@@ -177,54 +244,8 @@ add_term(auditfs_query *q, const char *text, size_t idx)
         goto fail;
     }
     if (op != OP_GLOB) {
-        switch (t->hf) {
-        case H_SEQ:
-        case H_VERSION:
-            if (!afs_parse_u64(&t->u, t->value, t->vlen)) {
-                err = term_error(idx, text, "'%s' is not a non-negative integer", t->value);
-                goto fail;
-            }
-            break;
-        case H_TIME:
-        case H_EFFECTIVE:
-        case H_EVENT_TIME:
-            if (!afs_parse_time_loose(&t->t, t->value)) {
-                err = term_error(idx, text, "'%s' is not an RFC 3339 time or a date YYYY-MM-DD",
-                                 t->value);
-                goto fail;
-            }
-            t->t_end = t->t + 1;
-            if ((op == OP_EQ || op == OP_NE) && is_bare_date(t->value))
-                t->t_end = t->t + 86400LL * 1000000;
-            break;
-        case H_PARTY:
-            if ((op == OP_EQ || op == OP_NE) && t->vlen && auditfs_party_index(t->value) < 0) {
-                err = term_error(idx, text,
-                                 "'%s' is not a party (provider, customer, security-vendor, "
-                                 "assessor)",
-                                 t->value);
-                goto fail;
-            }
-            break;
-        case H_LAYER:
-            if ((op == OP_EQ || op == OP_NE) && t->vlen && auditfs_layer_index(t->value) < 0) {
-                err = term_error(idx, text,
-                                 "'%s' is not a layer (facility, hardware, virtualization, "
-                                 "platform, application, data)",
-                                 t->value);
-                goto fail;
-            }
-            break;
-        case H_TYPE:
-            if ((op == OP_EQ || op == OP_NE) && auditfs_entry_type_parse(t->value) == AUDITFS_TYPE_UNKNOWN) {
-                err = term_error(idx, text,
-                                 "'%s' is not an entry type (log, document, notice, quarantine)",
-                                 t->value);
-                goto fail;
-            }
-            break;
-        default: break;
-        }
+        if ((err = term_value(t, text, idx)) != 0)
+            goto fail;
         t->num_ok = parse_number(&t->num, t->value, t->vlen);
     }
     t->group = (int)q->n;
@@ -663,6 +684,60 @@ auditfs_query_range(const auditfs_query *q, uint64_t *seq_lo, uint64_t *seq_hi, 
 
 /* ---- candidates from the index ---- */
 
+/* acc becomes acc intersected with one (tmp is scratch space), and the query is constrained. */
+static int
+narrow(afs_ivals *acc, afs_ivals *tmp, const afs_ivals *one, int *constrained)
+{
+    int err = afs_ivals_intersect(tmp, acc, one);
+    if (err)
+        return err;
+    afs_ivals s = *acc;
+    *acc = *tmp;
+    *tmp = s;
+    *constrained = 1;
+    return 0;
+}
+
+/* Narrows [*lo, *hi) by a comparison term on _seq. */
+static void
+seq_bound(uint64_t *lo, uint64_t *hi, const term *t)
+{
+    if (t->op == OP_GE && t->u > *lo)
+        *lo = t->u;
+    if (t->op == OP_GT && t->u + 1 > *lo)
+        *lo = t->u == UINT64_MAX ? UINT64_MAX : t->u + 1;
+    if (t->op == OP_LT && t->u < *hi)
+        *hi = t->u;
+    if (t->op == OP_LE && t->u < *hi)
+        *hi = t->u == UINT64_MAX ? UINT64_MAX : t->u + 1;
+}
+
+/* The inclusive range of ledger times term t on _time allows; 0 if it does not bound them. */
+static int
+time_bounds(int64_t *lo, int64_t *hi, const auditfs_query *q, const term *t)
+{
+    *lo = INT64_MIN;
+    *hi = INT64_MAX;
+    if (t->op == OP_GE || t->op == OP_GT) {
+        *lo = t->t;
+    } else if (t->op == OP_LE || t->op == OP_LT) {
+        *hi = t->t;
+    } else if (t->op == OP_EQ) {
+        /* the OR of = terms on _time: their hull */
+        int64_t glo = INT64_MAX, ghi = INT64_MIN;
+        for (size_t j = 0; j < q->n; j++)
+            if (q->t[j].group == t->group && q->t[j].op == OP_EQ) {
+                glo = q->t[j].t < glo ? q->t[j].t : glo;
+                ghi = q->t[j].t_end - 1 > ghi ? q->t[j].t_end - 1 : ghi;
+            }
+        *lo = glo;
+        *hi = ghi;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 /* The candidate seqs in [0, ixsize) implied by the index for q; *constrained 0 if none. */
 static int
 candidates(afs_ivals *out, int *constrained, afs_index *ix, const auditfs_query *q)
@@ -688,42 +763,15 @@ candidates(afs_ivals *out, int *constrained, afs_index *ix, const auditfs_query 
                     if (q->t[j].group == t->group && q->t[j].op == OP_EQ && q->t[j].u < size)
                         err = afs_ivals_add(&one, q->t[j].u, q->t[j].u + 1);
                 if (!err)
-                    err = afs_ivals_intersect(&tmp, &acc, &one);
-                if (!err) {
-                    afs_ivals s = acc;
-                    acc = tmp;
-                    tmp = s;
-                    *constrained = 1;
-                }
+                    err = narrow(&acc, &tmp, &one, constrained);
                 continue;
             }
-            if (t->op == OP_GE && t->u > seq_lo)
-                seq_lo = t->u;
-            if (t->op == OP_GT && t->u + 1 > seq_lo)
-                seq_lo = t->u == UINT64_MAX ? UINT64_MAX : t->u + 1;
-            if (t->op == OP_LT && t->u < seq_hi)
-                seq_hi = t->u;
-            if (t->op == OP_LE && t->u < seq_hi)
-                seq_hi = t->u == UINT64_MAX ? UINT64_MAX : t->u + 1;
+            seq_bound(&seq_lo, &seq_hi, t);
             continue;
         }
         if (t->hf == H_TIME) {
-            int64_t lo = INT64_MIN, hi = INT64_MAX;
-            if (t->op == OP_GE || t->op == OP_GT)
-                lo = t->t;
-            else if (t->op == OP_LE || t->op == OP_LT)
-                hi = t->t;
-            else if (t->op == OP_EQ) {
-                /* the OR of = terms on _time: their hull */
-                int64_t glo = INT64_MAX, ghi = INT64_MIN;
-                for (size_t j = 0; j < q->n; j++)
-                    if (q->t[j].group == t->group && q->t[j].op == OP_EQ) {
-                        glo = q->t[j].t < glo ? q->t[j].t : glo;
-                        ghi = q->t[j].t_end - 1 > ghi ? q->t[j].t_end - 1 : ghi;
-                    }
-                lo = glo;
-                hi = ghi;
-            } else
+            int64_t lo, hi;
+            if (!time_bounds(&lo, &hi, q, t))
                 continue;
             if (lo > t_lo)
                 t_lo = lo;
@@ -740,26 +788,14 @@ candidates(afs_ivals *out, int *constrained, afs_index *ix, const auditfs_query 
             if (q->t[j].group == t->group && q->t[j].op == OP_EQ)
                 err = afs_index_lookup(&one, ix, q->t[j].field, q->t[j].value, q->t[j].vlen);
         if (!err)
-            err = afs_ivals_intersect(&tmp, &acc, &one);
-        if (!err) {
-            afs_ivals s = acc;
-            acc = tmp;
-            tmp = s;
-            *constrained = 1;
-        }
+            err = narrow(&acc, &tmp, &one, constrained);
     }
     if (!err && (seq_lo > 0 || seq_hi < UINT64_MAX)) {
         one.n = 0;
         if (seq_lo < seq_hi)
             err = afs_ivals_push(&one, seq_lo, seq_hi);
         if (!err)
-            err = afs_ivals_intersect(&tmp, &acc, &one);
-        if (!err) {
-            afs_ivals s = acc;
-            acc = tmp;
-            tmp = s;
-            *constrained = 1;
-        }
+            err = narrow(&acc, &tmp, &one, constrained);
     }
     if (!err && have_time) {
         one.n = 0;
@@ -767,13 +803,7 @@ candidates(afs_ivals *out, int *constrained, afs_index *ix, const auditfs_query 
             err = afs_index_days(&one, ix, t_lo == INT64_MIN ? INT64_MIN : afs_day_of(t_lo),
                                  t_hi == INT64_MAX ? INT64_MAX : afs_day_of(t_hi));
         if (!err)
-            err = afs_ivals_intersect(&tmp, &acc, &one);
-        if (!err) {
-            afs_ivals s = acc;
-            acc = tmp;
-            tmp = s;
-            *constrained = 1;
-        }
+            err = narrow(&acc, &tmp, &one, constrained);
     }
     afs_ivals_release(&tmp);
     afs_ivals_release(&one);
@@ -799,6 +829,55 @@ afs_query_index_candidates(afs_ivals *out, afs_index *ix, const auditfs_query *q
     }
     if (!err && indexed < head)
         err = afs_ivals_push(out, indexed, head);
+    return err;
+}
+
+/* Reads the candidates through the verified cursor, evaluates q on each entry and calls cb
+ * for the hits, up to the options' limit. */
+static int
+scan(auditfs_query_stats *st, auditfs_cursor *cur, const afs_ivals *cand, uint64_t head,
+     const auditfs_query *q, const auditfs_query_options *o, auditfs_query_cb cb, void *ctx)
+{
+    int err = 0;
+    for (size_t k = 0; k < cand->n && !err; k++) {
+        uint64_t a = cand->v[k][0], b = cand->v[k][1] < head ? cand->v[k][1] : head;
+        if (a >= b)
+            continue;
+        if ((err = afs_cursor_seek(cur, a)) != 0)
+            break;
+        for (uint64_t s = a; s < b; s++) {
+            const uint8_t *leaf;
+            size_t len;
+            auditfs_entry e;
+            int r = auditfs_cursor_next(cur, &leaf, &len);
+            if (r < 0) {
+                err = r;
+                break;
+            }
+            if (r == 0) {
+                err = afs_error_set(AUDITFS_EVERIFY, "entry %llu: missing",
+                                    (unsigned long long)s);
+                break;
+            }
+            if ((err = auditfs_entry_parse(&e, leaf, len)) != 0) {
+                err = afs_error_wrap(AUDITFS_EVERIFY, "entry %llu", (unsigned long long)s);
+                break;
+            }
+            if (e.seq != s) {
+                err = afs_error_set(AUDITFS_EVERIFY, "entry %llu carries seq %llu",
+                                    (unsigned long long)s, (unsigned long long)e.seq);
+                break;
+            }
+            st->examined++;
+            if (!auditfs_query_match(q, &e))
+                continue;
+            st->hits++;
+            if ((err = cb(ctx, &e, leaf, len)) != 0)
+                break;
+            if (o->limit && st->hits >= o->limit)
+                return err; /* the limit */
+        }
+    }
     return err;
 }
 
@@ -834,67 +913,20 @@ auditfs_query_run(auditfs_ledger *l, const auditfs_query *q, const auditfs_query
         if (!ix && !st.note[0])
             snprintf(st.note, sizeof st.note, "index not used: %s", why);
     }
-    int constrained = 0;
     uint64_t head = l->cp.size;
     if (ix) {
-        if ((err = candidates(&cand, &constrained, ix, q)) != 0)
+        if ((err = afs_query_index_candidates(&cand, ix, q, head)) != 0)
             goto done;
         st.index_used = 1;
         st.indexed = afs_index_size(ix);
         if (afs_index_problem(ix)[0])
             snprintf(st.note, sizeof st.note, "%.250s", afs_index_problem(ix));
-        if (!constrained) {
-            cand.n = 0;
-            err = afs_ivals_push(&cand, 0, st.indexed);
-        }
-        if (!err && st.indexed < head)
-            err = afs_ivals_push(&cand, st.indexed, head);
-    } else {
-        err = afs_ivals_push(&cand, 0, head);
-    }
-    if (err)
+    } else if ((err = afs_ivals_push(&cand, 0, head)) != 0) {
         goto done;
+    }
     if ((err = auditfs_cursor_new(&cur, l, 0, head)) != 0)
         goto done;
-    for (size_t k = 0; k < cand.n && !err; k++) {
-        uint64_t a = cand.v[k][0], b = cand.v[k][1] < head ? cand.v[k][1] : head;
-        if (a >= b)
-            continue;
-        if ((err = afs_cursor_seek(cur, a)) != 0)
-            break;
-        for (uint64_t s = a; s < b; s++) {
-            const uint8_t *leaf;
-            size_t len;
-            auditfs_entry e;
-            int r = auditfs_cursor_next(cur, &leaf, &len);
-            if (r < 0) {
-                err = r;
-                break;
-            }
-            if (r == 0) {
-                err = afs_error_set(AUDITFS_EVERIFY, "entry %llu: missing",
-                                    (unsigned long long)s);
-                break;
-            }
-            if ((err = auditfs_entry_parse(&e, leaf, len)) != 0) {
-                err = afs_error_wrap(AUDITFS_EVERIFY, "entry %llu", (unsigned long long)s);
-                break;
-            }
-            if (e.seq != s) {
-                err = afs_error_set(AUDITFS_EVERIFY, "entry %llu carries seq %llu",
-                                    (unsigned long long)s, (unsigned long long)e.seq);
-                break;
-            }
-            st.examined++;
-            if (!auditfs_query_match(q, &e))
-                continue;
-            st.hits++;
-            if ((err = cb(ctx, &e, leaf, len)) != 0)
-                break;
-            if (o.limit && st.hits >= o.limit)
-                goto done;
-        }
-    }
+    err = scan(&st, cur, &cand, head, q, &o, cb, ctx);
 done:
     auditfs_cursor_free(cur);
     afs_ivals_release(&cand);

@@ -12,6 +12,7 @@
  * so that it can be replaced by the state module of issue 8 without touching the rest.
  */
 #include "commitsig.h"
+#include "publish.h"
 #include "store.h"
 
 #include "auditfs/merkle.h"
@@ -239,33 +240,6 @@ result_init(auditfs_replica_result *r)
     r->report.bad_entry = UINT64_MAX;
 }
 
-/* Objects on disk before a ref points at them (libgit2's own fsync is off: store.c). */
-static int
-sync_dir_fs(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
-    int rc = syncfs(fd);
-    close(fd);
-    return rc == 0 ? 0 : afs_error_set(AUDITFS_EIO, "%s: syncfs: %s", path, strerror(errno));
-}
-
-static int
-fsync_ref(git_repository *repo, const char *refname)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s%s", git_repository_path(repo), refname);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0; /* packed refs: written and renamed by libgit2; the directory sync below */
-    int rc = fsync(fd);
-    close(fd);
-    if (rc != 0)
-        return afs_error_set(AUDITFS_EIO, "%s: fsync: %s", path, strerror(errno));
-    return afs_fsync_dir(path);
-}
-
 /* A remote by name, else the string as a URL (anonymous remote). */
 static int
 remote_open(git_remote **out, git_repository *repo, const char *name)
@@ -447,7 +421,6 @@ take_incoming(auditfs_replica_result *res, const char *dir, git_repository *repo
               const char *remote_url)
 {
     auditfs_ledger *inc = NULL;
-    git_reference *ref = NULL;
     auditfs_checkpoint head;
     evidence ev;
     int err, is_fork = 0;
@@ -496,20 +469,13 @@ take_incoming(auditfs_replica_result *res, const char *dir, git_repository *repo
     if (loc && git_oid_equal(&inc->head_id, &loc->head_id))
         goto cleanup; /* up to date */
     /* publish: the fetched pack is durable before the ref names it; compare-and-swap */
-    if ((err = sync_dir_fs(git_repository_path(repo))) != 0)
-        goto cleanup;
-    if (loc ? git_reference_create_matching(&ref, repo, AFS_REF, &inc->head_id, 1,
-                                            &loc->head_id, "auditfs sync") < 0
-            : git_reference_create(&ref, repo, AFS_REF, &inc->head_id, 0, "auditfs clone") < 0) {
-        err = afs_error_git(AUDITFS_EIO, "%s: cannot advance %s", dir, AFS_REF);
-        goto cleanup;
-    }
-    if ((err = fsync_ref(repo, AFS_REF)) != 0)
+    if ((err = afs_repo_sync(repo)) != 0 ||
+        (err = afs_ref_publish(repo, AFS_REF, &inc->head_id, loc ? &loc->head_id : NULL,
+                               loc ? "auditfs sync" : "auditfs clone", dir)) != 0)
         goto cleanup;
     git_oid_tostr(res->new_commit, sizeof res->new_commit, &inc->head_id);
     res->new_size = inc->cp.size;
 cleanup:
-    git_reference_free(ref);
     auditfs_ledger_free(inc);
     return err;
 }
@@ -523,6 +489,10 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
     return remove(path);
 }
 
+/*
+ * Long because a clone is one transaction (create, configure, fetch, verify and pin, publish)
+ * whose every failure must remove what it created: one cleanup path for all of them.
+ */
 int
 auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *dir,
                       const auditfs_verifier *key, const char *origin, const char *remote_name)

@@ -12,6 +12,7 @@
 #include "auditfs/merkle.h"
 #include "auditfs/trust.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <sodium.h>
 #include <pthread.h>
@@ -26,9 +27,9 @@ git_init_fn(void)
 {
     git_init_rc = git_libgit2_init();
     if (git_init_rc >= 0) {
-        /* Durability is handled by the writer: one syncfs() of the repository's file system
-         * after a batch's objects are written, then an fsync of the moved ref and its
-         * directory. libgit2's own option fsyncs every object file and directory separately
+        /* Durability is handled by the writers (publish.h): one syncfs() of the repository's
+         * file system after a batch's objects are written, then an fsync of the moved ref and
+         * its directory. libgit2's own option fsyncs every object file and directory separately
          * (about 3,000 fsyncs for 300k entries, most of append's wall time here). */
         git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 0);
         /* an audit store checks every object's hash when it reads it */
@@ -73,6 +74,7 @@ void
 afs_hash_span(uint8_t out[32], const uint8_t (*hashes)[32], unsigned n)
 {
     uint8_t tmp[128][32];
+    assert(n >= 1 && n <= 256 && (n & (n - 1)) == 0); /* store.h: a power of two <= 256 */
     if (n == 1) {
         memcpy(out, hashes[0], 32);
         return;
@@ -936,7 +938,7 @@ auditfs_cursor_free(auditfs_cursor *c)
 static void
 content_path(char *out, size_t cap, const auditfs_entry *e)
 {
-    if (strcmp(e->type, "document") == 0)
+    if (auditfs_entry_type_of(e) == AUDITFS_TYPE_DOCUMENT)
         snprintf(out, cap, "doc/%s/v%llu", e->name, (unsigned long long)e->version);
     else
         snprintf(out, cap, "notice/%llu", (unsigned long long)e->seq);

@@ -6,6 +6,7 @@
  * so the remembered checkpoint only ever moves forward along one history, and anything the
  * repository shows that is not on that history is refused with EFORK and evidence on disk.
  */
+#include "publish.h"
 #include "store.h"
 #include "state_int.h"
 
@@ -303,19 +304,6 @@ cleanup:
 
 /* ---- writers (state_int.h) ---- */
 
-static int
-fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
-    int rc = fsync(fd), e = errno;
-    close(fd);
-    if (rc != 0)
-        return afs_error_set(AUDITFS_EIO, "%s: fsync: %s", path, strerror(e));
-    return afs_fsync_dir(path);
-}
-
 /*
  * 1 if the checkpoint this party signed last (snote) is held by a commit whose parent is l's
  * head: this party's writer remembered that batch and crashed before it moved the ref (the
@@ -350,18 +338,13 @@ pending_batch(git_oid *id, auditfs_state *st, auditfs_ledger *l, const char *sno
 static int
 roll_forward(auditfs_state *st, auditfs_ledger *l, const char *signed_note, size_t signed_len)
 {
-    char path[PATH_MAX];
     git_oid id;
-    git_reference *ref = NULL;
     int err;
     if (!pending_batch(&id, st, l, signed_note, signed_len))
         return 0;
-    if (git_reference_create_matching(&ref, l->repo, AFS_REF, &id, 1, &l->head_id,
-                                      "auditfs: finish the batch a crash interrupted") < 0)
-        return afs_error_git(AUDITFS_EIO, "%s: cannot move %s forward", l->path, AFS_REF);
-    git_reference_free(ref);
-    snprintf(path, sizeof path, "%s%s", git_repository_path(l->repo), AFS_REF);
-    if ((err = fsync_path(path)) != 0 || (err = auditfs_ledger_refresh(l)) != 0)
+    if ((err = afs_ref_publish(l->repo, AFS_REF, &id, &l->head_id,
+                               "auditfs: finish the batch a crash interrupted", l->path)) != 0 ||
+        (err = auditfs_ledger_refresh(l)) != 0)
         return err;
     return 1;
 }

@@ -4,7 +4,8 @@
  * Conventions (libgit2 style): every fallible function returns int, 0 on success and a negative
  * AUDITFS_E* code on failure; the human-readable reason (naming the input and position where
  * there is one) is kept per thread and read with auditfs_error_last(). Out-parameters come
- * first. Objects returned through a pointer-to-pointer are owned by the caller and released with
+ * first. A callback type takes its context (void *ctx) first; a function taking a callback
+ * takes it and its context last (docs/CONTRIBUTING.md lists the three older exceptions). Objects returned through a pointer-to-pointer are owned by the caller and released with
  * the matching *_free(), which accepts NULL. The library never prints and never exits.
  */
 #ifndef AUDITFS_COMMON_H
@@ -85,6 +86,13 @@ AUDITFS_API int auditfs_read_file(uint8_t **out, size_t *len, const char *path,
  */
 AUDITFS_API char *auditfs_escape_controls(char *out, size_t cap, const char *s,
                                           int keep_newlines);
+
+/**
+ * s (n bytes) as a JSON string literal in a malloc'd, NUL-terminated *out: quotes, with '"' and
+ * '\\' backslash-escaped and every control byte (< 0x20 and 0x7f) written as \u00xx. The one
+ * JSON string writer: the library's JSON output and the CLI's --json modes both use it.
+ */
+AUDITFS_API int auditfs_json_quote(char **out, const char *s, size_t n) AUDITFS_WUR;
 
 /** The library version string, e.g. "0.1.0". */
 AUDITFS_API const char *auditfs_version(void);

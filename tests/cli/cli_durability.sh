@@ -21,12 +21,14 @@ if ! command -v strace >/dev/null 2>&1 || ! strace -f -qq -o /dev/null true 2>/d
 fi
 SYSCALLS=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,write,pwrite64,link,linkat
 
-# order TRACE WHAT: checks the order above for every write to stdout in TRACE; prints the
-# number of acknowledgments checked, or the first violation (exit 1)
+# order TRACE WHAT [REF]: checks the order above (for REF, default refs/heads/main) for every
+# write to stdout in TRACE; prints the number of acknowledgments checked, or the first violation
+# (exit 1)
 order() {
-    python3 - "$1" "$2" <<'EOF'
+    python3 - "$1" "$2" "${3:-refs/heads/main}" <<'EOF'
 import re, sys
-trace, what = sys.argv[1], sys.argv[2]
+trace, what, ref = sys.argv[1], sys.argv[2], sys.argv[3]
+refdir = ref.rsplit("/", 1)[0]
 events = []  # (kind, detail)
 for line in open(trace):
     m = re.match(r"^\d+\s+(\w+)\((.*)$", line)
@@ -42,7 +44,7 @@ for line in open(trace):
     elif call.startswith("rename") or call.startswith("link"):
         if re.search(r'/origins/[^"/]+/signed"\) = 0', args):
             events.append(("staterename", args[:100]))
-        elif re.search(r'refs/heads/main\.lock", .*refs/heads/main"', args):
+        elif re.search(re.escape(ref) + r'\.lock", .*' + re.escape(ref) + '"', args):
             events.append(("refmove", args[:100]))
         elif "/objects/" in args:
             events.append(("objrename", args[:100]))
@@ -60,9 +62,9 @@ for line in open(trace):
         events.append(("syncfs", args[:80]))  # a pack (or its directory) fsynced: same role
     elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/origins/[^>/]+>", args):
         events.append(("statedirfsync", args[:80]))
-    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/refs/heads/main>", args):
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/" + re.escape(ref) + ">", args):
         events.append(("reffsync", args[:80]))
-    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/refs/heads>", args):
+    elif call in ("fsync", "fdatasync") and re.match(r"\d+<[^>]*/" + re.escape(refdir) + ">", args):
         events.append(("dirfsync", args[:80]))
 # a writer with a memory (AUDITFS_STATE) remembers each signed checkpoint before its ref moves
 memory = any(k == "staterename" for k, _ in events)
@@ -82,9 +84,9 @@ for kind, detail in events:
     if last("refmove") < 0:
         problems.append("the ref did not move before it")
     if last("reffsync") < 0:
-        problems.append("no fsync of refs/heads/main before it")
+        problems.append(f"no fsync of {ref} before it")
     if last("dirfsync") < 0:
-        problems.append("no fsync of refs/heads/ before it")
+        problems.append(f"no fsync of {refdir}/ before it")
     if not problems:
         if max(last("objwrite"), last("objrename")) > last("syncfs"):
             problems.append("an object was written after the last syncfs")
@@ -100,9 +102,9 @@ for kind, detail in events:
         if last("syncfs") > first("refmove"):
             problems.append("the ref moved before syncfs")
         if last("reffsync") < last("refmove"):
-            problems.append("refs/heads/main was not fsynced after it moved")
+            problems.append(f"{ref} was not fsynced after it moved")
         if last("dirfsync") < last("refmove"):
-            problems.append("refs/heads/ was not fsynced after the rename")
+            problems.append(f"{refdir}/ was not fsynced after the rename")
     if problems:
         print(f"{what}: acknowledgment {acks} ({detail}): {'; '.join(problems)}; "
               f"order seen (last 12): {' '.join(window[-12:])}")
@@ -139,6 +141,25 @@ rc=$?
 if n=$(order publish.trace publish); then
     [ "$n" -ge 1 ] && ok "publish: syncfs, ref rename and fsyncs before its acknowledgment" ||
         not_ok "publish: no acknowledgment in the trace"
+else
+    not_ok "$n"
+fi
+
+# a cosignature moves refs/auditfs/cosignatures through the same routine (ledger/publish.c):
+# objects synced, the side ref renamed, it and refs/auditfs/ fsynced, then "stored" is printed
+$A keygen witness.example -o wkey >/dev/null
+git clone -q --mirror L W.git
+AUDITFS_STATE=$WORK/wstate $A cosign --ledger W.git --key wkey --log-key key.pub >/dev/null 2>&1 &&
+    $A checkpoint --ledger W.git >cp.cosigned && ok "a witness cosigns a copy" ||
+    not_ok "cosign of the copy failed"
+strace -f -y -qq -e trace=$SYSCALLS -o cosig.trace \
+    $A cosignatures add --ledger L --witness wkey.pub cp.cosigned >cos.out 2>cos.err
+rc=$?
+[ $rc -eq 0 ] && grep -q ' stored$' cos.out && ok "cosignatures add under strace" ||
+    not_ok "cosignatures add under strace (exit $rc): $(head -c 300 cos.err)"
+if n=$(order cosig.trace "cosignatures add" refs/auditfs/cosignatures); then
+    [ "$n" -ge 1 ] && ok "cosignatures add: syncfs, side ref rename and fsyncs before its acknowledgment" ||
+        not_ok "cosignatures add: no acknowledgment in the trace"
 else
     not_ok "$n"
 fi

@@ -1,5 +1,6 @@
 /* The library's one JSON reader and writer (ledger/json.c) and where it is used for output. */
 #include "auditfs/entry.h"
+#include "auditfs/ingest.h"
 #include "json.h"
 
 #include <criterion/criterion.h>
@@ -87,6 +88,30 @@ Test(json, writer_escapes)
     cr_assert_str_eq(b.data, "\"a\\\"b\\\\c\\u000a\\u001b\\u007f\"");
     cr_assert(afs_json_valid((const uint8_t *)b.data, b.len));
     afs_buf_release(&b);
+    /* the public face of the same writer, used by the CLI's --json output */
+    char *q = NULL;
+    cr_assert_eq(auditfs_json_quote(&q, "a\"b\\c\n\x1b\x7f", 8), 0);
+    cr_assert_str_eq(q, "\"a\\\"b\\\\c\\u000a\\u001b\\u007f\"");
+    free(q);
+}
+
+/* auditfs_json_field (append --map) reads with the same cursor: what the reader refuses, it
+ * refuses, and a field past the first occurrence of its key is not looked at */
+Test(json, field_uses_the_strict_reader)
+{
+    char v[AUDITFS_FIELD_MAX + 1];
+    const char *j = "{\"a\": tru, \"b\": 1}";
+    cr_assert_eq(auditfs_json_field(v, (const uint8_t *)j, strlen(j), "b"), AUDITFS_EFORMAT);
+    j = "{\"a\": 01}";
+    cr_assert_eq(auditfs_json_field(v, (const uint8_t *)j, strlen(j), "a"), AUDITFS_EFORMAT);
+    j = "{\"k\": \"first\", \"k\": \"second\"}";
+    cr_assert_eq(auditfs_json_field(v, (const uint8_t *)j, strlen(j), "k"), 1);
+    cr_assert_str_eq(v, "first");
+    j = "{\"k\": {\"\": 7}}";
+    cr_assert_eq(auditfs_json_field(v, (const uint8_t *)j, strlen(j), "k."), 1);
+    cr_assert_str_eq(v, "7");
+    j = "{\"k\": \"a\\u0000b\"}";
+    cr_assert_eq(auditfs_json_field(v, (const uint8_t *)j, strlen(j), "k"), AUDITFS_EFORMAT);
 }
 
 /* `query --entries` and `log --json` embed payloads: an almost-JSON payload must become a
