@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 /* ---- allowed-signers ---- */
@@ -157,6 +158,7 @@ cmd_clone(int argc, char **argv)
 
 static const char sync_help[] =
     "usage: auditfs sync [--ledger DIR] [--remote NAME|URL] [--key FILE.pub]\n"
+    "                    [--witness KEY.pub ... [--quorum K] | --policy FILE] [--max-age D]\n"
     "\n"
     "Brings a replica up to date: fetches the remote's refs/heads/main into\n"
     "refs/auditfs/incoming, checks its head checkpoint with the pinned key, checks that it\n"
@@ -170,17 +172,36 @@ static const char sync_help[] =
     "  --remote NAME|URL   where to fetch from (default: origin)\n"
     "  --key FILE.pub      must equal the pinned key; pins it if none is pinned\n"
     "\n"
-    "Exit codes: 0 up to date, 1 the new part does not verify, 2 usage, 4 I/O or network,\n"
-    "5 the key is not the pinned one, 7 no key pinned for the origin, 8 fork or rollback.\n";
+    "Witnesses: with --witness KEY.pub (repeatable) --quorum K (default: all), or --policy FILE\n"
+    "(C2SP tlog-policy), the remote's refs/auditfs/cosignatures is fetched too and the replica\n"
+    "moves only to the newest checkpoint that K witnesses cosigned (that checkpoint or a later\n"
+    "one); --max-age DURATION (90s, 15m, 2h, 7d) counts only cosignatures younger than that.\n"
+    "The witnesses' cosignatures come along into the replica's own refs/auditfs/cosignatures.\n"
+    "If nothing new carries the quorum, the replica stays where it was and sync exits 1, as\n"
+    "`auditfs verify --quorum` does (the message says NOT WITNESSED).\n"
+    "\n"
+    "Exit codes: 0 up to date, 1 the new part does not verify or lacks its witness quorum,\n"
+    "2 usage, 4 I/O or network, 5 the key is not the pinned one, 7 no key pinned for the\n"
+    "origin, 8 fork or rollback.\n"
+    "\n"
+    "Examples:\n"
+    "  auditfs sync --ledger replica\n"
+    "  auditfs sync --ledger replica --witness alice.pub --witness assessor.pub --quorum 2\n"
+    "  auditfs sync --ledger replica --policy witnesses.policy --max-age 1h\n";
 
 int
 cmd_sync(int argc, char **argv)
 {
     const char *ledger = NULL, *key = NULL, *remote = NULL;
+    struct cli_witness_opts wopts = {0};
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"remote", required_argument, 0, 'r'},
                                          {"key", required_argument, 0, 'k'},
+                                         {"witness", required_argument, 0, 'W'},
+                                         {"quorum", required_argument, 0, 'Q'},
+                                         {"policy", required_argument, 0, 'P'},
+                                         {"max-age", required_argument, 0, 'A'},
                                          {0, 0, 0, 0}};
     if (cli_want_help(argc, argv, sync_help))
         return 0;
@@ -189,6 +210,14 @@ cmd_sync(int argc, char **argv)
         case 'l': ledger = optarg; break;
         case 'r': remote = optarg; break;
         case 'k': key = optarg; break;
+        case 'W':
+            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
+                return cli_usage_error("too many --witness keys");
+            wopts.keys[wopts.nkeys++] = optarg;
+            break;
+        case 'Q': wopts.quorum = optarg; break;
+        case 'P': wopts.policy = optarg; break;
+        case 'A': wopts.max_age = optarg; break;
         default: return EXIT_USAGE;
         }
     }
@@ -197,23 +226,36 @@ cmd_sync(int argc, char **argv)
     const char *path = cli_ledger_path(ledger);
     if (!path)
         return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
+    auditfs_policy *pol = NULL;
+    int64_t max_age = -1;
+    int rc = cli_witness_policy(&pol, &max_age, &wopts);
+    if (rc)
+        return rc;
     auditfs_verifier *v = NULL;
     int err;
-    if (key && (err = auditfs_verifier_load(&v, key)) != 0)
+    if (key && (err = auditfs_verifier_load(&v, key)) != 0) {
+        auditfs_policy_free(pol);
         return cli_fail(err, key);
+    }
     auditfs_replica_result *r = malloc(sizeof *r);
     if (!r) {
         auditfs_verifier_free(v);
+        auditfs_policy_free(pol);
         return cli_fail(AUDITFS_ENOMEM, "sync");
     }
-    err = auditfs_replica_sync(r, path, remote, v);
-    int rc = EXIT_OK;
-    if (err)
+    err = pol ? auditfs_replica_sync_witnessed(r, path, remote, v, pol, max_age,
+                                               (uint64_t)time(NULL))
+              : auditfs_replica_sync(r, path, remote, v);
+    rc = EXIT_OK;
+    if (err && r->unwitnessed) {
+        fprintf(stderr, "auditfs: %s: NOT WITNESSED: %s\n", path, auditfs_error_last());
+        rc = EXIT_VERIFY;
+    } else if (err) {
         rc = replica_fail(err, r, path);
-    else if (r->new_size == r->old_size && strcmp(r->new_commit, r->old_commit) == 0)
+    } else if (r->new_size == r->old_size && strcmp(r->new_commit, r->old_commit) == 0) {
         printf("up to date %s: size %llu, commit %.12s\n", r->origin,
                (unsigned long long)r->new_size, r->new_commit);
-    else {
+    } else {
         printf("synced %s: size %llu -> %llu, commit %.12s -> %.12s; verified %llu new commits, "
                "%llu segments\n",
                r->origin, (unsigned long long)r->old_size, (unsigned long long)r->new_size,
@@ -222,8 +264,19 @@ cmd_sync(int argc, char **argv)
         fflush(stdout);
         cli_index_after_write(path); /* the query index follows the replica, as after append */
     }
+    if (pol && !err) {
+        if (r->remote_size > r->new_size)
+            printf("witnessed: size %llu carries the quorum; the remote's head (size %llu) does "
+                   "not yet\n",
+                   (unsigned long long)r->new_size, (unsigned long long)r->remote_size);
+        if (r->cosignatures_added || r->cosignatures_skipped)
+            printf("cosignatures: %zu checkpoints gained lines%s\n", r->cosignatures_added,
+                   r->cosignatures_skipped ? ", some fetched lines did not verify (not stored)"
+                                           : "");
+    }
     free(r);
     auditfs_verifier_free(v);
+    auditfs_policy_free(pol);
     return rc;
 }
 

@@ -148,7 +148,9 @@ static const struct example examples[] = {
               "  auditfs clone /srv/ledgers/acme acme-copy --key provider.key.pub \\\n"
               "      --origin provider.example/acme --remote provider\n"},
     {"sync", "  auditfs sync --ledger acme\n"
-             "  auditfs sync --ledger acme --remote https://mirror.example/acme.git --key provider.key.pub\n"},
+             "  auditfs sync --ledger acme --remote https://mirror.example/acme.git --key provider.key.pub\n"
+             "  auditfs sync --ledger acme --witness customer-a.pub --witness assessor.pub --quorum 2\n"
+             "  auditfs sync --ledger acme --policy witnesses.policy --max-age 1h\n"},
     {"push", "  auditfs push git://git.provider.example/acme.git --ledger /srv/ledgers/acme\n"
              "  git init -q --bare /srv/mirror/acme.git\n"
              "  auditfs push /srv/mirror/acme.git --ledger /srv/ledgers/acme\n"},

@@ -22,6 +22,7 @@
 #define AUDITFS_REPLICA_H
 
 #include "ledger.h"
+#include "policy.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +44,11 @@ typedef struct auditfs_replica_result {
     char origin[AUDITFS_NAME_MAX + 1];
     char evidence[1024];      /* directory the evidence was written to ("" if none) */
     auditfs_verify_report report; /* the verification of what was new */
+    /* auditfs_replica_sync_witnessed only: */
+    uint64_t witnessed_size;  /* the largest new size the quorum vouches for (0: none) */
+    int unwitnessed;          /* 1: refused because nothing new carries the quorum */
+    size_t cosignatures_added;   /* sizes whose stored cosignatures changed */
+    size_t cosignatures_skipped; /* fetched lines that did not verify (not stored) */
 } auditfs_replica_result;
 
 /**
@@ -65,6 +71,24 @@ AUDITFS_API int auditfs_replica_clone(auditfs_replica_result *out, const char *u
 AUDITFS_API int auditfs_replica_sync(auditfs_replica_result *out, const char *dir,
                                      const char *remote_name,
                                      const auditfs_verifier *key) AUDITFS_WUR;
+
+/**
+ * auditfs_replica_sync for a party that trusts only witnessed checkpoints (docs/FORMAT.md,
+ * section 12.6): the remote's refs/auditfs/cosignatures is fetched too (into
+ * refs/auditfs/incoming-cosignatures), and refs/heads/main moves only to the newest remote
+ * checkpoint that p's quorum vouches for: each counted witness has a valid cosignature (with
+ * max_age >= 0, one at most max_age seconds older than now) on that checkpoint or a later one of
+ * the same history. That may be older than the remote head (out->new_size <
+ * out->remote_size; out->witnessed_size says which). If no new checkpoint carries the quorum,
+ * the replica stays where it was: EVERIFY with out->unwitnessed set (a fork is still reported as
+ * a fork first, with evidence). On success the cosignature lines of p's witnesses for sizes up
+ * to the new head are stored in the replica's own refs/auditfs/cosignatures.
+ */
+AUDITFS_API int auditfs_replica_sync_witnessed(auditfs_replica_result *out, const char *dir,
+                                               const char *remote_name,
+                                               const auditfs_verifier *key,
+                                               const auditfs_policy *p, int64_t max_age,
+                                               uint64_t now) AUDITFS_WUR;
 
 /**
  * Pushes the ledger's refs/heads/main to remote (a configured remote name or a URL) as a
