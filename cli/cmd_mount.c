@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef AUDITFS_HAVE_FUSE
 #include "../fs/mount.h"
@@ -33,6 +34,14 @@ static const char mount_help[] =
     "                          mount only if the head checkpoint is cosigned by a quorum of\n"
     "                          witnesses (as `auditfs verify`); one ledger; with --follow the\n"
     "                          mount moves only to checkpoints that have their quorum\n"
+    "  --on-notice PROGRAM     with --follow: run PROGRAM (no shell, no arguments) once per\n"
+    "                          notice or document version a step brings in, with the details\n"
+    "                          in its environment as `auditfs sync --on-notice` (each such\n"
+    "                          entry is also logged: \"new notice 52: ...\")\n"
+    "\n"
+    "Examples:\n"
+    "  auditfs mount --ledger acme --follow -f /mnt/acme\n"
+    "  auditfs mount --ledger acme --follow --on-notice /usr/local/bin/page-legal /mnt/acme\n"
     "\n"
     "Exit codes: 0 unmounted cleanly, 1 verification failed, 2 usage, 4 I/O or mount error,\n"
     "5 unusable key, 7 no such ledger, 8 fork or rollback (the ledger does not extend the\n"
@@ -98,6 +107,7 @@ cmd_mount(int argc, char **argv)
                                          {"quorum", required_argument, 0, 'Q'},
                                          {"policy", required_argument, 0, 'P'},
                                          {"max-age", required_argument, 0, 'A'},
+                                         {"on-notice", required_argument, 0, 'N'},
                                          {0, 0, 0, 0}};
     struct cli_witness_opts wopts;
     auditfs_policy *policy = NULL;
@@ -141,6 +151,7 @@ cmd_mount(int argc, char **argv)
         case 'P': wopts.policy = optarg; break;
         case 'A': wopts.max_age = optarg; break;
         case 'F': cfg.follow = 1; break;
+        case 'N': cfg.on_notice_ctx = optarg; break;
         case 'f': cfg.foreground = 1; break;
         case 'o': {
             size_t old = fuse_opts ? strlen(fuse_opts) : 0;
@@ -161,6 +172,22 @@ cmd_mount(int argc, char **argv)
     if (optind + 1 != argc) {
         cli_usage_error("mount needs exactly one MOUNTPOINT");
         goto out;
+    }
+    if (cfg.on_notice_ctx) {
+        if (!cfg.follow) {
+            cli_usage_error("--on-notice needs --follow (a pinned mount never gains notices)");
+            goto out;
+        }
+        if (access(cfg.on_notice_ctx, X_OK) != 0) {
+            cli_usage_error("--on-notice '%s': not an executable file (give a program's path; "
+                            "it runs without a shell)", (const char *)cfg.on_notice_ctx);
+            goto out;
+        }
+        /* the daemon leaves the working directory: an absolute path */
+        static char hook_abs[4096];
+        if (realpath(cfg.on_notice_ctx, hook_abs))
+            cfg.on_notice_ctx = hook_abs;
+        cfg.on_notice = cli_notice_hook_entry;
     }
     if (nl == 0) {
         const char *env = cli_ledger_path(NULL);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 
 /* ---- allowed-signers ---- */
@@ -159,6 +160,7 @@ cmd_clone(int argc, char **argv)
 static const char sync_help[] =
     "usage: auditfs sync [--ledger DIR] [--remote NAME|URL] [--key FILE.pub]\n"
     "                    [--witness KEY.pub ... [--quorum K] | --policy FILE] [--max-age D]\n"
+    "                    [--on-notice PROGRAM]\n"
     "\n"
     "Brings a replica up to date: fetches the remote's refs/heads/main into\n"
     "refs/auditfs/incoming, checks its head checkpoint with the pinned key, checks that it\n"
@@ -171,6 +173,15 @@ static const char sync_help[] =
     "  --ledger DIR        the replica (default $AUDITFS_LEDGER)\n"
     "  --remote NAME|URL   where to fetch from (default: origin)\n"
     "  --key FILE.pub      must equal the pinned key; pins it if none is pinned\n"
+    "  --on-notice PROGRAM run PROGRAM (no shell, no arguments) once per new notice or\n"
+    "                      document version, with AUDITFS_NOTICE_INDEX, _TYPE, _TITLE, _NAME,\n"
+    "                      _VERSION, _TENANT, _PUBLISHED, _EFFECTIVE, _LEAD_SECONDS, _SIZE,\n"
+    "                      _SHA256, _CONTENT_TYPE, AUDITFS_ORIGIN, AUDITFS_LEDGER and\n"
+    "                      AUDITFS_TREE_SIZE in its environment (auditfs-sync(1))\n"
+    "\n"
+    "Every notice and document (SLA) version the sync brought in is printed on its own line:\n"
+    "  new notice 52: \"Planned maintenance\", tenant acme, 42 bytes, published\n"
+    "  2026-11-29T16:40:00Z, effective 2026-12-01T00:00:00Z (lead time 1d7h)   (one line)\n"
     "\n"
     "Witnesses: with --witness KEY.pub (repeatable) --quorum K (default: all), or --policy FILE\n"
     "(C2SP tlog-policy), the remote's refs/auditfs/cosignatures is fetched too and the replica\n"
@@ -182,17 +193,19 @@ static const char sync_help[] =
     "\n"
     "Exit codes: 0 up to date, 1 the new part does not verify or lacks its witness quorum,\n"
     "2 usage, 4 I/O or network, 5 the key is not the pinned one, 7 no key pinned for the\n"
-    "origin, 8 fork or rollback.\n"
+    "origin, 8 fork or rollback. A PROGRAM that fails or cannot run is reported and makes sync\n"
+    "exit 4 after the sync itself completed.\n"
     "\n"
     "Examples:\n"
     "  auditfs sync --ledger replica\n"
     "  auditfs sync --ledger replica --witness alice.pub --witness assessor.pub --quorum 2\n"
-    "  auditfs sync --ledger replica --policy witnesses.policy --max-age 1h\n";
+    "  auditfs sync --ledger replica --policy witnesses.policy --max-age 1h\n"
+    "  auditfs sync --ledger replica --on-notice /usr/local/bin/page-legal\n";
 
 int
 cmd_sync(int argc, char **argv)
 {
-    const char *ledger = NULL, *key = NULL, *remote = NULL;
+    const char *ledger = NULL, *key = NULL, *remote = NULL, *hook = NULL;
     struct cli_witness_opts wopts = {0};
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
@@ -202,6 +215,7 @@ cmd_sync(int argc, char **argv)
                                          {"quorum", required_argument, 0, 'Q'},
                                          {"policy", required_argument, 0, 'P'},
                                          {"max-age", required_argument, 0, 'A'},
+                                         {"on-notice", required_argument, 0, 'N'},
                                          {0, 0, 0, 0}};
     if (cli_want_help(argc, argv, sync_help))
         return 0;
@@ -218,11 +232,15 @@ cmd_sync(int argc, char **argv)
         case 'Q': wopts.quorum = optarg; break;
         case 'P': wopts.policy = optarg; break;
         case 'A': wopts.max_age = optarg; break;
+        case 'N': hook = optarg; break;
         default: return EXIT_USAGE;
         }
     }
     if (optind != argc)
         return cli_usage_error("sync takes no arguments");
+    if (hook && access(hook, X_OK) != 0)
+        return cli_usage_error("--on-notice '%s': not an executable file (give a program's "
+                               "path; it runs without a shell)", hook);
     const char *path = cli_ledger_path(ledger);
     if (!path)
         return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
@@ -263,6 +281,7 @@ cmd_sync(int argc, char **argv)
                (unsigned long long)r->report.segments);
         fflush(stdout);
         cli_index_after_write(path); /* the query index follows the replica, as after append */
+        rc = cli_report_notices(path, r->origin, r->old_size, r->new_size, hook);
     }
     if (pol && !err) {
         if (r->remote_size > r->new_size)

@@ -128,7 +128,8 @@ static const struct example examples[] = {
     {"leaves", "  auditfs leaves --from 0 --to 10\n"},
     {"log", "  auditfs log --stream api --from 100 --to 200\n  auditfs log --json | jq .\n"},
     {"mount", "  auditfs mount --ledger /srv/ledgers/acme --key provider.key.pub /mnt/audit\n"
-              "  mount -t fuse.auditfs /srv/ledgers/acme /mnt/audit -o key=provider.key.pub\n"},
+              "  mount -t fuse.auditfs /srv/ledgers/acme /mnt/audit -o key=provider.key.pub\n"
+              "  auditfs mount --ledger acme --follow --on-notice /usr/local/bin/page-legal /mnt/acme\n"},
     {"umount", "  auditfs umount /mnt/audit\n"},
     {"query", "  auditfs query actor=ops-7 --since 2026-11-17 --until 2026-11-18 | jq .\n"
               "  auditfs query _stream=api result!=success --entries\n"},
@@ -150,7 +151,8 @@ static const struct example examples[] = {
     {"sync", "  auditfs sync --ledger acme\n"
              "  auditfs sync --ledger acme --remote https://mirror.example/acme.git --key provider.key.pub\n"
              "  auditfs sync --ledger acme --witness customer-a.pub --witness assessor.pub --quorum 2\n"
-             "  auditfs sync --ledger acme --policy witnesses.policy --max-age 1h\n"},
+             "  auditfs sync --ledger acme --policy witnesses.policy --max-age 1h\n"
+             "  auditfs sync --ledger acme --on-notice /usr/local/bin/page-legal\n"},
     {"push", "  auditfs push git://git.provider.example/acme.git --ledger /srv/ledgers/acme\n"
              "  git init -q --bare /srv/mirror/acme.git\n"
              "  auditfs push /srv/mirror/acme.git --ledger /srv/ledgers/acme\n"},
