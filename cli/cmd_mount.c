@@ -30,10 +30,14 @@ static const char mount_help[] =
     "                          once the mount is ready, log to syslog)\n"
     "  -o OPTIONS              extra FUSE mount options (e.g. allow_other; ro and auto_unmount are\n"
     "                          always set)\n"
-    "  --witness KEY.pub --quorum K | --policy FILE  [--max-age DURATION]\n"
+    "  --witness [NAME=]KEY.pub --quorum [NAME=]K | --policy [NAME=]FILE\n"
+    "  [--max-age [NAME=]DURATION]\n"
     "                          mount only if the head checkpoint is cosigned by a quorum of\n"
-    "                          witnesses (as `auditfs verify`); one ledger; with --follow the\n"
-    "                          mount moves only to checkpoints that have their quorum\n"
+    "                          witnesses (as `auditfs verify`); with --follow the mount moves\n"
+    "                          only to checkpoints that have their quorum. With several\n"
+    "                          ledgers the quorum is per ledger: options without NAME= apply\n"
+    "                          to every ledger, NAME= ones to that ledger only (replacing the\n"
+    "                          unnamed ones for it)\n"
     "  --on-notice PROGRAM     with --follow: run PROGRAM (no shell, no arguments) once per\n"
     "                          notice or document version a step brings in, with the details\n"
     "                          in its environment as `auditfs sync --on-notice` (each such\n"
@@ -42,6 +46,8 @@ static const char mount_help[] =
     "Examples:\n"
     "  auditfs mount --ledger acme --follow -f /mnt/acme\n"
     "  auditfs mount --ledger acme --follow --on-notice /usr/local/bin/page-legal /mnt/acme\n"
+    "  auditfs mount --ledger acme=/srv/acme --ledger prov=/srv/prov --policy acme=acme.policy \\\n"
+    "      --witness prov=assessor.pub --quorum prov=1 /mnt/audit\n"
     "\n"
     "Exit codes: 0 unmounted cleanly, 1 verification failed, 2 usage, 4 I/O or mount error,\n"
     "5 unusable key, 7 no such ledger, 8 fork or rollback (the ledger does not extend the\n"
@@ -55,35 +61,73 @@ static const char umount_help[] =
 #define MAX_LEDGERS 32
 
 /*
- * --witness/--quorum/--policy/--max-age: the head checkpoint must have its witness quorum before
- * anything is mounted (the same check as `auditfs verify`). One ledger only.
+ * --witness/--quorum/--policy/--max-age: the head checkpoint of a ledger must have its witness
+ * quorum before anything is mounted (the same check as `auditfs verify`).
  */
 static int
-witness_precheck(const struct cli_witness_opts *o, const afs_mount_ledger *ledgers, size_t nl)
+witness_precheck(const struct cli_witness_opts *o, const afs_mount_ledger *lg)
 {
     auditfs_verifier *key = NULL;
     auditfs_ledger *l = NULL;
     auditfs_checkpoint head;
     int err, rc;
-    if (nl != 1)
-        return cli_usage_error("witness options apply to a mount of one ledger");
     /* the key given, else the one pinned for the ledger's origin (cmd_mount looked it up) */
-    const auditfs_verifier *k = ledgers[0].verifier;
-    if (ledgers[0].key) {
-        if ((err = auditfs_verifier_load(&key, ledgers[0].key)) != 0)
+    const auditfs_verifier *k = lg->verifier;
+    if (lg->key) {
+        if ((err = auditfs_verifier_load(&key, lg->key)) != 0)
             return cli_fail(err, "--key");
         k = key;
     }
     if (!k)
-        return cli_usage_error("no --key and no key pinned for ledger %s", ledgers[0].path);
-    if ((err = auditfs_ledger_open(&l, ledgers[0].path)) != 0 ||
+        return cli_usage_error("no --key and no key pinned for ledger %s", lg->path);
+    if ((err = auditfs_ledger_open(&l, lg->path)) != 0 ||
         (err = auditfs_ledger_check_head(&head, l, k)) != 0)
-        rc = cli_fail(err, ledgers[0].path);
-    else
+        rc = cli_fail(err, lg->path);
+    else {
+        if (lg->name)
+            printf("ledger %s:\n", lg->name);
         rc = cli_witness_check(o, l, &head, 0);
+    }
     auditfs_ledger_free(l);
     auditfs_verifier_free(key);
     return rc;
+}
+
+/*
+ * The witness options of one ledger (NAME= prefixed) or of every ledger (no prefix): a
+ * ledger's own group, when it has one, replaces the unnamed group for it.
+ */
+typedef struct wgroup {
+    char name[CLI_NAME_MAX + 1]; /* "" for the unnamed group */
+    struct cli_witness_opts o;
+    int used;
+} wgroup;
+
+/* The group for NAME=VALUE (or VALUE) in arg; *val receives VALUE. NULL after a usage error. */
+static wgroup *
+wgroup_for(wgroup *g, size_t *ng, size_t cap, const char **val, const char *arg, const char *opt)
+{
+    char name[CLI_NAME_MAX + 1];
+    if (cli_split_named(name, val, arg) < 0) {
+        cli_usage_error("%s '%s': NAME must be 1-64 of [A-Za-z0-9._-]", opt, arg);
+        return NULL;
+    }
+    for (size_t i = 0; i < *ng; i++)
+        if (!strcmp(g[i].name, name))
+            return &g[i];
+    if (*ng == cap) {
+        cli_usage_error("%s: too many ledger names", opt);
+        return NULL;
+    }
+    memset(&g[*ng], 0, sizeof g[*ng]);
+    snprintf(g[*ng].name, sizeof g[*ng].name, "%s", name);
+    return &g[(*ng)++];
+}
+
+static int
+wgroup_any(const wgroup *g)
+{
+    return g->o.nkeys || g->o.policy || g->o.quorum || g->o.max_age;
 }
 
 int
@@ -109,9 +153,11 @@ cmd_mount(int argc, char **argv)
                                          {"max-age", required_argument, 0, 'A'},
                                          {"on-notice", required_argument, 0, 'N'},
                                          {0, 0, 0, 0}};
-    struct cli_witness_opts wopts;
-    auditfs_policy *policy = NULL;
-    memset(&wopts, 0, sizeof wopts);
+    static wgroup groups[MAX_LEDGERS + 1];
+    size_t ngroups = 0;
+    wgroup *g;
+    const char *val;
+    auditfs_policy *policies[MAX_LEDGERS] = {0};
     memset(ledgers, 0, sizeof ledgers);
     while ((c = getopt_long(argc, argv, "fo:h", opts, NULL)) != -1) {
         switch (c) {
@@ -143,13 +189,30 @@ cmd_mount(int argc, char **argv)
             nt++;
             break;
         case 'W':
-            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
-                return cli_usage_error("too many --witness keys");
-            wopts.keys[wopts.nkeys++] = optarg;
+        case 'Q':
+        case 'P':
+        case 'A':
+            g = wgroup_for(groups, &ngroups, MAX_LEDGERS + 1, &val, optarg,
+                           c == 'W' ? "--witness" : c == 'Q' ? "--quorum"
+                                                  : c == 'P' ? "--policy" : "--max-age");
+            if (!g) {
+                free(fuse_opts);
+                return EXIT_USAGE;
+            }
+            if (c == 'W') {
+                if (g->o.nkeys == sizeof g->o.keys / sizeof *g->o.keys) {
+                    free(fuse_opts);
+                    return cli_usage_error("too many --witness keys");
+                }
+                g->o.keys[g->o.nkeys++] = val;
+            } else if (c == 'Q') {
+                g->o.quorum = val;
+            } else if (c == 'P') {
+                g->o.policy = val;
+            } else {
+                g->o.max_age = val;
+            }
             break;
-        case 'Q': wopts.quorum = optarg; break;
-        case 'P': wopts.policy = optarg; break;
-        case 'A': wopts.max_age = optarg; break;
         case 'F': cfg.follow = 1; break;
         case 'N': cfg.on_notice_ctx = optarg; break;
         case 'f': cfg.foreground = 1; break;
@@ -249,13 +312,35 @@ cmd_mount(int argc, char **argv)
             goto out_trust;
     }
     cfg.state = st;
-    if ((wopts.nkeys || wopts.policy || wopts.quorum || wopts.max_age) &&
-        (rc = witness_precheck(&wopts, ledgers, nl)) != 0)
-        goto out_trust;
-    /* and the daemon pins and follows only checkpoints that have their quorum */
-    if ((rc = cli_witness_policy(&policy, &cfg.max_age, &wopts)) != 0)
-        goto out_trust;
-    cfg.policy = policy;
+    /* witnesses, per ledger: its own NAME= group, else the unnamed group; a NAME= group must
+     * name a mounted ledger. Each head must have its quorum before anything is mounted, and
+     * the daemon pins and follows only checkpoints that have their quorum. */
+    for (size_t k = 0; k < ngroups; k++) {
+        int found = !groups[k].name[0];
+        for (size_t i = 0; i < nl && !found; i++)
+            found = ledgers[i].name && !strcmp(ledgers[i].name, groups[k].name);
+        if (!found) {
+            rc = cli_usage_error("witness options for '%s': no ledger of that name is mounted",
+                                 groups[k].name);
+            goto out_trust;
+        }
+    }
+    for (size_t i = 0; i < nl; i++) {
+        wgroup *mine = NULL;
+        for (size_t k = 0; k < ngroups; k++)
+            if (groups[k].name[0] && ledgers[i].name && !strcmp(groups[k].name, ledgers[i].name))
+                mine = &groups[k];
+        for (size_t k = 0; k < ngroups && !mine; k++)
+            if (!groups[k].name[0])
+                mine = &groups[k];
+        if (!mine || !wgroup_any(mine))
+            continue;
+        mine->used = 1;
+        if ((rc = witness_precheck(&mine->o, &ledgers[i])) != 0 ||
+            (rc = cli_witness_policy(&policies[i], &ledgers[i].max_age, &mine->o)) != 0)
+            goto out_trust;
+        ledgers[i].policy = policies[i];
+    }
     cfg.ledgers = ledgers;
     cfg.nledgers = nl;
     cfg.mountpoint = argv[optind];
@@ -270,7 +355,8 @@ out_trust:
         auditfs_verifier_free(pinned[i]);
     auditfs_state_free(st);
 out:
-    auditfs_policy_free(policy);
+    for (size_t i = 0; i < MAX_LEDGERS; i++)
+        auditfs_policy_free(policies[i]);
     free(fuse_opts);
     return rc;
 }

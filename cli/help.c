@@ -129,7 +129,8 @@ static const struct example examples[] = {
     {"log", "  auditfs log --stream api --from 100 --to 200\n  auditfs log --json | jq .\n"},
     {"mount", "  auditfs mount --ledger /srv/ledgers/acme --key provider.key.pub /mnt/audit\n"
               "  mount -t fuse.auditfs /srv/ledgers/acme /mnt/audit -o key=provider.key.pub\n"
-              "  auditfs mount --ledger acme --follow --on-notice /usr/local/bin/page-legal /mnt/acme\n"},
+              "  auditfs mount --ledger acme --follow --on-notice /usr/local/bin/page-legal /mnt/acme\n"
+              "  auditfs mount --ledger acme=/srv/acme --ledger prov=/srv/prov --policy acme=acme.policy --witness prov=assessor.pub --quorum prov=1 /mnt/audit\n"},
     {"umount", "  auditfs umount /mnt/audit\n"},
     {"query", "  auditfs query actor=ops-7 --since 2026-11-17 --until 2026-11-18 | jq .\n"
               "  auditfs query _stream=api result!=success --entries\n"},

@@ -764,6 +764,17 @@ accept_quorum(void *payload, const auditfs_checkpoint *cp, auditfs_ledger *l)
     return err ? err : met;
 }
 
+/* A ledger's own policy (several ledgers, a quorum each). */
+static int
+accept_quorum_ledger(void *payload, const auditfs_checkpoint *cp, auditfs_ledger *l)
+{
+    const afs_mount_ledger *lg = payload;
+    int met = 0;
+    int err = auditfs_witness_quorum(&met, NULL, NULL, l, cp->size, lg->policy, lg->max_age,
+                                     (uint64_t)time(NULL));
+    return err ? err : met;
+}
+
 static int
 open_views(mnt *m, const afs_mount_config *cfg)
 {
@@ -801,7 +812,10 @@ open_views(mnt *m, const afs_mount_config *cfg)
         o.cache_bytes = cfg->cache_bytes;
         o.progress = cfg->progress;
         o.state = cfg->state;
-        if (cfg->policy) {
+        if (lg->policy) {
+            o.accept = accept_quorum_ledger;
+            o.accept_payload = (void *)lg;
+        } else if (cfg->policy) {
             o.accept = accept_quorum;
             o.accept_payload = (void *)cfg;
         }

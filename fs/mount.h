@@ -15,6 +15,10 @@ typedef struct afs_mount_ledger {
     const char *key;     /* verifier key file, or NULL: `verifier` */
     const struct auditfs_verifier *verifier; /* the key when no file is given (pinned) */
     const char *trusted; /* optional checkpoint file the ledger must extend */
+    /* optional: this ledger's own witness quorum (overrides afs_mount_config.policy for it);
+     * max_age as afs_mount_config.max_age, used only with policy */
+    const auditfs_policy *policy;
+    int64_t max_age;
 } afs_mount_ledger;
 
 typedef struct afs_mount_config {
