@@ -694,7 +694,9 @@ static const char witness_help[] =
     "is \"listening on ADDR:PORT\". Stops on SIGTERM or SIGINT.\n"
     "\n"
     "request: sends the ledger's newest checkpoint with a consistency proof from each witness's\n"
-    "size (learned from its 409) to every URL, checks each returned cosignature with KEY.pub and\n"
+    "size, as remembered in the state directory ($AUDITFS_STATE/origins/ORIGIN/witnesses/) from\n"
+    "its last answer (a missing or wrong memory costs one 409, which teaches the size), to every\n"
+    "URL, checks each returned cosignature with KEY.pub and\n"
     "stores it with the ledger. A witness that refuses is reported with its status and reason;\n"
     "exit 1 if any refused, 4 if any could not be reached, 0 if all cosigned.\n";
 
@@ -1097,9 +1099,17 @@ post(long *status, struct response *resp, const char *url, const char *body, siz
  * 0 cosigned and stored, EXIT_VERIFY refused, EXIT_IO unreachable. */
 static int
 request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const char *note,
-            size_t note_len, const char *url, const auditfs_verifier *wk, long timeout)
+            size_t note_len, const char *url, const auditfs_verifier *wk, long timeout,
+            auditfs_state *st)
 {
     uint64_t old = 0;
+    /* the size this witness last cosigned, as remembered: the right old size and proof the
+     * first time; a stale or wrong one costs the 409 round trip below, nothing more */
+    if (st && auditfs_witness_size_get(&old, st, head->origin, wk) != 0)
+        old = 0;
+    if (old > head->size)
+        old = 0;
+    auditfs_error_clear();
     char errbuf[CURL_ERROR_SIZE];
     char full[2048];
     size_t ul = strlen(url);
@@ -1168,6 +1178,8 @@ request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const 
                         url, their, head->size);
                 return EXIT_VERIFY;
             }
+            if (st && auditfs_witness_size_put(st, head->origin, wk, their) != 0)
+                auditfs_error_clear(); /* only a hint: the retry below does not need it */
             old = their;
             continue;
         }
@@ -1189,6 +1201,10 @@ request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const 
         fprintf(out, "witness %s (%s): cosigned size %" PRIu64 "\n", auditfs_verifier_name(wk),
                 url, head->size);
         free(r.buf);
+        if (st && auditfs_witness_size_put(st, head->origin, wk, head->size) != 0) {
+            fprintf(stderr, "auditfs: witness %s: cannot remember its size: %s\n", url,
+                    auditfs_error_last());
+        }
         return 0;
     }
     fprintf(stderr, "auditfs: witness %s: still 409 after learning its size\n", url);
@@ -1248,6 +1264,12 @@ cli_witness_request(FILE *out, const char *ledger, const char *const *specs, siz
         rc = cli_fail(err, "head checkpoint");
         goto cleanup;
     }
+    /* the provider's memory of its witnesses' sizes (optional: without it, 409 teaches them) */
+    auditfs_state *st = NULL;
+    if (auditfs_state_open(&st, NULL) != 0) {
+        auditfs_error_clear();
+        st = NULL;
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int refused = 0, unreachable = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1264,7 +1286,7 @@ cli_witness_request(FILE *out, const char *ledger, const char *const *specs, siz
             rc = cli_fail(err, "--witness");
             goto cleanup_curl;
         }
-        int r = request_one(out, l, &head, note, len, url, wk, timeout);
+        int r = request_one(out, l, &head, note, len, url, wk, timeout, st);
         auditfs_verifier_free(wk);
         refused += r == EXIT_VERIFY;
         unreachable += r != 0 && r != EXIT_VERIFY;
@@ -1272,6 +1294,7 @@ cli_witness_request(FILE *out, const char *ledger, const char *const *specs, siz
     rc = unreachable ? EXIT_IO : refused ? EXIT_VERIFY : 0;
 cleanup_curl:
     curl_global_cleanup();
+    auditfs_state_free(st);
 cleanup:
     free(note);
     auditfs_ledger_free(l);
