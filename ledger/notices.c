@@ -43,7 +43,8 @@ auditfs_notices_between(auditfs_ledger *l, uint64_t from, uint64_t to, const aud
         return err;
     const uint8_t *leaf;
     size_t len;
-    while ((err = auditfs_cursor_next(cur, &leaf, &len)) == 1) {
+    int stop = 0;
+    while (!stop && (err = auditfs_cursor_next(cur, &leaf, &len)) == 1) {
         auditfs_entry e;
         if ((err = auditfs_entry_parse(&e, leaf, len)) != 0)
             break;
@@ -51,10 +52,12 @@ auditfs_notices_between(auditfs_ledger *l, uint64_t from, uint64_t to, const aud
             continue;
         if (tenant && e.tenant[0] && strcmp(e.tenant, tenant) != 0)
             continue;
-        if ((err = cb(ctx, &e)) != 0)
+        if ((stop = cb(ctx, &e)) != 0)
             break;
     }
-    if (err > 0)
+    if (stop)
+        err = stop; /* the callback's own result, whatever its sign */
+    else if (err > 0)
         err = 0;
     auditfs_cursor_free(cur);
     return err;
