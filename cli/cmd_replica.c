@@ -306,6 +306,9 @@ static const char push_help[] =
     "repository, or a URL: path, file://, git://, http(s)://, ssh://) as a fast-forward only.\n"
     "The remote's main is read and updated on one connection; if it holds a commit that is not\n"
     "in this ledger's history (a rewrite or another writer), nothing is pushed and push exits 8.\n"
+    "The cosignatures (refs/auditfs/cosignatures) go along, fast-forward only, so replicas of\n"
+    "REMOTE can require a witness quorum (`auditfs sync --witness`); a remote side ref that\n"
+    "went elsewhere is left as it is.\n"
     "\n"
     "Exit codes: 0 pushed or up to date, 2 usage, 4 I/O, network or refused by the remote,\n"
     "7 no such ledger or remote, 8 the remote is not an ancestor of the ledger.\n";
@@ -342,6 +345,8 @@ cmd_push(int argc, char **argv)
     else
         printf("up to date %s: size %llu, commit %.12s\n", r->origin,
                (unsigned long long)r->new_size, r->new_commit);
+    if (!err && r->cosignatures_pushed)
+        printf("pushed the cosignatures (refs/auditfs/cosignatures)\n");
     free(r);
     return rc;
 }

@@ -816,13 +816,24 @@ auditfs_replica_push(auditfs_replica_result *out, const char *dir, const char *r
         err = afs_error_git(AUDITFS_EIO, "cannot list the refs of %s", git_remote_url(remote));
         goto cleanup;
     }
+    /* the cosignatures travel too (FORMAT.md 12.2): the side ref only moves forward, so it is
+     * pushed only when the remote has none or an ancestor of ours; a remote whose side ref went
+     * elsewhere keeps it (the ledger push is not refused for that) */
+    git_oid cosig_id;
+    int have_cosig = git_reference_name_to_id(&cosig_id, repo, AUDITFS_COSIG_REF) == 0;
+    int push_main = 1, push_cosig = have_cosig;
     for (size_t i = 0; i < nheads; i++) {
+        if (have_cosig && strcmp(heads[i]->name, AUDITFS_COSIG_REF) == 0)
+            push_cosig = !git_oid_equal(&heads[i]->oid, &cosig_id) &&
+                         git_graph_descendant_of(repo, &cosig_id, &heads[i]->oid) == 1;
         if (strcmp(heads[i]->name, AFS_REF) != 0)
             continue;
         const git_oid *rid = &heads[i]->oid;
         git_oid_tostr(out->remote_commit, sizeof out->remote_commit, rid);
-        if (git_oid_equal(rid, &loc->head_id))
-            goto cleanup; /* up to date */
+        if (git_oid_equal(rid, &loc->head_id)) {
+            push_main = 0; /* up to date */
+            continue;
+        }
         if (git_graph_descendant_of(repo, &loc->head_id, rid) != 1) {
             out->fork = 1;
             out->fork_kind = "rewrite";
@@ -833,8 +844,17 @@ auditfs_replica_push(auditfs_replica_result *out, const char *dir, const char *r
             goto cleanup;
         }
     }
-    char *spec = AFS_REF ":" AFS_REF; /* no '+': the remote must fast-forward too */
-    git_strarray specs = {&spec, 1};
+    git_error_clear();
+    if (!push_main && !push_cosig)
+        goto cleanup; /* up to date */
+    /* no '+': the remote must fast-forward too */
+    char *spec[2];
+    size_t nspec = 0;
+    if (push_main)
+        spec[nspec++] = AFS_REF ":" AFS_REF;
+    if (push_cosig)
+        spec[nspec++] = AUDITFS_COSIG_REF ":" AUDITFS_COSIG_REF;
+    git_strarray specs = {spec, nspec};
     git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
     po.callbacks = cb;
     if (git_remote_upload(remote, &specs, &po) < 0 ||
@@ -847,6 +867,9 @@ auditfs_replica_push(auditfs_replica_result *out, const char *dir, const char *r
                             ps.msg);
         goto cleanup;
     }
+    out->cosignatures_pushed = push_cosig;
+    if (!push_main)
+        goto cleanup;
     out->new_commits = 1;
 cleanup:
     if (remote)

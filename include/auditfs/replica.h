@@ -49,6 +49,7 @@ typedef struct auditfs_replica_result {
     int unwitnessed;          /* 1: refused because nothing new carries the quorum */
     size_t cosignatures_added;   /* sizes whose stored cosignatures changed */
     size_t cosignatures_skipped; /* fetched lines that did not verify (not stored) */
+    int cosignatures_pushed;     /* auditfs_replica_push: refs/auditfs/cosignatures moved */
 } auditfs_replica_result;
 
 /**
@@ -94,7 +95,9 @@ AUDITFS_API int auditfs_replica_sync_witnessed(auditfs_replica_result *out, cons
  * Pushes the ledger's refs/heads/main to remote (a configured remote name or a URL) as a
  * fast-forward only: the remote's main must be absent, equal to, or an ancestor of the local
  * head, checked on the same connection that pushes. Anything else is refused (EVERIFY, fork
- * set): the remote holds history this ledger does not have.
+ * set): the remote holds history this ledger does not have. refs/auditfs/cosignatures goes
+ * along (fast-forward only, out->cosignatures_pushed) when the remote has none or an
+ * ancestor of the local one; a remote side ref that went elsewhere is left as it is.
  */
 AUDITFS_API int auditfs_replica_push(auditfs_replica_result *out, const char *dir,
                                      const char *remote) AUDITFS_WUR;

@@ -147,4 +147,25 @@ check "with quorum 1 (the assessor's valid line) it moves" csync --witness a.key
 AUDITFS_STATE=$WORK/state-cust $A checkpoint --ledger $WORK/cust.git > cust6.cp
 grep -q '^— customer-a.example ' cust6.cp && not_ok "the forged line was stored" || ok "the forged line was not stored"
 grep -q '^— assessor.example ' cust6.cp && ok "the assessor's line was stored" || not_ok "no assessor line"
+
+# the cosignatures reach a git server through `auditfs push`, so replicas of the mirror can
+# require the quorum too
+new_remote mirror
+MIR=git://127.0.0.1:$GIT_PORT/mirror.git
+check "push to a mirror" $A push $MIR --ledger $P
+expect_out "pushed the cosignatures" "push carries refs/auditfs/cosignatures"
+[ "$(git -C $SRV/mirror.git rev-parse refs/auditfs/cosignatures)" = "$(git -C $P rev-parse refs/auditfs/cosignatures)" ] \
+    && ok "the mirror's side ref is the provider's" || not_ok "mirror side ref"
+check "push again: up to date" $A push $MIR --ledger $P
+grep -q "cosignatures" $WORK/.out && not_ok "pushed again: $(cat $WORK/.out)" || ok "nothing pushed twice"
+AUDITFS_STATE=$WORK/state-cust2 check "a second customer clones the mirror" $A clone $MIR $WORK/cust2.git --key p.key.pub
+records 2 19 | $A append --ledger $P --key p.key --stream api --tenant acme >/dev/null
+n7=$(size_of $P)
+check "both cosign size $n7" $A witness request --ledger $P --witness "$WA" --witness "$WS"
+check "push main and cosignatures" $A push $MIR --ledger $P
+expect_out "^pushed provider.example/acme: size $n7" "main pushed"
+expect_out "pushed the cosignatures" "cosignatures pushed"
+AUDITFS_STATE=$WORK/state-cust2 check "the second customer syncs from the mirror with quorum 2" \
+    $A sync --ledger $WORK/cust2.git "${Q2[@]}"
+expect_out "-> $n7" "it reached size $n7"
 finish
