@@ -177,6 +177,18 @@ afs_cosig_import(size_t *added, size_t *skipped, auditfs_ledger *dst, auditfs_le
             auditfs_error_clear();
             continue;
         }
+        /* already stored byte for byte (the usual case on every later sync): nothing to do,
+         * and no walk of the history to find the checkpoint again */
+        char *mine = NULL;
+        size_t mlen = 0;
+        int same = afs_cosig_store_get_ref(&mine, &mlen, dst, AUDITFS_COSIG_REF, sizes[k]) == 0 &&
+                   mlen == len && memcmp(mine, note, len) == 0;
+        free(mine);
+        auditfs_error_clear();
+        if (same) {
+            free(note);
+            continue;
+        }
         for (size_t i = 0; i < nw && !err; i++) {
             afs_buf lines = AFS_BUF_INIT;
             int changed = 0;
