@@ -189,6 +189,7 @@ afs_cosig_import(size_t *added, size_t *skipped, auditfs_ledger *dst, auditfs_le
             free(note);
             continue;
         }
+        int grew = 0;
         for (size_t i = 0; i < nw && !err; i++) {
             afs_buf lines = AFS_BUF_INIT;
             int changed = 0;
@@ -202,11 +203,12 @@ afs_cosig_import(size_t *added, size_t *skipped, auditfs_ledger *dst, auditfs_le
                 } else if (rc) {
                     err = rc;
                 } else if (changed) {
-                    (*added)++;
+                    grew = 1;
                 }
             }
             afs_buf_release(&lines);
         }
+        *added += (size_t)grew;
         free(note);
     }
     free(sizes);
