@@ -2,6 +2,7 @@
 #ifndef AUDITFS_CLI_H
 #define AUDITFS_CLI_H
 
+#include "auditfs/entry.h"
 #include "auditfs/ledger.h"
 #include "auditfs/progress.h"
 #include "auditfs/policy.h"
@@ -151,6 +152,18 @@ int cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
                       const auditfs_checkpoint *head, int json);
 int cmd_append(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
+
+/* cli/notice_hook.c: new notices and document versions on sync and mount --follow */
+/** Runs prog (no shell, no arguments, stdin /dev/null) with vars added to the environment;
+ *  returns its exit status, 128+signal, or -1 if it could not be started. */
+int cli_notice_hook_run(const char *prog, char *const *vars);
+/** The --on-notice hook for one entry (ctx: the program, or NULL for none). */
+int cli_notice_hook_entry(void *ctx, const auditfs_entry *e, const char *ledger,
+                          const char *origin, uint64_t tree_size);
+/** Prints a line per notice/document entry in [from, to) of ledger and runs hook (may be NULL)
+ *  for each; EXIT_IO if a hook failed (after all ran). */
+int cli_report_notices(const char *ledger, const char *origin, uint64_t from, uint64_t to,
+                       const char *hook);
 
 /* cmd_trust.c: the verifier's memory ($AUDITFS_STATE). */
 /** Opens the state directory; prints the error and returns an exit code on failure. */

@@ -11,6 +11,8 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 
 /* ---- allowed-signers ---- */
@@ -157,6 +159,8 @@ cmd_clone(int argc, char **argv)
 
 static const char sync_help[] =
     "usage: auditfs sync [--ledger DIR] [--remote NAME|URL] [--key FILE.pub]\n"
+    "                    [--witness KEY.pub ... [--quorum K] | --policy FILE] [--max-age D]\n"
+    "                    [--on-notice PROGRAM]\n"
     "\n"
     "Brings a replica up to date: fetches the remote's refs/heads/main into\n"
     "refs/auditfs/incoming, checks its head checkpoint with the pinned key, checks that it\n"
@@ -169,18 +173,49 @@ static const char sync_help[] =
     "  --ledger DIR        the replica (default $AUDITFS_LEDGER)\n"
     "  --remote NAME|URL   where to fetch from (default: origin)\n"
     "  --key FILE.pub      must equal the pinned key; pins it if none is pinned\n"
+    "  --on-notice PROGRAM run PROGRAM (no shell, no arguments) once per new notice or\n"
+    "                      document version, with AUDITFS_NOTICE_INDEX, _TYPE, _TITLE, _NAME,\n"
+    "                      _VERSION, _TENANT, _PUBLISHED, _EFFECTIVE, _LEAD_SECONDS, _SIZE,\n"
+    "                      _SHA256, _CONTENT_TYPE, AUDITFS_ORIGIN, AUDITFS_LEDGER and\n"
+    "                      AUDITFS_TREE_SIZE in its environment (auditfs-sync(1))\n"
     "\n"
-    "Exit codes: 0 up to date, 1 the new part does not verify, 2 usage, 4 I/O or network,\n"
-    "5 the key is not the pinned one, 7 no key pinned for the origin, 8 fork or rollback.\n";
+    "Every notice and document (SLA) version the sync brought in is printed on its own line:\n"
+    "  new notice 52: \"Planned maintenance\", tenant acme, 42 bytes, published\n"
+    "  2026-11-29T16:40:00Z, effective 2026-12-01T00:00:00Z (lead time 1d7h)   (one line)\n"
+    "\n"
+    "Witnesses: with --witness KEY.pub (repeatable) --quorum K (default: all), or --policy FILE\n"
+    "(C2SP tlog-policy), the remote's refs/auditfs/cosignatures is fetched too and the replica\n"
+    "moves only to the newest checkpoint that K witnesses cosigned (that checkpoint or a later\n"
+    "one); --max-age DURATION (90s, 15m, 2h, 7d) counts only cosignatures younger than that.\n"
+    "The witnesses' cosignatures come along into the replica's own refs/auditfs/cosignatures.\n"
+    "If nothing new carries the quorum, the replica stays where it was and sync exits 1, as\n"
+    "`auditfs verify --quorum` does (the message says NOT WITNESSED).\n"
+    "\n"
+    "Exit codes: 0 up to date, 1 the new part does not verify or lacks its witness quorum,\n"
+    "2 usage, 4 I/O or network, 5 the key is not the pinned one, 7 no key pinned for the\n"
+    "origin, 8 fork or rollback. A PROGRAM that fails or cannot run is reported and makes sync\n"
+    "exit 4 after the sync itself completed.\n"
+    "\n"
+    "Examples:\n"
+    "  auditfs sync --ledger replica\n"
+    "  auditfs sync --ledger replica --witness alice.pub --witness assessor.pub --quorum 2\n"
+    "  auditfs sync --ledger replica --policy witnesses.policy --max-age 1h\n"
+    "  auditfs sync --ledger replica --on-notice /usr/local/bin/page-legal\n";
 
 int
 cmd_sync(int argc, char **argv)
 {
-    const char *ledger = NULL, *key = NULL, *remote = NULL;
+    const char *ledger = NULL, *key = NULL, *remote = NULL, *hook = NULL;
+    struct cli_witness_opts wopts = {0};
     int c;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"remote", required_argument, 0, 'r'},
                                          {"key", required_argument, 0, 'k'},
+                                         {"witness", required_argument, 0, 'W'},
+                                         {"quorum", required_argument, 0, 'Q'},
+                                         {"policy", required_argument, 0, 'P'},
+                                         {"max-age", required_argument, 0, 'A'},
+                                         {"on-notice", required_argument, 0, 'N'},
                                          {0, 0, 0, 0}};
     if (cli_want_help(argc, argv, sync_help))
         return 0;
@@ -189,31 +224,56 @@ cmd_sync(int argc, char **argv)
         case 'l': ledger = optarg; break;
         case 'r': remote = optarg; break;
         case 'k': key = optarg; break;
+        case 'W':
+            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
+                return cli_usage_error("too many --witness keys");
+            wopts.keys[wopts.nkeys++] = optarg;
+            break;
+        case 'Q': wopts.quorum = optarg; break;
+        case 'P': wopts.policy = optarg; break;
+        case 'A': wopts.max_age = optarg; break;
+        case 'N': hook = optarg; break;
         default: return EXIT_USAGE;
         }
     }
     if (optind != argc)
         return cli_usage_error("sync takes no arguments");
+    if (hook && access(hook, X_OK) != 0)
+        return cli_usage_error("--on-notice '%s': not an executable file (give a program's "
+                               "path; it runs without a shell)", hook);
     const char *path;
     if (cli_ledger_arg(&path, ledger) != 0)
         return EXIT_USAGE;
+    auditfs_policy *pol = NULL;
+    int64_t max_age = -1;
+    int rc = cli_witness_policy(&pol, &max_age, &wopts);
+    if (rc)
+        return rc;
     auditfs_verifier *v = NULL;
     int err;
-    if (key && (err = auditfs_verifier_load(&v, key)) != 0)
+    if (key && (err = auditfs_verifier_load(&v, key)) != 0) {
+        auditfs_policy_free(pol);
         return cli_fail(err, key);
+    }
     auditfs_replica_result *r = malloc(sizeof *r);
     if (!r) {
         auditfs_verifier_free(v);
+        auditfs_policy_free(pol);
         return cli_fail(AUDITFS_ENOMEM, "sync");
     }
-    err = auditfs_replica_sync(r, path, remote, v);
-    int rc = EXIT_OK;
-    if (err)
+    err = pol ? auditfs_replica_sync_witnessed(r, path, remote, v, pol, max_age,
+                                               (uint64_t)time(NULL))
+              : auditfs_replica_sync(r, path, remote, v);
+    rc = EXIT_OK;
+    if (err && r->unwitnessed) {
+        fprintf(stderr, "auditfs: %s: NOT WITNESSED: %s\n", path, auditfs_error_last());
+        rc = EXIT_VERIFY;
+    } else if (err) {
         rc = replica_fail(err, r, path);
-    else if (r->new_size == r->old_size && strcmp(r->new_commit, r->old_commit) == 0)
+    } else if (r->new_size == r->old_size && strcmp(r->new_commit, r->old_commit) == 0) {
         printf("up to date %s: size %llu, commit %.12s\n", r->origin,
                (unsigned long long)r->new_size, r->new_commit);
-    else {
+    } else {
         printf("synced %s: size %llu -> %llu, commit %.12s -> %.12s; verified %llu new commits, "
                "%llu segments\n",
                r->origin, (unsigned long long)r->old_size, (unsigned long long)r->new_size,
@@ -221,9 +281,21 @@ cmd_sync(int argc, char **argv)
                (unsigned long long)r->report.segments);
         fflush(stdout);
         cli_index_after_write(path); /* the query index follows the replica, as after append */
+        rc = cli_report_notices(path, r->origin, r->old_size, r->new_size, hook);
+    }
+    if (pol && !err) {
+        if (r->remote_size > r->new_size)
+            printf("witnessed: size %llu carries the quorum; the remote's head (size %llu) does "
+                   "not yet\n",
+                   (unsigned long long)r->new_size, (unsigned long long)r->remote_size);
+        if (r->cosignatures_added || r->cosignatures_skipped)
+            printf("cosignatures: %zu checkpoints gained lines%s\n", r->cosignatures_added,
+                   r->cosignatures_skipped ? ", some fetched lines did not verify (not stored)"
+                                           : "");
     }
     free(r);
     auditfs_verifier_free(v);
+    auditfs_policy_free(pol);
     return rc;
 }
 
@@ -234,6 +306,9 @@ static const char push_help[] =
     "repository, or a URL: path, file://, git://, http(s)://, ssh://) as a fast-forward only.\n"
     "The remote's main is read and updated on one connection; if it holds a commit that is not\n"
     "in this ledger's history (a rewrite or another writer), nothing is pushed and push exits 8.\n"
+    "The cosignatures (refs/auditfs/cosignatures) go along, fast-forward only, so replicas of\n"
+    "REMOTE can require a witness quorum (`auditfs sync --witness`); a remote side ref that\n"
+    "went elsewhere is left as it is.\n"
     "\n"
     "Exit codes: 0 pushed or up to date, 2 usage, 4 I/O, network or refused by the remote,\n"
     "7 no such ledger or remote, 8 the remote is not an ancestor of the ledger.\n";
@@ -270,6 +345,8 @@ cmd_push(int argc, char **argv)
     else
         printf("up to date %s: size %llu, commit %.12s\n", r->origin,
                (unsigned long long)r->new_size, r->new_commit);
+    if (!err && r->cosignatures_pushed)
+        printf("pushed the cosignatures (refs/auditfs/cosignatures)\n");
     free(r);
     return rc;
 }

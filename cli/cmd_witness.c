@@ -702,7 +702,9 @@ static const char witness_help[] =
     "is \"listening on ADDR:PORT\". Stops on SIGTERM or SIGINT.\n"
     "\n"
     "request: sends the ledger's newest checkpoint with a consistency proof from each witness's\n"
-    "size (learned from its 409) to every URL, checks each returned cosignature with KEY.pub and\n"
+    "size, as remembered in the state directory ($AUDITFS_STATE/origins/ORIGIN/witnesses/) from\n"
+    "its last answer (a missing or wrong memory costs one 409, which teaches the size), to every\n"
+    "URL, checks each returned cosignature with KEY.pub and\n"
     "stores it with the ledger. A witness that refuses is reported with its status and reason;\n"
     "exit 1 if any refused, 4 if any could not be reached, 0 if all cosigned.\n";
 
@@ -1123,8 +1125,6 @@ post(long *status, struct response *resp, const char *url, const char *body, siz
     return rc;
 }
 
-/* One witness: at most two attempts (the second after learning its size from a 409). Returns
- * 0 cosigned and stored, EXIT_VERIFY refused, EXIT_IO unreachable. */
 /* The size a witness answered 409 with (the size it cosigned last): 0 with *old set, or
  * EXIT_VERIFY (printed) if the body is not a size or the size is beyond ours. */
 static int
@@ -1154,11 +1154,21 @@ their_size(uint64_t *old, const struct response *r, const char *url, uint64_t ou
     return 0;
 }
 
+/* One witness: at most two attempts (the second after learning its size from a 409). Returns
+ * 0 cosigned and stored, EXIT_VERIFY refused, EXIT_IO unreachable. */
 static int
 request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const char *note,
-            size_t note_len, const char *url, const auditfs_verifier *wk, long timeout)
+            size_t note_len, const char *url, const auditfs_verifier *wk, long timeout,
+            auditfs_state *st)
 {
     uint64_t old = 0;
+    /* the size this witness last cosigned, as remembered: the right old size and proof the
+     * first time; a stale or wrong one costs the 409 round trip below, nothing more */
+    if (st && auditfs_witness_size_get(&old, st, head->origin, wk) != 0)
+        old = 0;
+    if (old > head->size)
+        old = 0;
+    auditfs_error_clear();
     char errbuf[CURL_ERROR_SIZE];
     char full[2048];
     size_t ul = strlen(url);
@@ -1209,6 +1219,8 @@ request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const 
             free(r.buf);
             if (rc)
                 return rc;
+            if (st && auditfs_witness_size_put(st, head->origin, wk, old) != 0)
+                auditfs_error_clear(); /* only a hint: the retry below does not need it */
             continue;
         }
         if (status != 200) {
@@ -1229,6 +1241,10 @@ request_one(FILE *out, auditfs_ledger *l, const auditfs_checkpoint *head, const 
         fprintf(out, "witness %s (%s): cosigned size %" PRIu64 "\n", auditfs_verifier_name(wk),
                 url, head->size);
         free(r.buf);
+        if (st && auditfs_witness_size_put(st, head->origin, wk, head->size) != 0) {
+            fprintf(stderr, "auditfs: witness %s: cannot remember its size: %s\n", url,
+                    auditfs_error_last());
+        }
         return 0;
     }
     fprintf(stderr, "auditfs: witness %s: still 409 after learning its size\n", url);
@@ -1288,6 +1304,12 @@ cli_witness_request(FILE *out, const char *ledger, const char *const *specs, siz
         rc = cli_fail(err, "head checkpoint");
         goto cleanup;
     }
+    /* the provider's memory of its witnesses' sizes (optional: without it, 409 teaches them) */
+    auditfs_state *st = NULL;
+    if (auditfs_state_open(&st, NULL) != 0) {
+        auditfs_error_clear();
+        st = NULL;
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int refused = 0, unreachable = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1304,7 +1326,7 @@ cli_witness_request(FILE *out, const char *ledger, const char *const *specs, siz
             rc = cli_fail(err, "--witness");
             goto cleanup_curl;
         }
-        int r = request_one(out, l, &head, note, len, url, wk, timeout);
+        int r = request_one(out, l, &head, note, len, url, wk, timeout, st);
         auditfs_verifier_free(wk);
         refused += r == EXIT_VERIFY;
         unreachable += r != 0 && r != EXIT_VERIFY;
@@ -1312,6 +1334,7 @@ cli_witness_request(FILE *out, const char *ledger, const char *const *specs, siz
     rc = unreachable ? EXIT_IO : refused ? EXIT_VERIFY : 0;
 cleanup_curl:
     curl_global_cleanup();
+    auditfs_state_free(st);
 cleanup:
     free(note);
     auditfs_ledger_free(l);

@@ -128,7 +128,9 @@ static const struct example examples[] = {
     {"leaves", "  auditfs leaves --from 0 --to 10\n"},
     {"log", "  auditfs log --stream api --from 100 --to 200\n  auditfs log --json | jq .\n"},
     {"mount", "  auditfs mount --ledger /srv/ledgers/acme --key provider.key.pub /mnt/audit\n"
-              "  mount -t fuse.auditfs /srv/ledgers/acme /mnt/audit -o key=provider.key.pub\n"},
+              "  mount -t fuse.auditfs /srv/ledgers/acme /mnt/audit -o key=provider.key.pub\n"
+              "  auditfs mount --ledger acme --follow --on-notice /usr/local/bin/page-legal /mnt/acme\n"
+              "  auditfs mount --ledger acme=/srv/acme --ledger prov=/srv/prov --policy acme=acme.policy --witness prov=assessor.pub --quorum prov=1 /mnt/audit\n"},
     {"umount", "  auditfs umount /mnt/audit\n"},
     {"query", "  auditfs query actor=ops-7 --since 2026-11-17 --until 2026-11-18 | jq .\n"
               "  auditfs query _stream=api result!=success --entries\n"},
@@ -148,7 +150,10 @@ static const struct example examples[] = {
               "  auditfs clone /srv/ledgers/acme acme-copy --key provider.key.pub \\\n"
               "      --origin provider.example/acme --remote provider\n"},
     {"sync", "  auditfs sync --ledger acme\n"
-             "  auditfs sync --ledger acme --remote https://mirror.example/acme.git --key provider.key.pub\n"},
+             "  auditfs sync --ledger acme --remote https://mirror.example/acme.git --key provider.key.pub\n"
+             "  auditfs sync --ledger acme --witness customer-a.pub --witness assessor.pub --quorum 2\n"
+             "  auditfs sync --ledger acme --policy witnesses.policy --max-age 1h\n"
+             "  auditfs sync --ledger acme --on-notice /usr/local/bin/page-legal\n"},
     {"push", "  auditfs push git://git.provider.example/acme.git --ledger /srv/ledgers/acme\n"
              "  git init -q --bare /srv/mirror/acme.git\n"
              "  auditfs push /srv/mirror/acme.git --ledger /srv/ledgers/acme\n"},

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include "mount.h"
 
+#include "auditfs/notices.h"
 #include "auditfs/view.h"
 #include "auditfs/witness.h"
 
@@ -51,6 +52,7 @@ typedef struct mnt {
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
     int stop;
+    const afs_mount_config *cfg;
 } mnt;
 
 static void
@@ -651,6 +653,43 @@ static const struct fuse_lowlevel_ops ops = {
 
 /* ---- --follow ---- */
 
+struct follow_notice {
+    const mnt *m;
+    const char *who, *path, *origin;
+    uint64_t size;
+};
+
+static int
+follow_notice(void *ctx, const auditfs_entry *e)
+{
+    struct follow_notice *f = ctx;
+    char *line = NULL;
+    if (auditfs_notice_line(&line, e) == 0)
+        logmsg(f->m, "%s: %s", f->who, line);
+    free(line);
+    if (f->m->cfg && f->m->cfg->on_notice) {
+        int rc = f->m->cfg->on_notice(f->m->cfg->on_notice_ctx, e, f->path, f->origin, f->size);
+        if (rc)
+            logmsg(f->m, "%s: --on-notice: exit %d for entry %llu", f->who, rc,
+                   (unsigned long long)e->seq);
+    }
+    return 0;
+}
+
+/* The notices and document versions between the old and the new pinned checkpoint, read from
+ * a fresh handle that must have the verified root at the new size (auditfs/notices.h). */
+static void
+report_notices(const mnt *m, size_t i, const char *who, uint64_t from,
+               const auditfs_checkpoint *cp)
+{
+    auditfs_ledger *l = NULL;
+    struct follow_notice f = {m, who, m->ledgers[i].path, cp->origin, cp->size};
+    if (auditfs_ledger_open(&l, m->ledgers[i].path) != 0 ||
+        auditfs_notices_between(l, from, cp->size, &cp->root, NULL, follow_notice, &f) != 0)
+        logmsg(m, "%s: cannot list the new notices: %s", who, auditfs_error_last());
+    auditfs_ledger_free(l);
+}
+
 static void *
 follower(void *arg)
 {
@@ -674,6 +713,8 @@ follower(void *arg)
             uint64_t *changed = NULL;
             size_t nchanged = 0;
             const char *who = m->multi ? m->ledgers[i].name : m->ledgers[i].path;
+            auditfs_checkpoint before;
+            auditfs_view_checkpoint(&before, m->views[i]);
             int rc = auditfs_view_follow(m->views[i], &changed, &nchanged);
             if (rc == 1) {
                 auditfs_checkpoint cp;
@@ -681,6 +722,7 @@ follower(void *arg)
                 logmsg(m, "%s: now pinned to checkpoint %llu (verified: signed, consistent, every "
                           "new leaf checked)",
                        who, (unsigned long long)cp.size);
+                report_notices(m, i, who, before.size, &cp);
                 for (size_t k = 0; k < nchanged; k++)
                     fuse_lowlevel_notify_inval_inode(m->se, encode(m, i, changed[k]), 0, 0);
                 if (last && last[i]) {
@@ -722,6 +764,17 @@ accept_quorum(void *payload, const auditfs_checkpoint *cp, auditfs_ledger *l)
     return err ? err : met;
 }
 
+/* A ledger's own policy (several ledgers, a quorum each). */
+static int
+accept_quorum_ledger(void *payload, const auditfs_checkpoint *cp, auditfs_ledger *l)
+{
+    const afs_mount_ledger *lg = payload;
+    int met = 0;
+    int err = auditfs_witness_quorum(&met, NULL, NULL, l, cp->size, lg->policy, lg->max_age,
+                                     (uint64_t)time(NULL));
+    return err ? err : met;
+}
+
 static int
 open_views(mnt *m, const afs_mount_config *cfg)
 {
@@ -759,7 +812,10 @@ open_views(mnt *m, const afs_mount_config *cfg)
         o.cache_bytes = cfg->cache_bytes;
         o.progress = cfg->progress;
         o.state = cfg->state;
-        if (cfg->policy) {
+        if (lg->policy) {
+            o.accept = accept_quorum_ledger;
+            o.accept_payload = (void *)lg;
+        } else if (cfg->policy) {
             o.accept = accept_quorum;
             o.accept_payload = (void *)cfg;
         }
@@ -847,6 +903,7 @@ afs_mount_run(const afs_mount_config *cfg)
     int have_thread = 0;
     memset(&m, 0, sizeof m);
     m.ledgers = cfg->ledgers;
+    m.cfg = cfg;
     m.n = cfg->nledgers;
     m.multi = cfg->nledgers > 1;
     m.foreground = cfg->foreground;

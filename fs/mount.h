@@ -2,6 +2,7 @@
 #ifndef AUDITFS_FS_MOUNT_H
 #define AUDITFS_FS_MOUNT_H
 
+#include "auditfs/entry.h"
 #include "auditfs/progress.h"
 #include "auditfs/policy.h"
 
@@ -14,6 +15,10 @@ typedef struct afs_mount_ledger {
     const char *key;     /* verifier key file, or NULL: `verifier` */
     const struct auditfs_verifier *verifier; /* the key when no file is given (pinned) */
     const char *trusted; /* optional checkpoint file the ledger must extend */
+    /* optional: this ledger's own witness quorum (overrides afs_mount_config.policy for it);
+     * max_age as afs_mount_config.max_age, used only with policy */
+    const auditfs_policy *policy;
+    int64_t max_age;
 } afs_mount_ledger;
 
 typedef struct afs_mount_config {
@@ -30,6 +35,12 @@ typedef struct afs_mount_config {
     int64_t max_age;       /* with policy: cosignatures older than this many seconds do not
                               count; -1: any age */
     struct auditfs_state *state; /* the verifier's memory (auditfs/state.h), or NULL */
+    /* --follow: each notice or document version a step brought in is logged (the line of
+     * auditfs_notice_line) and, when on_notice is set, passed to it from the follower thread
+     * with the ledger's path, origin and new size; a nonzero result is logged */
+    int (*on_notice)(void *ctx, const struct auditfs_entry *e, const char *ledger,
+                     const char *origin, uint64_t tree_size);
+    void *on_notice_ctx;
 } afs_mount_config;
 #define AFS_MOUNT_CONFIG_INIT {.ledgers = NULL, .max_age = -1}
 

@@ -130,7 +130,34 @@ query_txt(afs_buf *o, const auditfs_bundle *b)
     /* absent in bundles written before the report format was versioned: version 1 */
     if (!err && b->report_version > 1)
         err = afs_buf_printf(o, "report %d\ntool auditfs %s\n", b->report_version, b->tool);
+    /* report 3 on: the witnesses whose receipts the report lists */
+    for (size_t i = 0; i < b->nwitness && !err && b->report_version >= 3; i++) {
+        char *vk = NULL;
+        if ((err = auditfs_cosig_verifier_format(&vk, b->witness[i])) == 0)
+            err = afs_buf_printf(o, "witness %s\n", vk);
+        free(vk);
+    }
     return err;
+}
+
+/* "witness <vkey>" of query.txt (report 3 on): a cosignature vkey, each key once */
+static int
+parse_witness_line(auditfs_bundle *b, const char *vk, int line)
+{
+    auditfs_verifier *w = NULL;
+    if (b->nwitness == AFS_BUNDLE_MAX_WITNESSES)
+        return afs_error_set(AUDITFS_EFORMAT, "query.txt line %d: more than %d witnesses", line,
+                             AFS_BUNDLE_MAX_WITNESSES);
+    if (auditfs_cosig_verifier_parse(&w, vk, strlen(vk)) != 0)
+        return afs_error_wrap(AUDITFS_EFORMAT, "query.txt line %d: witness", line);
+    for (size_t i = 0; i < b->nwitness; i++)
+        if (auditfs_verifier_equal(b->witness[i], w) ||
+            !strcmp(auditfs_verifier_name(b->witness[i]), auditfs_verifier_name(w))) {
+            auditfs_verifier_free(w);
+            return afs_error_set(AUDITFS_EFORMAT, "query.txt line %d: witness named twice", line);
+        }
+    b->witness[b->nwitness++] = w;
+    return 0;
 }
 
 static int
@@ -167,6 +194,10 @@ parse_query_txt(auditfs_bundle *b, char *text, size_t len)
         } else if (!strncmp(ln, "report ", 7) && strlen(ln + 7) == 1 && ln[7] >= '2' &&
                    ln[7] <= '0' + AUDITFS_REPORT_CURRENT) {
             b->report_version = ln[7] - '0';
+        } else if (!strncmp(ln, "witness ", 8) && b->report_version >= 3) {
+            int err = parse_witness_line(b, ln + 8, line + 1);
+            if (err)
+                return err;
         } else {
             return afs_error_set(AUDITFS_EFORMAT, "query.txt line %d: '%s'", line + 1,
                                  afs_escape(esc, sizeof esc, ln, strlen(ln)));
@@ -192,6 +223,8 @@ auditfs_bundle_free(auditfs_bundle *b)
         return;
     for (size_t i = 0; i < b->nterms; i++)
         free(b->terms[i]);
+    for (size_t i = 0; i < b->nwitness; i++)
+        auditfs_verifier_free(b->witness[i]);
     for (size_t i = 0; i < b->nledgers; i++) {
         free(b->cp_note[i]);
         free(b->cosig[i]);
@@ -900,6 +933,15 @@ cosig_file_check(char **note_out, size_t *len_out, const auditfs_bundle *b, size
     return why;
 }
 
+int
+afs_bundle_cosig_note(char **note, size_t *len, const auditfs_bundle *b, size_t li, uint64_t size)
+{
+    const char *why = cosig_file_check(note, len, b, li, size, NULL);
+    return why ? afs_error_set(AUDITFS_EVERIFY, "ledgers/%s/cosignatures/%llu.checkpoint: %s",
+                               b->lname[li], (unsigned long long)size, why)
+               : 0;
+}
+
 /*
  * Lists what the loaded bundle implies (its fixed files, per ledger its checkpoint and key,
  * per entry its leaf, proof and content) and merges that with what the directory holds.
@@ -1497,6 +1539,20 @@ auditfs_bundle_create(const char *dir, const auditfs_bundle_spec *spec,
     b->report_version = AFS_REPORT_CURRENT;
     snprintf(b->tool, sizeof b->tool, "%s", auditfs_version());
     if ((err = spec_check(b, spec, n)) != 0)
+        goto cleanup;
+    if (spec->nwitnesses > AFS_BUNDLE_MAX_WITNESSES) {
+        err = afs_error_set(AUDITFS_EINVAL, "more than %d witnesses", AFS_BUNDLE_MAX_WITNESSES);
+        goto cleanup;
+    }
+    /* the witnesses are named in query.txt (the report lists their receipts); copies */
+    for (size_t i = 0; i < spec->nwitnesses && !err; i++) {
+        char *vk = NULL;
+        if ((err = auditfs_cosig_verifier_format(&vk, spec->witnesses[i])) == 0 &&
+            (err = parse_witness_line(b, vk, (int)i + 1)) != 0)
+            err = afs_error_set(AUDITFS_EINVAL, "witness %zu: %s", i + 1, auditfs_error_last());
+        free(vk);
+    }
+    if (err)
         goto cleanup;
     b->nledgers = n;
     for (size_t i = 0; i < n && !err; i++) {

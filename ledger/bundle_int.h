@@ -3,10 +3,14 @@
 #define AUDITFS_BUNDLE_INT_H
 
 #include "auditfs/bundle.h"
+#include "auditfs/cosig.h"
 #include "auditfs/matrix.h"
 #include "auditfs/query.h"
 #include "auditfs/report.h"
 #include "internal.h"
+
+/** Most witness keys a bundle names (the tlog-policy limit). */
+#define AFS_BUNDLE_MAX_WITNESSES 64
 
 typedef struct afs_bentry {
     int ledger;
@@ -48,7 +52,19 @@ struct auditfs_bundle {
     int matrix_default_exact; /* ... and it is byte for byte the built-in default */
     int has_matrix_doc;      /* some ledger's matrix/responsibility is in the bundle */
     auditfs_query *q;        /* terms + window + grep */
+    /* report 3 on: the witness keys named when the bundle was written (query.txt "witness"
+     * lines, cosignature vkeys), whose receipts the report lists; informative like key.pub */
+    auditfs_verifier *witness[AFS_BUNDLE_MAX_WITNESSES];
+    size_t nwitness;
 };
+
+/**
+ * The checkpoint note ledgers/<name>/cosignatures/<size>.checkpoint of ledger li when it passes
+ * the layout's checks (origin, size, root at the bundle's size; no signature checked), malloc'd;
+ * EVERIFY naming why not.
+ */
+int afs_bundle_cosig_note(char **note, size_t *len, const auditfs_bundle *b, size_t li,
+                          uint64_t size);
 
 /** The current report format version (report.c). */
 #define AFS_REPORT_CURRENT AUDITFS_REPORT_CURRENT

@@ -8,6 +8,7 @@
  * (each commit's parent is the previous tip, compare-and-swap), under auditfs-cosig.lock.
  */
 #include "auditfs/witness.h"
+#include "cosig_int.h"
 #include "publish.h"
 #include "store.h"
 
@@ -31,23 +32,22 @@ cosig_path(char out[32], uint64_t size)
 
 /* The side ref's tip tree (NULL with ENOTFOUND-free 0 when the ref does not exist). */
 static int
-side_tree(git_tree **tree, git_commit **commit, auditfs_ledger *l)
+side_tree_ref(git_tree **tree, git_commit **commit, auditfs_ledger *l, const char *refname)
 {
     git_reference *ref = NULL;
     *tree = NULL;
     if (commit)
         *commit = NULL;
-    int rc = git_reference_lookup(&ref, l->repo, AUDITFS_COSIG_REF);
+    int rc = git_reference_lookup(&ref, l->repo, refname);
     if (rc == GIT_ENOTFOUND)
         return 0;
     if (rc < 0)
-        return afs_error_git(AUDITFS_EIO, "%s: cannot read %s", l->path, AUDITFS_COSIG_REF);
+        return afs_error_git(AUDITFS_EIO, "%s: cannot read %s", l->path, refname);
     git_commit *c = NULL;
     int err = 0;
     if (git_commit_lookup(&c, l->repo, git_reference_target(ref)) < 0 ||
         git_commit_tree(tree, c) < 0)
-        err = afs_error_git(AUDITFS_EIO, "%s: cannot read the tip of %s", l->path,
-                            AUDITFS_COSIG_REF);
+        err = afs_error_git(AUDITFS_EIO, "%s: cannot read the tip of %s", l->path, refname);
     git_reference_free(ref);
     if (!err && commit)
         *commit = c;
@@ -56,8 +56,21 @@ side_tree(git_tree **tree, git_commit **commit, auditfs_ledger *l)
     return err;
 }
 
+static int
+side_tree(git_tree **tree, git_commit **commit, auditfs_ledger *l)
+{
+    return side_tree_ref(tree, commit, l, AUDITFS_COSIG_REF);
+}
+
 int
 auditfs_cosig_store_get(char **out, size_t *len, auditfs_ledger *l, uint64_t size)
+{
+    return afs_cosig_store_get_ref(out, len, l, AUDITFS_COSIG_REF, size);
+}
+
+int
+afs_cosig_store_get_ref(char **out, size_t *len, auditfs_ledger *l, const char *refname,
+                        uint64_t size)
 {
     git_tree *tree = NULL;
     char path[32];
@@ -65,7 +78,7 @@ auditfs_cosig_store_get(char **out, size_t *len, auditfs_ledger *l, uint64_t siz
     if (!out || !len || !l)
         return afs_error_set(AUDITFS_EINVAL, "auditfs_cosig_store_get: NULL argument");
     *out = NULL;
-    if ((err = side_tree(&tree, NULL, l)) != 0)
+    if ((err = side_tree_ref(&tree, NULL, l, refname)) != 0)
         return err;
     if (!tree)
         return afs_error_set(AUDITFS_ENOTFOUND, "no cosignatures are stored with %s", l->path);
@@ -248,6 +261,12 @@ collect_size(const char *root, const git_tree_entry *e, void *payload)
 int
 auditfs_cosig_store_sizes(uint64_t **sizes, size_t *n, auditfs_ledger *l)
 {
+    return afs_cosig_store_sizes_ref(sizes, n, l, AUDITFS_COSIG_REF);
+}
+
+int
+afs_cosig_store_sizes_ref(uint64_t **sizes, size_t *n, auditfs_ledger *l, const char *refname)
+{
     git_tree *tree = NULL;
     struct size_list s = {NULL, 0, 0, 0};
     int err;
@@ -255,13 +274,13 @@ auditfs_cosig_store_sizes(uint64_t **sizes, size_t *n, auditfs_ledger *l)
         return afs_error_set(AUDITFS_EINVAL, "auditfs_cosig_store_sizes: NULL argument");
     *sizes = NULL;
     *n = 0;
-    if ((err = side_tree(&tree, NULL, l)) != 0)
+    if ((err = side_tree_ref(&tree, NULL, l, refname)) != 0)
         return err;
     if (!tree)
         return 0;
     /* git trees are sorted by name and the names are fixed-width digits: ascending order */
     if (git_tree_walk(tree, GIT_TREEWALK_PRE, collect_size, &s) < 0 && !s.err)
-        s.err = afs_error_git(AUDITFS_EIO, "%s: cannot walk %s", l->path, AUDITFS_COSIG_REF);
+        s.err = afs_error_git(AUDITFS_EIO, "%s: cannot walk %s", l->path, refname);
     git_tree_free(tree);
     if (s.err) {
         free(s.v);

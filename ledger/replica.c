@@ -12,6 +12,7 @@
  * so that it can be replaced by the state module of issue 8 without touching the rest.
  */
 #include "commitsig.h"
+#include "cosig_int.h"
 #include "publish.h"
 #include "store.h"
 
@@ -274,15 +275,27 @@ tls_setup(void)
     return 0;
 }
 
-/* Fetches the remote's refs/heads/main into INCOMING (forced: it is only ever a candidate). */
+/*
+ * Fetches the remote's refs/heads/main into INCOMING (forced: it is only ever a candidate), and
+ * with cosigs its refs/auditfs/cosignatures (if any) into AFS_INCOMING_COSIG_REF.
+ */
 static int
-fetch_incoming(git_repository *repo, git_remote *remote)
+fetch_incoming(git_repository *repo, git_remote *remote, int cosigs)
 {
     int err = tls_setup();
     if (err)
         return err;
-    char *spec = "+refs/heads/main:" INCOMING;
-    git_strarray specs = {&spec, 1};
+    char *spec[2] = {"+refs/heads/main:" INCOMING,
+                     "+" AUDITFS_COSIG_REF ":" AFS_INCOMING_COSIG_REF};
+    git_strarray specs = {spec, cosigs ? 2 : 1};
+    if (cosigs) {
+        /* a remote without cosignatures must not leave an older fetch's copy to be read */
+        git_reference *old = NULL;
+        if (git_reference_lookup(&old, repo, AFS_INCOMING_COSIG_REF) == 0) {
+            git_reference_delete(old);
+            git_reference_free(old);
+        }
+    }
     git_fetch_options fo;
     git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
     fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
@@ -543,7 +556,7 @@ auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *
         err = afs_error_git(AUDITFS_EINVAL, "%s: cannot add the remote", url);
         goto cleanup;
     }
-    if ((err = fetch_incoming(repo, remote)) != 0)
+    if ((err = fetch_incoming(repo, remote, 0)) != 0)
         goto cleanup;
     /* the remote head's origin decides which pinned key applies; it is checked against it */
     {
@@ -577,9 +590,63 @@ cleanup:
     return err;
 }
 
-int
-auditfs_replica_sync(auditfs_replica_result *out, const char *dir, const char *remote_name,
-                     const auditfs_verifier *key)
+/*
+ * With a witness policy: the newest commit of INCOMING whose checkpoint the quorum vouches for
+ * (cosignatures fetched with it). INCOMING is moved back to that commit when it is older than
+ * the remote head, so take_incoming verifies and takes exactly that; if the quorum vouches for
+ * nothing beyond the local head, the remote is still checked for a fork (which wins: it has
+ * evidence) and then EVERIFY with out->unwitnessed set.
+ */
+static int
+witnessed_target(auditfs_replica_result *res, const char *dir, git_repository *repo,
+                 auditfs_ledger *loc, const auditfs_verifier *key, const auditfs_policy *p,
+                 int64_t max_age, uint64_t now, const char *remote_url)
+{
+    auditfs_ledger *inc = NULL;
+    git_reference *ref = NULL;
+    afs_witnessed w;
+    int err;
+    if ((err = afs_ledger_open_ref(&inc, dir, INCOMING)) != 0)
+        return afs_error_wrap(err, "the fetched history");
+    if ((err = auditfs_ledger_check_head(NULL, inc, key)) != 0) {
+        err = afs_error_wrap(AUDITFS_EVERIFY, "%s", remote_url);
+        goto cleanup;
+    }
+    res->remote_size = inc->cp.size;
+    if (inc->cp.size <= loc->cp.size)
+        goto cleanup; /* nothing new to vouch for: the usual checks decide */
+    if ((err = afs_quorum_witnessed(&w, inc, AFS_INCOMING_COSIG_REF, key, p, max_age, now,
+                                    loc->cp.size)) != 0)
+        goto cleanup;
+    res->witnessed_size = w.size;
+    if (w.size == 0) {
+        git_oid_tostr(res->remote_commit, sizeof res->remote_commit, &inc->head_id);
+        snprintf(res->origin, sizeof res->origin, "%s", inc->cp.origin);
+        if ((err = check_extends_local(res, repo, loc, inc, remote_url)) != 0)
+            goto cleanup;
+        res->unwitnessed = 1;
+        err = afs_error_set(AUDITFS_EVERIFY,
+                            "the remote head (size %llu) lacks its witness quorum%s, and so does "
+                            "every checkpoint after the local head (size %llu): the replica "
+                            "stays where it was",
+                            (unsigned long long)inc->cp.size,
+                            max_age >= 0 ? " within --max-age" : "",
+                            (unsigned long long)loc->cp.size);
+        goto cleanup;
+    }
+    if (w.size < inc->cp.size &&
+        git_reference_create(&ref, repo, INCOMING, &w.commit, 1, "auditfs sync: witnessed") < 0)
+        err = afs_error_git(AUDITFS_EIO, "%s: cannot move %s", dir, INCOMING);
+cleanup:
+    git_reference_free(ref);
+    auditfs_ledger_free(inc);
+    return err;
+}
+
+/* The common part of sync with and without a witness policy (p NULL: without). */
+static int
+sync_impl(auditfs_replica_result *out, const char *dir, const char *remote_name,
+          const auditfs_verifier *key, const auditfs_policy *p, int64_t max_age, uint64_t now)
 {
     auditfs_ledger *loc = NULL;
     git_repository *repo = NULL;
@@ -609,13 +676,29 @@ auditfs_replica_sync(auditfs_replica_result *out, const char *dir, const char *r
         goto cleanup;
     }
     if ((err = remote_open(&remote, repo, remote_name)) != 0 ||
-        (err = fetch_incoming(repo, remote)) != 0)
+        (err = fetch_incoming(repo, remote, p != NULL)) != 0)
         goto cleanup;
-    if ((err = take_incoming(out, dir, repo, loc, pinned, NULL, git_remote_url(remote))) == 0 &&
-        key) {
+    if (p && (err = witnessed_target(out, dir, repo, loc, pinned, p, max_age, now,
+                                     git_remote_url(remote))) != 0)
+        goto cleanup;
+    uint64_t remote_head = out->remote_size;
+    err = take_incoming(out, dir, repo, loc, pinned, NULL, git_remote_url(remote));
+    if (out->remote_size < remote_head)
+        out->remote_size = remote_head; /* INCOMING was moved back to the witnessed commit */
+    if (!err && key) {
         auditfs_verifier *again = NULL;
         err = state_pinned_key(&again, out->origin, key, 1);
         auditfs_verifier_free(again);
+    }
+    if (!err && p) {
+        /* the witnesses' lines for what the replica now holds travel with it */
+        auditfs_ledger *now_loc = NULL, *inc = NULL;
+        if ((err = auditfs_ledger_open(&now_loc, dir)) == 0 &&
+            (err = afs_ledger_open_ref(&inc, dir, INCOMING)) == 0)
+            err = afs_cosig_import(&out->cosignatures_added, &out->cosignatures_skipped, now_loc,
+                                   inc, AFS_INCOMING_COSIG_REF, p, out->new_size);
+        auditfs_ledger_free(inc);
+        auditfs_ledger_free(now_loc);
     }
 cleanup:
     auditfs_verifier_free(pinned);
@@ -623,6 +706,25 @@ cleanup:
     git_repository_free(repo);
     auditfs_ledger_free(loc);
     return err;
+}
+
+int
+auditfs_replica_sync(auditfs_replica_result *out, const char *dir, const char *remote_name,
+                     const auditfs_verifier *key)
+{
+    return sync_impl(out, dir, remote_name, key, NULL, -1, 0);
+}
+
+int
+auditfs_replica_sync_witnessed(auditfs_replica_result *out, const char *dir,
+                               const char *remote_name, const auditfs_verifier *key,
+                               const auditfs_policy *p, int64_t max_age, uint64_t now)
+{
+    if (!p) {
+        result_init(out);
+        return afs_error_set(AUDITFS_EINVAL, "auditfs_replica_sync_witnessed: no policy");
+    }
+    return sync_impl(out, dir, remote_name, key, p, max_age, now);
 }
 
 /* ---- push ---- */
@@ -684,13 +786,24 @@ auditfs_replica_push(auditfs_replica_result *out, const char *dir, const char *r
         err = afs_error_git(AUDITFS_EIO, "cannot list the refs of %s", git_remote_url(remote));
         goto cleanup;
     }
+    /* the cosignatures travel too (FORMAT.md 12.2): the side ref only moves forward, so it is
+     * pushed only when the remote has none or an ancestor of ours; a remote whose side ref went
+     * elsewhere keeps it (the ledger push is not refused for that) */
+    git_oid cosig_id;
+    int have_cosig = git_reference_name_to_id(&cosig_id, repo, AUDITFS_COSIG_REF) == 0;
+    int push_main = 1, push_cosig = have_cosig;
     for (size_t i = 0; i < nheads; i++) {
+        if (have_cosig && strcmp(heads[i]->name, AUDITFS_COSIG_REF) == 0)
+            push_cosig = !git_oid_equal(&heads[i]->oid, &cosig_id) &&
+                         git_graph_descendant_of(repo, &cosig_id, &heads[i]->oid) == 1;
         if (strcmp(heads[i]->name, AFS_REF) != 0)
             continue;
         const git_oid *rid = &heads[i]->oid;
         git_oid_tostr(out->remote_commit, sizeof out->remote_commit, rid);
-        if (git_oid_equal(rid, &loc->head_id))
-            goto cleanup; /* up to date */
+        if (git_oid_equal(rid, &loc->head_id)) {
+            push_main = 0; /* up to date */
+            continue;
+        }
         if (git_graph_descendant_of(repo, &loc->head_id, rid) != 1) {
             out->fork = 1;
             out->fork_kind = "rewrite";
@@ -701,8 +814,17 @@ auditfs_replica_push(auditfs_replica_result *out, const char *dir, const char *r
             goto cleanup;
         }
     }
-    char *spec = AFS_REF ":" AFS_REF; /* no '+': the remote must fast-forward too */
-    git_strarray specs = {&spec, 1};
+    git_error_clear();
+    if (!push_main && !push_cosig)
+        goto cleanup; /* up to date */
+    /* no '+': the remote must fast-forward too */
+    char *spec[2];
+    size_t nspec = 0;
+    if (push_main)
+        spec[nspec++] = AFS_REF ":" AFS_REF;
+    if (push_cosig)
+        spec[nspec++] = AUDITFS_COSIG_REF ":" AUDITFS_COSIG_REF;
+    git_strarray specs = {spec, nspec};
     git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
     po.callbacks = cb;
     if (git_remote_upload(remote, &specs, &po) < 0 ||
@@ -715,6 +837,9 @@ auditfs_replica_push(auditfs_replica_result *out, const char *dir, const char *r
                             ps.msg);
         goto cleanup;
     }
+    out->cosignatures_pushed = push_cosig;
+    if (!push_main)
+        goto cleanup;
     out->new_commits = 1;
 cleanup:
     if (remote)

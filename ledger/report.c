@@ -640,6 +640,199 @@ sec_documents(rep *r)
     }
 }
 
+/* ---- version 3: receipts ---- */
+
+/* One witness's cosignatures of one ledger, from the bundle's cosignatures/ files. */
+typedef struct rcpt_w {
+    size_t n;
+    uint64_t *size;  /* cosigned sizes, ascending */
+    uint64_t *first; /* the witness's earliest timestamp at that size */
+} rcpt_w;
+
+/* Earliest cosignature of a size > seq: 1 and *t, *sz, or 0 if none. */
+static int
+rcpt_ack(const rcpt_w *w, uint64_t seq, uint64_t *t, uint64_t *sz)
+{
+    int found = 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->size[i] > seq && (!found || w->first[i] < *t)) {
+            *t = w->first[i];
+            *sz = w->size[i];
+            found = 1;
+        }
+    return found;
+}
+
+/* A witness as the report names it: "<name>+<cosignature key id>". */
+static void
+rcpt_label(char out[300], const auditfs_verifier *w)
+{
+    snprintf(out, 300, "%s+%08x", auditfs_verifier_name(w), (unsigned)auditfs_cosig_key_id(w));
+}
+
+/* Gathers the valid cosignatures of every witness on ledger li's cosignatures/ files. */
+static int
+rcpt_gather(rcpt_w *ws, const auditfs_bundle *b, size_t li)
+{
+    size_t nc = b->ncosig[li];
+    for (size_t k = 0; k < b->nwitness; k++) {
+        ws[k].n = 0;
+        ws[k].size = calloc(nc + 1, sizeof *ws[k].size);
+        ws[k].first = calloc(nc + 1, sizeof *ws[k].first);
+        if (!ws[k].size || !ws[k].first)
+            return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    }
+    for (size_t c = 0; c < nc; c++) {
+        char *note = NULL;
+        size_t len = 0;
+        /* a file that fails the layout's checks gives no receipt (verify-bundle reports it) */
+        if (afs_bundle_cosig_note(&note, &len, b, li, b->cosig[li][c]) != 0)
+            continue;
+        for (size_t k = 0; k < b->nwitness; k++) {
+            uint64_t first = 0, last = 0;
+            if (auditfs_cosig_verify(&first, &last, note, len, b->witness[k]) == 0) {
+                ws[k].size[ws[k].n] = b->cosig[li][c];
+                ws[k].first[ws[k].n++] = first;
+            }
+        }
+        free(note);
+    }
+    auditfs_error_clear();
+    return 0;
+}
+
+/* One notice or document version: publication, lead time, and a row per witness. */
+static void
+rcpt_entry(rep *r, const afs_bentry *x, const rcpt_w *ws)
+{
+    const auditfs_bundle *b = r->b;
+    char line[1024], t[32], d[32], label[300];
+    int notice = auditfs_entry_type_of(&x->e) == AUDITFS_TYPE_NOTICE;
+    raw(r, "### ", "<h3>");
+    if (notice)
+        snprintf(line, sizeof line, "notice \"%s\" ", x->e.title);
+    else
+        snprintf(line, sizeof line, "%s v%llu ", x->e.name, (unsigned long long)x->e.version);
+    both(r, line);
+    raw(r, "(", "(");
+    link_entry(r, x);
+    raw(r, ")\n\n", ")</h3>\n");
+    auditfs_format_time(t, x->e.time_us);
+    if (x->e.has_effective) {
+        char e[32];
+        auditfs_format_time(e, x->e.effective_us);
+        auditfs_format_duration(d, (x->e.effective_us - x->e.time_us) / 1000000);
+        snprintf(line, sizeof line, "Published %s, effective %s: lead time %s%s.", t, e, d,
+                 x->e.effective_us < x->e.time_us ? " (effective BEFORE it was published)" : "");
+    } else {
+        snprintf(line, sizeof line, "Published %s; no effective time recorded (in force on "
+                 "publication).", t);
+    }
+    para(r, line);
+    raw(r, "| witness | acknowledged at | after publication | cosigned tree size |\n"
+           "|---|---|---|---|\n",
+        "<table><tr><th>witness</th><th>acknowledged at</th><th>after publication</th>"
+        "<th>cosigned tree size</th></tr>\n");
+    afs_buf pending = AFS_BUF_INIT;
+    size_t npending = 0;
+    for (size_t k = 0; k < b->nwitness; k++) {
+        uint64_t at = 0, sz = 0;
+        rcpt_label(label, b->witness[k]);
+        raw(r, "| ", "<tr><td>");
+        both(r, label);
+        if (rcpt_ack(&ws[k], x->e.seq, &at, &sz)) {
+            auditfs_format_time(t, (int64_t)at * 1000000);
+            auditfs_format_duration(d, (int64_t)at - x->e.time_us / 1000000);
+            snprintf(line, sizeof line, "%s | %s | %llu", t, d, (unsigned long long)sz);
+            raw(r, " | ", "</td><td>");
+            md_put(r, line); /* generated: times, durations and sizes need no escaping */
+            snprintf(line, sizeof line, "%s</td><td>%s</td><td>%llu", t, d,
+                     (unsigned long long)sz);
+            html_put(r, line);
+        } else {
+            raw(r, " | not acknowledged | - | -", "</td><td>not acknowledged</td><td>-</td>"
+                                                 "<td>-");
+            if (!r->err)
+                r->err = afs_buf_printf(&pending, "%s%s", npending ? ", " : "", label);
+            npending++;
+        }
+        raw(r, " |\n", "</td></tr>\n");
+    }
+    raw(r, "\n", "</table>\n");
+    if (npending) {
+        snprintf(line, sizeof line, "Not acknowledged by %zu of %zu witnesses: %s.", npending,
+                 b->nwitness, pending.data ? pending.data : "");
+        para(r, line);
+    } else {
+        snprintf(line, sizeof line, "Acknowledged by all %zu witnesses.", b->nwitness);
+        para(r, line);
+    }
+    afs_buf_release(&pending);
+}
+
+/*
+ * Longer than a screen because it is one section: the witnesses named in query.txt, then per
+ * ledger every notice and document version concerning the tenant, in time order, with each
+ * witness's receipt computed from the bundle's own cosignatures/ files.
+ */
+static void
+sec_receipts(rep *r)
+{
+    const auditfs_bundle *b = r->b;
+    char line[1024], label[300];
+    rcpt_w ws[AFS_BUNDLE_MAX_WITNESSES];
+    raw(r, "## Receipts: who acknowledged each notice and document version\n\n",
+        "<h2>Receipts: who acknowledged each notice and document version</h2>\n");
+    if (!b->nwitness) {
+        para(r, "No witness keys were named when this bundle was written (auditfs incident "
+                "--witness KEY.pub ...), so this report names no receipts.");
+        return;
+    }
+    para(r, "A witness (a customer, an assessor) acknowledges everything a ledger held up to a "
+            "tree size by cosigning that checkpoint (C2SP tlog-cosignature). Its receipt for a "
+            "notice or document version is its earliest cosignature, among the bundle's "
+            "ledgers/<name>/cosignatures/ files, of a checkpoint that includes the entry. The "
+            "witness keys below are those named when the bundle was written (query.txt); "
+            "auditfs verify-bundle --witness KEY.pub checks their cosignatures with keys you "
+            "trust.");
+    raw(r, "", "<ul>\n");
+    for (size_t k = 0; k < b->nwitness; k++) {
+        rcpt_label(label, b->witness[k]);
+        raw(r, "- ", "<li>");
+        both(r, label);
+        raw(r, "\n", "</li>\n");
+    }
+    raw(r, "\n", "</ul>\n");
+    for (size_t li = 0; li < b->nledgers && !r->err; li++) {
+        memset(ws, 0, sizeof ws);
+        size_t shown = 0;
+        snprintf(line, sizeof line, "Ledger %s: cosigned checkpoints up to size %llu: %zu.",
+                 b->lname[li], (unsigned long long)b->cp[li].size, b->ncosig[li]);
+        para(r, line);
+        int err = rcpt_gather(ws, b, li);
+        if (err && !r->err)
+            r->err = err;
+        for (size_t i = 0; i < b->n && !r->err; i++) {
+            const afs_bentry *x = r->ord[i];
+            int ty = auditfs_entry_type_of(&x->e);
+            if ((size_t)x->ledger != li || !concerns(b, x) ||
+                (ty != AUDITFS_TYPE_NOTICE && ty != AUDITFS_TYPE_DOCUMENT))
+                continue;
+            rcpt_entry(r, x, ws);
+            shown++;
+        }
+        if (!shown) {
+            snprintf(line, sizeof line, "No notice or document version of ledger %s concerning "
+                     "the tenant is in the bundle.", b->lname[li]);
+            para(r, line);
+        }
+        for (size_t k = 0; k < b->nwitness; k++) {
+            free(ws[k].size);
+            free(ws[k].first);
+        }
+    }
+}
+
 static void
 sec_files(rep *r)
 {
@@ -686,6 +879,8 @@ auditfs_report_build(char **md, size_t *md_len, char **html, size_t *html_len,
     sec_responsibility(&r);
     sec_notices(&r);
     sec_documents(&r);
+    if (r.v >= 3)
+        sec_receipts(&r);
     sec_files(&r);
     free(r.ord);
     if (r.err) {

@@ -585,6 +585,12 @@ auditfs_state_write_evidence(char **dir_out, auditfs_state *s, const char *origi
     return *dir_out ? 0 : afs_error_set(AUDITFS_ENOMEM, "out of memory");
 }
 
+int
+afs_state_origin_dir(char *out, size_t cap, auditfs_state *s, const char *origin, int make)
+{
+    return make ? origin_dir_make(out, cap, s, origin) : origin_dir(out, cap, s, origin);
+}
+
 /* ---- locking (state_int.h) ---- */
 
 int

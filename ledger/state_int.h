@@ -18,6 +18,12 @@ void afs_state_unlock(int fd);
  */
 int afs_state_signed_commit(char out[41], auditfs_state *s, const char *origin, const char *set);
 
+/**
+ * <state>/origins/<enc> of origin into out (cap bytes); with make, created (with its origin
+ * file) if absent.
+ */
+int afs_state_origin_dir(char *out, size_t cap, auditfs_state *s, const char *origin, int make);
+
 typedef struct auditfs_ledger auditfs_ledger;
 typedef struct auditfs_verifier auditfs_verifier;
 /**

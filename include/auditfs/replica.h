@@ -22,6 +22,7 @@
 #define AUDITFS_REPLICA_H
 
 #include "ledger.h"
+#include "policy.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +44,12 @@ typedef struct auditfs_replica_result {
     char origin[AUDITFS_NAME_MAX + 1];
     char evidence[1024];      /* directory the evidence was written to ("" if none) */
     auditfs_verify_report report; /* the verification of what was new */
+    /* auditfs_replica_sync_witnessed only: */
+    uint64_t witnessed_size;  /* the largest new size the quorum vouches for (0: none) */
+    int unwitnessed;          /* 1: refused because nothing new carries the quorum */
+    size_t cosignatures_added;   /* sizes whose stored cosignatures changed */
+    size_t cosignatures_skipped; /* fetched lines that did not verify (not stored) */
+    int cosignatures_pushed;     /* auditfs_replica_push: refs/auditfs/cosignatures moved */
 } auditfs_replica_result;
 
 /**
@@ -67,10 +74,30 @@ AUDITFS_API int auditfs_replica_sync(auditfs_replica_result *out, const char *di
                                      const auditfs_verifier *key) AUDITFS_WUR;
 
 /**
+ * auditfs_replica_sync for a party that trusts only witnessed checkpoints (docs/FORMAT.md,
+ * section 12.6): the remote's refs/auditfs/cosignatures is fetched too (into
+ * refs/auditfs/incoming-cosignatures), and refs/heads/main moves only to the newest remote
+ * checkpoint that p's quorum vouches for: each counted witness has a valid cosignature (with
+ * max_age >= 0, one at most max_age seconds older than now) on that checkpoint or a later one of
+ * the same history. That may be older than the remote head (out->new_size <
+ * out->remote_size; out->witnessed_size says which). If no new checkpoint carries the quorum,
+ * the replica stays where it was: EVERIFY with out->unwitnessed set (a fork is still reported as
+ * a fork first, with evidence). On success the cosignature lines of p's witnesses for sizes up
+ * to the new head are stored in the replica's own refs/auditfs/cosignatures.
+ */
+AUDITFS_API int auditfs_replica_sync_witnessed(auditfs_replica_result *out, const char *dir,
+                                               const char *remote_name,
+                                               const auditfs_verifier *key,
+                                               const auditfs_policy *p, int64_t max_age,
+                                               uint64_t now) AUDITFS_WUR;
+
+/**
  * Pushes the ledger's refs/heads/main to remote (a configured remote name or a URL) as a
  * fast-forward only: the remote's main must be absent, equal to, or an ancestor of the local
  * head, checked on the same connection that pushes. Anything else is refused (EVERIFY, fork
- * set): the remote holds history this ledger does not have.
+ * set): the remote holds history this ledger does not have. refs/auditfs/cosignatures goes
+ * along (fast-forward only, out->cosignatures_pushed) when the remote has none or an
+ * ancestor of the local one; a remote side ref that went elsewhere is left as it is.
  */
 AUDITFS_API int auditfs_replica_push(auditfs_replica_result *out, const char *dir,
                                      const char *remote) AUDITFS_WUR;

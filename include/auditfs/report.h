@@ -11,6 +11,10 @@
  *      mismatches, undetermined rows and why, an empty result flagged as a finding), the
  *      event's own time next to the ledger time, key IDs, the tool version that wrote the
  *      bundle, "undetermined" where a tenant's service type is unknown.
+ *   3  version 2 plus "Receipts": per notice and document version, which of the witnesses
+ *      named in query.txt acknowledged it (their earliest cosignature, in the bundle's
+ *      cosignatures/ files, of a checkpoint that includes it), when, how long after
+ *      publication, the lead time (published vs. effective), and who has not.
  */
 #ifndef AUDITFS_REPORT_H
 #define AUDITFS_REPORT_H
@@ -23,8 +27,9 @@ extern "C" {
 
 #define AUDITFS_REPORT_V1 1
 #define AUDITFS_REPORT_V2 2
+#define AUDITFS_REPORT_V3 3
 /** The version new bundles are written with. */
-#define AUDITFS_REPORT_CURRENT AUDITFS_REPORT_V2
+#define AUDITFS_REPORT_CURRENT AUDITFS_REPORT_V3
 
 /** Builds both reports of b in version (1..AUDITFS_REPORT_CURRENT, else EINVAL); malloc'd. */
 AUDITFS_API int auditfs_report_build(char **md, size_t *md_len, char **html, size_t *html_len,

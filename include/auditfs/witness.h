@@ -138,6 +138,24 @@ AUDITFS_API int auditfs_witness_state_evidence(char **dir, auditfs_witness_state
                                                const char *conflicting, size_t conflicting_len,
                                                const char *reason) AUDITFS_WUR;
 
+/* ---- a provider's memory of its witnesses ---- */
+
+struct auditfs_state;
+
+/**
+ * The tree size the witness last cosigned for origin, as this party (the provider asking with
+ * `auditfs witness request`) remembers it in its state directory:
+ * <state>/origins/<enc>/witnesses/<key name, '/' as '_'>+<0x04 key id hex>, one line
+ * "<size>\n". ENOTFOUND if nothing is remembered; EFORMAT if the file is not that.
+ */
+AUDITFS_API int auditfs_witness_size_get(uint64_t *size, struct auditfs_state *st,
+                                         const char *origin,
+                                         const auditfs_verifier *witness) AUDITFS_WUR;
+/** Remembers it (written atomically and durably). */
+AUDITFS_API int auditfs_witness_size_put(struct auditfs_state *st, const char *origin,
+                                         const auditfs_verifier *witness,
+                                         uint64_t size) AUDITFS_WUR;
+
 /* ---- C2SP tlog-witness: add-checkpoint ---- */
 
 /** Largest add-checkpoint request body accepted (a note plus 63 proof lines, with room). */

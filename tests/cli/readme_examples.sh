@@ -95,4 +95,8 @@ grep -q '^quorum: met (2 of 2 witnesses fresh)' "$O" && ok "verify --quorum 2 sa
     not_ok "no witness quorum"
 grep -q '^notice [0-9]* "Maintenance"' "$O" && grep -q '^  customer-a.example *acknowledged' "$O" &&
     ok "acks listed the customer's receipt" || not_ok "no receipts from acks"
+grep -q '^notice [0-9]*: Maintenance, effective now$' "$WORK/cwd/notices.log" 2>/dev/null &&
+    grep -q '^new notice [0-9]*: "Maintenance", ' "$O" \
+    && ok "sync --witness --on-notice reported the Maintenance notice (line and hook)" \
+    || not_ok "no notice from sync: $(cat "$WORK/cwd/notices.log" 2>/dev/null)"
 finish

@@ -64,11 +64,13 @@ for who in custA custB asr; do git clone -q --mirror $P $who.git; done
 check "the assessor's copy verifies with a quorum of 3" $A verify --ledger asr.git --key p.key.pub \
     --witness a.key.pub --witness b.key.pub --witness s.key.pub --quorum 3 --max-age 1h
 
-# ---- round 2: the witnesses already have state: 409 teaches the size, a proof follows ----
+# ---- round 2: the provider remembers each witness's size: the proof goes out the first time ----
+ls $WORK/state-provider/origins/*/witnesses/customer-b.example+* >/dev/null 2>&1 \
+    && ok "the provider remembers witness B's size in its state directory" || not_ok "no witness memory"
 records 20 3 | $A append --ledger $P --key p.key --stream api --tenant acme >/dev/null
 check "round 2: all cosign with consistency proofs" $A witness request --ledger $P "${WIT[@]}"
-grep -q 'old 0 size 121: 409' $WORK/B.log && grep -q 'old 101 size 121: 200' $WORK/B.log \
-    && ok "witness B answered 409 with its size, then cosigned the proof from 101" || not_ok "B log: $(cat $WORK/B.log)"
+grep -q 'old 101 size 121: 200' $WORK/B.log && ! grep -q 'size 121: 409' $WORK/B.log \
+    && ok "witness B cosigned the proof from 101 at once (no 409 round trip)" || not_ok "B log: $(cat $WORK/B.log)"
 git -C asr.git fetch -q
 check "after a fetch the assessor verifies size 121 with quorum 3" $A verify --ledger asr.git --key p.key.pub \
     --witness a.key.pub --witness b.key.pub --witness s.key.pub --quorum 3

@@ -167,6 +167,74 @@ golden(const char *bundle, int version)
 
 Test(report, golden_v1_from_0_1_0) { golden("bundle-v1", AUDITFS_REPORT_V1); }
 Test(report, golden_v2) { golden("bundle-v2", AUDITFS_REPORT_V2); }
+Test(report, golden_v3_receipts) { golden("bundle-v3", AUDITFS_REPORT_V3); }
+
+/* Report 3: per notice and SLA version, who acknowledged it, when, the delay and lead time, and
+ * who has not (tests/fixtures/make-bundle-v3.sh says what the fixture holds). */
+Test(report, v3_names_receipts_per_notice_and_version)
+{
+    auditfs_bundle *b = NULL;
+    char *md = NULL, *html = NULL;
+    size_t ml, hl;
+    cr_assert_eq(auditfs_bundle_load(&b, fixture("bundle-v3")), 0, "%s", auditfs_error_last());
+    cr_assert_eq(auditfs_report_build(&md, &ml, &html, &hl, b, AUDITFS_REPORT_V3), 0);
+    const char *rc = strstr(md, "## Receipts: who acknowledged each notice and document version");
+    cr_assert(rc && rc < strstr(md, "## Files"), "the receipts section comes before Files");
+    cr_assert(strstr(rc, "- customer-a.example+baac1ce9\n- assessor.example+39c6f79c\n"
+                         "- customer-b.example+258e5f20\n"), "the witnesses are named");
+    const char *n1 = strstr(rc, "### notice \"Planned maintenance\"");
+    const char *v2 = strstr(rc, "### sla/acme-compute v2");
+    const char *n2 = strstr(rc, "### notice \"Price change\"");
+    cr_assert(n1 && v2 && n2 && n1 < v2 && v2 < n2, "in time order");
+    cr_assert(strstr(n1, "effective 2030-01-01T00:00:00.000000Z: lead time 1128d"),
+              "the lead time of a notice with an effective time");
+    cr_assert(strstr(n1, "| customer-a.example+baac1ce9 | 2026-") < v2, "A acknowledged it");
+    cr_assert(strstr(n1, "| 3 |") < v2, "at the tree size A cosigned");
+    cr_assert(strstr(n1, "| customer-b.example+258e5f20 | not acknowledged | - | - |") < v2);
+    cr_assert(strstr(n1, "Not acknowledged by 1 of 3 witnesses: customer-b.example+258e5f20.") <
+              v2);
+    cr_assert(strstr(n2, "Not acknowledged by 3 of 3 witnesses"), "nobody acknowledged it");
+    cr_assert(strstr(html, "<h2>Receipts: who acknowledged each notice and document "
+                           "version</h2>"));
+    free(md);
+    free(html);
+    /* the same bundle in version 2 has no receipts section */
+    cr_assert_eq(auditfs_report_build(&md, &ml, &html, &hl, b, AUDITFS_REPORT_V2), 0);
+    cr_assert_null(strstr(md, "## Receipts"));
+    free(md);
+    free(html);
+    auditfs_bundle_free(b);
+}
+
+/* query.txt witness lines: only from report 3 on, each key once, well-formed */
+Test(bundle, query_txt_witness_lines)
+{
+    char tmpl[] = "/tmp/auditfs-test-bundle-wq.XXXXXX", dir[64], cmd[8192];
+    auditfs_bundle *b = NULL;
+    cr_assert_not_null(mkdtemp(tmpl));
+    snprintf(dir, sizeof dir, "%s/b", tmpl);
+    snprintf(cmd, sizeof cmd, "cp -r '%s' %s", fixture("bundle-v3"), dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(auditfs_bundle_load(&b, dir), 0, "%s", auditfs_error_last());
+    auditfs_bundle_free(b);
+    b = NULL;
+    /* a witness line twice */
+    snprintf(cmd, sizeof cmd, "grep '^witness ' %s/query.txt | head -1 >> %s/query.txt", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(auditfs_bundle_load(&b, dir), AUDITFS_EFORMAT);
+    cr_assert(strstr(auditfs_error_last(), "witness named twice"), "%s", auditfs_error_last());
+    /* a malformed key */
+    snprintf(cmd, sizeof cmd, "sed -i '$d' %s/query.txt && echo 'witness x+00000000+AAAA' >> "
+             "%s/query.txt", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(auditfs_bundle_load(&b, dir), AUDITFS_EFORMAT);
+    /* in a report-2 bundle a witness line is unknown */
+    snprintf(cmd, sizeof cmd, "sed -i '$d; s/^report 3$/report 2/' %s/query.txt", dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(auditfs_bundle_load(&b, dir), AUDITFS_EFORMAT);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
+    cr_assert_eq(system(cmd), 0);
+}
 
 Test(report, v2_says_what_a_regulator_needs)
 {
@@ -185,7 +253,8 @@ Test(report, v2_says_what_a_regulator_needs)
     cr_assert(strstr(html, "<h2>Summary</h2>"));
     free(md);
     free(html);
-    cr_assert_eq(auditfs_report_build(&md, &ml, &html, &hl, b, 3), AUDITFS_EINVAL);
+    cr_assert_eq(auditfs_report_build(&md, &ml, &html, &hl, b, AUDITFS_REPORT_CURRENT + 1),
+                 AUDITFS_EINVAL);
     auditfs_bundle_free(b);
 }
 
