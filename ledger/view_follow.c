@@ -87,7 +87,7 @@ auditfs_view_follow(auditfs_view *v, uint64_t **changed, size_t *nchanged)
     }
     /* every new leaf, against the new root */
     st = v->st;
-    if (vw_scan(NULL, &st, &so, v->probe->repo, v->probe->tree, ncp.size, (uint32_t)v->nsegs) != 0) {
+    if (vw_scan(NULL, &st, &so, v->probe, v->probe->tree, ncp.size, (uint32_t)v->nsegs) != 0) {
         char d[300];
         snprintf(d, sizeof d, ": %s", auditfs_error_last());
         err = refuse(v, nnote, nlen, "its new entries do not verify", d);

@@ -11,7 +11,8 @@
  *   view_follow.c  --follow: verify a new head and publish it
  *
  * How a byte is verified before it is served:
- *  1. At pin time (open, or a --follow step) one pass decodes every new frame, hashes every leaf
+ *  1. At pin time (open, or a --follow step) one pass (the segment walk of
+ *     segwalk.c, shared with verify) decodes every new frame, hashes every leaf
  *     (RFC 6962), checks seq, the prev chain and time order, and folds the leaf hashes into a
  *     streaming Merkle tree whose root must equal the signed checkpoint's root. Nothing is
  *     published before that check passes. The pass also stores, per frame, SHA-256 over the
@@ -40,6 +41,7 @@
 #include "auditfs/merkle.h"
 #include "auditfs/proof.h"
 #include "auditfs/trust.h"
+#include "segwalk.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -138,9 +140,7 @@ typedef struct vquery {
 
 /* Continuation of the verification pass: everything needed to verify the next leaf. */
 typedef struct scan_state {
-    uint64_t next;
-    auditfs_hash prev;
-    int64_t last_time;
+    afs_chain chain; /* the next entry, and the hash and time of the one before it */
     auditfs_merkle_stream ms;
 } scan_state;
 
@@ -268,8 +268,8 @@ int vw_make_readme(auditfs_view *v);
 
 /* ---- view_open.c ---- */
 
-/* Verifies leaves [st->next, to) of tree, applying them to v when v is not NULL. */
-int vw_scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tree *tree,
+/* Verifies leaves [st->chain.next, to) of tree, applying them to v when v is not NULL. */
+int vw_scan(auditfs_view *v, scan_state *st, scan_out *so, auditfs_ledger *l, git_tree *tree,
             uint64_t to, uint32_t seg_base);
 void vw_scan_out_release(scan_out *so);
 /* ./checkpoint with the cosignatures stored for exactly this checkpoint, if any. */

@@ -10,236 +10,100 @@
 #include "auditfs/witness.h"
 #include "entry.h"
 #include "progress.h"
-#include "segfetch.h"
+#include "segwalk.h"
 
 #include <stdio.h>
 
 /* ---- the verification pass ---- */
 
-typedef struct seg_ref {
-    uint64_t first;
-    git_oid id;
-} seg_ref;
+/* A pass over new leaves: what the walk (segwalk.c) hands over goes into so and the tree. */
+typedef struct pin_walk {
+    auditfs_view *v; /* NULL: verify only (a --follow step before it publishes) */
+    scan_state *st;
+    scan_out *so;
+    uint32_t seg_base; /* index in v->segs of the first segment found */
+    uint64_t to;
+    afs_sha256_ctx fd; /* the current frame's leaf hashes */
+} pin_walk;
 
 static int
-collect_segs(seg_ref **out, size_t *n, size_t *cap, git_repository *repo, git_tree *t, int depth,
-             char *acc)
+pin_segment(void *payload, const afs_walk_seg *s)
 {
+    pin_walk *pw = payload;
     int err = 0;
-    for (size_t i = 0; i < git_tree_entrycount(t); i++) {
-        const git_tree_entry *te = git_tree_entry_byindex(t, i);
-        const char *name = git_tree_entry_name(te);
-        if (strlen(name) != 3 || name[0] < '0' || name[0] > '9' || name[1] < '0' ||
-            name[1] > '9' || name[2] < '0' || name[2] > '9')
-            return afs_error_set(AUDITFS_EVERIFY, "seg/: unexpected name '%s'", name);
-        memcpy(acc + 3 * depth, name, 3);
-        if (depth == 3) {
-            if (git_tree_entry_type(te) != GIT_OBJECT_BLOB)
-                return afs_error_set(AUDITFS_EVERIFY, "seg/...: not a blob");
-            seg_ref r;
-            acc[12] = 0;
-            r.first = strtoull(acc, NULL, 10);
-            git_oid_cpy(&r.id, git_tree_entry_id(te));
-            VEC_PUSH(*out, *n, *cap, r, done);
-            continue;
-        }
-        if (git_tree_entry_type(te) != GIT_OBJECT_TREE)
-            return afs_error_set(AUDITFS_EVERIFY, "seg/: '%s' is not a directory", name);
-        git_tree *sub = NULL;
-        if (git_tree_lookup(&sub, repo, git_tree_entry_id(te)) < 0)
-            return afs_error_git(AUDITFS_EVERIFY, "cannot read a segment directory");
-        err = collect_segs(out, n, cap, repo, sub, depth + 1, acc);
-        git_tree_free(sub);
-        if (err)
-            return err;
-    }
+    vseg vs;
+    memset(&vs, 0, sizeof vs);
+    vs.id = *s->id;
+    vs.first = s->first;
+    snprintf(vs.where, sizeof vs.where, "%s", s->path);
+    VEC_PUSH(pw->so->segs, pw->so->nsegs, pw->so->capsegs, vs, done);
+    afs_sha256_init(&pw->fd);
 done:
     return err;
 }
 
+static int
+pin_leaf(void *payload, const afs_walk_leaf *wl)
+{
+    pin_walk *pw = payload;
+    afs_sha256_update(&pw->fd, wl->hash.b, sizeof wl->hash.b);
+    auditfs_merkle_stream_push(&pw->st->ms, &wl->hash);
+    afs_progress_tick("open", pw->st->chain.next, pw->to);
+    if (!pw->v)
+        return 0;
+    vrec r = {wl->seq, wl->e->time_us, (uint32_t)wl->len, wl->e->payload_len, wl->e};
+    return vw_apply(pw->v, &r);
+}
+
+/* A frame whose entries all verified: its place and the digest a later read must reproduce. */
+static int
+pin_frame(void *payload, const afs_walk_seg *s, uint32_t fi)
+{
+    pin_walk *pw = payload;
+    const afs_seg_frame *f = &s->ix->frames[fi];
+    int err = 0;
+    vframe vf;
+    memset(&vf, 0, sizeof vf);
+    vf.seg = pw->seg_base + (uint32_t)(pw->so->nsegs - 1);
+    vf.index = fi;
+    vf.coff = f->coff;
+    vf.csize = f->csize;
+    vf.usize = f->usize;
+    vf.count = f->count;
+    vf.first_seq = f->first_seq;
+    afs_sha256_final(&pw->fd, vf.digest);
+    afs_sha256_init(&pw->fd);
+    VEC_PUSH(pw->so->frames, pw->so->nframes, pw->so->capframes, vf, done);
+done:
+    return err;
+}
+
+static int
+pin_fail(void *payload, uint64_t seq, int code)
+{
+    (void)payload;
+    return afs_error_wrap(code, "entry %llu", (unsigned long long)seq);
+}
+
 /*
- * Verifies leaves [st->next, to) of `tree`: segments must start at st->next and be contiguous.
- * Calls vw_apply() for each entry when v is not NULL. On success st is advanced; the caller checks
+ * Verifies leaves [st->chain.next, to) of `tree` (segments must start at st->chain.next and be
+ * contiguous) through the one segment walk, and records their segments and frames in so. Calls
+ * vw_apply() for each entry when v is not NULL. On success st is advanced; the caller checks
  * the Merkle root.
  */
 int
-vw_scan(auditfs_view *v, scan_state *st, scan_out *so, git_repository *repo, git_tree *tree,
-     uint64_t to, uint32_t seg_base)
+vw_scan(auditfs_view *v, scan_state *st, scan_out *so, auditfs_ledger *l, git_tree *tree,
+        uint64_t to, uint32_t seg_base)
 {
-    seg_ref *refs = NULL;
-    size_t nrefs = 0, caprefs = 0;
-    git_tree_entry *te = NULL;
-    git_tree *segt = NULL;
-    git_blob *blob = NULL;
-    afs_seg_index ix;
-    afs_buf frame = AFS_BUF_INIT;
-    ZSTD_DCtx *dctx = ZSTD_createDCtx();
-    char acc[16];
-    int err = 0;
-    /* segments read and decoded ahead by a worker thread (segfetch.c), when it starts */
-    afs_segfetch *sf = NULL;
-    afs_segitem *it = NULL;
-    git_oid *soids = NULL;
-    char(*spaths)[64] = NULL;
-    memset(&ix, 0, sizeof ix);
-    if (!dctx)
-        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    if (st->next == to)
-        goto done;
-    if (git_tree_entry_bypath(&te, tree, "seg") < 0 ||
-        git_tree_lookup(&segt, repo, git_tree_entry_id(te)) < 0) {
-        err = afs_error_git(AUDITFS_EVERIFY, "no readable seg/ directory");
-        goto done;
-    }
-    if ((err = collect_segs(&refs, &nrefs, &caprefs, repo, segt, 0, acc)) != 0)
-        goto done;
-    size_t s0 = 0;
-    while (s0 < nrefs && refs[s0].first < st->next)
-        s0++;
-    if (nrefs > s0 && (soids = malloc((nrefs - s0) * sizeof *soids)) != NULL &&
-        (spaths = malloc((nrefs - s0) * sizeof *spaths)) != NULL) {
-        for (size_t k = s0; k < nrefs; k++) {
-            git_oid_cpy(&soids[k - s0], &refs[k].id);
-            afs_seg_path(spaths[k - s0], refs[k].first);
-        }
-        if (afs_segfetch_start(&sf, git_repository_path(repo), soids, spaths, nrefs - s0) != 0) {
-            auditfs_error_clear(); /* read them in this thread */
-            sf = NULL;
-        }
-    }
-    for (size_t si = s0; si < nrefs && st->next < to; si++) {
-        vseg s;
-        memset(&s, 0, sizeof s);
-        s.id = refs[si].id;
-        s.first = refs[si].first;
-        afs_seg_path(s.where, s.first);
-        if (s.first != st->next) {
-            err = afs_error_set(AUDITFS_EVERIFY, "entries %llu..%llu: no segment holds them",
-                                (unsigned long long)st->next,
-                                (unsigned long long)(s.first - 1));
-            goto done;
-        }
-        const uint8_t *data = NULL;
-        size_t dlen = 0;
-        if (sf) {
-            it = afs_segfetch_next(sf);
-            if (it->status && it->kind == AFS_SEGFETCH_UNREADABLE) {
-                err = afs_error_set(AUDITFS_EVERIFY, "%s", it->msg);
-                goto done;
-            }
-            afs_seg_index_release(&ix);
-            ix = it->ix; /* taken over: released with this segment */
-            memset(&it->ix, 0, sizeof it->ix);
-        } else {
-            if (git_blob_lookup(&blob, repo, &s.id) < 0) {
-                err = afs_error_git(AUDITFS_EVERIFY, "%s: cannot read the segment", s.where);
-                goto done;
-            }
-            data = git_blob_rawcontent(blob);
-            dlen = (size_t)git_blob_rawsize(blob);
-            if ((err = afs_seg_index_parse(&ix, data, dlen, s.where)) != 0) {
-                err = AUDITFS_EVERIFY;
-                goto done;
-            }
-        }
-        if (ix.first_seq != s.first) {
-            err = afs_error_set(AUDITFS_EVERIFY, "%s: its index starts at entry %llu", s.where,
-                                (unsigned long long)ix.first_seq);
-            goto done;
-        }
-        VEC_PUSH(so->segs, so->nsegs, so->capsegs, s, done);
-        for (uint32_t fi = 0; fi < ix.nframes; fi++) {
-            const afs_seg_frame *f = &ix.frames[fi];
-            afs_sha256_ctx fd;
-            size_t off = 0;
-            const uint8_t *leaf;
-            size_t len;
-            afs_buf *fb = &frame;
-            if (it) {
-                if (fi >= it->nframes) { /* the worker could not decode it */
-                    err = afs_error_set(AUDITFS_EVERIFY, "%s", it->msg);
-                    goto done;
-                }
-                fb = &it->frames[fi];
-            } else if ((err = afs_seg_frame_decode(&frame, dctx, &ix, fi, data, dlen, s.where)) !=
-                       0) {
-                err = AUDITFS_EVERIFY;
-                goto done;
-            }
-            afs_sha256_init(&fd);
-            while (afs_seg_record_next(&leaf, &len, fb, &off)) {
-                auditfs_entry e;
-                auditfs_hash h;
-                uint64_t seq = st->next;
-                if (seq >= to) {
-                    err = afs_error_set(AUDITFS_EVERIFY,
-                                        "%s: holds entries beyond the checkpoint's %llu", s.where,
-                                        (unsigned long long)to);
-                    goto done;
-                }
-                auditfs_leaf_hash(&h, leaf, len);
-                if ((err = auditfs_entry_parse(&e, leaf, len)) != 0) {
-                    err = afs_error_wrap(AUDITFS_EVERIFY, "entry %llu", (unsigned long long)seq);
-                    goto done;
-                }
-                if (e.seq != seq || !auditfs_hash_equal(&e.prev, &st->prev) ||
-                    e.time_us < st->last_time) {
-                    err = afs_error_set(AUDITFS_EVERIFY, "entry %llu (%s): %s",
-                                        (unsigned long long)seq, s.where,
-                                        e.seq != seq ? "wrong seq (entries reordered or removed)"
-                                        : e.time_us < st->last_time
-                                            ? "time goes backwards"
-                                            : "prev does not match the entry before (chain "
-                                              "broken)");
-                    goto done;
-                }
-                afs_sha256_update(&fd, h.b, sizeof h.b);
-                auditfs_merkle_stream_push(&st->ms, &h);
-                st->prev = h;
-                st->last_time = e.time_us;
-                st->next++;
-                afs_progress_tick("open", st->next, to);
-                if (v) {
-                    vrec r = {seq, e.time_us, (uint32_t)len, e.payload_len, &e};
-                    if ((err = vw_apply(v, &r)) != 0)
-                        goto done;
-                }
-            }
-            vframe vf;
-            memset(&vf, 0, sizeof vf);
-            vf.seg = seg_base + (uint32_t)(so->nsegs - 1);
-            vf.index = fi;
-            vf.coff = f->coff;
-            vf.csize = f->csize;
-            vf.usize = f->usize;
-            vf.count = f->count;
-            vf.first_seq = f->first_seq;
-            afs_sha256_final(&fd, vf.digest);
-            VEC_PUSH(so->frames, so->nframes, so->capframes, vf, done);
-        }
-        afs_seg_index_release(&ix);
-        git_blob_free(blob);
-        blob = NULL;
-        if (it) {
-            afs_segfetch_done(sf);
-            it = NULL;
-        }
-    }
-    if (st->next != to)
-        err = afs_error_set(AUDITFS_EVERIFY, "entries %llu..%llu: no segment holds them",
-                            (unsigned long long)st->next, (unsigned long long)(to - 1));
-done:
-    afs_segfetch_free(sf); /* stops the worker first: it must not write items being freed */
-    free(soids);
-    free(spaths);
-    afs_seg_index_release(&ix);
-    git_blob_free(blob);
-    git_tree_free(segt);
-    git_tree_entry_free(te);
-    afs_buf_release(&frame);
-    ZSTD_freeDCtx(dctx);
-    free(refs);
-    return err;
+    pin_walk pw;
+    memset(&pw, 0, sizeof pw);
+    pw.v = v;
+    pw.st = st;
+    pw.so = so;
+    pw.seg_base = seg_base;
+    pw.to = to;
+    afs_walk_ops ops = {pin_segment, pin_leaf, pin_frame, NULL, pin_fail, &pw};
+    return afs_segwalk(&st->chain, l, tree, to, &ops);
 }
 
 /* ---- open ---- */
@@ -324,7 +188,7 @@ auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *
     pthread_mutex_init(&v->query_lock, NULL);
     pthread_mutex_init(&v->query_compute, NULL);
     v->cache_cap = opts && opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE;
-    v->st.last_time = INT64_MIN;
+    v->st.chain = (afs_chain)AFS_CHAIN_INIT;
     auditfs_merkle_stream_init(&v->st.ms);
     if (!(v->path = strdup(path)) || !(v->dctx = ZSTD_createDCtx())) {
         err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
@@ -374,7 +238,7 @@ auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *
     if ((err = vw_build_skeleton(v)) != 0)
         goto fail;
     const auditfs_progress *pprev = afs_progress_begin(opts ? &opts->progress : NULL);
-    err = vw_scan(v, &v->st, &so, v->l->repo, v->tree, v->cp.size, 0);
+    err = vw_scan(v, &v->st, &so, v->l, v->tree, v->cp.size, 0);
     afs_progress_end(pprev);
     if (err) {
         err = afs_error_wrap(AUDITFS_EVERIFY, "%s", path);
