@@ -313,7 +313,8 @@ vw_apply(auditfs_view *v, const vrec *r)
     v->leaflen[r->seq] = r->leaf_len;
     if (r->time_us > v->newest)
         v->newest = r->time_us;
-    if (!strcmp(e->type, "log") || !strcmp(e->type, "quarantine")) {
+    auditfs_entry_type type = auditfs_entry_type_of(e);
+    if (type == AUDITFS_TYPE_LOG || type == AUDITFS_TYPE_QUARANTINE) {
         uint32_t li;
         uint64_t sd = dir_ensure(v, v->streams, e->stream);
         if (!sd || (err = list_of(&li, v, sd)) != 0 ||
@@ -330,7 +331,7 @@ vw_apply(auditfs_view *v, const vrec *r)
         }
         return 0;
     }
-    if (!strcmp(e->type, "document") && e->has_content) {
+    if (type == AUDITFS_TYPE_DOCUMENT && e->has_content) {
         char name[AUDITFS_DOCNAME_MAX + 1], fname[64], bpath[AUDITFS_DOCNAME_MAX + 40];
         uint64_t dir = v->documents, id;
         snprintf(name, sizeof name, "%s", e->name);
@@ -355,7 +356,7 @@ vw_apply(auditfs_view *v, const vrec *r)
         vw_node_changed(v, link);
         return 0;
     }
-    if (!strcmp(e->type, "notice") && e->has_content) {
+    if (type == AUDITFS_TYPE_NOTICE && e->has_content) {
         char slug[64], fname[128], bpath[48];
         uint64_t id;
         slugify(slug, sizeof slug, e->title);
