@@ -185,7 +185,11 @@ cleanup:
     return err;
 }
 
-/* Pass 1: history, oldest first. */
+/*
+ * Pass 1: history, oldest first. Long because it is one pass: the walk back to the first commit
+ * (or the base) and the checks forward share the commit list, the origin, whether a signed
+ * commit was seen, and the previous tree each commit must extend.
+ */
 static int
 verify_history(vstate *v)
 {
@@ -804,7 +808,8 @@ auditfs_ledger_verify_from(auditfs_verify_report *report, auditfs_ledger *l,
 /*
  * Both modes. Full: history from the first commit, then every segment. Incremental (base not
  * NULL): the commits after base, the segments from base's size on, and the tree delta since
- * base instead of the whole-tree counts; everything else is the same code.
+ * base instead of the whole-tree counts; everything else is the same code. Long because it is the
+ * order of the passes, each a call; what lies between them is the report's bookkeeping.
  */
 static int
 verify_common(auditfs_verify_report *report, auditfs_ledger *l, const auditfs_verifier *key,

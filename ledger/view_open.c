@@ -170,17 +170,15 @@ vw_scan_out_release(scan_out *so)
 
 static int view_trust(auditfs_view *v, auditfs_state *st);
 
-int
-auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *key,
-                  const auditfs_view_options *opts)
+/* A view of nothing yet: locks, cache bound, the key and key.pub's text (freed by view_free). */
+static int
+view_new(auditfs_view **out, const char *path, const auditfs_verifier *key,
+         const auditfs_view_options *opts)
 {
     auditfs_view *v = NULL;
     char *kfmt = NULL;
-    scan_out so;
     int err;
-    memset(&so, 0, sizeof so);
-    *out = NULL;
-    if (!(v = calloc(1, sizeof *v)))
+    if (!(*out = v = calloc(1, sizeof *v)))
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     pthread_rwlock_init(&v->lock, NULL);
     pthread_mutex_init(&v->git_lock, NULL);
@@ -192,17 +190,62 @@ auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *
     auditfs_merkle_stream_init(&v->st.ms);
     if (!(v->path = strdup(path)) || !(v->dctx = ZSTD_createDCtx())) {
         err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
-        goto fail;
+        goto done;
     }
     if ((err = auditfs_verifier_format(&kfmt, key)) != 0 ||
         (err = auditfs_verifier_parse(&v->key, kfmt, strlen(kfmt))) != 0)
-        goto fail;
+        goto done;
     v->keypub_len = strlen(kfmt) + 1;
     if (!(v->keypub = malloc(v->keypub_len + 1))) {
         err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
-        goto fail;
+        goto done;
     }
     snprintf(v->keypub, v->keypub_len + 1, "%s\n", kfmt);
+done:
+    free(kfmt);
+    return err;
+}
+
+/* The pin-time pass over every leaf; the segments and frames it verified become the view's. */
+static int
+view_pin(auditfs_view *v, const auditfs_view_options *opts)
+{
+    scan_out so;
+    int err;
+    memset(&so, 0, sizeof so);
+    const auditfs_progress *pprev = afs_progress_begin(opts ? &opts->progress : NULL);
+    err = vw_scan(v, &v->st, &so, v->l, v->tree, v->cp.size, 0);
+    afs_progress_end(pprev);
+    if (err) {
+        err = afs_error_wrap(AUDITFS_EVERIFY, "%s", v->path);
+        goto done;
+    }
+    auditfs_hash root;
+    auditfs_merkle_stream_root(&root, &v->st.ms);
+    if (!auditfs_hash_equal(&root, &v->cp.root)) {
+        err = afs_error_set(AUDITFS_EVERIFY,
+                            "%s: the leaves do not hash to the signed checkpoint's root", v->path);
+        goto done;
+    }
+    v->segs = so.segs;
+    v->nsegs = v->capsegs = so.nsegs;
+    v->frames = so.frames;
+    v->nframes = v->capframes = so.nframes;
+    memset(&so, 0, sizeof so);
+done:
+    vw_scan_out_release(&so);
+    return err;
+}
+
+int
+auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *key,
+                  const auditfs_view_options *opts)
+{
+    auditfs_view *v = NULL;
+    int err;
+    *out = NULL;
+    if ((err = view_new(&v, path, key, opts)) != 0)
+        goto fail;
     if ((err = auditfs_ledger_open(&v->l, path)) != 0 ||
         (err = auditfs_ledger_open(&v->probe, path)) != 0)
         goto fail;
@@ -235,35 +278,12 @@ auditfs_view_open(auditfs_view **out, const char *path, const auditfs_verifier *
         goto fail;
     if (opts && opts->state && (err = view_trust(v, opts->state)) != 0)
         goto fail;
-    if ((err = vw_build_skeleton(v)) != 0)
+    if ((err = vw_build_skeleton(v)) != 0 || (err = view_pin(v, opts)) != 0 ||
+        (err = vw_make_readme(v)) != 0)
         goto fail;
-    const auditfs_progress *pprev = afs_progress_begin(opts ? &opts->progress : NULL);
-    err = vw_scan(v, &v->st, &so, v->l, v->tree, v->cp.size, 0);
-    afs_progress_end(pprev);
-    if (err) {
-        err = afs_error_wrap(AUDITFS_EVERIFY, "%s", path);
-        goto fail;
-    }
-    auditfs_hash root;
-    auditfs_merkle_stream_root(&root, &v->st.ms);
-    if (!auditfs_hash_equal(&root, &v->cp.root)) {
-        err = afs_error_set(AUDITFS_EVERIFY,
-                            "%s: the leaves do not hash to the signed checkpoint's root", path);
-        goto fail;
-    }
-    v->segs = so.segs;
-    v->nsegs = v->capsegs = so.nsegs;
-    v->frames = so.frames;
-    v->nframes = v->capframes = so.nframes;
-    memset(&so, 0, sizeof so);
-    if ((err = vw_make_readme(v)) != 0)
-        goto fail;
-    free(kfmt);
     *out = v;
     return 0;
 fail:
-    free(kfmt);
-    vw_scan_out_release(&so);
     auditfs_view_free(v);
     return err;
 }

@@ -71,20 +71,12 @@ done:
     return err;
 }
 
-/*
- * The result of q over the pinned checkpoint (lock held): for every entry, in ledger order, the
- * bytes `auditfs query` prints (AUDITFS_QUERY_PAYLOADS), taken only from verified frames.
- */
-static int
-query_compute(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_query *q, int *first)
+/* The seqs [lo, hi) the _seq and _time terms of q allow (ledger time never goes backwards). */
+static void
+query_seq_range(uint64_t *lo_out, uint64_t *hi_out, auditfs_view *v, const auditfs_query *q)
 {
-    int err = 0;
     uint64_t lo, hi, a, b;
     int64_t tlo, thi;
-    r->hits = 0;
-    r->first_seq = r->last_seq = 0;
-    r->mtime_us = v->newest;
-    /* only the entries the _seq and _time terms allow (ledger time never goes backwards) */
     auditfs_query_range(q, &lo, &hi, &tlo, &thi);
     if (hi > v->cp.size)
         hi = v->cp.size;
@@ -104,6 +96,49 @@ query_compute(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_query *q, 
             b = mid;
     }
     hi = a < hi ? a : hi;
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+/* Appends matching entry e (seq) to the result as `auditfs query` prints it; counts it in r. */
+static int
+query_hit(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_entry *e, uint64_t seq)
+{
+    int err;
+    if (e->has_content) {
+        char *line = NULL;
+        size_t ll = 0;
+        if ((err = auditfs_query_format_hit(&line, &ll, v->l, e, AUDITFS_QUERY_PAYLOADS)) == 0)
+            err = afs_buf_put(out, line, ll);
+        free(line);
+    } else if ((err = afs_buf_put(out, e->payload, e->payload_len)) == 0) {
+        err = afs_buf_put(out, "\n", 1);
+    }
+    if (!err && out->len > QUERY_MAX_RESULT)
+        err = afs_error_set(AUDITFS_ETOOBIG,
+                            "the result is larger than %zu MiB (narrow the expression)",
+                            QUERY_MAX_RESULT >> 20);
+    if (!r->hits)
+        r->first_seq = seq;
+    r->last_seq = seq;
+    r->mtime_us = e->time_us;
+    r->hits++;
+    return err;
+}
+
+/*
+ * The result of q over the pinned checkpoint (lock held): for every entry, in ledger order, the
+ * bytes `auditfs query` prints (AUDITFS_QUERY_PAYLOADS), taken only from verified frames.
+ */
+static int
+query_compute(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_query *q, int *first)
+{
+    int err = 0;
+    uint64_t lo, hi;
+    r->hits = 0;
+    r->first_seq = r->last_seq = 0;
+    r->mtime_us = v->newest;
+    query_seq_range(&lo, &hi, v, q);
     if (lo >= hi || v->nframes == 0)
         return 0;
     afs_ivals cand = AFS_IVALS_INIT;
@@ -145,25 +180,7 @@ query_compute(afs_buf *out, vquery *r, auditfs_view *v, const auditfs_query *q, 
             }
             if (!auditfs_query_match(q, &e))
                 continue;
-            if (e.has_content) {
-                char *line = NULL;
-                size_t ll = 0;
-                if ((err = auditfs_query_format_hit(&line, &ll, v->l, &e,
-                                                    AUDITFS_QUERY_PAYLOADS)) == 0)
-                    err = afs_buf_put(out, line, ll);
-                free(line);
-            } else if ((err = afs_buf_put(out, e.payload, e.payload_len)) == 0) {
-                err = afs_buf_put(out, "\n", 1);
-            }
-            if (!err && out->len > QUERY_MAX_RESULT)
-                err = afs_error_set(AUDITFS_ETOOBIG,
-                                    "the result is larger than %zu MiB (narrow the expression)",
-                                    QUERY_MAX_RESULT >> 20);
-            if (!r->hits)
-                r->first_seq = seq;
-            r->last_seq = seq;
-            r->mtime_us = e.time_us;
-            r->hits++;
+            err = query_hit(out, r, v, &e, seq);
         }
         if (owned)
             vw_centry_free(c);
@@ -251,6 +268,68 @@ query_slot(auditfs_view *v)
     return lru;
 }
 
+/* Stat of r in out and, with buf, its bytes [off, off+len) in buf (query_lock held). */
+static void
+query_copy(auditfs_view_stat *out, const vquery *r, uint64_t off, uint8_t *buf, size_t len,
+           size_t *got)
+{
+    query_fill(out, r);
+    if (buf && off < r->len) {
+        size_t n = r->len - off < len ? (size_t)(r->len - off) : len;
+        memcpy(buf, r->data + off, n);
+        *got = n;
+    }
+}
+
+/*
+ * Computes the result of query file qname ("<terms>.jsonl") into b and res (query_compute
+ * held). A result that fails verification marks the file damaged.
+ */
+static int
+query_run(afs_buf *b, vquery *res, auditfs_view *v, char *qname, int *first)
+{
+    auditfs_query *q = NULL;
+    vquery *r;
+    size_t nl = strlen(qname);
+    int err;
+    qname[nl - 6] = 0;
+    err = auditfs_query_parse_name(&q, qname, NULL);
+    qname[nl - 6] = '.';
+    if (err)
+        return afs_error_wrap(err, "query/%s", qname);
+    if ((err = afs_buf_put(b, "", 0)) != 0 || (err = query_compute(b, res, v, q, first)) != 0) {
+        err = afs_error_wrap(err, "query/%s", qname);
+        pthread_mutex_lock(&v->query_lock);
+        if ((r = query_by_name(v, qname)) != NULL && err == AUDITFS_EVERIFY)
+            r->damaged = 1;
+        pthread_mutex_unlock(&v->query_lock);
+    }
+    auditfs_query_free(q);
+    return err;
+}
+
+/* Keeps the result b (taken over) and res as r's for the pinned checkpoint (query_lock held). */
+static void
+query_keep(vquery *r, auditfs_view *v, afs_buf *b, const vquery *res)
+{
+    if (r->data) {
+        free(r->data);
+        v->query_bytes -= r->len;
+        v->query_files--;
+    }
+    r->cp_size = v->cp.size;
+    r->hits = res->hits;
+    r->first_seq = res->first_seq;
+    r->last_seq = res->last_seq;
+    r->mtime_us = res->mtime_us;
+    r->len = b->len;
+    r->data = (uint8_t *)afs_buf_detach(b, NULL);
+    r->used = ++v->query_tick;
+    v->query_bytes += r->len;
+    v->query_files++;
+    query_trim(v, r);
+}
+
 /*
  * Makes query file `id` (or, with id 0, the file `name` in query/) current for the pinned
  * checkpoint (lock held): stat in out, and with buf, bytes [off, off+len) copied into buf.
@@ -262,7 +341,6 @@ query_get(auditfs_view_stat *out, auditfs_view *v, uint64_t id, const char *name
     vquery *r;
     vquery res;
     char *qname = NULL;
-    auditfs_query *q = NULL;
     afs_buf b = AFS_BUF_INIT;
     int err = 0, have_compute = 0;
     size_t nl;
@@ -288,12 +366,7 @@ query_get(auditfs_view_stat *out, auditfs_view *v, uint64_t id, const char *name
         r = id ? query_by_id(v, id) : query_by_name(v, name);
         if (r && r->cp_size == v->cp.size && (!buf || r->data)) {
             r->used = ++v->query_tick;
-            query_fill(out, r);
-            if (buf && off < r->len) {
-                size_t n = r->len - off < len ? (size_t)(r->len - off) : len;
-                memcpy(buf, r->data + off, n);
-                *got = n;
-            }
+            query_copy(out, r, off, buf, len, got);
             pthread_mutex_unlock(&v->query_lock);
             goto out;
         }
@@ -310,23 +383,9 @@ query_get(auditfs_view_stat *out, auditfs_view *v, uint64_t id, const char *name
             goto out;
     }
     /* compute it (query_compute held) */
-    nl = strlen(qname);
-    qname[nl - 6] = 0;
-    err = auditfs_query_parse_name(&q, qname, NULL);
-    qname[nl - 6] = '.';
-    if (err) {
-        err = afs_error_wrap(err, "query/%s", qname);
-        goto out;
-    }
     memset(&res, 0, sizeof res);
-    if ((err = afs_buf_put(&b, "", 0)) != 0 || (err = query_compute(&b, &res, v, q, first)) != 0) {
-        err = afs_error_wrap(err, "query/%s", qname);
-        pthread_mutex_lock(&v->query_lock);
-        if ((r = query_by_name(v, qname)) != NULL && err == AUDITFS_EVERIFY)
-            r->damaged = 1;
-        pthread_mutex_unlock(&v->query_lock);
+    if ((err = query_run(&b, &res, v, qname, first)) != 0)
         goto out;
-    }
     pthread_mutex_lock(&v->query_lock);
     r = query_by_name(v, qname);
     if (r && r->cp_size == v->cp.size && r->len != b.len) {
@@ -343,34 +402,13 @@ query_get(auditfs_view_stat *out, auditfs_view *v, uint64_t id, const char *name
         qname = NULL;
         r->k = v->query_next++;
     }
-    if (r->data) {
-        free(r->data);
-        v->query_bytes -= r->len;
-        v->query_files--;
-    }
-    r->cp_size = v->cp.size;
-    r->hits = res.hits;
-    r->first_seq = res.first_seq;
-    r->last_seq = res.last_seq;
-    r->mtime_us = res.mtime_us;
-    r->len = b.len;
-    r->data = (uint8_t *)afs_buf_detach(&b, NULL);
-    r->used = ++v->query_tick;
-    v->query_bytes += r->len;
-    v->query_files++;
-    query_trim(v, r);
-    query_fill(out, r);
-    if (buf && off < r->len) {
-        size_t n = r->len - off < len ? (size_t)(r->len - off) : len;
-        memcpy(buf, r->data + off, n);
-        *got = n;
-    }
+    query_keep(r, v, &b, &res);
+    query_copy(out, r, off, buf, len, got);
     pthread_mutex_unlock(&v->query_lock);
 out:
     if (have_compute)
         pthread_mutex_unlock(&v->query_compute);
     afs_buf_release(&b);
-    auditfs_query_free(q);
     free(qname);
     return err;
 }
