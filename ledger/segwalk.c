@@ -146,8 +146,9 @@ walk_entry(afs_chain *c, const afs_walk_seg *s, const uint8_t *leaf, size_t len,
         return walk_fail(ops, seq, AUDITFS_EVERIFY);
     }
     if (!auditfs_hash_equal(&e.prev, &c->prev)) {
-        afs_error_set(AUDITFS_EVERIFY, "prev does not match the leaf hash of entry %llu (chain "
-                                       "broken)",
+        afs_error_set(AUDITFS_EVERIFY,
+                      "prev does not match the leaf hash of entry %llu (chain "
+                      "broken)",
                       (unsigned long long)(seq ? seq - 1 : 0));
         return walk_fail(ops, seq, AUDITFS_EVERIFY);
     }
@@ -169,8 +170,8 @@ walk_entry(afs_chain *c, const afs_walk_seg *s, const uint8_t *leaf, size_t len,
 
 /* One segment, read and decoded into it (by the worker or in this thread). */
 static int
-walk_segment(afs_chain *c, const char *path, const git_oid *id, const afs_segitem *it,
-             uint64_t to, const afs_walk_ops *ops)
+walk_segment(afs_chain *c, const char *path, const git_oid *id, const afs_segitem *it, uint64_t to,
+             const afs_walk_ops *ops)
 {
     afs_walk_seg s;
     uint64_t first;

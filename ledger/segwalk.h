@@ -20,9 +20,9 @@
 
 /** Where the chain stands: everything needed to check the next entry. */
 typedef struct afs_chain {
-    uint64_t next;      /* seq of the next entry */
-    auditfs_hash prev;  /* leaf hash of entry next - 1; all zero before entry 0 */
-    int64_t last_time;  /* ledger time of entry next - 1; INT64_MIN before entry 0 */
+    uint64_t next;     /* seq of the next entry */
+    auditfs_hash prev; /* leaf hash of entry next - 1; all zero before entry 0 */
+    int64_t last_time; /* ledger time of entry next - 1; INT64_MIN before entry 0 */
 } afs_chain;
 
 #define AFS_CHAIN_INIT {0, {{0}}, INT64_MIN}

@@ -99,8 +99,8 @@ on_leaf(void *payload, const afs_walk_leaf *wl)
     seen *s = payload;
     auditfs_hash h;
     auditfs_leaf_hash(&h, wl->bytes, wl->len);
-    s->order_ok &= wl->seq == s->next_seq && wl->e->seq == wl->seq &&
-                   auditfs_hash_equal(&h, &wl->hash);
+    s->order_ok &=
+        wl->seq == s->next_seq && wl->e->seq == wl->seq && auditfs_hash_equal(&h, &wl->hash);
     s->next_seq = wl->seq + 1;
     s->leaves++;
     s->leaf_bytes += wl->len;
