@@ -46,16 +46,14 @@ item_clear(afs_segitem *it)
     it->msg[0] = 0;
 }
 
-/* Reads and decodes segment k into it (the same steps and messages as verify_segment). */
-static void
-fetch_one(afs_segfetch *f, size_t k, afs_segitem *it)
+void
+afs_segitem_read(afs_segitem *it, auditfs_ledger *l, const git_oid *oid, const char *path)
 {
     git_blob *blob = NULL;
-    const char *path = f->paths[k];
     item_clear(it);
     afs_seg_index ix;
     memset(&ix, 0, sizeof ix);
-    if (git_blob_lookup(&blob, f->l->repo, &f->oids[k]) < 0) {
+    if (git_blob_lookup(&blob, l->repo, oid) < 0) {
         afs_error_git(AUDITFS_EVERIFY, "%s: unreadable segment", path);
         it->kind = AFS_SEGFETCH_UNREADABLE;
         goto fail;
@@ -82,7 +80,7 @@ fetch_one(afs_segfetch *f, size_t k, afs_segitem *it)
     it->total = ix.nframes;
     for (uint32_t i = 0; i < ix.nframes; i++) {
         it->frames[i].len = 0;
-        if (afs_seg_frame_decode(&it->frames[i], f->l->dctx, &ix, i, data, len, path) != 0) {
+        if (afs_seg_frame_decode(&it->frames[i], l->dctx, &ix, i, data, len, path) != 0) {
             it->kind = AFS_SEGFETCH_FRAME;
             it->fail_seq = ix.frames[i].first_seq;
             goto fail;
@@ -103,6 +101,16 @@ fail:
     git_blob_free(blob);
 }
 
+void
+afs_segitem_release(afs_segitem *it)
+{
+    for (uint32_t k = 0; k < it->cap; k++)
+        afs_buf_release(&it->frames[k]);
+    free(it->frames);
+    afs_seg_index_release(&it->ix);
+    memset(it, 0, sizeof *it);
+}
+
 static void *
 worker(void *arg)
 {
@@ -116,7 +124,7 @@ worker(void *arg)
         if (stop)
             break;
         afs_segitem *it = &f->items[f->produced % QUEUE]; /* not visible to the reader yet */
-        fetch_one(f, k, it);
+        afs_segitem_read(it, f->l, &f->oids[k], f->paths[k]);
         pthread_mutex_lock(&f->lock);
         f->produced++;
         pthread_cond_broadcast(&f->cond);
@@ -184,12 +192,8 @@ afs_segfetch_free(afs_segfetch *f)
         pthread_mutex_unlock(&f->lock);
         pthread_join(f->thread, NULL);
     }
-    for (size_t i = 0; i < QUEUE; i++) {
-        for (uint32_t k = 0; k < f->items[i].cap; k++)
-            afs_buf_release(&f->items[i].frames[k]);
-        free(f->items[i].frames);
-        afs_seg_index_release(&f->items[i].ix);
-    }
+    for (size_t i = 0; i < QUEUE; i++)
+        afs_segitem_release(&f->items[i]);
     auditfs_ledger_free(f->l);
     pthread_mutex_destroy(&f->lock);
     pthread_cond_destroy(&f->cond);

@@ -6,6 +6,7 @@
 
 #include "internal.h"
 #include "segment.h"
+#include "store.h"
 
 #include <git2.h>
 
@@ -22,6 +23,15 @@ typedef struct afs_segitem {
     afs_buf *frames;
     afs_seg_index ix; /* the segment's parsed index (valid unless kind is UNREADABLE) */
 } afs_segitem;
+
+/**
+ * Reads segment blob oid of l (named path, for messages) into it and decodes its frames: the
+ * worker's step, also used in the caller's thread when no worker runs. Never fails: the
+ * outcome is in it->status, it->kind and it->msg (the error state is left clear).
+ */
+void afs_segitem_read(afs_segitem *it, auditfs_ledger *l, const git_oid *oid, const char *path);
+/** Frees what an item holds and zeroes it. */
+void afs_segitem_release(afs_segitem *it);
 
 typedef struct afs_segfetch afs_segfetch;
 /**

@@ -1,5 +1,5 @@
 /*
- * ledger/store.h - internal view of the git-backed ledger, shared by store.c, verify.c and view.c.
+ * ledger/store.h - internal view of the git-backed ledger, shared by store.c, verify.c and view_*.c.
  *
  * Repository layout of every commit's tree (docs/FORMAT.md, "Repository"):
  *   format                         "auditfs-ledger/1\n"

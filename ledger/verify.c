@@ -2,8 +2,8 @@
  * ledger/verify.c - full verification of a ledger from its git objects, with only a public key.
  *
  * One pass over history (commits, their checkpoints and trees), then one streaming pass over the
- * head's segments in order, so memory stays bounded by O(commits + log n) whatever the ledger's
- * size. Checked:
+ * head's segments in order (segwalk.c, the walk the mount shares), so memory stays bounded by
+ * O(commits + log n) whatever the ledger's size. Checked:
  *  - every commit: a single first-parent chain; its checkpoint is signed by the given key, with
  *    the ledger's origin; sizes never shrink; its tree keeps every blob of the previous tree
  *    (only the checkpoint and partial tiles may change), so history only appends;
@@ -21,7 +21,7 @@
  * tree changes since it, so its cost grows with what is new rather than with the ledger.
  */
 #include "progress.h"
-#include "segfetch.h"
+#include "segwalk.h"
 #include "store.h"
 #include "verify_rules.h"
 #include "commitsig.h"
@@ -48,15 +48,8 @@ typedef struct vstate {
     auditfs_merkle_stream ms;
     afs_tiles *tiles;
     uint64_t tiles_expected;
-    uint64_t next_seq;
-    auditfs_hash prev;
-    int64_t prev_time;
+    afs_chain chain; /* the next entry, and the hash and time of the one before it */
     uint64_t contents;
-    afs_buf frame;
-    /* the head's segments in order, collected first and then read ahead by segfetch.c */
-    git_oid *soids;
-    char (*spaths)[64];
-    size_t nsegs, capsegs;
     afs_oidset trees; /* trees already checked to be canonical (verify_rules.c) */
     /* incremental mode: everything up to the base commit was verified before */
     int has_base;
@@ -192,7 +185,11 @@ cleanup:
     return err;
 }
 
-/* Pass 1: history, oldest first. */
+/*
+ * Pass 1: history, oldest first. Long because it is one pass: the walk back to the first commit
+ * (or the base) and the checks forward share the commit list, the origin, whether a signed
+ * commit was seen, and the previous tree each commit must extend.
+ */
 static int
 verify_history(vstate *v)
 {
@@ -427,51 +424,34 @@ cross_checkpoints(vstate *v)
     return 0;
 }
 
+/*
+ * An entry the walk (segwalk.c) checked for parse, seq, prev chain and time order: its content,
+ * the tiles and the Merkle root at every checkpoint it completes.
+ */
 static int
-verify_entry(vstate *v, const uint8_t *leaf, size_t len)
+verify_leaf(void *payload, const afs_walk_leaf *wl)
 {
-    auditfs_entry e;
-    auditfs_hash h;
-    uint64_t seq = v->next_seq;
-    int err = auditfs_entry_parse(&e, leaf, len);
-    if (err)
-        return fail_entry(v, seq, AUDITFS_EVERIFY);
-    if (e.seq != seq) {
-        afs_error_set(AUDITFS_EVERIFY, "leaf says seq %llu (entries reordered or removed)",
-                      (unsigned long long)e.seq);
-        return fail_entry(v, seq, AUDITFS_EVERIFY);
-    }
-    if (!auditfs_hash_equal(&e.prev, &v->prev)) {
-        afs_error_set(AUDITFS_EVERIFY, "prev does not match the leaf hash of entry %llu (chain "
-                                       "broken)",
-                      (unsigned long long)(seq ? seq - 1 : 0));
-        return fail_entry(v, seq, AUDITFS_EVERIFY);
-    }
-    if (e.time_us < v->prev_time) {
-        afs_error_set(AUDITFS_EVERIFY, "time goes backwards");
-        return fail_entry(v, seq, AUDITFS_EVERIFY);
-    }
-    if (e.has_content) {
+    vstate *v = payload;
+    const auditfs_entry *e = wl->e;
+    uint64_t seq = wl->seq;
+    int err;
+    if (e->has_content) {
         uint8_t *data = NULL;
         size_t dlen;
-        if ((err = auditfs_ledger_content(&data, &dlen, v->l, &e)) != 0)
+        if ((err = auditfs_ledger_content(&data, &dlen, v->l, e)) != 0)
             return fail_entry(v, seq, AUDITFS_EVERIFY);
         free(data);
         v->contents++;
-        if (auditfs_entry_type_of(&e) == AUDITFS_TYPE_DOCUMENT)
+        if (auditfs_entry_type_of(e) == AUDITFS_TYPE_DOCUMENT)
             v->r->documents++;
         else
             v->r->notices++;
     }
-    auditfs_leaf_hash(&h, leaf, len);
-    if ((err = afs_tiles_push(v->tiles, &h, check_full_tile, v)) != 0)
+    if ((err = afs_tiles_push(v->tiles, &wl->hash, check_full_tile, v)) != 0)
         return fail_entry(v, seq, AUDITFS_EVERIFY);
-    auditfs_merkle_stream_push(&v->ms, &h);
-    v->prev = h;
-    v->prev_time = e.time_us;
-    v->next_seq++;
-    v->r->leaf_bytes += len;
-    afs_progress_tick("verify", v->next_seq, v->r->head.size);
+    auditfs_merkle_stream_push(&v->ms, &wl->hash);
+    v->r->leaf_bytes += wl->len;
+    afs_progress_tick("verify", v->chain.next, v->r->head.size);
     return cross_checkpoints(v);
 }
 
@@ -518,224 +498,26 @@ check_batches(vstate *v, uint64_t first, uint64_t end, uint64_t leaf_bytes, cons
     return 0;
 }
 
+/* A segment whose path and index agree with the chain (counted even if an entry fails). */
 static int
-verify_segment(vstate *v, const git_tree_entry *te, const char *path)
+verify_seg_begin(void *payload, const afs_walk_seg *s)
 {
-    git_blob *blob = NULL;
-    afs_seg_index ix;
-    int err;
-    uint64_t first;
-    const char *a = path + 4; /* seg/DDD/DDD/DDD/DDD */
-    char digits[13];
-    size_t k = 0;
-    for (; *a && k < 12; a++)
-        if (*a != '/')
-            digits[k++] = *a;
-    digits[k] = 0;
-    const char *d = digits;
-    while (*d == '0' && d[1])
-        d++;
-    if (k != 12 || *a || !afs_parse_u64(&first, d, strlen(d)) || first != v->next_seq) {
-        afs_error_set(AUDITFS_EVERIFY, "%s: expected the segment starting at entry %llu", path,
-                      (unsigned long long)v->next_seq);
-        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
-    }
-    if (git_tree_entry_type(te) != GIT_OBJECT_BLOB ||
-        git_blob_lookup(&blob, v->l->repo, git_tree_entry_id(te)) < 0) {
-        afs_error_git(AUDITFS_EVERIFY, "%s: unreadable segment", path);
-        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
-    }
-    const uint8_t *data = git_blob_rawcontent(blob);
-    size_t len = (size_t)git_blob_rawsize(blob);
-    if ((err = afs_seg_index_parse(&ix, data, len, path)) != 0) {
-        git_blob_free(blob);
-        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
-    }
-    if (ix.first_seq != first) {
-        afs_error_set(AUDITFS_EVERIFY, "%s: index starts at %llu", path,
-                      (unsigned long long)ix.first_seq);
-        err = fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
-        goto cleanup;
-    }
-    uint64_t seg_leaf_bytes = 0;
-    for (uint32_t f = 0; f < ix.nframes && !err; f++) {
-        if ((err = afs_seg_frame_decode(&v->frame, v->l->dctx, &ix, f, data, len, path)) != 0) {
-            err = fail_entry(v, ix.frames[f].first_seq, AUDITFS_EVERIFY);
-            break;
-        }
-        size_t off = 0;
-        const uint8_t *leaf;
-        size_t ll;
-        while (!err && afs_seg_record_next(&leaf, &ll, &v->frame, &off)) {
-            seg_leaf_bytes += ll;
-            err = verify_entry(v, leaf, ll);
-        }
-    }
-    if (!err)
-        err = check_batches(v, first, v->next_seq, seg_leaf_bytes, path);
+    vstate *v = payload;
+    (void)s;
     v->r->segments++;
-cleanup:
-    afs_seg_index_release(&ix);
-    git_blob_free(blob);
-    return err;
-}
-
-/* 1 if the seg/ subtree named by acc (digits so far) at depth only holds segments that start
- * before the base's size, which were verified with the base. */
-static int
-seg_subtree_before_base(const vstate *v, uint64_t acc, int depth)
-{
-    uint64_t span = 1;
-    for (int d = depth; d < 3; d++)
-        span *= 1000;
-    return v->has_base && (acc + 1) * span <= v->base_size;
+    return 0;
 }
 
 static int
-walk_segments(vstate *v, git_tree *tree, const char *prefix, int depth, uint64_t acc)
+verify_seg_end(void *payload, const afs_walk_seg *s)
 {
-    int err = 0;
-    for (size_t i = 0; i < git_tree_entrycount(tree) && !err; i++) {
-        const git_tree_entry *te = git_tree_entry_byindex(tree, i);
-        const char *name = git_tree_entry_name(te);
-        char path[64];
-        snprintf(path, sizeof path, "%s/%s", prefix, name);
-        if (strlen(name) != 3) {
-            afs_error_set(AUDITFS_EVERIFY, "%s: unexpected name in seg/", path);
-            return AUDITFS_EVERIFY; /* reported after the segments before it */
-        }
-        uint64_t here = acc * 1000;
-        int digits = 1;
-        for (int k = 0; k < 3; k++) {
-            digits &= name[k] >= '0' && name[k] <= '9';
-            here += digits ? (uint64_t)(name[k] - '0') * (k == 0 ? 100 : k == 1 ? 10 : 1) : 0;
-        }
-        if (digits && seg_subtree_before_base(v, here, depth))
-            continue;
-        if (depth < 3) {
-            git_tree *sub = NULL;
-            if (git_tree_entry_type(te) != GIT_OBJECT_TREE ||
-                git_tree_lookup(&sub, v->l->repo, git_tree_entry_id(te)) < 0) {
-                afs_error_git(AUDITFS_EVERIFY, "%s: unreadable", path);
-                return AUDITFS_EVERIFY; /* reported after the segments before it */
-            }
-            err = walk_segments(v, sub, path, depth + 1, here);
-            git_tree_free(sub);
-        } else if (git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
-            afs_error_set(AUDITFS_EVERIFY, "%s: unreadable segment (not a blob)", path);
-            return AUDITFS_EVERIFY; /* reported after the segments before it */
-        } else {
-            if (v->nsegs == v->capsegs) {
-                size_t cap = v->capsegs ? v->capsegs * 2 : 256;
-                git_oid *o = realloc(v->soids, cap * sizeof *o);
-                if (o)
-                    v->soids = o;
-                char(*pa)[64] = o ? realloc(v->spaths, cap * sizeof *pa) : NULL;
-                if (!o || !pa)
-                    return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-                v->spaths = pa;
-                v->capsegs = cap;
-            }
-            git_oid_cpy(&v->soids[v->nsegs], git_tree_entry_id(te));
-            snprintf(v->spaths[v->nsegs], sizeof v->spaths[0], "%s", path);
-            v->nsegs++;
-        }
-    }
-    return err;
+    return check_batches(payload, s->first, s->end, s->leaf_bytes, s->path);
 }
 
-/* verify_segment's checks on a segment segfetch.c read and decoded (the same order, messages) */
 static int
-verify_fetched(vstate *v, const char *path, const afs_segitem *it)
+verify_walk_fail(void *payload, uint64_t seq, int code)
 {
-    uint64_t first;
-    const char *a = path + 4; /* seg/DDD/DDD/DDD/DDD */
-    char digits[13];
-    size_t k = 0;
-    int err = 0;
-    for (; *a && k < 12; a++)
-        if (*a != '/')
-            digits[k++] = *a;
-    digits[k] = 0;
-    const char *d = digits;
-    while (*d == '0' && d[1])
-        d++;
-    if (k != 12 || *a || !afs_parse_u64(&first, d, strlen(d)) || first != v->next_seq) {
-        afs_error_set(AUDITFS_EVERIFY, "%s: expected the segment starting at entry %llu", path,
-                      (unsigned long long)v->next_seq);
-        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
-    }
-    if (it->status && it->kind == AFS_SEGFETCH_UNREADABLE) {
-        afs_error_set(it->status, "%s", it->msg);
-        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
-    }
-    if (it->first_seq != first) {
-        afs_error_set(AUDITFS_EVERIFY, "%s: index starts at %llu", path,
-                      (unsigned long long)it->first_seq);
-        return fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
-    }
-    uint64_t seg_leaf_bytes = 0;
-    for (uint32_t f = 0; f < it->nframes && !err; f++) {
-        size_t off = 0;
-        const uint8_t *leaf;
-        size_t ll;
-        while (!err && afs_seg_record_next(&leaf, &ll, &it->frames[f], &off)) {
-            seg_leaf_bytes += ll;
-            err = verify_entry(v, leaf, ll);
-        }
-    }
-    if (!err && it->status) {
-        afs_error_set(it->status, "%s", it->msg);
-        err = fail_entry(v, it->fail_seq, AUDITFS_EVERIFY);
-    }
-    /* one batch per commit, as in verify_segment: every segment read ahead is checked against
-     * the commits' sizes too (the read-ahead path must not skip a rule of the sequential one) */
-    if (!err)
-        err = check_batches(v, first, v->next_seq, seg_leaf_bytes, path);
-    v->r->segments++;
-    return err;
-}
-
-/*
- * Verifies the collected segments in order; a worker thread reads and decodes the next ones
- * meanwhile. walk_err (0 or an error already set while walking seg/) is reported after the
- * segments before it, where the sequential walk met it. Falls back to reading in this thread if
- * the worker cannot start.
- */
-static int
-verify_collected(vstate *v, int walk_err)
-{
-    afs_segfetch *f = NULL;
-    char walk_msg[512] = "";
-    int err = 0;
-    if (walk_err)
-        snprintf(walk_msg, sizeof walk_msg, "%s", auditfs_error_last());
-    if (v->nsegs && afs_segfetch_start(&f, v->l->path, v->soids, v->spaths, v->nsegs) != 0) {
-        auditfs_error_clear();
-        f = NULL;
-    }
-    for (size_t k = 0; k < v->nsegs && !err; k++) {
-        if (f) {
-            err = verify_fetched(v, v->spaths[k], afs_segfetch_next(f));
-            afs_segfetch_done(f);
-        } else {
-            git_tree_entry *te = NULL;
-            git_tree *root = v->l->tree;
-            if (git_tree_entry_bypath(&te, root, v->spaths[k]) < 0) {
-                afs_error_git(AUDITFS_EVERIFY, "%s: unreadable segment", v->spaths[k]);
-                err = fail_entry(v, v->next_seq, AUDITFS_EVERIFY);
-                break;
-            }
-            err = verify_segment(v, te, v->spaths[k]);
-            git_tree_entry_free(te);
-        }
-    }
-    afs_segfetch_free(f);
-    if (!err && walk_err) {
-        afs_error_set(walk_err, "%s", walk_msg);
-        err = fail_entry(v, v->next_seq, walk_err);
-    }
-    return err;
+    return fail_entry(payload, seq, code);
 }
 
 static int
@@ -807,7 +589,7 @@ seed_from_base(vstate *v)
         unsigned pos = (unsigned)((start >> (8 * lv)) & 255);
         afs_hash_span(v->ms.stack[i].b, (const uint8_t(*)[32])v->tiles->h[lv][pos], 1u << rr);
     }
-    v->next_seq = s;
+    v->chain.next = s;
     if (s == 0)
         goto cleanup;
     /* the chain goes on from the base's last entry, which must be the one its tiles hold */
@@ -832,8 +614,8 @@ seed_from_base(vstate *v)
                             (unsigned long long)(s - 1));
         goto fail;
     }
-    v->prev = h;
-    v->prev_time = e.time_us;
+    v->chain.prev = h;
+    v->chain.last_time = e.time_us;
     goto cleanup;
 fail:
     err = fail_commit(v, &v->base_id, err == AUDITFS_ENOMEM ? err : AUDITFS_EVERIFY);
@@ -1026,7 +808,8 @@ auditfs_ledger_verify_from(auditfs_verify_report *report, auditfs_ledger *l,
 /*
  * Both modes. Full: history from the first commit, then every segment. Incremental (base not
  * NULL): the commits after base, the segments from base's size on, and the tree delta since
- * base instead of the whole-tree counts; everything else is the same code.
+ * base instead of the whole-tree counts; everything else is the same code. Long because it is the
+ * order of the passes, each a call; what lies between them is the report's bookkeeping.
  */
 static int
 verify_common(auditfs_verify_report *report, auditfs_ledger *l, const auditfs_verifier *key,
@@ -1037,6 +820,7 @@ verify_common(auditfs_verify_report *report, auditfs_ledger *l, const auditfs_ve
     memset(report, 0, sizeof *report);
     report->bad_entry = UINT64_MAX;
     memset(&v, 0, sizeof v);
+    v.chain = (afs_chain)AFS_CHAIN_INIT;
     v.r = report;
     v.l = l;
     v.key = key;
@@ -1083,28 +867,13 @@ verify_common(auditfs_verify_report *report, auditfs_ledger *l, const auditfs_ve
     }
     if ((err = cross_checkpoints(&v)) != 0)
         goto cleanup;
-    git_tree_entry *segs = NULL;
-    if (git_tree_entry_bypath(&segs, l->tree, "seg") == 0) {
-        git_tree *st = NULL;
-        if (git_tree_lookup(&st, l->repo, git_tree_entry_id(segs)) < 0) {
-            git_tree_entry_free(segs);
-            err = afs_error_git(AUDITFS_EVERIFY, "seg/: unreadable");
-            goto cleanup;
-        }
-        int werr = walk_segments(&v, st, "seg", 0, 0);
-        git_tree_free(st);
-        git_tree_entry_free(segs);
-        if (werr == AUDITFS_ENOMEM)
-            err = werr;
-        else
-            err = verify_collected(&v, werr);
-        if (err)
-            goto cleanup;
-    }
-    if (v.next_seq != report->head.size) {
+    afs_walk_ops ops = {verify_seg_begin, verify_leaf, NULL, verify_seg_end, verify_walk_fail, &v};
+    if ((err = afs_segwalk(&v.chain, l, l->tree, UINT64_MAX, &ops)) != 0)
+        goto cleanup;
+    if (v.chain.next != report->head.size) {
         afs_error_set(AUDITFS_EVERIFY, "the segments hold %llu entries but the checkpoint says %llu",
-                      (unsigned long long)v.next_seq, (unsigned long long)report->head.size);
-        err = fail_entry(&v, v.next_seq, AUDITFS_EVERIFY);
+                      (unsigned long long)v.chain.next, (unsigned long long)report->head.size);
+        err = fail_entry(&v, v.chain.next, AUDITFS_EVERIFY);
         goto cleanup;
     }
     if (v.next_cp != v.ncps) {
@@ -1137,7 +906,7 @@ verify_common(auditfs_verify_report *report, auditfs_ledger *l, const auditfs_ve
                             (unsigned long long)ncontent, (unsigned long long)v.contents);
         goto fail_head;
     }
-    report->entries = v.next_seq;
+    report->entries = v.chain.next;
     goto cleanup;
 fail_head:
     err = fail_commit(&v, &l->head_id, AUDITFS_EVERIFY);
@@ -1145,12 +914,9 @@ cleanup:
     if (err && !report->reason[0])
         snprintf(report->reason, sizeof report->reason, "%s", auditfs_error_last());
     if (!err)
-        report->entries = v.next_seq;
+        report->entries = v.chain.next;
     free(v.cps);
     free(v.tiles);
-    free(v.soids);
-    free(v.spaths);
-    afs_buf_release(&v.frame);
     afs_oidset_release(&v.trees);
     return err;
 }

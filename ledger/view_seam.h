@@ -1,5 +1,5 @@
 /*
- * ledger/view_seam.h - a test seam into the view (ledger/view.c); not part of the public API.
+ * ledger/view_seam.h - a test seam into the view (ledger/view_cache.c); not part of the public API.
  *
  * The mount re-checks every frame it reads against a digest of leaf hashes stored when the
  * frame was verified at pin time. Through the repository that check is unreachable: git's own

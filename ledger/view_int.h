@@ -1,0 +1,310 @@
+/*
+ * ledger/view_int.h - the view's private state, shared by its files (not part of the public API).
+ *
+ * The view (auditfs/view.h) is the ledger as a file tree pinned to a verified checkpoint. It is
+ * cut by concern:
+ *   view_tree.c    the tree: nodes, per-stream lists, documents and notices, README
+ *   view_open.c    pin-time verification: open, the verification pass, free
+ *   view_cache.c   verified frames: decode, re-verify against the pin, bounded LRU
+ *   view_read.c    stat, lookup, readdir, read, xattrs
+ *   view_query.c   the query/ directory
+ *   view_follow.c  --follow: verify a new head and publish it
+ *
+ * How a byte is verified before it is served:
+ *  1. At pin time (open, or a --follow step) one pass (the segment walk of
+ *     segwalk.c, shared with verify) decodes every new frame, hashes every leaf
+ *     (RFC 6962), checks seq, the prev chain and time order, and folds the leaf hashes into a
+ *     streaming Merkle tree whose root must equal the signed checkpoint's root. Nothing is
+ *     published before that check passes. The pass also stores, per frame, SHA-256 over the
+ *     frame's leaf hashes (a 32-byte commitment to bytes that were just proven to be in the tree).
+ *  2. A read decodes the frame from the git object again, hashes every leaf, and compares the
+ *     frame digest with the stored one. Only then does the frame enter the bounded LRU and only
+ *     then are bytes copied out. A frame that fails is marked bad for the rest of the mount; its
+ *     neighbours are untouched.
+ *  3. Documents and notices are checked against the content length and SHA-256 of their (verified)
+ *     entry; proofs are checked against the pinned root before they are served.
+ *
+ * Layout of the per-file indexes: a "list" holds, for the entries of one stream (or one tenant's
+ * stream), their seqs and cumulative end offsets (payload + '\n'). Because ledger time never goes
+ * backwards, each day file is a contiguous slice [lo, hi) of its list, so day files cost nothing
+ * beyond the list. Sizes and mtimes come from these arrays: stat never decompresses anything.
+ *
+ * Locks: `lock` (rwlock) guards the tree; readers hold it shared, a --follow step takes it
+ * exclusively only to publish what it has verified. `git_lock` serialises the main libgit2
+ * handle and zstd context (libgit2 objects are not thread-safe); `cache_lock` guards the LRU.
+ * Order: lock, then git_lock or cache_lock (never both of the latter).
+ */
+#ifndef AUDITFS_VIEW_INT_H
+#define AUDITFS_VIEW_INT_H
+
+#include "auditfs/view.h"
+#include "auditfs/merkle.h"
+#include "auditfs/proof.h"
+#include "auditfs/trust.h"
+#include "segwalk.h"
+#include "store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#define ENT_BASE ((uint64_t)1 << 40)
+#define PROOF_BASE ((uint64_t)2 << 40)
+#define QUERY_BASE ((uint64_t)3 << 40)
+#define QUERY_NAMES 1024                   /* query files remembered (names and sizes) */
+#define QUERY_CACHE_FILES 16               /* results kept in memory */
+#define QUERY_CACHE_BYTES ((size_t)256 << 20)
+#define QUERY_MAX_RESULT ((size_t)256 << 20) /* a bigger result is refused (ETOOBIG) */
+#define NO_END UINT64_MAX
+#define DEFAULT_CACHE ((size_t)64 << 20)
+#define BLOB_CACHE 4
+#define TILE_CACHE 64
+
+enum kind { K_DIR, K_TEXT, K_LIST, K_CONTENT, K_LINK, K_ENTRIES, K_PROOFS, K_QUERY };
+enum text { T_README, T_CHECKPOINT, T_KEY, T_QUERY_README };
+
+typedef struct vnode {
+    char *name;
+    uint64_t parent;
+    uint8_t kind;
+    uint8_t damaged;  /* a read of this file failed verification */
+    uint32_t list;    /* K_LIST: its list; a stream directory: its list + 1 (0: none) */
+    uint64_t lo, hi;  /* K_LIST: entry indexes [lo, hi) of the list; hi NO_END: to the end */
+    uint32_t aux;     /* K_CONTENT: index into contents; K_TEXT: enum text */
+    char *link;       /* K_LINK: target */
+    uint64_t *kids;   /* K_DIR: child ids sorted by name */
+    uint32_t nkids, capkids;
+} vnode;
+
+typedef struct vlist {
+    uint64_t n, cap;
+    uint64_t *seq;
+    uint64_t *end; /* byte offset just after entry i in the list's all.jsonl */
+    uint64_t dir, all, day_node;
+    int64_t day; /* days since the epoch of day_node */
+} vlist;
+
+typedef struct vcontent {
+    uint64_t seq;
+    git_oid blob;
+    int have_blob;
+    uint64_t len;
+    uint8_t sha[32];
+} vcontent;
+
+typedef struct vseg {
+    git_oid id;
+    uint64_t first;
+    char where[32];
+} vseg;
+
+struct centry;
+
+typedef struct vframe {
+    uint32_t seg;
+    uint32_t index; /* frame number inside the segment */
+    uint64_t coff;
+    uint32_t csize, usize, count;
+    uint64_t first_seq;
+    uint8_t digest[32]; /* SHA-256 over the frame's leaf hashes, taken when verified at pin */
+    uint8_t bad;
+    struct centry *cache;
+} vframe;
+
+/* A verified decoded frame. rec[i] is leaf i's offset in data (rec[count] = end marker
+ * unused); pay[i] its payload's offset; len[i] the leaf length. */
+typedef struct centry {
+    uint32_t frame;
+    int refs;
+    afs_buf data;
+    uint32_t *rec, *pay, *len;
+    size_t bytes;
+    struct centry *prev, *next;
+} centry;
+
+/*
+ * A query file query/<terms>.jsonl. Its id is QUERY_BASE + k, k counting up (never reused). The
+ * result is computed from verified frames for checkpoint cp_size; stat needs only len, so the
+ * bytes (data) may be evicted and are recomputed on the next read, which must give the same
+ * length for the same checkpoint.
+ */
+typedef struct vquery {
+    char *name; /* the file name; NULL: a free slot */
+    uint64_t k;
+    uint64_t cp_size; /* UINT64_MAX: never computed */
+    uint64_t len, hits, first_seq, last_seq;
+    int64_t mtime_us;
+    uint8_t *data; /* NULL when evicted */
+    uint64_t used; /* LRU tick */
+    uint8_t damaged;
+} vquery;
+
+/* Continuation of the verification pass: everything needed to verify the next leaf. */
+typedef struct scan_state {
+    afs_chain chain; /* the next entry, and the hash and time of the one before it */
+    auditfs_merkle_stream ms;
+} scan_state;
+
+/* What a verification pass found: the segments and frames it verified, to be published. */
+typedef struct scan_out {
+    vseg *segs;
+    size_t nsegs, capsegs;
+    vframe *frames;
+    size_t nframes, capframes;
+} scan_out;
+
+/* A verified entry, flattened (pointers valid during apply only). */
+typedef struct vrec {
+    uint64_t seq;
+    int64_t time_us;
+    uint32_t leaf_len;
+    uint64_t payload_len;
+    const auditfs_entry *e;
+} vrec;
+
+/* A growable array of T. */
+#define VEC_PUSH(arr, n, cap, val, errlabel)                                                      \
+    do {                                                                                          \
+        if ((n) == (cap)) {                                                                       \
+            size_t nc_ = (cap) ? (size_t)(cap) * 2 : 16;                                          \
+            void *p_ = realloc((arr), nc_ * sizeof *(arr));                                       \
+            if (!p_) {                                                                            \
+                err = afs_error_set(AUDITFS_ENOMEM, "out of memory");                             \
+                goto errlabel;                                                                    \
+            }                                                                                     \
+            (arr) = p_;                                                                           \
+            (cap) = nc_;                                                                          \
+        }                                                                                         \
+        (arr)[(n)++] = (val);                                                                     \
+    } while (0)
+
+struct auditfs_view {
+    pthread_rwlock_t lock;
+    pthread_mutex_t git_lock;
+    pthread_mutex_t cache_lock;
+    char *path;
+    auditfs_ledger *l;     /* reads by object id and tiles of `tree`, under git_lock */
+    auditfs_ledger *probe; /* --follow only (one thread) */
+    auditfs_state *state;  /* the verifier's memory, or NULL (not owned) */
+    auditfs_verifier *key;
+    int (*accept)(void *, const auditfs_checkpoint *, auditfs_ledger *); /* options.accept */
+    void *accept_payload;
+    ZSTD_DCtx *dctx; /* under git_lock */
+    /* the last segment blobs read (git inflates a whole object per lookup), under git_lock;
+     * their bytes are only ever decoded and verified, never served directly */
+    struct {
+        uint32_t seg;
+        git_blob *blob;
+    } blobs[BLOB_CACHE];
+    unsigned blob_next;
+    /* tiles of the pinned tree read for proofs, under git_lock; every proof built from them is
+     * verified against the pinned root before it is served */
+    struct {
+        char path[AUDITFS_TILE_PATH_MAX];
+        uint8_t *data;
+    } tiles[TILE_CACHE];
+    unsigned tile_next;
+    git_tree *tree;  /* the pinned commit's tree, in l's repository */
+    git_oid commit;
+    git_oid refused; /* the last head a --follow step refused (not reported again) */
+    int have_refused;
+    auditfs_checkpoint cp;
+    char *note;
+    size_t note_len;
+    afs_buf readme;
+    char *keypub;
+    size_t keypub_len;
+    scan_state st;
+    int64_t newest;
+
+    vnode *nodes;
+    size_t nnodes, capnodes;
+    vlist *lists;
+    size_t nlists, caplists;
+    vcontent *contents;
+    size_t ncontents, capcontents;
+    vseg *segs;
+    size_t nsegs, capsegs;
+    vframe *frames;
+    size_t nframes, capframes;
+    int64_t *times;    /* per seq */
+    uint32_t *leaflen; /* per seq */
+    size_t capseq;
+    uint64_t streams, tenants, documents, notices;
+
+    /* nodes touched while applying a --follow step */
+    int tracking;
+    uint64_t *changed;
+    size_t nchanged, capchanged;
+
+    centry *lru_head, *lru_tail;
+    size_t cache_bytes, cache_cap;
+
+    /* query/: the table of query files. query_lock guards it; query_compute serialises
+     * computing results (one result being built at a time bounds the memory). Order: lock,
+     * query_compute, query_lock, then cache_lock or git_lock. */
+    uint64_t query_dir;
+    pthread_mutex_t query_lock;
+    pthread_mutex_t query_compute;
+    vquery *queries; /* QUERY_NAMES slots, allocated on first use */
+    uint64_t query_next, query_tick;
+    size_t query_bytes, query_files;
+};
+
+
+/* ---- view_tree.c ---- */
+
+/* Records that node id changed (while a --follow step tracks changes). */
+void vw_node_changed(auditfs_view *v, uint64_t id);
+/* Node id (1 is the root), or NULL. */
+vnode *vw_node(auditfs_view *v, uint64_t id);
+/* The index of name among dir's children, or -1 with *pos where it would go. */
+long vw_kid_find(auditfs_view *v, const vnode *dir, const char *name, uint32_t *pos);
+/* Adds the fixed part of the tree (the root's texts and directories). */
+int vw_build_skeleton(auditfs_view *v);
+/* Adds a verified entry to the tree. */
+int vw_apply(auditfs_view *v, const vrec *r);
+/* (Re)writes ./README for the pinned checkpoint. */
+int vw_make_readme(auditfs_view *v);
+
+/* ---- view_open.c ---- */
+
+/* Verifies leaves [st->chain.next, to) of tree, applying them to v when v is not NULL. */
+int vw_scan(auditfs_view *v, scan_state *st, scan_out *so, auditfs_ledger *l, git_tree *tree,
+            uint64_t to, uint32_t seg_base);
+void vw_scan_out_release(scan_out *so);
+/* ./checkpoint with the cosignatures stored for exactly this checkpoint, if any. */
+void vw_show_cosignatures(auditfs_view *v, auditfs_ledger *l);
+
+/* ---- view_cache.c ---- */
+
+/* The frame holding seq. */
+uint32_t vw_frame_of(auditfs_view *v, uint64_t seq);
+void vw_centry_free(centry *c);
+/* A verified frame, referenced until vw_frame_put. */
+int vw_frame_get(centry **out, auditfs_view *v, uint32_t fi, int *first);
+/* The cached frame if there is one, else one verified for this use only (*owned: free it). */
+int vw_frame_peek(centry **out, int *owned, auditfs_view *v, uint32_t fi, int *first);
+void vw_frame_put(auditfs_view *v, centry *c);
+/* Marks frame fi bad for the rest of the mount; returns AUDITFS_EVERIFY with why. */
+int vw_frame_damage(auditfs_view *v, uint32_t fi, int *first, const char *why);
+/* The verified leaf of seq inside frame entry c (which must hold it). */
+void vw_leaf_in(const centry *c, const vframe *f, uint64_t seq, const uint8_t **leaf, size_t *len,
+                const uint8_t **payload);
+
+/* ---- view_read.c ---- */
+
+/* Drops the tiles read for proofs (git_lock held, or no other thread). */
+void vw_tiles_clear(auditfs_view *v);
+
+/* ---- view_query.c ---- */
+
+extern const char vw_query_readme[];
+extern const size_t vw_query_readme_len;
+int vw_query_stat(auditfs_view_stat *out, auditfs_view *v, uint64_t id, const char *name);
+int vw_query_read(auditfs_view *v, uint64_t id, uint64_t off, uint8_t *buf, size_t len,
+                  size_t *got, int *first);
+int vw_query_list(auditfs_view *v, uint64_t base, uint64_t pos, auditfs_view_dirent_cb cb,
+                  void *payload);
+void vw_query_info(auditfs_view *v, uint64_t id, uint64_t *first, uint64_t *last, int *damaged);
+
+#endif
