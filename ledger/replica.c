@@ -230,6 +230,27 @@ state_bind(const char *dir, const char *origin)
     return err;
 }
 
+/* Records a successful clone or sync (auditfs_state_record_sync) for `auditfs status`. */
+static int
+state_record_sync(const char *dir, const auditfs_replica_result *res, const char *remote,
+                  const char *url)
+{
+    auditfs_state *st = NULL;
+    auditfs_sync_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.time_us = afs_now_us();
+    rec.size = res->new_size;
+    snprintf(rec.commit, sizeof rec.commit, "%s", res->new_commit);
+    snprintf(rec.origin, sizeof rec.origin, "%s", res->origin);
+    snprintf(rec.remote, sizeof rec.remote, "%s", remote ? remote : "");
+    snprintf(rec.url, sizeof rec.url, "%s", url ? url : "");
+    int err = auditfs_state_open(&st, NULL);
+    if (!err)
+        err = auditfs_state_record_sync(st, dir, &rec);
+    auditfs_state_free(st);
+    return err;
+}
+
 /* ==================================================================================== */
 
 static void
@@ -592,6 +613,8 @@ auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *
         auditfs_verifier_free(again);
         if (!err)
             err = state_bind(dir, out->origin);
+        if (!err)
+            err = state_record_sync(dir, out, remote_name, url);
     }
 cleanup:
     auditfs_verifier_free(pinned);
@@ -647,6 +670,8 @@ auditfs_replica_sync(auditfs_replica_result *out, const char *dir, const char *r
         err = state_pinned_key(&again, out->origin, key, 1);
         auditfs_verifier_free(again);
     }
+    if (!err)
+        err = state_record_sync(dir, out, remote_name, git_remote_url(remote));
 cleanup:
     auditfs_verifier_free(pinned);
     git_remote_free(remote);

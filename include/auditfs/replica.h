@@ -17,6 +17,8 @@
  * directory's evidence/, and returns EVERIFY with result.fork set.
  *
  * Transports are libgit2's: local paths and file://, git://, http(s):// (smart protocol), ssh://.
+ * A successful clone or sync is recorded in the state directory (auditfs_state_record_sync:
+ * when, from where, the size and commit reached), which `auditfs status` shows.
  */
 #ifndef AUDITFS_REPLICA_H
 #define AUDITFS_REPLICA_H
