@@ -58,6 +58,13 @@ void cli_json_str(FILE *f, const char *s);
 void cli_json_strn(FILE *f, const char *s, size_t n);
 /** {"origin","tree_size","root"} */
 void cli_json_checkpoint(FILE *f, const auditfs_checkpoint *cp);
+/**
+ * With --json in argv (before "--"), wraps stdout and stderr while the command runs
+ * (cli/json_error.c); cli_json_errors_end(rc) then prints {"ok":false,"exit":rc,"error":...}
+ * if the command failed without printing anything on stdout, and returns the exit code.
+ */
+int cli_json_errors_begin(int argc, char **argv);
+int cli_json_errors_end(int rc);
 /** Captures stdout; cli_capture_end_json prints the captured "ok:/FAIL:" lines as JSON. */
 int cli_capture_begin(void);
 void cli_capture_end_json(int rc);
