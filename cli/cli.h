@@ -113,6 +113,7 @@ int cli_is_mount_helper_call(int argc, char **argv);
 int cli_mount_helper(int argc, char **argv);
 typedef struct cli_mount_opts {
     const char *key, *trusted; /* point into the parsed string */
+    const char *state;         /* state=DIR: the state directory ($AUDITFS_STATE) */
     int follow;
     char *fuse;                /* the FUSE options to pass on, comma-separated */
     const char *bad;           /* on failure: the option refused */

@@ -34,6 +34,11 @@ static const char mount_help[] =
     "                          witnesses (as `auditfs verify`); one ledger; with --follow the\n"
     "                          mount moves only to checkpoints that have their quorum\n"
     "\n"
+    "mount(8), fstab and .mount units: `mount -t fuse.auditfs LEDGER MOUNTPOINT -o OPTIONS`\n"
+    "with key=FILE.pub (default: the key pinned for the ledger's origin), state=DIR (the state\n"
+    "directory; default $AUDITFS_STATE, else for root /var/lib/auditfs/state/<ledger name>),\n"
+    "trusted=FILE, follow, allow_other, ... (man auditfs-mount).\n"
+    "\n"
     "Exit codes: 0 unmounted cleanly, 1 verification failed, 2 usage, 4 I/O or mount error,\n"
     "5 unusable key, 7 no such ledger, 8 fork or rollback (the ledger does not extend the\n"
     "checkpoint this party saw before; evidence is written to the state directory).\n";
