@@ -72,7 +72,8 @@ void cli_capture_end_json(int rc);
 /* Progress on a terminal (cli/progress.c): a printer for the library's auditfs_progress. */
 typedef struct cli_progress {
     int64_t t0_us, last_us;
-    uint64_t last_done;
+    uint64_t last_done, done0; /* done0: the count when this phase's clock started */
+    char what[16];             /* the phase being shown ("verify", "fetch", ...) */
     int printed;
     int no_delay;
 } cli_progress;

@@ -141,7 +141,10 @@ cmd_clone(int argc, char **argv)
         auditfs_verifier_free(v);
         return cli_fail(AUDITFS_ENOMEM, "clone");
     }
-    err = auditfs_replica_clone(r, argv[optind], argv[optind + 1], v, origin, remote);
+    cli_progress prog;
+    auditfs_replica_options ro = {cli_progress_init(&prog)};
+    err = auditfs_replica_clone_opts(r, argv[optind], argv[optind + 1], v, origin, remote, &ro);
+    cli_progress_done(&prog);
     int rc = EXIT_OK;
     if (err)
         rc = replica_fail(err, r, argv[optind]);
@@ -171,7 +174,9 @@ static const char sync_help[] =
     "  --key FILE.pub      must equal the pinned key; pins it if none is pinned\n"
     "\n"
     "Exit codes: 0 up to date, 1 the new part does not verify, 2 usage, 4 I/O or network,\n"
-    "5 the key is not the pinned one, 7 no key pinned for the origin, 8 fork or rollback.\n";
+    "5 the key is not the pinned one, 7 no key pinned for the origin, 8 fork or rollback.\n"
+    "On a terminal, progress (objects fetched, deltas resolved, new entries verified:\n"
+    "done/total, rate, ETA) is shown on standard error; nothing otherwise.\n";
 
 int
 cmd_sync(int argc, char **argv)
@@ -206,7 +211,10 @@ cmd_sync(int argc, char **argv)
         auditfs_verifier_free(v);
         return cli_fail(AUDITFS_ENOMEM, "sync");
     }
-    err = auditfs_replica_sync(r, path, remote, v);
+    cli_progress prog;
+    auditfs_replica_options ro = {cli_progress_init(&prog)};
+    err = auditfs_replica_sync_opts(r, path, remote, v, &ro);
+    cli_progress_done(&prog);
     int rc = EXIT_OK;
     if (err)
         rc = replica_fail(err, r, path);

@@ -12,6 +12,7 @@
  * so that it can be replaced by the state module of issue 8 without touching the rest.
  */
 #include "commitsig.h"
+#include "progress.h"
 #include "store.h"
 
 #include "auditfs/merkle.h"
@@ -321,10 +322,34 @@ tls_setup(void)
     return 0;
 }
 
+/* The last counts reported, so that libgit2's repeated calls with the same numbers (it calls
+ * for every chunk received and every delta resolved) report each step once. */
+typedef struct fetch_progress {
+    unsigned int received, indexed_deltas;
+} fetch_progress;
+
+/* libgit2's transfer progress as the library's progress ("fetch" objects, "resolve" deltas). */
+static int
+transfer_progress_cb(const git_indexer_progress *st, void *payload)
+{
+    fetch_progress *fp = payload;
+    if (st->received_objects < st->total_objects || st->total_deltas == 0) {
+        if (st->received_objects != fp->received) {
+            fp->received = st->received_objects;
+            afs_progress_tick("fetch", st->received_objects, st->total_objects);
+        }
+    } else if (st->indexed_deltas != fp->indexed_deltas) {
+        fp->indexed_deltas = st->indexed_deltas;
+        afs_progress_tick("resolve", st->indexed_deltas, st->total_deltas);
+    }
+    return 0;
+}
+
 /* Fetches the remote's refs/heads/main into INCOMING (forced: it is only ever a candidate). */
 static int
 fetch_incoming(git_repository *repo, git_remote *remote)
 {
+    fetch_progress fp = {0, 0};
     int err = tls_setup();
     if (err)
         return err;
@@ -335,6 +360,8 @@ fetch_incoming(git_repository *repo, git_remote *remote)
     fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
     fo.update_fetchhead = 0;
     fo.prune = GIT_FETCH_NO_PRUNE;
+    fo.callbacks.transfer_progress = transfer_progress_cb;
+    fo.callbacks.payload = &fp;
     if (git_remote_fetch(remote, &specs, &fo, "auditfs: fetch") < 0)
         return afs_error_git(AUDITFS_EIO, "fetching refs/heads/main from %s",
                              git_remote_url(remote));
@@ -677,6 +704,27 @@ cleanup:
     git_remote_free(remote);
     git_repository_free(repo);
     auditfs_ledger_free(loc);
+    return err;
+}
+
+int
+auditfs_replica_clone_opts(auditfs_replica_result *out, const char *url, const char *dir,
+                           const auditfs_verifier *key, const char *origin,
+                           const char *remote_name, const auditfs_replica_options *opts)
+{
+    const auditfs_progress *prev = afs_progress_begin(opts ? &opts->progress : NULL);
+    int err = auditfs_replica_clone(out, url, dir, key, origin, remote_name);
+    afs_progress_end(prev);
+    return err;
+}
+
+int
+auditfs_replica_sync_opts(auditfs_replica_result *out, const char *dir, const char *remote_name,
+                          const auditfs_verifier *key, const auditfs_replica_options *opts)
+{
+    const auditfs_progress *prev = afs_progress_begin(opts ? &opts->progress : NULL);
+    int err = auditfs_replica_sync(out, dir, remote_name, key);
+    afs_progress_end(prev);
     return err;
 }
 

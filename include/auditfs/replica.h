@@ -24,6 +24,7 @@
 #define AUDITFS_REPLICA_H
 
 #include "ledger.h"
+#include "progress.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +68,23 @@ AUDITFS_API int auditfs_replica_clone(auditfs_replica_result *out, const char *u
 AUDITFS_API int auditfs_replica_sync(auditfs_replica_result *out, const char *dir,
                                      const char *remote_name,
                                      const auditfs_verifier *key) AUDITFS_WUR;
+
+/** Options of auditfs_replica_clone_opts and auditfs_replica_sync_opts; zero-initialise. */
+typedef struct auditfs_replica_options {
+    /* "fetch": git objects received of the pack's total; "resolve": deltas resolved; then
+     * "verify": entries verified (of the remote head's size; a sync starts at the local size) */
+    auditfs_progress progress;
+} auditfs_replica_options;
+
+/** auditfs_replica_clone with options (opts may be NULL). */
+AUDITFS_API int auditfs_replica_clone_opts(auditfs_replica_result *out, const char *url,
+                                           const char *dir, const auditfs_verifier *key,
+                                           const char *origin, const char *remote_name,
+                                           const auditfs_replica_options *opts) AUDITFS_WUR;
+/** auditfs_replica_sync with options (opts may be NULL). */
+AUDITFS_API int auditfs_replica_sync_opts(auditfs_replica_result *out, const char *dir,
+                                          const char *remote_name, const auditfs_verifier *key,
+                                          const auditfs_replica_options *opts) AUDITFS_WUR;
 
 /**
  * Pushes the ledger's refs/heads/main to remote (a configured remote name or a URL) as a
