@@ -36,7 +36,7 @@ static const char mount_help[] =
     "\n"
     "mount(8), fstab and .mount units: `mount -t fuse.auditfs LEDGER MOUNTPOINT -o OPTIONS`\n"
     "with key=FILE.pub (default: the key pinned for the ledger's origin), state=DIR (the state\n"
-    "directory; default $AUDITFS_STATE, else for root /var/lib/auditfs/state/<ledger name>),\n"
+    "directory; default $AUDITFS_STATE, else for root /var/lib/auditfs-mount/<ledger name>),\n"
     "trusted=FILE, follow, allow_other, ... (man auditfs-mount).\n"
     "\n"
     "Exit codes: 0 unmounted cleanly, 1 verification failed, 2 usage, 4 I/O or mount error,\n"

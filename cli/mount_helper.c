@@ -16,8 +16,10 @@
  * Without key= the mount uses the verifier key pinned for the ledger's origin in the state
  * directory (never a key found in the ledger; none pinned: exit 5 naming `auditfs trust add`).
  * The state directory: state=DIR; else $AUDITFS_STATE; else, for root (a mount at boot, where
- * no HOME or XDG variable can be relied on), /var/lib/auditfs/state/<LEDGER's base name>, the
- * directory the contrib systemd units give that ledger's services; else the user's default.
+ * no HOME or XDG variable can be relied on), /var/lib/auditfs-mount/<LEDGER's base name>, the
+ * directory auditfs-mount@.service uses; root-owned, apart from the auditfs user's
+ * /var/lib/auditfs/state/<name> (root's files there would lock that user's services out);
+ * else the user's default.
  */
 #include "cli.h"
 
@@ -28,7 +30,7 @@
 #include <unistd.h>
 
 /** Where root's mounts keep their state when no state= or $AUDITFS_STATE says otherwise. */
-#define AUDITFS_MOUNT_STATE_ROOT "/var/lib/auditfs/state"
+#define AUDITFS_MOUNT_STATE_ROOT "/var/lib/auditfs-mount"
 
 static int
 is_ignored(const char *o)
@@ -98,7 +100,7 @@ cli_is_mount_helper_call(int argc, char **argv)
 
 /*
  * Sets AUDITFS_STATE for the mount: state=DIR, else the environment's, else for root
- * /var/lib/auditfs/state/<base name of the ledger's real path> (see the top of this file).
+ * /var/lib/auditfs-mount/<base name of the ledger's real path> (see the top of this file).
  */
 static int
 mount_state_dir(const char *source, const char *state)

@@ -98,22 +98,22 @@ if AUDITFS_STATE=$WORK/empty-state $T mount -T "$WORK/fstab2" "$M" 2>"$WORK/m.er
 else
     not_ok "fstab with state=: $(cat "$WORK/m.err")"
 fi
-# root with neither state= nor $AUDITFS_STATE (a mount at boot): /var/lib/auditfs/state/<name>,
+# root with neither state= nor $AUDITFS_STATE (a mount at boot): /var/lib/auditfs-mount/<name>,
 # tried in a private mount namespace with a tmpfs over /var/lib, so the host's is never touched
 if [ "$(id -u)" = 0 ] && unshare --mount --propagation private true 2>/dev/null; then
     # no set -e: whatever fails, the umount below runs (the namespace ends with this script)
     cat >"$WORK/ns.sh" <<NS
 mount -t tmpfs tmpfs /var/lib || exit 1
-AUDITFS_STATE=/var/lib/auditfs/state/$(basename "$L") $A trust add "$WORK/key.pub" >/dev/null
+AUDITFS_STATE=/var/lib/auditfs-mount/$(basename "$L") $A trust add "$WORK/key.pub" >/dev/null
 env -u AUDITFS_STATE PATH=$BIN:\$PATH "$MOUNT_HELPER" "$L" "$M" -t fuse.auditfs -o allow_other
 cmp -s "$M/checkpoint" "$WORK/want.cp" && echo SERVED
-[ -n "\$(ls /var/lib/auditfs/state/$(basename "$L")/ledgers)" ] && echo BOUND
+[ -n "\$(ls /var/lib/auditfs-mount/$(basename "$L")/ledgers)" ] && echo BOUND
 umount "$M" || fusermount3 -uz "$M"
 for i in \$(seq 50); do grep -q " $M " /proc/self/mountinfo || break; sleep 0.1; done
 grep -q " $M " /proc/self/mountinfo || echo UNMOUNTED
 NS
     unshare --mount --propagation private bash "$WORK/ns.sh" >"$WORK/ns.out" 2>"$WORK/ns.err"
-    grep -q SERVED "$WORK/ns.out" && ok "root, no state=, no \$AUDITFS_STATE: the key pinned in /var/lib/auditfs/state/<ledger name>" ||
+    grep -q SERVED "$WORK/ns.out" && ok "root, no state=, no \$AUDITFS_STATE: the key pinned in /var/lib/auditfs-mount/<ledger name>" ||
         not_ok "root default state: $(cat "$WORK/ns.out" "$WORK/ns.err" | head -c 400)"
     grep -q BOUND "$WORK/ns.out" && ok "  and that state directory is the one used" || not_ok "  not bound there"
     grep -q UNMOUNTED "$WORK/ns.out" && ok "  and umount unmounts it" || not_ok "  still mounted in the namespace"
