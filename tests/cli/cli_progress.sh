@@ -37,9 +37,13 @@ expect_out '^fetch: [0-9]+/[0-9]+ objects \(100%\)' "sync on a terminal: objects
 expect_out '^verify: 8000/8000 entries \(100%\)' "sync on a terminal: the new entries verified up to the new size"
 if grep -q '^verify: [1-4][0-9]\{3\}/8000' "$WORK/.out"; then not_ok "sync re-verified old entries"; else ok "  from the old size on (no tick below 5000)"; fi
 expect_out '^synced example.com/prog: size 5000 -> 8000' "sync still reports its result"
+# (a sanitizer build's LeakSanitizer adds its "Suppressions used" table: not progress)
+lsan_strip() { sed '/^-\{20,\}$/,/^-\{20,\}$/d' "$1" >"$1.s" && mv "$1.s" "$1"; }
 AUDITFS_STATE=$WORK/customer AUDITFS_PROGRESS=now "$A" clone "$WORK/L" R2 --key k.pub >/dev/null 2>"$WORK/c.err"
-if [ -s "$WORK/c.err" ]; then not_ok "clone to a pipe is quiet ($(head -c 200 "$WORK/c.err"))"; else ok "clone to a pipe is quiet on stderr"; fi
+lsan_strip "$WORK/c.err"
+if grep -q '[^[:space:]]' "$WORK/c.err"; then not_ok "clone to a pipe is quiet ($(head -c 200 "$WORK/c.err"))"; else ok "clone to a pipe is quiet on stderr"; fi
 seq 1 10 | sed 's/.*/{"actor":"c&"}/' | "$A" append --ledger L --key k --stream s --no-index >/dev/null
 AUDITFS_STATE=$WORK/customer AUDITFS_PROGRESS=now "$A" sync --ledger R2 >/dev/null 2>"$WORK/s.err"
-if [ -s "$WORK/s.err" ]; then not_ok "sync to a pipe is quiet ($(head -c 200 "$WORK/s.err"))"; else ok "sync to a pipe is quiet on stderr"; fi
+lsan_strip "$WORK/s.err"
+if grep -q '[^[:space:]]' "$WORK/s.err"; then not_ok "sync to a pipe is quiet ($(head -c 200 "$WORK/s.err"))"; else ok "sync to a pipe is quiet on stderr"; fi
 finish
