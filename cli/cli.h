@@ -61,6 +61,13 @@ void cli_json_str(FILE *f, const char *s);
 void cli_json_strn(FILE *f, const char *s, size_t n);
 /** {"origin","tree_size","root"} */
 void cli_json_checkpoint(FILE *f, const auditfs_checkpoint *cp);
+/**
+ * With --json in argv (before "--"), wraps stdout and stderr while the command runs
+ * (cli/json_error.c); cli_json_errors_end(rc) then prints {"ok":false,"exit":rc,"error":...}
+ * if the command failed without printing anything on stdout, and returns the exit code.
+ */
+int cli_json_errors_begin(int argc, char **argv);
+int cli_json_errors_end(int rc);
 /** Captures stdout; cli_capture_end_json prints the captured "ok:/FAIL:" lines as JSON. */
 int cli_capture_begin(void);
 void cli_capture_end_json(int rc);
@@ -68,7 +75,8 @@ void cli_capture_end_json(int rc);
 /* Progress on a terminal (cli/progress.c): a printer for the library's auditfs_progress. */
 typedef struct cli_progress {
     int64_t t0_us, last_us;
-    uint64_t last_done;
+    uint64_t last_done, done0; /* done0: the count when this phase's clock started */
+    char what[16];             /* the phase being shown ("verify", "fetch", ...) */
     int printed;
     int no_delay;
 } cli_progress;
@@ -109,6 +117,7 @@ int cli_is_mount_helper_call(int argc, char **argv);
 int cli_mount_helper(int argc, char **argv);
 typedef struct cli_mount_opts {
     const char *key, *trusted; /* point into the parsed string */
+    const char *state;         /* state=DIR: the state directory ($AUDITFS_STATE) */
     int follow;
     char *fuse;                /* the FUSE options to pass on, comma-separated */
     const char *bad;           /* on failure: the option refused */

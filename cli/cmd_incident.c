@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_LEDGERS AUDITFS_BUNDLE_MAX_LEDGERS
 #define MAX_WITNESSES 64
@@ -263,6 +264,31 @@ incident_create(const char *out, const char *format, const char *since, const ch
 }
 
 /*
+ * A bundle to check must be a directory this process can read: a missing path is 7, a file
+ * that is not a directory (a .tar bundle must be extracted first) 3, an unreadable one 4, each
+ * named on stderr before any check runs (so --json prints one error object, json_error.c).
+ */
+static int
+bundle_dir_usable(const char *cmd, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        fprintf(stderr, "auditfs: %s: %s: %s\n", cmd, dir, strerror(errno));
+        return errno == ENOENT || errno == ENOTDIR ? EXIT_NOTFOUND : EXIT_IO;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "auditfs: %s: %s: not a directory (an incident bundle is a directory; "
+                        "extract a .tar bundle first: tar -xf FILE)\n", cmd, dir);
+        return EXIT_DATA;
+    }
+    if (access(dir, R_OK | X_OK) != 0) {
+        fprintf(stderr, "auditfs: %s: %s: %s\n", cmd, dir, strerror(errno));
+        return EXIT_IO;
+    }
+    return 0;
+}
+
+/*
  * Long because it is the command's option table and parse: each option is one case, and the
  * work is in the library (auditfs/bundle.h) and in the helpers above.
  */
@@ -333,6 +359,10 @@ cmd_incident(int argc, char **argv)
     if (check) {
         if (optind != argc || since || until || out || nw)
             return cli_usage_error("--check DIR takes only --ledger");
+        if ((rc = bundle_dir_usable("incident --check", check)) != 0) {
+            ledger_args_free(la, nla);
+            return rc;
+        }
         if (json && cli_capture_begin() != 0)
             json = 0;
         rc = check_bundle(check, la, nla);
@@ -458,7 +488,7 @@ cmd_verify_bundle(int argc, char **argv)
 {
     char *keys[MAX_LEDGERS + 1], *wfiles[MAX_WITNESSES];
     size_t nk = 0, nw = 0;
-    int c, json = 0;
+    int c, json = 0, rc;
     static const struct option opts[] = {{"key", required_argument, 0, 'k'},
                                          {"witness", required_argument, 0, 'W'},
                                          {"json", no_argument, 0, 'J'},
@@ -486,13 +516,10 @@ cmd_verify_bundle(int argc, char **argv)
     if (!nk)
         return cli_usage_error("--key [NAME=]FILE.pub is required");
     const char *dir = argv[optind];
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        fprintf(stderr, "auditfs: verify-bundle: %s: %s\n", dir, strerror(errno));
-        return errno == ENOENT || errno == ENOTDIR ? EXIT_NOTFOUND : EXIT_IO;
-    }
+    if ((rc = bundle_dir_usable("verify-bundle", dir)) != 0)
+        return rc;
     auditfs_verifier *wk[MAX_WITNESSES] = {0};
-    int rc = load_witnesses(wk, wfiles, nw);
+    rc = load_witnesses(wk, wfiles, nw);
     if (!rc) {
         if (json && cli_capture_begin() != 0)
             json = 0;

@@ -49,6 +49,11 @@ static const char mount_help[] =
     "  auditfs mount --ledger acme=/srv/acme --ledger prov=/srv/prov --policy acme=acme.policy \\\n"
     "      --witness prov=assessor.pub --quorum prov=1 /mnt/audit\n"
     "\n"
+    "mount(8), fstab and .mount units: `mount -t fuse.auditfs LEDGER MOUNTPOINT -o OPTIONS`\n"
+    "with key=FILE.pub (default: the key pinned for the ledger's origin), state=DIR (the state\n"
+    "directory; default $AUDITFS_STATE, else for root /var/lib/auditfs-mount/<ledger name>),\n"
+    "trusted=FILE, follow, allow_other, ... (man auditfs-mount).\n"
+    "\n"
     "Exit codes: 0 unmounted cleanly, 1 verification failed, 2 usage, 4 I/O or mount error,\n"
     "5 unusable key, 7 no such ledger, 8 fork or rollback (the ledger does not extend the\n"
     "checkpoint this party saw before; evidence is written to the state directory).\n";

@@ -143,7 +143,10 @@ cmd_clone(int argc, char **argv)
         auditfs_verifier_free(v);
         return cli_fail(AUDITFS_ENOMEM, "clone");
     }
-    err = auditfs_replica_clone(r, argv[optind], argv[optind + 1], v, origin, remote);
+    cli_progress prog;
+    auditfs_replica_options ro = {cli_progress_init(&prog), NULL, 0, 0};
+    err = auditfs_replica_clone_opts(r, argv[optind], argv[optind + 1], v, origin, remote, &ro);
+    cli_progress_done(&prog);
     int rc = EXIT_OK;
     if (err)
         rc = replica_fail(err, r, argv[optind]);
@@ -195,6 +198,8 @@ static const char sync_help[] =
     "2 usage, 4 I/O or network, 5 the key is not the pinned one, 7 no key pinned for the\n"
     "origin, 8 fork or rollback. A PROGRAM that fails or cannot run is reported and makes sync\n"
     "exit 4 after the sync itself completed.\n"
+    "On a terminal, progress (objects fetched, deltas resolved, new entries verified:\n"
+    "done/total, rate, ETA) is shown on standard error; nothing otherwise.\n"
     "\n"
     "Examples:\n"
     "  auditfs sync --ledger replica\n"
@@ -261,9 +266,13 @@ cmd_sync(int argc, char **argv)
         auditfs_policy_free(pol);
         return cli_fail(AUDITFS_ENOMEM, "sync");
     }
-    err = pol ? auditfs_replica_sync_witnessed(r, path, remote, v, pol, max_age,
-                                               (uint64_t)time(NULL))
-              : auditfs_replica_sync(r, path, remote, v);
+    cli_progress prog;
+    auditfs_replica_options ro = {cli_progress_init(&prog), NULL, 0, 0};
+    ro.policy = pol;
+    ro.max_age = max_age;
+    ro.now = (uint64_t)time(NULL);
+    err = auditfs_replica_sync_opts(r, path, remote, v, &ro);
+    cli_progress_done(&prog);
     rc = EXIT_OK;
     if (err && r->unwitnessed) {
         fprintf(stderr, "auditfs: %s: NOT WITNESSED: %s\n", path, auditfs_error_last());

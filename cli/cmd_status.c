@@ -6,6 +6,7 @@
 #include "auditfs/cosig.h"
 #include "auditfs/state.h"
 #include "auditfs/status.h"
+#include "auditfs/witness.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,11 @@ static const char status_help[] =
     "the newest entry (ingestion time, not the event's own time), and whether the query index\n"
     "covers every entry (\"fresh\") or how many it is behind; and this party's memory of the\n"
     "origin in $AUDITFS_STATE (`auditfs trust`): the pinned keys, the origin the directory is\n"
-    "bound to, and the newest checkpoints this party verified and signed. --json prints one\n"
-    "object (docs/JSON.md).\n";
+    "bound to, and the newest checkpoints this party verified and signed; the last successful\n"
+    "`auditfs sync` or `clone` of this replica (when, from where, to which size); and, per\n"
+    "witness key, the newest tree size it cosigned and when, from the cosignatures stored on\n"
+    "refs/auditfs/cosignatures (as stored: `auditfs verify --witness` checks them). --json\n"
+    "prints one object (docs/JSON.md).\n";
 
 /* This party's memory of the origin (auditfs/state.h), as read: nothing is checked here. */
 typedef struct trust_info {
@@ -30,6 +34,8 @@ typedef struct trust_info {
     size_t nkeys;
     auditfs_checkpoint cp[2]; /* AUDITFS_STATE_SEEN, AUDITFS_STATE_SIGNED */
     int have[2];
+    auditfs_sync_record sync; /* the last successful sync or clone, if have_sync */
+    int have_sync;
 } trust_info;
 
 static int
@@ -54,10 +60,86 @@ trust_info_get(trust_info *t, const char *path, const char *origin)
             t->have[k] = 1;
         free(note);
     }
+    t->have_sync = auditfs_state_last_sync(&t->sync, st, path) == 0;
 done:
     auditfs_error_clear();
     auditfs_state_free(st);
     return err;
+}
+
+/* One witness key's newest stored cosignature: the largest tree size it cosigned and when. */
+typedef struct cosig_info {
+    char name[AUDITFS_NAME_MAX + 1];
+    uint32_t key_id;
+    uint64_t size, time; /* time: POSIX seconds of its newest line on that size */
+} cosig_info;
+
+#define MAX_WITNESSES 256
+
+/* Folds one parsed cosignature line on size into the per-witness list out[0..*n). */
+static void
+cosig_note(cosig_info *out, size_t *n, const auditfs_cosig_line *cl, uint64_t size)
+{
+    size_t k = 0;
+    while (k < *n && !(out[k].key_id == cl->key_id && !strcmp(out[k].name, cl->name)))
+        k++;
+    if (k == *n && *n < MAX_WITNESSES) {
+        memset(&out[k], 0, sizeof out[k]);
+        snprintf(out[k].name, sizeof out[k].name, "%s", cl->name);
+        out[k].key_id = cl->key_id;
+        (*n)++;
+    }
+    if (k < *n && (size > out[k].size || (size == out[k].size && cl->timestamp > out[k].time))) {
+        out[k].size = size;
+        out[k].time = cl->timestamp;
+    }
+}
+
+/*
+ * The witnesses of the cosignatures stored on refs/auditfs/cosignatures (as stored, nothing
+ * verified: a line only has to parse as an Ed25519 cosignature). Reads every stored cosigned
+ * checkpoint once: the cost grows with the number of cosigned sizes, not with the ledger.
+ */
+static int
+cosigs_get(cosig_info *out, size_t *n, auditfs_ledger *l)
+{
+    uint64_t *sizes = NULL;
+    size_t ns = 0;
+    *n = 0;
+    int err = auditfs_cosig_store_sizes(&sizes, &ns, l);
+    if (err)
+        return err;
+    for (size_t i = 0; i < ns; i++) {
+        char *note = NULL;
+        size_t len = 0, tl, off;
+        if (auditfs_cosig_store_checkpoint(&note, &len, l, sizes[i]) != 0 ||
+            auditfs_note_split(&tl, &off, note, len) != 0) {
+            free(note);
+            auditfs_error_clear();
+            continue;
+        }
+        for (size_t p = off; p < len;) {
+            const char *nl = memchr(note + p, '\n', len - p);
+            size_t ll = nl ? (size_t)(nl - (note + p)) : len - p;
+            auditfs_cosig_line cl;
+            if (auditfs_cosig_parse_line(&cl, note + p, ll) == 0)
+                cosig_note(out, n, &cl, sizes[i]);
+            p += ll + 1;
+        }
+        free(note);
+    }
+    auditfs_error_clear();
+    free(sizes);
+    return 0;
+}
+
+/* A cosignature timestamp (seconds) as RFC 3339; "" beyond what the formatter takes. */
+static void
+cosig_time(char out[32], uint64_t secs)
+{
+    out[0] = 0;
+    if (secs <= (uint64_t)INT64_MAX / 1000000)
+        auditfs_format_time(out, (int64_t)secs * 1000000);
 }
 
 static void
@@ -77,14 +159,16 @@ typedef struct status_view {
     const char *path;
     const auditfs_ledger_status *st;
     const trust_info *t;
-    char root[48], commit_time[32], last[32];
+    const cosig_info *cos;
+    size_t ncos;
+    char root[48], commit_time[32], last[32], synced[32];
     uint64_t behind;
     int fresh;
 } status_view;
 
 static void
 status_view_init(status_view *v, const char *path, const auditfs_ledger_status *st,
-                 const trust_info *t)
+                 const trust_info *t, const cosig_info *cos, size_t ncos)
 {
     struct tm tm;
     time_t ct = (time_t)st->commit_time;
@@ -92,6 +176,10 @@ status_view_init(status_view *v, const char *path, const auditfs_ledger_status *
     v->path = path;
     v->st = st;
     v->t = t;
+    v->cos = cos;
+    v->ncos = ncos;
+    if (t->have_sync)
+        auditfs_format_time(v->synced, t->sync.time_us);
     auditfs_hash_base64(v->root, &st->head.root);
     gmtime_r(&ct, &tm);
     strftime(v->commit_time, sizeof v->commit_time, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -155,7 +243,64 @@ print_status_json(const status_view *v)
     json_remembered(t, AUDITFS_STATE_SEEN);
     printf(",\"signed\":");
     json_remembered(t, AUDITFS_STATE_SIGNED);
-    printf("}}\n");
+    printf("},\"last_sync\":");
+    if (t->have_sync) {
+        printf("{\"time\":\"%s\",\"remote\":", v->synced);
+        cli_json_str(stdout, t->sync.remote);
+        printf(",\"url\":");
+        cli_json_str(stdout, t->sync.url);
+        printf(",\"tree_size\":%llu,\"commit\":\"%s\"}", (unsigned long long)t->sync.size,
+               t->sync.commit);
+    } else {
+        printf("null");
+    }
+    printf(",\"cosignatures\":[");
+    for (size_t i = 0; i < v->ncos; i++) {
+        char id[300], when[32];
+        snprintf(id, sizeof id, "%s+%08x", v->cos[i].name, v->cos[i].key_id);
+        cosig_time(when, v->cos[i].time);
+        printf("%s{\"witness\":", i ? "," : "");
+        cli_json_str(stdout, id);
+        printf(",\"tree_size\":%llu,\"time\":", (unsigned long long)v->cos[i].size);
+        if (when[0])
+            printf("\"%s\"}", when);
+        else
+            printf("null}");
+    }
+    printf("]}\n");
+}
+
+/* The text lines "last sync:" and "cosigned:" (without the final newline). */
+static void
+print_sync_and_cosigs_text(const status_view *v)
+{
+    const trust_info *t = v->t;
+    printf("\nlast sync:    ");
+    if (t->have_sync) {
+        char ago[32];
+        auditfs_format_duration(ago, (int64_t)(time(NULL) - t->sync.time_us / 1000000));
+        printf("%s (%s ago) from ", v->synced, ago);
+        put_safe(t->sync.remote);
+        if (strcmp(t->sync.remote, t->sync.url) != 0 && t->sync.url[0]) {
+            printf(" (");
+            put_safe(t->sync.url);
+            printf(")");
+        }
+        printf(", size %llu, commit %.12s", (unsigned long long)t->sync.size, t->sync.commit);
+    } else {
+        printf("never (not a replica, or not synced with this state directory)");
+    }
+    printf("\ncosigned:     ");
+    if (!v->ncos)
+        printf("none stored (`auditfs witness request` or `auditfs cosignatures add`)");
+    for (size_t i = 0; i < v->ncos; i++) {
+        char when[32];
+        cosig_time(when, v->cos[i].time);
+        printf("%s", i ? "\n              " : "");
+        put_safe(v->cos[i].name);
+        printf("+%08x: size %llu at %s", v->cos[i].key_id, (unsigned long long)v->cos[i].size,
+               when[0] ? when : "(time out of range)");
+    }
 }
 
 static void
@@ -200,6 +345,7 @@ print_status_text(const status_view *v)
         auditfs_hash_base64(r, &t->cp[k].root);
         printf("size %llu root %s", (unsigned long long)t->cp[k].size, r);
     }
+    print_sync_and_cosigs_text(v);
     printf("\n");
 }
 
@@ -227,21 +373,32 @@ cmd_status(int argc, char **argv)
         return EXIT_USAGE;
     auditfs_ledger *l = NULL;
     auditfs_ledger_status st;
+    cosig_info *cos = calloc(MAX_WITNESSES, sizeof *cos);
+    size_t ncos = 0;
+    if (!cos)
+        return cli_fail(AUDITFS_ENOMEM, "status");
     int err = auditfs_ledger_open(&l, path);
     if (!err)
         err = auditfs_ledger_status_get(&st, l);
+    if (!err)
+        err = cosigs_get(cos, &ncos, l);
     auditfs_ledger_free(l);
-    if (err)
+    if (err) {
+        free(cos);
         return cli_fail(err, "status");
+    }
     trust_info t;
-    if ((err = trust_info_get(&t, path, st.head.origin)) != 0)
+    if ((err = trust_info_get(&t, path, st.head.origin)) != 0) {
+        free(cos);
         return cli_fail(err, "state directory");
+    }
     status_view v;
-    status_view_init(&v, path, &st, &t);
+    status_view_init(&v, path, &st, &t, cos, ncos);
     if (json)
         print_status_json(&v);
     else
         print_status_text(&v);
     auditfs_state_keys_free(t.keys, t.nkeys);
+    free(cos);
     return 0;
 }

@@ -84,7 +84,25 @@ cli_capture_end_json(int rc)
         putchar('}');
         first = 0;
     }
-    printf("]}\n");
+    printf("]");
+    /* a failure also says why in one member, as every --json command's error object does */
+    if (rc != 0) {
+        const char *why = NULL, *sum = NULL;
+        /* the loop above cut the lines at their newlines: walk the NUL-separated lines */
+        for (size_t i = 0; capture_buf && i < capture_len; i += strlen(capture_buf + i) + 1) {
+            const char *line = capture_buf + i;
+            if (!why && strncmp(line, "FAIL: ", 6) == 0)
+                why = line + 6;
+            else if (!sum && strncmp(line, "FAILED: ", 8) == 0)
+                sum = line + 8;
+        }
+        printf(",\"error\":");
+        if (why || sum)
+            cli_json_str(stdout, why ? why : sum);
+        else
+            printf("\"failed with exit status %d (see standard error)\"", rc);
+    }
+    printf("}\n");
     free(capture_buf);
     capture_buf = NULL;
 }

@@ -708,13 +708,8 @@ verify_open(auditfs_ledger **lp, auditfs_verifier **vp, const char *ledger, cons
         auditfs_ledger_free(l);
         l = NULL;
     }
-    if (rc) {
-        if (json)
-            printf("{\"ok\":false,\"exit\":%d,\"error\":\"the head is not trusted (see "
-                   "stderr)\"}\n",
-                   rc);
-        return rc;
-    }
+    if (rc)
+        return rc; /* with --json, run_command prints the error object naming the cause */
     auditfs_checkpoint head;
     if (auditfs_ledger_head(&head, l) != 0)
         head.origin[0] = 0;
@@ -1301,7 +1296,8 @@ run_command(const struct command *c, int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             help = 1;
     optind = 1;
-    int rc = c->fn(argc, argv);
+    cli_json_errors_begin(argc, argv); /* --json: a failure prints JSON too (json_error.c) */
+    int rc = cli_json_errors_end(c->fn(argc, argv));
     if (help && rc == 0) {
         cli_print_examples(c->name);
         fflush(stdout);

@@ -6,18 +6,31 @@
  * the installed `auditfs` is called with a ledger path where a command name would be. main()
  * sends such calls here; they become `auditfs mount --ledger SOURCE --key K ... MOUNTPOINT`.
  *
- * Options: key=FILE.pub (required), trusted=FILE, follow, and the FUSE options allow_other,
+ * Options: key=FILE.pub, state=DIR, trusted=FILE, follow, and the FUSE options allow_other,
  * allow_root, default_permissions, kernel_cache, max_read=N, fsname=S. The generic options
  * mount(8) and mount.fuse3 add or that fstab carries (ro, rw, dev, nodev, suid, nosuid, exec,
  * noexec, atime, noatime, relatime, defaults, auto, noauto, user, users, nouser, nofail,
  * _netdev, x-*, comment=*) are accepted and ignored: the mount is always read-only, nodev and
  * nosuid. Anything else is a usage error naming it, so a typo in fstab is not silently lost.
+ *
+ * Without key= the mount uses the verifier key pinned for the ledger's origin in the state
+ * directory (never a key found in the ledger; none pinned: exit 5 naming `auditfs trust add`).
+ * The state directory: state=DIR; else $AUDITFS_STATE; else, for root (a mount at boot, where
+ * no HOME or XDG variable can be relied on), /var/lib/auditfs-mount/<LEDGER's base name>, the
+ * directory auditfs-mount@.service uses; root-owned, apart from the auditfs user's
+ * /var/lib/auditfs/state/<name> (root's files there would lock that user's services out);
+ * else the user's default.
  */
 #include "cli.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/** Where root's mounts keep their state when no state= or $AUDITFS_STATE says otherwise. */
+#define AUDITFS_MOUNT_STATE_ROOT "/var/lib/auditfs-mount"
 
 static int
 is_ignored(const char *o)
@@ -55,6 +68,8 @@ cli_mount_opts_parse(cli_mount_opts *out, char *opts, char *fuse)
     for (char *o = opts ? strtok_r(opts, ",", &save) : NULL; o; o = strtok_r(NULL, ",", &save)) {
         if (strncmp(o, "key=", 4) == 0)
             out->key = o + 4;
+        else if (strncmp(o, "state=", 6) == 0)
+            out->state = o + 6;
         else if (strncmp(o, "trusted=", 8) == 0)
             out->trusted = o + 8;
         else if (strcmp(o, "follow") == 0)
@@ -83,6 +98,31 @@ cli_is_mount_helper_call(int argc, char **argv)
            S_ISDIR(b.st_mode);
 }
 
+/*
+ * Sets AUDITFS_STATE for the mount: state=DIR, else the environment's, else for root
+ * /var/lib/auditfs-mount/<base name of the ledger's real path> (see the top of this file).
+ */
+static int
+mount_state_dir(const char *source, const char *state)
+{
+    const char *env = getenv("AUDITFS_STATE");
+    char abs[PATH_MAX], dir[PATH_MAX + 64];
+    if (state)
+        return setenv("AUDITFS_STATE", state, 1) == 0 ? 0 : EXIT_IO;
+    if ((env && *env) || geteuid() != 0)
+        return 0;
+    if (!realpath(source, abs))
+        return 0; /* the mount itself reports the missing ledger */
+    const char *base = strrchr(abs, '/');
+    base = base && base[1] ? base + 1 : abs;
+    if (!cli_valid_name(base))
+        return cli_usage_error("mount of %s: no state=DIR given, and the ledger's name '%s' "
+                               "cannot name a directory under " AUDITFS_MOUNT_STATE_ROOT,
+                               source, base);
+    snprintf(dir, sizeof dir, "%s/%s", AUDITFS_MOUNT_STATE_ROOT, base);
+    return setenv("AUDITFS_STATE", dir, 1) == 0 ? 0 : EXIT_IO;
+}
+
 int
 cli_mount_helper(int argc, char **argv)
 {
@@ -109,7 +149,7 @@ cli_mount_helper(int argc, char **argv)
             /* mount(8) helper flags: no mtab, verbose, sloppy */
         } else {
             cli_usage_error("mount helper: unexpected argument '%s' (usage: auditfs LEDGER "
-                            "MOUNTPOINT -o key=FILE.pub[,...])", argv[i]);
+                            "MOUNTPOINT [-o key=FILE.pub,state=DIR,...])", argv[i]);
             goto out;
         }
     }
@@ -119,25 +159,30 @@ cli_mount_helper(int argc, char **argv)
     cli_mount_opts mo;
     if (cli_mount_opts_parse(&mo, opts, fuse) != 0) {
         cli_usage_error("mount option '%s' is not an auditfs option (key=FILE.pub, "
-                        "trusted=FILE, follow, allow_other, ...)", mo.bad);
+                        "state=DIR, trusted=FILE, follow, allow_other, ...)", mo.bad);
         goto out;
     }
     key = mo.key;
     trusted = mo.trusted;
     follow = mo.follow;
     fl = strlen(fuse);
-    if (!key || !*key) {
-        cli_usage_error("mount of %s: the option key=FILE.pub (the ledger's verifier key) is "
-                        "required", source);
+    if ((key && !*key) || (mo.state && !*mo.state)) {
+        cli_usage_error("mount of %s: key= and state= need a value (key=FILE.pub, state=DIR)",
+                        source);
         goto out;
     }
+    if ((rc = mount_state_dir(source, mo.state)) != 0)
+        goto out;
+    rc = EXIT_USAGE;
     char *margv[16];
     int n = 0;
     margv[n++] = "mount";
     margv[n++] = "--ledger";
     margv[n++] = (char *)source;
-    margv[n++] = "--key";
-    margv[n++] = (char *)key;
+    if (key) { /* else the key pinned for the ledger's origin (cmd_mount, cli_open_trusted) */
+        margv[n++] = "--key";
+        margv[n++] = (char *)key;
+    }
     if (trusted) {
         margv[n++] = "--trusted";
         margv[n++] = (char *)trusted;

@@ -36,9 +36,18 @@ print_progress(void *ctx, const char *what, uint64_t done, uint64_t total)
 {
     cli_progress *p = ctx;
     int64_t now = now_us();
-    if (p->t0_us == 0 || done < p->last_done) {
+    /* a new operation (or phase: fetch, resolve, verify) starts the clock and the count again;
+     * an incremental one (sync's verify) starts part way: the rate counts from there */
+    if (p->printed && strcmp(what, p->what) != 0) {
+        fputc('\n', stderr); /* the previous phase's unfinished line stays as it was */
+        p->printed = 0;
+        p->t0_us = 0;
+    }
+    if (p->t0_us == 0 || done < p->last_done || strcmp(what, p->what) != 0) {
         p->t0_us = now;
         p->last_us = 0;
+        p->done0 = done;
+        snprintf(p->what, sizeof p->what, "%s", what);
     }
     p->last_done = done;
     int final = total && done >= total;
@@ -52,7 +61,10 @@ print_progress(void *ctx, const char *what, uint64_t done, uint64_t total)
     }
     p->last_us = now;
     double el = (double)(now - p->t0_us) / 1e6;
-    double rate = el > 0.2 ? (double)done / el : 0; /* no rate from a tiny interval */
+    /* no rate from a tiny interval; fetch and resolve count git objects, the rest entries */
+    double rate = el > 0.2 ? (double)(done - p->done0) / el : 0;
+    const char *unit = !strcmp(what, "fetch") ? "objects" : !strcmp(what, "resolve") ? "deltas"
+                                                                                     : "entries";
     char eta[32] = "", els[32];
     if (total && rate > 0 && !final) {
         char t[24];
@@ -61,11 +73,12 @@ print_progress(void *ctx, const char *what, uint64_t done, uint64_t total)
     }
     fmt_secs(els, sizeof els, el);
     if (total)
-        fprintf(stderr, "\r%s: %llu/%llu entries (%d%%)  %.0f/s%s%s\033[K", what,
-                (unsigned long long)done, (unsigned long long)total,
+        fprintf(stderr, "\r%s: %llu/%llu %s (%d%%)  %.0f/s%s%s\033[K", what,
+                (unsigned long long)done, (unsigned long long)total, unit,
                 (int)(done * 100 / total), rate, eta, final ? "" : "");
     else
-        fprintf(stderr, "\r%s: %llu entries  %.0f/s\033[K", what, (unsigned long long)done, rate);
+        fprintf(stderr, "\r%s: %llu %s  %.0f/s\033[K", what, (unsigned long long)done, unit,
+                rate);
     if (final) {
         fprintf(stderr, "  done in %s\n", els);
         p->t0_us = 0;

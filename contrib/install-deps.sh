@@ -9,7 +9,8 @@ pkgs=(build-essential meson ninja-build pkg-config git python3 lighttpd lighttpd
       golang-go golang-golang-x-mod-dev
       attr jq time
       scdoc man-db systemd faketime
-      libsystemd-dev systemd-journal-remote rsyslog bsdutils util-linux strace)
+      libsystemd-dev systemd-journal-remote rsyslog bsdutils util-linux strace
+      procps mount)
 if [ "${1:-}" = "--list" ]; then
     printf '%s\n' "${pkgs[@]}"
     exit 0

@@ -14,6 +14,7 @@
 #include "commitsig.h"
 #include "cosig_int.h"
 #include "publish.h"
+#include "progress.h"
 #include "store.h"
 
 #include "auditfs/merkle.h"
@@ -232,6 +233,27 @@ state_bind(const char *dir, const char *origin)
     return err;
 }
 
+/* Records a successful clone or sync (auditfs_state_record_sync) for `auditfs status`. */
+static int
+state_record_sync(const char *dir, const auditfs_replica_result *res, const char *remote,
+                  const char *url)
+{
+    auditfs_state *st = NULL;
+    auditfs_sync_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.time_us = afs_now_us();
+    rec.size = res->new_size;
+    snprintf(rec.commit, sizeof rec.commit, "%s", res->new_commit);
+    snprintf(rec.origin, sizeof rec.origin, "%s", res->origin);
+    snprintf(rec.remote, sizeof rec.remote, "%s", remote ? remote : "");
+    snprintf(rec.url, sizeof rec.url, "%s", url ? url : "");
+    int err = auditfs_state_open(&st, NULL);
+    if (!err)
+        err = auditfs_state_record_sync(st, dir, &rec);
+    auditfs_state_free(st);
+    return err;
+}
+
 /* ==================================================================================== */
 
 static void
@@ -275,6 +297,29 @@ tls_setup(void)
     return 0;
 }
 
+/* The last counts reported, so that libgit2's repeated calls with the same numbers (it calls
+ * for every chunk received and every delta resolved) report each step once. */
+typedef struct fetch_progress {
+    unsigned int received, indexed_deltas;
+} fetch_progress;
+
+/* libgit2's transfer progress as the library's progress ("fetch" objects, "resolve" deltas). */
+static int
+transfer_progress_cb(const git_indexer_progress *st, void *payload)
+{
+    fetch_progress *fp = payload;
+    if (st->received_objects < st->total_objects || st->total_deltas == 0) {
+        if (st->received_objects != fp->received) {
+            fp->received = st->received_objects;
+            afs_progress_tick("fetch", st->received_objects, st->total_objects);
+        }
+    } else if (st->indexed_deltas != fp->indexed_deltas) {
+        fp->indexed_deltas = st->indexed_deltas;
+        afs_progress_tick("resolve", st->indexed_deltas, st->total_deltas);
+    }
+    return 0;
+}
+
 /*
  * Fetches the remote's refs/heads/main into INCOMING (forced: it is only ever a candidate), and
  * with cosigs its refs/auditfs/cosignatures (if any) into AFS_INCOMING_COSIG_REF.
@@ -282,6 +327,7 @@ tls_setup(void)
 static int
 fetch_incoming(git_repository *repo, git_remote *remote, int cosigs)
 {
+    fetch_progress fp = {0, 0};
     int err = tls_setup();
     if (err)
         return err;
@@ -301,6 +347,8 @@ fetch_incoming(git_repository *repo, git_remote *remote, int cosigs)
     fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
     fo.update_fetchhead = 0;
     fo.prune = GIT_FETCH_NO_PRUNE;
+    fo.callbacks.transfer_progress = transfer_progress_cb;
+    fo.callbacks.payload = &fp;
     if (git_remote_fetch(remote, &specs, &fo, "auditfs: fetch") < 0)
         return afs_error_git(AUDITFS_EIO, "fetching refs/heads/main from %s",
                              git_remote_url(remote));
@@ -575,6 +623,8 @@ auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *
         auditfs_verifier_free(again);
         if (!err)
             err = state_bind(dir, out->origin);
+        if (!err)
+            err = state_record_sync(dir, out, remote_name, url);
     }
 cleanup:
     auditfs_verifier_free(pinned);
@@ -700,6 +750,8 @@ sync_impl(auditfs_replica_result *out, const char *dir, const char *remote_name,
         auditfs_ledger_free(inc);
         auditfs_ledger_free(now_loc);
     }
+    if (!err)
+        err = state_record_sync(dir, out, remote_name, git_remote_url(remote));
 cleanup:
     auditfs_verifier_free(pinned);
     git_remote_free(remote);
@@ -725,6 +777,31 @@ auditfs_replica_sync_witnessed(auditfs_replica_result *out, const char *dir,
         return afs_error_set(AUDITFS_EINVAL, "auditfs_replica_sync_witnessed: no policy");
     }
     return sync_impl(out, dir, remote_name, key, p, max_age, now);
+}
+
+int
+auditfs_replica_clone_opts(auditfs_replica_result *out, const char *url, const char *dir,
+                           const auditfs_verifier *key, const char *origin,
+                           const char *remote_name, const auditfs_replica_options *opts)
+{
+    const auditfs_progress *prev = afs_progress_begin(opts ? &opts->progress : NULL);
+    int err = auditfs_replica_clone(out, url, dir, key, origin, remote_name);
+    afs_progress_end(prev);
+    return err;
+}
+
+int
+auditfs_replica_sync_opts(auditfs_replica_result *out, const char *dir, const char *remote_name,
+                          const auditfs_verifier *key, const auditfs_replica_options *opts)
+{
+    const auditfs_progress *prev = afs_progress_begin(opts ? &opts->progress : NULL);
+    int err = opts && opts->policy
+                  ? auditfs_replica_sync_witnessed(out, dir, remote_name, key, opts->policy,
+                                                   opts->max_age > 0 ? opts->max_age : -1,
+                                                   opts->now)
+                  : auditfs_replica_sync(out, dir, remote_name, key);
+    afs_progress_end(prev);
+    return err;
 }
 
 /* ---- push ---- */

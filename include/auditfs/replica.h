@@ -17,12 +17,15 @@
  * directory's evidence/, and returns EVERIFY with result.fork set.
  *
  * Transports are libgit2's: local paths and file://, git://, http(s):// (smart protocol), ssh://.
+ * A successful clone or sync is recorded in the state directory (auditfs_state_record_sync:
+ * when, from where, the size and commit reached), which `auditfs status` shows.
  */
 #ifndef AUDITFS_REPLICA_H
 #define AUDITFS_REPLICA_H
 
 #include "ledger.h"
 #include "policy.h"
+#include "progress.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,6 +75,29 @@ AUDITFS_API int auditfs_replica_clone(auditfs_replica_result *out, const char *u
 AUDITFS_API int auditfs_replica_sync(auditfs_replica_result *out, const char *dir,
                                      const char *remote_name,
                                      const auditfs_verifier *key) AUDITFS_WUR;
+
+/** Options of auditfs_replica_clone_opts and auditfs_replica_sync_opts; zero-initialise. */
+typedef struct auditfs_replica_options {
+    /* "fetch": git objects received of the pack's total; "resolve": deltas resolved; then
+     * "verify": entries verified (of the remote head's size; a sync starts at the local size) */
+    auditfs_progress progress;
+    /* sync only: with a policy, auditfs_replica_sync_witnessed's rule (the newest checkpoint
+     * the policy's witnesses vouch for); max_age > 0 counts only cosignatures younger than
+     * max_age seconds at now (POSIX seconds) */
+    const auditfs_policy *policy;
+    int64_t max_age;
+    uint64_t now;
+} auditfs_replica_options;
+
+/** auditfs_replica_clone with options (opts may be NULL). */
+AUDITFS_API int auditfs_replica_clone_opts(auditfs_replica_result *out, const char *url,
+                                           const char *dir, const auditfs_verifier *key,
+                                           const char *origin, const char *remote_name,
+                                           const auditfs_replica_options *opts) AUDITFS_WUR;
+/** auditfs_replica_sync with options (opts may be NULL). */
+AUDITFS_API int auditfs_replica_sync_opts(auditfs_replica_result *out, const char *dir,
+                                          const char *remote_name, const auditfs_verifier *key,
+                                          const auditfs_replica_options *opts) AUDITFS_WUR;
 
 /**
  * auditfs_replica_sync for a party that trusts only witnessed checkpoints (docs/FORMAT.md,

@@ -10,6 +10,7 @@
  *   <state>/origins/<enc>/evidence/<stamp>/ two conflicting signed checkpoints and the proof
  *   <state>/ledgers/<sha256(realpath)>      "<realpath>\n<origin>\n": which origin a ledger
  *                                           directory is expected to hold
+ *   <state>/syncs/<sha256(realpath)>        the last successful clone or sync of a replica
  *
  * <enc> is the origin with every byte outside [A-Za-z0-9_-] (and a '.' that starts it) written
  * as %XX. Every file is replaced atomically (temporary file, fsync, rename, fsync of the
@@ -119,6 +120,30 @@ AUDITFS_API int auditfs_state_write_evidence(char **dir_out, auditfs_state *s, c
                                              size_t remembered_len, const char *presented,
                                              size_t presented_len, const char *proof_json,
                                              const auditfs_hash *root_at_old) AUDITFS_WUR;
+
+/* ---- the last successful sync or clone of a replica ---- */
+
+/** What `auditfs status` shows about a replica's last successful `clone` or `sync`. */
+typedef struct auditfs_sync_record {
+    int64_t time_us;                 /* when it succeeded, microseconds since the epoch */
+    uint64_t size;                   /* the replica's tree size afterwards */
+    char commit[41];                 /* its head commit afterwards (hex) */
+    char origin[AUDITFS_NAME_MAX + 1];
+    char remote[1024];               /* the remote as given (a name or a URL), password removed */
+    char url[1024];                  /* the URL fetched from, password removed */
+} auditfs_sync_record;
+
+/**
+ * Records r as the last successful sync of the replica at ledger_path: the file
+ * <state>/syncs/<sha256 hex of realpath> (docs/FORMAT.md section 15), replaced atomically and
+ * durably. A password in a URL ("scheme://user:secret@host") is never written; control
+ * characters are written as '?'.
+ */
+AUDITFS_API int auditfs_state_record_sync(auditfs_state *s, const char *ledger_path,
+                                          const auditfs_sync_record *r) AUDITFS_WUR;
+/** The last recorded sync of ledger_path into *out; ENOTFOUND if none was recorded. */
+AUDITFS_API int auditfs_state_last_sync(auditfs_sync_record *out, auditfs_state *s,
+                                        const char *ledger_path) AUDITFS_WUR;
 
 #ifdef __cplusplus
 }

@@ -78,6 +78,49 @@ else
     echo "# skip: no installed auditfs on mount(8)'s PATH for -t fuse.auditfs (cases 1-3 cover the helper)"
 fi
 
+# 3b. no key=: the verifier key pinned for the ledger's origin in the state directory (init
+# pinned it in $AUDITFS_STATE), through mount(8) and an fstab line
+if $T mount -t fuse "$A#$L" "$M" 2>"$WORK/m.err"; then
+    track
+    served && ok "mount(8) without key=: the key pinned in \$AUDITFS_STATE" || not_ok "no key=: wrong checkpoint"
+    unmount_check "mount(8) without key="
+else
+    not_ok "mount(8) without key=: $(cat "$WORK/m.err")"
+fi
+# state=DIR names the state directory, whatever the environment says
+AUDITFS_STATE=$WORK/st2 $A trust add "$WORK/key.pub" >/dev/null 2>&1
+printf '%s %s fuse state=%s,nofail,noauto 0 0\n' "$A#$L" "$M" "$WORK/st2" >fstab2
+if AUDITFS_STATE=$WORK/empty-state $T mount -T "$WORK/fstab2" "$M" 2>"$WORK/m.err"; then
+    track
+    served && ok "fstab with state=DIR and no key=: the key pinned there" || not_ok "state=: wrong checkpoint"
+    unmount_check "fstab state="
+    [ -n "$(ls "$WORK/st2/ledgers" 2>/dev/null)" ] && ok "  the mount bound the ledger in that state directory" || not_ok "  state= not used ($(ls "$WORK/st2"))"
+else
+    not_ok "fstab with state=: $(cat "$WORK/m.err")"
+fi
+# root with neither state= nor $AUDITFS_STATE (a mount at boot): /var/lib/auditfs-mount/<name>,
+# tried in a private mount namespace with a tmpfs over /var/lib, so the host's is never touched
+if [ "$(id -u)" = 0 ] && unshare --mount --propagation private true 2>/dev/null; then
+    # no set -e: whatever fails, the umount below runs (the namespace ends with this script)
+    cat >"$WORK/ns.sh" <<NS
+mount -t tmpfs tmpfs /var/lib || exit 1
+AUDITFS_STATE=/var/lib/auditfs-mount/$(basename "$L") $A trust add "$WORK/key.pub" >/dev/null
+env -u AUDITFS_STATE PATH=$BIN:\$PATH "$MOUNT_HELPER" "$L" "$M" -t fuse.auditfs -o allow_other
+cmp -s "$M/checkpoint" "$WORK/want.cp" && echo SERVED
+[ -n "\$(ls /var/lib/auditfs-mount/$(basename "$L")/ledgers)" ] && echo BOUND
+umount "$M" || fusermount3 -uz "$M"
+for i in \$(seq 50); do grep -q " $M " /proc/self/mountinfo || break; sleep 0.1; done
+grep -q " $M " /proc/self/mountinfo || echo UNMOUNTED
+NS
+    unshare --mount --propagation private bash "$WORK/ns.sh" >"$WORK/ns.out" 2>"$WORK/ns.err"
+    grep -q SERVED "$WORK/ns.out" && ok "root, no state=, no \$AUDITFS_STATE: the key pinned in /var/lib/auditfs-mount/<ledger name>" ||
+        not_ok "root default state: $(cat "$WORK/ns.out" "$WORK/ns.err" | head -c 400)"
+    grep -q BOUND "$WORK/ns.out" && ok "  and that state directory is the one used" || not_ok "  not bound there"
+    grep -q UNMOUNTED "$WORK/ns.out" && ok "  and umount unmounts it" || not_ok "  still mounted in the namespace"
+else
+    echo "# skip: the root default state directory needs root and unshare --mount"
+fi
+
 # 4b. `auditfs mount` on a terminal shows the progress of its verifying scan
 if command -v script >/dev/null; then
     AUDITFS_PROGRESS=now $T script -qec "'$A' mount --ledger '$L' --key '$WORK/key.pub' '$M'" /dev/null |
@@ -92,8 +135,10 @@ fi
 # 5. mistakes: named, nothing mounted
 expect_exit 2 "a misspelt option is refused" env PATH=$BIN:$PATH "$MOUNT_HELPER" "$L" "$M" -t fuse.auditfs -o key=$WORK/key.pub,alow_other
 expect_err "mount option 'alow_other' is not an auditfs option" "  and named"
-expect_exit 2 "key= missing is refused" env PATH=$BIN:$PATH "$MOUNT_HELPER" "$L" "$M" -t fuse.auditfs -o allow_other
-expect_err "key=FILE.pub .* is required" "  and explained"
+mkdir -p "$WORK/empty-state"
+expect_exit 5 "no key= and no key pinned in the state directory: refused (5)" env PATH=$BIN:$PATH "$MOUNT_HELPER" "$L" "$M" -t fuse.auditfs -o allow_other,state=$WORK/empty-state
+expect_err "no verifier key is pinned.*auditfs trust add" "  and says how to pin one"
+expect_exit 2 "an empty state= is refused" env PATH=$BIN:$PATH "$MOUNT_HELPER" "$L" "$M" -t fuse.auditfs -o state=
 expect_exit 5 "the signer key as key= is refused" env PATH=$BIN:$PATH "$MOUNT_HELPER" "$L" "$M" -t fuse.auditfs -o key=$WORK/key
 expect_err "signer \(private\) key, not a verifier key" "  and explained"
 echo garbage >bad.cp

@@ -2,7 +2,7 @@
  * libFuzzer target: the mount(8)/fstab option parser of `mount -t fuse.auditfs`
  * (cli/mount_helper.c). Invariants: it never reads or writes out of bounds (ASan), the FUSE
  * options it passes on are only whitelisted ones taken from the input and fit the buffer, and
- * key=/trusted= point into the input.
+ * key=/state=/trusted= point into the input.
  */
 #include "../../cli/mount_helper.c"
 
@@ -22,6 +22,13 @@ cli_usage_error(const char *fmt, ...)
 {
     (void)fmt;
     return EXIT_USAGE;
+}
+
+int
+cli_valid_name(const char *s)
+{
+    (void)s;
+    return 1;
 }
 
 int
@@ -48,6 +55,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (mo.key && (mo.key < opts || mo.key > opts + size))
             abort();
         if (mo.trusted && (mo.trusted < opts || mo.trusted > opts + size))
+            abort();
+        if (mo.state && (mo.state < opts || mo.state > opts + size))
             abort();
     } else if (!mo.bad || mo.bad < opts || mo.bad > opts + size) {
         abort();
