@@ -325,7 +325,7 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
     w->tiles = w->committed_tiles;
     w->last = w->committed_last;
     w->last_time = w->committed_time;
-    if ((err = afs_seg_writer_init(&w->seg, w->opts.zstd_level)) != 0)
+    if ((err = afs_seg_writer_init_version(&w->seg, w->opts.zstd_level, 2)) != 0)
         goto fail;
     afs_seg_writer_reset(&w->seg, cp.size);
     w->batch_first = cp.size;
@@ -419,7 +419,7 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
     auditfs_leaf_hash(&h, w->leaf.data, w->leaf.len);
     if (w->seg_bytes >= AFS_SEG_MAX_LEAF && (err = close_segment(w)) != 0)
         return err;
-    if ((err = afs_seg_writer_add(&w->seg, w->leaf.data, w->leaf.len)) != 0)
+    if ((err = afs_seg_writer_add_leaf(&w->seg, w->leaf.data, w->leaf.len, h.b)) != 0)
         return err;
     w->seg_bytes += w->leaf.len;
     if ((err = afs_tiles_push(&w->tiles, &h, full_tile_cb, w)) != 0)
