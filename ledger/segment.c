@@ -204,8 +204,11 @@ rebuild_frame(afs_buf *out, size_t room, const afs_seg_frame *f, uint32_t i, con
         size_t got;
         int err = afs_seg2_rebuild(&got, base + wr, out->cap - wr, base + rd + 4, rl,
                                    f->first_seq + k, prev);
-        if (err)
-            return afs_error_set(err, "%s: frame %u: %s", where, i, auditfs_error_last());
+        if (err) {
+            char why[512]; /* the message being replaced is not an argument of its own */
+            snprintf(why, sizeof why, "%s", auditfs_error_last());
+            return afs_error_set(err, "%s: frame %u: %s", where, i, why);
+        }
         if (k + 1 < f->count) {
             auditfs_hash lh;
             auditfs_leaf_hash(&lh, base + wr + 4, got - 4);
@@ -219,17 +222,19 @@ rebuild_frame(afs_buf *out, size_t room, const afs_seg_frame *f, uint32_t i, con
     return 0;
 }
 
-int
-afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix, uint32_t i,
-                     const uint8_t *blob, size_t len, const char *where)
+/* Decompresses frame i into out at offset `room` and checks its framing; *version gets the
+ * segment's format. */
+static int
+frame_inflate(afs_buf *out, int *version, size_t room, ZSTD_DCtx *dctx, const afs_seg_index *ix,
+              uint32_t i, const uint8_t *blob, size_t len, const char *where)
 {
     const afs_seg_frame *f = &ix->frames[i];
     const uint8_t *src = blob + f->coff;
     int err;
-    int version = seg_version(blob, len);
-    if (version == 0)
+    int v = seg_version(blob, len);
+    if (v == 0)
         return afs_error_set(AUDITFS_EFORMAT, "%s: offset 8: bad segment magic", where);
-    if (version == 2 && (f->count == 0 || f->usize < PREV_LEN + (uint64_t)f->count * AFS_SEG2_MIN_RECORD))
+    if (v == 2 && (f->count == 0 || f->usize < PREV_LEN + (uint64_t)f->count * AFS_SEG2_MIN_RECORD))
         return afs_error_set(AUDITFS_EFORMAT, "%s: frame %u: %u records cannot fit in %u bytes",
                              where, i, f->count, f->usize);
     size_t fsz = ZSTD_findFrameCompressedSize(src, f->csize);
@@ -242,9 +247,8 @@ afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix, uin
         return afs_error_set(AUDITFS_EFORMAT,
                              "%s: frame %u: content size %llu does not match the index (%u)", where,
                              i, csz, f->usize);
-    /* AFSSEG2 decompresses above the room its rebuilt records need (the index parser bounded
-     * count by usize / AFS_SEG2_MIN_RECORD, so room is at most ~5x usize) */
-    size_t room = version == 1 ? 0 : ((size_t)f->count + 1) * (4 + AFS_SEG2_MAX_ADDED);
+    if (v == 1)
+        room = 0;
     out->len = 0;
     if ((err = afs_buf_grow(out, room + f->usize)) != 0)
         return err;
@@ -253,11 +257,31 @@ afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix, uin
         return afs_error_set(AUDITFS_EFORMAT, "%s: frame %u: %s", where, i,
                              ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
     out->len = room + got;
-    if (version == 1)
-        return check_records(out, 0, f->count, i, where);
-    if ((err = check_records(out, room + PREV_LEN, f->count, i, where)) != 0)
+    *version = v;
+    return check_records(out, v == 1 ? 0 : room + PREV_LEN, f->count, i, where);
+}
+
+int
+afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix, uint32_t i,
+                     const uint8_t *blob, size_t len, const char *where)
+{
+    const afs_seg_frame *f = &ix->frames[i];
+    int version, err;
+    /* AFSSEG2 decompresses above the room its rebuilt records need (the count was checked
+     * against usize / AFS_SEG2_MIN_RECORD, so room is at most ~5x usize) */
+    size_t room = ((size_t)f->count + 1) * (4 + AFS_SEG2_MAX_ADDED);
+    if ((err = frame_inflate(out, &version, room, dctx, ix, i, blob, len, where)) != 0)
         return err;
+    if (version == 1)
+        return 0;
     return rebuild_frame(out, room, f, i, where);
+}
+
+int
+afs_seg_frame_load(afs_buf *out, int *version, ZSTD_DCtx *dctx, const afs_seg_index *ix,
+                   uint32_t i, const uint8_t *blob, size_t len, const char *where)
+{
+    return frame_inflate(out, version, 0, dctx, ix, i, blob, len, where);
 }
 
 int

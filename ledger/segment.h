@@ -68,6 +68,16 @@ uint32_t afs_seg_index_find(const afs_seg_index *ix, uint64_t seq);
 int afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix, uint32_t i,
                          const uint8_t *blob, size_t len, const char *where);
 
+/**
+ * Decompresses frame i into out as stored, checking its framing like afs_seg_frame_decode,
+ * without rebuilding: AFSSEG1 (*version 1) holds the leaves; AFSSEG2 (*version 2) holds the
+ * 32-byte prev hash, then the stored records (walk them from offset 32 with
+ * afs_seg_record_next and rebuild the ones needed with afs_seg2_rebuild). For readers that
+ * check each leaf against its tile anyway: they have the hash of the leaf before for free.
+ */
+int afs_seg_frame_load(afs_buf *out, int *version, ZSTD_DCtx *dctx, const afs_seg_index *ix,
+                       uint32_t i, const uint8_t *blob, size_t len, const char *where);
+
 /** Walks records in a decoded frame: returns 1 and sets leaf/len, 0 at the end. */
 int afs_seg_record_next(const uint8_t **leaf, size_t *len, const afs_buf *frame, size_t *off);
 

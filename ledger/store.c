@@ -824,6 +824,13 @@ struct auditfs_cursor {
     afs_buf buf;
     size_t off;
     int frame_loaded;
+    /* AFSSEG2 frames are loaded as stored and each leaf rebuilt when it is read: its prev is
+     * the hash checked for the leaf before (or the level-0 tile entry before it after a seek),
+     * so reading one entry of a frame rebuilds and hashes one leaf, not the whole frame */
+    int stored;
+    afs_buf leaf;
+    auditfs_hash prev;
+    int have_prev;
 };
 
 int
@@ -867,25 +874,49 @@ auditfs_cursor_next(auditfs_cursor *c, const uint8_t **leaf, size_t *len)
     }
     if (!c->frame_loaded ||
         c->next >= c->seg.ix.frames[c->frame].first_seq + c->seg.ix.frames[c->frame].count) {
+        int version;
         c->frame = afs_seg_index_find(&c->seg.ix, c->next);
-        if ((err = afs_seg_frame_decode(&c->buf, c->l->dctx, &c->seg.ix, c->frame,
-                                        git_blob_rawcontent(c->seg.blob),
-                                        (size_t)git_blob_rawsize(c->seg.blob), c->seg.where)) != 0)
+        if ((err = afs_seg_frame_load(&c->buf, &version, c->l->dctx, &c->seg.ix, c->frame,
+                                      git_blob_rawcontent(c->seg.blob),
+                                      (size_t)git_blob_rawsize(c->seg.blob), c->seg.where)) != 0)
             return err;
         c->frame_loaded = 1;
-        c->off = 0;
-        for (uint64_t s = c->seg.ix.frames[c->frame].first_seq; s < c->next; s++)
+        c->stored = version == 2;
+        c->off = c->stored ? 32 : 0;
+        uint64_t s = c->seg.ix.frames[c->frame].first_seq;
+        c->have_prev = c->stored && s == c->next;
+        if (c->have_prev)
+            memcpy(c->prev.b, c->buf.data, 32);
+        for (; s < c->next; s++)
             afs_seg_record_next(leaf, len, &c->buf, &c->off);
     }
     if (!afs_seg_record_next(leaf, len, &c->buf, &c->off))
         return afs_error_set(AUDITFS_EVERIFY, "entry %llu missing", (unsigned long long)c->next);
     auditfs_hash want, got;
+    if (c->stored) {
+        size_t got_len;
+        if (!c->have_prev && (err = afs_leaf_hash_from_tiles(&c->prev, c->l, c->next - 1)) != 0)
+            return err;
+        c->leaf.len = 0;
+        if ((err = afs_buf_grow(&c->leaf, *len + 4 + AFS_SEG2_MAX_ADDED)) != 0)
+            return err;
+        if ((err = afs_seg2_rebuild(&got_len, (uint8_t *)c->leaf.data, c->leaf.cap, *leaf, *len,
+                                    c->next, c->prev.b)) != 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", auditfs_error_last());
+            return afs_error_set(err, "%s: %s", c->seg.where, why);
+        }
+        *leaf = (const uint8_t *)c->leaf.data + 4;
+        *len = got_len - 4;
+    }
     if ((err = afs_leaf_hash_from_tiles(&want, c->l, c->next)) != 0)
         return err;
     auditfs_leaf_hash(&got, *leaf, *len);
     if (!auditfs_hash_equal(&want, &got))
         return afs_error_set(AUDITFS_EVERIFY, "entry %llu: leaf does not hash to its tile",
                              (unsigned long long)c->next);
+    c->prev = got;
+    c->have_prev = 1;
     c->next++;
     return 1;
 }
@@ -909,10 +940,12 @@ afs_cursor_seek(auditfs_cursor *c, uint64_t seq)
     }
     if (c->frame_loaded &&
         seq < c->seg.ix.frames[c->frame].first_seq + c->seg.ix.frames[c->frame].count) {
-        for (; c->next < seq; c->next++)
+        for (; c->next < seq; c->next++) {
             if (!afs_seg_record_next(&leaf, &len, &c->buf, &c->off))
                 return afs_error_set(AUDITFS_EVERIFY, "entry %llu missing",
                                      (unsigned long long)c->next);
+            c->have_prev = 0; /* skipped: the next leaf's prev comes from the tiles */
+        }
         return 0;
     }
     c->frame_loaded = 0;
@@ -928,6 +961,7 @@ auditfs_cursor_free(auditfs_cursor *c)
     if (c->seg_open)
         seg_close(&c->seg);
     afs_buf_release(&c->buf);
+    afs_buf_release(&c->leaf);
     free(c);
 }
 
