@@ -10,6 +10,7 @@
  */
 #include "store.h"
 #include "odb.h"
+#include "packmerge.h"
 #include "entry.h"
 #include "commitsig.h"
 #include "state_int.h"
@@ -621,6 +622,8 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
      * the record can only name a commit whose lock file is gone) */
     if ((err = record_intent(w, NULL)) != 0)
         goto fail;
+    /* batch packs merged geometrically, under the lock, after the publish (packmerge.c) */
+    afs_pack_merge_after_publish(l->repo);
     if ((err = auditfs_ledger_refresh(l)) != 0)
         goto fail;
     w->committed_tiles = w->tiles;

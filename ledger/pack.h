@@ -73,8 +73,12 @@ int afs_packset_exists(afs_packset *ps, const git_oid *oid);
 int afs_packset_add(afs_packset *ps, const char *name);
 /** This process holds the writer lock: misses never rescan (after the first scan). */
 void afs_packset_writer(afs_packset *ps);
-/** Rescans objects/pack/ now. */
+/** Rescans objects/pack/ now; packs whose .idx is gone (merged, repacked) are dropped. */
 int afs_packset_refresh(afs_packset *ps);
+/** The sorted 20-byte names of the objects of loaded pack `name` ("pack-<hex>"), valid until
+ * the set changes; -1 if no such pack is loaded. */
+int afs_packset_names(const afs_packset *ps, const char *name, const uint8_t **names,
+                      uint32_t *n);
 void afs_packset_free(afs_packset *ps);
 
 #endif

@@ -19,7 +19,7 @@ if ! command -v strace >/dev/null 2>&1 || ! strace -f -qq -o /dev/null true 2>/d
     echo "# SKIP: strace is missing or cannot trace here (apt-get install strace)"
     exit 77
 fi
-SYSCALLS=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,write,pwrite64,link,linkat
+SYSCALLS=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,write,pwrite64,link,linkat,unlink,unlinkat
 
 # order TRACE WHAT: checks the order above for every write to stdout in TRACE; prints the
 # number of acknowledgments checked, or the first violation (exit 1)
@@ -39,6 +39,9 @@ for line in open(trace):
         events.append(("objwrite", args[:80]))
     elif "/logs/" in args.split(",")[0]:
         continue  # the reflog is not the ref
+    elif call.startswith("unlink"):
+        if re.search(r'/objects/pack/pack-[0-9a-f]+\.(pack|idx)"', args):
+            events.append(("packunlink", args[:100]))
     elif call.startswith("rename") or call.startswith("link"):
         if re.search(r'/origins/[^"/]+/signed"\) = 0', args):
             events.append(("staterename", args[:100]))
@@ -72,6 +75,29 @@ for kind, detail in events:
         window.append(kind)
         continue
     acks += 1
+    # after the ref moved and was fsynced, the writer may merge batch packs (ledger/packmerge.c):
+    # the merged pack fsynced before its rename, objects/pack/ fsynced after the renames and
+    # before any old pack is removed, and again after the removals, all before the ack
+    cut = next((i for i, x in enumerate(window) if x == "dirfsync" and "refmove" in window[:i]), None)
+    if cut is not None:
+        tail, window = window[cut + 1:], window[:cut + 1]
+        ren = [i for i, x in enumerate(tail) if x == "packrename"]
+        unl = [i for i, x in enumerate(tail) if x == "packunlink"]
+        dfs = [i for i, x in enumerate(tail) if x == "packdirfsync"]
+        pfs = [i for i, x in enumerate(tail) if x == "packfsync"]
+        merge_problem = None
+        if unl and not ren:
+            merge_problem = "a pack was removed after the ref moved but no merged pack was written"
+        elif ren and not (pfs and pfs[0] < ren[0]):
+            merge_problem = "the merged pack was not fsynced before its rename"
+        elif ren and unl and not any(ren[-1] < d < unl[0] for d in dfs):
+            merge_problem = "old packs were removed before objects/pack/ was fsynced after the merged pack's rename"
+        elif unl and not any(d > unl[-1] for d in dfs):
+            merge_problem = "objects/pack/ was not fsynced after the old packs were removed"
+        if merge_problem:
+            print(f"{what}: acknowledgment {acks} ({detail}): {merge_problem}; "
+                  f"after the ref: {' '.join(tail[-16:])}")
+            sys.exit(1)
     def last(k):
         return max((i for i, x in enumerate(window) if x == k), default=-1)
     def first(k):
