@@ -155,6 +155,20 @@ afs_tree_read(uint8_t **out, size_t *len, git_repository *repo, git_tree *tree, 
         err = afs_error_set(AUDITFS_EFORMAT, "%s: not a file", path);
         goto cleanup;
     }
+    /* through the checked readers when they have it (hashed once, not again by libgit2) */
+    git_object_t type;
+    void *data = NULL;
+    rc = afs_odb_read_checked(&data, len, &type, repo, git_tree_entry_id(te));
+    if (rc == 0 && type == GIT_OBJECT_BLOB) {
+        *out = data; /* NUL-terminated */
+        goto cleanup;
+    }
+    free(data);
+    if (rc == 0 || (rc != GIT_ENOTFOUND)) {
+        err = rc == 0 ? afs_error_set(AUDITFS_EFORMAT, "%s: not a blob", path)
+                      : afs_error_git(AUDITFS_EIO, "%s: cannot read blob", path);
+        goto cleanup;
+    }
     if (git_blob_lookup(&blob, repo, git_tree_entry_id(te)) < 0) {
         err = afs_error_git(AUDITFS_EIO, "%s: cannot read blob", path);
         goto cleanup;
@@ -711,7 +725,10 @@ auditfs_ledger_check_head(auditfs_checkpoint *out, auditfs_ledger *l, const audi
 
 typedef struct seg_handle {
     git_oid id;
-    git_blob *blob;
+    git_blob *blob; /* read through libgit2, or */
+    void *own;      /* read through the checked readers (afs_odb_read_checked) */
+    const uint8_t *data;
+    size_t len;
     afs_seg_index ix;
     char where[64];
 } seg_handle;
@@ -719,13 +736,23 @@ typedef struct seg_handle {
 static int
 seg_open(seg_handle *h, git_repository *repo, const git_oid *id, uint64_t first)
 {
+    git_object_t type;
     memset(h, 0, sizeof *h);
     git_oid_cpy(&h->id, id);
     afs_seg_path(h->where, first);
-    if (git_blob_lookup(&h->blob, repo, id) < 0)
+    /* the checked readers hash the object once (OpenSSL); libgit2 would hash it again */
+    int rc = afs_odb_read_checked(&h->own, &h->len, &type, repo, id);
+    if (rc == 0 && type != GIT_OBJECT_BLOB)
+        return afs_error_set(AUDITFS_EVERIFY, "%s: not a blob", h->where);
+    if (rc == 0) {
+        h->data = h->own;
+    } else if (rc == GIT_ENOTFOUND && git_blob_lookup(&h->blob, repo, id) == 0) {
+        h->data = git_blob_rawcontent(h->blob);
+        h->len = (size_t)git_blob_rawsize(h->blob);
+    } else {
         return afs_error_git(AUDITFS_EVERIFY, "%s: cannot read the segment", h->where);
-    int err = afs_seg_index_parse(&h->ix, git_blob_rawcontent(h->blob),
-                                  (size_t)git_blob_rawsize(h->blob), h->where);
+    }
+    int err = afs_seg_index_parse(&h->ix, h->data, h->len, h->where);
     if (!err && h->ix.first_seq != first)
         err = afs_error_set(AUDITFS_EVERIFY, "%s: its index starts at entry %llu", h->where,
                             (unsigned long long)h->ix.first_seq);
@@ -738,6 +765,9 @@ seg_close(seg_handle *h)
     afs_seg_index_release(&h->ix);
     git_blob_free(h->blob);
     h->blob = NULL;
+    free(h->own);
+    h->own = NULL;
+    h->data = NULL;
 }
 
 /* Copies entry seq out of the decoded frame cached in l (which must hold it). */
@@ -778,7 +808,7 @@ afs_read_leaf_raw(afs_buf *out, auditfs_ledger *l, uint64_t seq)
     uint32_t fi = afs_seg_index_find(&h.ix, seq);
     l->cache_valid = 0;
     if ((err = afs_seg_frame_decode(&l->cache_buf, l->dctx, &h.ix, fi,
-                                    git_blob_rawcontent(h.blob), (size_t)git_blob_rawsize(h.blob),
+                                    h.data, h.len,
                                     h.where)) != 0)
         goto cleanup;
     l->cache_first = h.ix.frames[fi].first_seq;
@@ -877,8 +907,7 @@ auditfs_cursor_next(auditfs_cursor *c, const uint8_t **leaf, size_t *len)
         int version;
         c->frame = afs_seg_index_find(&c->seg.ix, c->next);
         if ((err = afs_seg_frame_load(&c->buf, &version, c->l->dctx, &c->seg.ix, c->frame,
-                                      git_blob_rawcontent(c->seg.blob),
-                                      (size_t)git_blob_rawsize(c->seg.blob), c->seg.where)) != 0)
+                                      c->seg.data, c->seg.len, c->seg.where)) != 0)
             return err;
         c->frame_loaded = 1;
         c->stored = version == 2;

@@ -141,9 +141,9 @@ EOF
 $A keygen durable.example -o key >/dev/null
 $A init --ledger L --key key 2>/dev/null
 records 400 1 >r1
-# five batches, five acknowledgments
+# about 15 batches, as many acknowledgments
 strace -f -y -qq -e trace=$SYSCALLS -o append.trace \
-    $A append --ledger L --key key --stream api --batch-bytes 20000 --no-index r1 >ack.out 2>ack.err
+    $A append --ledger L --key key --stream api --batch-bytes 8000 --no-index r1 >ack.out 2>ack.err
 rc=$?
 [ $rc -eq 0 ] && [ "$(wc -l <ack.out)" -ge 3 ] && ok "append under strace: $(wc -l <ack.out) acknowledgments" ||
     not_ok "append under strace (exit $rc, $(wc -l <ack.out) acknowledgments): $(head -c 300 ack.err)"
@@ -153,6 +153,10 @@ if n=$(order append.trace append); then
 else
     not_ok "$n"
 fi
+# more than 8 batches: the writer merged batch packs at least once (ledger/packmerge.c), and
+# order() checked the merge's fsyncs and removals after the ref's
+grep -qE 'unlink(at)?\(.*objects/pack/pack-[0-9a-f]+\.pack' append.trace &&
+    ok "a pack merge was traced (and its order checked)" || not_ok "no pack merge in the traced append"
 $A verify --ledger L --key key.pub >/dev/null 2>&1 && ok "the traced ledger verifies" || not_ok "the traced ledger does not verify"
 
 # publish acknowledges one document the same way
