@@ -195,6 +195,13 @@ afs_packw_add(afs_packw *w, const git_oid *oid, git_object_t type, const void *d
 {
     if (pending_find(w, oid))
         return 0;
+    return afs_packw_add_new(w, oid, type, data, len);
+}
+
+int
+afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
+                  size_t len)
+{
     if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_TAG || len > AFS_MAX_OBJECT)
         return fail("object of an unsupported type or size", w->dir);
     if (w->fd < 0) {

@@ -20,6 +20,10 @@ int afs_packw_new(afs_packw **out, const char *objects_dir);
 /** Appends one object (stored deflate); a no-op if this pack already holds it. */
 int afs_packw_add(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
                   size_t len);
+/** afs_packw_add for an object the caller knows is not in the pack yet (no linear search:
+ * merges add thousands of objects, ledger/packmerge.c). */
+int afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
+                      size_t len);
 /** 1 with type and size if the pending pack holds oid. */
 int afs_packw_header(const afs_packw *w, const git_oid *oid, git_object_t *type, size_t *len);
 /** Reads a pending object back (*data malloc'd). 0, GIT_ENOTFOUND or -1. */

@@ -4,11 +4,12 @@
  * Each batch is one pack (pack.c), so packs accumulate: ~60 per million entries, ~600 at 10M,
  * and every reader loads every .idx at start and searches them one by one. After a batch is
  * published, the writer (holding auditfs.lock) merges packs by size tiers growing geometrically
- * (factor AFS_PACK_FANIN = 8: tier 0 below 512 KiB, tier 1 below 4 MiB, ...): once a tier holds
- * 8 packs, they and all smaller packs become one pack of a higher tier. So a ledger keeps at
- * most 7 packs per tier, O(log n) packs, and each object is copied about log8(n / batch) times
- * over its life: at 1M entries once or twice, where `git repack --geometric=2` would copy it
- * about six times (measured: +35% CPU on append at 1M with factor 2).
+ * (factor AFS_PACK_FANIN = 16: tier 0 below 1 MiB, tier 1 below 16 MiB, ...): once a tier holds
+ * 16 packs, they and all smaller packs become one pack of a higher tier. So a ledger keeps at
+ * most 15 packs per tier, O(log n) packs, and each object is copied about log16(n / batch)
+ * times over its life. Measured at 1M entries (60 batches of ~1.9 MB): factor 2 (`git repack
+ * --geometric=2`) added 35% to append's CPU, factor 8 20% (two copies of each object; the time
+ * is the kernel copying the new pack into the page cache), factor 16 about half that.
  *
  * Invariants (docs/FORMAT.md, "Merging batch packs"):
  *   - only packs with exactly a .pack and a .idx are merged: a .keep (an unpublished batch,
@@ -106,7 +107,8 @@ list_candidates(cand **out, size_t *n, const char *dir)
     return 0;
 }
 
-/* The size tier of a pack: 0 below 512 KiB, then one tier per factor of 8. */
+/* The size tier of a pack: 0 below AFS_PACK_TIER0 * AFS_PACK_FANIN (1 MiB), then one tier per
+ * factor of AFS_PACK_FANIN. */
 static unsigned
 tier(uint64_t size)
 {
@@ -134,6 +136,12 @@ afs_pack_merge_plan(const uint64_t *sizes, size_t n)
     return 0;
 }
 
+static int
+cmp_name(const void *a, const void *b)
+{
+    return memcmp(a, b, 20);
+}
+
 static void *
 plain_alloc(void *ctx, size_t n)
 {
@@ -159,6 +167,7 @@ afs_pack_merge(const char *objects_dir, size_t *merged, size_t *packs_after)
     cand *c = NULL;
     size_t nc = 0, take = 0;
     uint64_t *sizes = NULL;
+    uint8_t *all = NULL, *taken = NULL;
     afs_packset *ps = NULL;
     afs_packw *w = NULL;
     int err = 0;
@@ -182,6 +191,7 @@ afs_pack_merge(const char *objects_dir, size_t *merged, size_t *packs_after)
     if ((err = afs_packset_new(&ps, objects_dir)) != 0 ||
         (err = afs_packw_new(&w, objects_dir)) != 0)
         goto cleanup;
+    size_t total = 0;
     for (size_t i = 0; i < take; i++) {
         const uint8_t *names;
         uint32_t n;
@@ -191,7 +201,34 @@ afs_pack_merge(const char *objects_dir, size_t *merged, size_t *packs_after)
             err = afs_error_set(AUDITFS_EFORMAT, "%s/%s: cannot be merged", dir, c[i].name);
             goto cleanup;
         }
+        total += n;
+    }
+    /* every name once: batches store their own copies of objects other packs hold */
+    if (!(all = malloc((total ? total : 1) * 20)) || !(taken = calloc(total ? total : 1, 1))) {
+        err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < take; i++) {
+        const uint8_t *names;
+        uint32_t n;
+        (void)afs_packset_names(ps, c[i].name, &names, &n);
+        memcpy(all + 20 * at, names, 20 * (size_t)n);
+        at += n;
+    }
+    qsort(all, total, 20, cmp_name);
+    for (size_t i = 0; i < take; i++) {
+        const uint8_t *names;
+        uint32_t n;
+        (void)afs_packset_names(ps, c[i].name, &names, &n);
         for (uint32_t k = 0; k < n; k++) {
+            const uint8_t *hit = bsearch(names + 20 * (size_t)k, all, total, 20, cmp_name);
+            /* duplicates are adjacent in `all`: the first of the run stands for all of them */
+            while (hit > all && memcmp(hit - 20, hit, 20) == 0)
+                hit -= 20;
+            if (taken[(size_t)(hit - all) / 20])
+                continue;
+            taken[(size_t)(hit - all) / 20] = 1;
             git_oid oid;
             void *data = NULL;
             size_t len = 0;
@@ -204,7 +241,7 @@ afs_pack_merge(const char *objects_dir, size_t *merged, size_t *packs_after)
                                     rc == GIT_ENOTFOUND ? "is deltified" : "cannot be read");
                 goto cleanup;
             }
-            rc = afs_packw_add(w, &oid, type, data, len);
+            rc = afs_packw_add_new(w, &oid, type, data, len);
             free(data);
             if (rc != 0) {
                 err = rc;
@@ -232,6 +269,8 @@ cleanup:
         afs_packw_abort(w); /* a pack not yet finished is deleted; a finished one stays */
     afs_packw_free(w);
     afs_packset_free(ps);
+    free(all);
+    free(taken);
     free(sizes);
     free(c);
     return err;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 /** Packs are merged AFS_PACK_FANIN at a time, by size tiers of that factor above this size. */
-#define AFS_PACK_FANIN 8u
+#define AFS_PACK_FANIN 16u
 #define AFS_PACK_TIER0 ((uint64_t)64 << 10)
 
 /**

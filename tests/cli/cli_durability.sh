@@ -140,10 +140,10 @@ EOF
 
 $A keygen durable.example -o key >/dev/null
 $A init --ledger L --key key 2>/dev/null
-records 400 1 >r1
-# about 15 batches, as many acknowledgments
+records 600 1 >r1
+# about 30 batches, as many acknowledgments
 strace -f -y -qq -e trace=$SYSCALLS -o append.trace \
-    $A append --ledger L --key key --stream api --batch-bytes 8000 --no-index r1 >ack.out 2>ack.err
+    $A append --ledger L --key key --stream api --batch-bytes 6000 --no-index r1 >ack.out 2>ack.err
 rc=$?
 [ $rc -eq 0 ] && [ "$(wc -l <ack.out)" -ge 3 ] && ok "append under strace: $(wc -l <ack.out) acknowledgments" ||
     not_ok "append under strace (exit $rc, $(wc -l <ack.out) acknowledgments): $(head -c 300 ack.err)"
@@ -153,7 +153,7 @@ if n=$(order append.trace append); then
 else
     not_ok "$n"
 fi
-# more than 8 batches: the writer merged batch packs at least once (ledger/packmerge.c), and
+# more than 16 batches: the writer merged batch packs at least once (ledger/packmerge.c), and
 # order() checked the merge's fsyncs and removals after the ref's
 grep -qE 'unlink(at)?\(.*objects/pack/pack-[0-9a-f]+\.pack' append.trace &&
     ok "a pack merge was traced (and its order checked)" || not_ok "no pack merge in the traced append"
