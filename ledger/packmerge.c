@@ -113,7 +113,8 @@ static unsigned
 tier(uint64_t size)
 {
     unsigned t = 0;
-    for (uint64_t lim = AFS_PACK_TIER0 * AFS_PACK_FANIN; size >= lim && t < 20; lim *= AFS_PACK_FANIN)
+    for (uint64_t lim = AFS_PACK_TIER0 * AFS_PACK_FANIN; size >= lim && t < 20;
+         lim *= AFS_PACK_FANIN)
         t++;
     return t;
 }

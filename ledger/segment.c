@@ -67,7 +67,7 @@ afs_seg_index_parse(afs_seg_index *out, const uint8_t *blob, size_t len, const c
         /* AFSSEG2: the prev hash, and records of at least AFS_SEG2_MIN_RECORD bytes (which
          * also bounds what decoding in place allocates) */
         uint64_t least = version == 1 ? (uint64_t)f->count * 4
-                                       : PREV_LEN + (uint64_t)f->count * AFS_SEG2_MIN_RECORD;
+                                      : PREV_LEN + (uint64_t)f->count * AFS_SEG2_MIN_RECORD;
         if (f->count == 0 || f->csize == 0 || f->usize > AFS_SEG_MAX_FRAME_USIZE ||
             f->usize < least || f->csize > len - coff) {
             afs_seg_index_release(out);
@@ -146,14 +146,18 @@ afs_seg2_rebuild(size_t *written, uint8_t *dst, size_t cap, const uint8_t *store
     char seqline[32], prevline[56], lenline[32];
     *written = 0;
     if (len < ENTRY_MAGIC_LEN + 1 || memcmp(stored, ENTRY_MAGIC, ENTRY_MAGIC_LEN) != 0)
-        return afs_error_set(AUDITFS_EFORMAT, "entry %llu: stored leaf does not start with "
-                             "'auditfs-entry/1'", (unsigned long long)seq);
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "entry %llu: stored leaf does not start with "
+                             "'auditfs-entry/1'",
+                             (unsigned long long)seq);
     /* the header ends at the first empty line: header values hold no control characters, and
      * the magic line's own LF (offset 15) may be the one before it */
     const uint8_t *h = memmem(stored + ENTRY_MAGIC_LEN - 1, len - (ENTRY_MAGIC_LEN - 1), "\n\n", 2);
     if (!h)
-        return afs_error_set(AUDITFS_EFORMAT, "entry %llu: stored leaf has no blank line after "
-                             "its header", (unsigned long long)seq);
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "entry %llu: stored leaf has no blank line after "
+                             "its header",
+                             (unsigned long long)seq);
     size_t hoff = (size_t)(h - stored);
     size_t mid = hoff + 1 - ENTRY_MAGIC_LEN; /* header lines kept, each ending in LF */
     size_t tail = len - hoff - 1;            /* the blank line and the payload */
@@ -278,8 +282,8 @@ afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix, uin
 }
 
 int
-afs_seg_frame_load(afs_buf *out, int *version, ZSTD_DCtx *dctx, const afs_seg_index *ix,
-                   uint32_t i, const uint8_t *blob, size_t len, const char *where)
+afs_seg_frame_load(afs_buf *out, int *version, ZSTD_DCtx *dctx, const afs_seg_index *ix, uint32_t i,
+                   const uint8_t *blob, size_t len, const char *where)
 {
     return frame_inflate(out, version, 0, dctx, ix, i, blob, len, where);
 }
@@ -480,8 +484,10 @@ afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leafv, size_t len, const 
     size_t seqend = ENTRY_MAGIC_LEN + (size_t)sn;
     if (len < seqend || memcmp(leaf, ENTRY_MAGIC, ENTRY_MAGIC_LEN) != 0 ||
         memcmp(leaf + ENTRY_MAGIC_LEN, seqline, (size_t)sn) != 0)
-        return afs_error_set(AUDITFS_ERROR, "segment writer: leaf %llu does not start with its "
-                             "magic and seq lines", (unsigned long long)seq);
+        return afs_error_set(AUDITFS_ERROR,
+                             "segment writer: leaf %llu does not start with its "
+                             "magic and seq lines",
+                             (unsigned long long)seq);
     const uint8_t *h = memmem(leaf + seqend - 1, len - seqend + 1, "\n\n", 2);
     if (!h)
         return afs_error_set(AUDITFS_ERROR, "segment writer: leaf %llu has no blank line",
@@ -490,17 +496,23 @@ afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leafv, size_t len, const 
     int ln = snprintf(lenline, sizeof lenline, "length %zu\n", len - e - 2);
     size_t tailsz = 50 + (size_t)ln; /* "prev <44>\n" "length <n>\n" */
     if (e + 1 < seqend + tailsz)
-        return afs_error_set(AUDITFS_ERROR, "segment writer: leaf %llu has no prev and length "
-                             "lines", (unsigned long long)seq);
+        return afs_error_set(AUDITFS_ERROR,
+                             "segment writer: leaf %llu has no prev and length "
+                             "lines",
+                             (unsigned long long)seq);
     size_t ts = e + 1 - tailsz;
     if (memcmp(leaf + ts, "prev ", 5) != 0 || leaf[ts + 49] != '\n' ||
         afs_b64_decode(prev, sizeof prev, (const char *)leaf + ts + 5, 44) != PREV_LEN ||
         memcmp(leaf + ts + 50, lenline, (size_t)ln) != 0)
-        return afs_error_set(AUDITFS_ERROR, "segment writer: leaf %llu does not end its header "
-                             "with prev and its payload's length", (unsigned long long)seq);
+        return afs_error_set(AUDITFS_ERROR,
+                             "segment writer: leaf %llu does not end its header "
+                             "with prev and its payload's length",
+                             (unsigned long long)seq);
     if (w->count > 0 && memcmp(prev, w->last, PREV_LEN) != 0)
-        return afs_error_set(AUDITFS_ERROR, "segment writer: leaf %llu: prev is not the hash "
-                             "of the leaf before", (unsigned long long)seq);
+        return afs_error_set(AUDITFS_ERROR,
+                             "segment writer: leaf %llu: prev is not the hash "
+                             "of the leaf before",
+                             (unsigned long long)seq);
     size_t slen = ENTRY_MAGIC_LEN + (ts - seqend) + (len - e - 1);
     if (w->raw.len > 0 && w->raw.len + 4 + slen > AFS_SEG2_FRAME_TARGET &&
         (err = flush_frame(w)) != 0)

@@ -129,7 +129,8 @@ int afs_seg_writer_add(afs_seg_writer *w, const void *leaf, size_t len);
  * leaf added before it (unless it starts the segment) and a `length` equal to its payload's:
  * anything else is refused (AUDITFS_ERROR) rather than stored in a form that would not rebuild.
  */
-int afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leaf, size_t len, const uint8_t hash[32]);
+int afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leaf, size_t len,
+                            const uint8_t hash[32]);
 /** The most bytes a rebuilt leaf has beyond its stored form: "seq " + 20 digits + LF,
  * "prev " + 44 base64 + LF, "length " + 20 digits + LF. */
 #define AFS_SEG2_MAX_ADDED 103u

@@ -96,8 +96,8 @@ write_seg2(afs_buf *out, const leaves *L, uint64_t first, unsigned n)
     cr_assert_eq(afs_seg_writer_init_version(&w, 1, 2), 0);
     afs_seg_writer_reset(&w, first);
     for (unsigned i = 0; i < n; i++)
-        cr_assert_eq(afs_seg_writer_add_leaf(&w, L->leaf[i].data, L->leaf[i].len, L->hash[i].b),
-                     0, "leaf %u: %s", i, auditfs_error_last());
+        cr_assert_eq(afs_seg_writer_add_leaf(&w, L->leaf[i].data, L->leaf[i].len, L->hash[i].b), 0,
+                     "leaf %u: %s", i, auditfs_error_last());
     cr_assert_eq(afs_seg_writer_finish(&w, out), 0);
     afs_seg_writer_release(&w);
 }
@@ -119,8 +119,8 @@ Test(segment2, roundtrip_every_leaf_byte_for_byte)
     unsigned k = 0;
     for (uint32_t f = 0; f < ix.nframes; f++) {
         stored += ix.frames[f].usize;
-        cr_assert_eq(afs_seg_frame_decode(&frame, d, &ix, f, (uint8_t *)seg.data, seg.len, "t"),
-                     0, "frame %u: %s", f, auditfs_error_last());
+        cr_assert_eq(afs_seg_frame_decode(&frame, d, &ix, f, (uint8_t *)seg.data, seg.len, "t"), 0,
+                     "frame %u: %s", f, auditfs_error_last());
         size_t off = 0;
         const uint8_t *leaf;
         size_t len;
@@ -238,7 +238,8 @@ Test(segment2, rejects_hostile_stored_records)
 {
     uint8_t c[512];
     size_t n;
-    const char *good = "auditfs-entry/1\ntime 2026-11-21T22:13:11.123456Z\ntype log\nstream a\n\n{}";
+    const char *good =
+        "auditfs-entry/1\ntime 2026-11-21T22:13:11.123456Z\ntype log\nstream a\n\n{}";
     /* control: a well-formed stored leaf decodes */
     memset(c, 7, 32);
     n = 32 + put_record(c + 32, good);
@@ -292,9 +293,9 @@ Test(segment2, rebuilt_leaf_is_the_canonical_one)
     uint8_t prev[32], out[1024];
     size_t got;
     cr_assert_eq(afs_b64_decode(prev, 32, "pZ0RvIbSo1mH5s8mIbJ8Qj0sVCGK6a1PqWIkR8pDk9c=", 44), 32);
-    cr_assert_eq(afs_seg2_rebuild(&got, out, sizeof out, (const uint8_t *)stored, strlen(stored),
-                                  41, prev),
-                 0, "%s", auditfs_error_last());
+    cr_assert_eq(
+        afs_seg2_rebuild(&got, out, sizeof out, (const uint8_t *)stored, strlen(stored), 41, prev),
+        0, "%s", auditfs_error_last());
     cr_assert_eq(got, 4 + strlen(want));
     cr_assert_eq(afs_load_be32(out), strlen(want));
     cr_assert_eq(memcmp(out + 4, want, strlen(want)), 0, "%.*s", (int)(got - 4), out + 4);
@@ -304,7 +305,7 @@ Test(segment2, rebuilt_leaf_is_the_canonical_one)
     cr_assert_eq(e.seq, 41);
     cr_assert_eq(e.payload_len, 23);
     /* too small an output buffer is refused, not overrun */
-    cr_assert_eq(afs_seg2_rebuild(&got, out, 100, (const uint8_t *)stored, strlen(stored), 41,
-                                  prev),
-                 AUDITFS_EFORMAT);
+    cr_assert_eq(
+        afs_seg2_rebuild(&got, out, 100, (const uint8_t *)stored, strlen(stored), 41, prev),
+        AUDITFS_EFORMAT);
 }
