@@ -935,6 +935,10 @@ auditfs_cursor_next(auditfs_cursor *c, const uint8_t **leaf, size_t *len)
             snprintf(why, sizeof why, "%s", auditfs_error_last());
             return afs_error_set(err, "%s: %s", c->seg.where, why);
         }
+        /* NUL after the leaf, as after a frame's last leaf (afs_buf): REG_STARTEND users and
+         * ASan's regexec interceptor read up to a NUL */
+        c->leaf.len = got_len;
+        c->leaf.data[got_len] = '\0';
         *leaf = (const uint8_t *)c->leaf.data + 4;
         *len = got_len - 4;
     }
