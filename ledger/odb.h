@@ -20,6 +20,8 @@ int afs_odb_write_blob(git_oid *out, git_repository *repo, const void *data, siz
  * pack instead of loose files, until afs_odb_batch_finish or _abort.
  */
 int afs_odb_batch_begin(git_repository *repo);
+/* Removes the .keep files dead writers left (under the ledger lock, after any roll-forward). */
+void afs_odb_remove_stale_keeps(git_repository *repo);
 /**
  * Makes the pending pack durable (pack.c: fsynced and renamed into objects/pack/ with its .idx,
  * directory fsynced) and keeps batching. *loose_written says whether loose objects were written
