@@ -377,7 +377,10 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
                    uint64_t *seq_out)
 {
     int err;
-    int has_content = strcmp(e->type, "document") == 0 || strcmp(e->type, "notice") == 0;
+    /* by the type's name parsed once (exact names only): an unknown type has no content */
+    auditfs_entry_type type = auditfs_entry_type_parse(e->type);
+    int is_doc = type == AUDITFS_TYPE_DOCUMENT;
+    int has_content = is_doc || type == AUDITFS_TYPE_NOTICE;
     uint64_t seq = w->tiles.size;
     int64_t now = afs_now_us();
     e->seq = seq;
@@ -390,7 +393,7 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
         afs_sha256(e->content_sha256, content, content_len);
         e->payload = NULL;
         e->payload_len = 0;
-        if (strcmp(e->type, "document") == 0) {
+        if (is_doc) {
             if (!auditfs_docname_publishable(e->name))
                 return afs_error_set(AUDITFS_EINVAL, "document name '%s' is not valid (or a "
                                      "segment is 'current' or v<N>.<ext>, names the mount uses)",
@@ -404,14 +407,14 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
     if (has_content) {
         char path[AUDITFS_DOCNAME_MAX + 64];
         git_oid id;
-        if (strcmp(e->type, "document") == 0)
+        if (is_doc)
             snprintf(path, sizeof path, "doc/%s/v%llu", e->name, (unsigned long long)e->version);
         else
             snprintf(path, sizeof path, "notice/%llu", (unsigned long long)seq);
         if ((err = write_blob(&id, w, content, content_len)) != 0 ||
             (err = add_update(w, path, &id, 0)) != 0)
             return err;
-        if (strcmp(e->type, "document") == 0) {
+        if (is_doc) {
             pending_doc *d = realloc(w->docs, (w->ndocs + 1) * sizeof *d);
             if (!d)
                 return afs_error_set(AUDITFS_ENOMEM, "out of memory");
