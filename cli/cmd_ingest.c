@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -459,6 +460,25 @@ already_committed(uint64_t *size, const char *path, const char *batch_id)
 }
 
 static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+/* Removes a directory tree this process created (a half-initialised ledger), best effort. */
+static void
+remove_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
 ledger_for(ingest *g, target *t)
 {
     struct stat st;
@@ -482,9 +502,26 @@ ledger_for(ingest *g, target *t)
         t->pinned = !err;
         return err;
     }
-    int err = auditfs_ledger_init(t->path, g->key, origin);
-    if (err == AUDITFS_EEXISTS)
-        return 0; /* another producer created (and remembered) it meanwhile */
+    /* created whole or not at all: initialised under a temporary name in DIR, then renamed
+     * (a router killed inside init leaves only DIR/.auditfs-init-*, never a DIR/<tenant> that
+     * is not a ledger and stops every restart) */
+    char tmp[PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s/.auditfs-init-%s-%ld", g->ledgers_dir, t->tenant,
+             (long)getpid());
+    remove_tree(tmp);
+    int err = auditfs_ledger_init(tmp, g->key, origin);
+    if (!err && rename(tmp, t->path) != 0) {
+        int e = errno;
+        remove_tree(tmp);
+        if (e == EEXIST || e == ENOTEMPTY)
+            return 0; /* another producer created it meanwhile; it pins it, or we do later */
+        fprintf(stderr, "auditfs: %s: %s\n", t->path, strerror(e));
+        return EXIT_IO;
+    }
+    if (err) {
+        remove_tree(tmp);
+        return cli_fail(err, "append --route-by");
+    }
     /* like init: pin the key for the new origin and remember its first checkpoint */
     if (!err && g->wo.state)
         err = cli_init_remember(g->wo.state, t->path, g->key, origin);
