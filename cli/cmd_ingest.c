@@ -725,8 +725,12 @@ route_state_read(char **out, const char *path, const char *prefix)
 {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : (fprintf(stderr, "auditfs: %s: %s\n", path, strerror(errno)), EXIT_IO);
+    if (fd < 0 && errno == ENOENT)
+        return 0;
+    if (fd < 0) {
+        fprintf(stderr, "auditfs: %s: %s\n", path, strerror(errno));
+        return EXIT_IO;
+    }
     char b[16384];
     ssize_t n = read(fd, b, sizeof b);
     close(fd);
