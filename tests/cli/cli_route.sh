@@ -195,8 +195,8 @@ EOC
     sleep 1
     logger -u $WORK/log.sock -p local0.info -t ten0 "final"
     rmsgs() { for t in 0 1 2; do [ -d $D/ten$t ] && R log --ledger $D/ten$t --json | jq -r '.payload.msg | ltrimstr(" ")'; done; }
-    for _ in $(seq 1 300); do
-        [ "$(rmsgs | grep '^msg-' | sort -u | wc -l)" -ge $M ] && break
+    for _ in $(seq 1 600); do # bounded: 2 minutes (rsyslog's retry interval is 1 s)
+        [ "$(rmsgs 2>/dev/null | grep '^msg-' | sort -u | wc -l)" -ge $M ] && break
         sleep 0.2
     done
     rmsgs | grep '^msg-' | sort | uniq -c > counts
