@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -44,8 +45,9 @@ static const char append_help[] =
     "                      [--layer L] [--quarantine] [--max-record BYTES] [--batch-bytes N]\n"
     "                      [--flush-ms MS] [--no-wait] [--no-index]\n"
     "                      [--map HEADER=FIELD,...] [--value HEADER:FROM=TO]...\n"
-    "                      [--follow [--poll-ms MS]] [--rsyslog]\n"
-    "                      [--journal [--journal-file F]... [--match FIELD=VALUE]...]\n"
+    "                      [--follow [--poll-ms MS] [--once]] [--rsyslog]\n"
+    "                      [--journal [--journal-file F]... [--match FIELD=VALUE]...\n"
+    "                       [--cursor-key K]] [--spool DIR]\n"
     "                      [--route-by tenant --ledgers DIR] [--retry-secs N] [--json]\n"
     "                      [--tlog-tiles OUTDIR] [--witness URL=KEY.pub]... [FILE...]\n"
     "\n"
@@ -73,6 +75,9 @@ static const char append_help[] =
     "                   restarts and crashes); survives rename-and-create and copytruncate\n"
     "                   rotation; files rotated while auditfs was down are found in FILE's\n"
     "                   directory (FILE.*, uncompressed) and read in modification-time order.\n"
+    "--once             with --follow: read each file (and rotated files found at the start)\n"
+    "                   to its end, commit, store the positions and exit (a cron job, or a\n"
+    "                   catch-up before a service starts).\n"
     "--map tenant=F,party=F,layer=F,stream=F,time=F   take headers from fields of each JSON\n"
     "                   payload ('a.b' for nested fields); --tenant/--party/--layer/--stream are\n"
     "                   the defaults when a field is absent; --value party:aws=provider maps a\n"
@@ -89,8 +94,13 @@ static const char append_help[] =
     "                   system journal) through sd-journal; --match FIELD=VALUE filters. Each\n"
     "                   entry becomes a JSON object of its fields; the cursor is stored with\n"
     "                   each batch (exactly once). With --follow, waits for new entries.\n"
+    "--cursor-key K     the key the journal cursor is stored under (default journal), so\n"
+    "                   appenders with different --match resume from their own cursors.\n"
     "--route-by tenant --ledgers DIR   one ledger per tenant, DIR/<tenant>, created on first\n"
-    "                   use (origin <key name>/<tenant>, signed by --key).\n"
+    "                   use (origin <key name>/<tenant>, signed by --key). With --follow,\n"
+    "                   --journal or --rsyslog too, exactly once: a restart reads from the\n"
+    "                   low-water mark in DIR/.auditfs-route/ and skips lines a tenant's\n"
+    "                   ledger already holds (its commits say how far).\n"
     "P is provider|customer|security-vendor|assessor; L is facility|hardware|virtualization|\n"
     "platform|application|data.\n";
 
@@ -278,6 +288,12 @@ typedef struct target {
     batch b;
     uint64_t committed;
     int wrote;
+    /* --route-by with --follow/--journal: where this ledger's trailers say its lines stop
+     * (loaded on first use); a line routed here before that point is already in it */
+    int loaded;
+    int pinned; /* its origin's key is pinned in the writer's memory */
+    uint64_t *rseq; /* per followed file: Auditfs-Routed sequence, 0 if none */
+    char *rcursor;  /* journal: Auditfs-Cursor of the newest commit, or NULL */
 } target;
 
 typedef struct ingest {
@@ -315,6 +331,12 @@ typedef struct ingest {
     auditfs_verifier *tlog_key;
     const char *witnesses[64]; /* --witness URL=KEY.pub: asked after every commit */
     size_t nwitnesses;
+    /* routing a followed file or the journal: the line being ingested, for the skip test */
+    int line_src;            /* index in srcs of the line's file, -1 if none */
+    uint64_t line_seq;       /* its routed sequence (bytes of the source before it) */
+    const char *line_cursor; /* journal: its cursor */
+    uint64_t skipped;        /* lines found already in their ledger after a restart */
+    int once;                /* --once: --follow reads to the end of its files and exits */
 } ingest;
 
 enum { H_TENANT, H_PARTY, H_LAYER, H_STREAM, H_TIME };
@@ -333,6 +355,11 @@ struct fsrc {
     char **queue;         /* rotated files to read before NAME itself (after a restart) */
     size_t nqueue, iqueue;
     int from_queue; /* fd is a rotated file from the queue, not NAME */
+    /* routing (docs/FORMAT.md section 16): bytes of this source's lineage, across rotations,
+     * before buf[0] (seq) and before pos.offset (done_seq); noskip after a lost file */
+    uint64_t seq, done_seq;
+    int noskip;
+    int idx; /* in g->srcs */
 };
 
 /* ---- committing, with retries ---- */
@@ -348,12 +375,13 @@ random_hex(char out[33])
     return 0;
 }
 
-/* The trailer of target t's batch: a batch id, and (single target) every input's position. */
+/* The trailer of target t's batch: a batch id, and (single target) every input's position,
+ * or (routing) how far each input's lines routed to this ledger are in it. */
 static int
-build_trailer(char **out, ingest *g, const char *batch_id, int with_positions)
+build_trailer(char **out, ingest *g, const target *t, const char *batch_id, int with_positions)
 {
-    size_t cap = 64 + (g->cursor ? strlen(g->cursor) + 64 + strlen(g->cursor_key) : 0);
-    for (size_t i = 0; with_positions && i < g->nsrcs; i++)
+    size_t cap = 64 + (g->cursor ? strlen(g->cursor) + 200 + strlen(g->cursor_key) : 0);
+    for (size_t i = 0; i < g->nsrcs; i++)
         cap += 3 * strlen(g->srcs[i]->name) + 200;
     char *s = malloc(cap);
     if (!s)
@@ -372,8 +400,30 @@ build_trailer(char **out, ingest *g, const char *batch_id, int with_positions)
         n += (size_t)snprintf(s + n, cap - n, "%s", line);
         free(line);
     }
-    if (with_positions && g->cursor)
-        n += (size_t)snprintf(s + n, cap - n, "Auditfs-Cursor: %s %s\n", g->cursor_key, g->cursor);
+    /* routing: every line of source i before done_seq that was routed here is in this
+     * commit or an earlier one (lines go to their ledger's batch in order, and a batch is
+     * committed whole) */
+    for (size_t i = 0; !with_positions && g->ledgers_dir && i < g->nsrcs; i++) {
+        char enc[3 * AUDITFS_POSKEY_MAX + 1];
+        /* never less than what the ledger said before this process started: a restart from
+         * a low-water mark behind it has not reached that point again yet, and a smaller
+         * value would make the next restart store those lines twice */
+        uint64_t v = g->srcs[i]->done_seq;
+        if (t->rseq && t->rseq[i] > v)
+            v = t->rseq[i];
+        auditfs_position_key(enc, g->srcs[i]->name);
+        n += (size_t)snprintf(s + n, cap - n, "Auditfs-Routed: %s %llu\n", enc,
+                              (unsigned long long)v);
+    }
+    const char *cur = g->cursor;
+    int order = 0;
+    /* routing: as for Auditfs-Routed, never behind what the ledger said before */
+    if (!with_positions && cur && t->rcursor &&
+        auditfs_journal_cursor_cmp(&order, cur, t->rcursor) == 0 && order < 0 &&
+        strlen(t->rcursor) <= strlen(cur) + 64)
+        cur = t->rcursor;
+    if ((with_positions || g->ledgers_dir) && cur)
+        n += (size_t)snprintf(s + n, cap - n, "Auditfs-Cursor: %s %s\n", g->cursor_key, cur);
     *out = s;
     return 0;
 }
@@ -410,19 +460,68 @@ already_committed(uint64_t *size, const char *path, const char *batch_id)
 }
 
 static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+/* Removes a directory tree this process created (a half-initialised ledger), best effort. */
+static void
+remove_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
 ledger_for(ingest *g, target *t)
 {
     struct stat st;
-    if (!g->ledgers_dir || stat(t->path, &st) == 0)
+    if (!g->ledgers_dir)
         return 0;
     /* routing: a tenant's ledger is created on first use, with its own origin */
     char origin[AUDITFS_NAME_MAX + 1];
     int n = snprintf(origin, sizeof origin, "%s/%s", auditfs_signer_name(g->key), t->tenant);
     if (n < 0 || (size_t)n >= sizeof origin)
         return auditfs_error_last_code() ? auditfs_error_last_code() : AUDITFS_EINVAL;
-    int err = auditfs_ledger_init(t->path, g->key, origin);
-    if (err == AUDITFS_EEXISTS)
-        return 0; /* another producer created (and remembered) it meanwhile */
+    if (stat(t->path, &st) == 0) {
+        /* a router killed between creating the ledger and pinning its key: pin it now */
+        auditfs_verifier **keys = NULL;
+        size_t nk = 0;
+        int err = 0;
+        if (t->pinned || !g->wo.state)
+            return 0;
+        if (auditfs_state_keys(&keys, &nk, g->wo.state, origin) == 0 && nk == 0)
+            err = cli_init_remember(g->wo.state, t->path, g->key, origin);
+        auditfs_state_keys_free(keys, nk);
+        t->pinned = !err;
+        return err;
+    }
+    /* created whole or not at all: initialised under a temporary name in DIR, then renamed
+     * (a router killed inside init leaves only DIR/.auditfs-init-*, never a DIR/<tenant> that
+     * is not a ledger and stops every restart) */
+    char tmp[PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s/.auditfs-init-%s-%ld", g->ledgers_dir, t->tenant,
+             (long)getpid());
+    remove_tree(tmp);
+    int err = auditfs_ledger_init(tmp, g->key, origin);
+    if (!err && rename(tmp, t->path) != 0) {
+        int e = errno;
+        remove_tree(tmp);
+        if (e == EEXIST || e == ENOTEMPTY)
+            return 0; /* another producer created it meanwhile; it pins it, or we do later */
+        fprintf(stderr, "auditfs: %s: %s\n", t->path, strerror(e));
+        return EXIT_IO;
+    }
+    if (err) {
+        remove_tree(tmp);
+        return cli_fail(err, "append --route-by");
+    }
     /* like init: pin the key for the new origin and remember its first checkpoint */
     if (!err && g->wo.state)
         err = cli_init_remember(g->wo.state, t->path, g->key, origin);
@@ -450,7 +549,7 @@ commit_target(ingest *g, target *t, int with_positions)
     int64_t t0 = mono_us();
     if (b->n == 0)
         return 0;
-    if (random_hex(id) != 0 || build_trailer(&trailer, g, id, with_positions) != 0) {
+    if (random_hex(id) != 0 || build_trailer(&trailer, g, t, id, with_positions) != 0) {
         fprintf(stderr, "auditfs: out of memory or entropy\n");
         return EXIT_IO;
     }
@@ -562,12 +661,240 @@ commit_target(ingest *g, target *t, int with_positions)
     return 0;
 }
 
-/* Commits every target's batch; positions go with the single target's batch. */
+/* ---- routing a followed file or the journal: the low-water mark (FORMAT.md 16.1) ---- */
+
+/*
+ * Positions cannot be committed atomically across several ledgers. So each tenant ledger's
+ * commit says how far the lines routed to it are in it (Auditfs-Routed: a byte sequence
+ * number of the source's lineage across rotations; Auditfs-Cursor for the journal), and the
+ * router keeps a low-water mark L in DIR/.auditfs-route/, replaced atomically (written,
+ * fsynced, renamed, directory fsynced) only after every ledger with lines of a flush has
+ * committed: every line before L is in its ledger. A restart reads from L and skips a line
+ * routed to ledger i if it starts before what i's newest trailer says: exactly once, with
+ * the crash between two ledgers' commits covered by the skip.
+ */
+
+/* DIR/.auditfs-route/<name>: "pos-<FNV-1a 64 of the followed name>" or "cursor-<key>" */
+static void
+route_state_path(char *out, size_t cap, const ingest *g, const fsrc *f)
+{
+    if (!f) {
+        snprintf(out, cap, "%s/.auditfs-route/cursor-%s", g->ledgers_dir, g->cursor_key);
+        return;
+    }
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)f->name; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    snprintf(out, cap, "%s/.auditfs-route/pos-%016llx", g->ledgers_dir, (unsigned long long)h);
+}
+
+/* Replaces path with text durably: a crash leaves the old or the new file, whole. */
+static int
+write_atomic(const char *path, const char *text)
+{
+    char tmp[PATH_MAX + 64], dir[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    mkdir(dir, 0755);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    size_t n = strlen(text);
+    int ok = fd >= 0 && write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
+    if (fd >= 0)
+        ok = close(fd) == 0 && ok;
+    ok = ok && rename(tmp, path) == 0;
+    if (ok) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ok = dfd >= 0 && fsync(dfd) == 0;
+        if (dfd >= 0)
+            close(dfd);
+    }
+    if (!ok) {
+        fprintf(stderr, "auditfs: %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return EXIT_IO;
+    }
+    return 0;
+}
+
+/* The value after prefix in a low-water file, or NULL (no file, or no such line). */
+static int
+route_state_read(char **out, const char *path, const char *prefix)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return 0;
+    if (fd < 0) {
+        fprintf(stderr, "auditfs: %s: %s\n", path, strerror(errno));
+        return EXIT_IO;
+    }
+    char b[16384];
+    ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    if (n < 0 || (size_t)n == sizeof b) {
+        fprintf(stderr, "auditfs: %s: unreadable or larger than %zu bytes\n", path, sizeof b - 1);
+        return EXIT_DATA;
+    }
+    if (auditfs_trailer_text_find(out, b, (size_t)n, prefix) != 0) {
+        fprintf(stderr, "auditfs: %s: %s\n", path, auditfs_error_last());
+        return EXIT_DATA;
+    }
+    return 0;
+}
+
+/* After every ledger of a flush committed: L moves to where the sources now stand. */
+static int
+route_save(ingest *g)
+{
+    char path[PATH_MAX + 64];
+    for (size_t i = 0; i < g->nsrcs; i++) {
+        fsrc *f = g->srcs[i];
+        char *pos = NULL, enc[3 * AUDITFS_POSKEY_MAX + 1];
+        if (!f->dirty)
+            continue;
+        if (auditfs_position_format(&pos, &f->pos) != 0)
+            return cli_fail(auditfs_error_last_code(), "append --route-by");
+        auditfs_position_key(enc, f->name);
+        size_t cap = strlen(pos) + strlen(enc) + 64;
+        char *text = malloc(cap);
+        if (!text) {
+            free(pos);
+            return cli_fail(AUDITFS_ENOMEM, "append");
+        }
+        snprintf(text, cap, "%sAuditfs-Routed: %s %llu\n", pos, enc,
+                 (unsigned long long)f->done_seq);
+        free(pos);
+        route_state_path(path, sizeof path, g, f);
+        int rc = write_atomic(path, text);
+        free(text);
+        if (rc)
+            return rc;
+        f->dirty = 0;
+    }
+    if (g->cursor) {
+        size_t cap = strlen(g->cursor) + 100;
+        char *text = malloc(cap);
+        if (!text)
+            return cli_fail(AUDITFS_ENOMEM, "append");
+        snprintf(text, cap, "Auditfs-Cursor: %s %s\n", g->cursor_key, g->cursor);
+        route_state_path(path, sizeof path, g, NULL);
+        int rc = write_atomic(path, text);
+        free(text);
+        if (rc)
+            return rc;
+        free(g->cursor);
+        g->cursor = NULL;
+    }
+    return 0;
+}
+
+/* A strict canonical decimal */
+static int
+parse_dec(uint64_t *v, const char *s)
+{
+    char *end;
+    if (!s || !*s || (s[0] == '0' && s[1]) || *s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno || *end)
+        return 0;
+    *v = x;
+    return 1;
+}
+
+/* Where target t's trailers say its routed lines stop (read once, on its first line). */
+static int
+route_load(ingest *g, target *t)
+{
+    struct stat st;
+    auditfs_ledger *l = NULL;
+    int rc = 0;
+    t->loaded = 1;
+    if (g->nsrcs && !(t->rseq = calloc(g->nsrcs, sizeof *t->rseq)))
+        return cli_fail(AUDITFS_ENOMEM, "append");
+    if (stat(t->path, &st) != 0)
+        return 0; /* created on first use: nothing in it yet */
+    /* a writer killed after signing a commit and before publishing it left it in the
+     * writer's memory; opening a writer publishes it (trust.c), and its trailer counts */
+    auditfs_writer *w = NULL;
+    int err = ledger_for(g, t);
+    if (!err)
+        err = auditfs_writer_open(&w, t->path, g->key, &g->wo);
+    auditfs_writer_free(w);
+    if (err)
+        return cli_fail(err, "append --route-by");
+    if (auditfs_ledger_open(&l, t->path) != 0)
+        return cli_fail(auditfs_error_last_code(), "append --route-by");
+    for (size_t i = 0; !rc && i < g->nsrcs; i++) {
+        char enc[3 * AUDITFS_POSKEY_MAX + 1], prefix[3 * AUDITFS_POSKEY_MAX + 32];
+        char *v = NULL;
+        auditfs_position_key(enc, g->srcs[i]->name);
+        snprintf(prefix, sizeof prefix, "Auditfs-Routed: %s ", enc);
+        if (auditfs_ledger_find_trailer(&v, NULL, l, prefix, 0) != 0)
+            rc = cli_fail(auditfs_error_last_code(), "append --route-by");
+        else if (v && !parse_dec(&t->rseq[i], v)) {
+            fprintf(stderr, "auditfs: %s: malformed trailer '%s%.40s'\n", t->path, prefix, v);
+            rc = EXIT_DATA;
+        }
+        free(v);
+    }
+    if (!rc && g->line_cursor) {
+        char prefix[128];
+        snprintf(prefix, sizeof prefix, "Auditfs-Cursor: %s ", g->cursor_key);
+        if (auditfs_ledger_find_trailer(&t->rcursor, NULL, l, prefix, 0) != 0)
+            rc = cli_fail(auditfs_error_last_code(), "append --route-by");
+    }
+    auditfs_ledger_free(l);
+    return rc;
+}
+
+/* 1 if the line being ingested, routed to t, is already in t (committed before a crash that
+ * came before L moved); 0 if not; negative: an exit code (negated). */
+static int
+route_skip(ingest *g, target *t)
+{
+    if (!g->ledgers_dir || (g->line_src < 0 && !g->line_cursor))
+        return 0;
+    if (!t->loaded) {
+        int rc = route_load(g, t);
+        if (rc)
+            return -rc;
+    }
+    if (g->line_src >= 0) {
+        const fsrc *f = g->srcs[g->line_src];
+        return !f->noskip && g->line_seq < t->rseq[g->line_src];
+    }
+    int order = 0;
+    if (!t->rcursor)
+        return 0;
+    if (auditfs_journal_cursor_cmp(&order, g->line_cursor, t->rcursor) != 0) {
+        fprintf(stderr, "auditfs: %s: %s (stored %.60s); not skipping\n", t->path,
+                auditfs_error_last(), t->rcursor);
+        free(t->rcursor);
+        t->rcursor = NULL;
+        return 0;
+    }
+    return order <= 0;
+}
+
+/* Commits every target's batch; positions go with the single target's batch, or (routing)
+ * into the low-water mark once every target has committed. */
 static int
 commit_all(ingest *g)
 {
     for (size_t i = 0; i < g->nt; i++) {
         int rc = commit_target(g, &g->t[i], g->ledgers_dir == NULL);
+        if (rc) {
+            g->commit_failed = 1;
+            return rc;
+        }
+    }
+    if (g->ledgers_dir) {
+        int rc = route_save(g);
         if (rc) {
             g->commit_failed = 1;
             return rc;
@@ -771,13 +1098,23 @@ ingest_line(ingest *g, const char *fname, uint64_t lineno, const uint8_t *p, siz
         if (!auditfs_valid_stream(h.tenant))
             h.tenant[0] = '\0';
         target *t = target_for(g, g->ledgers_dir ? (h.tenant[0] ? h.tenant : "quarantine") : "");
-        if (!t || batch_add(&t->b, &h, p, n, reason, 0, 0) != 0)
+        if (!t)
+            return cli_fail(AUDITFS_ENOMEM, "append");
+        int skip = route_skip(g, t);
+        if (skip)
+            return skip < 0 ? -skip : (g->skipped++, 0);
+        if (batch_add(&t->b, &h, p, n, reason, 0, 0) != 0)
             return cli_fail(AUDITFS_ENOMEM, "append");
         g->quarantined++;
         return 0;
     }
     target *t = target_for(g, h.tenant);
-    if (!t || batch_add(&t->b, &h, p, n, NULL, has_event, event_us) != 0)
+    if (!t)
+        return cli_fail(AUDITFS_ENOMEM, "append");
+    int skip = route_skip(g, t);
+    if (skip)
+        return skip < 0 ? -skip : (g->skipped++, 0);
+    if (batch_add(&t->b, &h, p, n, NULL, has_event, event_us) != 0)
         return cli_fail(AUDITFS_ENOMEM, "append");
     return 0;
 }
@@ -1014,7 +1351,9 @@ rsyslog_input(ingest *g)
     /* one spool per running instance (rsyslog may run several, and starts a new one before
      * it has reaped the old): DIR/<pid>, flock'ed while its owner lives */
     snprintf(sdir, sizeof sdir, "%s", g->spool ? g->spool : "");
-    if (!g->spool)
+    if (!g->spool && g->ledgers_dir)
+        snprintf(sdir, sizeof sdir, "%s/.auditfs-rsyslog.spool", g->ledgers_dir);
+    else if (!g->spool)
         snprintf(sdir, sizeof sdir, "%s/auditfs-rsyslog.spool", g->ledger);
     if (mkdir(sdir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "auditfs: %s: %s\n", sdir, strerror(errno));
@@ -1302,12 +1641,32 @@ src_start(ingest *g, fsrc *f, auditfs_ledger *l)
     char *v = NULL;
     auditfs_position saved;
     int have = 0;
-    (void)g;
     snprintf(f->pos.key, sizeof f->pos.key, "%s", f->name);
     auditfs_position_key(enc, f->name);
     snprintf(prefix, sizeof prefix, "Auditfs-Position: %s ", enc);
     if (l && auditfs_ledger_find_trailer(&v, NULL, l, prefix, 0) != 0)
         return cli_fail(auditfs_error_last_code(), "append --follow");
+    if (g->ledgers_dir) {
+        /* routing: from the low-water mark, the byte sequence number going on from it */
+        char path[PATH_MAX + 64], *sv = NULL;
+        route_state_path(path, sizeof path, g, f);
+        int rc = route_state_read(&v, path, prefix);
+        if (!rc && v) {
+            char sp[3 * AUDITFS_POSKEY_MAX + 32];
+            snprintf(sp, sizeof sp, "Auditfs-Routed: %s ", enc);
+            rc = route_state_read(&sv, path, sp);
+            if (!rc && !parse_dec(&f->seq, sv)) {
+                fprintf(stderr, "auditfs: %s: no valid Auditfs-Routed line\n", path);
+                rc = EXIT_DATA;
+            }
+            f->done_seq = f->seq;
+            free(sv);
+        }
+        if (rc) {
+            free(v);
+            return rc;
+        }
+    }
     if (v) {
         size_t vl = strlen(enc) + 1 + strlen(v);
         char *full = malloc(vl + 1);
@@ -1348,6 +1707,9 @@ src_start(ingest *g, fsrc *f, auditfs_ledger *l)
             "auditfs: %s: the file read last (inode %llu, %llu bytes in) is gone; "
             "reading %s from its start\n",
             f->name, (unsigned long long)saved.ino, (unsigned long long)saved.offset, f->name);
+    /* routing: the byte sequence no longer follows the one the ledgers' trailers count, so
+     * nothing is skipped as already stored (a restart here may store lines twice, never lose) */
+    f->noskip = 1;
     if (src_open(f, f->name, 0, 0) != 0 && errno != ENOENT) {
         fprintf(stderr, "auditfs: %s: %s\n", f->name, strerror(errno));
         return EXIT_IO;
@@ -1372,6 +1734,8 @@ src_pump(ingest *g, fsrc *f, int at_end, int *progress)
             if (cap > AUDITFS_PAYLOAD_MAX_HARD * 4)
                 cap = AUDITFS_PAYLOAD_MAX_HARD * 4;
             if (cap <= f->cap) {
+                g->line_src = f->idx;
+                g->line_seq = f->seq;
                 int rc = ingest_line(g, f->name, f->lineno + 1, f->buf, f->len,
                                      "line longer than the hard record limit");
                 return rc ? rc : EXIT_DATA;
@@ -1399,12 +1763,15 @@ src_pump(ingest *g, fsrc *f, int at_end, int *progress)
             if (!nl)
                 break;
             size_t n = (size_t)(nl - (f->buf + start));
+            g->line_src = f->idx;
+            g->line_seq = f->seq + start;
             int rc = ingest_line(g, f->name, ++f->lineno, f->buf + start, n, NULL);
             if (rc)
                 return rc;
             start += n + 1;
             /* the position now covers this line: it goes into the trailer with it */
             f->pos.offset = f->off + start;
+            f->done_seq = f->seq + start;
             if (f->pos.head_len < AUDITFS_POSHEAD_MAX && f->pos.offset > f->pos.head_len &&
                 auditfs_position_identify(&f->pos, f->fd, f->pos.offset) != 0)
                 return cli_fail(auditfs_error_last_code(), "append --follow");
@@ -1415,13 +1782,18 @@ src_pump(ingest *g, fsrc *f, int at_end, int *progress)
         memmove(f->buf, f->buf + start, f->len - start);
         f->len -= start;
         f->off += start;
+        f->seq += start;
     }
     if (at_end && f->len > 0) {
         /* the writer of a rotated file is done with it: its last line ends here */
+        g->line_src = f->idx;
+        g->line_seq = f->seq;
         int rc = ingest_line(g, f->name, ++f->lineno, f->buf, f->len, NULL);
         if (rc)
             return rc;
         f->off += f->len;
+        f->seq += f->len;
+        f->done_seq = f->seq;
         f->len = 0;
         f->pos.offset = f->off;
         f->dirty = 1;
@@ -1526,6 +1898,7 @@ follow_input(ingest *g, char **names, int n, int poll_ms)
             break;
         }
         f->fd = -1;
+        f->idx = (int)g->nsrcs;
         g->srcs[g->nsrcs++] = f;
         if (strlen(f->name) > AUDITFS_POSKEY_MAX)
             rc = cli_usage_error("--follow: name longer than %d bytes", AUDITFS_POSKEY_MAX);
@@ -1533,6 +1906,7 @@ follow_input(ingest *g, char **names, int n, int poll_ms)
             rc = src_start(g, f, l);
     }
     auditfs_ledger_free(l);
+    int idle = 0;
     while (!rc && !g_stop) {
         int progress = 0;
         for (size_t i = 0; i < g->nsrcs && !rc; i++)
@@ -1545,6 +1919,16 @@ follow_input(ingest *g, char **names, int n, int poll_ms)
             rc = src_check(g, g->srcs[i], hup);
         if (rc || (rc = maybe_flush(g, 0)) != 0)
             break;
+        if (g->once) {
+            /* --once: done when two rounds in a row read nothing and no rotated file found at
+             * the start is still queued (a round may only have moved to the next file) */
+            int queued = 0;
+            for (size_t i = 0; i < g->nsrcs; i++)
+                queued |= g->srcs[i]->from_queue;
+            idle = progress || queued ? 0 : idle + 1;
+            if (idle >= 2)
+                break;
+        }
         if (!progress) {
             int wait = poll_ms;
             int64_t o = oldest_pending(g);
@@ -1563,121 +1947,24 @@ follow_input(ingest *g, char **names, int n, int poll_ms)
 /* ---- the journal ---- */
 
 #ifdef AUDITFS_HAVE_SYSTEMD
-typedef struct jbuf {
-    char *p;
-    size_t len, cap;
-} jbuf;
-
-static int
-jb_put(jbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *t = realloc(b->p, nc);
-        if (!t)
-            return -1;
-        b->p = t;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-/* A JSON string body: quote, backslash and control characters escaped (so a field value with
- * a newline or ESC becomes valid one-line text); s must be valid UTF-8. */
-static int
-jb_str(jbuf *b, const char *s, size_t n)
-{
-    if (jb_put(b, "\"", 1) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char tmp[8];
-        int r;
-        if (c == '"' || c == '\\') {
-            tmp[0] = '\\';
-            tmp[1] = (char)c;
-            r = jb_put(b, tmp, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            r = jb_put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", c));
-        } else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0) {
-            r = jb_put(b, tmp,
-                       (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", (unsigned char)s[i + 1]));
-            i++;
-        } else {
-            r = jb_put(b, (const char *)&s[i], 1);
-        }
-        if (r != 0)
-            return -1;
-    }
-    return jb_put(b, "\"", 1);
-}
-
-/* 1 if s is UTF-8 once control characters are escaped (they are, by jb_str) */
-static int
-utf8_once_escaped(const char *s, size_t n)
-{
-    char *t = malloc(n ? n : 1);
-    if (!t)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        t[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-        if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
-            (unsigned char)s[i + 1] < 0xa0) {
-            t[i] = ' ';
-            t[++i] = ' ';
-        }
-    }
-    int ok = auditfs_valid_text((const uint8_t *)t, n, 1);
-    free(t);
-    return ok;
-}
-
-/* One journal entry as a JSON object: "__REALTIME_TIMESTAMP" (microseconds, as a string, for
- * --map time=__REALTIME_TIMESTAMP) and every field; a field that is not text once escaped is
- * {"binary_bytes":N}. The cursor is not in the payload: it goes into the commit's trailer. */
-static int
-journal_entry_json(jbuf *b, sd_journal *j)
+/* One journal entry as a JSON object (auditfs_journal_record_*: the realtime timestamp, for
+ * --map time=__REALTIME_TIMESTAMP, and every field). The cursor is not in the payload: it goes
+ * into the commit's trailer. */
+static const char *
+journal_entry_json(size_t *len, auditfs_journal_record *rec, sd_journal *j)
 {
     const void *d;
     size_t dl;
     uint64_t rt = 0;
-    char tmp[64];
-    b->len = 0;
-    if (jb_put(b, "{", 1) != 0)
-        return -1;
-    int first = 1;
-    if (sd_journal_get_realtime_usec(j, &rt) >= 0) {
-        int n =
-            snprintf(tmp, sizeof tmp, "\"__REALTIME_TIMESTAMP\":\"%llu\"", (unsigned long long)rt);
-        if (jb_put(b, tmp, (size_t)n) != 0)
-            return -1;
-        first = 0;
-    }
+    int has_rt = sd_journal_get_realtime_usec(j, &rt) >= 0;
+    if (auditfs_journal_record_begin(rec, has_rt, rt) != 0)
+        return NULL;
     SD_JOURNAL_FOREACH_DATA(j, d, dl)
     {
-        const char *s = d;
-        const char *eq = memchr(s, '=', dl);
-        if (!eq)
-            continue;
-        size_t kl = (size_t)(eq - s), vl = dl - kl - 1;
-        if ((!first && jb_put(b, ",", 1) != 0) || jb_str(b, s, kl) != 0 || jb_put(b, ":", 1) != 0)
-            return -1;
-        first = 0;
-        if (utf8_once_escaped(eq + 1, vl)) {
-            if (jb_str(b, eq + 1, vl) != 0)
-                return -1;
-        } else {
-            int n = snprintf(tmp, sizeof tmp, "{\"binary_bytes\":%zu}", vl);
-            if (jb_put(b, tmp, (size_t)n) != 0)
-                return -1;
-        }
+        if (auditfs_journal_record_field(rec, d, dl) != 0)
+            return NULL;
     }
-    return jb_put(b, "}", 1);
+    return auditfs_journal_record_end(rec, len);
 }
 
 static int
@@ -1686,7 +1973,7 @@ journal_input(ingest *g, char **files, size_t nfiles, char **matches, size_t nma
     sd_journal *j = NULL;
     auditfs_ledger *l = NULL;
     char *cur = NULL;
-    jbuf buf = {NULL, 0, 0};
+    auditfs_journal_record *rec = NULL;
     uint64_t n = 0;
     int rc = 0, r;
     char prefix[300];
@@ -1713,16 +2000,26 @@ journal_input(ingest *g, char **files, size_t nfiles, char **matches, size_t nma
         }
     }
     snprintf(prefix, sizeof prefix, "Auditfs-Cursor: %s ", g->cursor_key);
-    if ((rc = auditfs_ledger_open(&l, g->ledger)) != 0) {
-        sd_journal_close(j);
-        return cli_fail(rc, "append --journal");
-    }
-    if (auditfs_ledger_find_trailer(&cur, NULL, l, prefix, 0) != 0) {
+    if (g->ledgers_dir) {
+        /* routing: resume at the low-water mark; lines already in their ledger are skipped */
+        char path[PATH_MAX + 64];
+        route_state_path(path, sizeof path, g, NULL);
+        if ((rc = route_state_read(&cur, path, prefix)) != 0) {
+            sd_journal_close(j);
+            return rc;
+        }
+    } else {
+        if ((rc = auditfs_ledger_open(&l, g->ledger)) != 0) {
+            sd_journal_close(j);
+            return cli_fail(rc, "append --journal");
+        }
+        if (auditfs_ledger_find_trailer(&cur, NULL, l, prefix, 0) != 0) {
+            auditfs_ledger_free(l);
+            sd_journal_close(j);
+            return cli_fail(auditfs_error_last_code(), "append --journal");
+        }
         auditfs_ledger_free(l);
-        sd_journal_close(j);
-        return cli_fail(auditfs_error_last_code(), "append --journal");
     }
-    auditfs_ledger_free(l);
     if (cur) {
         /* resume after the last entry stored: seek to it, step over it */
         if ((r = sd_journal_seek_cursor(j, cur)) < 0) {
@@ -1738,6 +2035,10 @@ journal_input(ingest *g, char **files, size_t nfiles, char **matches, size_t nma
     } else {
         sd_journal_seek_head(j);
     }
+    if (auditfs_journal_record_new(&rec) != 0) {
+        rc = cli_fail(AUDITFS_ENOMEM, "append");
+        goto out;
+    }
     while (!g_stop) {
         r = sd_journal_next(j);
         if (r < 0) {
@@ -1752,16 +2053,23 @@ journal_input(ingest *g, char **files, size_t nfiles, char **matches, size_t nma
             continue;
         }
         n++;
-        if (journal_entry_json(&buf, j) != 0) {
-            rc = cli_fail(AUDITFS_ENOMEM, "append");
+        size_t plen = 0;
+        const char *payload = journal_entry_json(&plen, rec, j);
+        if (!payload) {
+            rc = cli_fail(auditfs_error_last_code(), "append --journal");
             break;
         }
-        if ((rc = ingest_line(g, "<journal>", n, (const uint8_t *)buf.p, buf.len, NULL)) != 0)
-            break;
         char *c = NULL;
         if (sd_journal_get_cursor(j, &c) < 0 || !c) {
             fprintf(stderr, "auditfs: journal: no cursor for entry %llu\n", (unsigned long long)n);
             rc = EXIT_IO;
+            break;
+        }
+        g->line_cursor = c; /* routing: is it already in the ledger it goes to? */
+        rc = ingest_line(g, "<journal>", n, (const uint8_t *)payload, plen, NULL);
+        g->line_cursor = NULL;
+        if (rc) {
+            free(c);
             break;
         }
         free(g->cursor);
@@ -1771,7 +2079,7 @@ journal_input(ingest *g, char **files, size_t nfiles, char **matches, size_t nma
     }
 out:
     free(cur);
-    free(buf.p);
+    auditfs_journal_record_free(rec);
     sd_journal_close(j);
     return rc;
 }
@@ -1869,6 +2177,7 @@ cmd_append(int argc, char **argv)
                                          {"json", no_argument, 0, 1001},
                                          {"tlog-tiles", required_argument, 0, 1002},
                                          {"witness", required_argument, 0, 1003},
+                                         {"once", no_argument, 0, 1004},
                                          {0, 0, 0, 0}};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--"))
@@ -1884,11 +2193,13 @@ cmd_append(int argc, char **argv)
     g.cursor_key = "journal";
     g.retry_us = 300 * 1000000LL;
     g.ack = stdout;
+    g.line_src = -1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         uint64_t v;
         switch (c) {
         case 1001: g.json = 1; break;
         case 1002: g.tlog_dir = optarg; break;
+        case 1004: g.once = 1; break;
         case 1003:
             if (g.nwitnesses == sizeof g.witnesses / sizeof *g.witnesses)
                 return cli_usage_error("too many --witness");
@@ -2015,11 +2326,11 @@ cmd_append(int argc, char **argv)
                                "application or data");
     if ((route_by != NULL) != (g.ledgers_dir != NULL) || (route_by && strcmp(route_by, "tenant")))
         return cli_usage_error("--route-by tenant and --ledgers DIR go together");
-    if (route_by && (follow || journal || g.rsyslog))
-        return cli_usage_error("--route-by works with standard input and FILE arguments; "
-                               "--follow, --journal and --rsyslog feed one ledger");
     if (follow + journal + g.rsyslog > 1 && !(follow && journal))
         return cli_usage_error("--follow, --rsyslog and --journal are different inputs");
+    if (g.once && (!follow || journal))
+        return cli_usage_error("--once belongs to --follow FILE... (without it, FILE arguments "
+                               "and --journal already stop at their end)");
     if (follow && !journal && optind == argc)
         return cli_usage_error("--follow needs FILE arguments");
     if ((journal || g.rsyslog) && optind != argc)
@@ -2119,6 +2430,11 @@ cmd_append(int argc, char **argv)
     if (g.quarantined)
         fprintf(stderr, "auditfs: %llu bad line(s) stored in the quarantine stream\n",
                 (unsigned long long)g.quarantined);
+    if (g.skipped)
+        fprintf(stderr,
+                "auditfs: %llu line(s) were already in their tenant's ledger (committed before "
+                "the low-water mark moved) and were not stored again\n",
+                (unsigned long long)g.skipped);
     if (g_stop && rc == 0)
         fprintf(stderr, "auditfs: stopped by a signal after committing everything read\n");
     for (size_t i = 0; i < g.nt; i++)
@@ -2127,6 +2443,8 @@ cmd_append(int argc, char **argv)
 done:
     for (size_t i = 0; i < g.nt; i++) {
         free(g.t[i].path);
+        free(g.t[i].rseq);
+        free(g.t[i].rcursor);
         batch_free(&g.t[i].b);
     }
     free(g.t);

@@ -240,6 +240,8 @@ auditfs_writer_set_trailer(auditfs_writer *w, const char *text)
     return 0;
 }
 
+static void test_hold(const char *var);
+
 int
 auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer *key,
                     const auditfs_writer_options *opts)
@@ -289,11 +291,15 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
     }
     if (w->opts.state) {
         int rolled = 0;
+        test_hold("AUDITFS_TEST_HOLD_BEFORE_ROLL_FORWARD");
         if ((err = afs_trust_writer_open(w->opts.state, w->l, &rolled)) != 0)
             goto fail;
         if (rolled && (err = auditfs_ledger_check_head(&cp, w->l, v)) != 0)
             goto fail;
     }
+    /* only now, with a dead writer's saved commit published (the ref names its pack), are
+     * the .keep files of dead writers removed: before, a git gc could delete that pack */
+    afs_odb_remove_stale_keeps(w->l->repo);
     if ((err = afs_tiles_load(&w->committed_tiles, w->l->repo, w->l->tree, cp.size)) != 0)
         goto fail;
     memset(&w->committed_last, 0, sizeof w->committed_last);
@@ -372,7 +378,10 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
                    uint64_t *seq_out)
 {
     int err;
-    int has_content = strcmp(e->type, "document") == 0 || strcmp(e->type, "notice") == 0;
+    /* by the type's name parsed once (exact names only): an unknown type has no content */
+    auditfs_entry_type type = auditfs_entry_type_parse(e->type);
+    int is_doc = type == AUDITFS_TYPE_DOCUMENT;
+    int has_content = is_doc || type == AUDITFS_TYPE_NOTICE;
     uint64_t seq = w->tiles.size;
     int64_t now = afs_now_us();
     e->seq = seq;
@@ -385,7 +394,7 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
         afs_sha256(e->content_sha256, content, content_len);
         e->payload = NULL;
         e->payload_len = 0;
-        if (strcmp(e->type, "document") == 0) {
+        if (is_doc) {
             if (!auditfs_docname_publishable(e->name))
                 return afs_error_set(AUDITFS_EINVAL, "document name '%s' is not valid (or a "
                                      "segment is 'current' or v<N>.<ext>, names the mount uses)",
@@ -399,14 +408,14 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
     if (has_content) {
         char path[AUDITFS_DOCNAME_MAX + 64];
         git_oid id;
-        if (strcmp(e->type, "document") == 0)
+        if (is_doc)
             snprintf(path, sizeof path, "doc/%s/v%llu", e->name, (unsigned long long)e->version);
         else
             snprintf(path, sizeof path, "notice/%llu", (unsigned long long)seq);
         if ((err = write_blob(&id, w, content, content_len)) != 0 ||
             (err = add_update(w, path, &id, 0)) != 0)
             return err;
-        if (strcmp(e->type, "document") == 0) {
+        if (is_doc) {
             pending_doc *d = realloc(w->docs, (w->ndocs + 1) * sizeof *d);
             if (!d)
                 return afs_error_set(AUDITFS_ENOMEM, "out of memory");
@@ -476,14 +485,16 @@ sync_ref(git_repository *repo)
 }
 
 /*
- * Test hook (tests/cli/cli_gc_race.sh): with AUDITFS_TEST_HOLD_BEFORE_PUBLISH=FILE, a commit
+ * Test hooks (tests/cli/cli_gc_race.sh): with AUDITFS_TEST_HOLD_BEFORE_PUBLISH=FILE, a commit
  * whose pack is durable creates FILE and waits (at most 60 s) until FILE is removed before it
- * moves the ref, so a test can run `git repack -a -d` in exactly that window. Unset: nothing.
+ * moves the ref, so a test can run `git repack -a -d` in exactly that window; with
+ * AUDITFS_TEST_HOLD_BEFORE_ROLL_FORWARD=FILE, a writer opening holds the same way just before
+ * it publishes a dead writer's saved commit. Unset: nothing.
  */
 static void
-test_hold_before_publish(void)
+test_hold(const char *var)
 {
-    const char *f = getenv("AUDITFS_TEST_HOLD_BEFORE_PUBLISH");
+    const char *f = getenv(var);
     if (!f || !f[0])
         return;
     int fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -604,7 +615,7 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
         if ((err = afs_trust_writer_signed(w->opts.state, cp.origin, note, note_len, hex)) != 0)
             goto fail;
     }
-    test_hold_before_publish();
+    test_hold("AUDITFS_TEST_HOLD_BEFORE_PUBLISH");
     /* publish: compare-and-swap so that a concurrent writer can never be overwritten */
     if (git_reference_create_matching(&ref, l->repo, AFS_REF, &commit_id, 1, &l->head_id,
                                       msg) < 0) {

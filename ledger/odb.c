@@ -568,10 +568,18 @@ afs_odb_batch_begin(git_repository *repo)
     }
     git_odb_free(odb);
     afs_packset_writer(s->packs);
-    /* holding the lock: no other auditfs batch is between its pack and its ref move, so a .keep
-     * of ours is left by a writer that died there (its batch was never acknowledged) */
-    afs_pack_remove_stale_keeps(s->dir);
     return s->pending ? 0 : afs_packw_new(&s->pending, s->dir);
+}
+
+void
+afs_odb_remove_stale_keeps(git_repository *repo)
+{
+    safe_loose *s = our_backend(repo);
+    /* holding the lock: no other auditfs batch is between its pack and its ref move, so a .keep
+     * of ours is left by a writer that died there; the caller has published that writer's
+     * saved commit first, if it had one (auditfs_writer_open), so its pack is reachable */
+    if (s)
+        afs_pack_remove_stale_keeps(s->dir);
 }
 
 void

@@ -31,6 +31,8 @@ int afs_odb_read_checked(void **data, size_t *len, git_object_t *type, git_repos
                          const git_oid *oid);
 
 int afs_odb_batch_begin(git_repository *repo);
+/* Removes the .keep files dead writers left (under the ledger lock, after any roll-forward). */
+void afs_odb_remove_stale_keeps(git_repository *repo);
 /**
  * Makes the pending pack durable (pack.c: fsynced and renamed into objects/pack/ with its .idx,
  * directory fsynced) and keeps batching. *loose_written says whether loose objects were written

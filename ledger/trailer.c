@@ -306,3 +306,89 @@ auditfs_spool_scan(const uint8_t *b, size_t n, int *committed,
     }
     return count;
 }
+
+/* ---- routing (docs/FORMAT.md section 16.1) ---- */
+
+int
+auditfs_trailer_text_find(char **out, const char *text, size_t n, const char *prefix)
+{
+    size_t vlen = 0;
+    *out = NULL;
+    if (memchr(text, '\0', n))
+        return afs_error_set(AUDITFS_EFORMAT, "NUL byte in trailer text");
+    char *t = strndup(text, n);
+    if (!t)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    const char *v = find_line(&vlen, t, prefix);
+    if (v && !(*out = strndup(v, vlen))) {
+        free(t);
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    }
+    free(t);
+    return 0;
+}
+
+/* One "k=value" field of an sd-journal cursor ("s=..;i=..;b=..;m=..;t=..;x=.."): the value's
+ * start and length, or NULL. Values are hex digits; each field at most once is not checked
+ * (the first wins), the cursor being opaque text to everyone but sd-journal. */
+static const char *
+cursor_field(size_t *vl, const char *c, char k)
+{
+    for (const char *p = c; *p;) {
+        const char *semi = strchr(p, ';');
+        size_t fl = semi ? (size_t)(semi - p) : strlen(p);
+        if (fl >= 2 && p[0] == k && p[1] == '=') {
+            *vl = fl - 2;
+            return p + 2;
+        }
+        p = semi ? semi + 1 : p + fl;
+    }
+    return NULL;
+}
+
+/* A hex field as a number: 1-16 hex digits. */
+static int
+cursor_hex(uint64_t *v, const char *c, char k)
+{
+    size_t n = 0;
+    const char *s = cursor_field(&n, c, k);
+    if (!s || n == 0 || n > 16)
+        return 0;
+    *v = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
+        if (d < 0)
+            return 0;
+        *v = *v << 4 | (uint64_t)d;
+    }
+    return 1;
+}
+
+/* 1 if field k has the same (non-empty) text in both cursors */
+static int
+cursor_same(const char *a, const char *b, char k)
+{
+    size_t al = 0, bl = 0;
+    const char *x = cursor_field(&al, a, k), *y = cursor_field(&bl, b, k);
+    return x && y && al && al == bl && memcmp(x, y, al) == 0;
+}
+
+int
+auditfs_journal_cursor_cmp(int *order, const char *a, const char *b)
+{
+    uint64_t x, y;
+    /* sd-journal's own order of entries from different files: by sequence number within one
+     * sequence-number id, else by monotonic time within one boot, else by wall-clock time */
+    if (cursor_same(a, b, 's') && cursor_hex(&x, a, 'i') && cursor_hex(&y, b, 'i')) {
+    } else if (cursor_same(a, b, 'b') && cursor_hex(&x, a, 'm') && cursor_hex(&y, b, 'm')) {
+    } else if (cursor_hex(&x, a, 't') && cursor_hex(&y, b, 't')) {
+    } else {
+        return afs_error_set(AUDITFS_EFORMAT, "journal cursors that cannot be ordered");
+    }
+    *order = x < y ? -1 : x > y ? 1 : 0;
+    return 0;
+}

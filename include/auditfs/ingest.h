@@ -67,6 +67,39 @@ AUDITFS_API int auditfs_position_matches(const auditfs_position *p, int fd, int 
 AUDITFS_API int auditfs_spool_scan(const uint8_t *b, size_t n, int *committed,
                                    int (*cb)(const uint8_t *msg, size_t len, void *arg), void *arg);
 
+/**
+ * Routing (docs/FORMAT.md section 16.1): the value of the last line "<prefix><value>" of the n
+ * bytes of text (a router's low-water file holds trailer lines); *out is malloc'd, or NULL if
+ * no line has the prefix. EFORMAT if the text holds a NUL byte.
+ */
+AUDITFS_API int auditfs_trailer_text_find(char **out, const char *text, size_t n,
+                                          const char *prefix) AUDITFS_WUR;
+
+/**
+ * Orders two sd-journal cursors as sd-journal orders their entries: by sequence number within
+ * one sequence-number id (s=, i=), else by monotonic time within one boot (b=, m=), else by
+ * wall-clock time (t=). *order is -1, 0 or 1 (a before, at, after b); EFORMAT if the cursors
+ * lack the fields to compare. Bounded: one pass over each cursor per field.
+ */
+AUDITFS_API int auditfs_journal_cursor_cmp(int *order, const char *a, const char *b) AUDITFS_WUR;
+
+/**
+ * One systemd journal entry as one JSON object (`append --journal`): begin, a field per
+ * "NAME=value" (as sd_journal_enumerate_data gives them), end. "__REALTIME_TIMESTAMP" (if
+ * given, microseconds as a string) comes first, then each field in order; names and text values
+ * are JSON strings with C0, DEL and C1 controls escaped (one line, valid payload text); a value
+ * that is not UTF-8 once escaped becomes {"binary_bytes":N}. The text returned by end is valid
+ * until the next begin or free.
+ */
+typedef struct auditfs_journal_record auditfs_journal_record;
+AUDITFS_API int auditfs_journal_record_new(auditfs_journal_record **out) AUDITFS_WUR;
+AUDITFS_API int auditfs_journal_record_begin(auditfs_journal_record *r, int has_realtime,
+                                             uint64_t realtime_us) AUDITFS_WUR;
+AUDITFS_API int auditfs_journal_record_field(auditfs_journal_record *r, const void *data,
+                                             size_t len) AUDITFS_WUR;
+AUDITFS_API const char *auditfs_journal_record_end(auditfs_journal_record *r, size_t *len);
+AUDITFS_API void auditfs_journal_record_free(auditfs_journal_record *r);
+
 /** Longest value taken from a JSON field. */
 #define AUDITFS_FIELD_MAX 256
 

@@ -116,6 +116,39 @@ grep -q '"document"' doclog.json && ok "the document entry reads back" || not_ok
     || not_ok "the operator's .keep was removed"
 [ "$(keeps $L)" = 1 ] && ok "the dead writer's stale .keep was removed" || not_ok "keeps: $(ls $L/objects/pack)"
 
+# A writer killed after its batch was signed and remembered, before its ref move: the next
+# writer publishes that saved commit (roll forward) and only then removes the dead writer's
+# .keep. The hook holds the next writer just before its roll forward, while git gc --prune=now
+# runs: the pack must still be kept then (removing the .keep first let gc delete it).
+L=$WORK/roll
+export AUDITFS_STATE=$WORK/state-${L##*/}
+$A init --ledger $L --key key 2>/dev/null
+$A append --ledger $L --key key --stream api first >/dev/null 2>&1
+if held hold4 $A append --ledger $L --key key --stream api r50; then
+    kill -9 $hpid; wait $hpid 2>/dev/null
+    ok "roll forward: a writer killed with its batch signed and remembered, its ref not moved"
+else
+    not_ok "roll forward: the writer never reached the hold: $(head -3 held.err)"; release hold4
+fi
+records 10 6 > r10
+rm -f hold5
+AUDITFS_TEST_HOLD_BEFORE_ROLL_FORWARD=hold5 $A append --ledger $L --key key --stream api r10 > held.out 2> held.err & hpid=$!
+for _ in $(seq 1 300); do [ -e hold5 ] && break; kill -0 $hpid 2>/dev/null || break; sleep 0.1; done
+if [ -e hold5 ]; then
+    [ "$(keeps $L)" = 1 ] && ok "roll forward: the dead writer's pack is still kept when the next writer is about to publish it" \
+        || not_ok "roll forward: keeps before the roll forward: $(keeps $L)"
+    git -C $L gc --quiet --prune=now 2>/dev/null
+fi
+release hold5; rc=$?
+[ $rc -eq 0 ] && [ "$(tail -1 held.out)" = 360 ] && ok "roll forward: the saved batch published, the new one appended (360) across git gc --prune=now" \
+    || not_ok "roll forward: append exit $rc, acks $(tail -1 held.out): $(head -3 held.err)"
+cat first r50 r10 > want
+payloads $L > got 2>/dev/null
+cmp -s got want && ok "roll forward: every line readable, in order" || not_ok "roll forward: ledger differs from input"
+check "roll forward: git fsck finds every object" git -C $L fsck --no-dangling
+check "roll forward: the ledger verifies" $A verify --ledger $L --key key.pub
+[ "$(keeps $L)" = 0 ] && ok "roll forward: the stale .keep is removed once the commit is published" || not_ok "roll forward: .keep left: $(ls $L/objects/pack)"
+
 # Readers while git repack -a -d replaces the packs they loaded (a bounded loop, not timed): a
 # pack deleted between loading its .idx and opening it is forgotten and the directory rescanned,
 # never an error ("cannot open: No such file or directory" before)

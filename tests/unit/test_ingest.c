@@ -328,3 +328,62 @@ Test(ingest, spool_scan)
     cr_assert_eq(auditfs_spool_scan((const uint8_t *)s3, strlen(s3), &committed, collect, got), 0);
     cr_assert_eq(auditfs_spool_scan((const uint8_t *)"", 0, &committed, collect, got), 0);
 }
+
+Test(ingest, journal_cursors_in_sd_journal_order)
+{
+    int o = 9;
+    /* one seqnum id: by sequence number, whatever the times say */
+    cr_assert_eq(auditfs_journal_cursor_cmp(&o, "s=ab;i=1f;b=c1;m=20;t=90;x=1",
+                                            "s=ab;i=20;b=c1;m=10;t=10;x=2"), 0);
+    cr_assert_eq(o, -1);
+    cr_assert_eq(auditfs_journal_cursor_cmp(&o, "s=ab;i=20;b=c1;m=1;t=1;x=1",
+                                            "s=ab;i=20;b=c1;m=1;t=1;x=1"), 0);
+    cr_assert_eq(o, 0);
+    /* other seqnum ids, one boot: by monotonic time */
+    cr_assert_eq(auditfs_journal_cursor_cmp(&o, "s=aa;i=1;b=c1;m=30;t=1;x=1",
+                                            "s=bb;i=9;b=c1;m=20;t=9;x=1"), 0);
+    cr_assert_eq(o, 1);
+    /* neither: by wall-clock time */
+    cr_assert_eq(auditfs_journal_cursor_cmp(&o, "s=aa;i=1;b=c1;m=30;t=5;x=1",
+                                            "s=bb;i=9;b=c2;m=20;t=6;x=1"), 0);
+    cr_assert_eq(o, -1);
+    /* nothing to compare: refused, not guessed */
+    cr_assert_eq(auditfs_journal_cursor_cmp(&o, "garbage", "s=bb;i=9"), AUDITFS_EFORMAT);
+    cr_assert_eq(auditfs_journal_cursor_cmp(&o, "s=aa;i=zz;t=", "s=aa;i=1;t="), AUDITFS_EFORMAT);
+}
+
+Test(ingest, low_water_text_last_line_wins)
+{
+    char *v = NULL;
+    const char t[] = "Auditfs-Routed: a 1\nAuditfs-Routed: b 7\nAuditfs-Routed: a 12\n";
+    cr_assert_eq(auditfs_trailer_text_find(&v, t, sizeof t - 1, "Auditfs-Routed: a "), 0);
+    cr_assert_str_eq(v, "12");
+    free(v);
+    cr_assert_eq(auditfs_trailer_text_find(&v, t, sizeof t - 1, "Auditfs-Cursor: "), 0);
+    cr_assert_null(v);
+    cr_assert_eq(auditfs_trailer_text_find(&v, "a\0b", 3, "a"), AUDITFS_EFORMAT);
+}
+
+Test(ingest, journal_record_is_one_valid_line)
+{
+    auditfs_journal_record *r = NULL;
+    size_t n = 0;
+    char why[AUDITFS_PROBLEM_MAX];
+    cr_assert_eq(auditfs_journal_record_new(&r), 0);
+    cr_assert_eq(auditfs_journal_record_begin(r, 1, 1795300000000123ULL), 0);
+    cr_assert_eq(auditfs_journal_record_field(r, "MESSAGE=two\nlines \x1b[1m", 22), 0);
+    cr_assert_eq(auditfs_journal_record_field(r, "C1=a\xc2\x85z", 7), 0);
+    cr_assert_eq(auditfs_journal_record_field(r, "BIN=\xff\xfe", 6), 0);
+    cr_assert_eq(auditfs_journal_record_field(r, "Q=\"\\", 4), 0);
+    const char *j = auditfs_journal_record_end(r, &n);
+    cr_assert_str_eq(j, "{\"__REALTIME_TIMESTAMP\":\"1795300000000123\","
+                        "\"MESSAGE\":\"two\\u000alines \\u001b[1m\",\"C1\":\"a\\u0085z\","
+                        "\"BIN\":{\"binary_bytes\":2},\"Q\":\"\\\"\\\\\"}");
+    cr_assert_eq(n, strlen(j));
+    cr_assert_null(auditfs_payload_problem(why, (const uint8_t *)j, n, 65536));
+    /* begin starts over */
+    cr_assert_eq(auditfs_journal_record_begin(r, 0, 0), 0);
+    cr_assert_eq(auditfs_journal_record_field(r, "A=b", 3), 0);
+    cr_assert_str_eq(auditfs_journal_record_end(r, &n), "{\"A\":\"b\"}");
+    auditfs_journal_record_free(r);
+}
