@@ -59,7 +59,7 @@
 #define BLOB_CACHE 4
 #define TILE_CACHE 64
 
-enum kind { K_DIR, K_TEXT, K_LIST, K_CONTENT, K_LINK, K_ENTRIES, K_PROOFS, K_QUERY };
+enum kind { K_DIR, K_TEXT, K_LIST, K_CONTENT, K_LINK, K_ENTRIES, K_PROOFS, K_QUERY, K_EVDAY };
 enum text { T_README, T_CHECKPOINT, T_KEY, T_QUERY_README };
 
 typedef struct vnode {
@@ -69,7 +69,7 @@ typedef struct vnode {
     uint8_t damaged;  /* a read of this file failed verification */
     uint32_t list;    /* K_LIST: its list; a stream directory: its list + 1 (0: none) */
     uint64_t lo, hi;  /* K_LIST: entry indexes [lo, hi) of the list; hi NO_END: to the end */
-    uint32_t aux;     /* K_CONTENT: index into contents; K_TEXT: enum text */
+    uint32_t aux;     /* K_CONTENT: index into contents; K_TEXT: enum text; K_EVDAY: evdays */
     char *link;       /* K_LINK: target */
     uint64_t *kids;   /* K_DIR: child ids sorted by name */
     uint32_t nkids, capkids;
@@ -81,7 +81,28 @@ typedef struct vlist {
     uint64_t *end; /* byte offset just after entry i in the list's all.jsonl */
     uint64_t dir, all, day_node;
     int64_t day; /* days since the epoch of day_node */
+    int64_t ev_day;  /* the event day of the last entry added (view_evday.c) */
+    uint32_t ev_idx; /* its evdays index + 1 (0: none yet) */
+    uint64_t ev_dir; /* the list's directory under by-event-day/ (0: not made yet) */
 } vlist;
+
+/*
+ * A day file of by-event-day/ (view_evday.c): the entries of one list whose event time (or
+ * ledger time, without one) falls on one UTC day. Event times need not increase, so these are
+ * not slices of the list: only their count, size and range are kept at pin time, and the list
+ * positions are found on first read by a scan of [first_pos, last_pos] of the list, then kept in
+ * a bounded LRU (EVDAY_CACHE_ENTRIES positions in all).
+ */
+typedef struct vevday {
+    uint32_t list;
+    int32_t day;
+    uint64_t n, bytes;
+    uint64_t first_pos, last_pos; /* list positions of its first and last entry */
+    uint64_t *pos, *end;          /* when cached: list positions, cumulative ends in the file */
+    uint64_t used;                /* LRU tick */
+} vevday;
+
+#define EVDAY_CACHE_ENTRIES ((uint64_t)1 << 22)
 
 typedef struct vcontent {
     uint64_t seq;
@@ -230,6 +251,16 @@ struct auditfs_view {
     uint32_t *leaflen; /* per seq */
     size_t capseq;
     uint64_t streams, tenants, documents, notices;
+    /* by-event-day/ (view_evday.c): the UTC event day of each seq, and the day files; the
+     * cached positions are guarded by evday_lock (order: lock, evday_lock, then cache_lock or
+     * git_lock) */
+    uint64_t ev_streams, ev_tenants; /* by-event-day/streams, by-event-day/tenants */
+    int32_t *evday;
+    size_t capevday;
+    vevday *evdays;
+    size_t nevdays, capevdays;
+    pthread_mutex_t evday_lock;
+    uint64_t evday_tick, evday_cached;
 
     /* nodes touched while applying a --follow step */
     int tracking;
@@ -265,6 +296,18 @@ int vw_build_skeleton(auditfs_view *v);
 int vw_apply(auditfs_view *v, const vrec *r);
 /* (Re)writes ./README for the pinned checkpoint. */
 int vw_make_readme(auditfs_view *v);
+/* A child node (0: error set); the directory `name` under parent, created if needed. */
+uint64_t vw_node_add(auditfs_view *v, uint64_t parent, const char *name, int kind);
+uint64_t vw_dir_ensure(auditfs_view *v, uint64_t parent, const char *name);
+/* UTC day number of a time in microseconds. */
+int64_t vw_day_of(int64_t us);
+
+/* ---- view_evday.c ---- */
+
+/* Files the log entry r (at position pos of list li) under by-event-day/ of the list's directory. */
+int vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r);
+int vw_evday_read(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int *first);
+void vw_evday_free(auditfs_view *v);
 
 /* ---- view_open.c ---- */
 

@@ -185,6 +185,7 @@ view_new(auditfs_view **out, const char *path, const auditfs_verifier *key,
     pthread_mutex_init(&v->cache_lock, NULL);
     pthread_mutex_init(&v->query_lock, NULL);
     pthread_mutex_init(&v->query_compute, NULL);
+    pthread_mutex_init(&v->evday_lock, NULL);
     v->cache_cap = opts && opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE;
     v->st.chain = (afs_chain)AFS_CHAIN_INIT;
     auditfs_merkle_stream_init(&v->st.ms);
@@ -313,6 +314,7 @@ auditfs_view_free(auditfs_view *v)
     free(v->frames);
     free(v->times);
     free(v->leaflen);
+    vw_evday_free(v);
     free(v->changed);
     for (size_t i = 0; v->queries && i < QUERY_NAMES; i++) {
         free(v->queries[i].name);
@@ -336,6 +338,7 @@ auditfs_view_free(auditfs_view *v)
     pthread_mutex_destroy(&v->cache_lock);
     pthread_mutex_destroy(&v->query_lock);
     pthread_mutex_destroy(&v->query_compute);
+    pthread_mutex_destroy(&v->evday_lock);
     free(v);
 }
 

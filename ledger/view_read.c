@@ -110,6 +110,14 @@ stat_locked(auditfs_view_stat *out, auditfs_view *v, uint64_t id)
         }
         break;
     }
+    case K_EVDAY: {
+        const vevday *ev = &v->evdays[n->aux];
+        out->type = AUDITFS_NODE_FILE;
+        out->size = ev->bytes;
+        if (ev->n)
+            out->mtime_us = v->times[v->lists[ev->list].seq[ev->last_pos]];
+        break;
+    }
     case K_CONTENT:
         out->type = AUDITFS_NODE_FILE;
         out->size = v->contents[n->aux].len;
@@ -503,6 +511,7 @@ auditfs_view_read(auditfs_view *v, uint64_t id, uint64_t off, void *buf, size_t 
             break;
         }
         case K_LIST: err = read_list(v, n, off, buf, len, first_report); break;
+        case K_EVDAY: err = vw_evday_read(v, n, off, buf, len, first_report); break;
         case K_CONTENT:
             err = read_content(v, &v->contents[n->aux], off, buf, len, first_report);
             break;
@@ -561,6 +570,10 @@ auditfs_view_xattrs(auditfs_view_xattr out[AUDITFS_VIEW_XATTR_MAX], size_t *n, a
                 first = l->seq[nd->lo];
                 last = l->seq[hi - 1];
             }
+        } else if (nd->kind == K_EVDAY && v->evdays[nd->aux].n) {
+            const vevday *ev = &v->evdays[nd->aux];
+            first = v->lists[ev->list].seq[ev->first_pos];
+            last = v->lists[ev->list].seq[ev->last_pos];
         } else if (nd->kind == K_CONTENT) {
             first = last = v->contents[nd->aux].seq;
         } else if (nd->kind == K_TEXT && v->cp.size) {

@@ -159,8 +159,8 @@ slugify(char *out, size_t cap, const char *title)
     out[n] = 0;
 }
 
-static int64_t
-day_of(int64_t us)
+int64_t
+vw_day_of(int64_t us)
 {
     int64_t d = us / 86400000000LL;
     if (us < 0 && us % 86400000000LL)
@@ -238,7 +238,7 @@ list_add(auditfs_view *v, uint32_t li, uint64_t seq, uint64_t bytes, int64_t tim
     l->end[l->n] = (l->n ? l->end[l->n - 1] : 0) + bytes;
     l->n++;
     vw_node_changed(v, l->all);
-    int64_t day = day_of(time_us);
+    int64_t day = vw_day_of(time_us);
     if (day != l->day) {
         char y[16], m[16], d[24];
         struct tm tm;
@@ -318,7 +318,8 @@ vw_apply(auditfs_view *v, const vrec *r)
         uint32_t li;
         uint64_t sd = dir_ensure(v, v->streams, e->stream);
         if (!sd || (err = list_of(&li, v, sd)) != 0 ||
-            (err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0)
+            (err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0 ||
+            (err = vw_evday_add(v, li, v->lists[li].n - 1, r)) != 0)
             return sd ? err : auditfs_error_last_code();
         if (e->tenant[0]) {
             uint64_t td = dir_ensure(v, v->tenants, e->tenant);
@@ -326,7 +327,8 @@ vw_apply(auditfs_view *v, const vrec *r)
             if (!tsd)
                 return auditfs_error_last_code();
             if ((err = list_of(&li, v, tsd)) != 0 ||
-                (err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0)
+                (err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0 ||
+                (err = vw_evday_add(v, li, v->lists[li].n - 1, r)) != 0)
                 return err;
         }
         return 0;
@@ -396,6 +398,11 @@ vw_make_readme(auditfs_view *v)
         "Layout\n"
         "  streams/<stream>/all.jsonl             every payload of the stream, one per line\n"
         "  streams/<stream>/YYYY/MM/DD.jsonl      the same, split by ledger time (UTC day)\n"
+        "  by-event-day/streams/<stream>/YYYY/MM/DD.jsonl\n"
+        "  by-event-day/tenants/<tenant>/<stream>/YYYY/MM/DD.jsonl\n"
+        "                                         the same, split by event time (the entry's\n"
+        "                                         event-time header; an entry without one falls\n"
+        "                                         under its ledger time), in ledger order\n"
         "  tenants/<tenant>/<stream>/...          the same, for one tenant's entries\n"
         "  documents/<name>/v<N>.<ext>, current   every published version; current -> newest\n"
         "  notices/<seq>-<title>.<ext>            change notices, oldest first\n"
@@ -412,6 +419,18 @@ vw_make_readme(auditfs_view *v)
         "hash to the root in ./checkpoint (`auditfs prove` prints the same proof). Keep a copy of\n"
         "./checkpoint: mounting later with --trusted proves the ledger still extends it.\n",
         v->path, v->cp.origin, (unsigned long long)v->cp.size, root, v->keypub, v->path);
+}
+
+uint64_t
+vw_node_add(auditfs_view *v, uint64_t parent, const char *name, int kind)
+{
+    return node_add(v, parent, name, kind);
+}
+
+uint64_t
+vw_dir_ensure(auditfs_view *v, uint64_t parent, const char *name)
+{
+    return dir_ensure(v, parent, name);
 }
 
 int
@@ -434,7 +453,10 @@ vw_build_skeleton(auditfs_view *v)
         !(v->documents = node_add(v, 1, "documents", K_DIR)) ||
         !(v->notices = node_add(v, 1, "notices", K_DIR)) ||
         !node_add(v, 1, "entries", K_ENTRIES) || !node_add(v, 1, "proofs", K_PROOFS) ||
-        !(v->query_dir = node_add(v, 1, "query", K_QUERY)))
+        !(v->query_dir = node_add(v, 1, "query", K_QUERY)) ||
+        !(id = node_add(v, 1, "by-event-day", K_DIR)) ||
+        !(v->ev_streams = node_add(v, id, "streams", K_DIR)) ||
+        !(v->ev_tenants = node_add(v, id, "tenants", K_DIR)))
         return auditfs_error_last_code();
     if (!(id = node_add(v, v->query_dir, "README", K_TEXT)))
         return auditfs_error_last_code();

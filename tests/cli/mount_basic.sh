@@ -34,7 +34,7 @@ SIZE=$($A checkpoint --ledger $L | sed -n 2p)
 if start_mount $M mount.log --ledger $L --key key.pub; then ok "mount -f is ready (mountinfo)"; else not_ok "mount did not come up: $(cat mount.log)"; finish; exit 1; fi
 grep -q "verified checkpoint $SIZE" mount.log && ok "the mount reports the verified checkpoint" || not_ok "log: $(cat mount.log)"
 
-[ "$($T ls $M | tr '\n' ' ')" = "README checkpoint documents entries key.pub notices proofs query streams tenants " ] &&
+[ "$($T ls $M | tr '\n' ' ')" = "README by-event-day checkpoint documents entries key.pub notices proofs query streams tenants " ] &&
     ok "top-level names" || not_ok "top level: $($T ls $M | tr '\n' ' ')"
 cat acme.jsonl globex.jsonl none.jsonl > api.jsonl
 $T cmp -s $M/streams/api/all.jsonl api.jsonl && ok "streams/api/all.jsonl is every api payload, byte for byte" || not_ok "api all.jsonl differs"
