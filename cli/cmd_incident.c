@@ -121,7 +121,8 @@ print_finding(void *ctx, auditfs_bundle_finding kind, const char *msg)
 static const char incident_help[] =
     "usage: auditfs incident --since T1 --until T2 [TERM...] [--grep RE] [--tenant T]\n"
     "                        --ledger [NAME=]DIR --key [NAME=]FILE.pub [...] -o DIR\n"
-    "                        [--format dir|tar] [--witness KEY.pub ...] [--json]\n"
+    "                        [--format dir|tar] [--witness KEY.pub ...] [--time ledger|event]\n"
+    "                        [--json]\n"
     "       auditfs incident --check DIR --ledger [NAME=]DIR [...] [--json]\n"
     "       auditfs incident --default-matrix\n"
     "       (--json: what was written, or the --check lines, as JSON; see docs/JSON.md)\n"
@@ -146,6 +147,11 @@ static const char incident_help[] =
     "and how long after publication (see `auditfs acks`); the witnesses are named in query.txt\n"
     "and the report (format 3) gains a \"Receipts\" section: per notice and SLA version, who\n"
     "acknowledged it, when, the delay, the lead time (published vs. effective), who has not.\n"
+    "\n"
+    "--time event selects the window [T1, T2) by each entry's event time (its event-time\n"
+    "header; the ledger time for an entry without one) instead of its ledger time (the default)\n"
+    "and orders the report's timeline by it; both times are shown. query.txt records the\n"
+    "choice (`time event`), so verify-bundle and --check regenerate the same selection.\n"
     "\n"
     "--check DIR re-runs the bundle's recorded query against the full ledgers (up to the\n"
     "bundle's checkpoints, which must be prefixes of them), scanning every entry rather than\n"
@@ -216,11 +222,12 @@ static int
 incident_create(const char *out, const char *format, const char *since, const char *until,
                 const char *tenant, const char *grep, const char *const *terms, size_t nterms,
                 ledger_arg *la, size_t nla, const auditfs_verifier *const *witnesses, size_t nw,
-                int json)
+                int json, int time_event)
 {
     int rc = 0;
     cli_progress prog;
     auditfs_bundle_spec spec = AUDITFS_BUNDLE_SPEC_INIT;
+    spec.time_event = time_event;
     spec.witnesses = witnesses;
     spec.nwitnesses = nw;
     spec.progress = cli_progress_init(&prog);
@@ -299,7 +306,7 @@ cmd_incident(int argc, char **argv)
                *tenant = NULL, *format = "dir";
     char *ledgers[MAX_LEDGERS + 1], *keys[MAX_LEDGERS + 1], *wfiles[MAX_WITNESSES];
     size_t nl = 0, nk = 0, nw = 0;
-    int c, print_matrix = 0, json = 0;
+    int c, print_matrix = 0, json = 0, time_event = -1;
     static const struct option opts[] = {{"since", required_argument, 0, 's'},
                                          {"until", required_argument, 0, 'u'},
                                          {"ledger", required_argument, 0, 'l'},
@@ -312,6 +319,7 @@ cmd_incident(int argc, char **argv)
                                          {"format", required_argument, 0, 'F'},
                                          {"witness", required_argument, 0, 'W'},
                                          {"json", no_argument, 0, 'J'},
+                                         {"time", required_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -340,6 +348,11 @@ cmd_incident(int argc, char **argv)
             wfiles[nw++] = optarg;
             break;
         case 'J': json = 1; break;
+        case 'T':
+            if (strcmp(optarg, "ledger") && strcmp(optarg, "event"))
+                return cli_usage_error("--time is 'ledger' or 'event', not '%s'", optarg);
+            time_event = !strcmp(optarg, "event");
+            break;
         case 'h': fputs(incident_help, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -357,8 +370,9 @@ cmd_incident(int argc, char **argv)
     if (rc)
         return rc;
     if (check) {
-        if (optind != argc || since || until || out || nw)
-            return cli_usage_error("--check DIR takes only --ledger");
+        if (optind != argc || since || until || out || nw || time_event >= 0)
+            return cli_usage_error("--check DIR takes only --ledger (the bundle's query.txt "
+                                   "names the window and its time)");
         if ((rc = bundle_dir_usable("incident --check", check)) != 0) {
             ledger_args_free(la, nla);
             return rc;
@@ -382,7 +396,8 @@ cmd_incident(int argc, char **argv)
     if (!rc)
         rc = incident_create(out, format, since, until, tenant, grep,
                              (const char *const *)argv + optind, (size_t)(argc - optind), la,
-                             nla, (const auditfs_verifier *const *)wk, nw, json);
+                             nla, (const auditfs_verifier *const *)wk, nw, json,
+                             time_event > 0);
     free_witnesses(wk, nw);
     ledger_args_free(la, nla);
     return rc;

@@ -89,17 +89,32 @@ cmp_str(const void *a, const void *b)
 
 /* ---- the bundle's query ---- */
 
+int64_t
+afs_bundle_when(const auditfs_bundle *b, const auditfs_entry *e)
+{
+    return b->time_event && e->has_event_time ? e->event_time_us : e->time_us;
+}
+
+int
+afs_bundle_in_window(const auditfs_bundle *b, const auditfs_entry *e)
+{
+    int64_t t = afs_bundle_when(b, e);
+    return t >= b->t1 && t < b->t2;
+}
+
+/* With "time event" the window is not a query term (the query language has no "event time,
+ * else ledger time"): every caller also applies afs_bundle_in_window. */
 int
 afs_bundle_query(auditfs_query **out, const auditfs_bundle *b)
 {
     char t[128];
     auditfs_query *q = NULL;
     int err = auditfs_query_parse(&q, (const char *const *)b->terms, b->nterms, NULL);
-    if (!err) {
+    if (!err && !b->time_event) {
         snprintf(t, sizeof t, "_time>=%s", b->since);
         err = auditfs_query_add_term(q, t);
     }
-    if (!err) {
+    if (!err && !b->time_event) {
         snprintf(t, sizeof t, "_time<%s", b->until);
         err = auditfs_query_add_term(q, t);
     }
@@ -137,6 +152,9 @@ query_txt(afs_buf *o, const auditfs_bundle *b)
             err = afs_buf_printf(o, "witness %s\n", vk);
         free(vk);
     }
+    /* report 4 on: which time selects the window and orders the timeline */
+    if (!err && b->report_version >= 4)
+        err = afs_buf_printf(o, "time %s\n", b->time_event ? "event" : "ledger");
     return err;
 }
 
@@ -164,7 +182,7 @@ static int
 parse_query_txt(auditfs_bundle *b, char *text, size_t len)
 {
     char *save = NULL, esc[100];
-    int line = 0;
+    int line = 0, have_time = 0;
     if (memchr(text, 0, len))
         return afs_error_set(AUDITFS_EFORMAT, "query.txt: contains a NUL byte");
     b->report_version = 1;
@@ -194,6 +212,10 @@ parse_query_txt(auditfs_bundle *b, char *text, size_t len)
         } else if (!strncmp(ln, "report ", 7) && strlen(ln + 7) == 1 && ln[7] >= '2' &&
                    ln[7] <= '0' + AUDITFS_REPORT_CURRENT) {
             b->report_version = ln[7] - '0';
+        } else if ((!strcmp(ln, "time event") || !strcmp(ln, "time ledger")) &&
+                   b->report_version >= 4 && !have_time) {
+            b->time_event = ln[5] == 'e';
+            have_time = 1;
         } else if (!strncmp(ln, "witness ", 8) && b->report_version >= 3) {
             int err = parse_witness_line(b, ln + 8, line + 1);
             if (err)
@@ -206,6 +228,9 @@ parse_query_txt(auditfs_bundle *b, char *text, size_t len)
     if (!auditfs_parse_time(&b->t1, b->since) || !auditfs_parse_time(&b->t2, b->until) ||
         !b->nledgers)
         return afs_error_set(AUDITFS_EFORMAT, "query.txt: missing since, until or ledger");
+    if (b->report_version >= 4 && !have_time)
+        return afs_error_set(AUDITFS_EFORMAT, "query.txt: report %d needs a time line",
+                             b->report_version);
     for (size_t i = 0; i < b->nledgers; i++)
         for (size_t j = 0; j < i; j++)
             if (!strcmp(b->lname[i], b->lname[j]))
@@ -398,7 +423,7 @@ load_ledger(auditfs_bundle *b, size_t li)
             if (err)
                 break;
         }
-        x->hit = auditfs_query_match(b->q, &x->e);
+        x->hit = auditfs_query_match(b->q, &x->e) && afs_bundle_in_window(b, &x->e);
     }
     free(seqs);
     return err;
@@ -498,12 +523,18 @@ sel_add(sel *s, uint64_t seq)
     return 0;
 }
 
+typedef struct ctx_sel {
+    const auditfs_bundle *b;
+    sel *s;
+} ctx_sel;
+
 static int
-sel_cb(void *ctx, const auditfs_entry *e, const uint8_t *leaf, size_t len)
+sel_cb(void *vctx, const auditfs_entry *e, const uint8_t *leaf, size_t len)
 {
+    ctx_sel *c = vctx;
     (void)leaf;
     (void)len;
-    return sel_add(ctx, e->seq);
+    return afs_bundle_in_window(c->b, e) ? sel_add(c->s, e->seq) : 0;
 }
 
 typedef struct ctx_docs {
@@ -569,6 +600,7 @@ select_entries(sel *out, const auditfs_bundle *b, auditfs_ledger *l, uint64_t si
     auditfs_query *q = NULL, *qd = NULL;
     const char *dn[] = {"_type=document", "_type=notice"};
     ctx_docs c;
+    ctx_sel cs = {b, out};
     o.no_index = no_index;
     o.no_update = no_index;
     memset(&c, 0, sizeof c);
@@ -579,7 +611,7 @@ select_entries(sel *out, const auditfs_bundle *b, auditfs_ledger *l, uint64_t si
     if (!err)
         err = auditfs_query_add_term(q, t);
     if (!err)
-        err = auditfs_query_run(l, q, &o, sel_cb, out, NULL);
+        err = auditfs_query_run(l, q, &o, sel_cb, &cs, NULL);
     if (!err)
         err = auditfs_query_parse(&qd, dn, 2, NULL);
     if (!err)
@@ -1537,6 +1569,7 @@ auditfs_bundle_create(const char *dir, const auditfs_bundle_spec *spec,
     if (!b)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     b->report_version = AFS_REPORT_CURRENT;
+    b->time_event = spec->time_event != 0;
     snprintf(b->tool, sizeof b->tool, "%s", auditfs_version());
     if ((err = spec_check(b, spec, n)) != 0)
         goto cleanup;

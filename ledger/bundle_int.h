@@ -29,6 +29,7 @@ struct auditfs_bundle {
     char since[64], until[64], tenant[AUDITFS_STREAM_MAX + 1], created[40];
     char grep[AUDITFS_BUNDLE_GREP_MAX + 1];
     int64_t t1, t2;
+    int time_event; /* report 4 on (query.txt "time event"): the window is by event time */
     char *terms[AUDITFS_BUNDLE_MAX_TERMS];
     size_t nterms;
     size_t nledgers;
@@ -69,7 +70,13 @@ int afs_bundle_cosig_note(char **note, size_t *len, const auditfs_bundle *b, siz
 /** The current report format version (report.c). */
 #define AFS_REPORT_CURRENT AUDITFS_REPORT_CURRENT
 
-/** The query of the bundle: its terms, the window and the grep. */
+/** The query of the bundle: its terms, the window (by ledger time only) and the grep. */
 int afs_bundle_query(auditfs_query **out, const auditfs_bundle *b);
+
+/** The time an entry is placed at in b's window and timeline: with "time event", its event
+ * time when it has one, else its ledger time. */
+int64_t afs_bundle_when(const auditfs_bundle *b, const auditfs_entry *e);
+/** 1 if e is inside b's window [t1, t2) by that time. */
+int afs_bundle_in_window(const auditfs_bundle *b, const auditfs_entry *e);
 
 #endif

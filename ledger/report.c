@@ -338,10 +338,21 @@ sec_summary(rep *r)
         }
     }
     raw(r, "## Summary\n\n", "<h2>Summary</h2>\n");
+    const char *qt = auditfs_query_text(b->q);
+    if (r->v >= 4 && !qt[0])
+        qt = "(any entry)"; /* "time event" leaves the window out of the query */
     snprintf(line, sizeof line, "Question: which entries match %s between %s and %s (half-open, "
-             "UTC), for tenant %s?", auditfs_query_text(b->q), b->since, b->until,
+             "UTC), for tenant %s?", qt, b->since, b->until,
              b->tenant[0] ? b->tenant : "(all tenants)");
     para(r, line);
+    if (r->v >= 4)
+        para(r, b->time_event
+                    ? "The window is by event time: the event-time header of each entry (when the "
+                      "event happened, from its payload), or its ledger time when it has none. "
+                      "The timeline is in that order and shows both times. Documents and notices "
+                      "are placed by ledger time."
+                    : "The window is by ledger time (when the ledger recorded each entry). The "
+                      "timeline is in that order and shows both times.");
     if (!r->hits) {
         raw(r, "**", "<p><strong>");
         both(r, "FINDING: no entry matches the query in the window.");
@@ -432,11 +443,56 @@ sec_proves(rep *r)
     raw(r, "\n\n", "</p>\n");
 }
 
+/* Report 4 on: the timeline by the bundle's chosen time (afs_bundle_when), then as cmp_time. */
+typedef struct when_key {
+    int64_t when;
+    const afs_bentry *x;
+} when_key;
+
+static int
+cmp_when(const void *a, const void *b)
+{
+    const when_key *x = a, *y = b;
+    if (x->when != y->when)
+        return x->when < y->when ? -1 : 1;
+    return cmp_time(&x->x, &y->x);
+}
+
 static void
 sec_timeline(rep *r)
 {
     char line[1024], t[32], ev[64], sum[300];
-    if (r->v >= 2)
+    const afs_bentry **ord = r->ord;
+    if (r->v >= 4) {
+        if (!(ord = calloc(r->b->n ? r->b->n : 1, sizeof *ord))) {
+            if (!r->err)
+                r->err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+            return;
+        }
+        when_key *k = calloc(r->b->n ? r->b->n : 1, sizeof *k);
+        if (!k) {
+            free(ord);
+            if (!r->err)
+                r->err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
+            return;
+        }
+        for (size_t i = 0; i < r->b->n; i++)
+            k[i] = (when_key){afs_bundle_when(r->b, &r->ord[i]->e), r->ord[i]};
+        qsort(k, r->b->n, sizeof *k, cmp_when);
+        for (size_t i = 0; i < r->b->n; i++)
+            ord[i] = k[i].x;
+        free(k);
+        raw(r, r->b->time_event ? "## Timeline (by event time; ledger time for entries without "
+                                  "one)\n\n"
+                                : "## Timeline (by ledger time)\n\n",
+            r->b->time_event ? "<h2>Timeline (by event time; ledger time for entries without "
+                               "one)</h2>\n"
+                             : "<h2>Timeline (by ledger time)</h2>\n");
+        raw(r, "| ledger time | event time | entry | kind | party | layer | what "
+               "|\n|---|---|---|---|---|---|---|\n",
+            "<table><tr><th>ledger time</th><th>event time</th><th>entry</th>"
+            "<th>kind</th><th>party</th><th>layer</th><th>what</th></tr>\n");
+    } else if (r->v >= 2)
         raw(r, "## Timeline\n\n| ledger time | event time | entry | kind | party | layer | what "
                "|\n|---|---|---|---|---|---|---|\n",
             "<h2>Timeline</h2>\n<table><tr><th>ledger time</th><th>event time</th><th>entry</th>"
@@ -447,12 +503,19 @@ sec_timeline(rep *r)
             "<h2>Timeline</h2>\n<table><tr><th>time</th><th>entry</th><th>kind</th><th>party</th>"
             "<th>layer</th><th>what</th></tr>\n");
     for (size_t i = 0; i < r->b->n; i++) {
-        const afs_bentry *x = r->ord[i];
+        const afs_bentry *x = ord[i];
         auditfs_format_time(t, x->e.time_us);
         summary(sum, sizeof sum, x);
         raw(r, "| ", "<tr><td>");
         both(r, t);
-        if (r->v >= 2) {
+        if (r->v >= 4) { /* the event-time header itself, the time the window used */
+            if (x->e.has_event_time)
+                auditfs_format_time(ev, x->e.event_time_us);
+            else
+                snprintf(ev, sizeof ev, "-");
+            raw(r, " | ", "</td><td>");
+            both(r, ev);
+        } else if (r->v >= 2) {
             event_time(ev, sizeof ev, x);
             raw(r, " | ", "</td><td>");
             both(r, ev);
@@ -471,6 +534,8 @@ sec_timeline(rep *r)
         raw(r, " |\n", "</td></tr>\n");
     }
     raw(r, "\n", "</table>\n");
+    if (ord != r->ord)
+        free(ord);
 }
 
 static void

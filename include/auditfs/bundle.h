@@ -54,8 +54,12 @@ typedef struct auditfs_bundle_spec {
     /* witness keys (auditfs_cosig_verifier_load): n > 0 adds receipts.md and receipts.jsonl */
     const auditfs_verifier *const *witnesses;
     size_t nwitnesses;
+    /* 1: select the window [since, until) by each entry's event time (its event-time header;
+     * the ledger time for an entry without one) and order the timeline by it (report format 4,
+     * query.txt "time event"); 0: by ledger time */
+    int time_event;
 } auditfs_bundle_spec;
-#define AUDITFS_BUNDLE_SPEC_INIT {NULL, NULL, NULL, NULL, 0, NULL, 0, {NULL, NULL}, NULL, 0}
+#define AUDITFS_BUNDLE_SPEC_INIT {NULL, NULL, NULL, NULL, 0, NULL, 0, {NULL, NULL}, NULL, 0, 0}
 
 /** One ledger a bundle draws from. */
 typedef struct auditfs_bundle_source {

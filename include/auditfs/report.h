@@ -28,8 +28,9 @@ extern "C" {
 #define AUDITFS_REPORT_V1 1
 #define AUDITFS_REPORT_V2 2
 #define AUDITFS_REPORT_V3 3
+#define AUDITFS_REPORT_V4 4 /* query.txt "time ledger|event"; timeline by the chosen time */
 /** The version new bundles are written with. */
-#define AUDITFS_REPORT_CURRENT AUDITFS_REPORT_V3
+#define AUDITFS_REPORT_CURRENT AUDITFS_REPORT_V4
 
 /** Builds both reports of b in version (1..AUDITFS_REPORT_CURRENT, else EINVAL); malloc'd. */
 AUDITFS_API int auditfs_report_build(char **md, size_t *md_len, char **html, size_t *html_len,

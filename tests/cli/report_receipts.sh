@@ -26,7 +26,7 @@ $A notice --ledger $P --key p.key --title "Planned maintenance" --tenant acme --
 
 check "incident --witness A --witness B" $A incident --ledger $P --key p.key.pub --since 2020-01-01 \
     --until 2040-01-01 _tenant=acme --witness a.key.pub --witness b.key.pub -o B
-grep -qx 'report 3' B/query.txt && ok "the bundle names report format 3" || not_ok "$(cat B/query.txt)"
+grep -qx 'report 4' B/query.txt && ok "the bundle names the current report format (4, receipts since 3)" || not_ok "$(cat B/query.txt)"
 [ "$(grep -c '^witness ' B/query.txt)" = 2 ] && ok "query.txt names both witnesses" || not_ok "$(cat B/query.txt)"
 sed -n '/^## Receipts/,/^## Files/p' B/report.md > rc.md
 grep -q '^### sla/acme v1 ' rc.md && grep -q '^### notice "Planned maintenance" ' rc.md && ok "a subsection per SLA version and notice" || not_ok "$(cat rc.md)"
