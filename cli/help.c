@@ -137,6 +137,8 @@ static const struct example examples[] = {
     {"index", "  auditfs index --json\n  auditfs index --rebuild --fields actor,action\n"},
     {"incident", "  auditfs incident --since 2026-11-17T02:00Z --until 2026-11-17T04:00Z actor=ops-7 \\\n"
                  "      --ledger /srv/ledgers/acme --key provider.key.pub -o bundle/\n"
+                 "  auditfs incident --since 2026-11-17 --until 2026-11-18 --time event \\\n"
+                 "      --ledger /srv/ledgers/acme --key provider.key.pub -o by-event-time/\n"
                  "  auditfs incident --check bundle/ --ledger /srv/ledgers/acme\n"},
     {"verify-bundle", "  auditfs verify-bundle bundle/ --key provider.key.pub --json\n"},
     {"archive", "  auditfs archive --ledger /srv/ledgers/acme -o acme-2026.bundle\n"},
