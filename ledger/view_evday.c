@@ -115,6 +115,7 @@ evday_file(uint32_t *out, auditfs_view *v, uint32_t li, int64_t day, uint64_t po
         return auditfs_error_last_code();
     }
     vw_node(v, f)->aux = (uint32_t)(v->nevdays - 1);
+    v->evdays[v->nevdays - 1].node = f;
     vw_node(v, f)->list = li;
     *out = (uint32_t)(v->nevdays - 1);
     return 0;
@@ -150,6 +151,7 @@ vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r)
     ev->n++;
     ev->bytes += r->payload_len + 1;
     ev->last_pos = pos;
+    vw_node_changed(v, ev->node); /* a --follow step: its size and content changed */
     return 0;
 }
 

@@ -96,6 +96,7 @@ typedef struct vlist {
 typedef struct vevday {
     uint32_t list;
     int32_t day;
+    uint64_t node; /* its K_EVDAY node */
     uint64_t n, bytes;
     uint64_t first_pos, last_pos; /* list positions of its first and last entry */
     uint64_t *pos, *end;          /* when cached: list positions, cumulative ends in the file */
