@@ -232,7 +232,7 @@ auditfs_view_readdir(auditfs_view *v, uint64_t dir, uint64_t pos, auditfs_view_d
             snprintf(name, sizeof name, d->kind == K_PROOFS ? "%llu.json" : "%llu",
                      (unsigned long long)s);
             stat_locked(&st, v, (d->kind == K_PROOFS ? PROOF_BASE : ENT_BASE) + s);
-            if (cb(name, &st, s + 1, payload))
+            if (cb(payload, name, &st, s + 1))
                 break;
         }
     } else if (d->kind != K_DIR && d->kind != K_QUERY) {
@@ -241,7 +241,7 @@ auditfs_view_readdir(auditfs_view *v, uint64_t dir, uint64_t pos, auditfs_view_d
         int stop = 0;
         for (uint64_t i = pos; i < d->nkids && !stop; i++) {
             stat_locked(&st, v, d->kids[i]);
-            stop = cb(v->nodes[d->kids[i] - 1].name, &st, i + 1, payload);
+            stop = cb(payload, v->nodes[d->kids[i] - 1].name, &st, i + 1);
         }
         if (!stop && d->kind == K_QUERY)
             err = vw_query_list(v, d->nkids, pos, cb, payload);
