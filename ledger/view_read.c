@@ -325,17 +325,28 @@ read_list(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int
     return err;
 }
 
+/* Leaf seq of the pinned tree: *leaf points into frame *c, valid until vw_frame_put(v, *c). */
+static int
+leaf_get(centry **c, const uint8_t **leaf, size_t *leaf_len, auditfs_view *v, uint64_t seq,
+         int *first)
+{
+    uint32_t fi = vw_frame_of(v, seq);
+    int err = vw_frame_get(c, v, fi, first);
+    if (err)
+        return err;
+    vw_leaf_in(*c, &v->frames[fi], seq, leaf, leaf_len, NULL);
+    return 0;
+}
+
 static int
 read_leaf(auditfs_view *v, uint64_t seq, uint64_t off, uint8_t *buf, size_t len, int *first)
 {
     centry *c = NULL;
-    uint32_t fi = vw_frame_of(v, seq);
-    int err = vw_frame_get(&c, v, fi, first);
-    if (err)
-        return err;
     const uint8_t *leaf;
     size_t leaf_len;
-    vw_leaf_in(c, &v->frames[fi], seq, &leaf, &leaf_len, NULL);
+    int err = leaf_get(&c, &leaf, &leaf_len, v, seq, first);
+    if (err)
+        return err;
     copy_range(buf, off, len, leaf, 0, leaf_len);
     vw_frame_put(v, c);
     return 0;
@@ -396,14 +407,12 @@ read_proof(auditfs_view *v, uint64_t seq, uint64_t off, uint8_t *buf, size_t len
     auditfs_inclusion_proof p;
     centry *c = NULL;
     char *json = NULL;
-    uint32_t fi = vw_frame_of(v, seq);
-    int err = vw_frame_get(&c, v, fi, first);
-    if (err)
-        return err;
     const uint8_t *leaf;
     size_t leaf_len;
     auditfs_hash h;
-    vw_leaf_in(c, &v->frames[fi], seq, &leaf, &leaf_len, NULL);
+    int err = leaf_get(&c, &leaf, &leaf_len, v, seq, first);
+    if (err)
+        return err;
     auditfs_leaf_hash(&h, leaf, leaf_len);
     vw_frame_put(v, c);
     memset(&p, 0, sizeof p);
