@@ -10,6 +10,7 @@
  */
 #include "store.h"
 #include "odb.h"
+#include "packmerge.h"
 #include "entry.h"
 #include "commitsig.h"
 #include "state_int.h"
@@ -325,7 +326,7 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
     w->tiles = w->committed_tiles;
     w->last = w->committed_last;
     w->last_time = w->committed_time;
-    if ((err = afs_seg_writer_init(&w->seg, w->opts.zstd_level)) != 0)
+    if ((err = afs_seg_writer_init_version(&w->seg, w->opts.zstd_level, 2)) != 0)
         goto fail;
     afs_seg_writer_reset(&w->seg, cp.size);
     w->batch_first = cp.size;
@@ -419,7 +420,7 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
     auditfs_leaf_hash(&h, w->leaf.data, w->leaf.len);
     if (w->seg_bytes >= AFS_SEG_MAX_LEAF && (err = close_segment(w)) != 0)
         return err;
-    if ((err = afs_seg_writer_add(&w->seg, w->leaf.data, w->leaf.len)) != 0)
+    if ((err = afs_seg_writer_add_leaf(&w->seg, w->leaf.data, w->leaf.len, h.b)) != 0)
         return err;
     w->seg_bytes += w->leaf.len;
     if ((err = afs_tiles_push(&w->tiles, &h, full_tile_cb, w)) != 0)
@@ -621,6 +622,8 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
      * the record can only name a commit whose lock file is gone) */
     if ((err = record_intent(w, NULL)) != 0)
         goto fail;
+    /* batch packs merged geometrically, under the lock, after the publish (packmerge.c) */
+    afs_pack_merge_after_publish(l->repo);
     if ((err = auditfs_ledger_refresh(l)) != 0)
         goto fail;
     w->committed_tiles = w->tiles;

@@ -517,6 +517,42 @@ our_backend(git_repository *repo)
     return s;
 }
 
+static void *
+plain_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return malloc(n);
+}
+
+int
+afs_odb_read_checked(void **data, size_t *len, git_object_t *type, git_repository *repo,
+                     const git_oid *oid)
+{
+    safe_loose *s = our_backend(repo);
+    *data = NULL;
+    if (!s)
+        return GIT_ENOTFOUND;
+    if (s->pending) {
+        void *p = NULL;
+        int rc = afs_packw_read(s->pending, oid, &p, len, type);
+        if (rc != GIT_ENOTFOUND) {
+            *data = p;
+            return rc;
+        }
+    }
+    int rc = afs_packset_read(s->packs, oid, data, len, type, plain_alloc, NULL);
+    if (rc != GIT_ENOTFOUND)
+        return rc;
+    /* loose: the hardened reader allocates through libgit2; the caller frees with free() */
+    void *p = NULL;
+    if ((rc = read_loose(&p, len, type, s, oid, 1)) != 0)
+        return rc;
+    if ((*data = malloc(*len + 1)) != NULL)
+        memcpy(*data, p, *len + 1);
+    git_odb_backend_data_free(&s->parent, p);
+    return *data ? 0 : bad("", "out of memory");
+}
+
 int
 afs_odb_batch_begin(git_repository *repo)
 {

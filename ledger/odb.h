@@ -19,6 +19,17 @@ int afs_odb_write_blob(git_oid *out, git_repository *repo, const void *data, siz
  * From now on, objects written to repo (afs_odb_write_blob, trees, commits) go to one pending
  * pack instead of loose files, until afs_odb_batch_finish or _abort.
  */
+/**
+ * Reads an object through the ledger's checked readers only (the batch's pending pack,
+ * pack.c's reader, the hardened loose reader), each of which recomputes its SHA-1 with
+ * OpenSSL: libgit2's strict re-hash of the same bytes (its collision-detecting SHA-1, ~9% of
+ * a query's CPU) is not needed for these. *data is malloc'd, NUL-terminated after *len.
+ * GIT_ENOTFOUND if none has it (a deltified object of git gc's packs, an alternate's): read
+ * it through libgit2 then, which checks it itself.
+ */
+int afs_odb_read_checked(void **data, size_t *len, git_object_t *type, git_repository *repo,
+                         const git_oid *oid);
+
 int afs_odb_batch_begin(git_repository *repo);
 /**
  * Makes the pending pack durable (pack.c: fsynced and renamed into objects/pack/ with its .idx,

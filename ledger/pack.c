@@ -195,6 +195,13 @@ afs_packw_add(afs_packw *w, const git_oid *oid, git_object_t type, const void *d
 {
     if (pending_find(w, oid))
         return 0;
+    return afs_packw_add_new(w, oid, type, data, len);
+}
+
+int
+afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
+                  size_t len)
+{
     if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_TAG || len > AFS_MAX_OBJECT)
         return fail("object of an unsupported type or size", w->dir);
     if (w->fd < 0) {
@@ -553,6 +560,7 @@ typedef struct pk {
     uint64_t *ends; /* every object's offset, sorted: an object ends where the next begins */
     int fd; /* -1 when closed */
     uint64_t size, used;
+    int seen; /* listed by the current rescan */
 } pk;
 
 struct afs_packset {
@@ -691,6 +699,8 @@ bad:
     return -1;
 }
 
+static void forget(afs_packset *ps, pk *p);
+
 int
 afs_packset_refresh(afs_packset *ps)
 {
@@ -706,6 +716,8 @@ afs_packset_refresh(afs_packset *ps)
     DIR *d = opendir(ps->dir);
     if (!d)
         return 0;
+    for (size_t i = 0; i < ps->n; i++)
+        ps->p[i].seen = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         size_t nl = strlen(de->d_name);
@@ -714,7 +726,8 @@ afs_packset_refresh(afs_packset *ps)
             continue;
         int have = 0;
         for (size_t i = 0; i < ps->n && !have; i++)
-            have = strncmp(ps->p[i].name, de->d_name, nl - 4) == 0 && ps->p[i].name[nl - 4] == 0;
+            if (strncmp(ps->p[i].name, de->d_name, nl - 4) == 0 && ps->p[i].name[nl - 4] == 0)
+                have = ps->p[i].seen = 1;
         if (have)
             continue;
         if (ps->n == ps->cap) {
@@ -725,11 +738,30 @@ afs_packset_refresh(afs_packset *ps)
             ps->p = np;
             ps->cap = cap;
         }
-        if (idx_load(&ps->p[ps->n], ps->dir, de->d_name) == 0)
+        if (idx_load(&ps->p[ps->n], ps->dir, de->d_name) == 0) {
+            ps->p[ps->n].seen = 1;
             ps->n++;
+        }
     }
     closedir(d);
+    /* packs whose .idx is gone were merged (ledger/packmerge.c) or repacked by git: drop them,
+     * closing their descriptors, so a long-running reader does not keep deleted files alive */
+    for (size_t i = ps->n; i-- > 0;)
+        if (!ps->p[i].seen)
+            forget(ps, &ps->p[i]);
     return 0;
+}
+
+int
+afs_packset_names(const afs_packset *ps, const char *name, const uint8_t **names, uint32_t *n)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        if (strcmp(ps->p[i].name, name) == 0) {
+            *names = ps->p[i].names;
+            *n = ps->p[i].n;
+            return 0;
+        }
+    return -1;
 }
 
 void

@@ -20,6 +20,10 @@ int afs_packw_new(afs_packw **out, const char *objects_dir);
 /** Appends one object (stored deflate); a no-op if this pack already holds it. */
 int afs_packw_add(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
                   size_t len);
+/** afs_packw_add for an object the caller knows is not in the pack yet (no linear search:
+ * merges add thousands of objects, ledger/packmerge.c). */
+int afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
+                      size_t len);
 /** 1 with type and size if the pending pack holds oid. */
 int afs_packw_header(const afs_packw *w, const git_oid *oid, git_object_t *type, size_t *len);
 /** Reads a pending object back (*data malloc'd). 0, GIT_ENOTFOUND or -1. */
@@ -73,8 +77,12 @@ int afs_packset_exists(afs_packset *ps, const git_oid *oid);
 int afs_packset_add(afs_packset *ps, const char *name);
 /** This process holds the writer lock: misses never rescan (after the first scan). */
 void afs_packset_writer(afs_packset *ps);
-/** Rescans objects/pack/ now. */
+/** Rescans objects/pack/ now; packs whose .idx is gone (merged, repacked) are dropped. */
 int afs_packset_refresh(afs_packset *ps);
+/** The sorted 20-byte names of the objects of loaded pack `name` ("pack-<hex>"), valid until
+ * the set changes; -1 if no such pack is loaded. */
+int afs_packset_names(const afs_packset *ps, const char *name, const uint8_t **names,
+                      uint32_t *n);
 void afs_packset_free(afs_packset *ps);
 
 #endif

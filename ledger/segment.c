@@ -3,10 +3,29 @@
  */
 #include "segment.h"
 
+#include "auditfs/merkle.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 
 #define INDEX_HEAD 20 /* magic 8 + first_seq 8 + n 4 */
 #define INDEX_ENTRY 12
+#define ENTRY_MAGIC "auditfs-entry/1\n"
+#define ENTRY_MAGIC_LEN 16
+#define PREV_LEN 32 /* AFSSEG2: a frame starts with the hash of the leaf before its first */
+
+/* 1 or 2 by the magic after the skippable frame's header, 0 for neither */
+static int
+seg_version(const uint8_t *blob, size_t len)
+{
+    if (len < 16)
+        return 0;
+    if (memcmp(blob + 8, AFS_SEG_MAGIC, 8) == 0)
+        return 1;
+    if (memcmp(blob + 8, AFS_SEG2_MAGIC, 8) == 0)
+        return 2;
+    return 0;
+}
 
 int
 afs_seg_index_parse(afs_seg_index *out, const uint8_t *blob, size_t len, const char *where)
@@ -22,7 +41,8 @@ afs_seg_index_parse(afs_seg_index *out, const uint8_t *blob, size_t len, const c
         return afs_error_set(AUDITFS_EFORMAT, "%s: offset 4: index size %u out of range", where,
                              isize);
     const uint8_t *p = blob + 8;
-    if (memcmp(p, AFS_SEG_MAGIC, 8) != 0)
+    int version = seg_version(blob, len);
+    if (version == 0)
         return afs_error_set(AUDITFS_EFORMAT, "%s: offset 8: bad segment magic", where);
     out->first_seq = afs_load_be64(p + 8);
     uint32_t n = afs_load_be32(p + 16);
@@ -44,8 +64,12 @@ afs_seg_index_parse(afs_seg_index *out, const uint8_t *blob, size_t len, const c
         f->count = afs_load_be32(e + 8);
         f->coff = coff;
         f->first_seq = seq;
+        /* AFSSEG2: the prev hash, and records of at least AFS_SEG2_MIN_RECORD bytes (which
+         * also bounds what decoding in place allocates) */
+        uint64_t least = version == 1 ? (uint64_t)f->count * 4
+                                      : PREV_LEN + (uint64_t)f->count * AFS_SEG2_MIN_RECORD;
         if (f->count == 0 || f->csize == 0 || f->usize > AFS_SEG_MAX_FRAME_USIZE ||
-            f->usize < (uint64_t)f->count * 4 || f->csize > len - coff) {
+            f->usize < least || f->csize > len - coff) {
             afs_seg_index_release(out);
             return afs_error_set(AUDITFS_EFORMAT,
                                  "%s: index entry %u (offset %zu): sizes out of range", where, i,
@@ -91,34 +115,11 @@ afs_seg_index_find(const afs_seg_index *ix, uint64_t seq)
     return lo;
 }
 
-int
-afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix, uint32_t i,
-                     const uint8_t *blob, size_t len, const char *where)
+/* AFSSEG1: the frame holds exactly f->count records "u32be length | leaf" filling it. */
+static int
+check_records(const afs_buf *out, size_t start, uint32_t count, uint32_t i, const char *where)
 {
-    const afs_seg_frame *f = &ix->frames[i];
-    const uint8_t *src = blob + f->coff;
-    int err;
-    (void)len;
-    size_t fsz = ZSTD_findFrameCompressedSize(src, f->csize);
-    if (ZSTD_isError(fsz) || fsz != f->csize)
-        return afs_error_set(AUDITFS_EFORMAT,
-                             "%s: frame %u (offset %llu): not exactly one zstd frame of %u bytes",
-                             where, i, (unsigned long long)f->coff, f->csize);
-    unsigned long long csz = ZSTD_getFrameContentSize(src, f->csize);
-    if (csz != f->usize)
-        return afs_error_set(AUDITFS_EFORMAT,
-                             "%s: frame %u: content size %llu does not match the index (%u)", where,
-                             i, csz, f->usize);
-    out->len = 0;
-    if ((err = afs_buf_grow(out, f->usize)) != 0)
-        return err;
-    size_t got = ZSTD_decompressDCtx(dctx, out->data, f->usize, src, f->csize);
-    if (ZSTD_isError(got) || got != f->usize)
-        return afs_error_set(AUDITFS_EFORMAT, "%s: frame %u: %s", where, i,
-                             ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
-    out->len = got;
-    /* records: exactly f->count, covering the frame */
-    size_t off = 0;
+    size_t off = start;
     uint32_t n = 0;
     while (off < out->len) {
         if (out->len - off < 4)
@@ -132,10 +133,159 @@ afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix, uin
         off += 4 + rl;
         n++;
     }
-    if (n != f->count)
+    if (n != count)
         return afs_error_set(AUDITFS_EFORMAT, "%s: frame %u: %u records but the index says %u",
-                             where, i, n, f->count);
+                             where, i, n, count);
     return 0;
+}
+
+int
+afs_seg2_rebuild(size_t *written, uint8_t *dst, size_t cap, const uint8_t *stored, size_t len,
+                 uint64_t seq, const uint8_t prev[32])
+{
+    char seqline[32], prevline[56], lenline[32];
+    *written = 0;
+    if (len < ENTRY_MAGIC_LEN + 1 || memcmp(stored, ENTRY_MAGIC, ENTRY_MAGIC_LEN) != 0)
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "entry %llu: stored leaf does not start with "
+                             "'auditfs-entry/1'",
+                             (unsigned long long)seq);
+    /* the header ends at the first empty line: header values hold no control characters, and
+     * the magic line's own LF (offset 15) may be the one before it */
+    const uint8_t *h = memmem(stored + ENTRY_MAGIC_LEN - 1, len - (ENTRY_MAGIC_LEN - 1), "\n\n", 2);
+    if (!h)
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "entry %llu: stored leaf has no blank line after "
+                             "its header",
+                             (unsigned long long)seq);
+    size_t hoff = (size_t)(h - stored);
+    size_t mid = hoff + 1 - ENTRY_MAGIC_LEN; /* header lines kept, each ending in LF */
+    size_t tail = len - hoff - 1;            /* the blank line and the payload */
+    int sn = snprintf(seqline, sizeof seqline, "seq %llu\n", (unsigned long long)seq);
+    memcpy(prevline, "prev ", 5);
+    afs_b64_encode(prevline + 5, prev, 32);
+    prevline[49] = '\n';
+    int ln = snprintf(lenline, sizeof lenline, "length %zu\n", tail - 1);
+    size_t need = 4 + ENTRY_MAGIC_LEN + (size_t)sn + mid + 50 + (size_t)ln + tail;
+    if (need > cap || need - 4 > UINT32_MAX)
+        return afs_error_set(AUDITFS_EFORMAT, "entry %llu: rebuilt leaf of %zu bytes does not fit",
+                             (unsigned long long)seq, need);
+    /* Written in order, each piece after the stored bytes at its place were read (see
+     * segment.h): memmove because dst may overlap stored. */
+    uint8_t *p = dst;
+    afs_store_be32(p, (uint32_t)(need - 4));
+    p += 4;
+    memcpy(p, ENTRY_MAGIC, ENTRY_MAGIC_LEN);
+    p += ENTRY_MAGIC_LEN;
+    memcpy(p, seqline, (size_t)sn);
+    p += sn;
+    memmove(p, stored + ENTRY_MAGIC_LEN, mid);
+    p += mid;
+    memcpy(p, prevline, 50);
+    p += 50;
+    memcpy(p, lenline, (size_t)ln);
+    p += ln;
+    memmove(p, stored + hoff + 1, tail);
+    *written = need;
+    return 0;
+}
+
+/*
+ * AFSSEG2: out holds the stored frame at offset `room`; the canonical records are rebuilt from
+ * offset 0 upwards. Record k is written below where record k is stored as long as
+ * room >= (k + 1) * (4 + AFS_SEG2_MAX_ADDED): each rebuilt record is at most that much longer
+ * than its stored form.
+ */
+static int
+rebuild_frame(afs_buf *out, size_t room, const afs_seg_frame *f, uint32_t i, const char *where)
+{
+    uint8_t *base = (uint8_t *)out->data;
+    uint8_t prev[PREV_LEN];
+    size_t rd = room + PREV_LEN, wr = 0;
+    memcpy(prev, base + room, PREV_LEN);
+    for (uint32_t k = 0; k < f->count; k++) {
+        uint32_t rl = afs_load_be32(base + rd); /* framing checked by the caller */
+        size_t got;
+        int err = afs_seg2_rebuild(&got, base + wr, out->cap - wr, base + rd + 4, rl,
+                                   f->first_seq + k, prev);
+        if (err) {
+            char why[512]; /* the message being replaced is not an argument of its own */
+            snprintf(why, sizeof why, "%s", auditfs_error_last());
+            return afs_error_set(err, "%s: frame %u: %s", where, i, why);
+        }
+        if (k + 1 < f->count) {
+            auditfs_hash lh;
+            auditfs_leaf_hash(&lh, base + wr + 4, got - 4);
+            memcpy(prev, lh.b, PREV_LEN);
+        }
+        rd += 4 + (size_t)rl;
+        wr += got;
+    }
+    out->len = wr;
+    out->data[wr] = '\0';
+    return 0;
+}
+
+/* Decompresses frame i into out at offset `room` and checks its framing; *version gets the
+ * segment's format. */
+static int
+frame_inflate(afs_buf *out, int *version, size_t room, ZSTD_DCtx *dctx, const afs_seg_index *ix,
+              uint32_t i, const uint8_t *blob, size_t len, const char *where)
+{
+    const afs_seg_frame *f = &ix->frames[i];
+    const uint8_t *src = blob + f->coff;
+    int err;
+    int v = seg_version(blob, len);
+    if (v == 0)
+        return afs_error_set(AUDITFS_EFORMAT, "%s: offset 8: bad segment magic", where);
+    if (v == 2 && (f->count == 0 || f->usize < PREV_LEN + (uint64_t)f->count * AFS_SEG2_MIN_RECORD))
+        return afs_error_set(AUDITFS_EFORMAT, "%s: frame %u: %u records cannot fit in %u bytes",
+                             where, i, f->count, f->usize);
+    size_t fsz = ZSTD_findFrameCompressedSize(src, f->csize);
+    if (ZSTD_isError(fsz) || fsz != f->csize)
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "%s: frame %u (offset %llu): not exactly one zstd frame of %u bytes",
+                             where, i, (unsigned long long)f->coff, f->csize);
+    unsigned long long csz = ZSTD_getFrameContentSize(src, f->csize);
+    if (csz != f->usize)
+        return afs_error_set(AUDITFS_EFORMAT,
+                             "%s: frame %u: content size %llu does not match the index (%u)", where,
+                             i, csz, f->usize);
+    if (v == 1)
+        room = 0;
+    out->len = 0;
+    if ((err = afs_buf_grow(out, room + f->usize)) != 0)
+        return err;
+    size_t got = ZSTD_decompressDCtx(dctx, out->data + room, f->usize, src, f->csize);
+    if (ZSTD_isError(got) || got != f->usize)
+        return afs_error_set(AUDITFS_EFORMAT, "%s: frame %u: %s", where, i,
+                             ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
+    out->len = room + got;
+    *version = v;
+    return check_records(out, v == 1 ? 0 : room + PREV_LEN, f->count, i, where);
+}
+
+int
+afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix, uint32_t i,
+                     const uint8_t *blob, size_t len, const char *where)
+{
+    const afs_seg_frame *f = &ix->frames[i];
+    int version, err;
+    /* AFSSEG2 decompresses above the room its rebuilt records need (the count was checked
+     * against usize / AFS_SEG2_MIN_RECORD, so room is at most ~5x usize) */
+    size_t room = ((size_t)f->count + 1) * (4 + AFS_SEG2_MAX_ADDED);
+    if ((err = frame_inflate(out, &version, room, dctx, ix, i, blob, len, where)) != 0)
+        return err;
+    if (version == 1)
+        return 0;
+    return rebuild_frame(out, room, f, i, where);
+}
+
+int
+afs_seg_frame_load(afs_buf *out, int *version, ZSTD_DCtx *dctx, const afs_seg_index *ix, uint32_t i,
+                   const uint8_t *blob, size_t len, const char *where)
+{
+    return frame_inflate(out, version, 0, dctx, ix, i, blob, len, where);
 }
 
 int
@@ -154,7 +304,16 @@ afs_seg_record_next(const uint8_t **leaf, size_t *len, const afs_buf *frame, siz
 int
 afs_seg_writer_init(afs_seg_writer *w, int level)
 {
+    return afs_seg_writer_init_version(w, level, 1);
+}
+
+int
+afs_seg_writer_init_version(afs_seg_writer *w, int level, int version)
+{
     memset(w, 0, sizeof *w);
+    if (version != 1 && version != 2)
+        return afs_error_set(AUDITFS_EINVAL, "no segment format %d", version);
+    w->version = version;
     w->job.cctx = ZSTD_createCCtx();
     if (!w->job.cctx)
         return afs_error_set(AUDITFS_ENOMEM, "cannot create a zstd context");
@@ -288,6 +447,8 @@ afs_seg_writer_add(afs_seg_writer *w, const void *leaf, size_t len)
     int err;
     if (len > AFS_SEG_MAX_FRAME_USIZE / 2)
         return afs_error_set(AUDITFS_ETOOBIG, "leaf of %zu bytes is too large", len);
+    if (w->version != 1)
+        return afs_error_set(AUDITFS_EINVAL, "AFSSEG2 takes leaves with their hashes");
     if (w->raw.len > 0 && w->raw.len + 4 + len > AFS_SEG_FRAME_TARGET &&
         (err = flush_frame(w)) != 0)
         return err;
@@ -297,6 +458,77 @@ afs_seg_writer_add(afs_seg_writer *w, const void *leaf, size_t len)
     w->raw_count++;
     w->count++;
     if (w->raw.len >= AFS_SEG_FRAME_TARGET)
+        return flush_frame(w);
+    return 0;
+}
+
+/*
+ * AFSSEG2: stores the leaf without its seq, prev and length lines, after checking that the
+ * decoder will rebuild exactly these bytes (the next seq, prev = the hash of the leaf before
+ * unless the segment starts here, length = the payload's), so a stored segment can never decode
+ * to anything but what was hashed.
+ */
+int
+afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leafv, size_t len, const uint8_t hash[32])
+{
+    const uint8_t *leaf = leafv;
+    char seqline[32], lenline[32];
+    uint8_t prev[PREV_LEN], hdr[4];
+    uint64_t seq = w->first_seq + w->count;
+    int err;
+    if (w->version == 1)
+        return afs_seg_writer_add(w, leaf, len);
+    if (len > AFS_SEG_MAX_FRAME_USIZE / 2)
+        return afs_error_set(AUDITFS_ETOOBIG, "leaf of %zu bytes is too large", len);
+    int sn = snprintf(seqline, sizeof seqline, "seq %llu\n", (unsigned long long)seq);
+    size_t seqend = ENTRY_MAGIC_LEN + (size_t)sn;
+    if (len < seqend || memcmp(leaf, ENTRY_MAGIC, ENTRY_MAGIC_LEN) != 0 ||
+        memcmp(leaf + ENTRY_MAGIC_LEN, seqline, (size_t)sn) != 0)
+        return afs_error_set(AUDITFS_ERROR,
+                             "segment writer: leaf %llu does not start with its "
+                             "magic and seq lines",
+                             (unsigned long long)seq);
+    const uint8_t *h = memmem(leaf + seqend - 1, len - seqend + 1, "\n\n", 2);
+    if (!h)
+        return afs_error_set(AUDITFS_ERROR, "segment writer: leaf %llu has no blank line",
+                             (unsigned long long)seq);
+    size_t e = (size_t)(h - leaf); /* the LF ending the last header line */
+    int ln = snprintf(lenline, sizeof lenline, "length %zu\n", len - e - 2);
+    size_t tailsz = 50 + (size_t)ln; /* "prev <44>\n" "length <n>\n" */
+    if (e + 1 < seqend + tailsz)
+        return afs_error_set(AUDITFS_ERROR,
+                             "segment writer: leaf %llu has no prev and length "
+                             "lines",
+                             (unsigned long long)seq);
+    size_t ts = e + 1 - tailsz;
+    if (memcmp(leaf + ts, "prev ", 5) != 0 || leaf[ts + 49] != '\n' ||
+        afs_b64_decode(prev, sizeof prev, (const char *)leaf + ts + 5, 44) != PREV_LEN ||
+        memcmp(leaf + ts + 50, lenline, (size_t)ln) != 0)
+        return afs_error_set(AUDITFS_ERROR,
+                             "segment writer: leaf %llu does not end its header "
+                             "with prev and its payload's length",
+                             (unsigned long long)seq);
+    if (w->count > 0 && memcmp(prev, w->last, PREV_LEN) != 0)
+        return afs_error_set(AUDITFS_ERROR,
+                             "segment writer: leaf %llu: prev is not the hash "
+                             "of the leaf before",
+                             (unsigned long long)seq);
+    size_t slen = ENTRY_MAGIC_LEN + (ts - seqend) + (len - e - 1);
+    if (w->raw.len > 0 && w->raw.len + 4 + slen > AFS_SEG2_FRAME_TARGET &&
+        (err = flush_frame(w)) != 0)
+        return err;
+    if (w->raw_count == 0 && (err = afs_buf_put(&w->raw, prev, PREV_LEN)) != 0)
+        return err;
+    afs_store_be32(hdr, (uint32_t)slen);
+    if ((err = afs_buf_put(&w->raw, hdr, 4)) != 0 ||
+        (err = afs_buf_put(&w->raw, ENTRY_MAGIC, ENTRY_MAGIC_LEN)) != 0 ||
+        (err = afs_buf_put(&w->raw, leaf + seqend, ts - seqend)) != 0 ||
+        (err = afs_buf_put(&w->raw, leaf + e + 1, len - e - 1)) != 0)
+        return err;
+    memcpy(w->last, hash, PREV_LEN);
+    w->raw_count++;
+    w->count++;
+    if (w->raw.len >= AFS_SEG2_FRAME_TARGET)
         return flush_frame(w);
     return 0;
 }
@@ -313,7 +545,7 @@ afs_seg_writer_finish(afs_seg_writer *w, afs_buf *out)
     uint32_t isize = INDEX_HEAD + (uint32_t)w->index.len;
     afs_store_le32(head, AFS_SEG_SKIPPABLE);
     afs_store_le32(head + 4, isize);
-    memcpy(head + 8, AFS_SEG_MAGIC, 8);
+    memcpy(head + 8, w->version == 2 ? AFS_SEG2_MAGIC : AFS_SEG_MAGIC, 8);
     afs_store_be64(head + 16, w->first_seq);
     afs_store_be32(head + 24, w->nframes);
     out->len = 0;

@@ -8,6 +8,13 @@
  * Each zstd frame decompresses to `count` records "u32be leaf length | leaf bytes" and nothing
  * else. Stock `zstd -dc` decodes a segment (it skips the index frame). A reader seeks to any
  * entry by the index and decompresses one frame.
+ *
+ * AFSSEG2 (magic "AFSSEG2\0", same index): each frame decompresses to the 32-byte leaf hash of
+ * the entry before its first one, then `count` records "u32be length | stored leaf", where a
+ * stored leaf is the canonical leaf without its `seq`, `prev` and `length` lines. Those are
+ * derivable (seq from the index, prev from the hash of the leaf before, length from the
+ * payload), so afs_seg_frame_decode rebuilds the canonical leaves and hands out exactly the
+ * records an AFSSEG1 frame would have held: callers never see the stored form.
  */
 #ifndef AUDITFS_SEGMENT_H
 #define AUDITFS_SEGMENT_H
@@ -18,6 +25,10 @@
 #include <zstd.h>
 
 #define AFS_SEG_MAGIC "AFSSEG1"
+#define AFS_SEG2_MAGIC "AFSSEG2"
+/** AFSSEG2 frames end once they reach this many uncompressed bytes: a segment cut at
+ * AFS_SEG_MAX_LEAF leaf bytes is one frame (measured at 1M entries: 4% smaller than 128 KiB). */
+#define AFS_SEG2_FRAME_TARGET (256u * 1024u)
 #define AFS_SEG_SKIPPABLE 0x184D2A5Au
 /** Frames end once they reach this many uncompressed bytes. */
 #define AFS_SEG_FRAME_TARGET (128u * 1024u)
@@ -50,10 +61,22 @@ uint32_t afs_seg_index_find(const afs_seg_index *ix, uint64_t seq);
 
 /**
  * Decompresses frame i into out (replacing its contents) and checks it holds exactly `count`
- * well-framed records and nothing else.
+ * well-framed records and nothing else. The format comes from the blob's magic (callers may
+ * build a one-frame index of their own); for AFSSEG2 the records handed out are the rebuilt
+ * canonical leaves (see above), never the stored form.
  */
 int afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix, uint32_t i,
                          const uint8_t *blob, size_t len, const char *where);
+
+/**
+ * Decompresses frame i into out as stored, checking its framing like afs_seg_frame_decode,
+ * without rebuilding: AFSSEG1 (*version 1) holds the leaves; AFSSEG2 (*version 2) holds the
+ * 32-byte prev hash, then the stored records (walk them from offset 32 with
+ * afs_seg_record_next and rebuild the ones needed with afs_seg2_rebuild). For readers that
+ * check each leaf against its tile anyway: they have the hash of the leaf before for free.
+ */
+int afs_seg_frame_load(afs_buf *out, int *version, ZSTD_DCtx *dctx, const afs_seg_index *ix,
+                       uint32_t i, const uint8_t *blob, size_t len, const char *where);
 
 /** Walks records in a decoded frame: returns 1 and sets leaf/len, 0 at the end. */
 int afs_seg_record_next(const uint8_t **leaf, size_t *len, const afs_buf *frame, size_t *off);
@@ -88,12 +111,41 @@ typedef struct afs_seg_writer {
     afs_buf frames; /* compressed frames so far */
     afs_buf index;  /* index entries so far (12 bytes each) */
     uint32_t nframes;
+    int version;    /* segment format written: 1 or 2 */
+    uint8_t last[32]; /* AFSSEG2: leaf hash of the last leaf added */
 } afs_seg_writer;
 
+/** A writer of AFSSEG1 segments (any leaf bytes). */
 int afs_seg_writer_init(afs_seg_writer *w, int level);
+/** A writer of segments in the given format (1 or 2); format 2 takes only canonical leaves
+ * added with afs_seg_writer_add_leaf. */
+int afs_seg_writer_init_version(afs_seg_writer *w, int level, int version);
 /** Starts a new segment whose first leaf is seq (drops anything unfinished). */
 void afs_seg_writer_reset(afs_seg_writer *w, uint64_t first_seq);
 int afs_seg_writer_add(afs_seg_writer *w, const void *leaf, size_t len);
+/**
+ * Adds a canonical leaf with its leaf hash (AFSSEG2 needs it for the next leaf's `prev`). For
+ * AFSSEG2 the leaf must be the entry at the next seq, with a `prev` equal to the hash of the
+ * leaf added before it (unless it starts the segment) and a `length` equal to its payload's:
+ * anything else is refused (AUDITFS_ERROR) rather than stored in a form that would not rebuild.
+ */
+int afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leaf, size_t len,
+                            const uint8_t hash[32]);
+/** The most bytes a rebuilt leaf has beyond its stored form: "seq " + 20 digits + LF,
+ * "prev " + 44 base64 + LF, "length " + 20 digits + LF. */
+#define AFS_SEG2_MAX_ADDED 103u
+/** The smallest stored record: u32 length, the 16-byte magic line and the blank line. */
+#define AFS_SEG2_MIN_RECORD 21u
+/**
+ * AFSSEG2: rebuilds the canonical leaf of a stored one (at `seq`, after a leaf whose hash is
+ * prev) as "u32be length | leaf" into dst (cap bytes, at least len + 4 + AFS_SEG2_MAX_ADDED);
+ * *written gets its size. EFORMAT if the stored leaf does not start with the entry magic line
+ * or has no blank line ending its header. dst may overlap stored in one buffer if dst + 4 +
+ * AFS_SEG2_MAX_ADDED <= stored: every byte is then written after the stored bytes at its
+ * position were read (frame decoding rebuilds in place).
+ */
+int afs_seg2_rebuild(size_t *written, uint8_t *dst, size_t cap, const uint8_t *stored, size_t len,
+                     uint64_t seq, const uint8_t prev[32]);
 /** Writes the complete segment blob into out (replacing it). */
 int afs_seg_writer_finish(afs_seg_writer *w, afs_buf *out);
 void afs_seg_writer_release(afs_seg_writer *w);

@@ -162,6 +162,20 @@ afs_tree_read(uint8_t **out, size_t *len, git_repository *repo, git_tree *tree, 
         err = afs_error_set(AUDITFS_EFORMAT, "%s: not a file", path);
         goto cleanup;
     }
+    /* through the checked readers when they have it (hashed once, not again by libgit2) */
+    git_object_t type;
+    void *data = NULL;
+    rc = afs_odb_read_checked(&data, len, &type, repo, git_tree_entry_id(te));
+    if (rc == 0 && type == GIT_OBJECT_BLOB) {
+        *out = data; /* NUL-terminated */
+        goto cleanup;
+    }
+    free(data);
+    if (rc == 0 || (rc != GIT_ENOTFOUND)) {
+        err = rc == 0 ? afs_error_set(AUDITFS_EFORMAT, "%s: not a blob", path)
+                      : afs_error_git(AUDITFS_EIO, "%s: cannot read blob", path);
+        goto cleanup;
+    }
     if (git_blob_lookup(&blob, repo, git_tree_entry_id(te)) < 0) {
         err = afs_error_git(AUDITFS_EIO, "%s: cannot read blob", path);
         goto cleanup;
@@ -718,7 +732,10 @@ auditfs_ledger_check_head(auditfs_checkpoint *out, auditfs_ledger *l, const audi
 
 typedef struct seg_handle {
     git_oid id;
-    git_blob *blob;
+    git_blob *blob; /* read through libgit2, or */
+    void *own;      /* read through the checked readers (afs_odb_read_checked) */
+    const uint8_t *data;
+    size_t len;
     afs_seg_index ix;
     char where[64];
 } seg_handle;
@@ -726,13 +743,23 @@ typedef struct seg_handle {
 static int
 seg_open(seg_handle *h, git_repository *repo, const git_oid *id, uint64_t first)
 {
+    git_object_t type;
     memset(h, 0, sizeof *h);
     git_oid_cpy(&h->id, id);
     afs_seg_path(h->where, first);
-    if (git_blob_lookup(&h->blob, repo, id) < 0)
+    /* the checked readers hash the object once (OpenSSL); libgit2 would hash it again */
+    int rc = afs_odb_read_checked(&h->own, &h->len, &type, repo, id);
+    if (rc == 0 && type != GIT_OBJECT_BLOB)
+        return afs_error_set(AUDITFS_EVERIFY, "%s: not a blob", h->where);
+    if (rc == 0) {
+        h->data = h->own;
+    } else if (rc == GIT_ENOTFOUND && git_blob_lookup(&h->blob, repo, id) == 0) {
+        h->data = git_blob_rawcontent(h->blob);
+        h->len = (size_t)git_blob_rawsize(h->blob);
+    } else {
         return afs_error_git(AUDITFS_EVERIFY, "%s: cannot read the segment", h->where);
-    int err = afs_seg_index_parse(&h->ix, git_blob_rawcontent(h->blob),
-                                  (size_t)git_blob_rawsize(h->blob), h->where);
+    }
+    int err = afs_seg_index_parse(&h->ix, h->data, h->len, h->where);
     if (!err && h->ix.first_seq != first)
         err = afs_error_set(AUDITFS_EVERIFY, "%s: its index starts at entry %llu", h->where,
                             (unsigned long long)h->ix.first_seq);
@@ -745,6 +772,9 @@ seg_close(seg_handle *h)
     afs_seg_index_release(&h->ix);
     git_blob_free(h->blob);
     h->blob = NULL;
+    free(h->own);
+    h->own = NULL;
+    h->data = NULL;
 }
 
 /* Copies entry seq out of the decoded frame cached in l (which must hold it). */
@@ -785,7 +815,7 @@ afs_read_leaf_raw(afs_buf *out, auditfs_ledger *l, uint64_t seq)
     uint32_t fi = afs_seg_index_find(&h.ix, seq);
     l->cache_valid = 0;
     if ((err = afs_seg_frame_decode(&l->cache_buf, l->dctx, &h.ix, fi,
-                                    git_blob_rawcontent(h.blob), (size_t)git_blob_rawsize(h.blob),
+                                    h.data, h.len,
                                     h.where)) != 0)
         goto cleanup;
     l->cache_first = h.ix.frames[fi].first_seq;
@@ -831,6 +861,13 @@ struct auditfs_cursor {
     afs_buf buf;
     size_t off;
     int frame_loaded;
+    /* AFSSEG2 frames are loaded as stored and each leaf rebuilt when it is read: its prev is
+     * the hash checked for the leaf before (or the level-0 tile entry before it after a seek),
+     * so reading one entry of a frame rebuilds and hashes one leaf, not the whole frame */
+    int stored;
+    afs_buf leaf;
+    auditfs_hash prev;
+    int have_prev;
 };
 
 int
@@ -874,25 +911,52 @@ auditfs_cursor_next(auditfs_cursor *c, const uint8_t **leaf, size_t *len)
     }
     if (!c->frame_loaded ||
         c->next >= c->seg.ix.frames[c->frame].first_seq + c->seg.ix.frames[c->frame].count) {
+        int version;
         c->frame = afs_seg_index_find(&c->seg.ix, c->next);
-        if ((err = afs_seg_frame_decode(&c->buf, c->l->dctx, &c->seg.ix, c->frame,
-                                        git_blob_rawcontent(c->seg.blob),
-                                        (size_t)git_blob_rawsize(c->seg.blob), c->seg.where)) != 0)
+        if ((err = afs_seg_frame_load(&c->buf, &version, c->l->dctx, &c->seg.ix, c->frame,
+                                      c->seg.data, c->seg.len, c->seg.where)) != 0)
             return err;
         c->frame_loaded = 1;
-        c->off = 0;
-        for (uint64_t s = c->seg.ix.frames[c->frame].first_seq; s < c->next; s++)
+        c->stored = version == 2;
+        c->off = c->stored ? 32 : 0;
+        uint64_t s = c->seg.ix.frames[c->frame].first_seq;
+        c->have_prev = c->stored && s == c->next;
+        if (c->have_prev)
+            memcpy(c->prev.b, c->buf.data, 32);
+        for (; s < c->next; s++)
             afs_seg_record_next(leaf, len, &c->buf, &c->off);
     }
     if (!afs_seg_record_next(leaf, len, &c->buf, &c->off))
         return afs_error_set(AUDITFS_EVERIFY, "entry %llu missing", (unsigned long long)c->next);
     auditfs_hash want, got;
+    if (c->stored) {
+        size_t got_len;
+        if (!c->have_prev && (err = afs_leaf_hash_from_tiles(&c->prev, c->l, c->next - 1)) != 0)
+            return err;
+        c->leaf.len = 0;
+        if ((err = afs_buf_grow(&c->leaf, *len + 4 + AFS_SEG2_MAX_ADDED)) != 0)
+            return err;
+        if ((err = afs_seg2_rebuild(&got_len, (uint8_t *)c->leaf.data, c->leaf.cap, *leaf, *len,
+                                    c->next, c->prev.b)) != 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", auditfs_error_last());
+            return afs_error_set(err, "%s: %s", c->seg.where, why);
+        }
+        /* NUL after the leaf, as after a frame's last leaf (afs_buf): REG_STARTEND users and
+         * ASan's regexec interceptor read up to a NUL */
+        c->leaf.len = got_len;
+        c->leaf.data[got_len] = '\0';
+        *leaf = (const uint8_t *)c->leaf.data + 4;
+        *len = got_len - 4;
+    }
     if ((err = afs_leaf_hash_from_tiles(&want, c->l, c->next)) != 0)
         return err;
     auditfs_leaf_hash(&got, *leaf, *len);
     if (!auditfs_hash_equal(&want, &got))
         return afs_error_set(AUDITFS_EVERIFY, "entry %llu: leaf does not hash to its tile",
                              (unsigned long long)c->next);
+    c->prev = got;
+    c->have_prev = 1;
     c->next++;
     return 1;
 }
@@ -916,10 +980,12 @@ afs_cursor_seek(auditfs_cursor *c, uint64_t seq)
     }
     if (c->frame_loaded &&
         seq < c->seg.ix.frames[c->frame].first_seq + c->seg.ix.frames[c->frame].count) {
-        for (; c->next < seq; c->next++)
+        for (; c->next < seq; c->next++) {
             if (!afs_seg_record_next(&leaf, &len, &c->buf, &c->off))
                 return afs_error_set(AUDITFS_EVERIFY, "entry %llu missing",
                                      (unsigned long long)c->next);
+            c->have_prev = 0; /* skipped: the next leaf's prev comes from the tiles */
+        }
         return 0;
     }
     c->frame_loaded = 0;
@@ -935,6 +1001,7 @@ auditfs_cursor_free(auditfs_cursor *c)
     if (c->seg_open)
         seg_close(&c->seg);
     afs_buf_release(&c->buf);
+    afs_buf_release(&c->leaf);
     free(c);
 }
 

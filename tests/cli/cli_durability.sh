@@ -19,7 +19,7 @@ if ! command -v strace >/dev/null 2>&1 || ! strace -f -qq -o /dev/null true 2>/d
     echo "# SKIP: strace is missing or cannot trace here (apt-get install strace)"
     exit 77
 fi
-SYSCALLS=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,write,pwrite64,link,linkat
+SYSCALLS=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,write,pwrite64,link,linkat,unlink,unlinkat
 
 # order TRACE WHAT [REF]: checks the order above (for REF, default refs/heads/main) for every
 # write to stdout in TRACE; prints the number of acknowledgments checked, or the first violation
@@ -41,6 +41,9 @@ for line in open(trace):
         events.append(("objwrite", args[:80]))
     elif "/logs/" in args.split(",")[0]:
         continue  # the reflog is not the ref
+    elif call.startswith("unlink"):
+        if re.search(r'/objects/pack/pack-[0-9a-f]+\.(pack|idx)"', args):
+            events.append(("packunlink", args[:100]))
     elif call.startswith("rename") or call.startswith("link"):
         if re.search(r'/origins/[^"/]+/signed"\) = 0', args):
             events.append(("staterename", args[:100]))
@@ -74,6 +77,29 @@ for kind, detail in events:
         window.append(kind)
         continue
     acks += 1
+    # after the ref moved and was fsynced, the writer may merge batch packs (ledger/packmerge.c):
+    # the merged pack fsynced before its rename, objects/pack/ fsynced after the renames and
+    # before any old pack is removed, and again after the removals, all before the ack
+    cut = next((i for i, x in enumerate(window) if x == "dirfsync" and "refmove" in window[:i]), None)
+    if cut is not None:
+        tail, window = window[cut + 1:], window[:cut + 1]
+        ren = [i for i, x in enumerate(tail) if x == "packrename"]
+        unl = [i for i, x in enumerate(tail) if x == "packunlink"]
+        dfs = [i for i, x in enumerate(tail) if x == "packdirfsync"]
+        pfs = [i for i, x in enumerate(tail) if x == "packfsync"]
+        merge_problem = None
+        if unl and not ren:
+            merge_problem = "a pack was removed after the ref moved but no merged pack was written"
+        elif ren and not (pfs and pfs[0] < ren[0]):
+            merge_problem = "the merged pack was not fsynced before its rename"
+        elif ren and unl and not any(ren[-1] < d < unl[0] for d in dfs):
+            merge_problem = "old packs were removed before objects/pack/ was fsynced after the merged pack's rename"
+        elif unl and not any(d > unl[-1] for d in dfs):
+            merge_problem = "objects/pack/ was not fsynced after the old packs were removed"
+        if merge_problem:
+            print(f"{what}: acknowledgment {acks} ({detail}): {merge_problem}; "
+                  f"after the ref: {' '.join(tail[-16:])}")
+            sys.exit(1)
     def last(k):
         return max((i for i, x in enumerate(window) if x == k), default=-1)
     def first(k):
@@ -116,10 +142,10 @@ EOF
 
 $A keygen durable.example -o key >/dev/null
 $A init --ledger L --key key 2>/dev/null
-records 400 1 >r1
-# five batches, five acknowledgments
+records 600 1 >r1
+# about 30 batches, as many acknowledgments
 strace -f -y -qq -e trace=$SYSCALLS -o append.trace \
-    $A append --ledger L --key key --stream api --batch-bytes 20000 --no-index r1 >ack.out 2>ack.err
+    $A append --ledger L --key key --stream api --batch-bytes 6000 --no-index r1 >ack.out 2>ack.err
 rc=$?
 [ $rc -eq 0 ] && [ "$(wc -l <ack.out)" -ge 3 ] && ok "append under strace: $(wc -l <ack.out) acknowledgments" ||
     not_ok "append under strace (exit $rc, $(wc -l <ack.out) acknowledgments): $(head -c 300 ack.err)"
@@ -129,6 +155,10 @@ if n=$(order append.trace append); then
 else
     not_ok "$n"
 fi
+# more than 16 batches: the writer merged batch packs at least once (ledger/packmerge.c), and
+# order() checked the merge's fsyncs and removals after the ref's
+grep -qE 'unlink(at)?\(.*objects/pack/pack-[0-9a-f]+\.pack' append.trace &&
+    ok "a pack merge was traced (and its order checked)" || not_ok "no pack merge in the traced append"
 $A verify --ledger L --key key.pub >/dev/null 2>&1 && ok "the traced ledger verifies" || not_ok "the traced ledger does not verify"
 
 # publish acknowledges one document the same way
