@@ -59,6 +59,8 @@ int cli_errno_exit(int errnum);
 /* JSON output (cli/json.c; schemas in docs/JSON.md) */
 void cli_json_str(FILE *f, const char *s);
 void cli_json_strn(FILE *f, const char *s, size_t n);
+/** s as a JSON string, or null when s is empty (an optional text field). */
+void cli_json_str_or_null(FILE *f, const char *s);
 /** {"origin","tree_size","root"} */
 void cli_json_checkpoint(FILE *f, const auditfs_checkpoint *cp);
 /**

@@ -390,7 +390,7 @@ dir_add(dirbuf *d, const char *name, fuse_ino_t ino, const auditfs_view_stat *vs
 }
 
 static int
-dir_cb(const char *name, const auditfs_view_stat *st, uint64_t next, void *payload)
+dir_cb(void *payload, const char *name, const auditfs_view_stat *st, uint64_t next)
 {
     dirbuf *d = payload;
     return dir_add(d, name, encode(d->m, d->vi, st->id), st, (off_t)(next + 2));
