@@ -86,6 +86,17 @@ grep -q '^— customer-a.example ' cust.cp && ok "witness A's cosignature came a
 AUDITFS_STATE=$WORK/state-cust check "the replica verifies with A's imported line (quorum 1)" \
     $A verify --ledger $WORK/cust.git --key p.key.pub --witness a.key.pub --quorum 1
 AUDITFS_STATE=$WORK/state-cust check "the replica verifies in full" $A verify --ledger $WORK/cust.git --key p.key.pub
+# one rule: what sync counted (S through its later size n3), verify counts on the replica too
+AUDITFS_STATE=$WORK/state-cust check "after the partial sync, verify --quorum 2 agrees with sync" \
+    $A verify --ledger $WORK/cust.git --key p.key.pub "${Q2[@]}"
+expect_out "cosigned size $n3 .*a later checkpoint of this history" \
+    "verify counts the assessor through the later checkpoint sync kept"
+expect_out "quorum: met \(2 of 2" "verify: quorum met, 2 of 2"
+[ "$(git -C $WORK/cust.git rev-parse refs/auditfs/witnessed-tail)" != "$(main_of $WORK/cust.git)" ] \
+    && ok "the verified tail beyond the witnessed head is kept (refs/auditfs/witnessed-tail)" \
+    || not_ok "no tail ref"
+AUDITFS_STATE=$WORK/state-cust expect_exit 1 "verify --quorum 2 --max-age 1s fails once the lines are old" \
+    bash -c "sleep 2; $A verify --ledger $WORK/cust.git --key p.key.pub ${Q2[*]} --max-age 1s"
 
 # round 4: A catches up; the replica reaches the head
 check "round 4: witness A cosigns size $n3" $A witness request --ledger $P --witness "$WA"
