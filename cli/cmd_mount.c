@@ -42,6 +42,9 @@ static const char mount_help[] =
     "                          notice or document version a step brings in, with the details\n"
     "                          in its environment as `auditfs sync --on-notice` (each such\n"
     "                          entry is also logged: \"new notice 52: ...\")\n"
+    "  --on-notice-timeout SECONDS\n"
+    "                          how long PROGRAM may run per entry (default 60, at most 86400);\n"
+    "                          then its process group is killed and that is logged\n"
     "\n"
     "Examples:\n"
     "  auditfs mount --ledger acme --follow -f /mnt/acme\n"
@@ -152,13 +155,12 @@ cmd_mount(int argc, char **argv)
                                          {"follow", no_argument, 0, 'F'},
                                          {"foreground", no_argument, 0, 'f'},
                                          {"help", no_argument, 0, 'h'},
-                                         {"witness", required_argument, 0, 'W'},
-                                         {"quorum", required_argument, 0, 'Q'},
-                                         {"policy", required_argument, 0, 'P'},
-                                         {"max-age", required_argument, 0, 'A'},
+                                         CLI_WITNESS_LONGOPTS,
                                          {"on-notice", required_argument, 0, 'N'},
+                                         CLI_NOTICE_TIMEOUT_LONGOPT,
                                          {0, 0, 0, 0}};
     static wgroup groups[MAX_LEDGERS + 1];
+    int has_notice_timeout = 0;
     size_t ngroups = 0;
     wgroup *g;
     const char *val;
@@ -204,22 +206,21 @@ cmd_mount(int argc, char **argv)
                 free(fuse_opts);
                 return EXIT_USAGE;
             }
-            if (c == 'W') {
-                if (g->o.nkeys == sizeof g->o.keys / sizeof *g->o.keys) {
-                    free(fuse_opts);
-                    return cli_usage_error("too many --witness keys");
-                }
-                g->o.keys[g->o.nkeys++] = val;
-            } else if (c == 'Q') {
-                g->o.quorum = val;
-            } else if (c == 'P') {
-                g->o.policy = val;
-            } else {
-                g->o.max_age = val;
+            /* the same options as verify, sync and clone, for this ledger's group */
+            if (cli_witness_opt(&g->o, c, val) != 0) {
+                free(fuse_opts);
+                return EXIT_USAGE;
             }
             break;
         case 'F': cfg.follow = 1; break;
         case 'N': cfg.on_notice_ctx = optarg; break;
+        case CLI_OPT_NOTICE_TIMEOUT:
+            if (cli_notice_timeout_opt(optarg) != 0) {
+                free(fuse_opts);
+                return EXIT_USAGE;
+            }
+            has_notice_timeout = 1;
+            break;
         case 'f': cfg.foreground = 1; break;
         case 'o': {
             size_t old = fuse_opts ? strlen(fuse_opts) : 0;
@@ -239,6 +240,10 @@ cmd_mount(int argc, char **argv)
     int rc = EXIT_USAGE;
     if (optind + 1 != argc) {
         cli_usage_error("mount needs exactly one MOUNTPOINT");
+        goto out;
+    }
+    if (has_notice_timeout && !cfg.on_notice_ctx) {
+        cli_usage_error("--on-notice-timeout needs --on-notice PROGRAM");
         goto out;
     }
     if (cfg.on_notice_ctx) {

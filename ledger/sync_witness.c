@@ -1,5 +1,5 @@
 /*
- * ledger/sync_witness.c - what a replica may move to when it requires a witness quorum
+ * ledger/sync_witness.c - for a replica that requires a witness quorum
  * (`auditfs sync --witness ... --quorum K | --policy FILE`), and bringing the witnesses'
  * cosignatures along with the history (docs/FORMAT.md, section 12.6).
  *
