@@ -9,8 +9,10 @@
  * checkpoint the ledger committed at that size (and, given a log key, opens with it), so a
  * witness line vouches for exactly a checkpoint of this history; the later checkpoint extends s
  * because both are commits of one first-parent chain whose entries the ledger's own Merkle tree
- * binds (verify checks the chain up to the head; sync verified the tail, section 12.6.1, before
- * it kept it). A witness that cosigned size s' vouches for every s <= s' of that history (it
+ * binds (verify checks the chain up to the head); a later checkpoint of the tail kept by a
+ * witnessed sync (section 12.6.1; sync verified it before keeping it) counts only with
+ * consistency proofs, from the tail's own tiles, that the head and it are both prefixes of the
+ * tail's tree. A witness that cosigned size s' vouches for every s <= s' of that history (it
  * checked consistency before cosigning).
  */
 #include "cosig_int.h"
@@ -47,20 +49,46 @@ has_size(const uint64_t *v, size_t n, uint64_t s)
 /*
  * Where the walk starts: l's head, or, for a ledger opened on refs/heads/main whose repository
  * holds AFS_WITNESS_TAIL_REF at a descendant of that head, the tail (the later checkpoints a
- * witnessed sync kept because a counted witness cosigned one of them).
+ * witnessed sync kept because a counted witness cosigned one of them). The tail is used only if
+ * l's head checkpoint is a proven prefix of the tail's tree (a consistency proof from the tail's
+ * own tiles, checked against both roots); *tail then holds it, to prove each later checkpoint
+ * counted (count_tail). Nothing here fails: a tail that does not qualify is ignored.
  */
 static void
-walk_start(git_oid *start, auditfs_ledger *l)
+walk_start(git_oid *start, auditfs_ledger **tail, auditfs_ledger *l)
 {
-    git_oid tail;
+    git_oid tid;
+    int prefix = 0;
     git_oid_cpy(start, &l->head_id);
-    if (l->ref != NULL || git_reference_name_to_id(&tail, l->repo, AFS_WITNESS_TAIL_REF) != 0) {
+    *tail = NULL;
+    if (l->ref != NULL || git_reference_name_to_id(&tid, l->repo, AFS_WITNESS_TAIL_REF) != 0 ||
+        git_graph_descendant_of(l->repo, &tid, &l->head_id) != 1) {
         git_error_clear();
         return;
     }
-    if (git_graph_descendant_of(l->repo, &tail, &l->head_id) == 1)
-        git_oid_cpy(start, &tail);
-    git_error_clear();
+    if (afs_ledger_open_ref(tail, l->path, AFS_WITNESS_TAIL_REF) != 0 ||
+        auditfs_ledger_has_prefix(&prefix, *tail, &l->cp) != 0 || !prefix ||
+        !git_oid_equal(&(*tail)->head_id, &tid)) {
+        auditfs_ledger_free(*tail);
+        *tail = NULL;
+        auditfs_error_clear();
+        return;
+    }
+    git_oid_cpy(start, &tid);
+}
+
+/* 1 if a checkpoint of the tail beyond l's head may count: its tree is a proven prefix of the
+ * tail's, which l's head is a prefix of too, so it extends l's head. */
+static int
+count_tail(auditfs_ledger *tail, auditfs_ledger *l, const auditfs_checkpoint *ck)
+{
+    int prefix = 0;
+    if (ck->size <= l->cp.size)
+        return 1; /* l's own history */
+    if (!tail || auditfs_ledger_has_prefix(&prefix, tail, ck) != 0)
+        prefix = 0;
+    auditfs_error_clear();
+    return prefix;
 }
 
 /* Per witness: counts it at size s if its lines on note verify and are fresh enough. */
@@ -100,6 +128,7 @@ afs_quorum_walk(afs_witnessed *out, auditfs_ledger *l, const char *refname,
     int ok[AUDITFS_POLICY_MAX_ITEMS];
     git_oid cur;
     git_commit *c = NULL;
+    auditfs_ledger *tail = NULL;
     uint64_t last_size = UINT64_MAX;
     int err;
     if (!out || !l || !refname || !p)
@@ -118,7 +147,7 @@ afs_quorum_walk(afs_witnessed *out, auditfs_ledger *l, const char *refname,
         return err;
     if (nsizes == 0 || sizes[nsizes - 1] < lowest)
         goto cleanup;
-    walk_start(&cur, l);
+    walk_start(&cur, &tail, l);
     for (;;) {
         git_tree *tree = NULL;
         char *cp = NULL, *st = NULL;
@@ -149,7 +178,7 @@ afs_quorum_walk(afs_witnessed *out, auditfs_ledger *l, const char *refname,
         }
         if (ck.size != last_size && has_size(sizes, nsizes, ck.size) &&
             afs_cosig_store_get_ref(&st, &stlen, l, refname, ck.size) == 0 &&
-            same_body(st, stlen, cp, tl)) {
+            same_body(st, stlen, cp, tl) && count_tail(tail, l, &ck)) {
             count_note(out, st, stlen, ck.size, p, max_age, now);
             size_t have = 0;
             for (size_t i = 0; i < nw; i++)
@@ -180,6 +209,7 @@ afs_quorum_walk(afs_witnessed *out, auditfs_ledger *l, const char *refname,
     }
 cleanup:
     git_commit_free(c);
+    auditfs_ledger_free(tail);
     free(sizes);
     return err;
 }
