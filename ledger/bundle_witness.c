@@ -12,9 +12,8 @@
 #include <stdio.h>
 
 int
-auditfs_bundle_check_witness_keys(const auditfs_bundle *b,
-                                  const auditfs_verifier *const *witnesses, size_t nw,
-                                  auditfs_bundle_cb cb, void *ctx)
+auditfs_bundle_check_witness_keys(const auditfs_bundle *b, const auditfs_verifier *const *witnesses,
+                                  size_t nw, auditfs_bundle_cb cb, void *ctx)
 {
     char msg[1024], esc[2 * AUDITFS_NAME_MAX + 8];
     int bad = 0;
@@ -37,8 +36,10 @@ auditfs_bundle_check_witness_keys(const auditfs_bundle *b,
             found = auditfs_verifier_equal(b->witness[i], witnesses[k]);
         afs_escape(esc, sizeof esc, name, strlen(name));
         if (found) {
-            snprintf(msg, sizeof msg, "query.txt witness %s (key id %08x) is one of your "
-                     "--witness keys", esc, (unsigned)auditfs_cosig_key_id(b->witness[i]));
+            snprintf(msg, sizeof msg,
+                     "query.txt witness %s (key id %08x) is one of your "
+                     "--witness keys",
+                     esc, (unsigned)auditfs_cosig_key_id(b->witness[i]));
             cb(ctx, AUDITFS_BUNDLE_OK, msg);
             continue;
         }

@@ -168,8 +168,8 @@ afs_quorum_walk(afs_witnessed *out, auditfs_ledger *l, const char *refname,
                     : auditfs_checkpoint_parse(&ck, cp, tl)) != 0) {
             auditfs_error_clear();
             free(cp);
-            err = afs_error_set(AUDITFS_EVERIFY, "%s: a committed checkpoint does not %s",
-                                l->path, logkey ? "open with the log key" : "parse");
+            err = afs_error_set(AUDITFS_EVERIFY, "%s: a committed checkpoint does not %s", l->path,
+                                logkey ? "open with the log key" : "parse");
             break;
         }
         if (ck.size < lowest) {
@@ -216,8 +216,7 @@ cleanup:
 
 int
 auditfs_witness_quorum_sizes(int *met, uint64_t *when, uint64_t *cosigned, auditfs_ledger *l,
-                             uint64_t size, const auditfs_policy *p, int64_t max_age,
-                             uint64_t now)
+                             uint64_t size, const auditfs_policy *p, int64_t max_age, uint64_t now)
 {
     afs_witnessed w;
     int err;
