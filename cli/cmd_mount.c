@@ -42,6 +42,9 @@ static const char mount_help[] =
     "                          notice or document version a step brings in, with the details\n"
     "                          in its environment as `auditfs sync --on-notice` (each such\n"
     "                          entry is also logged: \"new notice 52: ...\")\n"
+    "  --on-notice-timeout SECONDS\n"
+    "                          how long PROGRAM may run per entry (default 60, at most 86400);\n"
+    "                          then its process group is killed and that is logged\n"
     "\n"
     "Examples:\n"
     "  auditfs mount --ledger acme --follow -f /mnt/acme\n"
@@ -196,18 +199,8 @@ add_witness_opt(mount_args *a, int c, const char *arg)
                                                   : c == 'P' ? "--policy" : "--max-age");
     if (!g)
         return EXIT_USAGE;
-    if (c == 'W') {
-        if (g->o.nkeys == sizeof g->o.keys / sizeof *g->o.keys)
-            return cli_usage_error("too many --witness keys");
-        g->o.keys[g->o.nkeys++] = val;
-    } else if (c == 'Q') {
-        g->o.quorum = val;
-    } else if (c == 'P') {
-        g->o.policy = val;
-    } else {
-        g->o.max_age = val;
-    }
-    return 0;
+    /* the same options as verify, sync and clone, for this ledger's group */
+    return cli_witness_opt(&g->o, c, val) != 0 ? EXIT_USAGE : 0;
 }
 
 /* -o OPTIONS: appended to the options given before, comma-separated. */
@@ -259,13 +252,11 @@ parse_mount_args(mount_args *a, afs_mount_config *cfg, int *done, int argc, char
                                          {"follow", no_argument, 0, 'F'},
                                          {"foreground", no_argument, 0, 'f'},
                                          {"help", no_argument, 0, 'h'},
-                                         {"witness", required_argument, 0, 'W'},
-                                         {"quorum", required_argument, 0, 'Q'},
-                                         {"policy", required_argument, 0, 'P'},
-                                         {"max-age", required_argument, 0, 'A'},
+                                         CLI_WITNESS_LONGOPTS,
                                          {"on-notice", required_argument, 0, 'N'},
+                                         CLI_NOTICE_TIMEOUT_LONGOPT,
                                          {0, 0, 0, 0}};
-    int c, rc = 0;
+    int c, rc = 0, has_notice_timeout = 0;
     *done = 1;
     while ((c = getopt_long(argc, argv, "fo:h", opts, NULL)) != -1) {
         switch (c) {
@@ -278,6 +269,10 @@ parse_mount_args(mount_args *a, afs_mount_config *cfg, int *done, int argc, char
         case 'A': rc = add_witness_opt(a, c, optarg); break;
         case 'F': cfg->follow = 1; break;
         case 'N': cfg->on_notice_ctx = optarg; break;
+        case CLI_OPT_NOTICE_TIMEOUT:
+            rc = cli_notice_timeout_opt(optarg) != 0 ? EXIT_USAGE : 0;
+            has_notice_timeout = 1;
+            break;
         case 'f': cfg->foreground = 1; break;
         case 'o': rc = add_fuse_opts(&a->fuse_opts, optarg); break;
         case 'h': fputs(mount_help, stdout); return 0;
@@ -288,6 +283,8 @@ parse_mount_args(mount_args *a, afs_mount_config *cfg, int *done, int argc, char
     }
     if (optind + 1 != argc)
         return cli_usage_error("mount needs exactly one MOUNTPOINT");
+    if (has_notice_timeout && !cfg->on_notice_ctx)
+        return cli_usage_error("--on-notice-timeout needs --on-notice PROGRAM");
     if ((rc = check_on_notice(cfg)) != 0)
         return rc;
     a->mountpoint = argv[optind];

@@ -669,7 +669,10 @@ follow_notice(void *ctx, const auditfs_entry *e)
     free(line);
     if (f->m->cfg && f->m->cfg->on_notice) {
         int rc = f->m->cfg->on_notice(f->m->cfg->on_notice_ctx, e, f->path, f->origin, f->size);
-        if (rc)
+        if (rc == AFS_NOTICE_TIMED_OUT)
+            logmsg(f->m, "%s: --on-notice: still running at its timeout for entry %llu: its "
+                   "process group was killed", f->who, (unsigned long long)e->seq);
+        else if (rc)
             logmsg(f->m, "%s: --on-notice: exit %d for entry %llu", f->who, rc,
                    (unsigned long long)e->seq);
     }
