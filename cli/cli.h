@@ -59,6 +59,8 @@ int cli_errno_exit(int errnum);
 /* JSON output (cli/json.c; schemas in docs/JSON.md) */
 void cli_json_str(FILE *f, const char *s);
 void cli_json_strn(FILE *f, const char *s, size_t n);
+/** s as a JSON string, or null when s is empty (an optional text field). */
+void cli_json_str_or_null(FILE *f, const char *s);
 /** {"origin","tree_size","root"} */
 void cli_json_checkpoint(FILE *f, const auditfs_checkpoint *cp);
 /**
@@ -163,8 +165,20 @@ int cmd_append(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
 
 /* cli/notice_hook.c: new notices and document versions on sync and mount --follow */
-/** Runs prog (no shell, no arguments, stdin /dev/null) with vars added to the environment;
- *  returns its exit status, 128+signal, or -1 if it could not be started. */
+/** --on-notice-timeout SECONDS (default 60): how long an --on-notice program may run. */
+#define CLI_NOTICE_TIMEOUT_DEFAULT 60
+#define CLI_OPT_NOTICE_TIMEOUT 0x4e54 /* a getopt code that is no character */
+#define CLI_NOTICE_TIMEOUT_LONGOPT                                                                \
+    { "on-notice-timeout", required_argument, 0, CLI_OPT_NOTICE_TIMEOUT }
+/** Sets the timeout from arg (1..86400): 0 or EXIT_USAGE (printed). */
+int cli_notice_timeout_opt(const char *arg);
+long cli_notice_timeout(void);
+/** cli_notice_hook_run's result when the program outlived the timeout (its group was killed);
+ *  the same value as fs/mount.h's AFS_NOTICE_TIMED_OUT. */
+#define CLI_HOOK_TIMEOUT 1000
+/** Runs prog (no shell, no arguments, stdin /dev/null, its own process group) with vars added
+ *  to the environment and waits at most the --on-notice-timeout; returns its exit status,
+ *  128+signal, CLI_HOOK_TIMEOUT, or -1 if it could not be started. */
 int cli_notice_hook_run(const char *prog, char *const *vars);
 /** The --on-notice hook for one entry (ctx: the program, or NULL for none). */
 int cli_notice_hook_entry(void *ctx, const auditfs_entry *e, const char *ledger,

@@ -417,7 +417,9 @@ static const char verify_bundle_help[] =
     "the bundle's entries produce. Exit 0 if all of it holds, 1 if anything does not.\n"
     "The cosigned checkpoints (ledgers/NAME/cosignatures/) must be signed by the same key, each\n"
     "of its size and on the bundle's tree; with --witness KEY.pub (repeatable) every cosignature\n"
-    "line of that witness must verify too (others are carried, not checked). --json prints the\n"
+    "line of that witness must verify too (others are carried, not checked), and every witness\n"
+    "key query.txt names (the keys the report's receipts were computed with) must be one of\n"
+    "yours: a key that only came with the bundle fails the check. --json prints the\n"
     "same lines as one JSON object (docs/JSON.md). A DIR that does not exist is exit 7.\n"
     "\n"
     "What it cannot show is that nothing relevant was left out of the bundle: for that, run\n"
@@ -483,7 +485,13 @@ verify_bundle_run(const char *dir, char **keys, size_t nk,
             return cli_fail(err, "verify-bundle");
         }
     }
-    /* 4. the report, regenerated in the version the bundle names */
+    /* 4. the witness keys the report's receipts use must be among the reader's */
+    err = auditfs_bundle_check_witness_keys(b, witnesses, nw, print_finding, &failures);
+    if (err && err != AUDITFS_EVERIFY) {
+        auditfs_bundle_free(b);
+        return cli_fail(err, "verify-bundle");
+    }
+    /* 5. the report, regenerated in the version the bundle names */
     err = auditfs_bundle_verify_report(b, print_finding, &failures);
     auditfs_bundle_free(b);
     if (err && err != AUDITFS_EVERIFY)

@@ -242,10 +242,7 @@ print_index_status(const auditfs_index_status *st, int json, int check, double s
                (unsigned long long)st->bytes);
         cli_json_str(stdout, st->fields);
         printf(",\"problem\":");
-        if (st->problem[0])
-            cli_json_str(stdout, st->problem);
-        else
-            printf("null");
+        cli_json_str_or_null(stdout, st->problem);
         if (!check)
             printf(",\"seconds\":%.3f", secs);
         printf("}\n");

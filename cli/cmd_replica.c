@@ -88,6 +88,7 @@ replica_fail(int err, const auditfs_replica_result *r, const char *what)
 
 static const char clone_help[] =
     "usage: auditfs clone URL DIR --key FILE.pub [--origin ORIGIN] [--remote NAME]\n"
+    "                     [--witness KEY.pub ... [--quorum K] | --policy FILE] [--max-age D]\n"
     "\n"
     "Creates a replica of a ledger: fetches the remote's refs/heads/main, verifies the whole\n"
     "ledger with the verifier key (checkpoint and commit signatures, every entry, tile and\n"
@@ -98,8 +99,14 @@ static const char clone_help[] =
     "  --key FILE.pub     the provider's verifier key (never taken from the repository)\n"
     "  --origin ORIGIN    the ledger expected (default: the origin the remote's head names)\n"
     "  --remote NAME      the name the remote is saved under for `auditfs sync` (origin)\n"
+    "  --witness KEY.pub  (repeatable) with --quorum K (default: all), or --policy FILE (C2SP\n"
+    "                     tlog-policy): the replica starts only at the newest checkpoint that\n"
+    "                     K witnesses cosigned (it or a later one), as `auditfs sync --witness`;\n"
+    "                     their cosignatures come along. If none carries the quorum, nothing is\n"
+    "                     cloned and clone exits 1 (NOT WITNESSED)\n"
+    "  --max-age D        count only cosignatures younger than D (90s, 15m, 2h, 7d)\n"
     "\n"
-    "Exit codes: 0 cloned, 1 verification failed, 2 usage, 4 I/O or network, 5 the key is not\n"
+    "Exit codes: 0 cloned, 1 verification failed or no witnessed checkpoint, 2 usage, 4 I/O or network, 5 the key is not\n"
     "the key pinned for that origin, 7 no ledger at URL, 8 the remote does not extend the\n"
     "checkpoint remembered for its origin (evidence written).\n";
 
@@ -115,10 +122,12 @@ int
 cmd_clone(int argc, char **argv)
 {
     const char *key = NULL, *origin = NULL, *remote = NULL;
+    struct cli_witness_opts wopts = {0};
     int c;
     static const struct option opts[] = {{"key", required_argument, 0, 'k'},
                                          {"origin", required_argument, 0, 'O'},
                                          {"remote", required_argument, 0, 'r'},
+                                         CLI_WITNESS_LONGOPTS,
                                          {0, 0, 0, 0}};
     if (cli_want_help(argc, argv, clone_help))
         return 0;
@@ -127,43 +136,66 @@ cmd_clone(int argc, char **argv)
         case 'k': key = optarg; break;
         case 'O': origin = optarg; break;
         case 'r': remote = optarg; break;
-        default: return EXIT_USAGE;
+        default: {
+            int w = cli_witness_opt(&wopts, c, optarg);
+            if (w != 0)
+                return w < 0 ? EXIT_USAGE : w;
+        }
         }
     }
     if (optind + 2 != argc)
         return cli_usage_error("clone needs URL and DIR");
     if (!key)
         return cli_usage_error("--key FILE.pub (the ledger's verifier key) is required");
+    auditfs_policy *pol = NULL;
+    int64_t max_age = -1;
+    int rc = cli_witness_policy(&pol, &max_age, &wopts);
+    if (rc)
+        return rc;
     auditfs_verifier *v = NULL;
     int err = auditfs_verifier_load(&v, key);
-    if (err)
+    if (err) {
+        auditfs_policy_free(pol);
         return cli_fail(err, key);
+    }
     auditfs_replica_result *r = malloc(sizeof *r);
     if (!r) {
         auditfs_verifier_free(v);
+        auditfs_policy_free(pol);
         return cli_fail(AUDITFS_ENOMEM, "clone");
     }
     cli_progress prog;
     auditfs_replica_options ro = {cli_progress_init(&prog), NULL, 0, 0};
+    ro.policy = pol;
+    ro.max_age = max_age;
+    ro.now = (uint64_t)time(NULL);
     err = auditfs_replica_clone_opts(r, argv[optind], argv[optind + 1], v, origin, remote, &ro);
     cli_progress_done(&prog);
-    int rc = EXIT_OK;
-    if (err)
+    rc = EXIT_OK;
+    if (err && r->unwitnessed) {
+        fprintf(stderr, "auditfs: %s: NOT WITNESSED: %s\n", argv[optind], auditfs_error_last());
+        rc = EXIT_VERIFY;
+    } else if (err) {
         rc = replica_fail(err, r, argv[optind]);
-    else {
+    } else {
         print_report_line("cloned", r);
+        if (pol && r->remote_size > r->new_size)
+            printf("witnessed: size %llu carries the quorum; the remote's head (size %llu) does "
+                   "not yet\n",
+                   (unsigned long long)r->new_size, (unsigned long long)r->remote_size);
         fflush(stdout);
         cli_index_after_write(argv[optind + 1]);
     }
     free(r);
     auditfs_verifier_free(v);
+    auditfs_policy_free(pol);
     return rc;
 }
 
 static const char sync_help[] =
     "usage: auditfs sync [--ledger DIR] [--remote NAME|URL] [--key FILE.pub]\n"
     "                    [--witness KEY.pub ... [--quorum K] | --policy FILE] [--max-age D]\n"
-    "                    [--on-notice PROGRAM]\n"
+    "                    [--on-notice PROGRAM [--on-notice-timeout SECONDS]]\n"
     "\n"
     "Brings a replica up to date: fetches the remote's refs/heads/main into\n"
     "refs/auditfs/incoming, checks its head checkpoint with the pinned key, checks that it\n"
@@ -181,6 +213,10 @@ static const char sync_help[] =
     "                      _VERSION, _TENANT, _PUBLISHED, _EFFECTIVE, _LEAD_SECONDS, _SIZE,\n"
     "                      _SHA256, _CONTENT_TYPE, AUDITFS_ORIGIN, AUDITFS_LEDGER and\n"
     "                      AUDITFS_TREE_SIZE in its environment (auditfs-sync(1))\n"
+    "  --on-notice-timeout SECONDS\n"
+    "                      how long PROGRAM may run per entry (default 60, at most 86400);\n"
+    "                      then its process group is killed, that is reported, and it counts\n"
+    "                      as a failing PROGRAM (exit 4)\n"
     "\n"
     "Every notice and document (SLA) version the sync brought in is printed on its own line:\n"
     "  new notice 52: \"Planned maintenance\", tenant acme, 42 bytes, published\n"
@@ -212,15 +248,13 @@ cmd_sync(int argc, char **argv)
 {
     const char *ledger = NULL, *key = NULL, *remote = NULL, *hook = NULL;
     struct cli_witness_opts wopts = {0};
-    int c;
+    int c, has_timeout = 0;
     static const struct option opts[] = {{"ledger", required_argument, 0, 'l'},
                                          {"remote", required_argument, 0, 'r'},
                                          {"key", required_argument, 0, 'k'},
-                                         {"witness", required_argument, 0, 'W'},
-                                         {"quorum", required_argument, 0, 'Q'},
-                                         {"policy", required_argument, 0, 'P'},
-                                         {"max-age", required_argument, 0, 'A'},
+                                         CLI_WITNESS_LONGOPTS,
                                          {"on-notice", required_argument, 0, 'N'},
+                                         CLI_NOTICE_TIMEOUT_LONGOPT,
                                          {0, 0, 0, 0}};
     if (cli_want_help(argc, argv, sync_help))
         return 0;
@@ -229,20 +263,23 @@ cmd_sync(int argc, char **argv)
         case 'l': ledger = optarg; break;
         case 'r': remote = optarg; break;
         case 'k': key = optarg; break;
-        case 'W':
-            if (wopts.nkeys == sizeof wopts.keys / sizeof *wopts.keys)
-                return cli_usage_error("too many --witness keys");
-            wopts.keys[wopts.nkeys++] = optarg;
-            break;
-        case 'Q': wopts.quorum = optarg; break;
-        case 'P': wopts.policy = optarg; break;
-        case 'A': wopts.max_age = optarg; break;
         case 'N': hook = optarg; break;
-        default: return EXIT_USAGE;
+        case CLI_OPT_NOTICE_TIMEOUT:
+            if (cli_notice_timeout_opt(optarg) != 0)
+                return EXIT_USAGE;
+            has_timeout = 1;
+            break;
+        default: {
+            int w = cli_witness_opt(&wopts, c, optarg);
+            if (w != 0)
+                return w < 0 ? EXIT_USAGE : w;
+        }
         }
     }
     if (optind != argc)
         return cli_usage_error("sync takes no arguments");
+    if (has_timeout && !hook)
+        return cli_usage_error("--on-notice-timeout needs --on-notice PROGRAM");
     if (hook && access(hook, X_OK) != 0)
         return cli_usage_error("--on-notice '%s': not an executable file (give a program's "
                                "path; it runs without a shell)", hook);

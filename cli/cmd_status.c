@@ -220,17 +220,11 @@ print_status_json(const status_view *v)
            "\"problem\":",
            st->index_present ? "true" : "false", (unsigned long long)st->index_size,
            (unsigned long long)v->behind, v->fresh ? "true" : "false");
-    if (st->index_problem[0])
-        cli_json_str(stdout, st->index_problem);
-    else
-        printf("null");
+    cli_json_str_or_null(stdout, st->index_problem);
     printf("},\"trust\":{\"state\":");
     cli_json_str(stdout, t->state);
     printf(",\"bound_origin\":");
-    if (t->bound[0])
-        cli_json_str(stdout, t->bound);
-    else
-        printf("null");
+    cli_json_str_or_null(stdout, t->bound);
     printf(",\"pinned_keys\":[");
     for (size_t i = 0; i < t->nkeys; i++) {
         char id[300];

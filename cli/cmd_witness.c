@@ -200,15 +200,17 @@ cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
         return rc;
     size_t n = auditfs_policy_witness_count(p);
     int counted[AUDITFS_POLICY_MAX_ITEMS] = {0};
-    uint64_t when[AUDITFS_POLICY_MAX_ITEMS] = {0};
+    uint64_t when[AUDITFS_POLICY_MAX_ITEMS] = {0}, at[AUDITFS_POLICY_MAX_ITEMS] = {0};
     uint64_t now = (uint64_t)time(NULL);
-    if ((err = auditfs_witness_quorum(&ok, when, counted, l, head->size, p, max_age, now)) != 0) {
+    /* the one rule (sync's too): this checkpoint or a later one of the same history */
+    if ((err = auditfs_witness_quorum_sizes(&ok, when, at, l, head->size, p, max_age, now)) !=
+        0) {
         rc = cli_fail(err, "cosignatures");
         goto cleanup;
     }
     int fresh_count = 0;
     for (size_t i = 0; i < n; i++)
-        fresh_count += counted[i];
+        fresh_count += (counted[i] = at[i] != 0);
     if (json) {
         printf("{\"witnessed\":%s,\"tree_size\":%" PRIu64 ",\"max_age_seconds\":%lld,"
                "\"witnesses\":[",
@@ -220,6 +222,8 @@ cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
             if (when[i]) {
                 fmt_time_s(t, when[i]);
                 printf(",\"cosigned\":\"%s\",\"fresh\":%s", t, counted[i] ? "true" : "false");
+                if (counted[i])
+                    printf(",\"cosigned_size\":%" PRIu64, at[i]);
             }
             printf("}");
         }
@@ -230,9 +234,13 @@ cli_witness_check(const struct cli_witness_opts *o, auditfs_ledger *l,
             if (when[i]) {
                 fmt_time_s(t, when[i]);
                 auditfs_format_duration(d, (int64_t)now - (int64_t)when[i]);
-                printf("witness %s: cosigned size %" PRIu64 " at %s (%s ago)%s\n",
-                       auditfs_policy_witness_name(p, i), head->size, t, d,
-                       counted[i] ? "" : ", older than --max-age");
+                if (counted[i])
+                    printf("witness %s: cosigned size %" PRIu64 " at %s (%s ago)%s\n",
+                           auditfs_policy_witness_name(p, i), at[i], t, d,
+                           at[i] > head->size ? ", a later checkpoint of this history" : "");
+                else
+                    printf("witness %s: cosigned at %s (%s ago), older than --max-age\n",
+                           auditfs_policy_witness_name(p, i), t, d);
             } else {
                 printf("witness %s: no valid cosignature of size %" PRIu64 "\n",
                        auditfs_policy_witness_name(p, i), head->size);

@@ -150,7 +150,9 @@ static const struct example examples[] = {
                         "  auditfs allowed-signers --key provider.key.pub --public-key\n"},
     {"clone", "  auditfs clone https://git.provider.example/acme.git acme --key provider.key.pub\n"
               "  auditfs clone /srv/ledgers/acme acme-copy --key provider.key.pub \\\n"
-              "      --origin provider.example/acme --remote provider\n"},
+              "      --origin provider.example/acme --remote provider\n"
+              "  auditfs clone https://git.provider.example/acme.git acme --key provider.key.pub \\\n"
+              "      --witness customer-a.pub --witness assessor.pub --quorum 2 --max-age 1d\n"},
     {"sync", "  auditfs sync --ledger acme\n"
              "  auditfs sync --ledger acme --remote https://mirror.example/acme.git --key provider.key.pub\n"
              "  auditfs sync --ledger acme --witness customer-a.pub --witness assessor.pub --quorum 2\n"

@@ -26,6 +26,15 @@ cli_json_str(FILE *f, const char *s)
 }
 
 void
+cli_json_str_or_null(FILE *f, const char *s)
+{
+    if (s[0])
+        cli_json_str(f, s);
+    else
+        fputs("null", f);
+}
+
+void
 cli_json_checkpoint(FILE *f, const auditfs_checkpoint *cp)
 {
     char root[48];

@@ -617,7 +617,9 @@ static const char verify_help[] =
     "\n"
     "Witnesses: --witness KEY.pub (repeatable) --quorum K, or --policy FILE (C2SP tlog-policy),\n"
     "also require that the head checkpoint is cosigned by a quorum of witnesses (stored on\n"
-    "refs/auditfs/cosignatures); --max-age DURATION (90s, 15m, 2h, 7d) counts only cosignatures\n"
+    "refs/auditfs/cosignatures): each counts with a cosignature of the head or of a later\n"
+    "checkpoint of the same history (a replica's refs/auditfs/witnessed-tail), the rule\n"
+    "sync, clone and mount apply too; --max-age DURATION (90s, 15m, 2h, 7d) counts only cosignatures\n"
     "younger than that, so a frozen, stale view fails. With --json a second JSON line reports\n"
     "the witnesses.\n";
 

@@ -9,12 +9,68 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
+
+/* --on-notice-timeout: seconds a program may run (set once while parsing options) */
+static long notice_timeout = CLI_NOTICE_TIMEOUT_DEFAULT;
+
+int
+cli_notice_timeout_opt(const char *arg)
+{
+    uint64_t v = 0;
+    if (cli_parse_u64(&v, arg, "--on-notice-timeout") != 0)
+        return EXIT_USAGE;
+    if (v == 0 || v > 86400)
+        return cli_usage_error("--on-notice-timeout: '%s' is not between 1 and 86400 seconds",
+                               arg);
+    notice_timeout = (long)v;
+    return 0;
+}
+
+long
+cli_notice_timeout(void)
+{
+    return notice_timeout;
+}
+
+/*
+ * Waits for pid until the deadline (notice_timeout seconds), polling every 20 ms (a bounded
+ * number of times); on expiry kills its process group (the program and whatever it started)
+ * and reaps it: CLI_HOOK_TIMEOUT. Otherwise its exit status or 128+signal; -1 on error.
+ */
+static int
+wait_bounded(pid_t pid)
+{
+    struct timespec start, now, tick = {0, 20 * 1000 * 1000};
+    int status = 0;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= notice_timeout) {
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL); /* if it left its group, it still ends */
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            return CLI_HOOK_TIMEOUT;
+        }
+        nanosleep(&tick, NULL);
+    }
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
 
 /* 1 if the "NAME=value" string s sets a variable that vars also sets */
 static int
@@ -54,6 +110,7 @@ cli_notice_hook_run(const char *prog, char *const *vars)
         return -1;
     }
     if (pid == 0) {
+        setpgid(0, 0); /* its own process group, so a timeout ends all it started */
         int fd = open("/dev/null", O_RDONLY);
         if (fd >= 0 && fd != 0) {
             dup2(fd, 0);
@@ -63,13 +120,8 @@ cli_notice_hook_run(const char *prog, char *const *vars)
         _exit(127);
     }
     free(envp);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    setpgid(pid, pid); /* also here: no window in which a kill(-pid) would miss it */
+    return wait_bounded(pid);
 }
 
 int
@@ -107,7 +159,11 @@ sync_notice(void *ctx, const auditfs_entry *e)
         int rc = cli_notice_hook_entry((void *)s->hook, e, s->ledger, s->origin, s->tree_size);
         if (rc != 0) {
             s->failed++;
-            if (rc < 0)
+            if (rc == CLI_HOOK_TIMEOUT)
+                fprintf(stderr, "auditfs: --on-notice %s: still running after %ld s for entry "
+                        "%llu (--on-notice-timeout): its process group was killed\n", s->hook,
+                        notice_timeout, (unsigned long long)e->seq);
+            else if (rc < 0)
                 fprintf(stderr, "auditfs: --on-notice %s: cannot run it: %s\n", s->hook,
                         strerror(errno));
             else

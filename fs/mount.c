@@ -390,7 +390,7 @@ dir_add(dirbuf *d, const char *name, fuse_ino_t ino, const auditfs_view_stat *vs
 }
 
 static int
-dir_cb(const char *name, const auditfs_view_stat *st, uint64_t next, void *payload)
+dir_cb(void *payload, const char *name, const auditfs_view_stat *st, uint64_t next)
 {
     dirbuf *d = payload;
     return dir_add(d, name, encode(d->m, d->vi, st->id), st, (off_t)(next + 2));
@@ -669,7 +669,10 @@ follow_notice(void *ctx, const auditfs_entry *e)
     free(line);
     if (f->m->cfg && f->m->cfg->on_notice) {
         int rc = f->m->cfg->on_notice(f->m->cfg->on_notice_ctx, e, f->path, f->origin, f->size);
-        if (rc)
+        if (rc == AFS_NOTICE_TIMED_OUT)
+            logmsg(f->m, "%s: --on-notice: still running at its timeout for entry %llu: its "
+                   "process group was killed", f->who, (unsigned long long)e->seq);
+        else if (rc)
             logmsg(f->m, "%s: --on-notice: exit %d for entry %llu", f->who, rc,
                    (unsigned long long)e->seq);
     }

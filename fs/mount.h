@@ -37,11 +37,13 @@ typedef struct afs_mount_config {
     struct auditfs_state *state; /* the verifier's memory (auditfs/state.h), or NULL */
     /* --follow: each notice or document version a step brought in is logged (the line of
      * auditfs_notice_line) and, when on_notice is set, passed to it from the follower thread
-     * with the ledger's path, origin and new size; a nonzero result is logged */
+     * with the ledger's path, origin and new size; a nonzero result is logged
+     * (AFS_NOTICE_TIMED_OUT: the program outlived its timeout and was killed) */
     int (*on_notice)(void *ctx, const struct auditfs_entry *e, const char *ledger,
                      const char *origin, uint64_t tree_size);
     void *on_notice_ctx;
 } afs_mount_config;
+#define AFS_NOTICE_TIMED_OUT 1000
 #define AFS_MOUNT_CONFIG_INIT {.ledgers = NULL, .max_age = -1}
 
 /**

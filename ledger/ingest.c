@@ -11,6 +11,7 @@
 #include "store.h"
 #include "odb.h"
 #include "packmerge.h"
+#include "publish.h"
 #include "entry.h"
 #include "commitsig.h"
 #include "state_int.h"
@@ -443,47 +444,6 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
     return 0;
 }
 
-/* Flushes everything written to the repository's file system (one syncfs instead of an fsync
- * per object file and directory). */
-static int
-sync_repo(git_repository *repo)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%sobjects", git_repository_path(repo));
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return afs_error_set(AUDITFS_EIO, "%s: %s", dir, strerror(errno));
-    int rc = syncfs(fd);
-    int e = errno;
-    close(fd);
-    if (rc != 0)
-        return afs_error_set(AUDITFS_EIO, "%s: syncfs: %s", dir, strerror(e));
-    return 0;
-}
-
-/* fsyncs refs/heads/main and refs/heads/ after the ref moved (a rename of a lock file). */
-static int
-sync_ref(git_repository *repo)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s%s", git_repository_path(repo), AFS_REF);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        /* `git pack-refs` moved the ref into packed-refs after our rename (it holds the ref's
-         * lock while it does): what must be durable is packed-refs and the directories */
-        snprintf(path, sizeof path, "%spacked-refs", git_repository_path(repo));
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    }
-    if (fd < 0)
-        return afs_error_set(AUDITFS_EIO, "%s: %s", path, strerror(errno));
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    if (rc != 0)
-        return afs_error_set(AUDITFS_EIO, "%s: fsync: %s", path, strerror(e));
-    return afs_fsync_dir(path);
-}
-
 /*
  * Test hooks (tests/cli/cli_gc_race.sh): with AUDITFS_TEST_HOLD_BEFORE_PUBLISH=FILE, a commit
  * whose pack is durable creates FILE and waits (at most 60 s) until FILE is removed before it
@@ -606,7 +566,7 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
      * the next writer recognise a ref lock of ours (fsynced by record_intent) */
     int loose = 1;
     if ((err = afs_odb_batch_finish(l->repo, &loose)) != 0 ||
-        (loose && (err = sync_repo(l->repo)) != 0) || (err = record_intent(w, &commit_id)) != 0)
+        (loose && (err = afs_repo_sync(l->repo)) != 0) || (err = record_intent(w, &commit_id)) != 0)
         goto fail;
     /* remembered before it is published (state_int.h) */
     if (w->opts.state) {
@@ -625,7 +585,7 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
                             "%s: cannot advance %s", l->path, AFS_REF);
         goto fail;
     }
-    if ((err = sync_ref(l->repo)) != 0)
+    if ((err = afs_ref_sync(l->repo, AFS_REF)) != 0)
         goto fail;
     /* reachable from the ref now: git gc may repack the batch's pack (kept until here) */
     afs_odb_batch_published(l->repo);
@@ -750,8 +710,8 @@ auditfs_ledger_init(const char *path, const auditfs_signer *key, const char *ori
         git_config_set_bool(cfg, "core.logAllRefUpdates", 0);
         git_config_free(cfg);
     }
-    if ((err = sync_repo(repo)) == 0)
-        err = sync_ref(repo);
+    if ((err = afs_repo_sync(repo)) == 0)
+        err = afs_ref_sync(repo, AFS_REF);
 cleanup:
     git_reference_free(ref);
     git_signature_free(sig);

@@ -20,6 +20,7 @@
 #include "internal.h"
 
 #include "auditfs/state.h"
+#include "state_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -30,20 +31,11 @@
 #define SYNC_FORMAT "auditfs-sync/1\n"
 #define SYNC_FILE_MAX 16384
 
+/* <state>/syncs/<SHA-256 of the ledger's real path>, as the bindings in <state>/ledgers/ */
 static int
 sync_file(char *out, size_t cap, char *abs, auditfs_state *s, const char *ledger_path)
 {
-    uint8_t h[32];
-    char hex[65];
-    if (!realpath(ledger_path, abs))
-        return afs_error_set(errno == ENOENT ? AUDITFS_ENOTFOUND : AUDITFS_EIO, "%s: %s",
-                             ledger_path, strerror(errno));
-    afs_sha256(h, abs, strlen(abs));
-    for (int i = 0; i < 32; i++)
-        sprintf(hex + 2 * i, "%02x", h[i]);
-    if (snprintf(out, cap, "%s/syncs/%s", auditfs_state_path(s), hex) >= (int)cap)
-        return afs_error_set(AUDITFS_EINVAL, "%s: state path too long", ledger_path);
-    return 0;
+    return afs_state_ledger_file(out, cap, abs, s, "syncs", ledger_path);
 }
 
 /*

@@ -48,7 +48,8 @@ auditfs_notices_between(auditfs_ledger *l, uint64_t from, uint64_t to, const aud
         auditfs_entry e;
         if ((err = auditfs_entry_parse(&e, leaf, len)) != 0)
             break;
-        if (strcmp(e.type, "notice") != 0 && strcmp(e.type, "document") != 0)
+        auditfs_entry_type type = auditfs_entry_type_of(&e);
+        if (type != AUDITFS_TYPE_NOTICE && type != AUDITFS_TYPE_DOCUMENT)
             continue;
         if (tenant && e.tenant[0] && strcmp(e.tenant, tenant) != 0)
             continue;
@@ -77,10 +78,10 @@ auditfs_notice_line(char **out, const auditfs_entry *e)
 {
     afs_buf b = AFS_BUF_INIT;
     char esc[4 * AUDITFS_TITLE_MAX + 8], t[32], d[32];
-    int notice = strcmp(e->type, "notice") == 0;
-    int err;
+    int notice, err;
     if (!out || !e)
         return afs_error_set(AUDITFS_EINVAL, "auditfs_notice_line: NULL argument");
+    notice = auditfs_entry_type_of(e) == AUDITFS_TYPE_NOTICE;
     *out = NULL;
     if (notice) {
         afs_escape(esc, sizeof esc, e->title, strlen(e->title));
@@ -131,7 +132,7 @@ auditfs_notice_env(char ***out, const auditfs_entry *e, const char *origin, cons
     if (!out || !e)
         return afs_error_set(AUDITFS_EINVAL, "auditfs_notice_env: NULL argument");
     *out = NULL;
-    notice = strcmp(e->type, "notice") == 0;
+    notice = auditfs_entry_type_of(e) == AUDITFS_TYPE_NOTICE;
     snprintf(seq, sizeof seq, "%" PRIu64, e->seq);
     snprintf(ver, sizeof ver, "%" PRIu64, e->version);
     snprintf(size, sizeof size, "%" PRIu64, e->content_length);

@@ -1,7 +1,8 @@
 /*
  * ledger/publish.c - moving a ref durably (see publish.h): the side ref of cosignatures
  * (cosig_store.c), a clone's head (replica.c) and the crash roll-forward (trust.c) use it; the
- * ledger writer (ingest.c) follows the same order with its pack and intent record in between.
+ * ledger writer (ingest.c) calls afs_repo_sync and afs_ref_sync itself, in the same order, with
+ * its pack and intent record in between.
  */
 #include "publish.h"
 

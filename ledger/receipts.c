@@ -5,6 +5,7 @@
  * receipts.jsonl). The records and their text and JSON forms are the library's, so both agree.
  */
 #include "internal.h"
+#include "json.h"
 #include "auditfs/witness.h"
 
 #include <inttypes.h>
@@ -95,7 +96,8 @@ auditfs_receipts_run(auditfs_ledger *l, uint64_t size, const auditfs_policy *p,
         auditfs_entry e;
         if ((err = auditfs_entry_parse(&e, leaf, leaf_len)) != 0)
             goto cleanup;
-        if (strcmp(e.type, "notice") != 0 && strcmp(e.type, "document") != 0)
+        auditfs_entry_type type = auditfs_entry_type_of(&e);
+        if (type != AUDITFS_TYPE_NOTICE && type != AUDITFS_TYPE_DOCUMENT)
             continue;
         if (tenant && e.tenant[0] && strcmp(e.tenant, tenant) != 0)
             continue;
@@ -138,20 +140,11 @@ put_escaped(afs_buf *o, const char *s)
     return err;
 }
 
+/* s as a JSON string literal (ledger/json.c's writer) */
 static int
 put_json(afs_buf *o, const char *s)
 {
-    int err = afs_buf_puts(o, "\"");
-    for (; *s && !err; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            err = afs_buf_printf(o, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            err = afs_buf_printf(o, "\\u%04x", c);
-        else
-            err = afs_buf_put(o, s, 1);
-    }
-    return err ? err : afs_buf_puts(o, "\"");
+    return afs_json_put_string(o, (const uint8_t *)s, strlen(s));
 }
 
 static void
@@ -186,7 +179,7 @@ static int
 format_json(afs_buf *o, const auditfs_receipt *r, const char *lname)
 {
     const auditfs_entry *e = r->entry;
-    int notice = !strcmp(e->type, "notice"), err = afs_buf_puts(o, "{");
+    int notice = auditfs_entry_type_of(e) == AUDITFS_TYPE_NOTICE, err = afs_buf_puts(o, "{");
     char pub[32], ts[32];
     auditfs_format_time(pub, e->time_us);
     if (!err && lname && !(err = afs_buf_puts(o, "\"ledger\":")) && !(err = put_json(o, lname)))
@@ -237,7 +230,7 @@ format_text(afs_buf *o, const auditfs_receipt *r)
     auditfs_format_time(pub, e->time_us);
     if (e->has_effective)
         auditfs_format_time(eff, e->effective_us);
-    if (!strcmp(e->type, "notice")) {
+    if (auditfs_entry_type_of(e) == AUDITFS_TYPE_NOTICE) {
         if (!(err = afs_buf_printf(o, "notice %" PRIu64 " \"", e->seq)) &&
             !(err = put_escaped(o, e->title)))
             err = afs_buf_puts(o, "\"");

@@ -554,9 +554,17 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
  * Long because a clone is one transaction (create, configure, fetch, verify and pin, publish)
  * whose every failure must remove what it created: one cleanup path for all of them.
  */
-int
-auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *dir,
-                      const auditfs_verifier *key, const char *origin, const char *remote_name)
+static int import_cosigs(auditfs_replica_result *out, const char *dir, const auditfs_policy *p);
+static int witnessed_target(auditfs_replica_result *res, const char *dir, git_repository *repo,
+                            auditfs_ledger *loc, const auditfs_verifier *key,
+                            const auditfs_policy *p, int64_t max_age, uint64_t now,
+                            const char *remote_url);
+
+/* clone, with a witness policy p (NULL: none): the replica starts at a witnessed checkpoint */
+static int
+clone_impl(auditfs_replica_result *out, const char *url, const char *dir,
+           const auditfs_verifier *key, const char *origin, const char *remote_name,
+           const auditfs_policy *p, int64_t max_age, uint64_t now)
 {
     git_repository *repo = NULL;
     git_remote *remote = NULL;
@@ -604,7 +612,7 @@ auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *
         err = afs_error_git(AUDITFS_EINVAL, "%s: cannot add the remote", url);
         goto cleanup;
     }
-    if ((err = fetch_incoming(repo, remote, 0)) != 0)
+    if ((err = fetch_incoming(repo, remote, p != NULL)) != 0)
         goto cleanup;
     /* the remote head's origin decides which pinned key applies; it is checked against it */
     {
@@ -617,7 +625,15 @@ auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *
         if ((err = state_pinned_key(&pinned, o, key, 0)) != 0)
             goto cleanup;
     }
-    if ((err = take_incoming(out, dir, repo, NULL, pinned, origin, url)) == 0) {
+    if (p && (err = witnessed_target(out, dir, repo, NULL, pinned, p, max_age, now, url)) != 0)
+        goto cleanup;
+    uint64_t remote_head = out->remote_size;
+    err = take_incoming(out, dir, repo, NULL, pinned, origin, url);
+    if (out->remote_size < remote_head)
+        out->remote_size = remote_head; /* INCOMING was moved back to the witnessed commit */
+    if (!err && p)
+        err = import_cosigs(out, dir, p);
+    if (!err) {
         auditfs_verifier *again = NULL;
         err = state_pinned_key(&again, out->origin, key, 1);
         auditfs_verifier_free(again);
@@ -642,19 +658,22 @@ cleanup:
 
 /*
  * With a witness policy: the newest commit of INCOMING whose checkpoint the quorum vouches for
- * (cosignatures fetched with it). INCOMING is moved back to that commit when it is older than
- * the remote head, so take_incoming verifies and takes exactly that; if the quorum vouches for
- * nothing beyond the local head, the remote is still checked for a fork (which wins: it has
- * evidence) and then EVERIFY with out->unwitnessed set.
+ * (afs_quorum_walk, cosignatures fetched with it). INCOMING is moved back to that commit when it
+ * is older than the remote head, so take_incoming verifies and takes exactly that; the later
+ * checkpoints a counted witness cosigned are verified too and kept as AFS_WITNESS_TAIL_REF, so
+ * that the replica's own history proves what was counted (section 12.6.1). If the quorum vouches
+ * for nothing beyond the local head (loc NULL for a clone: nothing at all), the remote is still
+ * checked for a fork (which wins: it has evidence) and then EVERIFY with out->unwitnessed set.
  */
 static int
 witnessed_target(auditfs_replica_result *res, const char *dir, git_repository *repo,
                  auditfs_ledger *loc, const auditfs_verifier *key, const auditfs_policy *p,
                  int64_t max_age, uint64_t now, const char *remote_url)
 {
-    auditfs_ledger *inc = NULL;
+    auditfs_ledger *inc = NULL, *tail = NULL;
     git_reference *ref = NULL;
     afs_witnessed w;
+    uint64_t have = loc ? loc->cp.size : 0;
     int err;
     if ((err = afs_ledger_open_ref(&inc, dir, INCOMING)) != 0)
         return afs_error_wrap(err, "the fetched history");
@@ -663,33 +682,99 @@ witnessed_target(auditfs_replica_result *res, const char *dir, git_repository *r
         goto cleanup;
     }
     res->remote_size = inc->cp.size;
-    if (inc->cp.size <= loc->cp.size)
+    if (loc && inc->cp.size <= loc->cp.size)
         goto cleanup; /* nothing new to vouch for: the usual checks decide */
-    if ((err = afs_quorum_witnessed(&w, inc, AFS_INCOMING_COSIG_REF, key, p, max_age, now,
-                                    loc->cp.size)) != 0)
+    if ((err = afs_quorum_walk(&w, inc, AFS_INCOMING_COSIG_REF, key, p, max_age, now,
+                               have + 1)) != 0)
         goto cleanup;
     res->witnessed_size = w.size;
     if (w.size == 0) {
         git_oid_tostr(res->remote_commit, sizeof res->remote_commit, &inc->head_id);
         snprintf(res->origin, sizeof res->origin, "%s", inc->cp.origin);
-        if ((err = check_extends_local(res, repo, loc, inc, remote_url)) != 0)
+        if (loc && (err = check_extends_local(res, repo, loc, inc, remote_url)) != 0)
             goto cleanup;
         res->unwitnessed = 1;
-        err = afs_error_set(AUDITFS_EVERIFY,
-                            "the remote head (size %llu) lacks its witness quorum%s, and so does "
-                            "every checkpoint after the local head (size %llu): the replica "
-                            "stays where it was",
-                            (unsigned long long)inc->cp.size,
-                            max_age >= 0 ? " within --max-age" : "",
-                            (unsigned long long)loc->cp.size);
+        if (loc)
+            err = afs_error_set(AUDITFS_EVERIFY,
+                                "the remote head (size %llu) lacks its witness quorum%s, and so "
+                                "does every checkpoint after the local head (size %llu): the "
+                                "replica stays where it was",
+                                (unsigned long long)inc->cp.size,
+                                max_age >= 0 ? " within --max-age" : "",
+                                (unsigned long long)loc->cp.size);
+        else
+            err = afs_error_set(AUDITFS_EVERIFY,
+                                "the remote head (size %llu) lacks its witness quorum%s, and so "
+                                "does every earlier checkpoint: nothing to clone",
+                                (unsigned long long)inc->cp.size,
+                                max_age >= 0 ? " within --max-age" : "");
         goto cleanup;
     }
+    /* the tail: from the witnessed checkpoint up to the newest one a counted witness cosigned */
+    if (w.top > w.size) {
+        char from[GIT_OID_HEXSZ + 1];
+        auditfs_verify_report rep;
+        if (git_reference_create(&ref, repo, AFS_WITNESS_TAIL_REF, &w.top_commit, 1,
+                                 "auditfs sync: witnessed tail") < 0) {
+            err = afs_error_git(AUDITFS_EIO, "%s: cannot set %s", dir, AFS_WITNESS_TAIL_REF);
+            goto cleanup;
+        }
+        git_reference_free(ref);
+        ref = NULL;
+        if (loc)
+            git_oid_tostr(from, sizeof from, &loc->head_id);
+        if ((err = afs_ledger_open_ref(&tail, dir, AFS_WITNESS_TAIL_REF)) != 0 ||
+            (err = auditfs_ledger_verify_from(&rep, tail, key, loc ? from : NULL)) != 0) {
+            err = afs_error_wrap(err, "%s: the checkpoints after the witnessed one (up to size "
+                                 "%llu)", remote_url, (unsigned long long)w.top);
+            if (git_reference_lookup(&ref, repo, AFS_WITNESS_TAIL_REF) == 0)
+                git_reference_delete(ref);
+            goto cleanup;
+        }
+    } else if (git_reference_lookup(&ref, repo, AFS_WITNESS_TAIL_REF) == 0) {
+        git_reference_delete(ref); /* the new head is the newest cosigned: no tail */
+        git_reference_free(ref);
+        ref = NULL;
+    }
+    git_error_clear();
     if (w.size < inc->cp.size &&
         git_reference_create(&ref, repo, INCOMING, &w.commit, 1, "auditfs sync: witnessed") < 0)
         err = afs_error_git(AUDITFS_EIO, "%s: cannot move %s", dir, INCOMING);
 cleanup:
     git_reference_free(ref);
+    auditfs_ledger_free(tail);
     auditfs_ledger_free(inc);
+    return err;
+}
+
+/*
+ * The witnesses' lines for what the replica now holds travel with it: up to the head, and up to
+ * the tail's head when sync kept one (checked against the tail's history, which contains the
+ * head's).
+ */
+static int
+import_cosigs(auditfs_replica_result *out, const char *dir, const auditfs_policy *p)
+{
+    auditfs_ledger *dst = NULL, *inc = NULL;
+    git_oid tail;
+    int err, has_tail = 0;
+    if ((err = auditfs_ledger_open(&dst, dir)) != 0)
+        return err;
+    if (git_reference_name_to_id(&tail, dst->repo, AFS_WITNESS_TAIL_REF) == 0 &&
+        git_graph_descendant_of(dst->repo, &tail, &dst->head_id) == 1)
+        has_tail = 1;
+    git_error_clear();
+    if (has_tail) {
+        auditfs_ledger_free(dst);
+        dst = NULL;
+        if ((err = afs_ledger_open_ref(&dst, dir, AFS_WITNESS_TAIL_REF)) != 0)
+            return err;
+    }
+    if ((err = afs_ledger_open_ref(&inc, dir, INCOMING)) == 0)
+        err = afs_cosig_import(&out->cosignatures_added, &out->cosignatures_skipped, dst, inc,
+                               AFS_INCOMING_COSIG_REF, p, dst->cp.size);
+    auditfs_ledger_free(inc);
+    auditfs_ledger_free(dst);
     return err;
 }
 
@@ -740,16 +825,8 @@ sync_impl(auditfs_replica_result *out, const char *dir, const char *remote_name,
         err = state_pinned_key(&again, out->origin, key, 1);
         auditfs_verifier_free(again);
     }
-    if (!err && p) {
-        /* the witnesses' lines for what the replica now holds travel with it */
-        auditfs_ledger *now_loc = NULL, *inc = NULL;
-        if ((err = auditfs_ledger_open(&now_loc, dir)) == 0 &&
-            (err = afs_ledger_open_ref(&inc, dir, INCOMING)) == 0)
-            err = afs_cosig_import(&out->cosignatures_added, &out->cosignatures_skipped, now_loc,
-                                   inc, AFS_INCOMING_COSIG_REF, p, out->new_size);
-        auditfs_ledger_free(inc);
-        auditfs_ledger_free(now_loc);
-    }
+    if (!err && p)
+        err = import_cosigs(out, dir, p);
     if (!err)
         err = state_record_sync(dir, out, remote_name, git_remote_url(remote));
 cleanup:
@@ -780,12 +857,20 @@ auditfs_replica_sync_witnessed(auditfs_replica_result *out, const char *dir,
 }
 
 int
+auditfs_replica_clone(auditfs_replica_result *out, const char *url, const char *dir,
+                      const auditfs_verifier *key, const char *origin, const char *remote_name)
+{
+    return clone_impl(out, url, dir, key, origin, remote_name, NULL, -1, 0);
+}
+
+int
 auditfs_replica_clone_opts(auditfs_replica_result *out, const char *url, const char *dir,
                            const auditfs_verifier *key, const char *origin,
                            const char *remote_name, const auditfs_replica_options *opts)
 {
     const auditfs_progress *prev = afs_progress_begin(opts ? &opts->progress : NULL);
-    int err = auditfs_replica_clone(out, url, dir, key, origin, remote_name);
+    int err = clone_impl(out, url, dir, key, origin, remote_name, opts ? opts->policy : NULL,
+                         opts && opts->max_age > 0 ? opts->max_age : -1, opts ? opts->now : 0);
     afs_progress_end(prev);
     return err;
 }

@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include "auditfs/state.h"
+#include "state_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -441,8 +442,9 @@ auditfs_state_remember(auditfs_state *s, const char *origin, int kind, const cha
 
 /* ---- bindings ---- */
 
-static int
-binding_file(char *out, size_t cap, char *abs, const auditfs_state *s, const char *ledger_path)
+int
+afs_state_ledger_file(char *out, size_t cap, char abs[PATH_MAX], const auditfs_state *s,
+                      const char *dir, const char *ledger_path)
 {
     uint8_t h[32];
     char hex[65];
@@ -452,8 +454,15 @@ binding_file(char *out, size_t cap, char *abs, const auditfs_state *s, const cha
     afs_sha256(h, abs, strlen(abs));
     for (int i = 0; i < 32; i++)
         sprintf(hex + 2 * i, "%02x", h[i]);
-    snprintf(out, cap, "%s/ledgers/%s", s->path, hex);
+    if (snprintf(out, cap, "%s/%s/%s", s->path, dir, hex) >= (int)cap)
+        return afs_error_set(AUDITFS_EINVAL, "%s: state path too long", ledger_path);
     return 0;
+}
+
+static int
+binding_file(char *out, size_t cap, char *abs, const auditfs_state *s, const char *ledger_path)
+{
+    return afs_state_ledger_file(out, cap, abs, s, "ledgers", ledger_path);
 }
 
 int

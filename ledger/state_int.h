@@ -1,8 +1,11 @@
-/* ledger/state_int.h - state-directory helpers shared by state.c and trust.c. Not installed. */
+/* ledger/state_int.h - state-directory helpers of state.c for the library (trust.c, lastsync.c,
+ * witness_sizes.c, ingest.c). Not installed. */
 #ifndef AUDITFS_STATE_INT_H
 #define AUDITFS_STATE_INT_H
 
 #include "auditfs/state.h"
+
+#include <limits.h>
 
 /**
  * Takes the exclusive lock of origin's state directory (flock on <dir>/lock), so that a check
@@ -23,6 +26,14 @@ int afs_state_signed_commit(char out[41], auditfs_state *s, const char *origin, 
  * file) if absent.
  */
 int afs_state_origin_dir(char *out, size_t cap, auditfs_state *s, const char *origin, int make);
+
+/**
+ * <state>/<dir>/<hex SHA-256 of the ledger's real path> into out (cap bytes), the file the
+ * state keeps about that ledger (dir "ledgers": its binding, lastsync.c's "syncs": its last
+ * sync); abs receives the real path. ENOTFOUND if the ledger path does not exist.
+ */
+int afs_state_ledger_file(char *out, size_t cap, char abs[PATH_MAX], const auditfs_state *s,
+                          const char *dir, const char *ledger_path);
 
 typedef struct auditfs_ledger auditfs_ledger;
 typedef struct auditfs_verifier auditfs_verifier;

@@ -481,7 +481,7 @@ vw_query_list(auditfs_view *v, uint64_t base, uint64_t pos, auditfs_view_dirent_
     if (n)
         qsort(l, n, sizeof *l, qlisted_cmp);
     for (size_t i = 0; i < n && !err; i++)
-        if (cb(l[i].name, &l[i].st, base + l[i].k + 1, payload))
+        if (cb(payload, l[i].name, &l[i].st, base + l[i].k + 1))
             break;
     for (size_t i = 0; i < n; i++)
         free(l[i].name);

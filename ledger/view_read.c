@@ -240,7 +240,7 @@ auditfs_view_readdir(auditfs_view *v, uint64_t dir, uint64_t pos, auditfs_view_d
             snprintf(name, sizeof name, d->kind == K_PROOFS ? "%llu.json" : "%llu",
                      (unsigned long long)s);
             stat_locked(&st, v, (d->kind == K_PROOFS ? PROOF_BASE : ENT_BASE) + s);
-            if (cb(name, &st, s + 1, payload))
+            if (cb(payload, name, &st, s + 1))
                 break;
         }
     } else if (d->kind != K_DIR && d->kind != K_QUERY) {
@@ -249,7 +249,7 @@ auditfs_view_readdir(auditfs_view *v, uint64_t dir, uint64_t pos, auditfs_view_d
         int stop = 0;
         for (uint64_t i = pos; i < d->nkids && !stop; i++) {
             stat_locked(&st, v, d->kids[i]);
-            stop = cb(v->nodes[d->kids[i] - 1].name, &st, i + 1, payload);
+            stop = cb(payload, v->nodes[d->kids[i] - 1].name, &st, i + 1);
         }
         if (!stop && d->kind == K_QUERY)
             err = vw_query_list(v, d->nkids, pos, cb, payload);
@@ -333,17 +333,28 @@ read_list(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int
     return err;
 }
 
+/* Leaf seq of the pinned tree: *leaf points into frame *c, valid until vw_frame_put(v, *c). */
+static int
+leaf_get(centry **c, const uint8_t **leaf, size_t *leaf_len, auditfs_view *v, uint64_t seq,
+         int *first)
+{
+    uint32_t fi = vw_frame_of(v, seq);
+    int err = vw_frame_get(c, v, fi, first);
+    if (err)
+        return err;
+    vw_leaf_in(*c, &v->frames[fi], seq, leaf, leaf_len, NULL);
+    return 0;
+}
+
 static int
 read_leaf(auditfs_view *v, uint64_t seq, uint64_t off, uint8_t *buf, size_t len, int *first)
 {
     centry *c = NULL;
-    uint32_t fi = vw_frame_of(v, seq);
-    int err = vw_frame_get(&c, v, fi, first);
-    if (err)
-        return err;
     const uint8_t *leaf;
     size_t leaf_len;
-    vw_leaf_in(c, &v->frames[fi], seq, &leaf, &leaf_len, NULL);
+    int err = leaf_get(&c, &leaf, &leaf_len, v, seq, first);
+    if (err)
+        return err;
     copy_range(buf, off, len, leaf, 0, leaf_len);
     vw_frame_put(v, c);
     return 0;
@@ -404,14 +415,12 @@ read_proof(auditfs_view *v, uint64_t seq, uint64_t off, uint8_t *buf, size_t len
     auditfs_inclusion_proof p;
     centry *c = NULL;
     char *json = NULL;
-    uint32_t fi = vw_frame_of(v, seq);
-    int err = vw_frame_get(&c, v, fi, first);
-    if (err)
-        return err;
     const uint8_t *leaf;
     size_t leaf_len;
     auditfs_hash h;
-    vw_leaf_in(c, &v->frames[fi], seq, &leaf, &leaf_len, NULL);
+    int err = leaf_get(&c, &leaf, &leaf_len, v, seq, first);
+    if (err)
+        return err;
     auditfs_leaf_hash(&h, leaf, leaf_len);
     vw_frame_put(v, c);
     memset(&p, 0, sizeof p);

@@ -133,6 +133,16 @@ AUDITFS_API int auditfs_bundle_verify_ledger(const auditfs_bundle *b, size_t i,
                                              const auditfs_verifier *key, auditfs_bundle_cb cb,
                                              void *ctx) AUDITFS_WUR;
 /**
+ * Checks the witness keys query.txt names (report 3 on; the keys the report's receipts were
+ * computed with) against the keys the reader gives (same name and public key): a FAIL finding
+ * for each named key not given (EVERIFY), an ok finding for each given; with nw == 0 and named
+ * witnesses, one note that they were not checked (0). Nothing if query.txt names none.
+ */
+AUDITFS_API int auditfs_bundle_check_witness_keys(const auditfs_bundle *b,
+                                                  const auditfs_verifier *const *witnesses,
+                                                  size_t nw, auditfs_bundle_cb cb,
+                                                  void *ctx) AUDITFS_WUR;
+/**
  * Checks the cosignature lines of the given witnesses (auditfs_cosig_verifier_load) on every
  * checkpoint file of ledger i (the head and cosignatures/): each line with a witness's name and
  * key id must verify (EVERIFY otherwise); lines of other keys are carried, not checked. Reports

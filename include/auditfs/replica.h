@@ -81,9 +81,10 @@ typedef struct auditfs_replica_options {
     /* "fetch": git objects received of the pack's total; "resolve": deltas resolved; then
      * "verify": entries verified (of the remote head's size; a sync starts at the local size) */
     auditfs_progress progress;
-    /* sync only: with a policy, auditfs_replica_sync_witnessed's rule (the newest checkpoint
-     * the policy's witnesses vouch for); max_age > 0 counts only cosignatures younger than
-     * max_age seconds at now (POSIX seconds) */
+    /* with a policy, auditfs_replica_sync_witnessed's rule (the newest checkpoint the
+     * policy's witnesses vouch for; a clone starts there, or fails with out->unwitnessed set
+     * and leaves nothing behind); max_age > 0 counts only cosignatures younger than max_age
+     * seconds at now (POSIX seconds) */
     const auditfs_policy *policy;
     int64_t max_age;
     uint64_t now;

@@ -107,11 +107,11 @@ AUDITFS_API int auditfs_view_getattr(auditfs_view_stat *out, auditfs_view *v,
 AUDITFS_API uint64_t auditfs_view_parent(auditfs_view *v, uint64_t id);
 
 /**
- * Called for each child in name order; `next` is the position to resume after it. Return
- * nonzero to stop (e.g. the caller's buffer is full).
+ * Called for each child in name order with the caller's ctx; `next` is the position to resume
+ * after it. Return nonzero to stop (e.g. the caller's buffer is full).
  */
-typedef int (*auditfs_view_dirent_cb)(const char *name, const auditfs_view_stat *st, uint64_t next,
-                                      void *payload);
+typedef int (*auditfs_view_dirent_cb)(void *ctx, const char *name, const auditfs_view_stat *st,
+                                      uint64_t next);
 /** Lists directory `dir` from position pos (0: the first child). ENOTFOUND, or EINVAL if not a dir. */
 AUDITFS_API int auditfs_view_readdir(auditfs_view *v, uint64_t dir, uint64_t pos,
                                      auditfs_view_dirent_cb cb, void *payload) AUDITFS_WUR;

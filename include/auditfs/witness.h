@@ -55,16 +55,26 @@ AUDITFS_API int auditfs_cosig_store_sizes(uint64_t **sizes, size_t *n,
                                           auditfs_ledger *l) AUDITFS_WUR;
 
 /**
- * Whether the ledger's checkpoint of tree size `size` meets the policy's quorum: a witness counts
- * when its cosignature lines on that checkpoint (as stored, auditfs_cosig_store_checkpoint) verify
- * and, with max_age >= 0, its newest line is at most max_age seconds older than now (a timestamp
- * ahead of now counts as fresh). *met is 1 or 0. when[i] and counted[i] (arrays of
- * auditfs_policy_witness_count entries, may be NULL) receive each witness's newest timestamp (0:
- * none) and whether it counted. The log signature is not checked here.
+ * Whether the ledger's checkpoint of tree size `size` (UINT64_MAX: the head's) meets the
+ * policy's quorum, by the one rule `verify`, `sync`, `clone` and the mount share (docs/FORMAT.md,
+ * section 12.6): a witness counts when its stored cosignature lines verify on that checkpoint or
+ * on a later checkpoint of the ledger's own history (including the tail a witnessed sync kept,
+ * section 12.6.1) and, with max_age >= 0, the counted note's newest line is at most max_age
+ * seconds older than now (a timestamp ahead of now counts as fresh). A stored note counts only
+ * if its signed text is byte for byte the checkpoint committed at its size. *met is 1 or 0.
+ * when[i] and counted[i] (arrays of auditfs_policy_witness_count entries, may be NULL) receive
+ * each witness's newest timestamp on the note counted (if not counted: of the newest valid line
+ * seen, 0: none) and whether it counted. The log signature is not checked here.
  */
 AUDITFS_API int auditfs_witness_quorum(int *met, uint64_t *when, int *counted, auditfs_ledger *l,
                                        uint64_t size, const auditfs_policy *p, int64_t max_age,
                                        uint64_t now) AUDITFS_WUR;
+/** auditfs_witness_quorum, with cosigned[i] (may be NULL) the checkpoint size each witness was
+ *  counted at (>= size; 0: not counted). */
+AUDITFS_API int auditfs_witness_quorum_sizes(int *met, uint64_t *when, uint64_t *cosigned,
+                                             auditfs_ledger *l, uint64_t size,
+                                             const auditfs_policy *p, int64_t max_age,
+                                             uint64_t now) AUDITFS_WUR;
 
 /* ---- receipts: who acknowledged each notice and document version ---- */
 

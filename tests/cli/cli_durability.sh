@@ -193,5 +193,95 @@ if n=$(order cosig.trace "cosignatures add" refs/auditfs/cosignatures); then
 else
     not_ok "$n"
 fi
+# Every file the library replaces atomically (ledger/fileio.c afs_write_atomic: the verifier's
+# memory, a witness's state, the writer's signed checkpoint, index keys, bundle files) goes
+# temp file written, fsync(temp), rename(temp -> file), fsync(its directory), and all of it
+# before the command prints its answer or exits. A rename without the fsync before it can
+# leave an empty file after a power cut; kill -9 cannot show that either.
+# atomic TRACE WHAT: prints the number of atomic replacements checked, or the first violation
+atomic() {
+    python3 - "$1" "$2" <<'EOF2'
+import os, re, sys
+trace, what = sys.argv[1], sys.argv[2]
+lastwrite, synced = {}, {}   # temp path -> index of its last write / of an fsync after it
+pending = {}                 # pid -> [(directory, file)] renamed, directory not yet fsynced
+checked = 0
+def fail(msg):
+    print(f"{what}: {msg}")
+    sys.exit(1)
+for i, line in enumerate(open(trace)):
+    m = re.match(r"^(\d+)\s+(\w+)\((.*)$", line)
+    if not m or "<unfinished" in line or "resumed>" in line:
+        continue
+    pid, call, args = m.group(1), m.group(2), m.group(3)
+    fd = re.match(r"(\d+)<([^>]*)>", args)
+    if call in ("write", "pwrite64") and fd and fd.group(1) == "1" or call == "exit_group":
+        if pending.get(pid):
+            d, f = pending[pid][0]
+            fail(f"{os.path.basename(f)} renamed into place but {d} not fsynced before "
+                 f"the command's {'output' if call != 'exit_group' else 'exit'}")
+        continue
+    if call in ("write", "pwrite64") and fd and re.search(r"\.tmp\.\d+$", fd.group(2)):
+        lastwrite[fd.group(2)] = i
+        synced.pop(fd.group(2), None)
+    elif call in ("fsync", "fdatasync") and fd:
+        path = fd.group(2)
+        if path in lastwrite:
+            synced[path] = i
+        for p in list(pending):
+            pending[p] = [(d, f) for d, f in pending[p] if d != path]
+    elif call.startswith("rename") and args.rstrip().endswith("= 0"):
+        names = re.findall(r'"([^"]*)"', args)
+        if len(names) != 2 or not re.search(r"\.tmp\.\d+$", names[0]):
+            continue
+        src, dst = names
+        if re.sub(r"\.tmp\.\d+$", "", src) != dst:
+            continue
+        checked += 1
+        if src not in synced:
+            fail(f"{src} renamed to {os.path.basename(dst)} without an fsync after its last write")
+        pending.setdefault(pid, []).append((os.path.dirname(dst), dst))
+left = [(d, f) for v in pending.values() for d, f in v]
+if left:
+    fail(f"{left[0][1]} renamed into place, {left[0][0]} never fsynced")
+print(checked)
+EOF2
+}
+ATOMIC_CALLS=fsync,fdatasync,rename,renameat,renameat2,write,pwrite64,exit_group
+
+# the writer's memory: append's signed checkpoints (the traces above)
+for t in append publish; do
+    if n=$(atomic $t.trace $t); then
+        [ "$n" -ge 1 ] && ok "$t: $n state files written, fsynced, renamed, directory fsynced before the acknowledgment" ||
+            not_ok "$t: no atomic replacement in the trace (the writer's memory is not written?)"
+    else
+        not_ok "$n"
+    fi
+done
+# a verifier's first use: the key pinned, the ledger bound, the checkpoint remembered
+strace -f -y -qq -e trace=$ATOMIC_CALLS -o pin.trace \
+    env AUDITFS_STATE=$WORK/verifier $A verify --ledger L --key key.pub >pin.out 2>pin.err
+rc=$?
+[ $rc -eq 0 ] && ok "verify with a fresh memory under strace" || not_ok "verify under strace (exit $rc): $(head -c 300 pin.err)"
+if n=$(atomic pin.trace verify); then
+    [ "$n" -ge 4 ] && ok "verify: $n memory files (format, origin, keys, seen, binding) durable before its answer" ||
+        not_ok "verify: $n atomic replacements in the trace, expected the format, origin, keys, seen and binding files"
+else
+    not_ok "$n"
+fi
+# a witness without HTTP: its state holds what it cosigned before the cosignature is printed
+$A keygen witness.example -o w.key >/dev/null
+strace -f -y -qq -e trace=$ATOMIC_CALLS -o cosign.trace \
+    env AUDITFS_STATE=$WORK/witness $A cosign --ledger L --key w.key --log-key key.pub >cos.out 2>cos.err
+rc=$?
+[ $rc -eq 0 ] && grep -q '^— witness.example ' cos.out && ok "cosign under strace" ||
+    not_ok "cosign under strace (exit $rc): $(head -c 300 cos.err)"
+if n=$(atomic cosign.trace cosign); then
+    [ "$n" -ge 1 ] && grep -q 'witness.*\.tmp\.[0-9]*", ' cosign.trace &&
+        ok "cosign: $n state files (the witness's among them) durable before the cosignature is printed" ||
+        not_ok "cosign: the witness state was not written atomically ($n replacements)"
+else
+    not_ok "$n"
+fi
 
 finish

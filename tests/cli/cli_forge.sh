@@ -162,6 +162,12 @@ onF $A verify --ledger F --key key.pub --json >v.json 2>/dev/null
 python3 -c 'import json, sys; d = json.load(open("v.json")); sys.exit(d["ok"] or not ("\x1b" in d["error"] or "j\\x1bk" in d["error"]))' &&
     ! grep -q "$(printf '\033')" v.json && ok "verify --json escapes a control character from the data" ||
     not_ok "verify --json with ESC in a file name: $(od -c v.json | grep -m1 033)"
+# the plain report on stderr has no second layer: the library's own escaping is what keeps the
+# byte out (tests/mutation: error-escape-controls)
+onF $A verify --ledger F --key key.pub >/dev/null 2>v.err
+grep -q 'j\\x1bk' v.err && ! grep -q "$(printf '\033')" v.err &&
+    ok "verify's message on stderr escapes a control character from the data" ||
+    not_ok "verify's stderr with ESC in a file name: $(od -c v.err | grep -m1 033)"
 rewrite_at head tile/0/999 "an extra tile"
 verify_fails F 'commit [0-9a-f]{7,}: tile/ holds [0-9]+ files, expected [0-9]+' "an extra file under tile/ fails"
 rewrite_at head doc/ghost/v1 "content no entry references"

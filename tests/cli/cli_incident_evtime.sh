@@ -65,5 +65,6 @@ expect_exit 1 "a time line in a report-1 bundle fails" $A verify-bundle T --key 
 cp -r "$FX/bundle-v1" v1 && cp -r "$FX/bundle-v3" v3
 check "the report-1 fixture still verifies" $A verify-bundle v1 --key "$FX/bundle-v1.key.pub"
 check "the report-3 fixture still verifies" $A verify-bundle v3 --key provider="$FX/bundle-v3.provider.pub" \
-    --witness "$FX/bundle-v3.customer-a.pub" --witness "$FX/bundle-v3.assessor.pub"
+    --witness "$FX/bundle-v3.customer-a.pub" --witness "$FX/bundle-v3.assessor.pub" \
+    --witness "$FX/bundle-v3.customer-b.pub"
 finish

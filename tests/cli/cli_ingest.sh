@@ -138,6 +138,17 @@ check "a ledger with event times verifies" $A verify --ledger $L5 --key key.pub
 [ "$($A log --ledger $L5 --time event --since 2026-11-17 --until 2026-11-18 | awk '{print $2}' | tr '\n' ,)" = "2026-11-17T02:00:00.000000Z,2026-11-17T03:00:00.500000Z,2026-11-17T02:00:00.000000Z,2026-11-17T03:00:00.500000Z," ] \
     && ok "log --time event selects and shows the event time" || not_ok "log --time event: $($A log --ledger $L5 --time event --since 2026-11-17 --until 2026-11-18 2>&1 | head -3)"
 
+# an event time is a whole value: a number followed by other text, or a negative one, is refused
+L5b=$WORK/evtime
+own_state evtime
+$A init --ledger $L5b --key key 2>/dev/null
+for bad in '"1795300000abc"' '"1795300000 "' '-5' '"1.5e3s"'; do
+    printf '{"ts":%s,"m":1}\n' "$bad" > evbad.jsonl
+    expect_exit 3 "event time $bad is refused" $A append --ledger $L5b --key key --stream api --map time=ts evbad.jsonl
+    expect_err "^evbad.jsonl:1: time '.*' from field 'ts' is not valid" "FILE:LINE names the bad time $bad"
+done
+[ "$(size $L5b)" = 0 ] && ok "no record with a bad event time was stored" || not_ok "size $(size $L5b)"
+
 # ---- --rsyslog protocol: a transaction cut by a kill is committed from the spool ----
 L6=$WORK/rs
 own_state rs

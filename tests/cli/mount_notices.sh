@@ -50,4 +50,29 @@ c=$(grep -l 'AUDITFS_NOTICE_TYPE=notice' $HOOK_DIR/* | head -1)
     && grep -qx 'AUDITFS_TREE_SIZE=27' "$c" \
     && ok "the hook's environment names the notice, the copy and the size" || not_ok "env: $(cat $c 2>/dev/null)"
 stop_mount $M $MOUNT_PID && ok "unmounted" || not_ok "daemon still running"
+
+# a hook that hangs: the follower kills its process group at --on-notice-timeout and logs it
+cat > hang.sh <<H
+#!/bin/sh
+sleep 300 &
+echo \$! > $WORK/hang-child.pid
+exec sleep 300
+H
+chmod +x hang.sh
+export AUDITFS_STATE=$WORK/state-cust
+start_mount $M mount2.log --ledger $WORK/copy.git --key key.pub --follow --on-notice $WORK/hang.sh \
+    --on-notice-timeout 1 || { not_ok "mount: $(cat mount2.log)"; finish; exit 1; }
+ok "mounted with --on-notice-timeout 1"
+export AUDITFS_STATE=$WORK/state-provider
+$A notice --ledger $L --key key --title "Second notice" n1.md >/dev/null
+git -C $WORK/copy.git fetch -q $L '+refs/heads/main:refs/heads/main'
+timed_out() { grep -q 'on-notice: still running at its timeout for entry' mount2.log; }
+wait_until 20 timed_out && ok "the mount logs the hook's timeout" || not_ok "log: $(tail -3 mount2.log)"
+child=$(cat $WORK/hang-child.pid 2>/dev/null)
+gone() { [ -n "$child" ] && ! kill -0 "$child" 2>/dev/null; }
+wait_until 5 gone && ok "the hook's background child was killed too" \
+    || { not_ok "child $child still runs"; kill "$child" 2>/dev/null; }
+stop_mount $M $MOUNT_PID && ok "unmounted" || not_ok "daemon still running"
+expect_exit 2 "--on-notice-timeout without --on-notice is a usage error" \
+    $A mount --ledger $L --key key.pub --follow --on-notice-timeout 5 $M
 finish

@@ -37,7 +37,21 @@ awk '/^### notice/,0' rc.md | grep -qE '^\| customer-a.example\+[0-9a-f]{8} \| n
 grep -q 'effective 2031-02-03T00:00:00.000000Z: lead time [0-9]*d' rc.md && ok "the notice's lead time" || not_ok "lead time"
 grep -q 'Not acknowledged by 2 of 2 witnesses' rc.md && ok "who has not, per notice" || not_ok "pending"
 grep -q '<h2>Receipts: who acknowledged each notice and document version</h2>' B/report.html && ok "report.html too" || not_ok "html"
-check "verify-bundle regenerates the report (format 3)" $A verify-bundle B --key p.key.pub --witness a.key.pub
+check "verify-bundle regenerates the report (format 3)" $A verify-bundle B --key p.key.pub \
+    --witness a.key.pub --witness b.key.pub
+expect_out '^ok: query.txt witness customer-b.example \(key id [0-9a-f]{8}\) is one of your --witness keys' \
+    "each of query.txt's witnesses is matched to a key the reader gave"
+# the receipts' keys come from query.txt: each must be one the reader trusts
+expect_exit 1 "verify-bundle --witness A fails: query.txt also names B, a key the reader did not give" \
+    $A verify-bundle B --key p.key.pub --witness a.key.pub
+expect_out '^FAIL: query.txt names witness customer-b.example \(key id [0-9a-f]{8}\), whose acknowledgements the report.s receipts list, but that key is not among your --witness keys' \
+    "the failure names the witness and says why"
+mkdir -p other && ( cd other && $A keygen customer-b.example -o b.key >/dev/null )
+expect_exit 1 "another key under B's name does not stand in for B's" \
+    $A verify-bundle B --key p.key.pub --witness a.key.pub --witness other/b.key.pub
+check "verify-bundle without --witness still passes, with a note" $A verify-bundle B --key p.key.pub
+expect_out "^note: the report's receipts use 2 witness key\(s\) named in query.txt; give --witness" \
+    "the note says the receipts' keys were not checked"
 cp -r B B2
 sed -i 's/| not acknowledged | - | - |/| 2026-01-01T00:00:00.000000Z | 1s | 5 |/' B2/report.md
 ( cd B2 && grep -v '  report.md$' MANIFEST.sha256 > m && sha256sum report.md >> m && sort -k2 m > MANIFEST.sha256 && rm m )
@@ -51,5 +65,10 @@ cp -r "$FX/bundle-v1" v1; cp -r "$FX/bundle-v2" v2; cp -r "$FX/bundle-v3" v3
 check "the 0.1.0 bundle (report 1) still verifies" $A verify-bundle v1 --key "$FX/bundle-v1.key.pub"
 check "the report-2 bundle still verifies" $A verify-bundle v2 --key provider="$FX/bundle-v2.provider.pub" --key acme="$FX/bundle-v2.acme.pub"
 check "the report-3 fixture verifies with its witnesses" $A verify-bundle v3 --key provider="$FX/bundle-v3.provider.pub" \
+    --witness "$FX/bundle-v3.customer-a.pub" --witness "$FX/bundle-v3.assessor.pub" \
+    --witness "$FX/bundle-v3.customer-b.pub"
+expect_exit 1 "the report-3 fixture without customer B's key: its receipts name B, so it fails" \
+    $A verify-bundle v3 --key provider="$FX/bundle-v3.provider.pub" \
     --witness "$FX/bundle-v3.customer-a.pub" --witness "$FX/bundle-v3.assessor.pub"
+expect_out "^FAIL: query.txt names witness customer-b.example" "the failure names customer B"
 finish

@@ -79,6 +79,30 @@ expect_exit 4 "a failing hook makes sync exit 4" csync --on-notice $WORK/fail.sh
 expect_err "exited 3 for entry" "the failure names the exit status and entry"
 expect_out '^new notice [0-9]+: "Second notice"' "the notice line is still printed"
 AUDITFS_STATE=$WORK/state-cust check "the replica did move" $A verify --ledger $WORK/cust.git --key p.key.pub
+
+# a hook that hangs: killed with its process group at --on-notice-timeout, reported, exit 4
+cat > hang.sh <<H
+#!/bin/sh
+sleep 300 &
+echo \$! > $WORK/hang-child.pid
+exec sleep 300
+H
+chmod +x hang.sh
+$A notice --ledger $P --key p.key --title "Third notice" n1.md >/dev/null
+t0=$(date +%s)
+expect_exit 4 "a hook outliving --on-notice-timeout 1 makes sync exit 4" \
+    csync --on-notice $WORK/hang.sh --on-notice-timeout 1
+t1=$(date +%s)
+expect_err "still running after 1 s for entry [0-9]+ \(--on-notice-timeout\): its process group was killed" \
+    "the timeout is reported with the entry"
+expect_out '^new notice [0-9]+: "Third notice"' "the notice line is still printed"
+[ $((t1 - t0)) -lt 60 ] && ok "sync did not wait for the hook ($((t1 - t0)) s)" || not_ok "took $((t1 - t0)) s"
+child=$(cat $WORK/hang-child.pid 2>/dev/null)
+for _ in $(seq 50); do [ -n "$child" ] && kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
+[ -n "$child" ] && ! kill -0 "$child" 2>/dev/null && ok "the hook's background child was killed too (process group)" \
+    || { not_ok "child $child still runs"; kill "$child" 2>/dev/null; }
+expect_exit 2 "--on-notice-timeout 0 is a usage error" csync --on-notice $WORK/hook.sh --on-notice-timeout 0
+expect_exit 2 "--on-notice-timeout without --on-notice is a usage error" csync --on-notice-timeout 5
 expect_exit 2 "--on-notice with a non-executable is a usage error" csync --on-notice $WORK/sla1.md
 expect_exit 2 "--on-notice with a shell command line is refused (no shell)" csync --on-notice "echo hi"
 finish

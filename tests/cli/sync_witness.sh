@@ -86,6 +86,36 @@ grep -q '^— customer-a.example ' cust.cp && ok "witness A's cosignature came a
 AUDITFS_STATE=$WORK/state-cust check "the replica verifies with A's imported line (quorum 1)" \
     $A verify --ledger $WORK/cust.git --key p.key.pub --witness a.key.pub --quorum 1
 AUDITFS_STATE=$WORK/state-cust check "the replica verifies in full" $A verify --ledger $WORK/cust.git --key p.key.pub
+# one rule: what sync counted (S through its later size n3), verify counts on the replica too
+AUDITFS_STATE=$WORK/state-cust check "after the partial sync, verify --quorum 2 agrees with sync" \
+    $A verify --ledger $WORK/cust.git --key p.key.pub "${Q2[@]}"
+expect_out "cosigned size $n3 .*a later checkpoint of this history" \
+    "verify counts the assessor through the later checkpoint sync kept"
+expect_out "quorum: met \(2 of 2" "verify: quorum met, 2 of 2"
+[ "$(git -C $WORK/cust.git rev-parse refs/auditfs/witnessed-tail)" != "$(main_of $WORK/cust.git)" ] \
+    && ok "the verified tail beyond the witnessed head is kept (refs/auditfs/witnessed-tail)" \
+    || not_ok "no tail ref"
+# clone with witnesses (each new party its own state): it starts at the witnessed checkpoint
+AUDITFS_STATE=$WORK/state-c2 check "clone --quorum 2 starts at the witnessed checkpoint" \
+    $A clone git://127.0.0.1:$GIT_PORT/acme.git $WORK/c2.git --key p.key.pub "${Q2[@]}"
+expect_out "witnessed: size $n2 carries the quorum; the remote's head \(size $n3\) does not yet" \
+    "clone says the remote head is not witnessed yet"
+[ "$(AUDITFS_STATE=$WORK/state-c2 $A checkpoint --ledger $WORK/c2.git | sed -n 2p)" = "$n2" ] \
+    && ok "the clone is at size $n2, not $n3" || not_ok "clone at the wrong size"
+AUDITFS_STATE=$WORK/state-c2 check "the witnessed clone verifies with --quorum 2 (same rule)" \
+    $A verify --ledger $WORK/c2.git --key p.key.pub "${Q2[@]}"
+$A keygen nobody.example -o x.key >/dev/null
+printf 'witness X %s\nquorum X\n' "$(cat x.key.pub)" > x.policy
+AUDITFS_STATE=$WORK/state-c3 expect_exit 1 "clone --policy naming a witness that never cosigned: exit 1" \
+    $A clone git://127.0.0.1:$GIT_PORT/acme.git $WORK/c3.git --key p.key.pub --policy x.policy
+expect_err "NOT WITNESSED" "the clone's message says NOT WITNESSED"
+[ ! -e $WORK/c3.git ] && ok "nothing is left behind" || not_ok "$WORK/c3.git exists"
+AUDITFS_STATE=$WORK/state-c3 expect_exit 2 "clone --quorum without witnesses is a usage error" \
+    $A clone git://127.0.0.1:$GIT_PORT/acme.git $WORK/c4.git --key p.key.pub --quorum 1
+AUDITFS_STATE=$WORK/state-c3 expect_exit 2 "clone --policy with --witness is a usage error" \
+    $A clone git://127.0.0.1:$GIT_PORT/acme.git $WORK/c4.git --key p.key.pub --policy x.policy --witness a.key.pub
+AUDITFS_STATE=$WORK/state-cust expect_exit 1 "verify --quorum 2 --max-age 1s fails once the lines are old" \
+    bash -c "sleep 2; $A verify --ledger $WORK/cust.git --key p.key.pub ${Q2[*]} --max-age 1s"
 
 # round 4: A catches up; the replica reaches the head
 check "round 4: witness A cosigns size $n3" $A witness request --ledger $P --witness "$WA"

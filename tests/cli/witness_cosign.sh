@@ -104,7 +104,7 @@ jq -s -e 'map(select(.type=="notice"))[0] | .title == "Planned maintenance" and 
 grep -q 'customer-a.example *acknowledged' bundle2/receipts.md && ok "receipts.md says who acknowledged" || not_ok "receipts.md"
 grep -q 'receipts.jsonl' bundle2/MANIFEST.sha256 && ok "the manifest covers the receipts" || not_ok "manifest"
 check "verify-bundle passes with receipts" $A verify-bundle bundle2 --key p.key.pub
-check "verify-bundle --witness checks the witnesses' lines" $A verify-bundle bundle2 --key p.key.pub --witness a.key.pub --witness s.key.pub
+check "verify-bundle --witness checks the witnesses' lines" $A verify-bundle bundle2 --key p.key.pub --witness a.key.pub --witness b.key.pub --witness s.key.pub
 expect_out "witness customer-a.example\+[0-9a-f]{8} cosigned [1-9]" "it says how many checkpoints each witness cosigned"
 # the receipts are what `auditfs acks` prints (one library function computes both)
 $A acks --ledger $P --witness a.key.pub --witness b.key.pub --key p.key.pub --json > acks.jsonl

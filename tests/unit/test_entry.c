@@ -158,3 +158,26 @@ Test(entry, rejects_missing_and_partial_headers)
                                "0000000000000000000000000000000000000000000000000000000000000000\n"),
                  AUDITFS_EFORMAT, "content-sha256 alone");
 }
+
+/* A header value longer than its field is refused, never cut to fit: a cut value would make
+ * two different leaves parse to the same entry (tests/mutation: entry-header-value-truncated). */
+Test(entry, overlong_header_values_are_refused_not_cut)
+{
+    char from[128], to[512];
+    for (size_t n = AUDITFS_STREAM_MAX; n <= AUDITFS_STREAM_MAX + 2; n++) {
+        char v[AUDITFS_STREAM_MAX + 3];
+        memset(v, 'a', n);
+        v[n] = 0;
+        snprintf(from, sizeof from, "stream api\n");
+        snprintf(to, sizeof to, "stream %s\n", v);
+        int want = n <= AUDITFS_STREAM_MAX ? 0 : AUDITFS_EFORMAT;
+        cr_assert_eq(parse_variant(from, to), want, "stream of %zu bytes: %s", n,
+                     auditfs_error_last());
+        snprintf(from, sizeof from, "tenant acme\n");
+        snprintf(to, sizeof to, "tenant %s\n", v);
+        cr_assert_eq(parse_variant(from, to), want, "tenant of %zu bytes: %s", n,
+                     auditfs_error_last());
+    }
+    cr_assert_eq(parse_variant("type log\n", "type loglogloglogloglog\n"), AUDITFS_EFORMAT,
+                 "a type longer than its field");
+}

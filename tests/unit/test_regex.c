@@ -57,3 +57,15 @@ Test(regex, thirty_thousand_parentheses_do_not_crash)
     cr_assert_eq(grep(p), AUDITFS_EFORMAT);
     free(p);
 }
+
+/* The expansion bound holds when the last repetition ends the pattern (no later atom whose
+ * own check would catch the sum): (a{100}){100} is 10,000 atoms (tests/mutation:
+ * regex-expansion). */
+Test(regex, expansion_bound_at_the_end_of_the_pattern)
+{
+    cr_assert_eq(grep("(a{100}){100}"), AUDITFS_EFORMAT);
+    cr_assert(strstr(auditfs_error_last(), "4096 atoms"), "%s", auditfs_error_last());
+    cr_assert_eq(grep("(ab{64}){64}"), AUDITFS_EFORMAT, "65 x 64 = 4160 atoms");
+    cr_assert_eq(grep("(a{64}){64}"), 0, "4096 atoms is the limit, not over it: %s",
+                 auditfs_error_last());
+}

@@ -286,3 +286,87 @@ Test(store, tampered_leaf_and_tile_together_are_refused)
     afs_buf_release(&raw);
     afs_seg_writer_release(&sw);
 }
+
+/* The head's partial tiles are checked against the checkpoint's root by the store itself, not
+ * only by auditfs_ledger_check_head (which the CLI calls, a library user may not): a leaf forged
+ * together with its entry in the head's partial level-0 tile (no full tile above to catch it)
+ * must not be served (tests/mutation: store-partials-root). */
+Test(store, forged_leaf_and_partial_tile_are_refused)
+{
+    auditfs_writer *w;
+    uint64_t size;
+    cr_assert_eq(auditfs_writer_open(&w, dir, key, NULL), 0);
+    add_logs(w, 100, 0); /* one partial level-0 tile, tile/0/000.p/100, and nothing above */
+    cr_assert_eq(auditfs_writer_commit(w, &size), 0);
+    auditfs_writer_free(w);
+
+    auditfs_ledger *l;
+    cr_assert_eq(auditfs_ledger_open(&l, dir), 0);
+    uint8_t *leaf;
+    size_t len;
+    cr_assert_eq(auditfs_ledger_leaf(&leaf, &len, l, 5), 0);
+    auditfs_entry e;
+    cr_assert_eq(auditfs_entry_parse(&e, leaf, len), 0);
+    e.payload = (const uint8_t *)"{\"i\":999}";
+    e.payload_len = 9;
+    uint8_t *forged;
+    size_t flen;
+    cr_assert_eq(auditfs_entry_encode(&forged, &flen, &e), 0);
+    uint64_t first;
+    git_oid segid;
+    cr_assert_eq(afs_seg_find(&first, &segid, l->repo, l->tree, 5), 0);
+    cr_assert_eq(first, 0);
+    afs_seg_writer sw;
+    afs_buf seg = AFS_BUF_INIT;
+    cr_assert_eq(afs_seg_writer_init(&sw, 1), 0);
+    afs_seg_writer_reset(&sw, 0);
+    for (uint64_t s = 0; s < 100; s++) {
+        if (s == 5) {
+            cr_assert_eq(afs_seg_writer_add(&sw, forged, flen), 0);
+            continue;
+        }
+        uint8_t *x;
+        size_t xl;
+        cr_assert_eq(auditfs_ledger_leaf(&x, &xl, l, s), 0);
+        cr_assert_eq(afs_seg_writer_add(&sw, x, xl), 0);
+        free(x);
+    }
+    cr_assert_eq(afs_seg_writer_finish(&sw, &seg), 0);
+    uint8_t *tile;
+    size_t tlen;
+    cr_assert_eq(afs_tree_read(&tile, &tlen, l->repo, l->tree, "tile/0/000.p/100"), 0);
+    cr_assert_eq(tlen, 100 * 32);
+    auditfs_leaf_hash((auditfs_hash *)(tile + 5 * 32), forged, flen);
+    git_oid sid, tid, treeid, cid;
+    char segpath[32];
+    afs_seg_path(segpath, 0);
+    cr_assert_eq(git_blob_create_from_buffer(&sid, l->repo, seg.data, seg.len), 0);
+    cr_assert_eq(git_blob_create_from_buffer(&tid, l->repo, tile, tlen), 0);
+    git_tree_update up[2] = {{GIT_TREE_UPDATE_UPSERT, sid, GIT_FILEMODE_BLOB, segpath},
+                             {GIT_TREE_UPDATE_UPSERT, tid, GIT_FILEMODE_BLOB, "tile/0/000.p/100"}};
+    cr_assert_eq(git_tree_create_updated(&treeid, l->repo, l->tree, 2, up), 0);
+    git_tree *tree;
+    git_signature *sig;
+    cr_assert_eq(git_tree_lookup(&tree, l->repo, &treeid), 0);
+    cr_assert_eq(git_signature_now(&sig, "forger", "f@x"), 0);
+    const git_commit *parents[1] = {l->head};
+    cr_assert_eq(git_commit_create(&cid, l->repo, "refs/heads/main", sig, sig, NULL, "forged\n",
+                                   tree, 1, parents),
+                 0);
+    git_signature_free(sig);
+    git_tree_free(tree);
+    auditfs_ledger_free(l);
+
+    cr_assert_eq(auditfs_ledger_open(&l, dir), 0);
+    uint8_t *got = NULL;
+    size_t glen;
+    cr_assert_eq(auditfs_ledger_leaf(&got, &glen, l, 5), AUDITFS_EVERIFY,
+                 "a leaf forged together with its partial tile must not be served");
+    cr_assert(strstr(auditfs_error_last(), "root"), "%s", auditfs_error_last());
+    auditfs_ledger_free(l);
+    free(tile);
+    free(forged);
+    free(leaf);
+    afs_buf_release(&seg);
+    afs_seg_writer_release(&sw);
+}

@@ -97,7 +97,7 @@ read_all(auditfs_view *v, const char *path, size_t *len, int *err)
 }
 
 static int
-collect(const char *name, const auditfs_view_stat *st, uint64_t next, void *payload)
+collect(void *payload, const char *name, const auditfs_view_stat *st, uint64_t next)
 {
     (void)st;
     (void)next;

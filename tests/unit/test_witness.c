@@ -345,3 +345,73 @@ Test(witness, policy_parse_and_quorum)
     auditfs_verifier_free(ks[0]);
     auditfs_verifier_free(ks[1]);
 }
+
+/* The one quorum rule: a cosignature of a later checkpoint of the same history counts for an
+ * earlier one (never the reverse), with --max-age applied to the note counted. */
+Test(witness, quorum_counts_a_later_checkpoint)
+{
+    fx f;
+    setup(&f);
+    append(&f, 10, 1);
+    append(&f, 5, 2);
+    auditfs_ledger *l = NULL;
+    char *note = NULL, *line = NULL;
+    size_t nlen, llen, tl, off;
+    cr_assert_eq(auditfs_ledger_open(&l, f.ledger), 0);
+    cr_assert_eq(auditfs_ledger_checkpoint_note(&note, &nlen, l), 0);
+    cr_assert_eq(auditfs_note_split(&tl, &off, note, nlen), 0);
+    cr_assert_eq(auditfs_cosig_sign(&line, &llen, note, tl, f.wit, 1800000000), 0);
+    cr_assert_eq(auditfs_cosig_store_add(NULL, l, 15, line, llen, f.witv), 0, "%s",
+                 auditfs_error_last());
+    auditfs_signer *other = NULL;
+    auditfs_verifier *otherv = NULL;
+    cr_assert_eq(auditfs_signer_generate(&other, "other.example"), 0);
+    cr_assert_eq(auditfs_signer_verifier(&otherv, other), 0);
+    auditfs_verifier *one[1] = {f.witv}, *two[2] = {f.witv, otherv};
+    auditfs_policy *p1 = NULL, *p2 = NULL;
+    cr_assert_eq(auditfs_policy_threshold(&p1, one, 1, 1), 0);
+    cr_assert_eq(auditfs_policy_threshold(&p2, two, 2, 2), 0);
+    int met = -1;
+    uint64_t when[2] = {0}, at[2] = {0};
+    /* size 10: the witness cosigned 15, which extends it */
+    cr_assert_eq(auditfs_witness_quorum_sizes(&met, when, at, l, 10, p1, -1, 1800000000), 0);
+    cr_assert_eq(met, 1);
+    cr_assert_eq(at[0], 15);
+    cr_assert_eq(when[0], 1800000000);
+    cr_assert_eq(auditfs_witness_quorum_sizes(&met, when, at, l, 15, p1, -1, 1800000000), 0);
+    cr_assert_eq(met, 1);
+    /* --max-age: 100 s later with a 10 s limit the line is seen but does not count */
+    cr_assert_eq(auditfs_witness_quorum_sizes(&met, when, at, l, 10, p1, 10, 1800000100), 0);
+    cr_assert_eq(met, 0);
+    cr_assert_eq(at[0], 0);
+    cr_assert_eq(when[0], 1800000000);
+    /* 2 of 2 with one witness silent: not met, the other counted through the later size */
+    cr_assert_eq(auditfs_witness_quorum_sizes(&met, when, at, l, 10, p2, -1, 1800000000), 0);
+    cr_assert_eq(met, 0);
+    cr_assert_eq(at[0], 15);
+    cr_assert_eq(at[1], 0);
+    /* the other witness cosigns size 10: counts at 10, never at the later 15 */
+    char *cp10 = NULL, *line10 = NULL;
+    size_t cp10len, l10len;
+    cr_assert_eq(auditfs_ledger_checkpoint_at(&cp10, &cp10len, l, 10), 0);
+    cr_assert_eq(auditfs_note_split(&tl, &off, cp10, cp10len), 0);
+    cr_assert_eq(auditfs_cosig_sign(&line10, &l10len, cp10, tl, other, 1800000000), 0);
+    cr_assert_eq(auditfs_cosig_store_add(NULL, l, 10, line10, l10len, otherv), 0, "%s",
+                 auditfs_error_last());
+    cr_assert_eq(auditfs_witness_quorum_sizes(&met, when, at, l, 10, p2, -1, 1800000000), 0);
+    cr_assert_eq(met, 1);
+    cr_assert_eq(at[1], 10);
+    cr_assert_eq(auditfs_witness_quorum_sizes(&met, when, at, l, 15, p2, -1, 1800000000), 0);
+    cr_assert_eq(met, 0);
+    cr_assert_eq(at[1], 0);
+    free(cp10);
+    free(line10);
+    auditfs_policy_free(p1);
+    auditfs_policy_free(p2);
+    auditfs_verifier_free(otherv);
+    auditfs_signer_free(other);
+    free(line);
+    free(note);
+    auditfs_ledger_free(l);
+    teardown(&f);
+}
