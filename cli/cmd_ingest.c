@@ -1878,6 +1878,51 @@ src_check(ingest *g, fsrc *f, int force)
     return 0;
 }
 
+/*
+ * Routing, a followed file whose saved file is gone (noskip): its byte sequence starts a new
+ * lineage from the low-water mark, while a tenant ledger's trailer may count further along
+ * the old one (a crash between its commit and the low-water write). Trailers never go back
+ * (build_trailer), so a later restart would skip lines of the new lineage below that count
+ * that were never stored. The new lineage therefore starts past what any tenant ledger in DIR
+ * says for this file. Run once every source is known (route_load sizes rseq by g->nsrcs).
+ */
+static int
+route_rebase(ingest *g)
+{
+    int any = 0, rc = 0;
+    for (size_t i = 0; i < g->nsrcs; i++)
+        any |= g->srcs[i]->noskip;
+    if (!any)
+        return 0;
+    DIR *d = opendir(g->ledgers_dir);
+    struct dirent *de;
+    while (!rc && d && (de = readdir(d)) != NULL) {
+        char head[PATH_MAX + 300];
+        struct stat st;
+        if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof g->t->tenant ||
+            !auditfs_valid_stream(de->d_name))
+            continue;
+        snprintf(head, sizeof head, "%s/%s/HEAD", g->ledgers_dir, de->d_name);
+        if (stat(head, &st) != 0)
+            continue;
+        target *t = target_for(g, de->d_name);
+        if (!t)
+            rc = cli_fail(AUDITFS_ENOMEM, "append");
+        else if (!t->loaded)
+            rc = route_load(g, t);
+    }
+    if (d)
+        closedir(d);
+    for (size_t i = 0; !rc && i < g->nsrcs; i++) {
+        fsrc *f = g->srcs[i];
+        for (size_t k = 0; f->noskip && k < g->nt; k++)
+            if (g->t[k].rseq && g->t[k].rseq[i] > f->seq)
+                f->seq = g->t[k].rseq[i];
+        f->done_seq = f->seq;
+    }
+    return rc;
+}
+
 static int
 follow_input(ingest *g, char **names, int n, int poll_ms)
 {
@@ -1906,6 +1951,8 @@ follow_input(ingest *g, char **names, int n, int poll_ms)
             rc = src_start(g, f, l);
     }
     auditfs_ledger_free(l);
+    if (!rc && g->ledgers_dir)
+        rc = route_rebase(g);
     int idle = 0;
     while (!rc && !g_stop) {
         int progress = 0;
