@@ -40,4 +40,30 @@ grep -q "already in their tenant" route.err && not_ok "lines of the new file ski
 lines new 20 29 >> in/a.log
 check "a further run" run
 [ "$(ids | grep -c '^new-')" = 30 ] && ok "the new lineage goes on exactly once (30)" || not_ok "$(ids | grep -c '^new-') new lines"
+
+# ---- NAME rotated again while a restart reads the rotated files it queued ----
+# a.log (X) read to its end; rotated to a.log.1 with a new a.log (Y); the restart resumes in
+# a.log.1 and, before it moves to NAME, Y is rotated to a.log.2 and a new a.log (Z) created:
+# Y must be read, not skipped for Z (AUDITFS_TEST_HOLD_QUEUE_END holds in that window)
+export AUDITFS_STATE=$WORK/state2
+D=$WORK/r2
+rm -rf in && mkdir in
+lines x 0 99 > in/a.log
+check "a first run reads a.log" run
+mv in/a.log in/a.log.1; lines y 0 99 > in/a.log
+rm -f hold
+AUDITFS_TEST_HOLD_QUEUE_END=$WORK/hold $A append --key key --stream app --map tenant=t --route-by tenant \
+    --ledgers $D --follow --once --no-index $WORK/in/a.log > /dev/null 2>> route2.err & rp=$!
+for _ in $(seq 1 300); do [ -e hold ] && break; sleep 0.1; done
+[ -e hold ] && ok "the restart reached the end of its queue (a.log.1)" || not_ok "no hold: $(cat route2.err)"
+mv in/a.log in/a.log.2; lines z 0 99 > in/a.log
+rm -f hold
+wait $rp && ok "the restart ran to its end" || not_ok "exit $?: $(cat route2.err)"
+ids > got
+{ lines x 0 99; lines y 0 99; lines z 0 99; } | jq -r .i | sort > want
+cmp -s got want && ok "the file rotated during the queue is read: 300 lines exactly once" \
+    || not_ok "$(comm -13 got want | wc -l) missing ($(comm -13 got want | head -3 | tr '\n' ' ')), $(comm -23 got want | wc -l) extra"
+lines z 100 109 >> in/a.log
+check "a further run" run
+[ "$(ids | wc -l)" = 310 ] && ok "and the next restart goes on from Z (310)" || not_ok "$(ids | wc -l) entries"
 finish
