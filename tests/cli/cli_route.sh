@@ -176,6 +176,7 @@ if \$syslogfacility-text == "local0" then {
         binary="$A append --rsyslog --key $WORK/key --stream syslog --map tenant=tenant --route-by tenant --ledgers $D --no-index"
         confirmMessages="on" useTransactions="on" confirmTimeout="30000" reportFailures="on"
         queue.type="LinkedList" queue.filename="auditfs" queue.saveOnShutdown="on"
+        queue.size="100000" queue.timeoutEnqueue="60000"
         queue.dequeueBatchSize="256" action.resumeRetryCount="-1" action.resumeInterval="1")
 }
 EOC
@@ -205,8 +206,8 @@ EOC
     distinct=$(wc -l < counts)
     dups=$(awk '$1 > 1 { d += $1 - 1 } END { print d + 0 }' counts)
     # rsyslog's own account: a message its action queue discarded never reached auditfs (an
-    # in-memory action queue holds 1000 messages and drops what does not fit after 2 s while
-    # auditfs restarts: the configuration must be disk-assisted, as contrib/rsyslog/ is)
+    # action queue holds 1000 messages by default and drops what does not fit after 2 s while
+    # auditfs restarts: the queue settings are those of contrib/rsyslog/)
     qstat=$(grep '"name": "auditfs queue"' impstats.log | tail -1)
     disc=$(echo "${qstat#*: }" | jq '."discarded.full" + ."discarded.nf"' 2>/dev/null)
     [ "${disc:-x}" = 0 ] && ok "rsyslog's action queue discarded nothing" || not_ok "rsyslog discarded: $qstat"
