@@ -1623,14 +1623,16 @@ find_inode(const fsrc *f, uint64_t dev, uint64_t ino)
 /*
  * Test hook (tests/cli/cli_route_lineage.sh): with AUDITFS_TEST_HOLD_QUEUE_END=FILE, a restart
  * that has read the rotated files it queued creates FILE and waits (at most 60 s) until FILE
- * is removed before it moves on to NAME, so a test can rotate NAME in exactly that window.
+ * is removed before it moves on to NAME, so a test can rotate NAME in exactly that window
+ * (the first time only).
  */
 static void
 test_hold_queue_end(void)
 {
+    static int held; /* once per process: the test rotates NAME once */
     const char *h = getenv("AUDITFS_TEST_HOLD_QUEUE_END");
     struct stat st;
-    if (!h || !h[0])
+    if (!h || !h[0] || held++)
         return;
     int fd = open(h, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
