@@ -355,6 +355,10 @@ struct fsrc {
     char **queue;         /* rotated files to read before NAME itself (after a restart) */
     size_t nqueue, iqueue;
     int from_queue; /* fd is a rotated file from the queue, not NAME */
+    /* the file that was NAME when the queue was made: read after the queue (if NAME was
+     * rotated meanwhile, from where it was rotated to) */
+    int have_next;
+    uint64_t next_dev, next_ino;
     /* routing (docs/FORMAT.md section 16): bytes of this source's lineage, across rotations,
      * before buf[0] (seq) and before pos.offset (done_seq); noskip after a lost file */
     uint64_t seq, done_seq;
@@ -1530,6 +1534,9 @@ find_rotated(fsrc *f, const auditfs_position *saved)
     int found = -1, found_same = 0;
     struct stat cur;
     int have_cur = stat(f->name, &cur) == 0;
+    f->have_next = have_cur;
+    f->next_dev = have_cur ? (uint64_t)cur.st_dev : 0;
+    f->next_ino = have_cur ? (uint64_t)cur.st_ino : 0;
     if (!d) {
         free(dir);
         return 0;
@@ -1586,6 +1593,53 @@ find_rotated(fsrc *f, const auditfs_position *saved)
         free(c[i].path);
     free(c);
     return found >= 0 && f->queue;
+}
+
+/* The path of NAME's rotated sibling (NAME.*, uncompressed) that is the file dev/ino, or NULL. */
+static char *
+find_inode(const fsrc *f, uint64_t dev, uint64_t ino)
+{
+    const char *base;
+    char *dir = dir_of(f->name, &base), *found = NULL;
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *de;
+    size_t bl = dir ? strlen(base) : 0;
+    while (d && !found && (de = readdir(d)) != NULL) {
+        struct stat st;
+        char p[PATH_MAX + 300];
+        if (strncmp(de->d_name, base, bl) != 0 || de->d_name[bl] != '.' || compressed(de->d_name))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_dev == dev &&
+            (uint64_t)st.st_ino == ino)
+            found = strdup(p);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    return found;
+}
+
+/*
+ * Test hook (tests/cli/cli_route_lineage.sh): with AUDITFS_TEST_HOLD_QUEUE_END=FILE, a restart
+ * that has read the rotated files it queued creates FILE and waits (at most 60 s) until FILE
+ * is removed before it moves on to NAME, so a test can rotate NAME in exactly that window
+ * (the first time only).
+ */
+static void
+test_hold_queue_end(void)
+{
+    static int held; /* once per process: the test rotates NAME once */
+    const char *h = getenv("AUDITFS_TEST_HOLD_QUEUE_END");
+    struct stat st;
+    if (!h || !h[0] || held++)
+        return;
+    int fd = open(h, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    close(fd);
+    for (int i = 0; i < 6000 && stat(h, &st) == 0; i++)
+        usleep(10000);
 }
 
 /* Counts the lines before offset (for FILE:LINE messages after a resume). */
@@ -1818,6 +1872,28 @@ src_check(ingest *g, fsrc *f, int force)
                 return src_check(g, f, force);
             return 0;
         }
+        test_hold_queue_end();
+        /* NAME was rotated while the queue was read: the file it named then comes first (a
+         * chain of rotations is followed one file at a time), else its lines are skipped */
+        struct stat now;
+        if (f->have_next && stat(f->name, &now) == 0 &&
+            ((uint64_t)now.st_ino != f->next_ino || (uint64_t)now.st_dev != f->next_dev)) {
+            char *p = find_inode(f, f->next_dev, f->next_ino);
+            f->next_dev = (uint64_t)now.st_dev;
+            f->next_ino = (uint64_t)now.st_ino;
+            if (p && src_open(f, p, 0, 1) == 0) {
+                f->dirty = 1;
+                free(p);
+                return 0;
+            }
+            if (!p)
+                fprintf(stderr,
+                        "auditfs: %s: rotated while the files rotated before it were read, "
+                        "and not found among its rotated copies: its lines may be lost\n",
+                        f->name);
+            free(p);
+        }
+        f->have_next = 0;
         close(f->fd);
         f->fd = -1;
         f->from_queue = 0;
@@ -1878,6 +1954,51 @@ src_check(ingest *g, fsrc *f, int force)
     return 0;
 }
 
+/*
+ * Routing, a followed file whose saved file is gone (noskip): its byte sequence starts a new
+ * lineage from the low-water mark, while a tenant ledger's trailer may count further along
+ * the old one (a crash between its commit and the low-water write). Trailers never go back
+ * (build_trailer), so a later restart would skip lines of the new lineage below that count
+ * that were never stored. The new lineage therefore starts past what any tenant ledger in DIR
+ * says for this file. Run once every source is known (route_load sizes rseq by g->nsrcs).
+ */
+static int
+route_rebase(ingest *g)
+{
+    int any = 0, rc = 0;
+    for (size_t i = 0; i < g->nsrcs; i++)
+        any |= g->srcs[i]->noskip;
+    if (!any)
+        return 0;
+    DIR *d = opendir(g->ledgers_dir);
+    struct dirent *de;
+    while (!rc && d && (de = readdir(d)) != NULL) {
+        char head[PATH_MAX + 300];
+        struct stat st;
+        if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof g->t->tenant ||
+            !auditfs_valid_stream(de->d_name))
+            continue;
+        snprintf(head, sizeof head, "%s/%s/HEAD", g->ledgers_dir, de->d_name);
+        if (stat(head, &st) != 0)
+            continue;
+        target *t = target_for(g, de->d_name);
+        if (!t)
+            rc = cli_fail(AUDITFS_ENOMEM, "append");
+        else if (!t->loaded)
+            rc = route_load(g, t);
+    }
+    if (d)
+        closedir(d);
+    for (size_t i = 0; !rc && i < g->nsrcs; i++) {
+        fsrc *f = g->srcs[i];
+        for (size_t k = 0; f->noskip && k < g->nt; k++)
+            if (g->t[k].rseq && g->t[k].rseq[i] > f->seq)
+                f->seq = g->t[k].rseq[i];
+        f->done_seq = f->seq;
+    }
+    return rc;
+}
+
 static int
 follow_input(ingest *g, char **names, int n, int poll_ms)
 {
@@ -1906,6 +2027,8 @@ follow_input(ingest *g, char **names, int n, int poll_ms)
             rc = src_start(g, f, l);
     }
     auditfs_ledger_free(l);
+    if (!rc && g->ledgers_dir)
+        rc = route_rebase(g);
     int idle = 0;
     while (!rc && !g_stop) {
         int progress = 0;

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Parses the body of a signed note without checking signatures (used for notes from our own
@@ -38,6 +39,17 @@ parse_note_body(auditfs_checkpoint *out, const char *note, size_t len)
 
 static int pending_batch(git_oid *id, auditfs_state *st, auditfs_ledger *l, const char *snote,
                          size_t slen);
+
+/* 1 if l's ref no longer names the head l was loaded from (another process committed). */
+static int
+head_moved(auditfs_ledger *l)
+{
+    git_oid now;
+    int moved = git_reference_name_to_id(&now, l->repo, l->ref ? l->ref : AFS_REF) == 0 &&
+                !git_oid_equal(&now, &l->head_id);
+    auditfs_error_clear();
+    return moved;
+}
 
 static const char *
 kind_words(int kind)
@@ -70,6 +82,16 @@ check_extends(auditfs_trust_result *res, auditfs_state *st, auditfs_ledger *l,
                  "and the ledger's head)",
                  (unsigned long long)cp->size, kind_words(kind));
     } else if (cp->size < rc->size) {
+        /* a head read before another process (this party's writer, or a reader that shares
+         * this memory) moved the ref and remembered the newer checkpoint: the ledger is not
+         * behind, our copy of its head is. Called under the state lock, which every update
+         * of the memory takes, so a ref that has not moved is really behind. */
+        if (head_moved(l))
+            return afs_error_set(AUDITFS_EBUSY,
+                                 "%s: the head (size %llu) was overtaken by a commit while it "
+                                 "was checked against the remembered checkpoint of %llu",
+                                 l->path, (unsigned long long)cp->size,
+                                 (unsigned long long)rc->size);
         what = "rollback";
         snprintf(detail, sizeof detail,
                  "rollback: the ledger's head has %llu entries but %s a checkpoint of %llu",
@@ -206,6 +228,31 @@ open_head(auditfs_checkpoint *cp, const auditfs_verifier **used, auditfs_ledger 
 }
 
 /*
+ * Test hook (tests/cli/trust_overtaken.sh): with AUDITFS_TEST_HOLD_BEFORE_TRUST=FILE, a reader
+ * that has read the head creates FILE and waits (at most 60 s) until FILE is removed before it
+ * checks that head against the memory, so a test can commit in exactly that window (the same
+ * hook as ledger/ingest.c's AUDITFS_TEST_HOLD_*). Unset: nothing.
+ */
+static void
+test_hold(const char *var)
+{
+    const char *f = getenv(var);
+    if (!f || !f[0])
+        return;
+    int fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    close(fd);
+    struct stat st;
+    for (int i = 0; i < 6000 && stat(f, &st) == 0; i++)
+        usleep(10000);
+}
+
+static int trust_head(auditfs_trust_result *res, auditfs_ledger *l, auditfs_state *st,
+                      const auditfs_trust_options *opts, const char *origin,
+                      auditfs_verifier **pinned, size_t npinned, const auditfs_verifier **usedp);
+
+/*
  * The full check of auditfs/trust.h. Longer than a screen because its steps (origin, keys,
  * signature, tiles, memory, pin, bind) must happen in exactly this order: nothing is written to
  * the state before the head is verified.
@@ -249,6 +296,47 @@ auditfs_ledger_trust(auditfs_trust_result *res, auditfs_ledger *l, auditfs_state
     }
     if ((err = auditfs_state_keys(&pinned, &npinned, st, origin)) != 0)
         return err;
+    /* EBUSY from the memory check: the head was overtaken by a commit while it was checked
+     * (check_extends); read the new head and check it, a bounded number of times */
+    for (int attempt = 0;; attempt++) {
+        if (attempt == 0)
+            test_hold("AUDITFS_TEST_HOLD_BEFORE_TRUST");
+        err = trust_head(res, l, st, opts, origin, pinned, npinned, &used);
+        if (err != AUDITFS_EBUSY || attempt == 7)
+            break;
+        auditfs_error_clear();
+        if ((err = auditfs_ledger_refresh(l)) != 0)
+            goto cleanup;
+    }
+    if (err)
+        goto cleanup;
+    if (opts->flags & AUDITFS_TRUST_NO_ADVANCE)
+        goto cleanup;
+    if (opts->key && npinned == 0) {
+        if ((err = auditfs_state_pin(st, origin, opts->key)) != 0)
+            goto cleanup;
+        res->pinned = 1;
+    }
+    if (!is_bound) {
+        if ((err = auditfs_state_bind(st, l->path, origin)) != 0)
+            goto cleanup;
+        res->bound = 1;
+    }
+cleanup:
+    auditfs_state_keys_free(pinned, npinned);
+    return err;
+}
+
+/* The head's signature, tiles and memory check of auditfs_ledger_trust, for one read head. */
+static int
+trust_head(auditfs_trust_result *res, auditfs_ledger *l, auditfs_state *st,
+           const auditfs_trust_options *opts, const char *origin, auditfs_verifier **pinned,
+           size_t npinned, const auditfs_verifier **usedp)
+{
+    const auditfs_verifier *used = NULL;
+    int err;
+    memset(res, 0, sizeof *res);
+    res->remembered_size = UINT64_MAX;
     if (opts->key) {
         int found = npinned == 0;
         for (size_t i = 0; i < npinned; i++)
@@ -285,20 +373,8 @@ auditfs_ledger_trust(auditfs_trust_result *res, auditfs_ledger *l, auditfs_state
         goto cleanup;
     if ((err = auditfs_trust_check(res, st, l, l->cp_note, l->cp_note_len, opts->flags)) != 0)
         goto cleanup;
-    if (opts->flags & AUDITFS_TRUST_NO_ADVANCE)
-        goto cleanup;
-    if (opts->key && npinned == 0) {
-        if ((err = auditfs_state_pin(st, origin, opts->key)) != 0)
-            goto cleanup;
-        res->pinned = 1;
-    }
-    if (!is_bound) {
-        if ((err = auditfs_state_bind(st, l->path, origin)) != 0)
-            goto cleanup;
-        res->bound = 1;
-    }
 cleanup:
-    auditfs_state_keys_free(pinned, npinned);
+    *usedp = used;
     return err;
 }
 

@@ -78,7 +78,14 @@ follow_check(auditfs_view *v, const char *nnote, size_t nlen, auditfs_checkpoint
      * have moved it) and becomes what it saw */
     if (v->state) {
         auditfs_trust_result r;
-        if (auditfs_trust_check(&r, v->state, v->probe, nnote, nlen, 0) != 0) {
+        int terr = auditfs_trust_check(&r, v->state, v->probe, nnote, nlen, 0);
+        if (terr == AUDITFS_EBUSY) {
+            /* the probe's head was overtaken by a commit while it was checked (trust.c): not
+             * a refusal, the newer head is looked at next time */
+            auditfs_error_clear();
+            return 0;
+        }
+        if (terr != 0) {
             char d[1200];
             snprintf(d, sizeof d, ": %s", auditfs_error_last());
             return refuse(v, nnote, nlen, "it does not extend the checkpoint this party remembers",
