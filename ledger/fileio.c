@@ -166,3 +166,27 @@ auditfs_escape_controls(char *out, size_t cap, const char *s, int keep_newlines)
     out[o] = 0;
     return out;
 }
+
+/*
+ * Test hooks: with the environment variable var set to FILE, creates FILE and waits (at most
+ * 60 s) until a test removes it, so that the test can act in exactly that window. The
+ * variables: AUDITFS_TEST_HOLD_BEFORE_PUBLISH (a batch's pack is durable, the ref not yet
+ * moved: tests/cli/cli_gc_race.sh), AUDITFS_TEST_HOLD_BEFORE_ROLL_FORWARD (a writer opening,
+ * just before it publishes a dead writer's saved commit: cli_gc_race.sh),
+ * AUDITFS_TEST_HOLD_BEFORE_TRUST (a reader has read the head, not yet checked it against the
+ * memory: tests/cli/trust_overtaken.sh). Unset or empty: nothing.
+ */
+void
+afs_test_hold(const char *var)
+{
+    const char *f = getenv(var);
+    if (!f || !f[0])
+        return;
+    int fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    close(fd);
+    struct stat st;
+    for (int i = 0; i < 6000 && stat(f, &st) == 0; i++)
+        usleep(10000);
+}

@@ -241,7 +241,6 @@ auditfs_writer_set_trailer(auditfs_writer *w, const char *text)
     return 0;
 }
 
-static void test_hold(const char *var);
 
 int
 auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer *key,
@@ -292,7 +291,7 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
     }
     if (w->opts.state) {
         int rolled = 0;
-        test_hold("AUDITFS_TEST_HOLD_BEFORE_ROLL_FORWARD");
+        afs_test_hold("AUDITFS_TEST_HOLD_BEFORE_ROLL_FORWARD");
         if ((err = afs_trust_writer_open(w->opts.state, w->l, &rolled)) != 0)
             goto fail;
         if (rolled && (err = auditfs_ledger_check_head(&cp, w->l, v)) != 0)
@@ -444,27 +443,6 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
     return 0;
 }
 
-/*
- * Test hooks (tests/cli/cli_gc_race.sh): with AUDITFS_TEST_HOLD_BEFORE_PUBLISH=FILE, a commit
- * whose pack is durable creates FILE and waits (at most 60 s) until FILE is removed before it
- * moves the ref, so a test can run `git repack -a -d` in exactly that window; with
- * AUDITFS_TEST_HOLD_BEFORE_ROLL_FORWARD=FILE, a writer opening holds the same way just before
- * it publishes a dead writer's saved commit. Unset: nothing.
- */
-static void
-test_hold(const char *var)
-{
-    const char *f = getenv(var);
-    if (!f || !f[0])
-        return;
-    int fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return;
-    close(fd);
-    struct stat st;
-    for (int i = 0; i < 6000 && stat(f, &st) == 0; i++)
-        usleep(10000);
-}
 
 static int
 cmp_update(const void *a, const void *b)
@@ -575,7 +553,7 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
         if ((err = afs_trust_writer_signed(w->opts.state, cp.origin, note, note_len, hex)) != 0)
             goto fail;
     }
-    test_hold("AUDITFS_TEST_HOLD_BEFORE_PUBLISH");
+    afs_test_hold("AUDITFS_TEST_HOLD_BEFORE_PUBLISH");
     /* publish: compare-and-swap so that a concurrent writer can never be overwritten */
     if (git_reference_create_matching(&ref, l->repo, AFS_REF, &commit_id, 1, &l->head_id,
                                       msg) < 0) {

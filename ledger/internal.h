@@ -140,6 +140,8 @@ int afs_read_regular(char **out, size_t *len, const char *path, size_t max);
  * fsync of the directory. mode is the new file's mode (e.g. 0644).
  */
 int afs_write_atomic(const char *path, const void *p, size_t n, unsigned mode);
+/** Test hooks: waits while the file named by environment variable var exists (fileio.c). */
+void afs_test_hold(const char *var);
 /** Creates every missing directory of path (mode 0755). */
 int afs_mkdirs(const char *path);
 /**

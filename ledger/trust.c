@@ -227,26 +227,6 @@ open_head(auditfs_checkpoint *cp, const auditfs_verifier **used, auditfs_ledger 
                           l->path, n == 1 ? "the key" : "any pinned key", origin);
 }
 
-/*
- * Test hook (tests/cli/trust_overtaken.sh): with AUDITFS_TEST_HOLD_BEFORE_TRUST=FILE, a reader
- * that has read the head creates FILE and waits (at most 60 s) until FILE is removed before it
- * checks that head against the memory, so a test can commit in exactly that window (the same
- * hook as ledger/ingest.c's AUDITFS_TEST_HOLD_*). Unset: nothing.
- */
-static void
-test_hold(const char *var)
-{
-    const char *f = getenv(var);
-    if (!f || !f[0])
-        return;
-    int fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return;
-    close(fd);
-    struct stat st;
-    for (int i = 0; i < 6000 && stat(f, &st) == 0; i++)
-        usleep(10000);
-}
 
 static int trust_head(auditfs_trust_result *res, auditfs_ledger *l, auditfs_state *st,
                       const auditfs_trust_options *opts, const char *origin,
@@ -300,7 +280,7 @@ auditfs_ledger_trust(auditfs_trust_result *res, auditfs_ledger *l, auditfs_state
      * (check_extends); read the new head and check it, a bounded number of times */
     for (int attempt = 0;; attempt++) {
         if (attempt == 0)
-            test_hold("AUDITFS_TEST_HOLD_BEFORE_TRUST");
+            afs_test_hold("AUDITFS_TEST_HOLD_BEFORE_TRUST");
         err = trust_head(res, l, st, opts, origin, pinned, npinned, &used);
         if (err != AUDITFS_EBUSY || attempt == 7)
             break;
