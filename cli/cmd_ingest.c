@@ -1570,7 +1570,8 @@ find_rotated(fsrc *f, const auditfs_position *saved)
     }
     closedir(d);
     free(dir);
-    qsort(c, nc, sizeof *c, cmp_cand);
+    if (nc)
+        qsort(c, nc, sizeof *c, cmp_cand); /* c is NULL when no sibling was found */
     for (size_t i = 0; i < nc; i++) {
         int fd = open(c[i].path, O_RDONLY | O_CLOEXEC);
         int same = 0;
