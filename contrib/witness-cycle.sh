@@ -81,7 +81,7 @@ echo '{"boot":1}' | as P append --ledger P --key p.key --stream api >/dev/null |
 push_provider
 
 # the assessor's witness server
-as S witness serve --key s.key --listen 127.0.0.1:0 --rate 100000 \
+AUDITFS_STATE=$W/state-S "$A" witness serve --key s.key --listen 127.0.0.1:0 --rate 100000 \
     --log provider.example/acme=p.key.pub >S.out 2>S.log &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q '^listening' S.out 2>/dev/null && break; sleep 0.1; done
