@@ -125,10 +125,11 @@ walk_fail(const afs_walk_ops *ops, uint64_t seq, int code)
     return ops->fail ? ops->fail(ops->payload, seq, code) : code;
 }
 
-/* The chain checks of one entry (seq is chain->next); on success the chain stands after it. */
+/* The chain checks of one entry (seq is chain->next); on success the chain stands after it.
+ * hash: the leaf hash of exactly these bytes (segfetch.c), or NULL to compute it here. */
 static int
-walk_entry(afs_chain *c, const afs_walk_seg *s, const uint8_t *leaf, size_t len, uint64_t to,
-           const afs_walk_ops *ops)
+walk_entry(afs_chain *c, const afs_walk_seg *s, const uint8_t *leaf, size_t len,
+           const uint8_t *hash, uint64_t to, const afs_walk_ops *ops)
 {
     auditfs_entry e;
     afs_walk_leaf wl;
@@ -161,7 +162,10 @@ walk_entry(afs_chain *c, const afs_walk_seg *s, const uint8_t *leaf, size_t len,
     wl.len = len;
     wl.e = &e;
     wl.seg = s;
-    auditfs_leaf_hash(&wl.hash, leaf, len);
+    if (hash)
+        memcpy(wl.hash.b, hash, sizeof wl.hash.b);
+    else
+        auditfs_leaf_hash(&wl.hash, leaf, len);
     c->prev = wl.hash;
     c->last_time = e.time_us;
     c->next++;
@@ -197,13 +201,15 @@ walk_segment(afs_chain *c, const char *path, const git_oid *id, const afs_segite
     s.ix = &it->ix;
     if (ops->segment && (err = ops->segment(ops->payload, &s)) != 0)
         return err;
+    uint64_t k = 0; /* the entry's place in the segment */
     for (uint32_t f = 0; f < it->nframes && !err; f++) {
         size_t off = 0;
         const uint8_t *leaf;
         size_t ll;
         while (!err && afs_seg_record_next(&leaf, &ll, &it->frames[f], &off)) {
             s.leaf_bytes += ll;
-            err = walk_entry(c, &s, leaf, ll, to, ops);
+            err = walk_entry(c, &s, leaf, ll, k < it->nhashed ? it->hashes[k] : NULL, to, ops);
+            k++;
         }
         if (!err && ops->frame_end)
             err = ops->frame_end(ops->payload, &s, f);

@@ -43,6 +43,25 @@ afs_b64_encode(char *out, const void *in, size_t n)
     return o;
 }
 
+bool
+afs_ct_equal(const void *a, const void *b, size_t n)
+{
+    const uint8_t *p = a, *q = b;
+    uint64_t d = 0;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, p + i, 8);
+        memcpy(&y, q + i, 8);
+        d |= x ^ y;
+        __asm__("" : "+r"(d)); /* an opaque accumulator: the compiler cannot stop early */
+    }
+    for (; i < n; i++)
+        d |= (uint64_t)(p[i] ^ q[i]);
+    __asm__("" : "+r"(d));
+    return d == 0;
+}
+
 /* 0-63 for the alphabet, 64 for anything else (checked per group, no branches per char) */
 static const uint8_t b64dec[256] = {
 #define X64 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64

@@ -40,4 +40,14 @@ void afs_oidset_release(afs_oidset *s);
 int afs_tree_check_canonical(afs_oidset *seen, git_repository *repo, const git_oid *id,
                              const char *path, int depth);
 
+/**
+ * History only appends: every blob of tree old_id is in tree new_id under the same path with
+ * the same id, except the checkpoint and partial tiles (tile/ names with ".p"). Trees are read
+ * raw (through the checked readers, outside libgit2's object cache) and parsed strictly.
+ * prefix: the trees' path with a trailing '/', "" at the top; depth: 0 at the top. EVERIFY
+ * names the path of the blob removed or changed.
+ */
+int afs_tree_extends(git_repository *repo, const git_oid *old_id, const git_oid *new_id,
+                     const char *prefix, int depth);
+
 #endif
