@@ -170,7 +170,13 @@ afs_seg2_rebuild(size_t *written, uint8_t *dst, size_t cap, const uint8_t *store
                              (unsigned long long)seq);
     /* the header ends at the first empty line: header values hold no control characters, and
      * the magic line's own LF (offset 15) may be the one before it */
-    const uint8_t *h = memmem(stored + ENTRY_MAGIC_LEN - 1, len - (ENTRY_MAGIC_LEN - 1), "\n\n", 2);
+    const uint8_t *h = NULL, *end = stored + len;
+    for (const uint8_t *q = stored + ENTRY_MAGIC_LEN - 1;
+         (q = memchr(q, '\n', (size_t)(end - q))) != NULL && end - q >= 2; q++)
+        if (q[1] == '\n') {
+            h = q; /* line by line: memmem was 2% of verify's CPU here */
+            break;
+        }
     if (!h)
         return afs_error_set(AUDITFS_EFORMAT,
                              "entry %llu: stored leaf has no blank line after "
