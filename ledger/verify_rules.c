@@ -194,8 +194,9 @@ afs_tree_check_duplicates(afs_tree_entry *e, size_t n, const char *path)
  * object cache: verify reads every commit's changed trees, and the cache grew with the ledger
  * (verify's peak RSS 27 MiB at 1M entries, 41 MiB at 3M, 51 MiB at 10M).
  */
-static int
-tree_read_raw(char **data, size_t *len, git_repository *repo, const git_oid *id, const char *path)
+int
+afs_tree_read_raw(char **data, size_t *len, git_repository *repo, const git_oid *id,
+                  const char *path)
 {
     git_object_t type = GIT_OBJECT_INVALID;
     void *p = NULL;
@@ -242,7 +243,7 @@ afs_tree_check_canonical(afs_oidset *seen, git_repository *repo, const git_oid *
         return err; /* checked before (0), or out of memory */
     if (depth > 16)
         return afs_error_set(AUDITFS_EVERIFY, "tree %s: nested too deep", path);
-    if ((err = tree_read_raw(&raw, &len, repo, id, path)) != 0)
+    if ((err = afs_tree_read_raw(&raw, &len, repo, id, path)) != 0)
         goto cleanup;
     if ((err = afs_tree_parse(&e, &n, raw, len, path)) != 0 ||
         (err = afs_tree_check_duplicates(e, n, path)) != 0)
@@ -305,8 +306,8 @@ afs_tree_extends(git_repository *repo, const git_oid *old_id, const git_oid *new
         err = afs_error_set(AUDITFS_EVERIFY, "tree %s: nested too deep", path);
         goto cleanup;
     }
-    if ((err = tree_read_raw(&od, &olen, repo, old_id, path)) != 0 ||
-        (err = tree_read_raw(&nd, &nlen, repo, new_id, path)) != 0 ||
+    if ((err = afs_tree_read_raw(&od, &olen, repo, old_id, path)) != 0 ||
+        (err = afs_tree_read_raw(&nd, &nlen, repo, new_id, path)) != 0 ||
         (err = afs_tree_parse(&oe, &on, od, olen, path)) != 0 ||
         (err = afs_tree_parse(&ne, &nn, nd, nlen, path)) != 0)
         goto cleanup;

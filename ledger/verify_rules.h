@@ -22,6 +22,15 @@ typedef struct afs_tree_entry {
 } afs_tree_entry;
 
 /**
+ * Tree id's raw bytes (*data malloc'd, NUL-terminated after *len) through the ledger's checked
+ * readers, else libgit2's; never through libgit2's object cache, whose budget counts object
+ * sizes and not what parsed trees take (at 10M entries verify held 11 MiB of cached seg/ and
+ * tile/ trees against a 2 MiB budget). EVERIFY names path if unreadable or not a tree.
+ */
+int afs_tree_read_raw(char **data, size_t *len, git_repository *repo, const git_oid *id,
+                      const char *path);
+
+/**
  * Parses a raw tree object strictly (modes 100644/40000, valid names, git's order, strictly
  * increasing); *out is malloc'd. EVERIFY names the tree path and the entry.
  */
