@@ -43,15 +43,16 @@ void afs_segitem_release(afs_segitem *it);
 
 typedef struct afs_segfetch afs_segfetch;
 /**
- * Starts a worker that reads the n segment blobs oids (named paths, for messages) of the ledger
- * at path, in order, through its own repository handle. oids and paths must outlive it.
+ * Starts the workers (two, or one if the second cannot start) that read the n segment blobs
+ * oids (named paths, for messages) of the ledger at path, handed out in order, through one
+ * repository handle of their own. oids and paths must outlive them.
  */
 int afs_segfetch_start(afs_segfetch **out, const char *path, const git_oid *oids,
                        char (*paths)[64], size_t n);
 /** The next segment in order (blocks until it is ready); call afs_segfetch_done after use. */
 afs_segitem *afs_segfetch_next(afs_segfetch *f);
 void afs_segfetch_done(afs_segfetch *f);
-/** Stops the worker (also early) and frees everything. */
+/** Stops the workers (also early) and frees everything. */
 void afs_segfetch_free(afs_segfetch *f);
 
 #endif
