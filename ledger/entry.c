@@ -40,6 +40,16 @@ static const char *const key_names[K_COUNT] = {
     "layer", "name",      "version",      "title",          "effective",      "content-type",
     "content-length", "content-sha256", "reason", "prev", "length"};
 
+/* strlen of each key name, for the header loop (checked against key_names by the entry tests:
+ * a wrong length makes that key unknown) */
+#define KL(s) (sizeof(s) - 1)
+static const unsigned char key_lens[K_COUNT] = {
+    KL("seq"),   KL("time"),      KL("event-time"), KL("type"),         KL("stream"),
+    KL("tenant"), KL("party"),    KL("layer"),      KL("name"),         KL("version"),
+    KL("title"), KL("effective"), KL("content-type"), KL("content-length"),
+    KL("content-sha256"), KL("reason"), KL("prev"), KL("length")};
+#undef KL
+
 static const char *const parties[] = {"provider", "customer", "security-vendor", "assessor", NULL};
 static const char *const layers[] = {"facility", "hardware", "virtualization", "platform",
                                      "application", "data", NULL};
@@ -495,13 +505,15 @@ auditfs_entry_parse(auditfs_entry *out, const uint8_t *leaf, size_t len)
         size_t klen = (size_t)(sp - p);
         const char *v = sp + 1;
         size_t vlen = (size_t)(nl - v);
+        /* keys come in canonical order: look after the last one first (the names are distinct,
+         * so the other half only finds a repeated or out-of-order key, refused below) */
         int k = -1;
-        for (int i = 0; i < K_COUNT; i++) {
-            if (strlen(key_names[i]) == klen && memcmp(key_names[i], p, klen) == 0) {
+        for (int i = seen_max + 1; i < K_COUNT && k < 0; i++)
+            if (key_lens[i] == klen && memcmp(key_names[i], p, klen) == 0)
                 k = i;
-                break;
-            }
-        }
+        for (int i = 0; i <= seen_max && k < 0; i++)
+            if (key_lens[i] == klen && memcmp(key_names[i], p, klen) == 0)
+                k = i;
         if (k < 0)
             return afs_error_set(AUDITFS_EFORMAT, "line %u: unknown header '%.*s'", line,
                                  (int)(klen > 40 ? 40 : klen), p);

@@ -80,6 +80,13 @@ size_t afs_b64_encode(char *out, const void *in, size_t n);
  */
 long afs_b64_decode(uint8_t *out, size_t cap, const char *in, size_t len);
 
+/**
+ * 1 if a and b hold the same n bytes, in time that depends on n only (no early exit): the OR of
+ * the XORs of 64-bit words, for digests and MACs. libsodium's sodium_memcmp goes byte by byte
+ * through volatile pointers, ~4 cycles a byte: 6% of verify's CPU for one digest per entry.
+ */
+bool afs_ct_equal(const void *a, const void *b, size_t n);
+
 /* ---- growable byte buffer: data is always NUL-terminated after len ---- */
 typedef struct afs_buf {
     char *data;

@@ -14,7 +14,6 @@
 
 #include <assert.h>
 #include <inttypes.h>
-#include <sodium.h>
 
 void
 auditfs_leaf_hash(auditfs_hash *out, const void *leaf, size_t len)
@@ -48,7 +47,7 @@ auditfs_empty_root(auditfs_hash *out)
 int
 auditfs_hash_equal(const auditfs_hash *a, const auditfs_hash *b)
 {
-    return sodium_memcmp(a->b, b->b, AUDITFS_HASH_BYTES) == 0;
+    return afs_ct_equal(a->b, b->b, AUDITFS_HASH_BYTES);
 }
 
 /* ---- streaming tree ---- */

@@ -22,12 +22,20 @@ typedef struct afs_segitem {
     uint32_t nframes, total, cap;
     afs_buf *frames;
     afs_seg_index ix; /* the segment's parsed index (valid unless kind is UNREADABLE) */
+    /* the leaf hashes of the segment's first nhashed entries (entry first_seq + k at k), each
+     * hashed by the reader right after it wrote the record, so the walker need not hash the same
+     * bytes again; it hashes entries beyond nhashed itself (segfetch.c says which frames are
+     * not hashed: none of a well-formed segment) */
+    uint8_t (*hashes)[32];
+    size_t hcap;
+    uint64_t nhashed;
 } afs_segitem;
 
 /**
  * Reads segment blob oid of l (named path, for messages) into it and decodes its frames: the
- * worker's step, also used in the caller's thread when no worker runs. Never fails: the
- * outcome is in it->status, it->kind and it->msg (the error state is left clear).
+ * worker's step, also used in the caller's thread when no worker runs; also the leaf hashes of
+ * its entries (it->hashes). Never fails: the outcome is in it->status, it->kind and it->msg
+ * (the error state is left clear).
  */
 void afs_segitem_read(afs_segitem *it, auditfs_ledger *l, const git_oid *oid, const char *path);
 /** Frees what an item holds and zeroes it. */
@@ -35,15 +43,16 @@ void afs_segitem_release(afs_segitem *it);
 
 typedef struct afs_segfetch afs_segfetch;
 /**
- * Starts a worker that reads the n segment blobs oids (named paths, for messages) of the ledger
- * at path, in order, through its own repository handle. oids and paths must outlive it.
+ * Starts the workers (two, or one if the second cannot start) that read the n segment blobs
+ * oids (named paths, for messages) of the ledger at path, handed out in order, through one
+ * repository handle of their own. oids and paths must outlive them.
  */
 int afs_segfetch_start(afs_segfetch **out, const char *path, const git_oid *oids,
                        char (*paths)[64], size_t n);
 /** The next segment in order (blocks until it is ready); call afs_segfetch_done after use. */
 afs_segitem *afs_segfetch_next(afs_segfetch *f);
 void afs_segfetch_done(afs_segfetch *f);
-/** Stops the worker (also early) and frees everything. */
+/** Stops the workers (also early) and frees everything. */
 void afs_segfetch_free(afs_segfetch *f);
 
 #endif

@@ -69,6 +69,16 @@ int afs_seg_frame_decode(afs_buf *out, ZSTD_DCtx *dctx, const afs_seg_index *ix,
                          const uint8_t *blob, size_t len, const char *where);
 
 /**
+ * afs_seg_frame_decode, and the RFC 6962 leaf hash of every record handed out into hashes
+ * (f->count of them, in order) unless hashes is NULL. AFSSEG2 hashes each rebuilt leaf anyway
+ * (the next one's prev), so its hashes cost one more leaf hash per frame; a walker that gets
+ * them need not hash the leaves again (segfetch.c does this on the read-ahead core).
+ */
+int afs_seg_frame_decode_hashed(afs_buf *out, uint8_t (*hashes)[32], ZSTD_DCtx *dctx,
+                                const afs_seg_index *ix, uint32_t i, const uint8_t *blob,
+                                size_t len, const char *where);
+
+/**
  * Decompresses frame i into out as stored, checking its framing like afs_seg_frame_decode,
  * without rebuilding: AFSSEG1 (*version 1) holds the leaves; AFSSEG2 (*version 2) holds the
  * 32-byte prev hash, then the stored records (walk them from offset 32 with

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -41,6 +44,25 @@ afs_b64_encode(char *out, const void *in, size_t n)
     }
     out[o] = '\0';
     return o;
+}
+
+bool
+afs_ct_equal(const void *a, const void *b, size_t n)
+{
+    const uint8_t *p = a, *q = b;
+    uint64_t d = 0;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, p + i, 8);
+        memcpy(&y, q + i, 8);
+        d |= x ^ y;
+        __asm__("" : "+r"(d)); /* an opaque accumulator: the compiler cannot stop early */
+    }
+    for (; i < n; i++)
+        d |= (uint64_t)(p[i] ^ q[i]);
+    __asm__("" : "+r"(d));
+    return d == 0;
 }
 
 /* 0-63 for the alphabet, 64 for anything else (checked per group, no branches per char) */
@@ -476,7 +498,20 @@ afs_utf8_valid(const uint8_t *s, size_t n, bool allow_tab)
 {
     size_t i = 0;
     while (i < n) {
-        /* fast path: eight printable ASCII bytes (the common case of JSON log lines) */
+#ifdef __SSE2__
+        /* fast path: sixteen printable ASCII bytes at a time (every x86-64 has SSE2). Signed
+         * compares: bytes >= 0x80 are negative, so "< 0x20" flags them too. This check was
+         * 6% of verify's CPU eight bytes at a time. */
+        while (n - i >= 16) {
+            __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i bad = _mm_or_si128(_mm_cmplt_epi8(w, _mm_set1_epi8(0x20)),
+                                       _mm_cmpeq_epi8(w, _mm_set1_epi8(0x7f)));
+            if (_mm_movemask_epi8(bad))
+                break;
+            i += 16;
+        }
+#endif
+        /* then eight printable ASCII bytes (the common case of JSON log lines) */
         while (n - i >= 8) {
             uint64_t w;
             memcpy(&w, s + i, 8);

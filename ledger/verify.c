@@ -28,7 +28,6 @@
 
 #include "auditfs/merkle.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,8 +44,7 @@ typedef struct vstate {
     const auditfs_verifier *key;
     cp_rec *cps;
     size_t ncps, next_cp;
-    auditfs_merkle_stream ms;
-    afs_tiles *tiles;
+    afs_tiles *tiles; /* the tree so far: the roots at checkpoints are computed from it */
     uint64_t tiles_expected;
     afs_chain chain; /* the next entry, and the hash and time of the one before it */
     uint64_t contents;
@@ -77,53 +75,6 @@ fail_entry(vstate *v, uint64_t seq, int code)
 }
 
 static int
-path_is_mutable(const char *path)
-{
-    return strcmp(path, "checkpoint") == 0 ||
-           (strncmp(path, "tile/", 5) == 0 && strstr(path, ".p") != NULL);
-}
-
-/* Every blob of old must be in new with the same id, except the checkpoint and partial tiles. */
-static int
-tree_extends(git_repository *repo, const git_tree *old, const git_tree *new, const char *prefix)
-{
-    size_t n = git_tree_entrycount(old);
-    for (size_t i = 0; i < n; i++) {
-        const git_tree_entry *oe = git_tree_entry_byindex(old, i);
-        const char *name = git_tree_entry_name(oe);
-        char path[512];
-        snprintf(path, sizeof path, "%s%s", prefix, name);
-        if (path_is_mutable(path))
-            continue;
-        const git_tree_entry *ne = git_tree_entry_byname(new, name);
-        if (!ne)
-            return afs_error_set(AUDITFS_EVERIFY, "%s was removed (history rewritten)", path);
-        if (git_oid_equal(git_tree_entry_id(oe), git_tree_entry_id(ne)))
-            continue;
-        if (git_tree_entry_type(oe) == GIT_OBJECT_TREE &&
-            git_tree_entry_type(ne) == GIT_OBJECT_TREE) {
-            git_tree *ot = NULL, *nt = NULL;
-            char sub[520];
-            int err;
-            if (git_tree_lookup(&ot, repo, git_tree_entry_id(oe)) < 0 ||
-                git_tree_lookup(&nt, repo, git_tree_entry_id(ne)) < 0) {
-                git_tree_free(ot);
-                return afs_error_git(AUDITFS_EVERIFY, "%s: unreadable tree", path);
-            }
-            snprintf(sub, sizeof sub, "%s/", path);
-            err = tree_extends(repo, ot, nt, sub);
-            git_tree_free(ot);
-            git_tree_free(nt);
-            if (err)
-                return err;
-            continue;
-        }
-        return afs_error_set(AUDITFS_EVERIFY, "%s was changed (history rewritten)", path);
-    }
-    return 0;
-}
-
-static int
 check_top_level(git_repository *repo, git_tree *tree)
 {
     static const char *const allowed[] = {"checkpoint", "doc", "format", "notice", "seg", "tile",
@@ -149,7 +100,7 @@ check_top_level(git_repository *repo, git_tree *tree)
 }
 
 /*
- * Incremental mode: the base commit's tree (for the first tree_extends), its origin, whether it
+ * Incremental mode: the base commit's tree (for the first afs_tree_extends), its origin, whether it
  * is signed, and its checkpoint as the report's head until a newer commit replaces it. The base
  * was verified before, but its checkpoint is re-checked with the key: the caller names the base
  * by id, and an id is no proof of who signed it.
@@ -320,7 +271,8 @@ verify_history(vstate *v)
                 err = fail_commit(v, id, AUDITFS_EVERIFY);
                 goto cleanup;
             }
-            if ((err = tree_extends(repo, prev_tree, tree, "")) != 0) {
+            if ((err = afs_tree_extends(repo, git_tree_id(prev_tree), git_tree_id(tree), "",
+                                        0)) != 0) {
                 err = fail_commit(v, id, AUDITFS_EVERIFY);
                 goto cleanup;
             }
@@ -359,7 +311,7 @@ check_full_tile(unsigned level, uint64_t index, const uint8_t *hashes, void *pay
         return err;
     if ((err = afs_tree_read(&data, &len, v->l->repo, v->l->tree, path)) != 0)
         return afs_error_set(AUDITFS_EVERIFY, "%s is missing", path);
-    if (len != 256 * 32 || sodium_memcmp(data, hashes, len) != 0)
+    if (len != 256 * 32 || !afs_ct_equal(data, hashes, len))
         err = afs_error_set(AUDITFS_EVERIFY, "%s does not match the recomputed hashes", path);
     free(data);
     v->tiles_expected++;
@@ -371,7 +323,7 @@ static int
 check_crossing(vstate *v, const cp_rec *cp)
 {
     auditfs_hash root;
-    auditfs_merkle_stream_root(&root, &v->ms);
+    afs_tiles_root(&root, v->tiles); /* a few hundred node hashes, once per commit */
     if (!auditfs_hash_equal(&root, &cp->root)) {
         if (cp->trusted) {
             snprintf(v->r->reason, sizeof v->r->reason,
@@ -399,7 +351,7 @@ check_crossing(vstate *v, const cp_rec *cp)
     } else if ((err = afs_tiles_load(t, v->l->repo, tree, cp->size)) == 0) {
         for (unsigned lv = 0; lv < AFS_TILE_LEVELS && !err; lv++) {
             unsigned w = afs_tiles_width(t, lv);
-            if (w && sodium_memcmp(t->h[lv], v->tiles->h[lv], (size_t)w * 32) != 0)
+            if (w && !afs_ct_equal(t->h[lv], v->tiles->h[lv], (size_t)w * 32))
                 err = afs_error_set(AUDITFS_EVERIFY, "partial tile at level %u does not match",
                                     lv);
         }
@@ -415,7 +367,7 @@ check_crossing(vstate *v, const cp_rec *cp)
 static int
 cross_checkpoints(vstate *v)
 {
-    while (v->next_cp < v->ncps && v->cps[v->next_cp].size == v->ms.size) {
+    while (v->next_cp < v->ncps && v->cps[v->next_cp].size == v->tiles->size) {
         int err = check_crossing(v, &v->cps[v->next_cp]);
         if (err)
             return err;
@@ -449,7 +401,6 @@ verify_leaf(void *payload, const afs_walk_leaf *wl)
     }
     if ((err = afs_tiles_push(v->tiles, &wl->hash, check_full_tile, v)) != 0)
         return fail_entry(v, seq, AUDITFS_EVERIFY);
-    auditfs_merkle_stream_push(&v->ms, &wl->hash);
     v->r->leaf_bytes += wl->len;
     afs_progress_tick("verify", v->chain.next, v->r->head.size);
     return cross_checkpoints(v);
@@ -554,7 +505,8 @@ count_blobs(uint64_t *out, git_repository *repo, git_tree *root, const char *pat
 
 /*
  * Starts the entry pass at the base's size: its partial tiles (which must hash to its signed
- * root), the Merkle frontier taken from them, and the hash and time of its last entry.
+ * root), from which the roots at later checkpoints are computed, and the hash and time of its
+ * last entry.
  */
 static int
 seed_from_base(vstate *v)
@@ -578,16 +530,6 @@ seed_from_base(vstate *v)
     if (!auditfs_hash_equal(&root, &v->base_root)) {
         err = afs_error_set(AUDITFS_EVERIFY, "its partial tiles do not hash to its checkpoint");
         goto fail;
-    }
-    /* the complete subtrees of a tree of size s, one per set bit, as afs_tiles_root reads them */
-    v->ms.size = s;
-    for (unsigned i = 0; i < 64; i++) {
-        if (!(s & ((uint64_t)1 << i)))
-            continue;
-        unsigned lv = i / 8, rr = i % 8;
-        uint64_t start = (i + 1 >= 64) ? 0 : (s >> (i + 1)) << (i + 1);
-        unsigned pos = (unsigned)((start >> (8 * lv)) & 255);
-        afs_hash_span(v->ms.stack[i].b, (const uint8_t(*)[32])v->tiles->h[lv][pos], 1u << rr);
     }
     v->chain.next = s;
     if (s == 0)
@@ -828,7 +770,6 @@ verify_common(auditfs_verify_report *report, auditfs_ledger *l, const auditfs_ve
         v.has_base = 1;
         git_oid_cpy(&v.base_id, base);
     }
-    auditfs_merkle_stream_init(&v.ms);
     v.tiles = malloc(sizeof *v.tiles);
     if (!v.tiles)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");

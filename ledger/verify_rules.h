@@ -22,6 +22,15 @@ typedef struct afs_tree_entry {
 } afs_tree_entry;
 
 /**
+ * Tree id's raw bytes (*data malloc'd, NUL-terminated after *len) through the ledger's checked
+ * readers, else libgit2's; never through libgit2's object cache, whose budget counts object
+ * sizes and not what parsed trees take (at 10M entries verify held 11 MiB of cached seg/ and
+ * tile/ trees against a 2 MiB budget). EVERIFY names path if unreadable or not a tree.
+ */
+int afs_tree_read_raw(char **data, size_t *len, git_repository *repo, const git_oid *id,
+                      const char *path);
+
+/**
  * Parses a raw tree object strictly (modes 100644/40000, valid names, git's order, strictly
  * increasing); *out is malloc'd. EVERIFY names the tree path and the entry.
  */
@@ -39,5 +48,15 @@ void afs_oidset_release(afs_oidset *s);
  */
 int afs_tree_check_canonical(afs_oidset *seen, git_repository *repo, const git_oid *id,
                              const char *path, int depth);
+
+/**
+ * History only appends: every blob of tree old_id is in tree new_id under the same path with
+ * the same id, except the checkpoint and partial tiles (tile/ names with ".p"). Trees are read
+ * raw (through the checked readers, outside libgit2's object cache) and parsed strictly.
+ * prefix: the trees' path with a trailing '/', "" at the top; depth: 0 at the top. EVERIFY
+ * names the path of the blob removed or changed.
+ */
+int afs_tree_extends(git_repository *repo, const git_oid *old_id, const git_oid *new_id,
+                     const char *prefix, int depth);
 
 #endif

@@ -309,3 +309,54 @@ Test(segment2, rebuilt_leaf_is_the_canonical_one)
         afs_seg2_rebuild(&got, out, 100, (const uint8_t *)stored, strlen(stored), 41, prev),
         AUDITFS_EFORMAT);
 }
+
+/* afs_seg_frame_decode_hashed: the hash of every record handed out, in order (the read-ahead
+ * hands these to the walk instead of it hashing again), for AFSSEG2 and AFSSEG1 alike. */
+Test(segment2, decode_hashed_gives_every_leaf_hash)
+{
+    static leaves L;
+    static uint8_t hashes[NLEAVES][32];
+    afs_buf seg = AFS_BUF_INIT, frame = AFS_BUF_INIT;
+    afs_seg_index ix;
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    make_leaves(&L, 5000, NLEAVES);
+    for (int version = 1; version <= 2; version++) {
+        if (version == 2) {
+            write_seg2(&seg, &L, 5000, NLEAVES);
+        } else {
+            afs_seg_writer w;
+            cr_assert_eq(afs_seg_writer_init(&w, 1), 0);
+            afs_seg_writer_reset(&w, 5000);
+            for (unsigned i = 0; i < NLEAVES; i++)
+                cr_assert_eq(afs_seg_writer_add(&w, L.leaf[i].data, L.leaf[i].len), 0);
+            cr_assert_eq(afs_seg_writer_finish(&w, &seg), 0);
+            afs_seg_writer_release(&w);
+        }
+        cr_assert_eq(afs_seg_index_parse(&ix, (uint8_t *)seg.data, seg.len, "t"), 0);
+        cr_assert_gt(ix.nframes, 1, "several frames, so the last leaf of each is hashed too");
+        memset(hashes, 0, sizeof hashes);
+        unsigned k = 0;
+        for (uint32_t f = 0; f < ix.nframes; f++) {
+            uint8_t(*h)[32] = hashes + (ix.frames[f].first_seq - 5000);
+            cr_assert_eq(afs_seg_frame_decode_hashed(&frame, h, d, &ix, f, (uint8_t *)seg.data,
+                                                     seg.len, "t"),
+                         0, "frame %u: %s", f, auditfs_error_last());
+            size_t off = 0;
+            const uint8_t *leaf;
+            size_t len;
+            while (afs_seg_record_next(&leaf, &len, &frame, &off)) {
+                auditfs_hash want;
+                auditfs_leaf_hash(&want, leaf, len);
+                cr_assert_eq(memcmp(hashes[k], want.b, 32), 0, "v%d leaf %u", version, k);
+                cr_assert_eq(memcmp(hashes[k], L.hash[k].b, 32), 0, "v%d leaf %u", version, k);
+                k++;
+            }
+        }
+        cr_assert_eq(k, NLEAVES);
+        afs_seg_index_release(&ix);
+    }
+    afs_buf_release(&frame);
+    afs_buf_release(&seg);
+    free_leaves(&L, NLEAVES);
+    ZSTD_freeDCtx(d);
+}

@@ -119,3 +119,27 @@ Test(util, utf8_fast_path_agrees_with_bytewise)
         cr_assert(afs_utf8_valid(line, len, false));
     }
 }
+
+/* afs_ct_equal: every byte counts, whatever its place (whole words and the tail) and length */
+Test(util, ct_equal_every_byte)
+{
+    uint8_t a[8200], b[8200];
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = b[i] = (uint8_t)(i * 131 + 7);
+    static const size_t lens[] = {0, 1, 7, 8, 9, 31, 32, 33, 64, 8192, 8199};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        size_t n = lens[li];
+        cr_assert(afs_ct_equal(a, b, n), "equal, n=%zu", n);
+        for (size_t i = 0; i < n; i++) {
+            for (unsigned bit = 0; bit < 8; bit += 7) {
+                b[i] ^= (uint8_t)(1u << bit);
+                cr_assert(!afs_ct_equal(a, b, n), "byte %zu bit %u of %zu", i, bit, n);
+                b[i] ^= (uint8_t)(1u << bit);
+            }
+        }
+        /* a difference just past n is not looked at */
+        b[n] ^= 1;
+        cr_assert(afs_ct_equal(a, b, n), "beyond n=%zu", n);
+        b[n] ^= 1;
+    }
+}
