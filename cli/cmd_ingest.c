@@ -1796,7 +1796,8 @@ written_since(const cand *c, const struct timespec *seen)
 /*
  * NAME names another file than the one read (rename-and-create rotation) and that file was
  * read to its end: the files that were NAME in between (NAME rotated twice or more between
- * two checks) are its rotated siblings that (1) are not the file read, nor NAME now; (2) were
+ * two checks) are its rotated siblings that (1) are not the file read, nor NAME now, nor one
+ * that was there (same inode and mtime) when the file read was opened as NAME; (2) were
  * written, and created where the file system says, at or after f->seen, the coarse wall-clock
  * time taken before the last check that found the file read still named NAME (a file written
  * after that check has a timestamp at or after it: file times come from the same coarse
