@@ -75,7 +75,7 @@ for MODE in plain route; do
         fi
         rm -f hold
         wait $fp && ok "$MODE $c: the follower ran to its end" || not_ok "$MODE $c: exit $?: $(cat twice.err)"
-        { lines x 0 149; lines y 0 99; lines z 0 99; } | compare "$MODE $c: rotated twice between two checks: the old file, the one in between, the new one, each line once and in order"
+        compare "$MODE $c: rotated twice between two checks: the old file, the one in between, the new one, each line once and in order" < <({ lines x 0 149; lines y 0 99; lines z 0 99; })
         grep -q ' old-' got.txt && not_ok "$MODE $c: old history (a.log.3) was read" || ok "$MODE $c: old history (a.log.3, written before the check) is not read"
         grep -q "rotated more than once between two checks" twice.err && ok "$MODE $c: it says so" || not_ok "$MODE $c: no notice: $(cat twice.err)"
     done
@@ -92,8 +92,7 @@ for MODE in plain route; do
         rm -f hold
         wait $fp || not_ok "$MODE $z: exit $?: $(cat ct.err)"
         ls in/a.log.1.* > /dev/null || not_ok "$MODE $z: no compressed copy"
-        { lines x 0 149; lines n 0 29; } |
-            compare "$MODE: copytruncate with a $z-compressed copy: the unread lines are read from the copy, once"
+        compare "$MODE: copytruncate with a $z-compressed copy: the unread lines are read from the copy, once" < <({ lines x 0 149; lines n 0 29; })
         [ -z "$(gaps)" ] && ok "$MODE $z: no gap recorded" || not_ok "$MODE $z: a gap recorded: $(gaps)"
     done
     # ---- 2b. copytruncate and no copy anywhere: the loss is reported and recorded
@@ -107,7 +106,7 @@ for MODE in plain route; do
     lines n 0 29 >> in/a.log
     rm -f hold
     wait $fp || not_ok "$MODE none: exit $?: $(cat none.err)"
-    { lines x 0 99; lines n 0 29; } | compare "$MODE: truncated without a copy: the lines before and after are stored"
+    compare "$MODE: truncated without a copy: the lines before and after are stored" < <({ lines x 0 99; lines n 0 29; })
     g=$(gaps)
     [ -n "$g" ] && echo "$g" | jq -e --argjson from $from --arg f "$WORK/in/a.log" \
         'select(.event=="input-gap" and .file==$f and .from==$from and .to==null and (.inode|type)=="number")' > /dev/null \
@@ -129,10 +128,36 @@ for MODE in plain route; do
     kill -9 $fp; wait $fp 2>/dev/null
     rm -f hold
     ( fol ) > /dev/null 2> first2.err && ok "$MODE: the restart ran" || not_ok "$MODE: restart exit $?: $(cat first2.err)"
-    { lines x 0 99; lines y 0 49; } | compare "$MODE: kill -9 before the first commit, the file rotated: the restart reads it from the marker, then the new one"
+    compare "$MODE: kill -9 before the first commit, the file rotated: the restart reads it from the marker, then the new one" < <({ lines x 0 99; lines y 0 49; })
     ls $mk/start-* > /dev/null 2>&1 && not_ok "$MODE: the marker stays after a position was stored" || ok "$MODE: the marker is removed once a position is stored"
     lines y 50 59 >> in/a.log
     ( fol ) > /dev/null 2>> first2.err
-    { lines x 0 99; lines y 0 59; } | compare "$MODE: and the next restart goes on from the stored position"
+    compare "$MODE: and the next restart goes on from the stored position" < <({ lines x 0 99; lines y 0 59; })
+
+    # ---- 4. the same with logrotate itself (a tool we did not write), compress without
+    # delaycompress: rotated twice with `create` (the file in between is read from
+    # a.log.1.gz), and copytruncate (the unread lines from the compressed copy)
+    if command -v logrotate > /dev/null; then
+        for how in create copytruncate; do
+            setup $MODE lr-$how
+            printf '%s {\n    rotate 5\n    compress\n    %s\n    missingok\n}\n' "$WORK/in/a.log" $how > lr.conf
+            lr() { logrotate -f -s $WORK/lr.state $WORK/lr.conf; }
+            lines x 0 99 > in/a.log
+            ( AUDITFS_TEST_HOLD_CHECK=$WORK/hold fol ) > /dev/null 2> lr.err & fp=$!
+            wait_hold || not_ok "$MODE logrotate $how: no hold: $(cat lr.err)"
+            lines x 100 149 >> in/a.log
+            if [ $how = create ]; then
+                lr; lines y 0 99 >> in/a.log; lr; lines z 0 99 >> in/a.log
+            else
+                lr; lines z 0 99 >> in/a.log
+            fi
+            rm -f hold
+            wait $fp || not_ok "$MODE logrotate $how: exit $?: $(cat lr.err)"
+            compare "$MODE: logrotate $how + compress: every line once, in order ($(cd in && echo *))" < <({ lines x 0 149; [ $how = create ] && lines y 0 99; lines z 0 99; })
+            [ -z "$(gaps)" ] || not_ok "$MODE logrotate $how: a gap recorded: $(gaps)"
+        done
+    else
+        echo "# logrotate not installed: its section is skipped"
+    fi
 done
 finish
