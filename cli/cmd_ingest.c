@@ -18,6 +18,7 @@
 #include "cli.h"
 
 #include "auditfs/ingest.h"
+#include "auditfs/rotated.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +33,7 @@
 #include <sys/random.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,8 +75,12 @@ static const char append_help[] =
     "--follow FILE...   read each FILE like `tail -F` from its start, or from the position\n"
     "                   stored with the last batch holding its lines (exactly once across\n"
     "                   restarts and crashes); survives rename-and-create and copytruncate\n"
-    "                   rotation; files rotated while auditfs was down are found in FILE's\n"
-    "                   directory (FILE.*, uncompressed) and read in modification-time order.\n"
+    "                   rotation; files rotated while auditfs was down, or more than once\n"
+    "                   between two checks, are found in FILE's directory (FILE.*, also .gz\n"
+    "                   and .zst) and read in modification-time order. Lines that are gone\n"
+    "                   (a truncated file with no copy) are reported and recorded in the\n"
+    "                   stream auditfs-input. Until a position is stored, the first file is\n"
+    "                   marked in LEDGER/auditfs-follow/ (DIR/.auditfs-route/ when routing).\n"
     "--once             with --follow: read each file (and rotated files found at the start)\n"
     "                   to its end, commit, store the positions and exit (a cron job, or a\n"
     "                   catch-up before a service starts).\n"
@@ -364,7 +370,30 @@ struct fsrc {
     uint64_t seq, done_seq;
     int noskip;
     int idx; /* in g->srcs */
+    /* the coarse wall-clock time taken before the last check (or open) that found the file
+     * read to be NAME: a file that was NAME after it was written at or after it (find_between) */
+    struct timespec seen;
+    /* NAME's rotated siblings (dev, inode, mtime seconds, nanoseconds) when the file read was
+     * opened as NAME: old history, never a file NAME named after it (find_between); the mtime
+     * tells a file that reuses a deleted one's inode number from it */
+    uint64_t *older;
+    size_t nolder;
+    /* the files read to their end in this process, newest last (first bytes and length) */
+    auditfs_position done[8];
+    size_t ndone;
+    /* the start marker (docs/FORMAT.md section 16.2): 0 not needed (a position is stored),
+     * 1 to be written before the file is read, 2 written for marker_dev/ino, its first
+     * marker_head bytes */
+    int marker;
+    uint64_t marker_dev, marker_ino, marker_head;
+    /* a loss to record in the stream auditfs-input (record_gap), -1 for an unknown end */
+    int gap;
+    uint64_t gap_ino, gap_from;
+    int64_t gap_to;
+    const char *gap_why;
 };
+
+static void marker_clear(const ingest *g, fsrc *f);
 
 /* ---- committing, with retries ---- */
 
@@ -636,8 +665,11 @@ commit_target(ingest *g, target *t, int with_positions)
     t->committed = size;
     t->wrote = 1;
     if (with_positions) {
-        for (size_t i = 0; i < g->nsrcs; i++)
+        for (size_t i = 0; i < g->nsrcs; i++) {
+            if (g->srcs[i]->dirty)
+                marker_clear(g, g->srcs[i]); /* its position is stored now */
             g->srcs[i]->dirty = 0;
+        }
         free(g->cursor);
         g->cursor = NULL;
     }
@@ -776,6 +808,7 @@ route_save(ingest *g)
         free(text);
         if (rc)
             return rc;
+        marker_clear(g, f); /* the low-water mark holds its position now */
         f->dirty = 0;
     }
     if (g->cursor) {
@@ -1487,23 +1520,14 @@ dir_of(const char *path, const char **base)
     return strndup(path, (size_t)(slash - path));
 }
 
-static int
-compressed(const char *name)
-{
-    static const char *const ext[] = {".gz", ".xz", ".zst", ".bz2", ".lz4", ".Z", NULL};
-    size_t n = strlen(name);
-    for (int i = 0; ext[i]; i++) {
-        size_t e = strlen(ext[i]);
-        if (n > e && strcmp(name + n - e, ext[i]) == 0)
-            return 1;
-    }
-    return 0;
-}
-
+/* A rotated sibling of NAME: NAME.<something>, plain, .gz or .zst (other compressions are
+ * not read: they are reported nowhere, as before). */
 typedef struct cand {
     char *path;
     struct timespec mtime;
-    uint64_t ino;
+    struct timespec btime; /* birth (statx), if have_btime */
+    int have_btime;
+    uint64_t dev, ino;
 } cand;
 
 static int
@@ -1517,26 +1541,29 @@ cmp_cand(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
-/*
- * After a restart whose saved file is no longer NAME: finds it among NAME's rotated siblings
- * (NAME.*, uncompressed) by its head hash (same inode preferred: a copytruncate copy has
- * another), and queues it, read from the saved offset, then every sibling modified after it,
- * oldest first; NAME itself comes last, from its start. Returns 1 if found.
- */
+static void
+cands_free(cand *c, size_t nc)
+{
+    for (size_t i = 0; i < nc; i++)
+        free(c[i].path);
+    free(c);
+}
+
+/* NAME's rotated siblings (regular files NAME.*, plain, .gz or .zst) except the file NAME now
+ * names, oldest modification first (logrotate keeps the original's time on what it compresses,
+ * so a compressed file sorts where its content was written). */
 static int
-find_rotated(fsrc *f, const auditfs_position *saved)
+list_siblings(cand **out, size_t *nout, const fsrc *f)
 {
     const char *base;
     char *dir = dir_of(f->name, &base);
     DIR *d = dir ? opendir(dir) : NULL;
     cand *c = NULL;
     size_t nc = 0;
-    int found = -1, found_same = 0;
     struct stat cur;
     int have_cur = stat(f->name, &cur) == 0;
-    f->have_next = have_cur;
-    f->next_dev = have_cur ? (uint64_t)cur.st_dev : 0;
-    f->next_ino = have_cur ? (uint64_t)cur.st_ino : 0;
+    *out = NULL;
+    *nout = 0;
     if (!d) {
         free(dir);
         return 0;
@@ -1544,16 +1571,19 @@ find_rotated(fsrc *f, const auditfs_position *saved)
     struct dirent *de;
     size_t bl = strlen(base);
     while ((de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, base, bl) != 0 || de->d_name[bl] != '.' || compressed(de->d_name))
+        if (strncmp(de->d_name, base, bl) != 0 || de->d_name[bl] != '.' ||
+            auditfs_rotated_kind(de->d_name) == AUDITFS_ROTATED_OTHER)
             continue;
         size_t pl = strlen(dir) + strlen(de->d_name) + 2;
         char *p = malloc(pl);
-        struct stat st;
+        struct statx sx;
         if (!p)
             break;
         snprintf(p, pl, "%s/%s", dir, de->d_name);
-        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode) ||
-            (have_cur && st.st_ino == cur.st_ino && st.st_dev == cur.st_dev)) {
+        if (statx(AT_FDCWD, p, 0, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0 ||
+            !S_ISREG(sx.stx_mode) ||
+            (have_cur && sx.stx_ino == (uint64_t)cur.st_ino &&
+             makedev(sx.stx_dev_major, sx.stx_dev_minor) == cur.st_dev)) {
             free(p);
             continue;
         }
@@ -1563,37 +1593,243 @@ find_rotated(fsrc *f, const auditfs_position *saved)
             break;
         }
         c = t;
+        memset(&c[nc], 0, sizeof *c);
         c[nc].path = p;
-        c[nc].mtime = st.st_mtim;
-        c[nc].ino = (uint64_t)st.st_ino;
+        c[nc].mtime.tv_sec = sx.stx_mtime.tv_sec;
+        c[nc].mtime.tv_nsec = sx.stx_mtime.tv_nsec;
+        c[nc].have_btime = (sx.stx_mask & STATX_BTIME) != 0;
+        c[nc].btime.tv_sec = sx.stx_btime.tv_sec;
+        c[nc].btime.tv_nsec = sx.stx_btime.tv_nsec;
+        c[nc].dev = (uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor);
+        c[nc].ino = sx.stx_ino;
         nc++;
     }
     closedir(d);
     free(dir);
     if (nc)
         qsort(c, nc, sizeof *c, cmp_cand); /* c is NULL when no sibling was found */
+    *out = c;
+    *nout = nc;
+    return 0;
+}
+
+/* Remembers which rotated siblings exist as NAME is opened (they were NAME before it). */
+static void
+note_older(fsrc *f)
+{
+    cand *c = NULL;
+    size_t nc = 0;
+    list_siblings(&c, &nc, f);
+    uint64_t *o = nc ? calloc(4 * nc, sizeof *o) : NULL;
+    free(f->older);
+    f->older = o;
+    f->nolder = o ? nc : 0;
+    for (size_t i = 0; i < f->nolder; i++) {
+        o[4 * i] = c[i].dev;
+        o[4 * i + 1] = c[i].ino;
+        o[4 * i + 2] = (uint64_t)c[i].mtime.tv_sec;
+        o[4 * i + 3] = (uint64_t)c[i].mtime.tv_nsec;
+    }
+    cands_free(c, nc);
+}
+
+/* Opens a rotated sibling for reading with pread: the file, or its content decompressed. */
+static int
+sib_open(const char *path)
+{
+    int fd = -1, complete = 0;
+    if (auditfs_rotated_open(&fd, &complete, path, AUDITFS_ROTATED_MAX) != 0) {
+        fprintf(stderr, "auditfs: %s\n", auditfs_error_last());
+        return -1;
+    }
+    if (!complete) {
+        fprintf(stderr, "auditfs: %s: more than %llu bytes decompressed: not read\n", path,
+                (unsigned long long)AUDITFS_ROTATED_MAX);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Does the sibling path hold what p describes (auditfs_position_matches)? A compressed one is
+ * decompressed only as far as p's head unless that matches; it is never the same inode. */
+static int
+sib_matches(const auditfs_position *p, const char *path, int *same)
+{
+    int fd = -1, complete = 0, r = 0;
+    if (same)
+        *same = 0;
+    if (auditfs_rotated_kind(path) == AUDITFS_ROTATED_PLAIN) {
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return 0;
+        r = auditfs_position_matches(p, fd, same);
+        close(fd);
+        return r;
+    }
+    auditfs_position head = *p;
+    head.offset = head.head_len;
+    if (auditfs_rotated_open(&fd, &complete, path, p->head_len) != 0)
+        return 0;
+    r = auditfs_position_matches(&head, fd, NULL);
+    close(fd);
+    if (!r || p->offset <= p->head_len)
+        return r;
+    if ((fd = sib_open(path)) < 0)
+        return 0;
+    r = auditfs_position_matches(p, fd, NULL);
+    close(fd);
+    return r;
+}
+
+/* The identity of a sibling's first min(size, 4096) bytes (offset set to that length). */
+static int
+sib_head(auditfs_position *p, const char *path)
+{
+    int fd = -1, complete = 0;
+    struct stat st;
+    memset(p, 0, sizeof *p);
+    if (auditfs_rotated_open(&fd, &complete, path, AUDITFS_POSHEAD_MAX) != 0)
+        return -1;
+    int ok = fstat(fd, &st) == 0 &&
+             auditfs_position_identify(p, fd,
+                                       (uint64_t)st.st_size < AUDITFS_POSHEAD_MAX
+                                           ? (uint64_t)st.st_size
+                                           : AUDITFS_POSHEAD_MAX) == 0;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static void
+queue_free(fsrc *f)
+{
+    for (size_t i = 0; i < f->nqueue; i++)
+        free(f->queue[i]);
+    free(f->queue);
+    f->queue = NULL;
+    f->nqueue = f->iqueue = 0;
+}
+
+/*
+ * After a restart whose saved file is no longer NAME: finds it among NAME's rotated siblings
+ * (NAME.*, plain, .gz or .zst) by its head hash (same inode preferred: a copytruncate or
+ * compressed copy has another; a position of no bytes at all identifies only by its inode),
+ * and queues it, read from the saved offset, then every sibling modified after it, oldest
+ * first, except a second copy of one already queued (NAME.1 and NAME.1.gz); NAME itself comes
+ * last, from its start. Returns 1 if found.
+ */
+static int
+find_rotated(fsrc *f, const auditfs_position *saved)
+{
+    cand *c = NULL;
+    size_t nc = 0;
+    int found = -1, found_same = 0;
+    struct stat cur;
+    int have_cur = stat(f->name, &cur) == 0;
+    f->have_next = have_cur;
+    f->next_dev = have_cur ? (uint64_t)cur.st_dev : 0;
+    f->next_ino = have_cur ? (uint64_t)cur.st_ino : 0;
+    list_siblings(&c, &nc, f);
     for (size_t i = 0; i < nc; i++) {
-        int fd = open(c[i].path, O_RDONLY | O_CLOEXEC);
         int same = 0;
-        if (fd < 0)
-            continue;
-        if (auditfs_position_matches(saved, fd, &same) && (found < 0 || (same && !found_same))) {
+        if (sib_matches(saved, c[i].path, &same) && (same || saved->head_len > 0) &&
+            (found < 0 || (same && !found_same))) {
             found = (int)i;
             found_same = same;
         }
-        close(fd);
     }
+    queue_free(f);
     if (found >= 0) {
+        auditfs_position *heads = calloc(nc, sizeof *heads);
         f->queue = calloc(nc, sizeof *f->queue);
-        for (size_t i = (size_t)found; f->queue && i < nc; i++) {
+        for (size_t i = (size_t)found; heads && f->queue && i < nc; i++) {
+            auditfs_position *h = &heads[f->nqueue];
+            int dup = 0;
+            if (sib_head(h, c[i].path) != 0)
+                memset(h, 0, sizeof *h);
+            /* only a compressed file is taken for a copy of one queued before it */
+            for (size_t k = 0; i > (size_t)found && h->head_len && k < f->nqueue &&
+                               auditfs_rotated_kind(c[i].path) != AUDITFS_ROTATED_PLAIN;
+                 k++)
+                dup |= heads[k].head_len == h->head_len &&
+                       !memcmp(heads[k].head_sha256, h->head_sha256, 32);
+            if (dup)
+                continue;
             f->queue[f->nqueue++] = c[i].path;
             c[i].path = NULL;
         }
+        free(heads);
     }
-    for (size_t i = 0; i < nc; i++)
-        free(c[i].path);
-    free(c);
-    return found >= 0 && f->queue;
+    cands_free(c, nc);
+    return found >= 0 && f->nqueue;
+}
+
+/* Remembers the file just read to its end (its first bytes and length), so that a copy of it
+ * (compressed by logrotate) is never taken for a file rotated in between (find_between). */
+static void
+src_done(fsrc *f)
+{
+    auditfs_position d;
+    memset(&d, 0, sizeof d);
+    if (f->fd < 0 || f->off == 0 || auditfs_position_identify(&d, f->fd, f->off) != 0)
+        return;
+    if (f->ndone == sizeof f->done / sizeof *f->done) {
+        memmove(f->done, f->done + 1, sizeof f->done - sizeof *f->done);
+        f->ndone--;
+    }
+    f->done[f->ndone++] = d;
+}
+
+static int
+ts_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec != b->tv_sec ? a->tv_sec < b->tv_sec : a->tv_nsec < b->tv_nsec;
+}
+
+/* Could c have been NAME after `seen` with lines in it? Written then (mtime), and created then
+ * where the file system records a birth time. Old history was last written before. */
+static int
+written_since(const cand *c, const struct timespec *seen)
+{
+    return !ts_before(&c->mtime, seen) && (!c->have_btime || !ts_before(&c->btime, seen));
+}
+
+/*
+ * NAME names another file than the one read (rename-and-create rotation) and that file was
+ * read to its end: the files that were NAME in between (NAME rotated twice or more between
+ * two checks) are its rotated siblings that (1) are not the file read, nor NAME now, nor one
+ * that was there (same inode and mtime) when the file read was opened as NAME; (2) were
+ * written, and created where the file system says, at or after f->seen, the coarse wall-clock
+ * time taken before the last check that found the file read still named NAME (a file written
+ * after that check has a timestamp at or after it: file times come from the same coarse
+ * clock); (3) are not a copy of a file read to its end in this process (f->done: logrotate's
+ * `compress` makes one). A file that was NAME before our file was cannot meet (2), so old
+ * history is never read again. Queues them oldest first; returns how many.
+ */
+static size_t
+find_between(fsrc *f)
+{
+    cand *c = NULL;
+    size_t nc = 0;
+    list_siblings(&c, &nc, f);
+    queue_free(f);
+    f->queue = nc ? calloc(nc, sizeof *f->queue) : NULL;
+    for (size_t i = 0; f->queue && i < nc; i++) {
+        int copy = c[i].dev == f->dev && c[i].ino == f->ino;
+        for (size_t k = 0; !copy && k < f->nolder; k++)
+            copy = c[i].dev == f->older[4 * k] && c[i].ino == f->older[4 * k + 1] &&
+                   (uint64_t)c[i].mtime.tv_sec == f->older[4 * k + 2] &&
+                   (uint64_t)c[i].mtime.tv_nsec == f->older[4 * k + 3];
+        if (copy || !written_since(&c[i], &f->seen))
+            continue;
+        for (size_t k = 0; !copy && k < f->ndone; k++)
+            copy = sib_matches(&f->done[k], c[i].path, NULL);
+        if (copy)
+            continue;
+        f->queue[f->nqueue++] = c[i].path;
+        c[i].path = NULL;
+    }
+    cands_free(c, nc);
+    return f->nqueue;
 }
 
 /* The path of NAME's rotated sibling (NAME.*, uncompressed) that is the file dev/ino, or NULL. */
@@ -1608,7 +1844,8 @@ find_inode(const fsrc *f, uint64_t dev, uint64_t ino)
     while (d && !found && (de = readdir(d)) != NULL) {
         struct stat st;
         char p[PATH_MAX + 300];
-        if (strncmp(de->d_name, base, bl) != 0 || de->d_name[bl] != '.' || compressed(de->d_name))
+        if (strncmp(de->d_name, base, bl) != 0 || de->d_name[bl] != '.' ||
+            auditfs_rotated_kind(de->d_name) != AUDITFS_ROTATED_PLAIN)
             continue;
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
         if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_dev == dev &&
@@ -1622,18 +1859,19 @@ find_inode(const fsrc *f, uint64_t dev, uint64_t ino)
 }
 
 /*
- * Test hook (tests/cli/cli_route_lineage.sh): with AUDITFS_TEST_HOLD_QUEUE_END=FILE, a restart
- * that has read the rotated files it queued creates FILE and waits (at most 60 s) until FILE
- * is removed before it moves on to NAME, so a test can rotate NAME in exactly that window
- * (the first time only).
+ * Test hooks (tests/cli/cli_route_lineage.sh, cli_follow_rotate.sh): with the variable set to
+ * FILE, creates FILE and waits (at most 60 s) until FILE is removed, the first time only, so
+ * that a test can rotate NAME in exactly that window. AUDITFS_TEST_HOLD_QUEUE_END: a restart
+ * has read the rotated files it queued, before it moves on to NAME. AUDITFS_TEST_HOLD_CHECK:
+ * a check found the file read still NAME, after reading it to its end. AUDITFS_TEST_HOLD_READ:
+ * the first round that read lines, before any of them is committed.
  */
 static void
-test_hold_queue_end(void)
+test_hold(const char *var, int *held)
 {
-    static int held; /* once per process: the test rotates NAME once */
-    const char *h = getenv("AUDITFS_TEST_HOLD_QUEUE_END");
+    const char *h = getenv(var);
     struct stat st;
-    if (!h || !h[0] || held++)
+    if (!h || !h[0] || (*held)++)
         return;
     int fd = open(h, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -1666,9 +1904,16 @@ static int
 src_open(fsrc *f, const char *path, uint64_t offset, int from_queue)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    /* a rotated file from the queue may be compressed (.gz, .zst): read decompressed */
+    int fd = from_queue ? sib_open(path) : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
+    if (!from_queue) {
+        f->seen = now; /* NAME was this file at (or after) now */
+        note_older(f);
+    }
     if (fstat(fd, &st) != 0) {
         close(fd);
         return -1;
@@ -1684,6 +1929,138 @@ src_open(fsrc *f, const char *path, uint64_t offset, int from_queue)
     f->lineno = offset ? count_lines(fd, offset) : 0;
     if (auditfs_position_identify(&f->pos, fd, offset) != 0)
         return -1;
+    return 0;
+}
+
+/*
+ * The start marker (docs/FORMAT.md section 16.2). A followed file that has no stored position
+ * (a first run) could be rotated away after its lines were read and before the batch holding
+ * them is committed; a restart would then have nothing to find it by and start on the new
+ * NAME. So before the file is read, its identity (dev:inode, the hash of its first bytes, offset
+ * 0) is made durable in LEDGER/auditfs-follow/start-<hash> (routing: DIR/.auditfs-route/), and
+ * rewritten as its first bytes grow to 4096; a restart without a stored position resumes from
+ * it as from a position. Removed once a position of the file is stored.
+ */
+static void
+marker_path(char *out, size_t cap, const ingest *g, const fsrc *f)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)f->name; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    if (g->ledgers_dir)
+        snprintf(out, cap, "%s/.auditfs-route/start-%016llx", g->ledgers_dir,
+                 (unsigned long long)h);
+    else
+        snprintf(out, cap, "%s/auditfs-follow/start-%016llx", g->ledger, (unsigned long long)h);
+}
+
+/* Before f's file is read: its marker, written (or its head grown) durably. */
+static int
+marker_update(ingest *g, fsrc *f)
+{
+    struct stat st;
+    char path[PATH_MAX + 64], *pos = NULL;
+    if (f->fd < 0 || fstat(f->fd, &st) != 0)
+        return 0;
+    uint64_t h = (uint64_t)st.st_size < AUDITFS_POSHEAD_MAX ? (uint64_t)st.st_size
+                                                            : AUDITFS_POSHEAD_MAX;
+    /* only the first file read is marked: a later one is read after it, from the marker on */
+    if (f->marker == 2 && (f->marker_dev != (uint64_t)st.st_dev ||
+                           f->marker_ino != (uint64_t)st.st_ino || h <= f->marker_head))
+        return 0;
+    auditfs_position m = f->pos;
+    snprintf(m.key, sizeof m.key, "%s", f->name);
+    if (auditfs_position_identify(&m, f->fd, h) != 0)
+        return cli_fail(auditfs_error_last_code(), "append --follow");
+    m.offset = 0;
+    if (auditfs_position_format(&pos, &m) != 0)
+        return cli_fail(auditfs_error_last_code(), "append --follow");
+    const char *pp = "Auditfs-Position: ";
+    size_t cap = strlen(pos) + 32;
+    char *text = malloc(cap);
+    if (!text) {
+        free(pos);
+        return cli_fail(AUDITFS_ENOMEM, "append");
+    }
+    snprintf(text, cap, "Auditfs-Start: %s", pos + strlen(pp));
+    free(pos);
+    marker_path(path, sizeof path, g, f);
+    int rc = write_atomic(path, text);
+    free(text);
+    if (rc)
+        return rc;
+    f->marker = 2;
+    f->marker_dev = (uint64_t)st.st_dev;
+    f->marker_ino = (uint64_t)st.st_ino;
+    f->marker_head = h;
+    return 0;
+}
+
+/* A position of f is stored: its marker is not needed any more. */
+static void
+marker_clear(const ingest *g, fsrc *f)
+{
+    char path[PATH_MAX + 64];
+    if (!f->marker)
+        return;
+    marker_path(path, sizeof path, g, f);
+    if (f->marker == 2)
+        unlink(path); /* best effort: a stored position takes precedence over a marker */
+    f->marker = 0;
+}
+
+/*
+ * Lines that are gone (a copytruncate whose copy is nowhere, a file read last deleted): one
+ * line on stderr naming the file and the bytes, and an entry in the stream auditfs-input,
+ * committed with the next batch (routing: in the ledger of the --tenant default, else
+ * DIR/quarantine); docs/FORMAT.md section 16.2.
+ */
+static int
+record_gaps(ingest *g)
+{
+    for (size_t i = 0; i < g->nsrcs; i++) {
+        fsrc *f = g->srcs[i];
+        char enc[3 * AUDITFS_POSKEY_MAX + 1], to[32], payload[3 * AUDITFS_POSKEY_MAX + 512];
+        if (!f->gap)
+            continue;
+        f->gap = 0;
+        auditfs_position_key(enc, f->name);
+        if (f->gap_to < 0)
+            snprintf(to, sizeof to, "null");
+        else
+            snprintf(to, sizeof to, "%lld", (long long)f->gap_to);
+        int n = snprintf(payload, sizeof payload,
+                         "{\"event\":\"input-gap\",\"file\":\"%s\",\"inode\":%llu,"
+                         "\"from\":%llu,\"to\":%s,\"reason\":\"%s\"}",
+                         enc, (unsigned long long)f->gap_ino, (unsigned long long)f->gap_from,
+                         to, f->gap_why);
+        fprintf(stderr, "auditfs: ");
+        print_name(stderr, f->name);
+        if (f->gap_to < 0)
+            fprintf(stderr, ": %s: bytes %llu to its end of that file (inode %llu) are lost",
+                    f->gap_why, (unsigned long long)f->gap_from,
+                    (unsigned long long)f->gap_ino);
+        else
+            fprintf(stderr, ": %s: bytes %llu-%lld of that file (inode %llu) are lost", f->gap_why,
+                    (unsigned long long)f->gap_from, (long long)f->gap_to,
+                    (unsigned long long)f->gap_ino);
+        fprintf(stderr, "; recorded in the stream auditfs-input\n");
+        hdrs h = g->defaults;
+        snprintf(h.stream, sizeof h.stream, "auditfs-input");
+        if (!auditfs_valid_stream(h.tenant))
+            h.tenant[0] = '\0';
+        target *t = target_for(g, g->ledgers_dir ? (h.tenant[0] ? h.tenant : "quarantine") : "");
+        if (!t)
+            return cli_fail(AUDITFS_ENOMEM, "append");
+        if (g->ledgers_dir && !t->loaded) {
+            int rc = route_load(g, t);
+            if (rc)
+                return rc;
+        }
+        if (n < 0 || (size_t)n >= sizeof payload ||
+            batch_add(&t->b, &h, (const uint8_t *)payload, (size_t)n, NULL, 0, 0) != 0)
+            return cli_fail(AUDITFS_ENOMEM, "append");
+    }
     return 0;
 }
 
@@ -1722,6 +2099,18 @@ src_start(ingest *g, fsrc *f, auditfs_ledger *l)
             return rc;
         }
     }
+    int from_marker = 0;
+    if (!v) {
+        /* no position stored: the marker of a run that stored none either, if any */
+        char mp[PATH_MAX + 64], mprefix[3 * AUDITFS_POSKEY_MAX + 32];
+        marker_path(mp, sizeof mp, g, f);
+        snprintf(mprefix, sizeof mprefix, "Auditfs-Start: %s ", enc);
+        int rc = route_state_read(&v, mp, mprefix);
+        if (rc)
+            return rc;
+        f->marker = 1;
+        from_marker = v != NULL;
+    }
     if (v) {
         size_t vl = strlen(enc) + 1 + strlen(v);
         char *full = malloc(vl + 1);
@@ -1731,6 +2120,12 @@ src_start(ingest *g, fsrc *f, auditfs_ledger *l)
         }
         free(full);
         free(v);
+    }
+    if (have && from_marker) {
+        f->marker = 2;
+        f->marker_dev = saved.dev;
+        f->marker_ino = saved.ino;
+        f->marker_head = saved.head_len;
     }
     f->fd = -1;
     if (!have) {
@@ -1762,6 +2157,11 @@ src_start(ingest *g, fsrc *f, auditfs_ledger *l)
             "auditfs: %s: the file read last (inode %llu, %llu bytes in) is gone; "
             "reading %s from its start\n",
             f->name, (unsigned long long)saved.ino, (unsigned long long)saved.offset, f->name);
+    f->gap = 1;
+    f->gap_ino = saved.ino;
+    f->gap_from = saved.offset;
+    f->gap_to = -1;
+    f->gap_why = "the file read last is gone, not found among its rotated copies";
     /* routing: the byte sequence no longer follows the one the ledgers' trailers count, so
      * nothing is skipped as already stored (a restart here may store lines twice, never lose) */
     f->noskip = 1;
@@ -1783,6 +2183,11 @@ src_pump(ingest *g, fsrc *f, int at_end, int *progress)
      * read nothing, src_check starts it over from its beginning */
     if (f->pos.head_len > 0 && !auditfs_position_matches(&f->pos, f->fd, NULL))
         return 0;
+    if (f->marker) {
+        int rc = marker_update(g, f);
+        if (rc)
+            return rc;
+    }
     for (;;) {
         if (f->cap - f->len < 65536) {
             size_t cap = f->cap ? f->cap * 2 : 1 << 20;
@@ -1867,19 +2272,30 @@ src_check(ingest *g, fsrc *f, int force)
         /* a rotated file found at restart: read to its end, then the next one */
         if ((rc = src_pump(g, f, 1, &progress)) != 0)
             return rc;
+        src_done(f);
         if (f->iqueue < f->nqueue) {
             const char *next = f->queue[f->iqueue++];
-            if (src_open(f, next, 0, 1) != 0)
+            if (src_open(f, next, 0, 1) != 0) {
+                /* gone meanwhile, or a compressed file that does not decompress */
+                struct stat gs;
+                f->gap = 1;
+                f->gap_ino = stat(next, &gs) == 0 ? (uint64_t)gs.st_ino : 0;
+                f->gap_from = 0;
+                f->gap_to = -1;
+                f->gap_why = "a rotated file to read could not be read";
                 return src_check(g, f, force);
+            }
             return 0;
         }
-        test_hold_queue_end();
+        static int held_queue_end;
+        test_hold("AUDITFS_TEST_HOLD_QUEUE_END", &held_queue_end);
         /* NAME was rotated while the queue was read: the file it named then comes first (a
          * chain of rotations is followed one file at a time), else its lines are skipped */
         struct stat now;
         if (f->have_next && stat(f->name, &now) == 0 &&
             ((uint64_t)now.st_ino != f->next_ino || (uint64_t)now.st_dev != f->next_dev)) {
             char *p = find_inode(f, f->next_dev, f->next_ino);
+            uint64_t lost_ino = f->next_ino;
             f->next_dev = (uint64_t)now.st_dev;
             f->next_ino = (uint64_t)now.st_ino;
             if (p && src_open(f, p, 0, 1) == 0) {
@@ -1887,11 +2303,14 @@ src_check(ingest *g, fsrc *f, int force)
                 free(p);
                 return 0;
             }
-            if (!p)
-                fprintf(stderr,
-                        "auditfs: %s: rotated while the files rotated before it were read, "
-                        "and not found among its rotated copies: its lines may be lost\n",
-                        f->name);
+            if (!p) {
+                f->gap = 1;
+                f->gap_ino = lost_ino;
+                f->gap_from = 0;
+                f->gap_to = -1;
+                f->gap_why = "rotated while the files rotated before it were read, and not "
+                             "found among its rotated copies";
+            }
             free(p);
         }
         f->have_next = 0;
@@ -1902,6 +2321,8 @@ src_check(ingest *g, fsrc *f, int force)
             f->dirty = 1;
         return 0;
     }
+    struct timespec tcheck;
+    clock_gettime(CLOCK_REALTIME_COARSE, &tcheck); /* before the stat: see find_between */
     if (stat(f->name, &st) != 0) {
         if (f->fd < 0 || errno != ENOENT)
             return 0;
@@ -1915,10 +2336,36 @@ src_check(ingest *g, fsrc *f, int force)
     if ((uint64_t)st.st_ino != f->ino || (uint64_t)st.st_dev != f->dev) {
         if ((rc = src_pump(g, f, 1, &progress)) != 0)
             return rc;
+        src_done(f);
+        /* NAME rotated more than once since the last check: the files in between first */
+        size_t n = find_between(f);
+        if (n > 0) {
+            f->have_next = 1;
+            f->next_dev = (uint64_t)st.st_dev;
+            f->next_ino = (uint64_t)st.st_ino;
+            fprintf(stderr, "auditfs: ");
+            print_name(stderr, f->name);
+            fprintf(stderr, ": rotated more than once between two checks: reading %zu "
+                            "rotated file(s) first, from ", n);
+            print_name(stderr, f->queue[0]);
+            fputc('\n', stderr);
+            if (src_open(f, f->queue[0], 0, 1) == 0) {
+                f->iqueue = 1;
+                f->dirty = 1;
+                return 0;
+            }
+            /* unreadable now: the next check tries it again, then records it lost */
+            f->iqueue = 0;
+            f->from_queue = 1;
+            return 0;
+        }
         if (src_open(f, f->name, 0, 0) == 0)
             f->dirty = 1;
         return 0;
     }
+    f->seen = tcheck;
+    static int held_check;
+    test_hold("AUDITFS_TEST_HOLD_CHECK", &held_check);
     /* truncated: smaller than what we read, or (truncated and written again past our offset
      * between two checks) its first bytes are no longer those we identified it by */
     if (fstat(f->fd, &cur) == 0 &&
@@ -1930,23 +2377,25 @@ src_check(ingest *g, fsrc *f, int force)
         memset(&tmp, 0, sizeof tmp);
         tmp.name = f->name;
         tmp.fd = -1;
-        if (find_rotated(&tmp, &p)) {
-            int fd = open(tmp.queue[0], O_RDONLY | O_CLOEXEC);
-            if (fd >= 0) {
-                close(f->fd);
-                f->fd = fd;
-                if ((rc = src_pump(g, f, 1, &progress)) != 0)
-                    return rc;
+        int fd = find_rotated(&tmp, &p) ? sib_open(tmp.queue[0]) : -1;
+        if (fd >= 0) {
+            close(f->fd);
+            f->fd = fd;
+            if ((rc = src_pump(g, f, 1, &progress)) != 0) {
+                queue_free(&tmp);
+                return rc;
             }
+            src_done(f);
         } else {
-            fprintf(stderr,
-                    "auditfs: %s: truncated; lines written after byte %llu and before "
-                    "the truncation may be lost\n",
-                    f->name, (unsigned long long)(f->off + f->len));
+            /* no copy anywhere (NAME.*, plain, .gz or .zst): everything from the first byte
+             * not stored to the truncation is gone, and how far it went with it */
+            f->gap = 1;
+            f->gap_ino = f->ino;
+            f->gap_from = f->off;
+            f->gap_to = -1;
+            f->gap_why = "truncated (copytruncate) and no copy found beside it";
         }
-        for (size_t i = 0; i < tmp.nqueue; i++)
-            free(tmp.queue[i]);
-        free(tmp.queue);
+        queue_free(&tmp);
         if (src_open(f, f->name, 0, 0) == 0)
             f->dirty = 1;
         return 0;
@@ -2030,13 +2479,18 @@ follow_input(ingest *g, char **names, int n, int poll_ms)
     auditfs_ledger_free(l);
     if (!rc && g->ledgers_dir)
         rc = route_rebase(g);
-    int idle = 0;
+    int idle = 0, held_read = 0;
     while (!rc && !g_stop) {
         int progress = 0;
+        /* losses found by the last check (or at the start) go in before the lines after them */
+        if ((rc = record_gaps(g)) != 0)
+            break;
         for (size_t i = 0; i < g->nsrcs && !rc; i++)
             rc = src_pump(g, g->srcs[i], 0, &progress);
         if (rc)
             break;
+        if (progress)
+            test_hold("AUDITFS_TEST_HOLD_READ", &held_read);
         int hup = g_hup;
         g_hup = 0;
         for (size_t i = 0; i < g->nsrcs && !rc; i++)
@@ -2065,6 +2519,8 @@ follow_input(ingest *g, char **names, int n, int poll_ms)
             drain_sigpipe();
         }
     }
+    if (!rc)
+        rc = record_gaps(g); /* a loss found by the last check is committed with the rest */
     return rc;
 }
 
@@ -2578,6 +3034,7 @@ done:
         for (size_t k = 0; k < g.srcs[i]->nqueue; k++)
             free(g.srcs[i]->queue[k]);
         free(g.srcs[i]->queue);
+        free(g.srcs[i]->older);
         free(g.srcs[i]->buf);
         free(g.srcs[i]->name);
         free(g.srcs[i]);

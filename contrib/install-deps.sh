@@ -10,7 +10,7 @@ pkgs=(build-essential meson ninja-build pkg-config git python3 lighttpd lighttpd
       attr jq time
       scdoc man-db systemd faketime
       libsystemd-dev systemd-journal-remote rsyslog bsdutils util-linux strace
-      procps mount)
+      procps mount logrotate)
 if [ "${1:-}" = "--list" ]; then
     printf '%s\n' "${pkgs[@]}"
     exit 0
