@@ -138,6 +138,7 @@ frame_load(centry **out, auditfs_view *v, uint32_t fi, int *first)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     c->frame = fi;
     pthread_mutex_lock(&v->git_lock);
+    v->frame_loads++;
     if (!(blob = seg_blob(v, f->seg))) {
         const git_error *ge = git_error_last();
         snprintf(why, sizeof why, "the segment object cannot be read (%s)",
@@ -278,6 +279,18 @@ vw_frame_peek(centry **out, int *owned, auditfs_view *v, uint32_t fi, int *first
     return frame_load(out, v, fi, first);
 }
 
+/* Frame fi if it is in the cache (referenced until vw_frame_put), else NULL: never reads git. */
+centry *
+vw_frame_cached(auditfs_view *v, uint32_t fi)
+{
+    pthread_mutex_lock(&v->cache_lock);
+    centry *c = v->frames[fi].cache;
+    if (c)
+        c->refs++;
+    pthread_mutex_unlock(&v->cache_lock);
+    return c;
+}
+
 /* ---- test seam (view_seam.h) ---- */
 
 uint8_t *
@@ -287,4 +300,14 @@ afs_view_frame_digest(auditfs_view *v, uint64_t seq)
         return NULL;
     vframe *f = &v->frames[vw_frame_of(v, seq)];
     return seq >= f->first_seq && seq - f->first_seq < f->count ? f->digest : NULL;
+}
+
+uint64_t
+afs_view_frame_loads(auditfs_view *v, uint64_t *nframes)
+{
+    pthread_mutex_lock(&v->git_lock);
+    uint64_t n = v->frame_loads;
+    pthread_mutex_unlock(&v->git_lock);
+    *nframes = v->nframes;
+    return n;
 }

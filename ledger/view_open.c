@@ -306,6 +306,7 @@ auditfs_view_free(auditfs_view *v)
     for (size_t i = 0; i < v->nlists; i++) {
         free(v->lists[i].seq);
         free(v->lists[i].end);
+        free(v->lists[i].evs);
     }
     free(v->nodes);
     free(v->lists);
