@@ -64,12 +64,15 @@ lru_front(auditfs_view *v, centry *c)
         v->lru_tail = c;
 }
 
-/* Evicts unreferenced frames from the tail while over the cap (cache_lock held). */
+/* Evicts unreferenced frames from the tail while they and the lines kept for by-event-day/
+ * (view_evday.c, at most half of it) are over the cap (cache_lock held). */
 static void
 lru_trim(auditfs_view *v)
 {
     centry *c = v->lru_tail;
-    while (c && v->cache_bytes > v->cache_cap) {
+    size_t kept = atomic_load(&v->evday_stash_mem);
+    size_t cap = v->cache_cap - (kept < v->cache_cap / 2 ? kept : v->cache_cap / 2);
+    while (c && v->cache_bytes > cap) {
         centry *p = c->prev;
         if (c->refs == 0) {
             lru_unlink(v, c);

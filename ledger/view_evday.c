@@ -8,7 +8,9 @@
  * Memory: event times need not increase, so a day file is not a slice of its list. At pin time
  * a day file keeps only its count, size and the range [first_pos, last_pos] of list positions
  * that holds its entries; the view keeps one int32 event day per seq. No sorted copy of the
- * ledger is ever built. Two caches, bounded over all day files (view_int.h):
+ * ledger is ever built. Two caches, bounded over all day files (view_int.h): positions at most
+ * EVDAY_POS_BYTES; stashes at most half the frame cache's bound, and frames and stashes
+ * together at most that bound (the frame LRU gives way):
  *  - positions: found on a day file's first read by scanning its range, then kept (LRU); a day
  *    file whose positions exceed the bound is scanned for each read and not kept.
  *  - bytes ("stashes"): with scattered event times every frame holds lines of every day file,
@@ -382,7 +384,7 @@ stash_copy(auditfs_view *v, const vstash *st, uint64_t off, uint8_t *buf, size_t
 static int
 stash_room(auditfs_view *v, const vstash *st, size_t more)
 {
-    size_t bound = EVDAY_STASH_BYTES;
+    size_t bound = EVDAY_STASH_BYTES(v);
     while (v->evday_stash_mem + more > bound) {
         vevday *old = NULL;
         for (size_t j = 0; j < v->nevdays; j++) {

@@ -46,6 +46,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #define ENT_BASE ((uint64_t)1 << 40)
@@ -97,7 +98,8 @@ typedef struct vlist {
  *  - positions (vpos): the list positions of its entries and their cumulative ends, found by a
  *    scan of [first_pos, last_pos]; at most EVDAY_POS_BYTES over all day files.
  *  - bytes (vstash): its lines as copied out of verified frames while another day file of the
- *    same list was read, compressed in chunks; at most EVDAY_STASH_BYTES over all day files.
+ *    same list was read, compressed in chunks; at most EVDAY_STASH_BYTES over all day files,
+ *    counted in the frame cache's bound (cache_cap).
  */
 typedef struct vpos {
     int refs;     /* the cache's reference (while ev->pos points here) + reads in flight */
@@ -135,7 +137,9 @@ typedef struct vevday {
 
 #define EVDAY_CHUNK ((size_t)64 << 10)
 #define EVDAY_POS_BYTES ((size_t)16 << 20)   /* cached positions, over all day files */
-#define EVDAY_STASH_BYTES ((size_t)16 << 20) /* kept lines (compressed), over all day files */
+/* kept lines (compressed), over all day files: at most half the frame cache's bound, which they
+ * share with the verified frames */
+#define EVDAY_STASH_BYTES(v) ((v)->cache_cap / 2)
 
 typedef struct vcontent {
     uint64_t seq;
@@ -295,7 +299,10 @@ struct auditfs_view {
     size_t nevdays, capevdays;
     pthread_mutex_t evday_lock;
     uint64_t evday_tick, evday_epoch;
-    size_t evday_pos_mem, evday_stash_mem; /* bytes held by positions and stashes */
+    size_t evday_pos_mem; /* bytes held by cached positions */
+    /* bytes held by stashes: written under evday_lock, read by lru_trim (view_cache.c), which
+     * keeps the verified frames and the stashes together within cache_cap */
+    _Atomic size_t evday_stash_mem;
     ZSTD_CCtx *evday_cctx;                 /* stash chunks, under evday_lock */
     ZSTD_DCtx *evday_dctx;
     uint8_t *evday_buf; /* ZSTD_compressBound(EVDAY_CHUNK) bytes, under evday_lock */
