@@ -169,7 +169,8 @@ typedef struct vframe {
 } vframe;
 
 /* A verified decoded frame. rec[i] is leaf i's offset in data (rec[count] = end marker
- * unused); pay[i] its payload's offset; len[i] the leaf length. */
+ * unused); pay[i] its payload's offset; len[i] the leaf length. data, rec, pay and len share
+ * one anonymous mapping of data.cap bytes (view_cache.c says why). */
 typedef struct centry {
     uint32_t frame;
     int refs;
@@ -248,6 +249,7 @@ struct auditfs_view {
     void *accept_payload;
     ZSTD_DCtx *dctx; /* under git_lock */
     uint64_t frame_loads; /* frames decoded from git by reads, under git_lock (a test seam) */
+    afs_buf frame_scratch; /* a frame being decoded, under git_lock (view_cache.c) */
     /* the last segment blobs read (git inflates a whole object per lookup), under git_lock;
      * their bytes are only ever decoded and verified, never served directly */
     struct {
