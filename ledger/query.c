@@ -787,6 +787,8 @@ candidates(afs_ivals *out, int *constrained, afs_index *ix, const auditfs_query 
             int64_t lo, hi;
             if (!time_bounds(&lo, &hi, q, t))
                 continue;
+            if (t->op == OP_LT && hi > INT64_MIN) /* strict: _event_time<DAY leaves DAY out */
+                hi--;
             if (lo > e_lo)
                 e_lo = lo;
             if (hi < e_hi)
