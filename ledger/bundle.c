@@ -4,6 +4,7 @@
  * `verify-bundle` and `incident --check`. The report is report.c; the layout is bundle.h.
  */
 #include "bundle_int.h"
+#include "index.h"
 #include "auditfs/merkle.h"
 #include "auditfs/proof.h"
 #include "auditfs/report.h"
@@ -103,7 +104,8 @@ afs_bundle_in_window(const auditfs_bundle *b, const auditfs_entry *e)
 }
 
 /* With "time event" the window is not a query term (the query language has no "event time,
- * else ledger time"): every caller also applies afs_bundle_in_window. */
+ * else ledger time"): every caller also applies afs_bundle_in_window. The query only carries it
+ * to the index, which then proposes the entries of the window's days (index.h). */
 int
 afs_bundle_query(auditfs_query **out, const auditfs_bundle *b)
 {
@@ -120,6 +122,8 @@ afs_bundle_query(auditfs_query **out, const auditfs_bundle *b)
     }
     if (!err && b->grep[0])
         err = auditfs_query_set_grep(q, b->grep);
+    if (!err && b->time_event) /* lets the index narrow to the window's event (or ledger) days */
+        err = afs_query_set_event_window(q, b->t1, b->t2);
     if (err) {
         auditfs_query_free(q);
         return err;

@@ -47,7 +47,7 @@
 #include <sodium.h>
 
 #define IX_MAGIC "AFSIX01\n"
-#define META_FORMAT "auditfs-index/2"
+#define META_FORMAT "auditfs-index/3" /* 3: the _event_day key (2: unkeyed event time) */
 #define IX_HEADER 80
 #define IX_PART 48
 #define IX_DAY 32
@@ -306,6 +306,13 @@ builder_add_entry(builder *b, const auditfs_entry *e)
     }
     if (!err)
         err = builder_day(b, afs_day_of(e->time_us), e->seq);
+    if (!err) { /* the UTC day of the event time, "" without one (format 3) */
+        char day[16] = "";
+        if (e->has_event_time)
+            afs_index_day_name(day, afs_day_of(e->event_time_us));
+        size_t n = make_key(key, AFS_INDEX_EVENT_DAY, day, strlen(day));
+        err = builder_post(b, key, n, e->seq, e->seq + 1);
+    }
     if (!err && b->fields->n && !e->has_content) {
         member_ctx c = {b, e->seq, key};
         int r = afs_json_members(e->payload, e->payload_len, index_member, &c);
@@ -1088,6 +1095,55 @@ afs_index_days(afs_ivals *out, afs_index *ix, int64_t d0, int64_t d1)
     if (!err)
         err = afs_ivals_merge(out, &found);
     afs_ivals_release(&found);
+    return err;
+}
+
+void
+afs_index_day_name(char out[16], int64_t day)
+{
+    struct tm tm;
+    time_t secs = (time_t)(day * 86400);
+    if (day < -1000000 || day > 3000000 || !gmtime_r(&secs, &tm)) {
+        snprintf(out, 16, "d%lld", (long long)day);
+        return;
+    }
+    /* the year is within 5 digits (the day range above), month and day 2 each */
+    snprintf(out, 16, "%04d-%02d-%02d", (tm.tm_year + 1900) % 100000, (tm.tm_mon + 1) % 100,
+             tm.tm_mday % 100);
+}
+
+int
+afs_index_event_window(afs_ivals *out, afs_index *ix, int64_t d0, int64_t d1, int ledger_too)
+{
+    afs_ivals found = AFS_IVALS_INIT, none = AFS_IVALS_INIT, days = AFS_IVALS_INIT,
+              both = AFS_IVALS_INIT;
+    int err = 0;
+    char name[16];
+    if (d1 < d0)
+        return 0;
+    /* every entry of a format-3 index posts _event_day, so a day that is not found has none */
+    if (d1 - d0 >= AFS_INDEX_EVENT_DAYS_MAX)
+        return afs_ivals_add(out, 0, afs_index_size(ix)); /* cannot narrow */
+    for (int64_t d = d0; d <= d1 && !err; d++) {
+        afs_index_day_name(name, d);
+        err = afs_index_lookup(&found, ix, AFS_INDEX_EVENT_DAY, name, strlen(name));
+    }
+    if (!err && ledger_too) {
+        /* entries without an event time whose ledger day is in the window */
+        err = afs_index_lookup(&none, ix, AFS_INDEX_EVENT_DAY, "", 0);
+        if (!err)
+            err = afs_index_days(&days, ix, d0, d1);
+        if (!err)
+            err = afs_ivals_intersect(&both, &none, &days);
+        if (!err)
+            err = afs_ivals_merge(&found, &both);
+    }
+    if (!err)
+        err = afs_ivals_merge(out, &found);
+    afs_ivals_release(&found);
+    afs_ivals_release(&none);
+    afs_ivals_release(&days);
+    afs_ivals_release(&both);
     return err;
 }
 

@@ -36,6 +36,20 @@ int afs_index_lookup(afs_ivals *out, afs_index *ix, const char *field, const cha
                      size_t vlen);
 /** Adds to out the seqs in [0, size) of entries whose UTC day is in [d0, d1]. */
 int afs_index_days(afs_ivals *out, afs_index *ix, int64_t d0, int64_t d1);
+/** The key under which each entry posts the UTC day of its event time ("YYYY-MM-DD"), or ""
+ * when it has none (index format 3). */
+#define AFS_INDEX_EVENT_DAY "_event_day"
+/** A window of more days than this is not narrowed by event day (one lookup per day). */
+#define AFS_INDEX_EVENT_DAYS_MAX 3700
+/** The value of the _event_day key for a UTC day number. */
+void afs_index_day_name(char out[16], int64_t day);
+/**
+ * Adds to out the seqs in [0, size) of entries whose event time falls on a UTC day in [d0, d1],
+ * and with ledger_too also those without an event time whose ledger day is in [d0, d1]; all of
+ * [0, size) when the index cannot narrow (no such key, or a window too wide). A superset.
+ */
+int afs_index_event_window(afs_ivals *out, afs_index *ix, int64_t d0, int64_t d1,
+                           int ledger_too);
 /** Problems met while reading (damaged runs), "" if none. */
 const char *afs_index_problem(const afs_index *ix);
 void afs_index_close(afs_index *ix);
@@ -45,5 +59,11 @@ void afs_index_close(afs_index *ix);
  */
 int afs_query_index_candidates(afs_ivals *out, afs_index *ix, const auditfs_query *q,
                                uint64_t head);
+/**
+ * Narrows q's candidates from the index to entries whose event time, or ledger time without
+ * one, is in [t1, t2) (microseconds): incident --time event, whose window is not a query term
+ * (the caller still applies the window to every entry it is given).
+ */
+int afs_query_set_event_window(auditfs_query *q, int64_t t1, int64_t t2);
 
 #endif

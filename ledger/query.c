@@ -63,6 +63,8 @@ typedef struct term {
 struct auditfs_query {
     term t[MAX_TERMS];
     size_t n;
+    int has_evwin;       /* afs_query_set_event_window: narrows candidates only */
+    int64_t evwin1, evwin2;
     int has_grep;
     regex_t re;
     char *grep;
@@ -747,7 +749,8 @@ candidates(afs_ivals *out, int *constrained, afs_index *ix, const auditfs_query 
     int err = afs_ivals_push(&acc, 0, size);
     uint64_t seq_lo = 0, seq_hi = UINT64_MAX;
     int64_t t_lo = INT64_MIN, t_hi = INT64_MAX; /* time bounds, inclusive */
-    int have_time = 0;
+    int64_t e_lo = INT64_MIN, e_hi = INT64_MAX; /* event-time bounds, inclusive */
+    int have_time = 0, have_event = 0;
     unsigned char done[MAX_TERMS] = {0};
     *constrained = 0;
     for (size_t i = 0; i < q->n && !err; i++) {
@@ -780,6 +783,19 @@ candidates(afs_ivals *out, int *constrained, afs_index *ix, const auditfs_query 
             have_time = 1;
             continue;
         }
+        if (t->hf == H_EVENT_TIME) {
+            int64_t lo, hi;
+            if (!time_bounds(&lo, &hi, q, t))
+                continue;
+            if (t->op == OP_LT && hi > INT64_MIN) /* strict: _event_time<DAY leaves DAY out */
+                hi--;
+            if (lo > e_lo)
+                e_lo = lo;
+            if (hi < e_hi)
+                e_hi = hi;
+            have_event = 1;
+            continue;
+        }
         if (t->op != OP_EQ || done[t->group] || !afs_index_has_field(ix, t->field))
             continue;
         done[t->group] = 1;
@@ -802,6 +818,24 @@ candidates(afs_ivals *out, int *constrained, afs_index *ix, const auditfs_query 
         if (t_lo <= t_hi)
             err = afs_index_days(&one, ix, t_lo == INT64_MIN ? INT64_MIN : afs_day_of(t_lo),
                                  t_hi == INT64_MAX ? INT64_MAX : afs_day_of(t_hi));
+        if (!err)
+            err = narrow(&acc, &tmp, &one, constrained);
+    }
+    /* an event-time window bounded on both sides: the event days in it (an entry without an
+     * event time never matches an _event_time term) */
+    if (!err && have_event && e_lo != INT64_MIN && e_hi != INT64_MAX) {
+        one.n = 0;
+        if (e_lo <= e_hi)
+            err = afs_index_event_window(&one, ix, afs_day_of(e_lo), afs_day_of(e_hi), 0);
+        if (!err)
+            err = narrow(&acc, &tmp, &one, constrained);
+    }
+    /* incident --time event: event time, or ledger time without one, in [evwin1, evwin2) */
+    if (!err && q->has_evwin) {
+        one.n = 0;
+        if (q->evwin1 < q->evwin2)
+            err = afs_index_event_window(&one, ix, afs_day_of(q->evwin1),
+                                         afs_day_of(q->evwin2 - 1), 1);
         if (!err)
             err = narrow(&acc, &tmp, &one, constrained);
     }
@@ -879,6 +913,15 @@ scan(auditfs_query_stats *st, auditfs_cursor *cur, const afs_ivals *cand, uint64
         }
     }
     return err;
+}
+
+int
+afs_query_set_event_window(auditfs_query *q, int64_t t1, int64_t t2)
+{
+    q->has_evwin = 1;
+    q->evwin1 = t1;
+    q->evwin2 = t2;
+    return 0;
 }
 
 /* ---- running ---- */

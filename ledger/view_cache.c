@@ -9,16 +9,24 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+/*
+ * Memory: a cached frame (its decoded bytes and its rec/pay/len arrays) lives in one anonymous
+ * mapping of its own, unmapped when the frame leaves the cache. Frames are loaded by whichever
+ * FUSE thread reads and evicted by another; from malloc, each thread's arena kept what the
+ * others freed, and the mount's resident memory reached about 2.5 times the cache's bound
+ * (measured: 164 MB for a 64 MiB cache, 88 MB with a single arena). The decode itself goes
+ * through one scratch buffer under git_lock.
+ */
 void
 vw_centry_free(centry *c)
 {
     if (!c)
         return;
-    afs_buf_release(&c->data);
-    free(c->rec);
-    free(c->pay);
-    free(c->len);
+    if (c->data.data)
+        munmap(c->data.data, c->data.cap);
     free(c);
 }
 
@@ -64,12 +72,15 @@ lru_front(auditfs_view *v, centry *c)
         v->lru_tail = c;
 }
 
-/* Evicts unreferenced frames from the tail while over the cap (cache_lock held). */
+/* Evicts unreferenced frames from the tail while they and the lines kept for by-event-day/
+ * (view_evday.c, at most half of it) are over the cap (cache_lock held). */
 static void
 lru_trim(auditfs_view *v)
 {
     centry *c = v->lru_tail;
-    while (c && v->cache_bytes > v->cache_cap) {
+    size_t kept = atomic_load(&v->evday_stash_mem);
+    size_t cap = v->cache_cap - (kept < v->cache_cap / 2 ? kept : v->cache_cap / 2);
+    while (c && v->cache_bytes > cap) {
         centry *p = c->prev;
         if (c->refs == 0) {
             lru_unlink(v, c);
@@ -138,6 +149,7 @@ frame_load(centry **out, auditfs_view *v, uint32_t fi, int *first)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     c->frame = fi;
     pthread_mutex_lock(&v->git_lock);
+    v->frame_loads++;
     if (!(blob = seg_blob(v, f->seg))) {
         const git_error *ge = git_error_last();
         snprintf(why, sizeof why, "the segment object cannot be read (%s)",
@@ -147,20 +159,34 @@ frame_load(centry **out, auditfs_view *v, uint32_t fi, int *first)
     } else {
         afs_seg_frame sf = {f->coff, f->first_seq, f->csize, f->usize, f->count};
         afs_seg_index ix = {f->first_seq, f->count, 1, &sf};
-        if (afs_seg_frame_decode(&c->data, v->dctx, &ix, 0, git_blob_rawcontent(blob),
+        v->frame_scratch.len = 0;
+        if (afs_seg_frame_decode(&v->frame_scratch, v->dctx, &ix, 0, git_blob_rawcontent(blob),
                                  (size_t)git_blob_rawsize(blob), v->segs[f->seg].where) != 0)
             snprintf(why, sizeof why, "%s", auditfs_error_last());
+    }
+    if (!why[0]) { /* its own mapping: the decoded bytes, then rec, pay and len */
+        size_t dl = (v->frame_scratch.len + 7) & ~(size_t)7;
+        size_t want = dl + (size_t)f->count * 3 * sizeof(uint32_t);
+        long pg = sysconf(_SC_PAGESIZE);
+        size_t map = (want + (size_t)pg - 1) & ~((size_t)pg - 1);
+        void *m = mmap(NULL, map ? map : (size_t)pg, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) {
+            pthread_mutex_unlock(&v->git_lock);
+            free(c);
+            return afs_error_set(AUDITFS_ENOMEM, "out of memory (a frame of %zu bytes)", want);
+        }
+        memcpy(m, v->frame_scratch.data, v->frame_scratch.len);
+        c->data.data = m;
+        c->data.len = v->frame_scratch.len;
+        c->data.cap = map ? map : (size_t)pg;
+        c->rec = (uint32_t *)((uint8_t *)m + dl);
+        c->pay = c->rec + f->count;
+        c->len = c->pay + f->count;
     }
     pthread_mutex_unlock(&v->git_lock);
     if (why[0])
         goto damaged;
-    c->rec = malloc(f->count * sizeof *c->rec);
-    c->pay = malloc(f->count * sizeof *c->pay);
-    c->len = malloc(f->count * sizeof *c->len);
-    if (!c->rec || !c->pay || !c->len) {
-        vw_centry_free(c);
-        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    }
     afs_sha256_ctx fd;
     afs_sha256_init(&fd);
     size_t off = 0;
@@ -189,7 +215,7 @@ frame_load(centry **out, auditfs_view *v, uint32_t fi, int *first)
                                   "changed after the checkpoint was verified)");
         goto damaged;
     }
-    c->bytes = c->data.cap + f->count * 12u + sizeof *c;
+    c->bytes = c->data.cap + sizeof *c;
     *out = c;
     return 0;
 damaged:
@@ -278,6 +304,18 @@ vw_frame_peek(centry **out, int *owned, auditfs_view *v, uint32_t fi, int *first
     return frame_load(out, v, fi, first);
 }
 
+/* Frame fi if it is in the cache (referenced until vw_frame_put), else NULL: never reads git. */
+centry *
+vw_frame_cached(auditfs_view *v, uint32_t fi)
+{
+    pthread_mutex_lock(&v->cache_lock);
+    centry *c = v->frames[fi].cache;
+    if (c)
+        c->refs++;
+    pthread_mutex_unlock(&v->cache_lock);
+    return c;
+}
+
 /* ---- test seam (view_seam.h) ---- */
 
 uint8_t *
@@ -287,4 +325,14 @@ afs_view_frame_digest(auditfs_view *v, uint64_t seq)
         return NULL;
     vframe *f = &v->frames[vw_frame_of(v, seq)];
     return seq >= f->first_seq && seq - f->first_seq < f->count ? f->digest : NULL;
+}
+
+uint64_t
+afs_view_frame_loads(auditfs_view *v, uint64_t *nframes)
+{
+    pthread_mutex_lock(&v->git_lock);
+    uint64_t n = v->frame_loads;
+    pthread_mutex_unlock(&v->git_lock);
+    *nframes = v->nframes;
+    return n;
 }

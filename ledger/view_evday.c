@@ -7,10 +7,26 @@
  *
  * Memory: event times need not increase, so a day file is not a slice of its list. At pin time
  * a day file keeps only its count, size and the range [first_pos, last_pos] of list positions
- * that holds its entries; the view keeps one int32 event day per seq. The positions themselves
- * are found on the first read by scanning that range, and kept in an LRU bounded by
- * EVDAY_CACHE_ENTRIES positions over all day files; a day file with more entries than that is
- * scanned for each read and never cached. No sorted copy of the ledger is ever built.
+ * that holds its entries; the view keeps one int32 event day per seq. No sorted copy of the
+ * ledger is ever built. Two caches, bounded over all day files (view_int.h): positions at most
+ * EVDAY_POS_BYTES; stashes at most half the frame cache's bound, and frames and stashes
+ * together at most that bound (the frame LRU gives way):
+ *  - positions: found on a day file's first read by scanning its range, then kept (LRU); a day
+ *    file whose positions exceed the bound is scanned for each read and not kept.
+ *  - bytes ("stashes"): with scattered event times every frame holds lines of every day file,
+ *    so reading the day files one after the other would decode every frame once per file.
+ *    Instead, while a read of one day file has a verified frame in hand, the lines in that
+ *    frame of the list's other day files are appended to their stashes (zstd-compressed in
+ *    EVDAY_CHUNK chunks). A stash holds a prefix of its day file: it is only extended by a frame
+ *    whose first list position is exactly `covered` (or by the frame of the file's first
+ *    entry), so no line can be skipped. A read inside the prefix is served from the stash;
+ *    reading all day files of a list thus costs about one pass over its frames. When the bound
+ *    is reached, complete stashes not read since are dropped first, else the growing one.
+ *
+ * Locks: evday_lock guards the positions and stashes; it is not held while frames are read
+ * and verified (positions in use are reference-counted), so reads of different files only
+ * share it for their cache bookkeeping. A --follow step (v->lock exclusive, no read in flight)
+ * drops the caches of the day files it grows.
  *
  * Verification: bytes are copied only out of frames that vw_frame_get has verified against the
  * pinned checkpoint, exactly as for the ledger-time day files, and each payload's length must
@@ -38,14 +54,40 @@ evday_grow(auditfs_view *v, uint64_t seq)
 }
 
 static void
+pos_unref(vpos *p)
+{
+    if (p && --p->refs == 0) {
+        free(p->pos);
+        free(p->end);
+        free(p);
+    }
+}
+
+/* Drops ev's cached positions (evday_lock held, or no read in flight). */
+static void
 evday_uncache(auditfs_view *v, vevday *ev)
 {
     if (!ev->pos)
         return;
-    v->evday_cached -= ev->n;
-    free(ev->pos);
-    free(ev->end);
-    ev->pos = ev->end = NULL;
+    v->evday_pos_mem -= ev->pos->n * 16;
+    pos_unref(ev->pos);
+    ev->pos = NULL;
+}
+
+static void
+stash_drop(auditfs_view *v, vevday *ev)
+{
+    vstash *st = ev->stash;
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nchunks; i++)
+        free(st->chunk[i]);
+    free(st->chunk);
+    free(st->clen);
+    free(st->tail);
+    v->evday_stash_mem -= st->mem;
+    free(st);
+    ev->stash = NULL;
 }
 
 /* The directory of list li under by-event-day/, made on first use; 0 on error. Names are copied
@@ -118,9 +160,43 @@ evday_file(uint32_t *out, auditfs_view *v, uint32_t li, int64_t day, uint64_t po
     v->evdays[v->nevdays - 1].node = f;
     vw_node(v, f)->list = li;
     *out = (uint32_t)(v->nevdays - 1);
+    /* the list's day files stay sorted by day (evday_find) */
+    vlist *l = &v->lists[li];
+    if (l->nevs == l->capevs) {
+        uint32_t nc = l->capevs ? l->capevs * 2 : 8;
+        uint32_t *e = realloc(l->evs, nc * sizeof *e);
+        if (!e)
+            return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        l->evs = e;
+        l->capevs = nc;
+    }
+    uint32_t at2 = l->nevs;
+    while (at2 > 0 && v->evdays[l->evs[at2 - 1]].day > day)
+        at2--;
+    memmove(l->evs + at2 + 1, l->evs + at2, (l->nevs - at2) * sizeof *l->evs);
+    l->evs[at2] = *out;
+    l->nevs++;
     return 0;
 fail:
     return err;
+}
+
+/* The day file of list l for day, or NULL. */
+static vevday *
+evday_find(auditfs_view *v, const vlist *l, int32_t day)
+{
+    uint32_t lo = 0, hi = l->nevs;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int32_t d = v->evdays[l->evs[mid]].day;
+        if (d == day)
+            return &v->evdays[l->evs[mid]];
+        if (d < day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
 }
 
 int
@@ -148,6 +224,7 @@ vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r)
     }
     vevday *ev = &v->evdays[idx];
     evday_uncache(v, ev); /* a --follow step grew it: positions are found again on next read */
+    stash_drop(v, ev);
     ev->n++;
     ev->bytes += r->payload_len + 1;
     ev->last_pos = pos;
@@ -155,48 +232,54 @@ vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r)
     return 0;
 }
 
-/* Finds the list positions of ev (evday_lock held); pos and end are ev's or, when ev is too big to
- * cache, owned by the caller. */
+/*
+ * The list positions of ev (evday_lock held), referenced for the caller (pos_unref when done).
+ * Kept in the cache when they fit its bound (EVDAY_POS_BYTES), dropping the least recently used.
+ */
 static int
-evday_positions(uint64_t **pos, uint64_t **end, int *owned, auditfs_view *v, vevday *ev)
+evday_positions(vpos **out, auditfs_view *v, vevday *ev)
 {
-    *owned = 0;
     ev->used = ++v->evday_tick;
     if (ev->pos) {
-        *pos = ev->pos;
-        *end = ev->end;
+        ev->pos->refs++;
+        *out = ev->pos;
         return 0;
     }
     const vlist *l = &v->lists[ev->list];
-    uint64_t *p = malloc((ev->n ? ev->n : 1) * sizeof *p);
-    uint64_t *e = malloc((ev->n ? ev->n : 1) * sizeof *e);
-    if (!p || !e) {
+    vpos *p = calloc(1, sizeof *p);
+    if (p) {
+        p->pos = malloc((ev->n ? ev->n : 1) * sizeof *p->pos);
+        p->end = malloc((ev->n ? ev->n : 1) * sizeof *p->end);
+    }
+    if (!p || !p->pos || !p->end) {
+        if (p) {
+            free(p->pos);
+            free(p->end);
+        }
         free(p);
-        free(e);
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     }
+    p->refs = 1;
     uint64_t k = 0, at = 0;
     for (uint64_t i = ev->first_pos; i <= ev->last_pos && i < l->n && k < ev->n; i++) {
         if (v->evday[l->seq[i]] != ev->day)
             continue;
         at += l->end[i] - (i ? l->end[i - 1] : 0);
-        p[k] = i;
-        e[k] = at;
+        p->pos[k] = i;
+        p->end[k] = at;
         k++;
     }
+    p->n = k;
     if (k != ev->n || at != ev->bytes) {
-        free(p);
-        free(e);
+        pos_unref(p);
         return afs_error_set(AUDITFS_EVERIFY, "by-event-day index is inconsistent");
     }
-    if (ev->n > EVDAY_CACHE_ENTRIES) {
-        *pos = p;
-        *end = e;
-        *owned = 1;
-        return 0;
-    }
-    /* make room: drop the least recently used day files until this one fits */
-    while (v->evday_cached + ev->n > EVDAY_CACHE_ENTRIES) {
+    *out = p;
+    size_t bound = EVDAY_POS_BYTES, need = (size_t)ev->n * 16;
+    if (need > bound)
+        return 0; /* used for this read only */
+    /* make room: drop the least recently used positions until these fit */
+    while (v->evday_pos_mem + need > bound) {
         vevday *old = NULL;
         for (size_t j = 0; j < v->nevdays; j++)
             if (v->evdays[j].pos && (!old || v->evdays[j].used < old->used))
@@ -205,67 +288,282 @@ evday_positions(uint64_t **pos, uint64_t **end, int *owned, auditfs_view *v, vev
             break;
         evday_uncache(v, old);
     }
-    ev->pos = *pos = p;
-    ev->end = *end = e;
-    v->evday_cached += ev->n;
+    p->refs++; /* the cache's */
+    ev->pos = p;
+    v->evday_pos_mem += need;
     return 0;
+}
+
+/* ---- stashes ---- */
+
+static size_t
+stash_mem(const vstash *st)
+{
+    return sizeof *st + st->capchunks * (sizeof *st->chunk + sizeof *st->clen) + st->tail_cap +
+           st->zbytes;
+}
+
+/* Appends bytes to st (evday_lock held): sealed into a compressed chunk each EVDAY_CHUNK. */
+static int
+stash_put(auditfs_view *v, vstash *st, const uint8_t *p, size_t n)
+{
+    while (n) {
+        if (st->tail_cap < EVDAY_CHUNK && st->tail_len + n > st->tail_cap) {
+            size_t nc = st->tail_cap ? st->tail_cap : 1024;
+            while (nc < st->tail_len + n && nc < EVDAY_CHUNK)
+                nc *= 2;
+            uint8_t *t = realloc(st->tail, nc);
+            if (!t)
+                return AUDITFS_ENOMEM;
+            st->tail = t;
+            st->tail_cap = nc;
+        }
+        size_t k = st->tail_cap - st->tail_len < n ? st->tail_cap - st->tail_len : n;
+        memcpy(st->tail + st->tail_len, p, k);
+        st->tail_len += k;
+        st->bytes += k;
+        p += k;
+        n -= k;
+        if (st->tail_len < EVDAY_CHUNK)
+            continue;
+        /* seal a chunk */
+        if (st->nchunks == st->capchunks) {
+            size_t nc = st->capchunks ? st->capchunks * 2 : 4;
+            uint8_t **c = realloc(st->chunk, nc * sizeof *c);
+            if (c)
+                st->chunk = c;
+            uint32_t *cl = c ? realloc(st->clen, nc * sizeof *cl) : NULL;
+            if (!c || !cl)
+                return AUDITFS_ENOMEM;
+            st->clen = cl;
+            st->capchunks = nc;
+        }
+        size_t zl = ZSTD_compressCCtx(v->evday_cctx, v->evday_buf, ZSTD_compressBound(EVDAY_CHUNK),
+                                      st->tail, EVDAY_CHUNK, 1);
+        uint8_t *z = ZSTD_isError(zl) ? NULL : malloc(zl);
+        if (!z)
+            return AUDITFS_ENOMEM;
+        memcpy(z, v->evday_buf, zl);
+        st->chunk[st->nchunks] = z;
+        st->clen[st->nchunks++] = (uint32_t)zl;
+        st->zbytes += zl;
+        st->tail_len = 0;
+    }
+    return 0;
+}
+
+/* Copies [off, off + len) of st, which holds it, into buf (evday_lock held). */
+static int
+stash_copy(auditfs_view *v, const vstash *st, uint64_t off, uint8_t *buf, size_t len)
+{
+    uint64_t sealed = (uint64_t)st->nchunks * EVDAY_CHUNK;
+    while (len) {
+        size_t k;
+        if (off >= sealed) {
+            k = len;
+            memcpy(buf, st->tail + (off - sealed), k);
+        } else {
+            size_t ci = (size_t)(off / EVDAY_CHUNK), in = (size_t)(off % EVDAY_CHUNK);
+            size_t got = ZSTD_decompressDCtx(v->evday_dctx, v->evday_buf, EVDAY_CHUNK,
+                                             st->chunk[ci], st->clen[ci]);
+            if (ZSTD_isError(got) || got != EVDAY_CHUNK)
+                return afs_error_set(AUDITFS_ERROR, "by-event-day: a cached chunk does not "
+                                                    "decompress");
+            k = EVDAY_CHUNK - in < len ? EVDAY_CHUNK - in : len;
+            memcpy(buf, v->evday_buf + in, k);
+        }
+        buf += k;
+        off += k;
+        len -= k;
+    }
+    return 0;
+}
+
+/* Makes room for `more` stash bytes for st (evday_lock held): drops complete stashes not read
+ * since st was made, least recently read first. 0 if st may grow, -1 if it must be dropped. */
+static int
+stash_room(auditfs_view *v, const vstash *st, size_t more)
+{
+    size_t bound = EVDAY_STASH_BYTES(v);
+    while (v->evday_stash_mem + more > bound) {
+        vevday *old = NULL;
+        for (size_t j = 0; j < v->nevdays; j++) {
+            vevday *e = &v->evdays[j];
+            if (e->stash && e->stash != st && e->stash->m == e->n && e->read < st->born &&
+                (!old || e->read < old->read))
+                old = e;
+        }
+        if (!old)
+            return -1;
+        stash_drop(v, old);
+    }
+    return 0;
+}
+
+typedef struct harvest {
+    uint32_t list;
+    vevday *self; /* the day file being read: not stashed (the page cache keeps it) */
+    uint64_t gen; /* evday_tick when this read started: the birth of the stashes it makes */
+} harvest;
+
+/* The first position of list l whose seq is at least seq. */
+static uint64_t
+list_lower(const vlist *l, uint64_t seq)
+{
+    uint64_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (l->seq[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*
+ * Appends the lines in verified frame c (fi) of list hv->list's day files (but hv->self) to
+ * their stashes (evday_lock held). The frame holds list positions [a, b). A day file takes
+ * lines from it only when its stash covers every position below a, or its first entry is in
+ * the frame; afterwards it covers b. Each payload's length is checked against the pin, as for
+ * a read. *more: 1 if some stash now covers b and still lacks lines (the next frame is wanted).
+ */
+static int
+harvest_one(auditfs_view *v, const harvest *hv, const centry *c, uint32_t fi, int *first,
+            int *more)
+{
+    const vframe *f = &v->frames[fi];
+    const vlist *l = &v->lists[hv->list];
+    int err = 0;
+    uint64_t a = list_lower(l, f->first_seq), b = list_lower(l, f->first_seq + f->count);
+    uint64_t epoch = ++v->evday_epoch;
+    vevday *ev = NULL;
+    *more = 0;
+    for (uint64_t i = a; i < b && !err; i++) {
+        int32_t day = v->evday[l->seq[i]];
+        if (!ev || ev->day != day)
+            ev = evday_find(v, l, day);
+        if (!ev || ev == hv->self)
+            continue;
+        if (ev->epoch != epoch) { /* its first line in this frame: may it take lines? */
+            ev->epoch = epoch;
+            ev->take = ev->stash ? ev->stash->covered == a && ev->stash->m < ev->n
+                                 : i == ev->first_pos;
+            if (ev->take && !ev->stash) {
+                vstash *st = calloc(1, sizeof *st);
+                if (st) {
+                    st->born = hv->gen;
+                    st->mem = stash_mem(st);
+                    v->evday_stash_mem += st->mem;
+                    ev->stash = st;
+                    ev->read = st->born;
+                }
+                ev->take = st != NULL;
+            }
+        }
+        if (!ev->take || !ev->stash)
+            continue;
+        vstash *st = ev->stash;
+        const uint8_t *leaf, *pay;
+        size_t leaf_len;
+        vw_leaf_in(c, f, l->seq[i], &leaf, &leaf_len, &pay);
+        size_t plen = (size_t)(leaf + leaf_len - pay);
+        if (plen + 1 != l->end[i] - (i ? l->end[i - 1] : 0)) {
+            err = vw_frame_damage(v, fi, first, "payload length differs from the index");
+            break;
+        }
+        if (stash_room(v, st, plen + 1) != 0 || stash_put(v, st, pay, plen) != 0 ||
+            stash_put(v, st, (const uint8_t *)"\n", 1) != 0) {
+            stash_drop(v, ev); /* no room: this day file is read from frames */
+            ev->take = 0;
+            continue;
+        }
+        st->m++;
+        size_t mem = stash_mem(st);
+        v->evday_stash_mem += mem - st->mem;
+        st->mem = mem;
+    }
+    /* every stash that covered a covers b now, whether or not it had lines here */
+    for (uint32_t j = 0; j < l->nevs && !err; j++) {
+        vevday *e = &v->evdays[l->evs[j]];
+        vstash *st = e->stash;
+        if (!st || e == hv->self || (e->epoch == epoch ? !e->take : st->covered != a))
+            continue;
+        st->covered = b;
+        if (st->m == e->n && st->bytes != e->bytes)
+            stash_drop(v, e); /* cannot happen: the lengths were checked */
+        else if (st->m < e->n)
+            *more = 1;
+    }
+    return err;
+}
+
+/*
+ * on_frame of a day file's read: harvest_one on frame fi, then on the frames after it while
+ * they are already in the frame cache and a stash wants them. Reads in flight at once (the
+ * kernel reads ahead) may verify frames out of order; a frame whose turn had not come is caught
+ * up here when its turn comes, instead of leaving the stashes behind for good.
+ */
+static int
+harvest_frame(void *payload, auditfs_view *v, const centry *c, uint32_t fi, int *first)
+{
+    harvest *hv = payload;
+    const vlist *l = &v->lists[hv->list];
+    int more = 0;
+    pthread_mutex_lock(&v->evday_lock);
+    int err = harvest_one(v, hv, c, fi, first, &more);
+    for (uint32_t g = fi + 1; !err && more && g < v->nframes; g++) {
+        const vframe *f = &v->frames[g];
+        if (list_lower(l, f->first_seq) == list_lower(l, f->first_seq + f->count))
+            continue; /* none of the list's entries: covers nothing new */
+        centry *cg = vw_frame_cached(v, g);
+        if (!cg)
+            break;
+        err = harvest_one(v, hv, cg, g, first, &more);
+        vw_frame_put(v, cg);
+    }
+    pthread_mutex_unlock(&v->evday_lock);
+    return err;
+}
+
+/* The compression contexts and buffer of the stashes, made on first use (evday_lock held). */
+static int
+stash_ready(auditfs_view *v)
+{
+    if (!v->evday_cctx)
+        v->evday_cctx = ZSTD_createCCtx();
+    if (!v->evday_dctx)
+        v->evday_dctx = ZSTD_createDCtx();
+    if (!v->evday_buf) /* compressed or decompressed chunks */
+        v->evday_buf = malloc(ZSTD_compressBound(EVDAY_CHUNK));
+    return v->evday_cctx && v->evday_dctx && v->evday_buf ? 0 : -1;
 }
 
 int
 vw_evday_read(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int *first)
 {
     vevday *ev = &v->evdays[n->aux];
-    const vlist *l = &v->lists[ev->list];
-    uint64_t *pos = NULL, *end = NULL;
-    int owned = 0, err;
+    vpos *p = NULL;
+    int err, stashing;
     pthread_mutex_lock(&v->evday_lock);
-    if ((err = evday_positions(&pos, &end, &owned, v, ev)) != 0)
-        goto cleanup;
-    /* the first entry whose end is beyond off */
-    uint64_t lo = 0, h = ev->n;
-    while (lo < h) {
-        uint64_t mid = lo + (h - lo) / 2;
-        if (end[mid] <= off)
-            lo = mid + 1;
-        else
-            h = mid;
+    stashing = stash_ready(v) == 0;
+    if (ev->stash && off + len <= ev->stash->bytes) {
+        ev->read = ++v->evday_tick;
+        err = stash_copy(v, ev->stash, off, buf, len);
+        pthread_mutex_unlock(&v->evday_lock);
+        return err;
     }
-    centry *c = NULL;
-    uint32_t cfi = UINT32_MAX;
-    for (uint64_t k = lo; k < ev->n; k++) {
-        uint64_t start = k ? end[k - 1] : 0;
-        if (start >= off + len)
-            break;
-        uint64_t i = pos[k], seq = l->seq[i];
-        uint32_t fi = vw_frame_of(v, seq);
-        if (fi != cfi) {
-            vw_frame_put(v, c);
-            c = NULL;
-            if ((err = vw_frame_get(&c, v, fi, first)) != 0)
-                break;
-            cfi = fi;
-        }
-        const uint8_t *leaf, *payload;
-        size_t leaf_len;
-        vw_leaf_in(c, &v->frames[fi], seq, &leaf, &leaf_len, &payload);
-        size_t plen = (size_t)(leaf + leaf_len - payload);
-        if (plen + 1 != end[k] - start) {
-            err = vw_frame_damage(v, fi, first, "payload length differs from the index");
-            break;
-        }
-        uint64_t a = start > off ? start : off;
-        uint64_t b = start + plen < off + len ? start + plen : off + len;
-        if (a < b)
-            memcpy(buf + (a - off), payload + (a - start), (size_t)(b - a));
-        if (start + plen >= off && start + plen < off + len)
-            buf[start + plen - off] = '\n';
-    }
-    vw_frame_put(v, c);
-cleanup:
-    if (owned) {
-        free(pos);
-        free(end);
-    }
+    err = evday_positions(&p, v, ev);
+    harvest hv = {ev->list, ev, ++v->evday_tick};
+    pthread_mutex_unlock(&v->evday_lock);
+    if (err)
+        return err;
+    /* outside evday_lock: p is referenced, the frames have their own locks */
+    vw_lines ln = {&v->lists[ev->list], p->pos, p->end, 0, ev->n, 0,
+                   stashing ? harvest_frame : NULL, &hv};
+    err = vw_lines_read(v, &ln, off, buf, len, first);
+    pthread_mutex_lock(&v->evday_lock);
+    pos_unref(p);
     pthread_mutex_unlock(&v->evday_lock);
     return err;
 }
@@ -273,8 +571,13 @@ cleanup:
 void
 vw_evday_free(auditfs_view *v)
 {
-    for (size_t i = 0; i < v->nevdays; i++)
+    for (size_t i = 0; i < v->nevdays; i++) {
         evday_uncache(v, &v->evdays[i]);
+        stash_drop(v, &v->evdays[i]);
+    }
     free(v->evdays);
     free(v->evday);
+    ZSTD_freeCCtx(v->evday_cctx);
+    ZSTD_freeDCtx(v->evday_dctx);
+    free(v->evday_buf);
 }

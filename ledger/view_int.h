@@ -31,8 +31,9 @@
  *
  * Locks: `lock` (rwlock) guards the tree; readers hold it shared, a --follow step takes it
  * exclusively only to publish what it has verified. `git_lock` serialises the main libgit2
- * handle and zstd context (libgit2 objects are not thread-safe); `cache_lock` guards the LRU.
- * Order: lock, then git_lock or cache_lock (never both of the latter).
+ * handle and zstd context (libgit2 objects are not thread-safe); `cache_lock` guards the LRU;
+ * `evday_lock` the caches of by-event-day/ (never held while a frame is read from git).
+ * Order: lock, evday_lock, then git_lock or cache_lock (never both of the latter).
  */
 #ifndef AUDITFS_VIEW_INT_H
 #define AUDITFS_VIEW_INT_H
@@ -45,6 +46,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #define ENT_BASE ((uint64_t)1 << 40)
@@ -84,26 +86,60 @@ typedef struct vlist {
     int64_t ev_day;  /* the event day of the last entry added (view_evday.c) */
     uint32_t ev_idx; /* its evdays index + 1 (0: none yet) */
     uint64_t ev_dir; /* the list's directory under by-event-day/ (0: not made yet) */
+    uint32_t *evs;   /* its day files (indexes into evdays), sorted by day */
+    uint32_t nevs, capevs;
 } vlist;
 
 /*
  * A day file of by-event-day/ (view_evday.c): the entries of one list whose event time (or
  * ledger time, without one) falls on one UTC day. Event times need not increase, so these are
- * not slices of the list: only their count, size and range are kept at pin time, and the list
- * positions are found on first read by a scan of [first_pos, last_pos] of the list, then kept in
- * a bounded LRU (EVDAY_CACHE_ENTRIES positions in all).
+ * not slices of the list: only their count, size and range are kept at pin time. Two bounded
+ * caches make reading them cheap (view_evday.c says how):
+ *  - positions (vpos): the list positions of its entries and their cumulative ends, found by a
+ *    scan of [first_pos, last_pos]; at most EVDAY_POS_BYTES over all day files.
+ *  - bytes (vstash): its lines as copied out of verified frames while another day file of the
+ *    same list was read, compressed in chunks; at most EVDAY_STASH_BYTES over all day files,
+ *    counted in the frame cache's bound (cache_cap).
  */
+typedef struct vpos {
+    int refs;     /* the cache's reference (while ev->pos points here) + reads in flight */
+    uint64_t n;
+    uint64_t *pos; /* list positions of the day file's entries */
+    uint64_t *end; /* cumulative end of each entry's line in the day file */
+} vpos;
+
+typedef struct vstash {
+    uint64_t covered; /* every entry of the day file below this list position is held */
+    uint64_t m, bytes; /* entries and bytes held: the first m lines, bytes [0, bytes) */
+    uint8_t **chunk;   /* sealed chunks, EVDAY_CHUNK raw bytes each, zstd-compressed */
+    uint32_t *clen;
+    size_t nchunks, capchunks;
+    uint8_t *tail; /* the bytes after the last sealed chunk (fewer than EVDAY_CHUNK) */
+    size_t tail_len, tail_cap;
+    size_t zbytes; /* sum of clen */
+    size_t mem;    /* what it costs, charged to evday_stash_mem */
+    uint64_t born; /* evday_tick when it was made */
+} vstash;
+
 typedef struct vevday {
     uint32_t list;
     int32_t day;
     uint64_t node; /* its K_EVDAY node */
     uint64_t n, bytes;
     uint64_t first_pos, last_pos; /* list positions of its first and last entry */
-    uint64_t *pos, *end;          /* when cached: list positions, cumulative ends in the file */
-    uint64_t used;                /* LRU tick */
+    vpos *pos;                    /* cached positions, or NULL */
+    vstash *stash;                /* bytes copied ahead, or NULL */
+    uint64_t used;                /* LRU tick of pos */
+    uint64_t read;                /* evday_tick of the last read served from stash */
+    uint64_t epoch;               /* harvest scratch (view_evday.c) */
+    uint8_t take;
 } vevday;
 
-#define EVDAY_CACHE_ENTRIES ((uint64_t)1 << 22)
+#define EVDAY_CHUNK ((size_t)64 << 10)
+#define EVDAY_POS_BYTES ((size_t)16 << 20)   /* cached positions, over all day files */
+/* kept lines (compressed), over all day files: at most half the frame cache's bound, which they
+ * share with the verified frames */
+#define EVDAY_STASH_BYTES(v) ((v)->cache_cap / 2)
 
 typedef struct vcontent {
     uint64_t seq;
@@ -133,7 +169,8 @@ typedef struct vframe {
 } vframe;
 
 /* A verified decoded frame. rec[i] is leaf i's offset in data (rec[count] = end marker
- * unused); pay[i] its payload's offset; len[i] the leaf length. */
+ * unused); pay[i] its payload's offset; len[i] the leaf length. data, rec, pay and len share
+ * one anonymous mapping of data.cap bytes (view_cache.c says why). */
 typedef struct centry {
     uint32_t frame;
     int refs;
@@ -211,6 +248,8 @@ struct auditfs_view {
     int (*accept)(void *, const auditfs_checkpoint *, auditfs_ledger *); /* options.accept */
     void *accept_payload;
     ZSTD_DCtx *dctx; /* under git_lock */
+    uint64_t frame_loads; /* frames decoded from git by reads, under git_lock (a test seam) */
+    afs_buf frame_scratch; /* a frame being decoded, under git_lock (view_cache.c) */
     /* the last segment blobs read (git inflates a whole object per lookup), under git_lock;
      * their bytes are only ever decoded and verified, never served directly */
     struct {
@@ -261,7 +300,14 @@ struct auditfs_view {
     vevday *evdays;
     size_t nevdays, capevdays;
     pthread_mutex_t evday_lock;
-    uint64_t evday_tick, evday_cached;
+    uint64_t evday_tick, evday_epoch;
+    size_t evday_pos_mem; /* bytes held by cached positions */
+    /* bytes held by stashes: written under evday_lock, read by lru_trim (view_cache.c), which
+     * keeps the verified frames and the stashes together within cache_cap */
+    _Atomic size_t evday_stash_mem;
+    ZSTD_CCtx *evday_cctx;                 /* stash chunks, under evday_lock */
+    ZSTD_DCtx *evday_dctx;
+    uint8_t *evday_buf; /* ZSTD_compressBound(EVDAY_CHUNK) bytes, under evday_lock */
 
     /* nodes touched while applying a --follow step */
     int tracking;
@@ -307,6 +353,7 @@ int64_t vw_day_of(int64_t us);
 
 /* Files the log entry r (at position pos of list li) under by-event-day/ of the list's directory. */
 int vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r);
+/* Reads a day file (v->lock held shared; takes evday_lock only for its caches). */
 int vw_evday_read(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int *first);
 void vw_evday_free(auditfs_view *v);
 
@@ -329,11 +376,33 @@ int vw_frame_get(centry **out, auditfs_view *v, uint32_t fi, int *first);
 /* The cached frame if there is one, else one verified for this use only (*owned: free it). */
 int vw_frame_peek(centry **out, int *owned, auditfs_view *v, uint32_t fi, int *first);
 void vw_frame_put(auditfs_view *v, centry *c);
+/* Frame fi if it is in the cache (referenced until vw_frame_put), else NULL: never reads git. */
+centry *vw_frame_cached(auditfs_view *v, uint32_t fi);
 /* Marks frame fi bad for the rest of the mount; returns AUDITFS_EVERIFY with why. */
 int vw_frame_damage(auditfs_view *v, uint32_t fi, int *first, const char *why);
 /* The verified leaf of seq inside frame entry c (which must hold it). */
 void vw_leaf_in(const centry *c, const vframe *f, uint64_t seq, const uint8_t **leaf, size_t *len,
                 const uint8_t **payload);
+
+/*
+ * The lines of one file: item k (from <= k < to) is the payload of list entry
+ * l->seq[pos ? pos[k] : k] and a '\n', ending at byte end[k] of the file's coordinates; the file
+ * starts at byte base (the end of the item before `from`, 0 for k = 0). on_frame, when set, sees
+ * each verified frame the read uses (it may fail the read). Used by a list's day files and
+ * all.jsonl (pos NULL, end = l->end) and by event-day files (their positions).
+ */
+typedef struct vw_lines {
+    const vlist *l;
+    const uint64_t *pos;
+    const uint64_t *end;
+    uint64_t from, to, base;
+    int (*on_frame)(void *payload, auditfs_view *v, const centry *c, uint32_t fi, int *first);
+    void *payload;
+} vw_lines;
+/* Copies bytes [off, off + len) of the file ln out of verified frames into buf. Each payload's
+ * length must equal the one recorded at pin time, or its frame is marked damaged. */
+int vw_lines_read(auditfs_view *v, const vw_lines *ln, uint64_t off, uint8_t *buf, size_t len,
+                  int *first);
 
 /* ---- view_read.c ---- */
 

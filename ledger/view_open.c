@@ -306,6 +306,7 @@ auditfs_view_free(auditfs_view *v)
     for (size_t i = 0; i < v->nlists; i++) {
         free(v->lists[i].seq);
         free(v->lists[i].end);
+        free(v->lists[i].evs);
     }
     free(v->nodes);
     free(v->lists);
@@ -332,6 +333,7 @@ auditfs_view_free(auditfs_view *v)
     auditfs_ledger_free(v->probe);
     auditfs_verifier_free(v->key);
     ZSTD_freeDCtx(v->dctx);
+    afs_buf_release(&v->frame_scratch);
     free(v->path);
     pthread_rwlock_destroy(&v->lock);
     pthread_mutex_destroy(&v->git_lock);

@@ -286,18 +286,17 @@ copy_range(uint8_t *dst, uint64_t want_off, size_t want_len, const void *src, ui
         memcpy(dst + (a - want_off), (const uint8_t *)src + (a - src_off), (size_t)(b - a));
 }
 
-static int
-read_list(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int *first)
+int
+vw_lines_read(auditfs_view *v, const vw_lines *ln, uint64_t off, uint8_t *buf, size_t len,
+              int *first)
 {
-    const vlist *l = &v->lists[n->list];
-    uint64_t hi = list_hi(v, n);
-    uint64_t base = n->lo ? l->end[n->lo - 1] : 0;
-    uint64_t abs = base + off;
-    /* the first entry whose end is beyond abs */
-    uint64_t lo = n->lo, h = hi;
+    const vlist *l = ln->l;
+    uint64_t abs = ln->base + off;
+    /* the first item whose end is beyond abs */
+    uint64_t lo = ln->from, h = ln->to;
     while (lo < h) {
         uint64_t mid = lo + (h - lo) / 2;
-        if (l->end[mid] <= abs)
+        if (ln->end[mid] <= abs)
             lo = mid + 1;
         else
             h = mid;
@@ -305,16 +304,17 @@ read_list(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int
     centry *c = NULL;
     uint32_t cfi = UINT32_MAX;
     int err = 0;
-    for (uint64_t i = lo; i < hi; i++) {
-        uint64_t start = i ? l->end[i - 1] : 0;
+    for (uint64_t k = lo; k < ln->to; k++) {
+        uint64_t start = k ? ln->end[k - 1] : 0;
         if (start >= abs + len)
             break;
-        uint64_t seq = l->seq[i];
+        uint64_t seq = l->seq[ln->pos ? ln->pos[k] : k];
         uint32_t fi = vw_frame_of(v, seq);
         if (fi != cfi) {
             vw_frame_put(v, c);
             c = NULL;
-            if ((err = vw_frame_get(&c, v, fi, first)) != 0)
+            if ((err = vw_frame_get(&c, v, fi, first)) != 0 ||
+                (ln->on_frame && (err = ln->on_frame(ln->payload, v, c, fi, first)) != 0))
                 break;
             cfi = fi;
         }
@@ -322,7 +322,7 @@ read_list(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int
         size_t leaf_len;
         vw_leaf_in(c, &v->frames[fi], seq, &leaf, &leaf_len, &payload);
         size_t plen = (size_t)(leaf + leaf_len - payload);
-        if (plen + 1 != l->end[i] - start) {
+        if (plen + 1 != ln->end[k] - start) {
             err = vw_frame_damage(v, fi, first, "payload length differs from the index");
             break;
         }
@@ -331,6 +331,15 @@ read_list(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int
     }
     vw_frame_put(v, c);
     return err;
+}
+
+static int
+read_list(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int *first)
+{
+    const vlist *l = &v->lists[n->list];
+    vw_lines ln = {l, NULL, l->end, n->lo, list_hi(v, n), n->lo ? l->end[n->lo - 1] : 0, NULL,
+                   NULL};
+    return vw_lines_read(v, &ln, off, buf, len, first);
 }
 
 /* Leaf seq of the pinned tree: *leaf points into frame *c, valid until vw_frame_put(v, *c). */

@@ -16,5 +16,7 @@
 
 /* The 32-byte stored digest of the frame holding entry seq, or NULL if no frame holds it. */
 uint8_t *afs_view_frame_digest(auditfs_view *v, uint64_t seq);
+/* How many frames reads have decoded from the repository so far; *nframes: the pinned frames. */
+uint64_t afs_view_frame_loads(auditfs_view *v, uint64_t *nframes);
 
 #endif

@@ -18,8 +18,8 @@ check "append (builds the index)" $A append --ledger $L --key key --stream api -
 [ -f "$AUDITFS_STATE/index.key" ] && ok "the index key is created in AUDITFS_STATE" || not_ok "no $AUDITFS_STATE/index.key"
 [ "$(stat -c %a "$AUDITFS_STATE/index.key")" = 600 ] && [ "$(stat -c %s "$AUDITFS_STATE/index.key")" = 32 ] &&
     ok "the index key is 32 bytes, mode 0600" || not_ok "key file: $(stat -c '%a %s' "$AUDITFS_STATE/index.key")"
-grep -q '^auditfs-index/2$' $IX/meta && grep -q '^mac [0-9a-f]\{64\}$' $IX/meta && ! grep -q '^check ' $IX/meta &&
-    ok "the meta is format 2 with a mac line" || not_ok "meta: $(cat $IX/meta)"
+grep -q '^auditfs-index/3$' $IX/meta && grep -q '^mac [0-9a-f]\{64\}$' $IX/meta && ! grep -q '^check ' $IX/meta &&
+    ok "the meta is format 3 with a mac line" || not_ok "meta: $(cat $IX/meta)"
 expect_exit 0 "index --check passes on this party's index" $A index --ledger $L --check
 
 # same_answer DESC ARGS...: the query (no index update) equals the full scan, and is not empty

@@ -8,9 +8,10 @@ that is believed answers every indexed query with nothing. Everything an attacke
 party's key can compute is recomputed: the run's header hash and file hash, the partition hash,
 and the meta's check value. MODE says how the meta is sealed:
   check    format 1 with its unkeyed "check SHA-256" line (the index format before issue 13)
-  mac      format 2 with "mac" = HMAC-SHA256 under a random key (not the party's)
-  copymac  format 2 keeping the real mac line (a mac over different bytes)
-  key=FILE format 2 sealed with the party's own key from FILE (the control: shows the forgery
+  mac      the current format (2, 3 since the _event_day key) with "mac" = HMAC-SHA256 under a
+           random key (not the party's)
+  copymac  the current format keeping the real mac line (a mac over different bytes)
+  key=FILE the current format sealed with the party's own key from FILE (the control: shows the forgery
            would hide entries if the key did not protect it)
 """
 import hashlib
@@ -33,6 +34,7 @@ for ln in lines:
     elif ln.startswith("mac "):
         mac = ln
 assert size is not None and root is not None and fields is not None
+current = int(lines[0].split("/")[1])  # the format the tool under test writes
 
 # header (80) + one partition entry (48): the partition is empty, there are no postings
 base = 80 + 48
@@ -47,7 +49,7 @@ with open(os.path.join(d, name), "wb") as f:
     f.write(head)
 hs = hashlib.sha256(head).hexdigest()
 body = "auditfs-index/%d\nsize %d\nroot %s\n%s\nrun 0 %d %s %s %s\n" % (
-    1 if mode == "check" else 2, size, root, fields, size, name, hs, hs)
+    1 if mode == "check" else current, size, root, fields, size, name, hs, hs)
 if mode == "check":
     body += "check %s\n" % hashlib.sha256(body.encode()).hexdigest()
 elif mode == "mac":

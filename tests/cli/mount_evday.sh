@@ -4,7 +4,9 @@
 # compared with `auditfs log --time event` for the day, and with `log --json` for the day that
 # also holds the entries without an event time. Sizes are exact, xattrs name the first and last
 # entry, --follow grows a day file that was read (and cached) before, the README says how entries
-# without an event time are filed, and a tampered frame reads as EIO. Every mount is unmounted.
+# without an event time are filed, and a tampered frame reads as EIO. With scattered event days,
+# day files read after a jumping read, one after the other, or in parallel are exact. Every mount
+# is unmounted.
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 source "$HERE/mountlib.sh"
@@ -88,6 +90,38 @@ check "append one more 2026-01-05 entry" $A append --ledger $L --key key --strea
 grown() { $T grep -q '"i":5000' "$f"; }
 wait_until 15 grown && want api 2026-01-05 > want.f && $T cmp -s "$f" want.f && ok "--follow grows a cached event-day file" || not_ok "follow: $(tail -3 mount.log)"
 stop_mount $M $MOUNT_PID && ok "unmounted" || not_ok "unmount"
+
+# Scattered event days over a stream of about 30 frames (every frame holds lines of every day):
+# the first day file read keeps the lines of the others (docs/MOUNT.md). Each day file must equal
+# the input's lines of that day, whether read after one that was read in jumps, one after the
+# other, or all at once in parallel on a fresh mount.
+L2=$WORK/ledger2
+$A keygen scatter.example -o key2 >/dev/null
+$A init --ledger $L2 --key key2 2>/dev/null
+awk 'BEGIN { srand(7); for (i = 0; i < 30000; i++)
+    printf "{\"i\":%d,\"ts\":\"2026-03-%02dT%02d:%02d:00Z\",\"actor\":\"ops-%d\",\"resource\":\"arn:aws:ecs:eu-west-1:%012d:task/%d\"}\n",
+        i, int(rand() * 6) + 1, int(rand() * 24), int(rand() * 60), int(rand() * 97), int(rand() * 1000000), int(rand() * 100000) }' > s.jsonl
+check "append 30000 lines whose event days are scattered" $A append --ledger $L2 --key key2 --stream s --map time=ts s.jsonl
+for d in 1 2 3 4 5 6; do grep "\"ts\":\"2026-03-0$d" s.jsonl > want.s$d; done
+start_mount $M mount3.log --ledger $L2 --key key2.pub || { not_ok "mount scattered: $(cat mount3.log)"; finish; exit 1; }
+S=$M/by-event-day/streams/s/2026/03
+$T cmp -s $M/streams/s/all.jsonl s.jsonl && ok "the scattered stream is stored as given" || not_ok "all.jsonl of the scattered stream"
+# day 1: a read at its start, then one at its end (far apart in the stream), then the others
+$T dd if=$S/01.jsonl bs=4096 count=1 2>/dev/null | cmp -s - <(head -c 4096 want.s1) && ok "the start of a scattered day file" || not_ok "start of day 1"
+sz=$(stat -c %s $S/01.jsonl)
+$T dd if=$S/01.jsonl bs=4096 skip=$((sz / 4096 - 1)) 2>/dev/null | cmp -s - <(tail -c +$(( (sz / 4096 - 1) * 4096 + 1 )) want.s1) && ok "the end of a scattered day file" || not_ok "end of day 1"
+same=0
+for d in 2 3 4 5 6 1; do $T cmp -s $S/0$d.jsonl want.s$d && same=$((same + 1)); done
+[ $same = 6 ] && ok "after reads that jumped, every scattered day file is exact (read one after the other)" || not_ok "scattered day files: $same of 6 exact"
+stop_mount $M $MOUNT_PID && ok "unmounted the scattered ledger" || not_ok "unmount 3"
+start_mount $M mount4.log --ledger $L2 --key key2.pub || { not_ok "mount scattered again: $(cat mount4.log)"; finish; exit 1; }
+pids=()
+for d in 1 2 3 4 5 6; do $T cat $S/0$d.jsonl > par.$d & pids+=($!); done
+wait "${pids[@]}" # not a bare wait: the mount daemon is a background job too
+same=0
+for d in 1 2 3 4 5 6; do cmp -s par.$d want.s$d && same=$((same + 1)); done
+[ $same = 6 ] && ok "six scattered day files read in parallel on a fresh mount are exact" || not_ok "parallel: $same of 6 exact"
+stop_mount $M $MOUNT_PID && ok "unmounted the scattered ledger again" || not_ok "unmount 4"
 
 # tampering under a live mount: the first segment changed, so event-day reads that touch it are
 # EIO (nothing unverified is served), while a day file of the untouched stream still reads
