@@ -52,7 +52,13 @@ struct auditfs_writer {
     afs_tiles tiles;
     auditfs_hash last;
     int64_t last_time;
-    afs_seg_writer seg;
+    /* Two segment writers: seg[cur] takes leaves; seg[!cur] holds the segment closed last,
+     * whose frame the helper thread compresses while seg[cur] fills (sealed = 1) until the next
+     * close or the commit collects it. So compression (a quarter of append's CPU) overlaps
+     * hashing and encoding on a second core, with at most two segments in memory. */
+    afs_seg_writer seg[2];
+    unsigned cur;
+    int sealed;
     afs_buf leaf;
     afs_buf segblob;
     size_t pending_bytes;
@@ -122,26 +128,56 @@ full_tile_cb(unsigned level, uint64_t index, const uint8_t *hashes, void *payloa
 }
 
 /*
- * Closes the segment being built (if it holds entries): writes its blob and schedules it at
- * seg/<its first seq>. A batch may hold several segments: they are cut at AFS_SEG_MAX_LEAF
- * bytes so that reading one entry never means inflating a large git object.
+ * Collects the sealed segment, if any (waits for its frame, builds the blob): writes its blob
+ * and schedules it at seg/<its first seq>. An error of the helper thread surfaces here.
  */
 static int
-close_segment(auditfs_writer *w)
+collect_sealed(auditfs_writer *w)
 {
     char segpath[32];
     git_oid id;
     int err;
-    if (w->seg.count == 0)
+    if (!w->sealed)
         return 0;
-    afs_seg_path(segpath, w->seg.first_seq);
-    if ((err = afs_seg_writer_finish(&w->seg, &w->segblob)) != 0 ||
+    afs_seg_writer *s = &w->seg[w->cur ^ 1];
+    w->sealed = 0;
+    afs_seg_path(segpath, s->first_seq);
+    if ((err = afs_seg_writer_finish(s, &w->segblob)) != 0 ||
         (err = write_blob(&id, w, w->segblob.data, w->segblob.len)) != 0 ||
         (err = add_update(w, segpath, &id, 0)) != 0)
         return err;
-    afs_seg_writer_reset(&w->seg, w->tiles.size);
+    return 0;
+}
+
+/*
+ * Closes the segment being built (if it holds entries): hands it to the helper thread and
+ * continues in the other writer, after collecting the segment closed before. A batch may hold
+ * several segments: they are cut at AFS_SEG_MAX_LEAF bytes so that reading one entry never
+ * means inflating a large git object.
+ */
+static int
+close_segment(auditfs_writer *w)
+{
+    int err;
+    if (w->seg[w->cur].count == 0)
+        return 0;
+    if ((err = collect_sealed(w)) != 0 || (err = afs_seg_writer_seal(&w->seg[w->cur])) != 0)
+        return err;
+    w->sealed = 1;
+    w->cur ^= 1;
+    afs_seg_writer_reset(&w->seg[w->cur], w->tiles.size);
     w->seg_bytes = 0;
     return 0;
+}
+
+/* Both writers empty, starting at the next entry (a commit or a discard). */
+static void
+reset_segments(auditfs_writer *w)
+{
+    afs_seg_writer_reset(&w->seg[0], w->tiles.size);
+    afs_seg_writer_reset(&w->seg[1], w->tiles.size);
+    w->sealed = 0;
+    w->seg_bytes = 0;
 }
 
 static int
@@ -332,9 +368,10 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
     w->tiles = w->committed_tiles;
     w->last = w->committed_last;
     w->last_time = w->committed_time;
-    if ((err = afs_seg_writer_init_version(&w->seg, w->opts.zstd_level, 2)) != 0)
+    if ((err = afs_seg_writer_init_version(&w->seg[0], w->opts.zstd_level, 2)) != 0 ||
+        (err = afs_seg_writer_init_version(&w->seg[1], w->opts.zstd_level, 2)) != 0)
         goto fail;
-    afs_seg_writer_reset(&w->seg, cp.size);
+    reset_segments(w);
     w->batch_first = cp.size;
     auditfs_verifier_free(v);
     afs_buf_release(&leaf);
@@ -429,7 +466,7 @@ auditfs_writer_add(auditfs_writer *w, auditfs_entry *e, const void *content, siz
     auditfs_leaf_hash(&h, w->leaf.data, w->leaf.len);
     if (w->seg_bytes >= AFS_SEG_MAX_LEAF && (err = close_segment(w)) != 0)
         return err;
-    if ((err = afs_seg_writer_add_leaf(&w->seg, w->leaf.data, w->leaf.len, h.b)) != 0)
+    if ((err = afs_seg_writer_add_leaf(&w->seg[w->cur], w->leaf.data, w->leaf.len, h.b)) != 0)
         return err;
     w->seg_bytes += w->leaf.len;
     if ((err = afs_tiles_push(&w->tiles, &h, full_tile_cb, w)) != 0)
@@ -469,8 +506,8 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
             *size = w->tiles.size;
         return 0;
     }
-    /* the last segment of the batch */
-    if ((err = close_segment(w)) != 0)
+    /* the last segment of the batch, and the one before it */
+    if ((err = close_segment(w)) != 0 || (err = collect_sealed(w)) != 0)
         goto fail;
     /* partial tiles: the new ones, and removal of superseded ones */
     for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++) {
@@ -579,8 +616,7 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
     w->committed_last = w->last;
     w->committed_time = w->last_time;
     w->batch_first = w->tiles.size;
-    afs_seg_writer_reset(&w->seg, w->tiles.size);
-    w->seg_bytes = 0;
+    reset_segments(w);
     clear_batch(w);
     if (size)
         *size = w->tiles.size;
@@ -606,8 +642,7 @@ auditfs_writer_discard(auditfs_writer *w)
     w->last = w->committed_last;
     w->last_time = w->committed_time;
     w->batch_first = w->tiles.size;
-    afs_seg_writer_reset(&w->seg, w->tiles.size);
-    w->seg_bytes = 0;
+    reset_segments(w);
     clear_batch(w);
 }
 
@@ -619,7 +654,8 @@ auditfs_writer_free(auditfs_writer *w)
     clear_batch(w);
     free(w->ups);
     free(w->docs);
-    afs_seg_writer_release(&w->seg);
+    afs_seg_writer_release(&w->seg[0]);
+    afs_seg_writer_release(&w->seg[1]);
     afs_buf_release(&w->leaf);
     afs_buf_release(&w->segblob);
     free(w->trailer);

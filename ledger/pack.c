@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <git2/sys/odb_backend.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -598,6 +599,152 @@ cmp_u64(const void *a, const void *b)
 }
 
 /*
+ * A process-wide cache of checked .idx files. A writer opens the ledger anew for every batch
+ * (cli/cmd_ingest.c releases the lock between batches), and loading every pack's .idx (read,
+ * SHA-1, name order, offsets sorted) grew with the ledger: at 10M entries ~100,000 objects,
+ * ~10 ms of every batch (issue 13: the per-batch cost that grew from 1M to 10M). An .idx whose
+ * file is the same as when it was checked (device, inode, size, mtime and ctime; a ctime can
+ * only be set by the kernel, to now) is copied from the checked copy; the pack's header and
+ * trailer are still compared with it on every load. Bounded by IDX_CACHE_BYTES; when full,
+ * nothing more is cached (idx files are immutable and merged geometrically, so the set is
+ * small). Guarded by a mutex: readers in several threads (the mount) load packs too.
+ */
+#define IDX_CACHE_BYTES ((size_t)16 << 20)
+typedef struct idx_cached {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+    uint8_t *idx;
+    size_t idxlen;
+    uint64_t *ends; /* n + 1 */
+    uint32_t n;
+    uint64_t packsize;
+} idx_cached;
+static pthread_mutex_t idx_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static idx_cached *idx_cache;
+static size_t idx_cache_n, idx_cache_cap, idx_cache_bytes;
+
+static int
+same_file(const idx_cached *c, const char *path, const struct stat *st)
+{
+    return c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size &&
+           c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+           c->ctime.tv_sec == st->st_ctim.tv_sec && c->ctime.tv_nsec == st->st_ctim.tv_nsec &&
+           strcmp(c->path, path) == 0;
+}
+
+/* Fills p's index from the cache (copies): 1 if path with stat st was checked before. */
+static int
+idx_cache_get(pk *p, const char *path, const struct stat *st)
+{
+    int hit = 0;
+    pthread_mutex_lock(&idx_cache_mu);
+    for (size_t i = 0; i < idx_cache_n && !hit; i++) {
+        const idx_cached *c = &idx_cache[i];
+        if (!same_file(c, path, st))
+            continue;
+        p->idx = malloc(c->idxlen);
+        p->ends = malloc(((size_t)c->n + 1) * sizeof *p->ends);
+        if (!p->idx || !p->ends) {
+            free(p->idx);
+            free(p->ends);
+            p->idx = NULL;
+            p->ends = NULL;
+            break;
+        }
+        memcpy(p->idx, c->idx, c->idxlen);
+        memcpy(p->ends, c->ends, ((size_t)c->n + 1) * sizeof *p->ends);
+        p->idxlen = c->idxlen;
+        p->n = c->n;
+        p->size = c->packsize;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&idx_cache_mu);
+    return hit;
+}
+
+/* Remembers a checked index (p complete) of path with stat st, if there is room. */
+static void
+idx_cache_put(const pk *p, const char *path, const struct stat *st)
+{
+    size_t bytes = p->idxlen + ((size_t)p->n + 1) * sizeof *p->ends;
+    pthread_mutex_lock(&idx_cache_mu);
+    if (idx_cache_bytes + bytes > IDX_CACHE_BYTES)
+        goto out;
+    if (idx_cache_n == idx_cache_cap) {
+        size_t cap = idx_cache_cap ? idx_cache_cap * 2 : 16;
+        idx_cached *nc = realloc(idx_cache, cap * sizeof *nc);
+        if (!nc)
+            goto out;
+        idx_cache = nc;
+        idx_cache_cap = cap;
+    }
+    idx_cached *c = &idx_cache[idx_cache_n];
+    memset(c, 0, sizeof *c);
+    c->path = strdup(path);
+    c->idx = malloc(p->idxlen);
+    c->ends = malloc(((size_t)p->n + 1) * sizeof *c->ends);
+    if (!c->path || !c->idx || !c->ends) {
+        free(c->path);
+        free(c->idx);
+        free(c->ends);
+        goto out;
+    }
+    memcpy(c->idx, p->idx, p->idxlen);
+    memcpy(c->ends, p->ends, ((size_t)p->n + 1) * sizeof *c->ends);
+    c->idxlen = p->idxlen;
+    c->n = p->n;
+    c->packsize = p->size;
+    c->dev = st->st_dev;
+    c->ino = st->st_ino;
+    c->size = st->st_size;
+    c->mtime = st->st_mtim;
+    c->ctime = st->st_ctim;
+    idx_cache_n++;
+    idx_cache_bytes += bytes;
+out:
+    pthread_mutex_unlock(&idx_cache_mu);
+}
+
+/* The pack of a loaded index: its header count and trailer must match the index, its size
+ * (set into p->size) hold the trailer. */
+static int
+pack_matches(pk *p, const char *dir)
+{
+    char path[4200];
+    struct stat st;
+    uint8_t head[12], trail[20];
+    snprintf(path, sizeof path, "%s/%s.pack", dir, p->name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 32 &&
+             pread_full(fd, head, 12, 0) == 0 && memcmp(head, "PACK", 4) == 0 &&
+             (afs_load_be32(head + 4) == 2 || afs_load_be32(head + 4) == 3) &&
+             afs_load_be32(head + 8) == p->n &&
+             pread_full(fd, trail, 20, (uint64_t)st.st_size - 20) == 0 &&
+             memcmp(trail, p->idx + p->idxlen - 40, 20) == 0;
+    close(fd);
+    if (ok)
+        p->size = (uint64_t)st.st_size;
+    return ok;
+}
+
+/* Points p's name, crc, offset and large-offset tables into its index (n, idxlen set). */
+static void
+idx_tables(pk *p)
+{
+    size_t base = 8 + 1024 + (size_t)p->n * 28;
+    p->nlarge = (p->idxlen - base - 40) / 8;
+    p->names = p->idx + 8 + 1024;
+    p->crcs = p->names + (size_t)p->n * 20;
+    p->offs = p->crcs + (size_t)p->n * 4;
+    p->large = p->offs + (size_t)p->n * 4;
+}
+
+/*
  * Reads and checks pack-<hex>.idx; 0 if usable (p filled), -1 if not (skipped).
  * Long because it checks a .idx and its pack in one pass in the order of the format (fan-out,
  * names, digest, pack header and trailer, offsets): each check relies on the lengths checked
@@ -615,6 +762,16 @@ idx_load(pk *p, const char *dir, const char *name)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
+    if (fstat(fd, &st) == 0 && idx_cache_get(p, path, &st)) {
+        /* checked before, unchanged since: only the pack is compared with it again */
+        close(fd);
+        uint64_t size = p->size;
+        idx_tables(p);
+        if (!pack_matches(p, dir) || p->size != size)
+            goto bad;
+        return 0;
+    }
+    struct stat ist = st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 8 + 1024 + 40 ||
         (uint64_t)st.st_size > IDX_MAX || !(p->idx = malloc((size_t)st.st_size)) ||
         pread_full(fd, p->idx, (size_t)st.st_size, 0) != 0) {
@@ -637,11 +794,7 @@ idx_load(pk *p, const char *dir, const char *name)
     size_t base = 8 + 1024 + (size_t)p->n * 28;
     if (p->n > (p->idxlen - 8 - 1024 - 40) / 28 || (p->idxlen - base - 40) % 8 != 0)
         goto bad;
-    p->nlarge = (p->idxlen - base - 40) / 8;
-    p->names = p->idx + 8 + 1024;
-    p->crcs = p->names + (size_t)p->n * 20;
-    p->offs = p->crcs + (size_t)p->n * 4;
-    p->large = p->offs + (size_t)p->n * 4;
+    idx_tables(p);
     for (uint32_t i = 1; i < p->n; i++)
         if (memcmp(p->names + 20 * (i - 1), p->names + 20 * i, 20) >= 0)
             goto bad;
@@ -654,22 +807,8 @@ idx_load(pk *p, const char *dir, const char *name)
     if (memcmp(sha, p->idx + p->idxlen - 20, 20) != 0)
         goto bad;
     /* the pack: header count and trailer must match the index */
-    snprintf(path, sizeof path, "%s/%s.pack", dir, p->name);
-    uint8_t head[12], trail[20];
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (!pack_matches(p, dir))
         goto bad;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 32 ||
-        pread_full(fd, head, 12, 0) != 0 || memcmp(head, "PACK", 4) != 0 ||
-        (afs_load_be32(head + 4) != 2 && afs_load_be32(head + 4) != 3) ||
-        afs_load_be32(head + 8) != p->n ||
-        pread_full(fd, trail, 20, (uint64_t)st.st_size - 20) != 0 ||
-        memcmp(trail, p->idx + p->idxlen - 40, 20) != 0) {
-        close(fd);
-        goto bad;
-    }
-    close(fd);
-    p->size = (uint64_t)st.st_size;
     /* offsets, sorted and distinct, each inside the pack */
     if (!(p->ends = malloc(((size_t)p->n + 1) * sizeof *p->ends)))
         goto bad;
@@ -690,6 +829,7 @@ idx_load(pk *p, const char *dir, const char *name)
         if (p->ends[i] == p->ends[i - 1])
             goto bad;
     p->ends[p->n] = p->size - 20;
+    idx_cache_put(p, path, &ist);
     return 0;
 bad:
     free(p->idx);

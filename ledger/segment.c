@@ -363,6 +363,12 @@ afs_seg_writer_init_version(afs_seg_writer *w, int level, int version)
     ZSTD_CCtx_setParameter(w->job.cctx, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(w->job.cctx, ZSTD_c_contentSizeFlag, 1);
     ZSTD_CCtx_setParameter(w->job.cctx, ZSTD_c_checksumFlag, 0);
+    /* test hook (tests/cli/cli_ingest_pipeline.sh): the helper thread reports an error for
+     * every frame holding an entry at or after this seq */
+    const char *tf = getenv("AUDITFS_TEST_FAIL_COMPRESS");
+    w->test_fail_from = UINT64_MAX;
+    if (tf && tf[0] && !afs_parse_u64(&w->test_fail_from, tf, strlen(tf)))
+        w->test_fail_from = UINT64_MAX;
     return 0;
 }
 
@@ -379,6 +385,8 @@ job_main(void *arg)
             break;
         pthread_mutex_unlock(&j->mu);
         j->result = ZSTD_compress2(j->cctx, j->out.data, j->out.cap, j->in.data, j->in.len);
+        if (j->fail)
+            j->result = (size_t)-1; /* ZSTD_error_GENERIC */
         pthread_mutex_lock(&j->mu);
         j->posted = 0;
         j->done = 1;
@@ -459,6 +467,7 @@ flush_frame(afs_seg_writer *w)
     w->raw = tmp;
     w->raw.len = 0;
     j->count = w->raw_count;
+    j->fail = w->first_seq + w->count > w->test_fail_from;
     w->raw_count = 0;
     j->out.len = 0;
     if ((err = afs_buf_grow(&j->out, ZSTD_compressBound(j->in.len))) != 0)
@@ -471,6 +480,8 @@ flush_frame(afs_seg_writer *w)
     if (j->started < 0) {
         /* no thread to be had: compress inline */
         j->result = ZSTD_compress2(j->cctx, j->out.data, j->out.cap, j->in.data, j->in.len);
+        if (j->fail)
+            j->result = (size_t)-1;
         return append_job(w);
     }
     pthread_mutex_lock(&j->mu);
@@ -510,11 +521,28 @@ afs_seg_writer_add(afs_seg_writer *w, const void *leaf, size_t len)
  * unless the segment starts here, length = the payload's), so a stored segment can never decode
  * to anything but what was hashed.
  */
+/* "<key><decimal v>\n" into out (klen + 22 bytes at least); returns its length. Without
+ * printf: the writer builds two such lines per leaf. */
+static size_t
+dec_line(char *out, const char *key, size_t klen, uint64_t v)
+{
+    char d[20];
+    size_t n = sizeof d;
+    do {
+        d[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(out, key, klen);
+    memcpy(out + klen, d + n, sizeof d - n);
+    out[klen + sizeof d - n] = '\n';
+    return klen + (sizeof d - n) + 1;
+}
+
 int
 afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leafv, size_t len, const uint8_t hash[32])
 {
     const uint8_t *leaf = leafv;
-    char seqline[32], lenline[32];
+    char seqline[32], lenline[32], canon[AFS_B64_LEN(PREV_LEN) + 1];
     uint8_t prev[PREV_LEN], hdr[4];
     uint64_t seq = w->first_seq + w->count;
     int err;
@@ -522,10 +550,10 @@ afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leafv, size_t len, const 
         return afs_seg_writer_add(w, leaf, len);
     if (len > AFS_SEG_MAX_FRAME_USIZE / 2)
         return afs_error_set(AUDITFS_ETOOBIG, "leaf of %zu bytes is too large", len);
-    int sn = snprintf(seqline, sizeof seqline, "seq %llu\n", (unsigned long long)seq);
-    size_t seqend = ENTRY_MAGIC_LEN + (size_t)sn;
+    size_t sn = dec_line(seqline, "seq ", 4, seq);
+    size_t seqend = ENTRY_MAGIC_LEN + sn;
     if (len < seqend || memcmp(leaf, ENTRY_MAGIC, ENTRY_MAGIC_LEN) != 0 ||
-        memcmp(leaf + ENTRY_MAGIC_LEN, seqline, (size_t)sn) != 0)
+        memcmp(leaf + ENTRY_MAGIC_LEN, seqline, sn) != 0)
         return afs_error_set(AUDITFS_ERROR,
                              "segment writer: leaf %llu does not start with its "
                              "magic and seq lines",
@@ -535,8 +563,8 @@ afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leafv, size_t len, const 
         return afs_error_set(AUDITFS_ERROR, "segment writer: leaf %llu has no blank line",
                              (unsigned long long)seq);
     size_t e = (size_t)(h - leaf); /* the LF ending the last header line */
-    int ln = snprintf(lenline, sizeof lenline, "length %zu\n", len - e - 2);
-    size_t tailsz = 50 + (size_t)ln; /* "prev <44>\n" "length <n>\n" */
+    size_t ln = dec_line(lenline, "length ", 7, len - e - 2);
+    size_t tailsz = 50 + ln; /* "prev <44>\n" "length <n>\n" */
     if (e + 1 < seqend + tailsz)
         return afs_error_set(AUDITFS_ERROR,
                              "segment writer: leaf %llu has no prev and length "
@@ -544,13 +572,25 @@ afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leafv, size_t len, const 
                              (unsigned long long)seq);
     size_t ts = e + 1 - tailsz;
     if (memcmp(leaf + ts, "prev ", 5) != 0 || leaf[ts + 49] != '\n' ||
-        afs_b64_decode(prev, sizeof prev, (const char *)leaf + ts + 5, 44) != PREV_LEN ||
         memcmp(leaf + ts + 50, lenline, (size_t)ln) != 0)
         return afs_error_set(AUDITFS_ERROR,
                              "segment writer: leaf %llu does not end its header "
                              "with prev and its payload's length",
                              (unsigned long long)seq);
-    if (w->count > 0 && memcmp(prev, w->last, PREV_LEN) != 0)
+    /* prev is dropped and rebuilt as the canonical base64 of the hash before (afs_seg2_rebuild):
+     * so its text must be exactly that. After the first leaf of the segment it is compared as
+     * text with the encoding of the hash kept from the leaf before (no decoding per leaf); the
+     * first is decoded, and re-encoded to check it is canonical. */
+    if (w->count == 0) {
+        if (afs_b64_decode(prev, sizeof prev, (const char *)leaf + ts + 5, 44) != PREV_LEN)
+            return afs_error_set(AUDITFS_ERROR, "segment writer: leaf %llu: prev is not base64",
+                                 (unsigned long long)seq);
+        afs_b64_encode(canon, prev, PREV_LEN);
+    } else {
+        memcpy(prev, w->last, PREV_LEN);
+        memcpy(canon, w->last_b64, 44);
+    }
+    if (memcmp(leaf + ts + 5, canon, 44) != 0)
         return afs_error_set(AUDITFS_ERROR,
                              "segment writer: leaf %llu: prev is not the hash "
                              "of the leaf before",
@@ -568,11 +608,19 @@ afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leafv, size_t len, const 
         (err = afs_buf_put(&w->raw, leaf + e + 1, len - e - 1)) != 0)
         return err;
     memcpy(w->last, hash, PREV_LEN);
+    afs_b64_encode(canon, hash, PREV_LEN);
+    memcpy(w->last_b64, canon, 44);
     w->raw_count++;
     w->count++;
     if (w->raw.len >= AFS_SEG2_FRAME_TARGET)
         return flush_frame(w);
     return 0;
+}
+
+int
+afs_seg_writer_seal(afs_seg_writer *w)
+{
+    return flush_frame(w);
 }
 
 int

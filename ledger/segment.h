@@ -98,6 +98,7 @@ typedef struct afs_seg_job {
     afs_buf out;    /* the compressed frame */
     uint32_t count; /* records in it */
     size_t result;  /* ZSTD_compress2's return */
+    int fail;       /* test hook: report an error for this frame (AUDITFS_TEST_FAIL_COMPRESS) */
     int running;    /* a frame is handed over and not yet collected */
     /* one worker thread for the writer's lifetime (started on the first frame) */
     int started, quit, posted, done;
@@ -123,6 +124,8 @@ typedef struct afs_seg_writer {
     uint32_t nframes;
     int version;    /* segment format written: 1 or 2 */
     uint8_t last[32]; /* AFSSEG2: leaf hash of the last leaf added */
+    char last_b64[44]; /* AFSSEG2: its base64, as the next leaf's prev line holds it */
+    uint64_t test_fail_from; /* AUDITFS_TEST_FAIL_COMPRESS: frames holding seq >= this fail */
 } afs_seg_writer;
 
 /** A writer of AFSSEG1 segments (any leaf bytes). */
@@ -156,6 +159,14 @@ int afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leaf, size_t len,
  */
 int afs_seg2_rebuild(size_t *written, uint8_t *dst, size_t cap, const uint8_t *stored, size_t len,
                      uint64_t seq, const uint8_t prev[32]);
+/**
+ * Hands the segment's last frame to the helper thread without waiting for it: the caller may
+ * fill another writer meanwhile, and then afs_seg_writer_finish collects it (ledger/ingest.c
+ * keeps two writers, one sealed segment compressing while the next is built). Adding to a
+ * sealed writer before finishing it is not allowed. An error of the helper thread is returned
+ * by afs_seg_writer_finish.
+ */
+int afs_seg_writer_seal(afs_seg_writer *w);
 /** Writes the complete segment blob into out (replacing it). */
 int afs_seg_writer_finish(afs_seg_writer *w, afs_buf *out);
 void afs_seg_writer_release(afs_seg_writer *w);

@@ -288,8 +288,17 @@ put_digits(char *p, unsigned v, int n)
 void
 afs_format_time(char out[32], int64_t us)
 {
+    /* the writer formats one time per entry, nearly all in the same second as the one
+     * before: the calendar part of that second is kept per thread */
+    static _Thread_local int64_t last_secs = INT64_MIN;
+    static _Thread_local char last[28];
     int64_t secs = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
     int64_t frac = us - secs * 1000000;
+    if (secs == last_secs) {
+        memcpy(out, last, 28);
+        put_digits(out + 20, (unsigned)frac, 6);
+        return;
+    }
     int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
     int64_t sod = secs - days * 86400;
     /* civil_from_days (Howard Hinnant) */
@@ -316,6 +325,8 @@ afs_format_time(char out[32], int64_t us)
     put_digits(out + 14, (unsigned)(sod / 60 % 60), 2);
     put_digits(out + 17, (unsigned)(sod % 60), 2);
     put_digits(out + 20, (unsigned)frac, 6);
+    memcpy(last, out, 28);
+    last_secs = secs;
 }
 
 static bool

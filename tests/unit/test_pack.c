@@ -199,3 +199,46 @@ Test(pack, truncated_pack_or_bad_index_is_not_used)
     cr_assert_eq(read_obj(&ids[0], &d, &len), GIT_ENOTFOUND);
     free(big);
 }
+
+/* A checked .idx is remembered per process (a writer reloads every index for each batch); an
+ * index changed since, or a pack that no longer matches it, is not served from that copy. */
+Test(pack, remembered_index_is_rechecked_when_files_change)
+{
+    git_oid ids[3];
+    uint8_t *big;
+    char name[64], path[256];
+    void *d;
+    size_t len;
+    write_three(ids, &big, name);
+    cr_assert_eq(read_obj(&ids[0], &d, &len), 0, "first load: checked and remembered");
+    free(d);
+    cr_assert_eq(read_obj(&ids[0], &d, &len), 0, "second load: from the remembered copy");
+    free(d);
+    /* flip one byte of the first object name in the index, in place (same inode and size) */
+    snprintf(path, sizeof path, "%s/pack/%s.idx", objects, name);
+    chmod(path, 0644);
+    int fd = open(path, O_RDWR);
+    cr_assert(fd >= 0);
+    uint8_t b;
+    cr_assert_eq(pread(fd, &b, 1, 8 + 1024 + 5), 1);
+    b ^= 0x01;
+    usleep(20000); /* a later mtime/ctime even on coarse clocks */
+    cr_assert_eq(pwrite(fd, &b, 1, 8 + 1024 + 5), 1);
+    close(fd);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(read_obj(&ids[i], &d, &len), GIT_ENOTFOUND,
+                     "an index changed after it was remembered is checked again (and refused)");
+    /* restored: loads again; then a truncated pack is refused although its index is known */
+    b ^= 0x01;
+    fd = open(path, O_RDWR);
+    cr_assert_eq(pwrite(fd, &b, 1, 8 + 1024 + 5), 1);
+    close(fd);
+    cr_assert_eq(read_obj(&ids[0], &d, &len), 0);
+    free(d);
+    snprintf(path, sizeof path, "%s/pack/%s.pack", objects, name);
+    chmod(path, 0644);
+    cr_assert_eq(truncate(path, 100), 0);
+    cr_assert_eq(read_obj(&ids[0], &d, &len), GIT_ENOTFOUND,
+                 "the pack is compared with a remembered index on every load");
+    free(big);
+}
