@@ -244,15 +244,19 @@ verify_fails F 'tile/0/000 does not match the recomputed hashes' \
 
 # Readers without verify: every leaf read (leaf N, leaves, log) is checked against the tiles,
 # and the tiles against the signed root. Original tiles and checkpoints, one leaf changed:
-# Format 2 (L): the level-0 tile is rebuilt from the changed segment and no longer hashes to its
-# entry in the (genuine) level-1 tile.
+# Format 2 (L): the level-0 tiles are rebuilt from the changed segments. The forger rewrites the
+# prev of every entry after 300 too, so the head's partial level-0 tile (entries 512-609) is
+# rebuilt from changed leaves and no longer hashes to the signed root; reads refuse at the root
+# or, for the full tile holding 300, at its entry in the (genuine) level-1 tile
+# (tests/cli/cli_format2.sh changes one leaf alone and checks the level-1 refusal by name).
 forged F modify 300 --stale-tiles || not_ok "forge modify: $(cat "$WORK/.forge")"
-expect_exit 1 "leaf N refuses a leaf whose rebuilt tile does not hash to the tile above" onF $A leaf --ledger F 300
-expect_err 'tile/0/001 does not hash to its entry in the tile above' "the refusal names the tile"
+F2REFUSE="tile/0/001 does not hash to its entry in the tile above|the head's tiles do not hash to the checkpoint's root"
+expect_exit 1 "leaf N refuses a leaf whose rebuilt tiles do not hash to the signed root" onF $A leaf --ledger F 300
+expect_err "$F2REFUSE" "the refusal names the tiles"
 expect_exit 1 "leaves refuses it too, reading in sequence" onF $A leaves --ledger F --from 290 --to 310
-expect_err 'tile/0/001 does not hash to its entry in the tile above' "the refusal names the tile"
+expect_err "$F2REFUSE" "the refusal names the tiles"
 expect_exit 1 "prove refuses to prove an entry of that tile" onF $A prove --ledger F --key key.pub --index 260
-expect_err 'tile/0/001 does not hash to its entry in the tile above' "the refusal names the tile"
+expect_err "$F2REFUSE" "the refusal names the tiles"
 # Format 1 (L1): the stored level-0 tile no longer matches the leaf
 forged() { # as above, from L1
     local d=$1; shift
