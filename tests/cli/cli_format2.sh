@@ -5,9 +5,9 @@
 # format 2) keeps storing them. The same entries in both formats give the same proofs, leaves
 # and exported tiles; a changed segment is caught by verify, proofs, leaf reads and the mount;
 # a stray tile/0 in a format-2 tree is refused by name.
-source "$(dirname "$0")/lib.sh"
-A=$AUDITFS
 HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+A=$AUDITFS
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example
 # each ledger has its own verifier's memory (the same origin twice in one would be a fork)
 on() { local s=$1; shift; AUDITFS_STATE=$WORK/state-$s "$@"; }
@@ -87,6 +87,27 @@ for m in 1 255 256 300 556 768 1000 1267; do
         on f2 $A consistency --ledger F2 --key key.pub --from $m >c2 2>&1 && cmp -s c1 c2 || { same=0; echo "# consistency $m: $(head -c 200 c2)"; }
 done
 [ $same = 1 ] && ok "consistency proofs from both formats are identical" || not_ok "consistency proofs differ"
+# The derived cache of rebuilt tiles (state directory, tile0/*.cache) is never trusted: filled
+# with garbage, or with another ledger's tiles, it changes no proof and no leaf read
+C=$(ls "$WORK"/state-f2/tile0/*.cache 2>/dev/null | head -n 1)
+[ -n "$C" ] && [ "$(stat -c %s "$C")" -ge 8192 ] && ok "readers keep rebuilt tiles in the state directory's tile0/" ||
+    not_ok "no tile cache: $(ls -R "$WORK/state-f2" | head -20)"
+head -c "$(stat -c %s "$C")" /dev/urandom >"$C.x" && mv "$C.x" "$C"
+same=1
+for i in 0 300 700 1000; do
+    on f1 $A prove --ledger F1 --key key.pub --index $i >p1 2>&1
+    on f2 $A prove --ledger F2 --key key.pub --index $i >p2 2>&1
+    cmp -s p1 p2 || { same=0; echo "# prove $i with a garbage cache: $(head -c 200 p2)"; }
+done
+[ $same = 1 ] && ok "a cache of garbage changes no proof (each slot is checked against the level-1 tile)" ||
+    not_ok "proofs differ with a garbage cache"
+# a slot holding a tile that is genuine for another position (tile 1's bytes at tile 0's slot)
+git -C F1 cat-file blob main:tile/0/001 >t1 && dd if=t1 of="$C" bs=8192 seek=0 conv=notrunc 2>/dev/null
+on f1 $A prove --ledger F1 --key key.pub --index 5 >p1 2>&1
+on f2 $A prove --ledger F2 --key key.pub --index 5 >p2 2>&1
+on f2 $A leaf --ledger F2 --key key.pub 5 >leaf5 2>&1
+cmp -s p1 p2 && grep -q '^seq 5$' leaf5 && ok "nor does another position's genuine tile in a slot" ||
+    not_ok "a moved tile was used: $(head -c 200 p2) $(head -c 100 leaf5)"
 on f1 $A leaves --ledger F1 --key key.pub --from 0 --to 1268 >l1 2>/dev/null
 on f2 $A leaves --ledger F2 --key key.pub --from 0 --to 1268 >l2 2>/dev/null
 [ -s l1 ] && cmp -s l1 l2 && ok "leaves reads the same bytes from both" || not_ok "leaves differ"
