@@ -788,7 +788,8 @@ auditfs_ledger_check_head(auditfs_checkpoint *out, auditfs_ledger *l, const audi
         return afs_error_wrap(err == AUDITFS_EFORMAT ? AUDITFS_EVERIFY : err,
                               "%s: head checkpoint", l->path);
     int format;
-    if ((err = afs_tree_format(&format, l->repo, l->tree)) != 0)
+    if ((err = afs_tree_check_top(l->repo, l->tree)) != 0 ||
+        (err = afs_tree_format(&format, l->repo, l->tree)) != 0)
         return afs_error_wrap(AUDITFS_EVERIFY, "%s: the head", l->path); /* which tiles to read */
     t = malloc(sizeof *t);
     if (!t)

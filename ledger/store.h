@@ -90,6 +90,9 @@ int afs_leaf_hash_from_tiles(auditfs_hash *out, auditfs_ledger *l, uint64_t seq)
 
 /** The format of a tree's ledger (1 or 2) from its format file; EVERIFY for anything else. */
 int afs_tree_format(int *out, git_repository *repo, git_tree *tree);
+/** EVERIFY unless tree's own object is a canonical git tree (verify_rules.c), not recursing:
+ * before a reader looks names up in it by binary search (libgit2) to find its format. */
+int afs_tree_check_top(git_repository *repo, git_tree *tree);
 /** EVERIFY if tree holds tile/0 (a format-2 tree must not). */
 int afs_tree_no_tile0(git_tree *tree);
 /**

@@ -11,6 +11,7 @@
  */
 #include "odb.h"
 #include "store.h"
+#include "verify_rules.h"
 
 #include "auditfs/merkle.h"
 #include "auditfs/state.h"
@@ -308,4 +309,26 @@ afs_tile0_cache_close(auditfs_ledger *l)
     if (l->t0_state > 0)
         close(l->t0_fd);
     l->t0_state = 0;
+}
+
+int
+afs_tree_check_top(git_repository *repo, git_tree *tree)
+{
+    git_odb *odb = NULL;
+    git_odb_object *obj = NULL;
+    afs_tree_entry *e = NULL;
+    size_t n = 0;
+    int err = 0;
+    if (git_repository_odb(&odb, repo) < 0 || git_odb_read(&obj, odb, git_tree_id(tree)) < 0) {
+        err = afs_error_git(AUDITFS_EVERIFY, "tree /: unreadable");
+        goto cleanup;
+    }
+    if ((err = afs_tree_parse(&e, &n, git_odb_object_data(obj), git_odb_object_size(obj), "")) ==
+        0)
+        err = afs_tree_check_duplicates(e, n, "");
+cleanup:
+    free(e);
+    git_odb_object_free(obj);
+    git_odb_free(odb);
+    return err;
 }
