@@ -85,7 +85,14 @@ export_tiles(uint64_t *written, auditfs_ledger *l, const char *dir, uint64_t siz
             snprintf(path, sizeof path, "%s/%s", dir, rel);
             if (exists(path))
                 continue;
-            if ((err = afs_tree_read(&data, &len, l->repo, l->tree, rel)) != 0) {
+            if (level == 0 && l->format == 2) {
+                /* format 2 stores no level-0 tiles: rebuilt from the segments and checked
+                 * against the level-1 tile (or the signed root), the bytes format 1 stores */
+                unsigned w = 0;
+                if ((err = afs_head_tile_copy(&data, &w, l, 0, k)) != 0)
+                    break;
+                len = (size_t)w * AUDITFS_HASH_BYTES;
+            } else if ((err = afs_tree_read(&data, &len, l->repo, l->tree, rel)) != 0) {
                 err = afs_error_wrap(AUDITFS_EVERIFY, "the head has no %s", rel);
                 break;
             }

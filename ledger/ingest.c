@@ -119,6 +119,8 @@ full_tile_cb(unsigned level, uint64_t index, const uint8_t *hashes, void *payloa
     auditfs_writer *w = payload;
     char path[AUDITFS_TILE_PATH_MAX];
     git_oid id;
+    if (level == 0 && w->l->format == 2)
+        return 0; /* format 2 stores no level-0 tiles: readers rebuild them from the segments */
     int err = auditfs_tile_path(path, level, index, 256);
     if (!err)
         err = write_blob(&id, w, hashes, 256 * 32);
@@ -510,7 +512,7 @@ auditfs_writer_commit(auditfs_writer *w, uint64_t *size)
     if ((err = close_segment(w)) != 0 || (err = collect_sealed(w)) != 0)
         goto fail;
     /* partial tiles: the new ones, and removal of superseded ones */
-    for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++) {
+    for (unsigned lv = l->format == 2 ? 1 : 0; lv < AFS_TILE_LEVELS; lv++) {
         unsigned nw = afs_tiles_width(&w->tiles, lv);
         unsigned ow = afs_tiles_width(&w->committed_tiles, lv);
         uint64_t ni = (8 * (lv + 1) >= 64) ? 0 : w->tiles.size >> (8 * (lv + 1));
@@ -703,7 +705,11 @@ auditfs_ledger_init(const char *path, const auditfs_signer *key, const char *ori
     auditfs_empty_root(&cp.root);
     if ((err = auditfs_checkpoint_sign(&note, &note_len, &cp, key)) != 0)
         goto cleanup;
-    if (git_blob_create_from_buffer(&fmt_id, repo, AFS_FORMAT, strlen(AFS_FORMAT)) < 0 ||
+    /* new ledgers are format 2; AUDITFS_TEST_LEDGER_FORMAT=1 makes a format-1 ledger, for the
+     * tests that compare both formats (format 1 ledgers keep being read and appended to) */
+    const char *test_fmt = getenv("AUDITFS_TEST_LEDGER_FORMAT");
+    const char *fmt = test_fmt && strcmp(test_fmt, "1") == 0 ? AFS_FORMAT1 : AFS_FORMAT2;
+    if (git_blob_create_from_buffer(&fmt_id, repo, fmt, strlen(fmt)) < 0 ||
         git_blob_create_from_buffer(&cp_id, repo, note, note_len) < 0 ||
         git_treebuilder_new(&tb, repo, NULL) < 0 ||
         git_treebuilder_insert(NULL, tb, "checkpoint", &cp_id, GIT_FILEMODE_BLOB) < 0 ||

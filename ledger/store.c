@@ -3,8 +3,9 @@
  * The writer is in ingest.c, full verification in verify.c.
  *
  * Invariant kept by every writer: the head commit's tree holds, for its checkpoint size s, the
- * segments of entries [0, s), the full tiles and exactly the partial tiles that size implies,
- * and a checkpoint over MTH(leaves[0:s]) signed by the ledger's key.
+ * segments of entries [0, s), the full tiles and exactly the partial tiles that size implies
+ * (format 2: of levels >= 1 only; level 0 is rebuilt from the segments, tile0.c), and a
+ * checkpoint over MTH(leaves[0:s]) signed by the ledger's key.
  */
 #include "store.h"
 #include "odb.h"
@@ -200,8 +201,21 @@ cleanup:
 int
 afs_tiles_load(afs_tiles *t, git_repository *repo, git_tree *tree, uint64_t size)
 {
+    int format = 1;
+    (void)afs_tree_format(&format, repo, tree); /* anything but format 2 reads stored tiles */
+    int err = afs_tiles_load_stored(t, repo, tree, size, format == 2 ? 2 : 1);
+    unsigned w = afs_tiles_width(t, 0);
+    if (!err && format == 2 && w)
+        err = afs_tile0_rebuild(t->h[0][0], repo, tree, NULL, size >> 8, w);
+    return err;
+}
+
+int
+afs_tiles_load_stored(afs_tiles *t, git_repository *repo, git_tree *tree, uint64_t size,
+                      int format)
+{
     t->size = size;
-    for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++) {
+    for (unsigned lv = format == 2 ? 1 : 0; lv < AFS_TILE_LEVELS; lv++) {
         unsigned w = afs_tiles_width(t, lv);
         if (w == 0)
             continue;
@@ -368,6 +382,10 @@ load_head(auditfs_ledger *l)
     text_len = sep ? (size_t)(sep - l->cp_note) + 1 : l->cp_note_len;
     if ((err = auditfs_checkpoint_parse(&l->cp, l->cp_note, text_len)) != 0)
         err = afs_error_wrap(AUDITFS_EVERIFY, "%s: head checkpoint", l->path);
+    /* any format file but format 2's reads as format 1: a bad one fails verify, and format 1
+     * readers need every tile stored */
+    if (afs_tree_format(&l->format, l->repo, l->tree) != 0 || l->format != 2)
+        l->format = 1;
 cleanup:
     git_reference_free(ref);
     return err;
@@ -475,6 +493,7 @@ auditfs_ledger_free(auditfs_ledger *l)
     tile_cache_clear(l->tiles);
     free(l->tiles);
     free(l->partials);
+    afs_tile0_cache_close(l);
     git_commit_free(l->head);
     git_tree_free(l->tree);
     git_repository_free(l->repo);
@@ -560,6 +579,13 @@ verify_tile(auditfs_ledger *l, unsigned level, uint64_t index, unsigned width,
     return 0;
 }
 
+static int
+tile0_cache_cb(void *payload, uint64_t index, const uint8_t tile[8192])
+{
+    afs_tile0_cache_put(payload, index, tile);
+    return 0;
+}
+
 /* The cached, verified tile (level, index) of the head tree: full, or the head's partial. */
 static int
 head_tile_slot(tile_slot **out, auditfs_ledger *l, unsigned level, uint64_t index)
@@ -584,19 +610,52 @@ head_tile_slot(tile_slot **out, auditfs_ledger *l, unsigned level, uint64_t inde
     int err = auditfs_tile_path(path, level, index, width);
     if (err)
         return err;
-    if ((err = afs_tree_read(&data, &len, l->repo, l->tree, path)) != 0)
-        return afs_error_wrap(AUDITFS_EVERIFY, "tile needed for size %llu",
-                              (unsigned long long)size);
+    int rebuilt = level == 0 && l->format == 2, from_disk = 0;
+    if (rebuilt && width < 256) {
+        /* the head's level-0 partial, rebuilt once with the partials checked against the root */
+        if ((err = verify_partials(l)) != 0)
+            return err;
+        if (!(data = malloc((size_t)width * 32)))
+            return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        memcpy(data, l->partials->h[0], (size_t)width * 32);
+        len = (size_t)width * 32;
+    } else if (rebuilt && (data = malloc(8192)) != NULL && afs_tile0_cache_get(l, index, data) &&
+               verify_tile(l, 0, index, 256, data, path) == 0) {
+        len = 8192; /* a slot of the derived cache that hashes to its level-1 entry */
+        from_disk = 1;
+    } else if (rebuilt) {
+        /* rebuilt from the segments; the complete tiles after it in the same frame go to the
+         * derived cache unchecked (each is checked when it is read back) */
+        free(data);
+        if (!(data = malloc(8192)))
+            return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+        if ((err = afs_tile0_rebuild_more(data, l->repo, l->tree, l->dctx, index, 256,
+                                          tile0_cache_cb, l)) != 0) {
+            free(data);
+            return afs_error_wrap(AUDITFS_EVERIFY, "tile needed for size %llu",
+                                  (unsigned long long)size);
+        }
+        len = 8192;
+    } else {
+        free(data);
+        data = NULL;
+        if ((err = afs_tile_read(&data, &len, l->repo, l->tree, l->format, l->dctx, level, index,
+                                 width)) != 0)
+            return afs_error_wrap(AUDITFS_EVERIFY, "tile needed for size %llu",
+                                  (unsigned long long)size);
+    }
     if (len != (size_t)width * 32) {
         free(data);
         return afs_error_set(AUDITFS_EVERIFY, "%s: %zu bytes, expected %u", path, len,
                              width * 32);
     }
     /* verified before it is cached (the check may itself load tiles into other slots) */
-    if ((err = verify_tile(l, level, index, width, data, path)) != 0) {
+    if (!from_disk && (err = verify_tile(l, level, index, width, data, path)) != 0) {
         free(data);
         return err;
     }
+    if (rebuilt && width == 256 && !from_disk)
+        afs_tile0_cache_put(l, index, data);
     t = &l->tiles->e[slot];
     if (t->used)
         tile_slot_clear(t);
@@ -606,6 +665,22 @@ head_tile_slot(tile_slot **out, auditfs_ledger *l, unsigned level, uint64_t inde
     t->width = width;
     t->lv[0] = data;
     *out = t;
+    return 0;
+}
+
+int
+afs_head_tile_copy(uint8_t **out, unsigned *width, auditfs_ledger *l, unsigned level,
+                   uint64_t index)
+{
+    tile_slot *t;
+    *out = NULL;
+    int err = head_tile_slot(&t, l, level, index);
+    if (err)
+        return err;
+    if (!(*out = malloc((size_t)t->width * 32)))
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    memcpy(*out, t->lv[0], (size_t)t->width * 32);
+    *width = t->width;
     return 0;
 }
 
@@ -714,6 +789,10 @@ auditfs_ledger_check_head(auditfs_checkpoint *out, auditfs_ledger *l, const audi
     if (err)
         return afs_error_wrap(err == AUDITFS_EFORMAT ? AUDITFS_EVERIFY : err,
                               "%s: head checkpoint", l->path);
+    int format;
+    if ((err = afs_tree_check_top(l->repo, l->tree)) != 0 ||
+        (err = afs_tree_format(&format, l->repo, l->tree)) != 0)
+        return afs_error_wrap(AUDITFS_EVERIFY, "%s: the head", l->path); /* which tiles to read */
     t = malloc(sizeof *t);
     if (!t)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");

@@ -12,6 +12,8 @@
  *    non-decreasing time, content blobs of documents and notices by length and SHA-256;
  *  - the Merkle root at every checkpoint's size, and the tiles (full and partial) of every
  *    commit against the recomputed hashes; no extra tiles, contents or top-level files;
+ *  - one format in every commit; in format 2 no commit's tree holds a level-0 tile (tile/0),
+ *    the level-0 hashes being those the entry pass computes from the leaves;
  *  - if given, that the trusted checkpoint is signed by the key and is a prefix of the ledger;
  *  - every commit's SSH signature (gpgsig) with the same key; unsigned commits only before the
  *    first signed one (ledgers written before commits were signed).
@@ -49,6 +51,7 @@ typedef struct vstate {
     afs_chain chain; /* the next entry, and the hash and time of the one before it */
     uint64_t contents;
     afs_oidset trees; /* trees already checked to be canonical (verify_rules.c) */
+    int format; /* 1 or 2: of every commit (the head's, checked against each commit's) */
     /* incremental mode: everything up to the base commit was verified before */
     int has_base;
     git_oid base_id;
@@ -75,7 +78,7 @@ fail_entry(vstate *v, uint64_t seq, int code)
 }
 
 static int
-check_top_level(git_repository *repo, git_tree *tree)
+check_top_level(git_repository *repo, git_tree *tree, int format)
 {
     static const char *const allowed[] = {"checkpoint", "doc", "format", "notice", "seg", "tile",
                                           NULL};
@@ -87,16 +90,15 @@ check_top_level(git_repository *repo, git_tree *tree)
         if (!ok)
             return afs_error_set(AUDITFS_EVERIFY, "unexpected file '%s' in the ledger tree", name);
     }
-    uint8_t *fmt = NULL;
-    size_t len;
-    int err = afs_tree_read(&fmt, &len, repo, tree, "format");
+    int got = 0;
+    int err = afs_tree_format(&got, repo, tree);
     if (err)
-        return afs_error_set(AUDITFS_EVERIFY, "no format file");
-    if (len != strlen(AFS_FORMAT) || memcmp(fmt, AFS_FORMAT, len) != 0)
-        err = afs_error_set(AUDITFS_EVERIFY, "format is not %.*s", (int)strlen(AFS_FORMAT) - 1,
-                            AFS_FORMAT);
-    free(fmt);
-    return err;
+        return err;
+    if (got != format)
+        return afs_error_set(AUDITFS_EVERIFY, "format is auditfs-ledger/%d but the head's is "
+                                              "auditfs-ledger/%d",
+                             got, format);
+    return format == 2 ? afs_tree_no_tile0(tree) : 0;
 }
 
 /*
@@ -231,7 +233,7 @@ verify_history(vstate *v)
             v->r->unsigned_commits++;
         /* canonical first: libgit2's lookups assume sorted, unique names */
         if ((err = afs_tree_check_canonical(&v->trees, repo, git_tree_id(tree), "", 0)) != 0 ||
-            (err = check_top_level(repo, tree)) != 0 ||
+            (err = check_top_level(repo, tree, v->format)) != 0 ||
             (err = afs_tree_read((uint8_t **)&note, &note_len, repo, tree, "checkpoint")) != 0) {
             err = fail_commit(v, id, err == AUDITFS_ENOMEM ? err : AUDITFS_EVERIFY);
             goto cleanup;
@@ -306,6 +308,8 @@ check_full_tile(unsigned level, uint64_t index, const uint8_t *hashes, void *pay
     char path[AUDITFS_TILE_PATH_MAX];
     uint8_t *data = NULL;
     size_t len = 0;
+    if (level == 0 && v->format == 2)
+        return 0; /* not stored: these are the hashes just computed (its parent is checked) */
     int err = auditfs_tile_path(path, level, index, 256);
     if (err)
         return err;
@@ -348,8 +352,9 @@ check_crossing(vstate *v, const cp_rec *cp)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     if (git_commit_lookup(&c, v->l->repo, &cp->commit) < 0 || git_commit_tree(&tree, c) < 0) {
         err = afs_error_git(AUDITFS_EVERIFY, "unreadable commit");
-    } else if ((err = afs_tiles_load(t, v->l->repo, tree, cp->size)) == 0) {
-        for (unsigned lv = 0; lv < AFS_TILE_LEVELS && !err; lv++) {
+    } else if ((err = afs_tiles_load_stored(t, v->l->repo, tree, cp->size, v->format)) == 0) {
+        /* format 2: level 0 is not stored, and the root above was computed from the leaves */
+        for (unsigned lv = v->format == 2 ? 1 : 0; lv < AFS_TILE_LEVELS && !err; lv++) {
             unsigned w = afs_tiles_width(t, lv);
             if (w && !afs_ct_equal(t->h[lv], v->tiles->h[lv], (size_t)w * 32))
                 err = afs_error_set(AUDITFS_EVERIFY, "partial tile at level %u does not match",
@@ -541,7 +546,10 @@ seed_from_base(vstate *v)
         char path[AUDITFS_TILE_PATH_MAX];
         if ((err = auditfs_tile_path(path, 0, (s - 1) >> 8, 256)) != 0)
             goto fail;
-        if ((err = afs_tree_read(&tile, &tlen, v->l->repo, bt, path)) != 0 || tlen != 256 * 32) {
+        /* format 2: the tile rebuilt from the base's segments, verified with the base */
+        if ((err = afs_tile_read(&tile, &tlen, v->l->repo, bt, v->format, v->l->dctx, 0,
+                                 (s - 1) >> 8, 256)) != 0 ||
+            tlen != 256 * 32) {
             err = afs_error_set(AUDITFS_EVERIFY, "%s is missing or truncated", path);
             goto fail;
         }
@@ -651,14 +659,15 @@ tree_delta_walk(tree_delta *d, git_repository *repo, const git_tree *old, const 
     return err;
 }
 
-/* Number of tile files a tree of size s holds: every full tile and one partial per level. */
+/* Number of tile files a tree of size s holds: every full tile and one partial per level
+ * (format 2: from level 1 up). */
 static uint64_t
-tiles_for_size(uint64_t s)
+tiles_for_size(uint64_t s, int format)
 {
     afs_tiles t;
     uint64_t n = 0;
     t.size = s;
-    for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++) {
+    for (unsigned lv = format == 2 ? 1 : 0; lv < AFS_TILE_LEVELS; lv++) {
         if (8 * (lv + 1) < 64)
             n += s >> (8 * (lv + 1));
         n += afs_tiles_width(&t, lv) ? 1 : 0;
@@ -699,9 +708,11 @@ check_delta_since_base(vstate *v)
                             (unsigned long long)d.added[DELTA_CONTENT],
                             (unsigned long long)d.removed[DELTA_CONTENT],
                             (unsigned long long)v->contents);
-    else if (tiles_for_size(v->base_size) + d.added[DELTA_TILE] < d.removed[DELTA_TILE] ||
-             tiles_for_size(v->base_size) + d.added[DELTA_TILE] - d.removed[DELTA_TILE] !=
-                 tiles_for_size(v->r->head.size))
+    else if (tiles_for_size(v->base_size, v->format) + d.added[DELTA_TILE] <
+                 d.removed[DELTA_TILE] ||
+             tiles_for_size(v->base_size, v->format) + d.added[DELTA_TILE] -
+                     d.removed[DELTA_TILE] !=
+                 tiles_for_size(v->r->head.size, v->format))
         err = afs_error_set(AUDITFS_EVERIFY, "tile/ holds other files than size %llu requires",
                             (unsigned long long)v->r->head.size);
 cleanup:
@@ -766,6 +777,7 @@ verify_common(auditfs_verify_report *report, auditfs_ledger *l, const auditfs_ve
     v.r = report;
     v.l = l;
     v.key = key;
+    v.format = l->format; /* the head's; every commit's format file must say the same */
     if (base) {
         v.has_base = 1;
         git_oid_cpy(&v.base_id, base);
@@ -829,7 +841,7 @@ verify_common(auditfs_verify_report *report, auditfs_ledger *l, const auditfs_ve
     }
     /* nothing extra: tiles = full tiles seen + head partials; contents = entries with content */
     uint64_t ntiles = 0, ncontent = 0;
-    for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++)
+    for (unsigned lv = v.format == 2 ? 1 : 0; lv < AFS_TILE_LEVELS; lv++)
         if (afs_tiles_width(v.tiles, lv))
             v.tiles_expected++;
     if ((err = count_blobs(&ntiles, l->repo, l->tree, "tile")) != 0 ||

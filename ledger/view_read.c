@@ -404,7 +404,9 @@ pinned_tile_reader(auditfs_hash *out, unsigned level, uint64_t index, void *payl
             return 0;
         }
     }
-    if ((err = afs_tree_read(&data, &len, v->l->repo, v->tree, path)) != 0)
+    /* format 2: level 0 rebuilt from the pinned tree's segments (the proof is checked below) */
+    if ((err = afs_tile_read(&data, &len, v->l->repo, v->tree, v->l->format, NULL, tl, tidx,
+                             width)) != 0)
         return err;
     if (len != (size_t)width * 32) {
         free(data);

@@ -25,6 +25,17 @@ records 100 3 >r3
 $A append --ledger L --key key --stream audit r3 >/dev/null
 records 10 4 >r4
 $A append --ledger L --key key --stream audit r4 >/dev/null # 600 -> 610: no tile completed
+# L1: the same appends to a format-1 ledger (stored level-0 tiles, docs/FORMAT.md section 17),
+# for the forgeries of level-0 tiles; L is format 2, as every new ledger
+export AUDITFS_STATE=$WORK/state-L1
+AUDITFS_TEST_LEDGER_FORMAT=1 $A init --ledger L1 --key key 2>/dev/null
+$A append --ledger L1 --key key --stream api r1 >/dev/null
+$A append --ledger L1 --key key --stream api --batch-bytes 20000 r2 >/dev/null
+$A append --ledger L1 --key key --stream audit r3 >/dev/null
+$A append --ledger L1 --key key --stream audit r4 >/dev/null
+export AUDITFS_STATE=$WORK/state
+[ "$(git -C L1 cat-file blob main:format)" = auditfs-ledger/1 ] && [ "$(git -C L cat-file blob main:format)" = auditfs-ledger/2 ] &&
+    ok "L1 is format 1, L format 2" || not_ok "formats of L1 and L"
 N=$($A checkpoint --ledger L | sed -n 2p)
 C=$(git -C L rev-list --count main)
 [ "$N" = 610 ] && [ "$C" -ge 6 ] && ok "test ledger: $N entries in $C commits" ||
@@ -168,8 +179,14 @@ onF $A verify --ledger F --key key.pub >/dev/null 2>v.err
 grep -q 'j\\x1bk' v.err && ! grep -q "$(printf '\033')" v.err &&
     ok "verify's message on stderr escapes a control character from the data" ||
     not_ok "verify's stderr with ESC in a file name: $(od -c v.err | grep -m1 033)"
-rewrite_at head tile/0/999 "an extra tile"
+rewrite_at head tile/1/999 "an extra tile"
 verify_fails F 'commit [0-9a-f]{7,}: tile/ holds [0-9]+ files, expected [0-9]+' "an extra file under tile/ fails"
+SRC=L1 rewrite_at head tile/0/999 "an extra tile"
+verify_fails F 'commit [0-9a-f]{7,}: tile/ holds [0-9]+ files, expected [0-9]+' "an extra file under tile/ fails (format 1)"
+git -C L1 cat-file blob main:tile/0/000 >tile0.genuine
+rewrite_at head tile/0/000 @tile0.genuine
+verify_fails F "commit [0-9a-f]{7,}: tile/0 is in the tree, but format auditfs-ledger/2 stores no level-0 tiles" \
+    "a genuine level-0 tile in a format-2 tree fails, naming tile/0 and the format"
 rewrite_at head doc/ghost/v1 "content no entry references"
 verify_fails F 'doc/ and notice/ hold 1 files but 0 entries reference content' \
     "a document no entry references fails"
@@ -191,12 +208,25 @@ rewrite_at all format @format.other
 verify_fails F 'format is not' "a format file of the right length but other bytes fails"
 # An old commit's partial tile with its last hash changed (partial tiles may change from commit
 # to commit, so only the recomputed hashes at that commit's size can tell)
-git -C L cat-file blob "$C1:tile/0/000.p/100" >tile.p && [ "$(stat -c %s tile.p)" = 3200 ] &&
+C1L1=$(git -C L1 rev-list --reverse main | sed -n 2p)
+git -C L1 cat-file blob "$C1L1:tile/0/000.p/100" >tile.p && [ "$(stat -c %s tile.p)" = 3200 ] &&
     flip_last tile.p ||
     not_ok "commit 1 has no partial tile tile/0/000.p/100"
-rewrite_at 1 tile/0/000.p/100 @tile.p
+SRC=L1 rewrite_at 1 tile/0/000.p/100 @tile.p
 verify_fails F 'commit [0-9a-f]{7,}: partial tile at level 0 does not match' \
     "an old commit's partial tile differing in its last hash fails, naming the commit"
+# the same at level 1 (format 2): the commit of size 600 (number K) has tile/1/000.p/2
+K=0
+for c in $(git -C L rev-list --reverse main); do
+    [ "$(git -C L cat-file blob "$c:checkpoint" | sed -n 2p)" = 600 ] && break
+    K=$((K + 1))
+done
+C600=$(git -C L rev-list --reverse main | sed -n "$((K + 1))p")
+git -C L cat-file blob "$C600:tile/1/000.p/2" >tile1.p && [ "$(stat -c %s tile1.p)" = 64 ] &&
+    flip_last tile1.p || not_ok "the commit of size 600 has no partial tile tile/1/000.p/2"
+rewrite_at $K tile/1/000.p/2 @tile1.p
+verify_fails F 'commit [0-9a-f]{7,}: partial tile at level 1 does not match' \
+    "an old commit's level-1 partial tile differing in its last hash fails (format 2)"
 # A segment whose index says it starts at another entry than its path (the readers refuse it,
 # so verify must too): first_seq is the big-endian u64 at byte 16 of the segment
 git -C L cat-file blob main:seg/000/000/000/000 >seg0
@@ -206,19 +236,43 @@ verify_fails F 'seg/000/000/000/000: index starts at 1' "a segment index whose f
 expect_exit 1 "a reader refuses it too" onF $A leaf --ledger F 0
 
 # A full tile whose last hash differs, in every commit that has it (full tiles never change)
-git -C L cat-file blob main:tile/0/000 >tile.full && [ "$(stat -c %s tile.full)" = 8192 ] &&
+git -C L1 cat-file blob main:tile/0/000 >tile.full && [ "$(stat -c %s tile.full)" = 8192 ] &&
     flip_last tile.full || not_ok "no tile/0/000"
-rewrite_at all tile/0/000 @tile.full
+SRC=L1 rewrite_at all tile/0/000 @tile.full
 verify_fails F 'tile/0/000 does not match the recomputed hashes' \
     "a full tile differing only in its last hash fails"
 
 # Readers without verify: every leaf read (leaf N, leaves, log) is checked against the tiles,
 # and the tiles against the signed root. Original tiles and checkpoints, one leaf changed:
+# Format 2 (L): the level-0 tiles are rebuilt from the changed segments. The forger rewrites the
+# prev of every entry after 300 too, so the head's partial level-0 tile (entries 512-609) is
+# rebuilt from changed leaves and no longer hashes to the signed root; reads refuse at the root
+# or, for the full tile holding 300, at its entry in the (genuine) level-1 tile
+# (tests/cli/cli_format2.sh changes one leaf alone and checks the level-1 refusal by name).
 forged F modify 300 --stale-tiles || not_ok "forge modify: $(cat "$WORK/.forge")"
-expect_exit 1 "leaf N refuses a leaf that does not hash to its tile" onF $A leaf --ledger F 300
+F2REFUSE="tile/0/001 does not hash to its entry in the tile above|the head's tiles do not hash to the checkpoint's root"
+expect_exit 1 "leaf N refuses a leaf whose rebuilt tiles do not hash to the signed root" onF $A leaf --ledger F 300
+expect_err "$F2REFUSE" "the refusal names the tiles"
+expect_exit 1 "leaves refuses it too, reading in sequence" onF $A leaves --ledger F --from 290 --to 310
+expect_err "$F2REFUSE" "the refusal names the tiles"
+expect_exit 1 "prove refuses to prove an entry of that tile" onF $A prove --ledger F --key key.pub --index 260
+expect_err "$F2REFUSE" "the refusal names the tiles"
+# Format 1 (L1): the stored level-0 tile no longer matches the leaf
+forged() { # as above, from L1
+    local d=$1; shift
+    fresh_reader
+    rm -rf "$d" && cp -a L1 "$d" && "$FORGE" "$d" "$@" >/dev/null 2>"$WORK/.forge"
+}
+forged F modify 300 --stale-tiles || not_ok "forge modify: $(cat "$WORK/.forge")"
+expect_exit 1 "leaf N refuses a leaf that does not hash to its tile (format 1)" onF $A leaf --ledger F 300
 expect_err 'entry 300: leaf does not hash to its tile' "the refusal names the entry"
 expect_exit 1 "leaves refuses it too, reading in sequence" onF $A leaves --ledger F --from 290 --to 310
 expect_err 'entry 300: leaf does not hash to its tile' "the refusal names the entry"
+forged() {
+    local d=$1; shift
+    fresh_reader
+    rm -rf "$d" && cp -a L "$d" && "$FORGE" "$d" "$@" >/dev/null 2>"$WORK/.forge"
+}
 # tiles rebuilt from the changed leaf (so leaf and tile agree), original checkpoints: the head's
 # partial tile no longer hashes to the signed root
 forged F modify 605 || not_ok "forge modify: $(cat "$WORK/.forge")"

@@ -114,6 +114,7 @@ plist_free(plist *p)
 typedef struct forge_ctx {
     git_repository *repo;
     plist full_tiles; /* full tiles written so far: never change */
+    int format;       /* the ledger's: format 2 stores no level-0 tiles */
 } forge_ctx;
 
 static int
@@ -122,6 +123,8 @@ full_tile_cb(unsigned level, uint64_t index, const uint8_t *hashes, void *payloa
     forge_ctx *c = payload;
     char path[AUDITFS_TILE_PATH_MAX];
     git_oid id;
+    if (level == 0 && c->format == 2)
+        return 0;
     if (auditfs_tile_path(path, level, index, 256) != 0)
         return -1;
     if (git_blob_create_from_buffer(&id, c->repo, hashes, 256 * 32) < 0)
@@ -390,7 +393,7 @@ main(int argc, char **argv)
     }
 
     /* 4. rewrite every commit */
-    forge_ctx fc = {repo, {NULL, 0, 0}};
+    forge_ctx fc = {repo, {NULL, 0, 0}, l->format};
     plist segs = {NULL, 0, 0};
     afs_tiles *tiles = malloc(sizeof *tiles);
     afs_seg_writer sw;
@@ -482,7 +485,7 @@ main(int argc, char **argv)
         for (size_t i = 0; i < fc.full_tiles.n && !stale_tiles; i++)
             if (plist_add(&all, fc.full_tiles.v[i].path, &fc.full_tiles.v[i].id) != 0)
                 return die("out of memory");
-        for (unsigned lv = 0; lv < AFS_TILE_LEVELS; lv++) {
+        for (unsigned lv = fc.format == 2 ? 1 : 0; lv < AFS_TILE_LEVELS; lv++) {
             unsigned w = afs_tiles_width(tiles, lv);
             char tp[AUDITFS_TILE_PATH_MAX];
             git_oid tid;

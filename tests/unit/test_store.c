@@ -185,10 +185,38 @@ Test(store, reopen_at_tile_boundaries)
 #include "segment.h"
 #include "store.h"
 
-/* Rewrites entry 5's leaf and its level-0 tile entry consistently with valid git objects (no
- * key needed: the checkpoint is left as it was). Reads must refuse it: the level-0 tile no
- * longer hashes to its entry in the level-1 tile. */
+/* Format-1 copies of the forgery tests below (a ledger made before format 2 stores its level-0
+ * tiles, and they are forged together with the leaf); the store suite runs them on format 2,
+ * where the level-0 tile is rebuilt from the forged segment itself. */
+static void
+setup_f1(void)
+{
+    setenv("AUDITFS_TEST_LEDGER_FORMAT", "1", 1);
+    setup();
+    unsetenv("AUDITFS_TEST_LEDGER_FORMAT");
+}
+TestSuite(store_f1, .init = setup_f1, .fini = teardown);
+static void tampered_leaf_and_tile(void);
+static void forged_leaf_and_partial(void);
+Test(store_f1, tampered_leaf_and_tile_together_are_refused)
+{
+    tampered_leaf_and_tile();
+}
+Test(store_f1, forged_leaf_and_partial_tile_are_refused)
+{
+    forged_leaf_and_partial();
+}
+
+/* Rewrites entry 5's leaf and (format 1) its level-0 tile entry consistently with valid git
+ * objects (no key needed: the checkpoint is left as it was). Reads must refuse it: the level-0
+ * tile (stored or rebuilt) no longer hashes to its entry in the level-1 tile. */
 Test(store, tampered_leaf_and_tile_together_are_refused)
+{
+    tampered_leaf_and_tile();
+}
+
+static void
+tampered_leaf_and_tile(void)
 {
     auditfs_writer *w;
     uint64_t size;
@@ -242,20 +270,27 @@ Test(store, tampered_leaf_and_tile_together_are_refused)
         free(x);
     }
     cr_assert_eq(afs_seg_writer_finish(&sw, &seg), 0);
-    /* level-0 tile 0 with entry 5 replaced */
-    uint8_t *tile;
-    size_t tlen;
-    cr_assert_eq(afs_tree_read(&tile, &tlen, l->repo, l->tree, "tile/0/000"), 0);
-    cr_assert_eq(tlen, 8192);
-    auditfs_leaf_hash((auditfs_hash *)(tile + 5 * 32), forged, flen);
+    /* level-0 tile 0 with entry 5 replaced (format 1; format 2 has none to forge) */
+    uint8_t *tile = NULL;
+    size_t tlen = 0;
+    int f1 = l->format == 1;
+    if (f1) {
+        cr_assert_eq(afs_tree_read(&tile, &tlen, l->repo, l->tree, "tile/0/000"), 0);
+        cr_assert_eq(tlen, 8192);
+        auditfs_leaf_hash((auditfs_hash *)(tile + 5 * 32), forged, flen);
+    } else {
+        cr_assert_neq(afs_tree_read(&tile, &tlen, l->repo, l->tree, "tile/0/000"), 0);
+    }
     git_oid sid, tid, treeid, cid;
+    memset(&tid, 0, sizeof tid);
     char segpath[32];
     afs_seg_path(segpath, first);
     cr_assert_eq(git_blob_create_from_buffer(&sid, l->repo, seg.data, seg.len), 0);
-    cr_assert_eq(git_blob_create_from_buffer(&tid, l->repo, tile, tlen), 0);
+    if (f1)
+        cr_assert_eq(git_blob_create_from_buffer(&tid, l->repo, tile, tlen), 0);
     git_tree_update up[2] = {{GIT_TREE_UPDATE_UPSERT, sid, GIT_FILEMODE_BLOB, segpath},
                              {GIT_TREE_UPDATE_UPSERT, tid, GIT_FILEMODE_BLOB, "tile/0/000"}};
-    cr_assert_eq(git_tree_create_updated(&treeid, l->repo, l->tree, 2, up), 0);
+    cr_assert_eq(git_tree_create_updated(&treeid, l->repo, l->tree, f1 ? 2 : 1, up), 0);
     git_tree *tree;
     git_signature *sig;
     cr_assert_eq(git_tree_lookup(&tree, l->repo, &treeid), 0);
@@ -292,6 +327,12 @@ Test(store, tampered_leaf_and_tile_together_are_refused)
  * together with its entry in the head's partial level-0 tile (no full tile above to catch it)
  * must not be served (tests/mutation: store-partials-root). */
 Test(store, forged_leaf_and_partial_tile_are_refused)
+{
+    forged_leaf_and_partial();
+}
+
+static void
+forged_leaf_and_partial(void)
 {
     auditfs_writer *w;
     uint64_t size;
@@ -332,19 +373,24 @@ Test(store, forged_leaf_and_partial_tile_are_refused)
         free(x);
     }
     cr_assert_eq(afs_seg_writer_finish(&sw, &seg), 0);
-    uint8_t *tile;
-    size_t tlen;
-    cr_assert_eq(afs_tree_read(&tile, &tlen, l->repo, l->tree, "tile/0/000.p/100"), 0);
-    cr_assert_eq(tlen, 100 * 32);
-    auditfs_leaf_hash((auditfs_hash *)(tile + 5 * 32), forged, flen);
+    uint8_t *tile = NULL;
+    size_t tlen = 0;
+    int f1 = l->format == 1;
+    if (f1) {
+        cr_assert_eq(afs_tree_read(&tile, &tlen, l->repo, l->tree, "tile/0/000.p/100"), 0);
+        cr_assert_eq(tlen, 100 * 32);
+        auditfs_leaf_hash((auditfs_hash *)(tile + 5 * 32), forged, flen);
+    }
     git_oid sid, tid, treeid, cid;
+    memset(&tid, 0, sizeof tid);
     char segpath[32];
     afs_seg_path(segpath, 0);
     cr_assert_eq(git_blob_create_from_buffer(&sid, l->repo, seg.data, seg.len), 0);
-    cr_assert_eq(git_blob_create_from_buffer(&tid, l->repo, tile, tlen), 0);
+    if (f1)
+        cr_assert_eq(git_blob_create_from_buffer(&tid, l->repo, tile, tlen), 0);
     git_tree_update up[2] = {{GIT_TREE_UPDATE_UPSERT, sid, GIT_FILEMODE_BLOB, segpath},
                              {GIT_TREE_UPDATE_UPSERT, tid, GIT_FILEMODE_BLOB, "tile/0/000.p/100"}};
-    cr_assert_eq(git_tree_create_updated(&treeid, l->repo, l->tree, 2, up), 0);
+    cr_assert_eq(git_tree_create_updated(&treeid, l->repo, l->tree, f1 ? 2 : 1, up), 0);
     git_tree *tree;
     git_signature *sig;
     cr_assert_eq(git_tree_lookup(&tree, l->repo, &treeid), 0);
