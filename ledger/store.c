@@ -300,8 +300,13 @@ seg_floor(uint64_t *first, git_oid *id, git_repository *repo, git_tree *tree, co
         if (git_tree_entry_type(te) != GIT_OBJECT_TREE)
             continue;
         git_tree *sub = NULL;
-        if (git_tree_lookup(&sub, repo, git_tree_entry_id(te)) < 0)
-            return afs_error_git(AUDITFS_EIO, "cannot read segment tree");
+        if (git_tree_lookup(&sub, repo, git_tree_entry_id(te)) < 0) {
+            /* name the tree (seg/DDD[/DDD[/DDD]]): a damaged one must be findable */
+            char path[20] = "seg";
+            for (int k = 0; k <= depth; k++)
+                snprintf(path + 3 + 4 * k, sizeof path - 3 - 4 * (size_t)k, "/%.3s", acc + 3 * k);
+            return afs_error_git(AUDITFS_EIO, "%s: cannot read the segment tree", path);
+        }
         int err = seg_floor(first, id, repo, sub, digits, depth + 1, still_exact, acc);
         git_tree_free(sub);
         if (err != AUDITFS_ENOTFOUND)
