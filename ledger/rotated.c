@@ -64,6 +64,21 @@ put_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+/* Both decoders' output step: got bytes to out, stopping at limit in all. Returns 0,
+ * LIMIT_REACHED once limit bytes are written (the rest is not wanted), or an error code. */
+#define LIMIT_REACHED 1
+static int
+emit(uint64_t *total, int out, const uint8_t *b, size_t got, uint64_t limit)
+{
+    int reached = *total + got >= limit;
+    if (reached)
+        got = (size_t)(limit - *total);
+    if (put_all(out, b, got) != 0)
+        return afs_error_set(AUDITFS_EIO, "temporary file: %s", strerror(errno));
+    *total += got;
+    return reached ? LIMIT_REACHED : 0;
+}
+
 /* gzip: every member in turn (gzip -c a b > c is two); at most limit bytes to out. */
 static int
 inflate_gz(int *complete, int in, int out, uint64_t limit, const char *path)
@@ -115,19 +130,11 @@ inflate_gz(int *complete, int in, int out, uint64_t limit, const char *path)
         }
         size_t got = sizeof ob - z.avail_out;
         full = z.avail_out == 0;
-        if (total + got >= limit) {
-            got = (size_t)(limit - total);
-            rc = put_all(out, ob, got) ? afs_error_set(AUDITFS_EIO, "temporary file: %s",
-                                                       strerror(errno))
-                                       : 0;
-            break; /* not complete: the caller asked for no more */
-        }
-        if (put_all(out, ob, got) != 0) {
-            rc = afs_error_set(AUDITFS_EIO, "temporary file: %s", strerror(errno));
+        if ((rc = emit(&total, out, ob, got, limit)) != 0)
             break;
-        }
-        total += got;
     }
+    if (rc == LIMIT_REACHED)
+        rc = 0; /* not complete: the caller asked for no more */
     inflateEnd(&z);
     return rc;
 }
@@ -175,19 +182,11 @@ inflate_zst(int *complete, int in, int out, uint64_t limit, const char *path)
         }
         size_t got = zo.pos;
         full = got == sizeof ob;
-        if (total + got >= limit) {
-            got = (size_t)(limit - total);
-            rc = put_all(out, ob, got) ? afs_error_set(AUDITFS_EIO, "temporary file: %s",
-                                                       strerror(errno))
-                                       : 0;
+        if ((rc = emit(&total, out, ob, got, limit)) != 0)
             break;
-        }
-        if (put_all(out, ob, got) != 0) {
-            rc = afs_error_set(AUDITFS_EIO, "temporary file: %s", strerror(errno));
-            break;
-        }
-        total += got;
     }
+    if (rc == LIMIT_REACHED)
+        rc = 0;
     ZSTD_freeDStream(d);
     return rc;
 }

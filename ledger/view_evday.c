@@ -37,22 +37,6 @@
 #include <stdio.h>
 #include <time.h>
 
-static int
-evday_grow(auditfs_view *v, uint64_t seq)
-{
-    if (seq < v->capevday)
-        return 0;
-    size_t nc = v->capevday ? v->capevday * 2 : 1024;
-    while (nc <= seq)
-        nc *= 2;
-    int32_t *d = realloc(v->evday, nc * sizeof *d);
-    if (!d)
-        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    v->evday = d;
-    v->capevday = nc;
-    return 0;
-}
-
 static void
 pos_unref(vpos *p)
 {
@@ -208,9 +192,7 @@ vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r)
     if (day < INT32_MIN || day > INT32_MAX)
         return afs_error_set(AUDITFS_EINVAL, "entry %llu: event time out of range",
                              (unsigned long long)r->seq);
-    if ((err = evday_grow(v, r->seq)) != 0)
-        return err;
-    v->evday[r->seq] = (int32_t)day;
+    v->evday[r->seq] = (int32_t)day; /* sized with times[] by vw_apply's seq_grow */
     vlist *l = &v->lists[li];
     uint32_t idx = 0;
     if (l->ev_idx && l->ev_day == day) {

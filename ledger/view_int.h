@@ -289,14 +289,13 @@ struct auditfs_view {
     size_t nframes, capframes;
     int64_t *times;    /* per seq */
     uint32_t *leaflen; /* per seq */
-    size_t capseq;
+    size_t capseq; /* of times, leaflen and evday, all indexed by seq */
     uint64_t streams, tenants, documents, notices;
     /* by-event-day/ (view_evday.c): the UTC event day of each seq, and the day files; the
      * cached positions are guarded by evday_lock (order: lock, evday_lock, then cache_lock or
      * git_lock) */
     uint64_t ev_streams, ev_tenants; /* by-event-day/streams, by-event-day/tenants */
     int32_t *evday;
-    size_t capevday;
     vevday *evdays;
     size_t nevdays, capevdays;
     pthread_mutex_t evday_lock;

@@ -186,6 +186,10 @@ seq_grow(auditfs_view *v, uint64_t seq)
     if (!ll)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
     v->leaflen = ll;
+    int32_t *ed = realloc(v->evday, nc * sizeof *ed); /* by-event-day/ (view_evday.c) */
+    if (!ed)
+        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    v->evday = ed;
     v->capseq = nc;
     return 0;
 }
