@@ -58,6 +58,10 @@ typedef struct afs_seg_index {
 
 /** Parses and checks the index against the blob's size; no decompression. */
 int afs_seg_index_parse(afs_seg_index *out, const uint8_t *blob, size_t len, const char *where);
+/** afs_seg_index_parse from the first head_len bytes of a blob of blob_len bytes (a reader
+ * that fetches frames one by one): EFORMAT if they do not hold the whole index frame. */
+int afs_seg_index_parse_head(afs_seg_index *out, const uint8_t *head, size_t head_len,
+                             size_t blob_len, const char *where);
 void afs_seg_index_release(afs_seg_index *ix);
 /** The frame holding seq (ix must contain it). */
 uint32_t afs_seg_index_find(const afs_seg_index *ix, uint64_t seq);
