@@ -56,6 +56,55 @@ NFR=$(wc -l <frames.txt)
 check "query --prove" $A query --ledger $L actor=ops-5 --prove --limit 3
 [ "$(grep -c '"proof"' "$WORK/.out")" -eq 3 ] && ok "proofs for hits" || not_ok "no proofs"
 
+# a forged segment: the same entries but one hit's payload changed (its frame recompressed, the
+# index rewritten), written as a new blob that a new commit's tree puts at the segment's path;
+# the signed checkpoint and the tiles are unchanged, so the served leaf must fail its tile check
+S=$(echo "$SEQS" | awk '{ a[NR] = $1 } END { print a[int(NR / 3)] }')
+read -r OID SPATH FI F0 F1 COFF CSIZE <<<"$(awk -v s="$S" '$4 <= s && s < $5' frames.txt)"
+git -C $L cat-file blob "$OID" >seg.bin
+python3 - seg.bin "$FI" "$((S - F0))" forged.bin <<'EOF2'
+import struct, subprocess, sys
+b = open(sys.argv[1], "rb").read()
+fi, k = int(sys.argv[2]), int(sys.argv[3])
+isize = struct.unpack("<I", b[4:8])[0]
+n = struct.unpack(">I", b[24:28])[0]
+ents = [list(struct.unpack(">III", b[28 + 12 * i:40 + 12 * i])) for i in range(n)]
+frames, coff = [], 8 + isize
+for cs, us, cnt in ents:
+    frames.append(b[coff:coff + cs])
+    coff += cs
+raw = subprocess.run(["zstd", "-dcq"], input=frames[fi], capture_output=True, check=True).stdout
+off = 32 if b[8:15] == b"AFSSEG2" else 0  # AFSSEG2 frames start with the prev hash
+for _ in range(k):
+    off += 4 + struct.unpack(">I", raw[off:off + 4])[0]
+rl = struct.unpack(">I", raw[off:off + 4])[0]
+rec = raw[off + 4:off + 4 + rl]
+at = rec.rindex(b'"digest":"') + 10
+rec2 = rec[:at] + (b"0" if rec[at:at + 1] != b"0" else b"1") + rec[at + 1:]
+raw2 = raw[:off + 4] + rec2 + raw[off + 4 + rl:]
+open("frame.raw", "wb").write(raw2)  # a file: zstd records its size in the frame header
+z = subprocess.run(["zstd", "-1", "-cq", "--no-check", "frame.raw"], capture_output=True,
+                   check=True).stdout
+z = z if struct.unpack("<I", z[:4])[0] == 0xFD2FB528 else None
+frames[fi] = z
+ents[fi][0] = len(z)
+idx = b[8:28] + b"".join(struct.pack(">III", *e) for e in ents)
+open(sys.argv[4], "wb").write(b[:8] + idx + b"".join(frames))
+EOF2
+FORGED=$(git -C $L hash-object -w "$WORK/forged.bin")
+GIT_INDEX_FILE=$WORK/forge.idx git -C $L read-tree HEAD
+GIT_INDEX_FILE=$WORK/forge.idx git -C $L update-index --cacheinfo "100644,$FORGED,$SPATH"
+TREE=$(GIT_INDEX_FILE=$WORK/forge.idx git -C $L write-tree)
+REF=$(git -C $L symbolic-ref HEAD)
+GOOD=$(git -C $L rev-parse HEAD)
+git -C $L update-ref "$REF" "$(git -C $L commit-tree "$TREE" -p HEAD -m forged)"
+expect_exit 1 "a query serving the forged entry fails" $A query --ledger $L "_seq=$S"
+expect_err "$SPATH \(blob $FORGED\): entry $S: leaf does not hash to its tile" \
+    "the message names the entry, the segment and its object"
+expect_exit 1 "so does the actor's query" $A query --ledger $L actor=ops-5
+git -C $L update-ref "$REF" "$GOOD"
+check "the ledger as it was answers again" $A query --ledger $L actor=ops-5
+
 # alter the frame that holds a hit in the middle of the ledger: its first bytes (the zstd frame
 # header; bytes inside the compressed data may change only entries no query here serves)
 S=$(echo "$SEQS" | awk '{ a[NR] = $1 } END { print a[int(NR / 2)] }')
