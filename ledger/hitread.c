@@ -198,6 +198,11 @@ frame_load(afs_hitread *h, uint32_t fi)
         uint64_t size;
         one.coff = h->head_len;
         h->head.len = h->head_len;
+        /* no valid frame of usize bytes (<= AFS_SEG_MAX_FRAME_USIZE, checked by the index
+         * parser) is larger than zstd's bound: a hostile index cannot make this read large */
+        if (f->csize > ZSTD_compressBound(f->usize))
+            return afs_error_set(AUDITFS_EVERIFY, "%s: frame %u: %u bytes for %u decoded",
+                                 h->where, fi, f->csize, f->usize);
         if ((err = afs_buf_grow(&h->head, f->csize)) != 0)
             return err;
         int rc = afs_odb_read_span(h->l->repo, &h->id, f->coff,
