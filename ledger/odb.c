@@ -554,6 +554,16 @@ afs_odb_read_checked(void **data, size_t *len, git_object_t *type, git_repositor
 }
 
 int
+afs_odb_read_span(git_repository *repo, const git_oid *oid, uint64_t from, void *buf, size_t n,
+                  uint64_t *size)
+{
+    safe_loose *s = our_backend(repo);
+    if (!s || s->pending) /* a writer's batch: its pack is read whole (afs_odb_read_checked) */
+        return GIT_ENOTFOUND;
+    return afs_packset_read_span(s->packs, oid, from, buf, n, size);
+}
+
+int
 afs_odb_batch_begin(git_repository *repo)
 {
     safe_loose *s = our_backend(repo);

@@ -30,6 +30,15 @@ int afs_odb_write_blob(git_oid *out, git_repository *repo, const void *data, siz
 int afs_odb_read_checked(void **data, size_t *len, git_object_t *type, git_repository *repo,
                          const git_oid *oid);
 
+/**
+ * Bytes [from, from + n) of blob oid's content from the repository's packs, without reading or
+ * hashing the rest (pack.h afs_packset_read_span: NO SHA-1 check; the caller checks what it
+ * uses). *size gets the blob's size. GIT_ENOTFOUND when the packs do not hold it as a whole
+ * stored-deflate blob: read it with afs_odb_read_checked then.
+ */
+int afs_odb_read_span(git_repository *repo, const git_oid *oid, uint64_t from, void *buf, size_t n,
+                      uint64_t *size);
+
 int afs_odb_batch_begin(git_repository *repo);
 /* Removes the .keep files dead writers left (under the ledger lock, after any roll-forward). */
 void afs_odb_remove_stale_keeps(git_repository *repo);

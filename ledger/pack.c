@@ -1181,6 +1181,80 @@ cleanup:
     return rc;
 }
 
+/*
+ * A stored-deflate blob read in part (pack.h). Its bytes in the pack: the object header, the
+ * zlib header (2 bytes), then deflate blocks, each here a stored one (1 header byte: BFINAL,
+ * BTYPE 00; LEN and NLEN, 2 bytes each, little-endian; LEN bytes of content), then the
+ * adler-32 (4 bytes); everything before the next object's offset. Every length is checked
+ * against that end and the declared size before it is used; anything else is "not in this
+ * form" (GIT_ENOTFOUND), so the caller falls back to the checked reader.
+ */
+int
+afs_packset_read_span(afs_packset *ps, const git_oid *oid, uint64_t from, void *buf, size_t n,
+                      uint64_t *size)
+{
+    uint64_t off = 0;
+    uint32_t pos = 0;
+    uint8_t h[16];
+    char where[128];
+    pk *p = find(ps, oid, &off, &pos);
+    if (!p)
+        return GIT_ENOTFOUND;
+    int fd = pack_fd(ps, p);
+    if (fd < 0)
+        return GIT_ENOTFOUND; /* gone or unreadable: the checked reader rescans and reports */
+    snprintf(where, sizeof where, "%s.pack at %llu", p->name, (unsigned long long)off);
+    size_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->ends[mid] <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint64_t end = p->ends[lo];
+    size_t hn = end - off < sizeof h ? (size_t)(end - off) : sizeof h;
+    if (pread_full(fd, h, hn, off) != 0)
+        return fail_errno("cannot read", where);
+    uint64_t sz = h[0] & 15;
+    size_t i = 1;
+    for (unsigned shift = 4; h[i - 1] & 0x80; shift += 7) {
+        if (i >= hn || shift > 56)
+            return GIT_ENOTFOUND;
+        sz |= (uint64_t)(h[i] & 0x7f) << shift;
+        i++;
+    }
+    /* a blob, its zlib header (deflate, no preset dictionary, check bits), room for the trailer */
+    if (((h[0] >> 4) & 7) != GIT_OBJECT_BLOB || sz > AFS_MAX_OBJECT || i + 2 > hn ||
+        (h[i] & 0x0f) != 8 || (h[i] >> 4) > 7 || (h[i + 1] & 0x20) ||
+        ((unsigned)h[i] << 8 | h[i + 1]) % 31 != 0 || end - off < i + 2 + 4 ||
+        from > sz || n > sz - from)
+        return GIT_ENOTFOUND;
+    uint64_t at = off + i + 2, stop = end - 4, c = 0; /* c: content offset of the block at `at` */
+    uint8_t *out = buf;
+    while (c < from + n) {
+        uint8_t bh[5];
+        if (stop - at < 5 || pread_full(fd, bh, 5, at) != 0)
+            return GIT_ENOTFOUND;
+        unsigned len = (unsigned)bh[1] | (unsigned)bh[2] << 8;
+        unsigned nlen = (unsigned)bh[3] | (unsigned)bh[4] << 8;
+        if (((bh[0] >> 1) & 3) != 0 || (len ^ 0xffffu) != nlen || len > stop - at - 5 ||
+            len > sz - c)
+            return GIT_ENOTFOUND;
+        at += 5;
+        /* the overlap of [c, c + len) with [from, from + n) */
+        uint64_t a = from > c ? from : c, b = from + n < c + len ? from + n : c + len;
+        if (a < b && pread_full(fd, out + (a - from), (size_t)(b - a), at + (a - c)) != 0)
+            return fail_errno("cannot read", where);
+        at += len;
+        c += len;
+        if ((bh[0] & 1) && c < from + n)
+            return GIT_ENOTFOUND; /* the last block ends before the bytes asked for */
+    }
+    *size = sz;
+    return 0;
+}
+
 void
 afs_packset_free(afs_packset *ps)
 {

@@ -73,6 +73,17 @@ int afs_packset_read(afs_packset *ps, const git_oid *oid, void **data, size_t *l
                      git_object_t *type, void *(*alloc)(void *, size_t), void *alloc_ctx);
 /** 1 if some loaded pack lists oid (after a rescan when the directory changed). */
 int afs_packset_exists(afs_packset *ps, const git_oid *oid);
+/**
+ * Copies bytes [from, from + n) of blob oid's content into buf straight from its pack, when the
+ * object is whole (not deltified) and its zlib stream is made of stored blocks (what pack.c and
+ * odb.c write): no inflate of the rest, and NO SHA-1 check of the object. Only for readers that
+ * check every byte they use against something they trust (ledger/hitread.c: each leaf against
+ * the signed tree's tiles). *size gets the blob's size. GIT_ENOTFOUND when the packs do not hold
+ * it in that form or its framing does not add up (read it with the checked readers then: they
+ * report what is wrong), -1 (git error set) when the pack cannot be read.
+ */
+int afs_packset_read_span(afs_packset *ps, const git_oid *oid, uint64_t from, void *buf, size_t n,
+                          uint64_t *size);
 /** Loads objects/pack/<name>.idx (a pack this process just wrote). */
 int afs_packset_add(afs_packset *ps, const char *name);
 /** This process holds the writer lock: misses never rescan (after the first scan). */

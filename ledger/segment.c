@@ -93,6 +93,20 @@ afs_seg_index_parse(afs_seg_index *out, const uint8_t *blob, size_t len, const c
     return 0;
 }
 
+int
+afs_seg_index_parse_head(afs_seg_index *out, const uint8_t *head, size_t head_len,
+                         size_t blob_len, const char *where)
+{
+    memset(out, 0, sizeof *out);
+    /* afs_seg_index_parse reads blob[0, 8 + isize) only, once isize is within the blob */
+    if (head_len < 8 + INDEX_HEAD || head_len > blob_len ||
+        (afs_load_le32(head) == AFS_SEG_SKIPPABLE && afs_load_le32(head + 4) <= blob_len - 8 &&
+         head_len < 8 + (size_t)afs_load_le32(head + 4)))
+        return afs_error_set(AUDITFS_EFORMAT, "%s: the %zu bytes read do not hold its index",
+                             where, head_len);
+    return afs_seg_index_parse(out, head, blob_len, where);
+}
+
 void
 afs_seg_index_release(afs_seg_index *ix)
 {

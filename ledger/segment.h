@@ -26,9 +26,12 @@
 
 #define AFS_SEG_MAGIC "AFSSEG1"
 #define AFS_SEG2_MAGIC "AFSSEG2"
-/** AFSSEG2 frames end once they reach this many uncompressed bytes: a segment cut at
- * AFS_SEG_MAX_LEAF leaf bytes is one frame (measured at 1M entries: 4% smaller than 128 KiB). */
-#define AFS_SEG2_FRAME_TARGET (256u * 1024u)
+/** AFSSEG2 frames end once they reach this many uncompressed bytes (a writer's choice: readers
+ * take any frame size up to AFS_SEG_MAX_FRAME_USIZE). 64 KiB, about four frames per segment:
+ * a reader of one entry (query hits, proofs, the mount's random reads) decodes a quarter of
+ * what a whole-segment frame costs, for 13% more storage than 256 KiB frames (measured at 1M
+ * entries; 32 KiB: 22% more). docs/FORMAT.md section 18. */
+#define AFS_SEG2_FRAME_TARGET (64u * 1024u)
 #define AFS_SEG_SKIPPABLE 0x184D2A5Au
 /** Frames end once they reach this many uncompressed bytes. */
 #define AFS_SEG_FRAME_TARGET (128u * 1024u)
@@ -55,6 +58,10 @@ typedef struct afs_seg_index {
 
 /** Parses and checks the index against the blob's size; no decompression. */
 int afs_seg_index_parse(afs_seg_index *out, const uint8_t *blob, size_t len, const char *where);
+/** afs_seg_index_parse from the first head_len bytes of a blob of blob_len bytes (a reader
+ * that fetches frames one by one): EFORMAT if they do not hold the whole index frame. */
+int afs_seg_index_parse_head(afs_seg_index *out, const uint8_t *head, size_t head_len,
+                             size_t blob_len, const char *where);
 void afs_seg_index_release(afs_seg_index *ix);
 /** The frame holding seq (ix must contain it). */
 uint32_t afs_seg_index_find(const afs_seg_index *ix, uint64_t seq);

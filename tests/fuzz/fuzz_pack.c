@@ -1,5 +1,6 @@
 /*
- * libFuzzer target: the checked pack reader (ledger/pack.c) on a hostile .idx and .pack.
+ * libFuzzer target: the checked pack reader (ledger/pack.c) on a hostile .idx and .pack, and
+ * the unchecked span reader of stored-deflate blobs (afs_packset_read_span) beside it.
  * Input: u32be length of the .idx, the .idx bytes, then the .pack bytes. Every object the .idx
  * names (up to 64) and one absent name are read: each read returns an object whose SHA-1 matches
  * its name, or fails; nothing else.
@@ -66,7 +67,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         void *obj = NULL;
         size_t len = 0;
         git_object_t type;
-        if (afs_packset_read(ps, &oid, &obj, &len, &type, plain_alloc, NULL) == 0) {
+        int read_ok = afs_packset_read(ps, &oid, &obj, &len, &type, plain_alloc, NULL) == 0;
+        /* the unchecked span reader (query hits): bounded on any bytes, and where both
+         * readers succeed, the same bytes as the checked one */
+        uint64_t sz = 0, sz2 = 0;
+        static uint8_t span[4096];
+        if (afs_packset_read_span(ps, &oid, 0, span, 0, &sz) == 0) {
+            size_t n = sz < sizeof span ? (size_t)sz : sizeof span;
+            uint64_t from = (sz - n) / 2;
+            if (afs_packset_read_span(ps, &oid, from, span, n, &sz2) == 0 &&
+                (sz2 != sz || (read_ok && (sz != len || memcmp(span, (uint8_t *)obj + from, n)))))
+                abort();
+        }
+        if (read_ok) {
             char hdr[64];
             uint8_t sha[20];
             SHA_CTX c;
