@@ -73,6 +73,30 @@ lru_front(auditfs_view *v, centry *c)
         v->lru_tail = c;
 }
 
+/* Keeps the mapping of evicted frame c for a later load (cache_lock held): the SPARE_MAPS
+ * largest are kept, so that one of them fits the next frame, which is mostly as large. */
+static void
+spare_keep(auditfs_view *v, centry *c)
+{
+    unsigned k = v->nspare;
+    if (!c->data.data)
+        return;
+    if (k == SPARE_MAPS) { /* full: replace the smallest, if smaller than this one */
+        k = 0;
+        for (unsigned i = 1; i < SPARE_MAPS; i++)
+            if (v->spare[i].cap < v->spare[k].cap)
+                k = i;
+        if (v->spare[k].cap >= c->data.cap)
+            return;
+        munmap(v->spare[k].p, v->spare[k].cap);
+    } else {
+        v->nspare++;
+    }
+    v->spare[k].p = c->data.data;
+    v->spare[k].cap = c->data.cap;
+    c->data.data = NULL;
+}
+
 /* Evicts unreferenced frames from the tail while they and the lines kept for by-event-day/
  * (view_evday.c, at most half of it) are over the cap (cache_lock held). */
 static void
@@ -87,6 +111,7 @@ lru_trim(auditfs_view *v)
             lru_unlink(v, c);
             v->frames[c->frame].cache = NULL;
             v->cache_bytes -= c->bytes;
+            spare_keep(v, c);
             vw_centry_free(c);
         }
         c = p;
@@ -163,6 +188,9 @@ vw_frames_free(auditfs_view *v)
         free(d);
     }
     v->dec_free = NULL;
+    for (unsigned i = 0; i < v->nspare; i++)
+        munmap(v->spare[i].p, v->spare[i].cap);
+    v->nspare = 0;
     pthread_cond_destroy(&v->frame_cond);
 }
 
@@ -247,6 +275,32 @@ seg_bytes(void **data, size_t *len, auditfs_view *v, uint32_t si, char *why, siz
     return *data ? 0 : -1;
 }
 
+/* A mapping of at least `want` bytes for a frame: an evicted frame's if one is big enough (and
+ * not more than twice that), else a new one. *cap gets its size; NULL if none can be made. */
+static void *
+spare_map(auditfs_view *v, size_t *cap, size_t want)
+{
+    void *p = NULL;
+    unsigned best = SPARE_MAPS;
+    pthread_mutex_lock(&v->cache_lock);
+    for (unsigned i = 0; i < v->nspare; i++)
+        if (v->spare[i].cap >= want && v->spare[i].cap / 2 <= want &&
+            (best == SPARE_MAPS || v->spare[i].cap < v->spare[best].cap))
+            best = i;
+    if (best < SPARE_MAPS) {
+        p = v->spare[best].p;
+        *cap = v->spare[best].cap;
+        v->spare[best] = v->spare[--v->nspare];
+    }
+    pthread_mutex_unlock(&v->cache_lock);
+    if (p)
+        return p;
+    p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
+             0);
+    *cap = want;
+    return p == MAP_FAILED ? NULL : p;
+}
+
 /* Where header and payload of a leaf meet: just after its first empty line, or NULL. Line by
  * line (memchr): memmem was 4% of a cold read's CPU. */
 static const uint8_t *
@@ -317,17 +371,15 @@ frame_load(centry **out, auditfs_view *v, uint32_t fi, char *why, size_t whylen)
     size_t dl = (d->scratch.len + 7) & ~(size_t)7;
     size_t want = dl + (size_t)f->count * 3 * sizeof(uint32_t);
     long pg = sysconf(_SC_PAGESIZE);
-    size_t map = (want + (size_t)pg - 1) & ~((size_t)pg - 1);
-    void *m = mmap(NULL, map ? map : (size_t)pg, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (m == MAP_FAILED) {
+    size_t unit = (size_t)pg * 16; /* fewer sizes: spare mappings fit more often */
+    size_t map = (want + unit - 1) / unit * unit;
+    if (!(c->data.data = spare_map(v, &c->data.cap, map ? map : unit))) {
         err = afs_error_set(AUDITFS_ENOMEM, "out of memory (a frame of %zu bytes)", want);
         goto done;
     }
+    void *m = c->data.data;
     memcpy(m, d->scratch.data, d->scratch.len);
-    c->data.data = m;
     c->data.len = d->scratch.len;
-    c->data.cap = map ? map : (size_t)pg;
     c->rec = (uint32_t *)((uint8_t *)m + dl);
     c->pay = c->rec + f->count;
     c->len = c->pay + f->count;

@@ -181,6 +181,7 @@ typedef struct vdecoder {
     struct vdecoder *next; /* in the free list */
 } vdecoder;
 #define DECODERS 4
+#define SPARE_MAPS 4
 
 struct vw_ahead; /* sequential read-ahead (view_ahead.c) */
 
@@ -269,6 +270,13 @@ struct auditfs_view {
     vdecoder *dec_free;
     unsigned ndec;
     pthread_cond_t frame_cond;
+    /* mappings of evicted frames, kept for the next loads (under cache_lock): a new mapping
+     * costs its page faults and zeroing, a tenth of a cold read's CPU */
+    struct {
+        void *p;
+        size_t cap;
+    } spare[SPARE_MAPS];
+    unsigned nspare;
     struct vw_ahead *ahead; /* view_ahead.c */
     /* tiles of the pinned tree read for proofs, under git_lock; every proof built from them is
      * verified against the pinned root before it is served */
