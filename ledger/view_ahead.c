@@ -17,6 +17,7 @@
  * file ended, give or take a little reordering by the kernel) queue nothing.
  */
 #include "view_int.h"
+#include "view_seam.h"
 
 #define AHEAD 6          /* frames past the reader's, per file */
 #define AHEAD_WORKERS 2  /* both cores of the machines we measure on */
@@ -35,6 +36,8 @@ struct vw_ahead {
     auditfs_view *v;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t idle; /* signalled when a worker finishes a frame */
+    unsigned busy;       /* workers loading a frame */
     pthread_t th[AHEAD_WORKERS];
     unsigned nth;
     int started, stop;
@@ -61,6 +64,12 @@ vw_ahead_init(auditfs_view *v)
         free(a);
         return -1;
     }
+    if (pthread_cond_init(&a->idle, NULL) != 0) {
+        pthread_cond_destroy(&a->cv);
+        pthread_mutex_destroy(&a->mu);
+        free(a);
+        return -1;
+    }
     /* a frame takes up to ~0.4 MiB in the cache: keep the read-ahead within a quarter of it */
     size_t depth = v->cache_cap / ((size_t)8 << 20) * 5;
     a->depth = depth > AHEAD ? AHEAD : (unsigned)depth;
@@ -80,6 +89,7 @@ vw_ahead_free(auditfs_view *v)
     pthread_mutex_unlock(&a->mu);
     for (unsigned i = 0; i < a->nth; i++)
         pthread_join(a->th[i], NULL);
+    pthread_cond_destroy(&a->idle);
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
     free(a);
@@ -100,6 +110,7 @@ worker(void *arg)
         uint32_t fi = a->q[a->qhead];
         a->qhead = (a->qhead + 1) % AHEAD_QUEUE;
         a->qlen--;
+        a->busy++;
         pthread_mutex_unlock(&a->mu);
         /* shared: a --follow step may grow the frame array, never while a load is in flight */
         pthread_rwlock_rdlock(&v->lock);
@@ -107,6 +118,8 @@ worker(void *arg)
             vw_frame_prefetch(v, fi);
         pthread_rwlock_unlock(&v->lock);
         pthread_mutex_lock(&a->mu);
+        a->busy--;
+        pthread_cond_broadcast(&a->idle);
     }
     pthread_mutex_unlock(&a->mu);
     return NULL;
@@ -193,5 +206,19 @@ vw_ahead_note(auditfs_view *v, const vw_lines *ln, uint64_t lo, uint64_t kend, u
             break;
         k = item_from(ln, k + 1, v->frames[g + 1].first_seq);
     }
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* ---- test seam (view_seam.h) ---- */
+
+void
+afs_view_ahead_drain(auditfs_view *v)
+{
+    struct vw_ahead *a = v->ahead;
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    while (a->qlen || a->busy)
+        pthread_cond_wait(&a->idle, &a->mu);
     pthread_mutex_unlock(&a->mu);
 }
