@@ -23,7 +23,8 @@
 #define AHEAD_WORKERS 2  /* both cores of the machines we measure on */
 #define AHEAD_QUEUE 32
 #define AHEAD_FILES 8    /* files followed at a time */
-#define AHEAD_SLACK 4096 /* items a forward read may skip and still count as sequential */
+#define AHEAD_SLACK 1024 /* items a read may start away from where the last one ended (the
+                          * kernel sends a few reads at once) and still count as going forward */
 
 typedef struct ahead_file {
     const void *key;   /* the file: its lines' end array (one per list, or event-day file) */
