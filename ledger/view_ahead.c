@@ -9,7 +9,7 @@
  * read would (view_cache.c: decoded from the object, every leaf hashed, the digest compared with
  * the pin's) and leave them there, unreferenced, for the read.
  *
- * Bounds: at most AHEAD frames past the reader's position per file (fewer with a small cache),
+ * Bounds: at most AHEAD frames past the reader's position per file (and a fifth of the cache),
  * AHEAD_QUEUE queued frames in all; what the workers load counts in the cache's bound like any
  * frame. Nothing a worker finds wrong is recorded: a frame that fails is dropped, and the read
  * that needs it loads it again and reports it (EIO, one log line), so the read-ahead can neither
@@ -71,8 +71,8 @@ vw_ahead_init(auditfs_view *v)
         free(a);
         return -1;
     }
-    /* a frame takes up to ~0.4 MiB in the cache: keep the read-ahead within a quarter of it */
-    size_t depth = v->cache_cap / ((size_t)8 << 20) * 5;
+    /* a frame takes up to ~0.4 MiB in the cache: keep the read-ahead within a fifth of it */
+    size_t depth = v->cache_cap / ((size_t)2 << 20);
     a->depth = depth > AHEAD ? AHEAD : (unsigned)depth;
     v->ahead = a;
     return 0;
