@@ -10,11 +10,12 @@
  * the pin's) and leave them there, unreferenced, for the read.
  *
  * Bounds: at most AHEAD frames past the reader's position per file (and a fifth of the cache),
- * AHEAD_QUEUE queued frames in all; what the workers load counts in the cache's bound like any
- * frame. Nothing a worker finds wrong is recorded: a frame that fails is dropped, and the read
- * that needs it loads it again and reports it (EIO, one log line), so the read-ahead can neither
- * serve nor mark anything. Random reads (a read that does not start where the last one of its
- * file ended, give or take a little reordering by the kernel) queue nothing.
+ * AHEAD_QUEUE queued frames in all (when the workers fall behind, the oldest are dropped); what
+ * the workers load counts in the cache's bound like any frame. Nothing a worker finds wrong is
+ * recorded: a frame that fails is dropped, and the read that needs it loads it again and reports
+ * it (EIO, one log line), so the read-ahead can neither serve nor mark anything. Random reads
+ * (a read that does not start where the last one of its file ended, give or take a little
+ * reordering by the kernel) queue nothing.
  */
 #include "view_int.h"
 #include "view_seam.h"
@@ -190,14 +191,23 @@ vw_ahead_note(auditfs_view *v, const vw_lines *ln, uint64_t lo, uint64_t kend, u
         af->next = kend;
     if (af->queued < fi || af->queued >= v->nframes)
         af->queued = fi;
+    if (af->queued - fi >= a->depth) { /* queued far enough already (exactly so when every
+                                         * frame holds some of the file's lines) */
+        pthread_mutex_unlock(&a->mu);
+        return;
+    }
     /* the next `depth` frames the file needs after the reader's, those not queued yet */
     unsigned seen = 0;
     uint64_t k = af->next;
-    while (k < ln->to && seen < a->depth && a->qlen < AHEAD_QUEUE) {
+    while (k < ln->to && seen < a->depth) {
         uint32_t g = vw_frame_of(v, item_seq(ln, k));
         if (g > fi)
             seen++;
         if (g > af->queued && workers(a)) {
+            if (a->qlen == AHEAD_QUEUE) { /* full: the oldest is the least likely still ahead */
+                a->qhead = (a->qhead + 1) % AHEAD_QUEUE;
+                a->qlen--;
+            }
             a->q[(a->qhead + a->qlen) % AHEAD_QUEUE] = g;
             a->qlen++;
             af->queued = g;
