@@ -43,6 +43,7 @@ setup(fixture *f)
     f->all = malloc((size_t)LINES * 160);
     f->end = malloc(LINES * sizeof *f->end);
     cr_assert(f->all && f->end);
+    const char *pad = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
     for (unsigned i = 0; i < LINES; i++) {
         char line[160];
         auditfs_entry e;
@@ -50,7 +51,7 @@ setup(fixture *f)
         int len = snprintf(line, sizeof line,
                            "{\"i\":%u,\"actor\":\"ops-%u\",\"action\":\"ecs:StopInstance\","
                            "\"resource\":\"i-%06u\",\"pad\":\"%.*s\"}",
-                           i, i % 13, i * 7, (int)(i % 41), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+                           i, i % 13, i * 7, (int)(i % 41), pad);
         memset(&e, 0, sizeof e);
         snprintf(e.type, sizeof e.type, "log");
         snprintf(e.stream, sizeof e.stream, "api");
