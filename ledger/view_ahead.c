@@ -127,7 +127,9 @@ worker(void *arg)
     return NULL;
 }
 
-/* Starts the workers on first use (a->mu held); 0 if there are none (then nothing is queued). */
+/* Starts the workers on first use (a->mu held); 0 if there are none (then nothing is queued).
+ * Not at open: the mount daemonises (forks) after opening its views, and threads do not
+ * survive a fork; the first read comes after it. */
 static unsigned
 workers(struct vw_ahead *a)
 {
