@@ -31,9 +31,12 @@
  *
  * Locks: `lock` (rwlock) guards the tree; readers hold it shared, a --follow step takes it
  * exclusively only to publish what it has verified. `git_lock` serialises the main libgit2
- * handle and zstd context (libgit2 objects are not thread-safe); `cache_lock` guards the LRU;
- * `evday_lock` the caches of by-event-day/ (never held while a frame is read from git).
- * Order: lock, evday_lock, then git_lock or cache_lock (never both of the latter).
+ * handle (libgit2 objects are not thread-safe): a frame's object is read under it, and decoded
+ * and verified outside it, with a decoder of its own; `cache_lock` guards the LRU, the frames'
+ * loading flags and the free decoders; `evday_lock` the caches of by-event-day/ (never held
+ * while a frame is read from git). Order: lock, evday_lock, then git_lock or cache_lock (never
+ * both of the latter). The read-ahead workers (view_ahead.c) hold `lock` shared while they load
+ * a frame; their queue's own mutex is taken with no other lock held or under `lock` only.
  */
 #ifndef AUDITFS_VIEW_INT_H
 #define AUDITFS_VIEW_INT_H
@@ -58,7 +61,6 @@
 #define QUERY_MAX_RESULT ((size_t)256 << 20) /* a bigger result is refused (ETOOBIG) */
 #define NO_END UINT64_MAX
 #define DEFAULT_CACHE ((size_t)64 << 20)
-#define BLOB_CACHE 4
 #define TILE_CACHE 64
 
 enum kind { K_DIR, K_TEXT, K_LIST, K_CONTENT, K_LINK, K_ENTRIES, K_PROOFS, K_QUERY, K_EVDAY };
@@ -165,8 +167,23 @@ typedef struct vframe {
     uint64_t first_seq;
     uint8_t digest[32]; /* SHA-256 over the frame's leaf hashes, taken when verified at pin */
     uint8_t bad;
+    uint8_t loading; /* a thread is decoding it into the cache (under cache_lock) */
     struct centry *cache;
 } vframe;
+
+/* What decoding a frame needs (view_cache.c): a zstd context, a scratch buffer and room for the
+ * leaf hashes. One thread uses a decoder at a time; at most DECODERS exist. */
+typedef struct vdecoder {
+    ZSTD_DCtx *dctx;
+    afs_buf scratch;
+    uint8_t (*hashes)[32];
+    size_t hcap;
+    struct vdecoder *next; /* in the free list */
+} vdecoder;
+#define DECODERS 4
+#define SPARE_MAPS 4
+
+struct vw_ahead; /* sequential read-ahead (view_ahead.c) */
 
 /* A verified decoded frame. rec[i] is leaf i's offset in data (rec[count] = end marker
  * unused); pay[i] its payload's offset; len[i] the leaf length. data, rec, pay and len share
@@ -247,16 +264,20 @@ struct auditfs_view {
     auditfs_verifier *key;
     int (*accept)(void *, const auditfs_checkpoint *, auditfs_ledger *); /* options.accept */
     void *accept_payload;
-    ZSTD_DCtx *dctx; /* under git_lock */
     uint64_t frame_loads; /* frames decoded from git by reads, under git_lock (a test seam) */
-    afs_buf frame_scratch; /* a frame being decoded, under git_lock (view_cache.c) */
-    /* the last segment blobs read (git inflates a whole object per lookup), under git_lock;
-     * their bytes are only ever decoded and verified, never served directly */
+    /* decoding frames (view_cache.c), under cache_lock: the free decoders and how many exist;
+     * frame_cond is signalled when a decoder is returned or a frame's load ends */
+    vdecoder *dec_free;
+    unsigned ndec;
+    pthread_cond_t frame_cond;
+    /* mappings of evicted frames, kept for the next loads (under cache_lock): a new mapping
+     * costs its page faults and zeroing, a tenth of a cold read's CPU */
     struct {
-        uint32_t seg;
-        git_blob *blob;
-    } blobs[BLOB_CACHE];
-    unsigned blob_next;
+        void *p;
+        size_t cap;
+    } spare[SPARE_MAPS];
+    unsigned nspare;
+    struct vw_ahead *ahead; /* view_ahead.c */
     /* tiles of the pinned tree read for proofs, under git_lock; every proof built from them is
      * verified against the pinned root before it is served */
     struct {
@@ -402,6 +423,25 @@ typedef struct vw_lines {
  * length must equal the one recorded at pin time, or its frame is marked damaged. */
 int vw_lines_read(auditfs_view *v, const vw_lines *ln, uint64_t off, uint8_t *buf, size_t len,
                   int *first);
+
+/* Sets up and releases what decoding frames needs (decoders, read-ahead): view_new, view_free. */
+int vw_frames_init(auditfs_view *v);
+void vw_frames_free(auditfs_view *v);
+/* Loads frame fi into the cache for a read expected soon (a read-ahead worker, v->lock held
+ * shared): nothing if it is cached, bad or being loaded. A frame that fails is not marked: the
+ * read that needs it loads it again and reports the damage. */
+void vw_frame_prefetch(auditfs_view *v, uint32_t fi);
+
+/* ---- view_ahead.c ---- */
+
+int vw_ahead_init(auditfs_view *v);
+/* Stops and joins the workers (no read in flight). */
+void vw_ahead_free(auditfs_view *v);
+struct vw_lines;
+/* A read of ln covered items [lo, kend), the last of them in frame fi (v->lock held shared):
+ * when reads of ln go forward, queue the next frames of ln for the workers. */
+void vw_ahead_note(auditfs_view *v, const struct vw_lines *ln, uint64_t lo, uint64_t kend,
+                   uint32_t fi);
 
 /* ---- view_read.c ---- */
 

@@ -189,7 +189,7 @@ view_new(auditfs_view **out, const char *path, const auditfs_verifier *key,
     v->cache_cap = opts && opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE;
     v->st.chain = (afs_chain)AFS_CHAIN_INIT;
     auditfs_merkle_stream_init(&v->st.ms);
-    if (!(v->path = strdup(path)) || !(v->dctx = ZSTD_createDCtx())) {
+    if (!(v->path = strdup(path)) || vw_frames_init(v) != 0) {
         err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
         goto done;
     }
@@ -294,6 +294,7 @@ auditfs_view_free(auditfs_view *v)
 {
     if (!v)
         return;
+    vw_frames_free(v); /* first: stops the read-ahead workers */
     for (centry *c = v->lru_head, *n; c; c = n) {
         n = c->next;
         vw_centry_free(c);
@@ -325,15 +326,11 @@ auditfs_view_free(auditfs_view *v)
     free(v->note);
     free(v->keypub);
     afs_buf_release(&v->readme);
-    for (unsigned i = 0; i < BLOB_CACHE; i++)
-        git_blob_free(v->blobs[i].blob);
     vw_tiles_clear(v);
     git_tree_free(v->tree);
     auditfs_ledger_free(v->l);
     auditfs_ledger_free(v->probe);
     auditfs_verifier_free(v->key);
-    ZSTD_freeDCtx(v->dctx);
-    afs_buf_release(&v->frame_scratch);
     free(v->path);
     pthread_rwlock_destroy(&v->lock);
     pthread_mutex_destroy(&v->git_lock);

@@ -304,12 +304,16 @@ vw_lines_read(auditfs_view *v, const vw_lines *ln, uint64_t off, uint8_t *buf, s
     centry *c = NULL;
     uint32_t cfi = UINT32_MAX;
     int err = 0;
-    for (uint64_t k = lo; k < ln->to; k++) {
+    uint64_t k;
+    for (k = lo; k < ln->to; k++) {
         uint64_t start = k ? ln->end[k - 1] : 0;
         if (start >= abs + len)
             break;
         uint64_t seq = l->seq[ln->pos ? ln->pos[k] : k];
-        uint32_t fi = vw_frame_of(v, seq);
+        /* the frame of the item before, most of the time (no search) */
+        uint32_t fi = cfi != UINT32_MAX && seq - v->frames[cfi].first_seq < v->frames[cfi].count
+                          ? cfi
+                          : vw_frame_of(v, seq);
         if (fi != cfi) {
             vw_frame_put(v, c);
             c = NULL;
@@ -330,6 +334,8 @@ vw_lines_read(auditfs_view *v, const vw_lines *ln, uint64_t off, uint8_t *buf, s
         copy_range(buf, abs, len, "\n", start + plen, 1);
     }
     vw_frame_put(v, c);
+    if (!err && cfi != UINT32_MAX)
+        vw_ahead_note(v, ln, lo, k, cfi);
     return err;
 }
 

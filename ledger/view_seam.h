@@ -18,5 +18,7 @@
 uint8_t *afs_view_frame_digest(auditfs_view *v, uint64_t seq);
 /* How many frames reads have decoded from the repository so far; *nframes: the pinned frames. */
 uint64_t afs_view_frame_loads(auditfs_view *v, uint64_t *nframes);
+/* Waits until the read-ahead workers (view_ahead.c) have nothing queued and nothing in hand. */
+void afs_view_ahead_drain(auditfs_view *v);
 
 #endif
