@@ -27,7 +27,9 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -343,6 +345,16 @@ typedef struct ingest {
     const char *line_cursor; /* journal: its cursor */
     uint64_t skipped;        /* lines found already in their ledger after a restart */
     int once;                /* --once: --follow reads to the end of its files and exits */
+    /* plain inputs: the batch being committed by the committer thread while the next one is
+     * read (commit_async); one at a time, so acknowledgments stay in order */
+    struct {
+        int running;     /* a committer thread was started and not yet joined */
+        pthread_t thread;
+        batch b;         /* the batch it commits (swapped out of t[0].b) */
+        uint64_t quarantined; /* g->quarantined when it was handed over */
+        int rc;          /* its result, read after the join */
+        atomic_int done; /* set by the committer when it has finished */
+    } pipe;
 } ingest;
 
 enum { H_TENANT, H_PARTY, H_LAYER, H_STREAM, H_TIME };
@@ -572,9 +584,8 @@ ledger_for(ingest *g, target *t)
  * by a commit that then reported an error is never stored twice. Returns 0 or an exit code.
  */
 static int
-commit_target(ingest *g, target *t, int with_positions)
+commit_batch(ingest *g, target *t, batch *b, uint64_t quarantined, int with_positions)
 {
-    batch *b = &t->b;
     char id[33];
     char *trailer = NULL;
     int err = 0, delay = 50, attempts = 0;
@@ -684,7 +695,7 @@ commit_target(ingest *g, target *t, int with_positions)
             fprintf(g->ack, ",");
         }
         fprintf(g->ack, "\"tree_size\":%llu,\"entries\":%zu,\"quarantined\":%llu}\n",
-                (unsigned long long)size, n, (unsigned long long)g->quarantined);
+                (unsigned long long)size, n, (unsigned long long)quarantined);
     } else if (g->ledgers_dir)
         fprintf(g->ack, "%s %llu\n", t->tenant, (unsigned long long)size);
     else
@@ -919,11 +930,102 @@ route_skip(ingest *g, target *t)
     return order <= 0;
 }
 
+static int
+commit_target(ingest *g, target *t, int with_positions)
+{
+    return commit_batch(g, t, &t->b, g->quarantined, with_positions);
+}
+
+/*
+ * Pipelining plain inputs (issue 13): the committer thread commits a full batch (opens the
+ * writer, hashes, encodes, writes the pack, fsyncs, publishes, acknowledges) while this thread
+ * reads, validates and batches the next lines, so the commit's fsyncs and the reading overlap on
+ * the two cores. At most one commit is in flight, and it is joined before any other commit
+ * starts (the next full batch, the last one, a refused line's, a flush by age), so
+ * acknowledgments are printed in order, each after its batch's fsyncs, exactly as without the
+ * thread. Only for one target without stored positions (no --follow, --journal, --rsyslog,
+ * --route-by): the committer then touches nothing this thread uses but its own batch, the
+ * acknowledgment stream (only it writes there meanwhile) and the target's result fields (read
+ * after the join).
+ */
+static void *
+committer_main(void *arg)
+{
+    ingest *g = arg;
+    g->pipe.rc = commit_batch(g, &g->t[0], &g->pipe.b, g->pipe.quarantined, 0);
+    atomic_store(&g->pipe.done, 1);
+    return NULL;
+}
+
+/* Joins the commit in flight, if any: its exit code (0 when it committed); a failure also
+ * marks the run's commit as failed, as a synchronous one would. */
+static int
+pipe_wait(ingest *g)
+{
+    if (!g->pipe.running)
+        return 0;
+    pthread_join(g->pipe.thread, NULL);
+    g->pipe.running = 0;
+    if (g->pipe.rc)
+        g->commit_failed = 1;
+    return g->pipe.rc;
+}
+
+/* 1 if the commit in flight has failed (the reader then stops early, nothing it read after the
+ * failed batch is committed). */
+static int
+pipe_failed(ingest *g)
+{
+    return g->pipe.running && atomic_load(&g->pipe.done) && g->pipe.rc != 0;
+}
+
+static int commit_all(ingest *g);
+
+/* Hands target 0's full batch to the committer thread (after joining the one before), or
+ * commits synchronously where pipelining does not apply. */
+static int
+commit_async(ingest *g)
+{
+    int rc;
+    if (g->nt != 1 || g->ledgers_dir || g->nsrcs || g->cursor || g->rsyslog)
+        return commit_all(g);
+    if ((rc = pipe_wait(g)) != 0)
+        return rc;
+    if (g->t[0].b.n == 0)
+        return 0;
+    batch tmp = g->pipe.b;
+    g->pipe.b = g->t[0].b;
+    g->t[0].b = tmp;
+    batch_clear(&g->t[0].b);
+    g->pipe.quarantined = g->quarantined;
+    g->pipe.rc = 0;
+    atomic_store(&g->pipe.done, 0);
+    /* signals stay with this thread (poll on the signal pipe); the committer (and the
+     * compression thread it starts) block them */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int cr = pthread_create(&g->pipe.thread, NULL, committer_main, g);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (cr == 0) {
+        g->pipe.running = 1;
+        return 0;
+    }
+    /* no thread to be had: commit here */
+    rc = commit_batch(g, &g->t[0], &g->pipe.b, g->pipe.quarantined, 0);
+    if (rc)
+        g->commit_failed = 1;
+    return rc;
+}
+
 /* Commits every target's batch; positions go with the single target's batch, or (routing)
  * into the low-water mark once every target has committed. */
 static int
 commit_all(ingest *g)
 {
+    int prc = pipe_wait(g);
+    if (prc)
+        return prc;
     for (size_t i = 0; i < g->nt; i++) {
         int rc = commit_target(g, &g->t[i], g->ledgers_dir == NULL);
         if (rc) {
@@ -1228,8 +1330,12 @@ plain_input(ingest *g, int fd, const char *fname)
             start += n + 1;
             /* per line only the size bound (no clock read per record); the age of the batch
              * is checked once per read below, and by poll's timeout */
-            if (pending_bytes(g) >= g->batch_bytes && (rc = commit_all(g)) != 0)
+            if (pending_bytes(g) >= g->batch_bytes && (rc = commit_async(g)) != 0)
                 goto out;
+        }
+        if (pipe_failed(g)) {
+            rc = pipe_wait(g);
+            break;
         }
         memmove(buf, buf + start, len - start);
         len -= start;
@@ -3003,6 +3109,10 @@ cmd_append(int argc, char **argv)
             close(fd);
         }
     }
+    /* the commit in flight (plain inputs) first: a failure there is the run's result */
+    int prc = pipe_wait(&g);
+    if (prc && (rc == 0 || rc == EXIT_IO))
+        rc = prc;
     /* commit what was read: at the end, on SIGTERM/SIGINT, after a read error; after a refused
      * line it was done before the message; after a failed commit there is nothing to add */
     if (rc == 0 || (rc == EXIT_IO && !g.commit_failed)) {
@@ -3030,6 +3140,7 @@ done:
         free(g.t[i].rcursor);
         batch_free(&g.t[i].b);
     }
+    batch_free(&g.pipe.b);
     free(g.t);
     for (size_t i = 0; i < g.nsrcs; i++) {
         if (g.srcs[i]->fd >= 0)
