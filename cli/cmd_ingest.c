@@ -354,6 +354,8 @@ typedef struct ingest {
         uint64_t quarantined; /* g->quarantined when it was handed over */
         int rc;          /* its result, read after the join */
         atomic_int done; /* set by the committer when it has finished */
+        auditfs_writer *keep; /* the committer's writer, kept between its batches */
+        int64_t held_since;   /* mono_us when keep was opened (took the lock) */
     } pipe;
 } ingest;
 
@@ -583,8 +585,20 @@ ledger_for(ingest *g, target *t)
  * before each retry the recent history is searched for the batch id, so a batch published
  * by a commit that then reported an error is never stored twice. Returns 0 or an exit code.
  */
+/* How long the committer thread keeps one writer (and so the ledger's lock) across batches
+ * before it lets other writers in: each open checks the head, the trust state (two fsyncs) and
+ * the last leaf, ~12% of the committer's CPU per batch; a writer waiting for the lock waits at
+ * most this long plus one batch. */
+#define KEEP_LOCK_US 1000000
+
+/*
+ * commit_target for batch b; with keep (the committer thread), the writer may be one kept from
+ * the batch before (it holds the lock: the head is what it published) and is kept afterwards
+ * while it has held the lock less than KEEP_LOCK_US.
+ */
 static int
-commit_batch(ingest *g, target *t, batch *b, uint64_t quarantined, int with_positions)
+commit_batch(ingest *g, target *t, batch *b, uint64_t quarantined, int with_positions,
+             auditfs_writer **keep)
 {
     char id[33];
     char *trailer = NULL;
@@ -603,9 +617,16 @@ commit_batch(ingest *g, target *t, batch *b, uint64_t quarantined, int with_posi
             err = 0;
             break;
         }
-        err = ledger_for(g, t);
-        if (!err)
-            err = auditfs_writer_open(&w, t->path, g->key, &g->wo);
+        if (keep && *keep && attempts == 0) {
+            w = *keep; /* still locked since its last commit: nothing else has written */
+            *keep = NULL;
+            err = 0;
+        } else {
+            err = ledger_for(g, t);
+            if (!err)
+                err = auditfs_writer_open(&w, t->path, g->key, &g->wo);
+            g->pipe.held_since = mono_us();
+        }
         /* opening may itself publish our batch: a commit whose ref move failed after the
          * writer's memory recorded it is published by the next writer (trust.c) instead of a
          * second root for that size; so look for our batch id again before adding it */
@@ -641,7 +662,10 @@ commit_batch(ingest *g, target *t, batch *b, uint64_t quarantined, int with_posi
             err = auditfs_writer_set_trailer(w, trailer);
         if (!err)
             err = auditfs_writer_commit(w, &size);
-        auditfs_writer_free(w); /* releases the lock */
+        if (!err && keep && mono_us() - g->pipe.held_since < KEEP_LOCK_US)
+            *keep = w; /* for the next batch */
+        else
+            auditfs_writer_free(w); /* releases the lock */
         if (!err)
             break;
         if (err == AUDITFS_EBUSY && g->no_wait && attempts == 0) {
@@ -933,7 +957,7 @@ route_skip(ingest *g, target *t)
 static int
 commit_target(ingest *g, target *t, int with_positions)
 {
-    return commit_batch(g, t, &t->b, g->quarantined, with_positions);
+    return commit_batch(g, t, &t->b, g->quarantined, with_positions, NULL);
 }
 
 /*
@@ -946,13 +970,14 @@ commit_target(ingest *g, target *t, int with_positions)
  * thread. Only for one target without stored positions (no --follow, --journal, --rsyslog,
  * --route-by): the committer then touches nothing this thread uses but its own batch, the
  * acknowledgment stream (only it writes there meanwhile) and the target's result fields (read
- * after the join).
+ * after the join). The committer keeps its writer, and so the lock, from one batch to the next
+ * for up to KEEP_LOCK_US; any other commit frees it first (commit_all).
  */
 static void *
 committer_main(void *arg)
 {
     ingest *g = arg;
-    g->pipe.rc = commit_batch(g, &g->t[0], &g->pipe.b, g->pipe.quarantined, 0);
+    g->pipe.rc = commit_batch(g, &g->t[0], &g->pipe.b, g->pipe.quarantined, 0, &g->pipe.keep);
     atomic_store(&g->pipe.done, 1);
     return NULL;
 }
@@ -1012,7 +1037,7 @@ commit_async(ingest *g)
         return 0;
     }
     /* no thread to be had: commit here */
-    rc = commit_batch(g, &g->t[0], &g->pipe.b, g->pipe.quarantined, 0);
+    rc = commit_batch(g, &g->t[0], &g->pipe.b, g->pipe.quarantined, 0, NULL);
     if (rc)
         g->commit_failed = 1;
     return rc;
@@ -1024,6 +1049,9 @@ static int
 commit_all(ingest *g)
 {
     int prc = pipe_wait(g);
+    /* the committer's writer lets the lock go before any other commit opens one */
+    auditfs_writer_free(g->pipe.keep);
+    g->pipe.keep = NULL;
     if (prc)
         return prc;
     for (size_t i = 0; i < g->nt; i++) {
@@ -3141,6 +3169,7 @@ done:
         batch_free(&g.t[i].b);
     }
     batch_free(&g.pipe.b);
+    auditfs_writer_free(g.pipe.keep);
     free(g.t);
     for (size_t i = 0; i < g.nsrcs; i++) {
         if (g.srcs[i]->fd >= 0)
