@@ -579,13 +579,6 @@ ledger_for(ingest *g, target *t)
     return err;
 }
 
-/*
- * Commits target t's batch: opens a writer (takes the lock), adds every record, sets the
- * trailer, commits, closes (releases the lock). A retryable failure (I/O, git maintenance,
- * a ref lock held by git) is retried with backoff from 50 ms to 2 s, the batch kept in memory;
- * before each retry the recent history is searched for the batch id, so a batch published
- * by a commit that then reported an error is never stored twice. Returns 0 or an exit code.
- */
 /* How long the committer thread keeps one writer (and so the ledger's lock) across batches
  * before it lets other writers in: each open checks the head, the trust state (two fsyncs) and
  * the last leaf, ~12% of the committer's CPU per batch; a writer waiting for the lock waits at
@@ -593,9 +586,14 @@ ledger_for(ingest *g, target *t)
 #define KEEP_LOCK_US 1000000
 
 /*
- * commit_target for batch b; with keep (the committer thread), the writer may be one kept from
- * the batch before (it holds the lock: the head is what it published) and is kept afterwards
- * while it has held the lock less than KEEP_LOCK_US.
+ * Commits target t's batch: opens a writer (takes the lock), adds every record, sets the
+ * trailer, commits, closes (releases the lock). A retryable failure (I/O, git maintenance,
+ * a ref lock held by git) is retried with backoff from 50 ms to 2 s, the batch kept in memory;
+ * before each retry the recent history is searched for the batch id, so a batch published
+ * by a commit that then reported an error is never stored twice. Returns 0 or an exit code.
+ * This is commit_target for batch b; with keep (the committer thread), the writer may be one
+ * kept from the batch before (it holds the lock: the head is what it published) and is kept
+ * afterwards while it has held the lock less than KEEP_LOCK_US.
  */
 static int
 commit_batch(ingest *g, target *t, batch *b, uint64_t quarantined, int with_positions,
@@ -626,7 +624,8 @@ commit_batch(ingest *g, target *t, batch *b, uint64_t quarantined, int with_posi
             err = ledger_for(g, t);
             if (!err)
                 err = auditfs_writer_open(&w, t->path, g->key, &g->wo);
-            g->pipe.held_since = mono_us();
+            if (keep)
+                g->pipe.held_since = mono_us();
         }
         /* opening may itself publish our batch: a commit whose ref move failed after the
          * writer's memory recorded it is published by the next writer (trust.c) instead of a
