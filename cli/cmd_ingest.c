@@ -27,7 +27,9 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -57,7 +59,8 @@ static const char append_help[] =
     "batches: a batch is committed when it holds --batch-bytes (default 8 MiB) or when its first\n"
     "line is --flush-ms old (default 1000). Each durable commit prints the new tree size on\n"
     "standard output: every entry up to it is acknowledged (fsynced). The ledger is locked for\n"
-    "one commit at a time, so several appenders feed one ledger at once; a commit that fails\n"
+    "one commit at a time (back-to-back batches of a file or standard input keep it for at\n"
+    "most a second), so several appenders feed one ledger at once; a commit that fails\n"
     "(git gc, a ref lock held by git) is retried with backoff for --retry-secs (300), its batch\n"
     "kept; a full disk fails at once (exit 4).\n"
     "Lines must be UTF-8 without NUL or control characters (tab allowed), at most --max-record\n"
@@ -343,6 +346,18 @@ typedef struct ingest {
     const char *line_cursor; /* journal: its cursor */
     uint64_t skipped;        /* lines found already in their ledger after a restart */
     int once;                /* --once: --follow reads to the end of its files and exits */
+    /* plain inputs: the batch being committed by the committer thread while the next one is
+     * read (commit_async); one at a time, so acknowledgments stay in order */
+    struct {
+        int running;     /* a committer thread was started and not yet joined */
+        pthread_t thread;
+        batch b;         /* the batch it commits (swapped out of t[0].b) */
+        uint64_t quarantined; /* g->quarantined when it was handed over */
+        int rc;          /* its result, read after the join */
+        atomic_int done; /* set by the committer when it has finished */
+        auditfs_writer *keep; /* the committer's writer, kept between its batches */
+        int64_t held_since;   /* mono_us when keep was opened (took the lock) */
+    } pipe;
 } ingest;
 
 enum { H_TENANT, H_PARTY, H_LAYER, H_STREAM, H_TIME };
@@ -564,17 +579,26 @@ ledger_for(ingest *g, target *t)
     return err;
 }
 
+/* How long the committer thread keeps one writer (and so the ledger's lock) across batches
+ * before it lets other writers in: each open checks the head, the trust state (two fsyncs) and
+ * the last leaf, ~12% of the committer's CPU per batch; a writer waiting for the lock waits at
+ * most this long plus one batch. */
+#define KEEP_LOCK_US 1000000
+
 /*
  * Commits target t's batch: opens a writer (takes the lock), adds every record, sets the
  * trailer, commits, closes (releases the lock). A retryable failure (I/O, git maintenance,
  * a ref lock held by git) is retried with backoff from 50 ms to 2 s, the batch kept in memory;
  * before each retry the recent history is searched for the batch id, so a batch published
  * by a commit that then reported an error is never stored twice. Returns 0 or an exit code.
+ * This is commit_target for batch b; with keep (the committer thread), the writer may be one
+ * kept from the batch before (it holds the lock: the head is what it published) and is kept
+ * afterwards while it has held the lock less than KEEP_LOCK_US.
  */
 static int
-commit_target(ingest *g, target *t, int with_positions)
+commit_batch(ingest *g, target *t, batch *b, uint64_t quarantined, int with_positions,
+             auditfs_writer **keep)
 {
-    batch *b = &t->b;
     char id[33];
     char *trailer = NULL;
     int err = 0, delay = 50, attempts = 0;
@@ -592,9 +616,17 @@ commit_target(ingest *g, target *t, int with_positions)
             err = 0;
             break;
         }
-        err = ledger_for(g, t);
-        if (!err)
-            err = auditfs_writer_open(&w, t->path, g->key, &g->wo);
+        if (keep && *keep && attempts == 0) {
+            w = *keep; /* still locked since its last commit: nothing else has written */
+            *keep = NULL;
+            err = 0;
+        } else {
+            err = ledger_for(g, t);
+            if (!err)
+                err = auditfs_writer_open(&w, t->path, g->key, &g->wo);
+            if (keep)
+                g->pipe.held_since = mono_us();
+        }
         /* opening may itself publish our batch: a commit whose ref move failed after the
          * writer's memory recorded it is published by the next writer (trust.c) instead of a
          * second root for that size; so look for our batch id again before adding it */
@@ -630,7 +662,10 @@ commit_target(ingest *g, target *t, int with_positions)
             err = auditfs_writer_set_trailer(w, trailer);
         if (!err)
             err = auditfs_writer_commit(w, &size);
-        auditfs_writer_free(w); /* releases the lock */
+        if (!err && keep && mono_us() - g->pipe.held_since < KEEP_LOCK_US)
+            *keep = w; /* for the next batch */
+        else
+            auditfs_writer_free(w); /* releases the lock */
         if (!err)
             break;
         if (err == AUDITFS_EBUSY && g->no_wait && attempts == 0) {
@@ -684,7 +719,7 @@ commit_target(ingest *g, target *t, int with_positions)
             fprintf(g->ack, ",");
         }
         fprintf(g->ack, "\"tree_size\":%llu,\"entries\":%zu,\"quarantined\":%llu}\n",
-                (unsigned long long)size, n, (unsigned long long)g->quarantined);
+                (unsigned long long)size, n, (unsigned long long)quarantined);
     } else if (g->ledgers_dir)
         fprintf(g->ack, "%s %llu\n", t->tenant, (unsigned long long)size);
     else
@@ -919,11 +954,106 @@ route_skip(ingest *g, target *t)
     return order <= 0;
 }
 
+static int
+commit_target(ingest *g, target *t, int with_positions)
+{
+    return commit_batch(g, t, &t->b, g->quarantined, with_positions, NULL);
+}
+
+/*
+ * Pipelining plain inputs (issue 13): the committer thread commits a full batch (opens the
+ * writer, hashes, encodes, writes the pack, fsyncs, publishes, acknowledges) while this thread
+ * reads, validates and batches the next lines, so the commit's fsyncs and the reading overlap on
+ * the two cores. At most one commit is in flight, and it is joined before any other commit
+ * starts (the next full batch, the last one, a refused line's, a flush by age), so
+ * acknowledgments are printed in order, each after its batch's fsyncs, exactly as without the
+ * thread. Only for one target without stored positions (no --follow, --journal, --rsyslog,
+ * --route-by): the committer then touches nothing this thread uses but its own batch, the
+ * acknowledgment stream (only it writes there meanwhile) and the target's result fields (read
+ * after the join). The committer keeps its writer, and so the lock, from one batch to the next
+ * for up to KEEP_LOCK_US; any other commit frees it first (commit_all).
+ */
+static void *
+committer_main(void *arg)
+{
+    ingest *g = arg;
+    g->pipe.rc = commit_batch(g, &g->t[0], &g->pipe.b, g->pipe.quarantined, 0, &g->pipe.keep);
+    atomic_store(&g->pipe.done, 1);
+    return NULL;
+}
+
+/* Joins the commit in flight, if any: its exit code (0 when it committed); a failure also
+ * marks the run's commit as failed, as a synchronous one would. */
+static int
+pipe_wait(ingest *g)
+{
+    if (!g->pipe.running)
+        return 0;
+    pthread_join(g->pipe.thread, NULL);
+    g->pipe.running = 0;
+    if (g->pipe.rc)
+        g->commit_failed = 1;
+    return g->pipe.rc;
+}
+
+/* 1 if the commit in flight has failed (the reader then stops early, nothing it read after the
+ * failed batch is committed). */
+static int
+pipe_failed(ingest *g)
+{
+    return g->pipe.running && atomic_load(&g->pipe.done) && g->pipe.rc != 0;
+}
+
+static int commit_all(ingest *g);
+
+/* Hands target 0's full batch to the committer thread (after joining the one before), or
+ * commits synchronously where pipelining does not apply. */
+static int
+commit_async(ingest *g)
+{
+    int rc;
+    if (g->nt != 1 || g->ledgers_dir || g->nsrcs || g->cursor || g->rsyslog)
+        return commit_all(g);
+    if ((rc = pipe_wait(g)) != 0)
+        return rc;
+    if (g->t[0].b.n == 0)
+        return 0;
+    batch tmp = g->pipe.b;
+    g->pipe.b = g->t[0].b;
+    g->t[0].b = tmp;
+    batch_clear(&g->t[0].b);
+    g->pipe.quarantined = g->quarantined;
+    g->pipe.rc = 0;
+    atomic_store(&g->pipe.done, 0);
+    /* signals stay with this thread (poll on the signal pipe); the committer (and the
+     * compression thread it starts) block them */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int cr = pthread_create(&g->pipe.thread, NULL, committer_main, g);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (cr == 0) {
+        g->pipe.running = 1;
+        return 0;
+    }
+    /* no thread to be had: commit here */
+    rc = commit_batch(g, &g->t[0], &g->pipe.b, g->pipe.quarantined, 0, NULL);
+    if (rc)
+        g->commit_failed = 1;
+    return rc;
+}
+
 /* Commits every target's batch; positions go with the single target's batch, or (routing)
  * into the low-water mark once every target has committed. */
 static int
 commit_all(ingest *g)
 {
+    int prc = pipe_wait(g);
+    /* the committer's writer lets the lock go before any other commit opens one */
+    auditfs_writer_free(g->pipe.keep);
+    g->pipe.keep = NULL;
+    if (prc)
+        return prc;
     for (size_t i = 0; i < g->nt; i++) {
         int rc = commit_target(g, &g->t[i], g->ledgers_dir == NULL);
         if (rc) {
@@ -1228,8 +1358,12 @@ plain_input(ingest *g, int fd, const char *fname)
             start += n + 1;
             /* per line only the size bound (no clock read per record); the age of the batch
              * is checked once per read below, and by poll's timeout */
-            if (pending_bytes(g) >= g->batch_bytes && (rc = commit_all(g)) != 0)
+            if (pending_bytes(g) >= g->batch_bytes && (rc = commit_async(g)) != 0)
                 goto out;
+        }
+        if (pipe_failed(g)) {
+            rc = pipe_wait(g);
+            break;
         }
         memmove(buf, buf + start, len - start);
         len -= start;
@@ -3003,6 +3137,10 @@ cmd_append(int argc, char **argv)
             close(fd);
         }
     }
+    /* the commit in flight (plain inputs) first: a failure there is the run's result */
+    int prc = pipe_wait(&g);
+    if (prc && (rc == 0 || rc == EXIT_IO))
+        rc = prc;
     /* commit what was read: at the end, on SIGTERM/SIGINT, after a read error; after a refused
      * line it was done before the message; after a failed commit there is nothing to add */
     if (rc == 0 || (rc == EXIT_IO && !g.commit_failed)) {
@@ -3030,6 +3168,8 @@ done:
         free(g.t[i].rcursor);
         batch_free(&g.t[i].b);
     }
+    batch_free(&g.pipe.b);
+    auditfs_writer_free(g.pipe.keep);
     free(g.t);
     for (size_t i = 0; i < g.nsrcs; i++) {
         if (g.srcs[i]->fd >= 0)

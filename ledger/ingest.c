@@ -61,6 +61,7 @@ struct auditfs_writer {
     int sealed;
     afs_buf leaf;
     afs_buf segblob;
+    afs_buf segentry; /* the sealed segment's pack entry, built by the helper thread */
     size_t pending_bytes;
     uint64_t pending;
     uint64_t batch_first;
@@ -142,11 +143,21 @@ collect_sealed(auditfs_writer *w)
     if (!w->sealed)
         return 0;
     afs_seg_writer *s = &w->seg[w->cur ^ 1];
+    uint8_t sha1[20];
+    uint32_t crc = 0;
+    int packed = 0;
     w->sealed = 0;
     afs_seg_path(segpath, s->first_seq);
-    if ((err = afs_seg_writer_finish(s, &w->segblob)) != 0 ||
-        (err = write_blob(&id, w, w->segblob.data, w->segblob.len)) != 0 ||
-        (err = add_update(w, segpath, &id, 0)) != 0)
+    if ((err = afs_seg_writer_finish_packed(s, &w->segblob, &w->segentry, &crc, sha1,
+                                            &packed)) != 0)
+        return err;
+    /* the helper thread hashed the blob and built its pack entry (segment.c, job_pack) */
+    if (packed)
+        err = afs_odb_write_blob_entry(&id, w->l->repo, sha1, w->segblob.data, w->segblob.len,
+                                       w->segentry.data, w->segentry.len, crc);
+    else
+        err = write_blob(&id, w, w->segblob.data, w->segblob.len);
+    if (err || (err = add_update(w, segpath, &id, 0)) != 0)
         return err;
     return 0;
 }
@@ -660,6 +671,7 @@ auditfs_writer_free(auditfs_writer *w)
     afs_seg_writer_release(&w->seg[1]);
     afs_buf_release(&w->leaf);
     afs_buf_release(&w->segblob);
+    afs_buf_release(&w->segentry);
     free(w->trailer);
     auditfs_ledger_free(w->l);
     if (w->lock_fd >= 0)

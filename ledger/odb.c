@@ -629,6 +629,21 @@ afs_odb_batch_abort(git_repository *repo)
 }
 
 int
+afs_odb_write_blob_entry(git_oid *out, git_repository *repo, const uint8_t sha1[20],
+                         const void *data, size_t len, const void *entry, size_t elen,
+                         uint32_t crc)
+{
+    safe_loose *s = our_backend(repo);
+    if (!s || !s->pending)
+        return afs_odb_write_blob(out, repo, data, len);
+    git_oid_fromraw(out, sha1);
+    if (afs_packw_add_entry(s->pending, out, GIT_OBJECT_BLOB, len, entry, elen, crc) != 0)
+        return afs_error_git(AUDITFS_EIO, "%sobjects: cannot write a blob",
+                             git_repository_path(repo));
+    return 0;
+}
+
+int
 afs_odb_write_blob(git_oid *out, git_repository *repo, const void *data, size_t len)
 {
     static _Thread_local uint8_t made[32];

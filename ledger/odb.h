@@ -14,6 +14,12 @@ int afs_odb_harden(git_repository *repo);
  * for a million entries. *out is the blob's id.
  */
 int afs_odb_write_blob(git_oid *out, git_repository *repo, const void *data, size_t len);
+/** afs_odb_write_blob of a blob whose git id (sha1) and pack entry (afs_pack_blob_entry) were
+ * made by a helper thread: the batch's pack gets the entry as built; without a pending batch the
+ * blob is written as afs_odb_write_blob writes it. */
+int afs_odb_write_blob_entry(git_oid *out, git_repository *repo, const uint8_t sha1[20],
+                             const void *data, size_t len, const void *entry, size_t elen,
+                             uint32_t crc);
 
 /**
  * From now on, objects written to repo (afs_odb_write_blob, trees, commits) go to one pending

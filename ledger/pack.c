@@ -163,12 +163,11 @@ wflush(afs_packw *w)
     return 0;
 }
 
-/* Appends object bytes (and folds them into the object's CRC-32). */
+/* Appends bytes to the pack. */
 static int
-wput(afs_packw *w, const void *p, size_t n)
+wput_raw(afs_packw *w, const void *p, size_t n)
 {
     const uint8_t *c = p;
-    w->crc = (uint32_t)crc32_z(w->crc, c, n);
     w->off += n;
     while (n) {
         if (w->blen == WBUF && wflush(w) != 0)
@@ -180,6 +179,14 @@ wput(afs_packw *w, const void *p, size_t n)
         n -= k;
     }
     return 0;
+}
+
+/* Appends object bytes (and folds them into the object's CRC-32). */
+static int
+wput(afs_packw *w, const void *p, size_t n)
+{
+    w->crc = (uint32_t)crc32_z(w->crc, p, n);
+    return wput_raw(w, p, n);
 }
 
 static const pent *
@@ -199,12 +206,10 @@ afs_packw_add(afs_packw *w, const git_oid *oid, git_object_t type, const void *d
     return afs_packw_add_new(w, oid, type, data, len);
 }
 
-int
-afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
-                  size_t len)
+/* Creates the temporary pack on the first object, and makes room for one more entry. */
+static int
+entry_room(afs_packw *w)
 {
-    if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_TAG || len > AFS_MAX_OBJECT)
-        return fail("object of an unsupported type or size", w->dir);
     if (w->fd < 0) {
         if (mkdir(w->dir, 0755) != 0 && errno != EEXIST)
             return fail_errno("cannot create the pack directory", w->dir);
@@ -225,6 +230,17 @@ afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const voi
         w->e = e;
         w->cap = cap;
     }
+    return 0;
+}
+
+int
+afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
+                  size_t len)
+{
+    if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_TAG || len > AFS_MAX_OBJECT)
+        return fail("object of an unsupported type or size", w->dir);
+    if (entry_room(w) != 0)
+        return -1;
     pent *p = &w->e[w->n];
     git_oid_cpy(&p->oid, oid);
     p->off = w->off;
@@ -263,6 +279,84 @@ afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const voi
     if (wput(w, a, 4) != 0)
         return -1;
     p->crc = w->crc;
+    w->n++;
+    return 0;
+}
+
+/*
+ * The entry afs_packw_add_new writes, built apart (a helper thread builds each segment's while
+ * the writer goes on): the same header, stored blocks and adler32, so the pack is byte for byte
+ * what the inline path writes; and the git blob id (SHA-1 of "blob <len>\0" and the bytes).
+ */
+int
+afs_pack_blob_entry(afs_buf *out, uint32_t *crc, uint8_t sha1[20], const void *data, size_t len)
+{
+    char hdr[64];
+    SHA_CTX c;
+    int hl = snprintf(hdr, sizeof hdr, "blob %zu", len);
+    if (len > AFS_MAX_OBJECT)
+        return afs_error_set(AUDITFS_ETOOBIG, "object of %zu bytes is too large", len);
+    SHA1_Init(&c);
+    SHA1_Update(&c, hdr, (size_t)hl + 1);
+    SHA1_Update(&c, data, len);
+    SHA1_Final(sha1, &c);
+    /* header + zlib header + 5 bytes per stored block + data + adler32 */
+    size_t nblocks = len / STORED_MAX + 1;
+    out->len = 0;
+    int err = afs_buf_grow(out, 16 + 2 + 5 * nblocks + len + 4);
+    if (err)
+        return err;
+    uint8_t *o = (uint8_t *)out->data;
+    size_t n = 0, s = len;
+    o[n] = (uint8_t)((GIT_OBJECT_BLOB << 4) | (s & 15));
+    s >>= 4;
+    while (s) {
+        o[n++] |= 0x80;
+        o[n] = (uint8_t)(s & 0x7f);
+        s >>= 7;
+    }
+    n++;
+    o[n++] = 0x78;
+    o[n++] = 0x01;
+    const uint8_t *d = data;
+    size_t left = len;
+    do {
+        uint16_t k = (uint16_t)(left > STORED_MAX ? STORED_MAX : left);
+        o[n++] = (uint8_t)(left == k);
+        o[n++] = (uint8_t)k;
+        o[n++] = (uint8_t)(k >> 8);
+        o[n++] = (uint8_t)~k;
+        o[n++] = (uint8_t)(~k >> 8);
+        memcpy(o + n, d, k);
+        n += k;
+        d += k;
+        left -= k;
+    } while (left);
+    afs_store_be32(o + n, (uint32_t)adler32_z(adler32_z(0, NULL, 0), data, len));
+    n += 4;
+    out->len = n;
+    *crc = (uint32_t)crc32_z(crc32_z(0, NULL, 0), o, n);
+    return 0;
+}
+
+int
+afs_packw_add_entry(afs_packw *w, const git_oid *oid, git_object_t type, size_t len,
+                    const void *entry, size_t elen, uint32_t crc)
+{
+    if (pending_find(w, oid))
+        return 0;
+    if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_TAG || len > AFS_MAX_OBJECT)
+        return fail("object of an unsupported type or size", w->dir);
+    if (entry_room(w) != 0)
+        return -1;
+    pent *p = &w->e[w->n];
+    git_oid_cpy(&p->oid, oid);
+    p->off = w->off;
+    p->size = len;
+    p->type = (uint8_t)type;
+    if (wput_raw(w, entry, elen) != 0)
+        return -1;
+    p->crc = crc; /* computed with the entry, by whoever built it */
     w->n++;
     return 0;
 }

@@ -14,6 +14,7 @@
 #define AFS_MAX_META ((size_t)16 << 20)
 
 /* ---- writing: objects go to objects/pack/tmp_pack_* until afs_packw_finish ---- */
+struct afs_buf;
 typedef struct afs_packw afs_packw;
 /** Starts an empty pack under objects_dir (the file is created on the first object). */
 int afs_packw_new(afs_packw **out, const char *objects_dir);
@@ -24,6 +25,17 @@ int afs_packw_add(afs_packw *w, const git_oid *oid, git_object_t type, const voi
  * merges add thousands of objects, ledger/packmerge.c). */
 int afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
                       size_t len);
+/**
+ * Builds, apart from any writer (thread-safe: a helper thread builds each segment's), the pack
+ * entry afs_packw_add_new would write for a blob of len bytes (header, zlib stored blocks,
+ * adler32) into out, its CRC-32 into *crc and the blob's git id (SHA-1) into sha1.
+ */
+int afs_pack_blob_entry(struct afs_buf *out, uint32_t *crc, uint8_t sha1[20], const void *data,
+                        size_t len);
+/** Appends an entry built by afs_pack_blob_entry for object oid of len bytes (a no-op if the
+ * pack already holds oid): the pack gets the same bytes as afs_packw_add would write. */
+int afs_packw_add_entry(afs_packw *w, const git_oid *oid, git_object_t type, size_t len,
+                        const void *entry, size_t elen, uint32_t crc);
 /** 1 with type and size if the pending pack holds oid. */
 int afs_packw_header(const afs_packw *w, const git_oid *oid, git_object_t *type, size_t *len);
 /** Reads a pending object back (*data malloc'd). 0, GIT_ENOTFOUND or -1. */

@@ -2,6 +2,7 @@
  * ledger/segment.c - segment encoding and hostile-input decoding. See segment.h for the layout.
  */
 #include "segment.h"
+#include "pack.h"
 
 #include "auditfs/merkle.h"
 
@@ -386,6 +387,40 @@ afs_seg_writer_init_version(afs_seg_writer *w, int level, int version)
     return 0;
 }
 
+/* The head of a segment blob: the skippable frame's header and the index head. */
+static void
+blob_head(uint8_t head[8 + INDEX_HEAD], int version, uint64_t first_seq, uint32_t nframes,
+          size_t index_len)
+{
+    afs_store_le32(head, AFS_SEG_SKIPPABLE);
+    afs_store_le32(head + 4, INDEX_HEAD + (uint32_t)index_len);
+    memcpy(head + 8, version == 2 ? AFS_SEG2_MAGIC : AFS_SEG_MAGIC, 8);
+    afs_store_be64(head + 16, first_seq);
+    afs_store_be32(head + 24, nframes);
+}
+
+/* Helper thread, after compressing a whole segment's only frame: the blob afs_seg_writer_finish
+ * would build, its git id and its pack entry. On any failure packed stays 0 and the writer
+ * builds the blob itself. */
+static void
+job_pack(afs_seg_job *j)
+{
+    uint8_t head[8 + INDEX_HEAD], ent[INDEX_ENTRY];
+    j->packed = 0;
+    if (!j->whole || ZSTD_isError(j->result))
+        return;
+    blob_head(head, j->version, j->first_seq, 1, INDEX_ENTRY);
+    afs_store_be32(ent, (uint32_t)j->result);
+    afs_store_be32(ent + 4, (uint32_t)j->in.len);
+    afs_store_be32(ent + 8, j->count);
+    j->blob.len = 0;
+    if (afs_buf_put(&j->blob, head, sizeof head) != 0 || afs_buf_put(&j->blob, ent, sizeof ent) ||
+        afs_buf_put(&j->blob, j->out.data, j->result) != 0 ||
+        afs_pack_blob_entry(&j->entry, &j->crc, j->sha1, j->blob.data, j->blob.len) != 0)
+        return;
+    j->packed = 1;
+}
+
 /* The worker: compresses each posted frame, until told to quit. */
 static void *
 job_main(void *arg)
@@ -401,6 +436,7 @@ job_main(void *arg)
         j->result = ZSTD_compress2(j->cctx, j->out.data, j->out.cap, j->in.data, j->in.len);
         if (j->fail)
             j->result = (size_t)-1; /* ZSTD_error_GENERIC */
+        job_pack(j);
         pthread_mutex_lock(&j->mu);
         j->posted = 0;
         j->done = 1;
@@ -482,6 +518,11 @@ flush_frame(afs_seg_writer *w)
     w->raw.len = 0;
     j->count = w->raw_count;
     j->fail = w->first_seq + w->count > w->test_fail_from;
+    /* sealed with no frame before it: the blob is this frame alone (job_pack) */
+    j->whole = w->sealing && w->nframes == 0;
+    j->packed = 0;
+    j->first_seq = w->first_seq;
+    j->version = w->version;
     w->raw_count = 0;
     j->out.len = 0;
     if ((err = afs_buf_grow(&j->out, ZSTD_compressBound(j->in.len))) != 0)
@@ -496,6 +537,7 @@ flush_frame(afs_seg_writer *w)
         j->result = ZSTD_compress2(j->cctx, j->out.data, j->out.cap, j->in.data, j->in.len);
         if (j->fail)
             j->result = (size_t)-1;
+        j->whole = 0;
         return append_job(w);
     }
     pthread_mutex_lock(&j->mu);
@@ -634,7 +676,35 @@ afs_seg_writer_add_leaf(afs_seg_writer *w, const void *leafv, size_t len, const 
 int
 afs_seg_writer_seal(afs_seg_writer *w)
 {
-    return flush_frame(w);
+    w->sealing = 1;
+    int err = flush_frame(w);
+    w->sealing = 0;
+    return err;
+}
+
+int
+afs_seg_writer_finish_packed(afs_seg_writer *w, afs_buf *out, afs_buf *entry, uint32_t *crc,
+                             uint8_t sha1[20], int *packed)
+{
+    afs_seg_job *j = &w->job;
+    int err, was_whole = j->running && j->whole;
+    *packed = 0;
+    if ((err = flush_frame(w)) != 0 || (err = collect_job(w)) != 0)
+        return err;
+    if (was_whole && j->packed && w->nframes == 1) {
+        afs_buf t = *out;
+        *out = j->blob;
+        j->blob = t;
+        t = *entry;
+        *entry = j->entry;
+        j->entry = t;
+        *crc = j->crc;
+        memcpy(sha1, j->sha1, 20);
+        j->packed = 0;
+        *packed = 1;
+        return 0;
+    }
+    return afs_seg_writer_finish(w, out);
 }
 
 int
@@ -646,12 +716,7 @@ afs_seg_writer_finish(afs_seg_writer *w, afs_buf *out)
         return err;
     if (w->nframes == 0)
         return afs_error_set(AUDITFS_EINVAL, "empty segment");
-    uint32_t isize = INDEX_HEAD + (uint32_t)w->index.len;
-    afs_store_le32(head, AFS_SEG_SKIPPABLE);
-    afs_store_le32(head + 4, isize);
-    memcpy(head + 8, w->version == 2 ? AFS_SEG2_MAGIC : AFS_SEG_MAGIC, 8);
-    afs_store_be64(head + 16, w->first_seq);
-    afs_store_be32(head + 24, w->nframes);
+    blob_head(head, w->version, w->first_seq, w->nframes, w->index.len);
     out->len = 0;
     if ((err = afs_buf_put(out, head, sizeof head)) != 0 ||
         (err = afs_buf_put(out, w->index.data, w->index.len)) != 0 ||
@@ -678,6 +743,8 @@ afs_seg_writer_release(afs_seg_writer *w)
     ZSTD_freeCCtx(w->job.cctx);
     afs_buf_release(&w->job.in);
     afs_buf_release(&w->job.out);
+    afs_buf_release(&w->job.blob);
+    afs_buf_release(&w->job.entry);
     afs_buf_release(&w->raw);
     afs_buf_release(&w->frames);
     afs_buf_release(&w->index);

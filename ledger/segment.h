@@ -106,6 +106,14 @@ typedef struct afs_seg_job {
     uint32_t count; /* records in it */
     size_t result;  /* ZSTD_compress2's return */
     int fail;       /* test hook: report an error for this frame (AUDITFS_TEST_FAIL_COMPRESS) */
+    /* a sealed one-frame segment (whole = 1): the helper also builds the segment blob, its git
+     * id and its pack entry (afs_pack_blob_entry), packed = 1 once it did */
+    int whole, packed;
+    uint64_t first_seq;
+    int version;
+    afs_buf blob, entry;
+    uint32_t crc;
+    uint8_t sha1[20];
     int running;    /* a frame is handed over and not yet collected */
     /* one worker thread for the writer's lifetime (started on the first frame) */
     int started, quit, posted, done;
@@ -130,6 +138,7 @@ typedef struct afs_seg_writer {
     afs_buf index;  /* index entries so far (12 bytes each) */
     uint32_t nframes;
     int version;    /* segment format written: 1 or 2 */
+    int sealing;    /* inside afs_seg_writer_seal */
     uint8_t last[32]; /* AFSSEG2: leaf hash of the last leaf added */
     char last_b64[44]; /* AFSSEG2: its base64, as the next leaf's prev line holds it */
     uint64_t test_fail_from; /* AUDITFS_TEST_FAIL_COMPRESS: frames holding seq >= this fail */
@@ -176,6 +185,14 @@ int afs_seg2_rebuild(size_t *written, uint8_t *dst, size_t cap, const uint8_t *s
 int afs_seg_writer_seal(afs_seg_writer *w);
 /** Writes the complete segment blob into out (replacing it). */
 int afs_seg_writer_finish(afs_seg_writer *w, afs_buf *out);
+/**
+ * afs_seg_writer_finish, and for a segment sealed as one frame (nearly all: the frame target is
+ * the segment's size) what the helper thread built with it: *packed = 1, the blob's git id in
+ * sha1 and its pack entry (afs_pack_blob_entry) in entry with its CRC-32 in *crc. Otherwise
+ * *packed = 0 (the caller writes the blob itself). The buffers are swapped, not copied.
+ */
+int afs_seg_writer_finish_packed(afs_seg_writer *w, afs_buf *out, afs_buf *entry, uint32_t *crc,
+                                 uint8_t sha1[20], int *packed);
 void afs_seg_writer_release(afs_seg_writer *w);
 
 #endif

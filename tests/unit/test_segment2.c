@@ -4,6 +4,7 @@
  * rebuild; hostile stored records are rejected.
  */
 #include "entry.h"
+#include "pack.h"
 #include "segment.h"
 
 #include "auditfs/merkle.h"
@@ -11,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <zlib.h>
 
 #define NLEAVES 1500
 
@@ -359,4 +361,71 @@ Test(segment2, decode_hashed_gives_every_leaf_hash)
     afs_buf_release(&seg);
     free_leaves(&L, NLEAVES);
     ZSTD_freeDCtx(d);
+}
+
+/* A sealed one-frame segment: the helper thread builds the blob, its git id and its pack entry
+ * (segment.c job_pack); they are what the writer's own path builds, the entry inflates with
+ * zlib to the blob, its CRC-32 is zlib's, the id is libgit2's. Several frames: no packed form. */
+Test(segment2, sealed_segment_packed_by_the_helper)
+{
+    static leaves L;
+    afs_buf blob = AFS_BUF_INIT, entry = AFS_BUF_INIT, want = AFS_BUF_INIT, e2 = AFS_BUF_INIT;
+    uint8_t sha1[20], sha2[20];
+    uint32_t crc = 0, crc2 = 0;
+    int packed = -1;
+    unsigned n = 300; /* ~120 KiB stored: one frame */
+    make_leaves(&L, 4096, NLEAVES);
+    afs_seg_writer w;
+    cr_assert_eq(afs_seg_writer_init_version(&w, 1, 2), 0);
+    afs_seg_writer_reset(&w, 4096);
+    for (unsigned i = 0; i < n; i++)
+        cr_assert_eq(afs_seg_writer_add_leaf(&w, L.leaf[i].data, L.leaf[i].len, L.hash[i].b), 0);
+    cr_assert_eq(afs_seg_writer_seal(&w), 0);
+    cr_assert_eq(afs_seg_writer_finish_packed(&w, &blob, &entry, &crc, sha1, &packed), 0, "%s",
+                 auditfs_error_last());
+    cr_assert_eq(packed, 1, "a one-frame sealed segment is packed by the helper");
+    write_seg2(&want, &L, 4096, n);
+    cr_assert_eq(blob.len, want.len);
+    cr_assert_eq(memcmp(blob.data, want.data, want.len), 0, "the same blob as the inline path");
+    cr_assert_eq(afs_pack_blob_entry(&e2, &crc2, sha2, want.data, want.len), 0);
+    cr_assert_eq(entry.len, e2.len);
+    cr_assert_eq(memcmp(entry.data, e2.data, e2.len), 0);
+    cr_assert_eq(crc, crc2);
+    cr_assert_eq(crc, (uint32_t)crc32(crc32(0, NULL, 0), (const Bytef *)entry.data,
+                                      (uInt)entry.len));
+    git_oid id;
+    cr_assert_eq(git_odb_hash(&id, want.data, want.len, GIT_OBJECT_BLOB), 0);
+    cr_assert_eq(memcmp(id.id, sha1, 20), 0, "libgit2's blob id");
+    /* object header: type blob, size; then a zlib stream of the blob */
+    const uint8_t *p = (const uint8_t *)entry.data;
+    size_t h = 1, size = p[0] & 15, shift = 4;
+    cr_assert_eq((p[0] >> 4) & 7, GIT_OBJECT_BLOB);
+    for (uint8_t c = p[0]; c & 0x80; h++, shift += 7) {
+        c = p[h];
+        size |= (size_t)(c & 0x7f) << shift;
+    }
+    cr_assert_eq(size, want.len);
+    uLongf got = (uLongf)want.len + 1;
+    uint8_t *inflated = malloc(got);
+    cr_assert_eq(uncompress(inflated, &got, p + h, (uLong)(entry.len - h)), Z_OK);
+    cr_assert_eq(got, want.len);
+    cr_assert_eq(memcmp(inflated, want.data, want.len), 0);
+    free(inflated);
+    /* several frames: the writer builds the blob, no packed form */
+    afs_seg_writer_reset(&w, 4096);
+    for (unsigned i = 0; i < NLEAVES; i++)
+        cr_assert_eq(afs_seg_writer_add_leaf(&w, L.leaf[i].data, L.leaf[i].len, L.hash[i].b), 0);
+    cr_assert_eq(afs_seg_writer_seal(&w), 0);
+    packed = -1;
+    cr_assert_eq(afs_seg_writer_finish_packed(&w, &blob, &entry, &crc, sha1, &packed), 0);
+    cr_assert_eq(packed, 0);
+    write_seg2(&want, &L, 4096, NLEAVES);
+    cr_assert_eq(blob.len, want.len);
+    cr_assert_eq(memcmp(blob.data, want.data, want.len), 0);
+    afs_seg_writer_release(&w);
+    afs_buf_release(&blob);
+    afs_buf_release(&entry);
+    afs_buf_release(&want);
+    afs_buf_release(&e2);
+    free_leaves(&L, NLEAVES);
 }
