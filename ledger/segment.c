@@ -399,9 +399,10 @@ blob_head(uint8_t head[8 + INDEX_HEAD], int version, uint64_t first_seq, uint32_
     afs_store_be32(head + 24, nframes);
 }
 
-/* Helper thread, after compressing a whole segment's only frame: the blob afs_seg_writer_finish
- * would build, its git id and its pack entry. On any failure packed stays 0 and the writer
- * builds the blob itself. */
+/* Helper thread, after compressing a sealed segment's last frame: the blob afs_seg_writer_finish
+ * would build (the frames before it come from the writer, which leaves them alone until it
+ * collects this job), its git id and its pack entry. On any failure packed stays 0 and the
+ * writer builds the blob itself. */
 static void
 job_pack(afs_seg_job *j)
 {
@@ -409,12 +410,17 @@ job_pack(afs_seg_job *j)
     j->packed = 0;
     if (!j->whole || ZSTD_isError(j->result))
         return;
-    blob_head(head, j->version, j->first_seq, 1, INDEX_ENTRY);
+    blob_head(head, j->version, j->first_seq, j->pre_n + 1, j->pre_index->len + INDEX_ENTRY);
     afs_store_be32(ent, (uint32_t)j->result);
     afs_store_be32(ent + 4, (uint32_t)j->in.len);
     afs_store_be32(ent + 8, j->count);
     j->blob.len = 0;
-    if (afs_buf_put(&j->blob, head, sizeof head) != 0 || afs_buf_put(&j->blob, ent, sizeof ent) ||
+    if (afs_buf_grow(&j->blob, sizeof head + j->pre_index->len + sizeof ent +
+                                   j->pre_frames->len + j->result) != 0 ||
+        afs_buf_put(&j->blob, head, sizeof head) != 0 ||
+        afs_buf_put(&j->blob, j->pre_index->data, j->pre_index->len) != 0 ||
+        afs_buf_put(&j->blob, ent, sizeof ent) != 0 ||
+        afs_buf_put(&j->blob, j->pre_frames->data, j->pre_frames->len) != 0 ||
         afs_buf_put(&j->blob, j->out.data, j->result) != 0 ||
         afs_pack_blob_entry(&j->entry, &j->crc, j->sha1, j->blob.data, j->blob.len) != 0)
         return;
@@ -518,8 +524,12 @@ flush_frame(afs_seg_writer *w)
     w->raw.len = 0;
     j->count = w->raw_count;
     j->fail = w->first_seq + w->count > w->test_fail_from;
-    /* sealed with no frame before it: the blob is this frame alone (job_pack) */
-    j->whole = w->sealing && w->nframes == 0;
+    /* sealed: the segment ends with this frame, so the helper builds its blob (job_pack) from
+     * the frames collected before it (untouched until this job is collected) and this one */
+    j->whole = w->sealing;
+    j->pre_index = &w->index;
+    j->pre_frames = &w->frames;
+    j->pre_n = w->nframes;
     j->packed = 0;
     j->first_seq = w->first_seq;
     j->version = w->version;
@@ -691,7 +701,7 @@ afs_seg_writer_finish_packed(afs_seg_writer *w, afs_buf *out, afs_buf *entry, ui
     *packed = 0;
     if ((err = flush_frame(w)) != 0 || (err = collect_job(w)) != 0)
         return err;
-    if (was_whole && j->packed && w->nframes == 1) {
+    if (was_whole && j->packed && w->nframes == j->pre_n + 1) {
         afs_buf t = *out;
         *out = j->blob;
         j->blob = t;

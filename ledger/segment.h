@@ -106,9 +106,12 @@ typedef struct afs_seg_job {
     uint32_t count; /* records in it */
     size_t result;  /* ZSTD_compress2's return */
     int fail;       /* test hook: report an error for this frame (AUDITFS_TEST_FAIL_COMPRESS) */
-    /* a sealed one-frame segment (whole = 1): the helper also builds the segment blob, its git
-     * id and its pack entry (afs_pack_blob_entry), packed = 1 once it did */
+    /* the last frame of a sealed segment (whole = 1): the helper also builds the segment blob
+     * (pre_index and pre_frames: the writer's pre_n frames before this one), its git id and
+     * its pack entry (afs_pack_blob_entry), packed = 1 once it did */
     int whole, packed;
+    const afs_buf *pre_index, *pre_frames;
+    uint32_t pre_n;
     uint64_t first_seq;
     int version;
     afs_buf blob, entry;
