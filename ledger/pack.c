@@ -1133,6 +1133,41 @@ forget(afs_packset *ps, pk *p)
 }
 
 /*
+ * The object at offset off of p (an offset its .idx lists): *end is where its bytes end (the
+ * next object's offset, or the trailer), h gets its first *hn bytes (at most 16), *type and
+ * *size come from its header, which is *hl bytes long. 0; -1 if the pack cannot be read
+ * (errno says why); 1 if the header is corrupt (runs past its bytes or past 64 bits).
+ */
+static int
+obj_head(const pk *p, int fd, uint64_t off, uint8_t h[16], size_t *hn, uint64_t *end,
+         unsigned *type, uint64_t *size, size_t *hl)
+{
+    size_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->ends[mid] <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *end = p->ends[lo];
+    *hn = *end - off < 16 ? (size_t)(*end - off) : 16;
+    if (pread_full(fd, h, *hn, off) != 0)
+        return -1;
+    *type = (h[0] >> 4) & 7;
+    *size = h[0] & 15;
+    size_t i = 1;
+    for (unsigned shift = 4; h[i - 1] & 0x80; shift += 7) {
+        if (i >= *hn || shift > 56)
+            return 1;
+        *size |= (uint64_t)(h[i] & 0x7f) << shift;
+        i++;
+    }
+    *hl = i;
+    return 0;
+}
+
+/*
  * Longer than a screen: one bounded parse of a hostile object, every step a check before the
  * next allocation or read (offset, header, declared size, zlib stream end, SHA-1).
  */
@@ -1166,27 +1201,14 @@ afs_packset_read(afs_packset *ps, const git_oid *oid, void **data, size_t *len,
     if (fd < 0)
         return fail_errno("cannot open", where);
     /* the object's bytes: [off, end), end being the next object's offset or the trailer */
-    size_t lo = 0, hi = p->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->ends[mid] <= off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    uint64_t end = p->ends[lo];
-    size_t hn = end - off < sizeof h ? (size_t)(end - off) : sizeof h;
-    if (pread_full(fd, h, hn, off) != 0)
+    uint64_t end, size;
+    size_t hn, i;
+    unsigned t;
+    int hr = obj_head(p, fd, off, h, &hn, &end, &t, &size, &i);
+    if (hr < 0)
         return fail_errno("cannot read", where);
-    unsigned t = (h[0] >> 4) & 7;
-    uint64_t size = h[0] & 15;
-    size_t i = 1;
-    for (unsigned shift = 4; h[i - 1] & 0x80; shift += 7) {
-        if (i >= hn || shift > 56)
-            return fail("corrupt object header", where);
-        size |= (uint64_t)(h[i] & 0x7f) << shift;
-        i++;
-    }
+    if (hr > 0)
+        return fail("corrupt object header", where);
     if (t == 6 || t == 7) {
         /* OFS_DELTA, REF_DELTA (git gc's packs): libgit2 resolves those, but only after the
          * object's bytes match the CRC-32 its index records */
@@ -1298,28 +1320,16 @@ afs_packset_read_span(afs_packset *ps, const git_oid *oid, uint64_t from, void *
     if (fd < 0)
         return GIT_ENOTFOUND; /* gone or unreadable: the checked reader rescans and reports */
     snprintf(where, sizeof where, "%s.pack at %llu", p->name, (unsigned long long)off);
-    size_t lo = 0, hi = p->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->ends[mid] <= off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    uint64_t end = p->ends[lo];
-    size_t hn = end - off < sizeof h ? (size_t)(end - off) : sizeof h;
-    if (pread_full(fd, h, hn, off) != 0)
+    uint64_t end, sz;
+    size_t hn, i;
+    unsigned t;
+    int hr = obj_head(p, fd, off, h, &hn, &end, &t, &sz, &i);
+    if (hr < 0)
         return fail_errno("cannot read", where);
-    uint64_t sz = h[0] & 15;
-    size_t i = 1;
-    for (unsigned shift = 4; h[i - 1] & 0x80; shift += 7) {
-        if (i >= hn || shift > 56)
-            return GIT_ENOTFOUND;
-        sz |= (uint64_t)(h[i] & 0x7f) << shift;
-        i++;
-    }
+    if (hr > 0)
+        return GIT_ENOTFOUND;
     /* a blob, its zlib header (deflate, no preset dictionary, check bits), room for the trailer */
-    if (((h[0] >> 4) & 7) != GIT_OBJECT_BLOB || sz > AFS_MAX_OBJECT || i + 2 > hn ||
+    if (t != GIT_OBJECT_BLOB || sz > AFS_MAX_OBJECT || i + 2 > hn ||
         (h[i] & 0x0f) != 8 || (h[i] >> 4) > 7 || (h[i + 1] & 0x20) ||
         ((unsigned)h[i] << 8 | h[i + 1]) % 31 != 0 || end - off < i + 2 + 4 ||
         from > sz || n > sz - from)
