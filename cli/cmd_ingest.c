@@ -56,7 +56,7 @@ static const char append_help[] =
     "                      [--tlog-tiles OUTDIR] [--witness URL=KEY.pub]... [FILE...]\n"
     "\n"
     "Appends one entry per input line (standard input when no FILE), signing and committing in\n"
-    "batches: a batch is committed when it holds --batch-bytes (default 8 MiB) or when its first\n"
+    "batches: a batch is committed when it holds --batch-bytes (default 16 MiB) or when its first\n"
     "line is --flush-ms old (default 1000). Each durable commit prints the new tree size on\n"
     "standard output: every entry up to it is acknowledged (fsynced). The ledger is locked for\n"
     "one commit at a time (back-to-back batches of a file or standard input keep it for at\n"
@@ -3063,7 +3063,7 @@ cmd_append(int argc, char **argv)
         if (!g.ledger)
             return cli_usage_error("no ledger: give --ledger DIR or set AUDITFS_LEDGER");
     }
-    g.batch_bytes = g.wo.batch_bytes ? g.wo.batch_bytes : 8u << 20;
+    g.batch_bytes = g.wo.batch_bytes ? g.wo.batch_bytes : AUDITFS_BATCH_BYTES_DEFAULT;
     g.flush_us = flush_ms * 1000;
     if (g.rsyslog)
         g.ack = stderr; /* stdout speaks omprog's protocol */

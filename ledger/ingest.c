@@ -311,7 +311,7 @@ auditfs_writer_open(auditfs_writer **out, const char *path, const auditfs_signer
     if (w->opts.zstd_level == 0)
         w->opts.zstd_level = 1;
     if (w->opts.batch_bytes == 0)
-        w->opts.batch_bytes = 8u << 20;
+        w->opts.batch_bytes = AUDITFS_BATCH_BYTES_DEFAULT;
     if ((err = auditfs_ledger_open(&w->l, path)) != 0)
         goto fail;
     if ((err = lock_ledger(w, path, w->opts.wait_for_lock)) != 0)

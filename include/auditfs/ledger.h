@@ -74,9 +74,14 @@ AUDITFS_API int auditfs_ledger_prove_consistency(auditfs_consistency_proof *out,
 
 /* ---- writing ---- */
 
+/* A batch's default size in leaf bytes: each batch costs a pack, a signed commit and about ten
+ * fsyncs, so a bulk import of 10M entries at 8 MiB spent a third of its time in them; 16 MiB
+ * halves that for ~12 MiB more memory (two batches: one being read, one committed). */
+#define AUDITFS_BATCH_BYTES_DEFAULT ((size_t)16 << 20)
+
 typedef struct auditfs_writer_options {
     int zstd_level;        /* 0: default (1) */
-    size_t batch_bytes;    /* commit when a batch holds this many leaf bytes; 0: 8 MiB */
+    size_t batch_bytes;    /* commit when a batch holds this many leaf bytes; 0: 16 MiB */
     int wait_for_lock;     /* 1: block until the lock is free; 0: EBUSY */
     /* the writer's memory (auditfs/state.h), or NULL: the head must extend the newest
      * checkpoint this party signed (EFORK otherwise), and each checkpoint is remembered there,
