@@ -184,15 +184,21 @@ evday_find(auditfs_view *v, const vlist *l, int32_t day)
 }
 
 int
-vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r)
+vw_evday_of(int32_t *out, const vrec *r)
 {
-    int err;
     const auditfs_entry *e = r->e;
     int64_t day = vw_day_of(e->has_event_time ? e->event_time_us : r->time_us);
     if (day < INT32_MIN || day > INT32_MAX)
         return afs_error_set(AUDITFS_EINVAL, "entry %llu: event time out of range",
                              (unsigned long long)r->seq);
-    v->evday[r->seq] = (int32_t)day; /* sized with times[] by vw_apply's seq_grow */
+    *out = (int32_t)day;
+    return 0;
+}
+
+int
+vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r, int32_t day)
+{
+    int err;
     vlist *l = &v->lists[li];
     uint32_t idx = 0;
     if (l->ev_idx && l->ev_day == day) {
@@ -244,9 +250,9 @@ evday_positions(vpos **out, auditfs_view *v, vevday *ev)
     p->refs = 1;
     uint64_t k = 0, at = 0;
     for (uint64_t i = ev->first_pos; i <= ev->last_pos && i < l->n && k < ev->n; i++) {
-        if (v->evday[l->seq[i]] != ev->day)
+        if (vw_seq_evday(v, vw_list_seq(v, l, i)) != ev->day)
             continue;
-        at += l->end[i] - (i ? l->end[i - 1] : 0);
+        at += vw_list_end(v, l, i) - vw_list_start(v, l, i);
         p->pos[k] = i;
         p->end[k] = at;
         k++;
@@ -388,21 +394,6 @@ typedef struct harvest {
     uint64_t gen; /* evday_tick when this read started: the birth of the stashes it makes */
 } harvest;
 
-/* The first position of list l whose seq is at least seq. */
-static uint64_t
-list_lower(const vlist *l, uint64_t seq)
-{
-    uint64_t lo = 0, hi = l->n;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (l->seq[mid] < seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /*
  * Appends the lines in verified frame c (fi) of list hv->list's day files (but hv->self) to
  * their stashes (evday_lock held). The frame holds list positions [a, b). A day file takes
@@ -417,12 +408,13 @@ harvest_one(auditfs_view *v, const harvest *hv, const centry *c, uint32_t fi, in
     const vframe *f = &v->frames[fi];
     const vlist *l = &v->lists[hv->list];
     int err = 0;
-    uint64_t a = list_lower(l, f->first_seq), b = list_lower(l, f->first_seq + f->count);
+    uint64_t a = vw_list_lower(v, l, f->first_seq), b = vw_list_lower(v, l, f->first_seq + f->count);
     uint64_t epoch = ++v->evday_epoch;
     vevday *ev = NULL;
     *more = 0;
     for (uint64_t i = a; i < b && !err; i++) {
-        int32_t day = v->evday[l->seq[i]];
+        uint64_t seq = vw_list_seq(v, l, i);
+        int32_t day = vw_seq_evday(v, seq);
         if (!ev || ev->day != day)
             ev = evday_find(v, l, day);
         if (!ev || ev == hv->self)
@@ -448,9 +440,9 @@ harvest_one(auditfs_view *v, const harvest *hv, const centry *c, uint32_t fi, in
         vstash *st = ev->stash;
         const uint8_t *leaf, *pay;
         size_t leaf_len;
-        vw_leaf_in(c, f, l->seq[i], &leaf, &leaf_len, &pay);
+        vw_leaf_in(c, f, seq, &leaf, &leaf_len, &pay);
         size_t plen = (size_t)(leaf + leaf_len - pay);
-        if (plen + 1 != l->end[i] - (i ? l->end[i - 1] : 0)) {
+        if (plen + 1 != vw_list_end(v, l, i) - vw_list_start(v, l, i)) {
             err = vw_frame_damage(v, fi, first, "payload length differs from the index");
             break;
         }
@@ -496,7 +488,8 @@ harvest_frame(void *payload, auditfs_view *v, const centry *c, uint32_t fi, int 
     int err = harvest_one(v, hv, c, fi, first, &more);
     for (uint32_t g = fi + 1; !err && more && g < v->nframes; g++) {
         const vframe *f = &v->frames[g];
-        if (list_lower(l, f->first_seq) == list_lower(l, f->first_seq + f->count))
+        if (vw_list_lower(v, l, f->first_seq) ==
+            vw_list_lower(v, l, f->first_seq + f->count))
             continue; /* none of the list's entries: covers nothing new */
         centry *cg = vw_frame_cached(v, g);
         if (!cg)
@@ -558,7 +551,6 @@ vw_evday_free(auditfs_view *v)
         stash_drop(v, &v->evdays[i]);
     }
     free(v->evdays);
-    free(v->evday);
     ZSTD_freeCCtx(v->evday_cctx);
     ZSTD_freeDCtx(v->evday_dctx);
     free(v->evday_buf);
