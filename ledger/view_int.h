@@ -106,8 +106,9 @@ typedef struct vlist {
 typedef struct vpos {
     int refs;     /* the cache's reference (while ev->pos points here) + reads in flight */
     uint64_t n;
-    uint64_t *pos; /* list positions of the day file's entries */
-    uint64_t *end; /* cumulative end of each entry's line in the day file */
+    /* entry k of the day file: (its list position, the cumulative end of its line in the day
+     * file), in v->evspill (view_spill.h) */
+    vspill ix;
 } vpos;
 
 typedef struct vstash {
@@ -138,7 +139,7 @@ typedef struct vevday {
 } vevday;
 
 #define EVDAY_CHUNK ((size_t)64 << 10)
-#define EVDAY_POS_BYTES ((size_t)4 << 20)    /* cached positions, over all day files */
+#define EVDAY_POS_BYTES ((size_t)4 << 20) /* memory of cached positions' block indexes */
 /* kept lines (compressed), over all day files: at most half the frame cache's bound, which they
  * share with the verified frames */
 #define EVDAY_STASH_BYTES(v) ((v)->cache_cap / 2)
@@ -292,7 +293,10 @@ struct auditfs_view {
     /* per seq: (ledger time ^ TIME_BIAS, leaf length, event day), in the private file; read
      * them with vw_seq_time, vw_seq_leaflen and vw_seq_evday */
     vspill perseq;
-    vspill_file spill; /* the private file of perseq and every list's ix (view_spill.h) */
+    vspill_file spill; /* the private file of perseq and every list's ix (view_spill.h); written
+                        * only at open or under `lock` held exclusively */
+    vspill_file evspill; /* of by-event-day/ positions: written under evday_lock, and flushed
+                          * before the positions are published (readers only pread it) */
     uint64_t streams, tenants, documents, notices;
     /* by-event-day/ (view_evday.c): the UTC event day of each seq, and the day files; the
      * cached positions are guarded by evday_lock (order: lock, evday_lock, then cache_lock or
@@ -436,21 +440,23 @@ void vw_leaf_in(const centry *c, const vframe *f, uint64_t seq, const uint8_t **
 
 /*
  * The lines of one file: item k (from <= k < to) is the payload of list entry
- * pos ? pos[k] : k and a '\n', ending at byte end[k] of the file's coordinates (end NULL: the
- * list's own ends, vw_list_end; read them with vw_lines_end and vw_lines_find); the file
+ * px ? px[k].pos : k and a '\n', ending at byte px[k].end of the file's coordinates (px NULL:
+ * the list's own ends, vw_list_end; read them with vw_lines_pos, vw_lines_end, vw_lines_find);
+ * the file
  * starts at byte base (the end of the item before `from`, 0 for k = 0). on_frame, when set, sees
  * each verified frame the read uses (it may fail the read). Used by a list's day files and
  * all.jsonl (pos and end NULL) and by event-day files (their positions).
  */
 typedef struct vw_lines {
     const vlist *l;
-    const uint64_t *pos;
-    const uint64_t *end;
+    const vspill *px;       /* NULL: the list's own entries */
+    const vspill_file *pf;  /* px's file */
     uint64_t from, to, base;
     int (*on_frame)(void *payload, auditfs_view *v, const centry *c, uint32_t fi, int *first);
     void *payload;
 } vw_lines;
-/* End of item k of ln; the first item in [from, to) whose end is beyond byte abs, or to. */
+/* List position of item k of ln; its end; the first item in [from, to) whose end is beyond byte abs, or to. */
+uint64_t vw_lines_pos(const auditfs_view *v, const vw_lines *ln, uint64_t k);
 uint64_t vw_lines_end(const auditfs_view *v, const vw_lines *ln, uint64_t k);
 uint64_t vw_lines_find(const auditfs_view *v, const vw_lines *ln, uint64_t abs);
 /* Copies bytes [off, off + len) of the file ln out of verified frames into buf. Each payload's

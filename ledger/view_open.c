@@ -180,7 +180,7 @@ view_new(auditfs_view **out, const char *path, const auditfs_verifier *key,
     int err;
     if (!(*out = v = calloc(1, sizeof *v)))
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    v->spill.fd = -1;
+    v->spill.fd = v->evspill.fd = -1;
     vspill_init(&v->perseq, 3);
     pthread_rwlock_init(&v->lock, NULL);
     pthread_mutex_init(&v->git_lock, NULL);
@@ -199,7 +199,8 @@ view_new(auditfs_view **out, const char *path, const auditfs_verifier *key,
     const char *dir = opts && opts->cache_dir ? opts->cache_dir
                       : opts && opts->state   ? auditfs_state_path(opts->state)
                                               : NULL;
-    if ((err = vspill_file_open(&v->spill, dir)) != 0)
+    if ((err = vspill_file_open(&v->spill, dir)) != 0 ||
+        (err = vspill_file_open(&v->evspill, dir)) != 0)
         goto done;
     if ((err = auditfs_verifier_format(&kfmt, key)) != 0 ||
         (err = auditfs_verifier_parse(&v->key, kfmt, strlen(kfmt))) != 0)
@@ -324,6 +325,7 @@ auditfs_view_free(auditfs_view *v)
     free(v->frames);
     vspill_free(&v->perseq);
     vspill_file_close(&v->spill);
+    vspill_file_close(&v->evspill);
     vw_evday_free(v);
     free(v->changed);
     for (size_t i = 0; v->queries && i < QUERY_NAMES; i++) {

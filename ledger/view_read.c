@@ -301,7 +301,7 @@ vw_lines_read(auditfs_view *v, const vw_lines *ln, uint64_t off, uint8_t *buf, s
         uint64_t start = k ? vw_lines_end(v, ln, k - 1) : 0;
         if (start >= abs + len)
             break;
-        uint64_t seq = vw_list_seq(v, l, ln->pos ? ln->pos[k] : k);
+        uint64_t seq = vw_list_seq(v, l, vw_lines_pos(v, ln, k));
         uint32_t fi = vw_frame_of(v, seq);
         if (fi != cfi) {
             vw_frame_put(v, c);

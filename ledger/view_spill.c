@@ -70,7 +70,8 @@ vspill_file_flush(vspill_file *f)
                                  w < 0 ? strerror(errno) : "no space");
         done += (size_t)w;
     }
-    f->flushed += f->wlen;
+    /* atomic: readers in other threads compare offsets with it (view_int.h, evspill) */
+    __atomic_store_n(&f->flushed, f->flushed + f->wlen, __ATOMIC_RELEASE);
     f->wlen = 0;
     return 0;
 }
@@ -231,10 +232,11 @@ static _Thread_local unsigned tls_last, tls_next;
 static int
 file_read(const vspill_file *f, uint8_t *p, size_t len, uint64_t off)
 {
-    if (off >= f->flushed) {
-        if (off - f->flushed + len > f->wlen)
+    uint64_t flushed = __atomic_load_n(&f->flushed, __ATOMIC_ACQUIRE);
+    if (off >= flushed) { /* only at open, or under the writer's lock (view_int.h) */
+        if (off - flushed + len > f->wlen)
             return -1;
-        memcpy(p, f->wbuf + (off - f->flushed), len);
+        memcpy(p, f->wbuf + (off - flushed), len);
         return 0;
     }
     size_t done = 0;

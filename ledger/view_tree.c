@@ -192,25 +192,24 @@ vw_list_lower(const auditfs_view *v, const vlist *l, uint64_t seq)
 }
 
 uint64_t
+vw_lines_pos(const auditfs_view *v, const vw_lines *ln, uint64_t k)
+{
+    (void)v;
+    return ln->px ? vspill_get(ln->px, ln->pf, k, 0) : k;
+}
+
+uint64_t
 vw_lines_end(const auditfs_view *v, const vw_lines *ln, uint64_t k)
 {
-    return ln->end ? ln->end[k] : vw_list_end(v, ln->l, k);
+    return ln->px ? vspill_get(ln->px, ln->pf, k, 1) : vw_list_end(v, ln->l, k);
 }
 
 uint64_t
 vw_lines_find(const auditfs_view *v, const vw_lines *ln, uint64_t abs)
 {
-    if (!ln->end)
-        return vw_list_find_offset(v, ln->l, abs, ln->from, ln->to);
-    uint64_t lo = ln->from, h = ln->to;
-    while (lo < h) {
-        uint64_t mid = lo + (h - lo) / 2;
-        if (ln->end[mid] <= abs)
-            lo = mid + 1;
-        else
-            h = mid;
-    }
-    return lo;
+    if (ln->px)
+        return vspill_bound(ln->px, ln->pf, 1, abs, 1, ln->from, ln->to);
+    return vw_list_find_offset(v, ln->l, abs, ln->from, ln->to);
 }
 
 int
