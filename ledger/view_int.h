@@ -314,6 +314,11 @@ struct auditfs_view {
     ZSTD_DCtx *evday_dctx;
     uint8_t *evday_buf; /* ZSTD_compressBound(EVDAY_CHUNK) bytes, under evday_lock */
 
+    /* the lists of the last log entry applied (vw_apply): consecutive entries of one stream
+     * and tenant skip the directory lookups; 0: none yet, else list index + 1 */
+    char last_stream[AUDITFS_STREAM_MAX + 1], last_tenant[AUDITFS_STREAM_MAX + 1];
+    uint32_t last_list, last_tlist;
+
     /* nodes touched while applying a --follow step */
     int tracking;
     uint64_t *changed;

@@ -344,18 +344,36 @@ vw_apply(auditfs_view *v, const vrec *r)
         v->newest = r->time_us;
     if (log) {
         uint32_t li;
-        uint64_t sd = dir_ensure(v, v->streams, e->stream);
-        if (!sd || (err = list_of(&li, v, sd)) != 0 ||
-            (err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0 ||
-            (err = vw_evday_add(v, li, v->lists[li].n - 1, r, evday)) != 0)
-            return sd ? err : auditfs_error_last_code();
-        if (e->tenant[0]) {
-            uint64_t td = dir_ensure(v, v->tenants, e->tenant);
-            uint64_t tsd = td ? dir_ensure(v, td, e->stream) : 0;
-            if (!tsd)
+        int same = v->last_list && strcmp(v->last_stream, e->stream) == 0;
+        if (same) {
+            li = v->last_list - 1;
+        } else {
+            uint64_t sd = dir_ensure(v, v->streams, e->stream);
+            if (!sd)
                 return auditfs_error_last_code();
-            if ((err = list_of(&li, v, tsd)) != 0 ||
-                (err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0 ||
+            if ((err = list_of(&li, v, sd)) != 0)
+                return err;
+            snprintf(v->last_stream, sizeof v->last_stream, "%s", e->stream);
+            v->last_list = li + 1;
+            v->last_tlist = 0;
+        }
+        if ((err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0 ||
+            (err = vw_evday_add(v, li, v->lists[li].n - 1, r, evday)) != 0)
+            return err;
+        if (e->tenant[0]) {
+            if (v->last_tlist && strcmp(v->last_tenant, e->tenant) == 0) {
+                li = v->last_tlist - 1;
+            } else {
+                uint64_t td = dir_ensure(v, v->tenants, e->tenant);
+                uint64_t tsd = td ? dir_ensure(v, td, e->stream) : 0;
+                if (!tsd)
+                    return auditfs_error_last_code();
+                if ((err = list_of(&li, v, tsd)) != 0)
+                    return err;
+                snprintf(v->last_tenant, sizeof v->last_tenant, "%s", e->tenant);
+                v->last_tlist = li + 1;
+            }
+            if ((err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0 ||
                 (err = vw_evday_add(v, li, v->lists[li].n - 1, r, evday)) != 0)
                 return err;
         }
