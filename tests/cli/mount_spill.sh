@@ -6,8 +6,9 @@
 # gives for it: a stream list and tenant lists of many blocks, ledger-time and event-time day
 # files that start and end inside blocks, event-day files that are slices of their list and
 # ones that are scattered through it. Reads at offsets that cross block boundaries and reads in
-# parallel are exact, the private file is invisible in the directory and mode 0600, and a bad
-# --cache is a usage error. Every mount is unmounted.
+# parallel are exact, the private file is invisible in the directory and mode 0600, a bad
+# --cache is a usage error and a missing --cache-dir an I/O error naming it. Every mount is
+# unmounted.
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 source "$HERE/mountlib.sh"
@@ -36,6 +37,8 @@ $A log --ledger $L --key key.pub --json > log.json
 
 expect_exit 2 "--cache 0 is a usage error" $A mount --cache 0 --ledger $L --key key.pub $M
 expect_exit 2 "--cache with a unit is a usage error" $A mount --cache 1x --ledger $L --key key.pub $M
+expect_exit 4 "a --cache-dir that does not exist refuses the mount (exit 4)" $A mount --cache-dir $WORK/nonexistent --ledger $L --key key.pub $M
+expect_err "nonexistent: cannot make the view's private index file" "and names the directory"
 
 start_mount $M mount.log --ledger $L --key key.pub --cache 1 --cache-dir $CD || { not_ok "mount: $(cat mount.log)"; finish; exit 1; }
 
