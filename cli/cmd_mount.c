@@ -1,6 +1,7 @@
 /* cli/cmd_mount.c - `auditfs mount` and `auditfs umount`: argument parsing over fs/mount.c. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ static const char mount_help[] =
     "  --on-notice-timeout SECONDS\n"
     "                          how long PROGRAM may run per entry (default 60, at most 86400);\n"
     "                          then its process group is killed and that is logged\n"
+    "  --cache MIB             verified frames kept in memory per ledger (default 16, 1-4096)\n"
+    "  --cache-dir DIR         where the daemon keeps its private, unlinked file of per-entry\n"
+    "                          positions (default: the state directory)\n"
     "\n"
     "Examples:\n"
     "  auditfs mount --ledger acme --follow -f /mnt/acme\n"
@@ -255,6 +259,8 @@ parse_mount_args(mount_args *a, afs_mount_config *cfg, int *done, int argc, char
                                          CLI_WITNESS_LONGOPTS,
                                          {"on-notice", required_argument, 0, 'N'},
                                          CLI_NOTICE_TIMEOUT_LONGOPT,
+                                         {"cache", required_argument, 0, 'C'},
+                                         {"cache-dir", required_argument, 0, 'D'},
                                          {0, 0, 0, 0}};
     int c, rc = 0, has_notice_timeout = 0;
     *done = 1;
@@ -274,6 +280,17 @@ parse_mount_args(mount_args *a, afs_mount_config *cfg, int *done, int argc, char
             has_notice_timeout = 1;
             break;
         case 'f': cfg->foreground = 1; break;
+        case 'C': {
+            char *e = NULL;
+            errno = 0;
+            unsigned long long mib = strtoull(optarg, &e, 10);
+            if (errno || !e || *e || e == optarg || mib < 1 || mib > 4096)
+                return cli_usage_error("--cache: \"%s\" is not a size in MiB from 1 to 4096",
+                                       optarg);
+            cfg->cache_bytes = (size_t)mib << 20;
+            break;
+        }
+        case 'D': cfg->cache_dir = optarg; break;
         case 'o': rc = add_fuse_opts(&a->fuse_opts, optarg); break;
         case 'h': fputs(mount_help, stdout); return 0;
         default: return EXIT_USAGE;

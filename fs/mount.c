@@ -813,6 +813,7 @@ open_views(mnt *m, const afs_mount_config *cfg)
             return err; /* ENOTFOUND, EIO, ...: the CLI maps it like any command */
         }
         o.cache_bytes = cfg->cache_bytes;
+        o.cache_dir = cfg->cache_dir;
         o.progress = cfg->progress;
         o.state = cfg->state;
         if (lg->policy) {

@@ -30,6 +30,7 @@ typedef struct afs_mount_config {
     int follow;            /* --follow: pick up new verified checkpoints */
     unsigned follow_ms;    /* poll interval for --follow */
     size_t cache_bytes;    /* verified-frame cache per ledger; 0: the default */
+    const char *cache_dir; /* the views' private files (auditfs_view_options.cache_dir) */
     auditfs_progress progress; /* reports the verifying scan of each ledger before mounting */
     const auditfs_policy *policy; /* optional: pin and follow only witness-quorum checkpoints */
     int64_t max_age;       /* with policy: cosignatures older than this many seconds do not

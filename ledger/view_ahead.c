@@ -28,7 +28,7 @@
                           * kernel sends a few reads at once) and still count as going forward */
 
 typedef struct ahead_file {
-    const void *key;   /* the file: its lines' end array (one per list, or event-day file) */
+    const void *key;   /* the file: its list, or its event-day positions (ahead_key) */
     uint64_t next;     /* the item after the last one read */
     uint32_t queued;   /* frames up to this one were queued (or read) */
     uint64_t used;     /* LRU tick */
@@ -143,19 +143,28 @@ workers(struct vw_ahead *a)
 }
 
 static uint64_t
-item_seq(const vw_lines *ln, uint64_t k)
+item_seq(const auditfs_view *v, const vw_lines *ln, uint64_t k)
 {
-    return ln->l->seq[ln->pos ? ln->pos[k] : k];
+    return vw_list_seq(v, ln->l, vw_lines_pos(v, ln, k));
+}
+
+/* What names a file here: its event-day positions, or its list (a list's day files are slices
+ * of it, whose items are list positions too). Only a hint: a key reused after its positions
+ * were dropped makes one read-ahead guess wrong, nothing else. */
+static const void *
+ahead_key(const vw_lines *ln)
+{
+    return ln->px ? (const void *)ln->px : (const void *)ln->l;
 }
 
 /* The first item in [k, to) whose seq is at least seq (items' seqs increase), or to. */
 static uint64_t
-item_from(const vw_lines *ln, uint64_t k, uint64_t seq)
+item_from(const auditfs_view *v, const vw_lines *ln, uint64_t k, uint64_t seq)
 {
     uint64_t hi = ln->to;
     while (k < hi) {
         uint64_t mid = k + (hi - k) / 2;
-        if (item_seq(ln, mid) < seq)
+        if (item_seq(v, ln, mid) < seq)
             k = mid + 1;
         else
             hi = mid;
@@ -172,20 +181,20 @@ vw_ahead_note(auditfs_view *v, const vw_lines *ln, uint64_t lo, uint64_t kend, u
     pthread_mutex_lock(&a->mu);
     ahead_file *af = NULL, *old = &a->files[0];
     for (unsigned i = 0; i < AHEAD_FILES && !af; i++) {
-        if (a->files[i].key == ln->end)
+        if (a->files[i].key == ahead_key(ln))
             af = &a->files[i];
         else if (a->files[i].used < old->used)
             old = &a->files[i];
     }
     a->tick++;
     if (!af) { /* a file not followed yet: remember where this read ended */
-        *old = (ahead_file){ln->end, kend, fi, a->tick};
+        *old = (ahead_file){ahead_key(ln), kend, fi, a->tick};
         pthread_mutex_unlock(&a->mu);
         return;
     }
     af->used = a->tick;
     if (lo + AHEAD_SLACK < af->next || lo > af->next + AHEAD_SLACK) { /* a jump: start over */
-        *af = (ahead_file){ln->end, kend, fi, a->tick};
+        *af = (ahead_file){ahead_key(ln), kend, fi, a->tick};
         pthread_mutex_unlock(&a->mu);
         return;
     }
@@ -202,7 +211,7 @@ vw_ahead_note(auditfs_view *v, const vw_lines *ln, uint64_t lo, uint64_t kend, u
     unsigned seen = 0;
     uint64_t k = af->next;
     while (k < ln->to && seen < a->depth) {
-        uint32_t g = vw_frame_of(v, item_seq(ln, k));
+        uint32_t g = vw_frame_of(v, item_seq(v, ln, k));
         if (g > fi)
             seen++;
         if (g > af->queued && workers(a)) {
@@ -217,7 +226,7 @@ vw_ahead_note(auditfs_view *v, const vw_lines *ln, uint64_t lo, uint64_t kend, u
         }
         if ((size_t)g + 1 >= v->nframes)
             break;
-        k = item_from(ln, k + 1, v->frames[g + 1].first_seq);
+        k = item_from(v, ln, k + 1, v->frames[g + 1].first_seq);
     }
     pthread_mutex_unlock(&a->mu);
 }

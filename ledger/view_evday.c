@@ -7,12 +7,15 @@
  *
  * Memory: event times need not increase, so a day file is not a slice of its list. At pin time
  * a day file keeps only its count, size and the range [first_pos, last_pos] of list positions
- * that holds its entries; the view keeps one int32 event day per seq. No sorted copy of the
+ * that holds its entries; the view keeps the event day of each seq (in its private file,
+ * view_spill.h). A day file whose entries are consecutive in its list is read as that slice
+ * of the list, with no positions at all. No sorted copy of the
  * ledger is ever built. Two caches, bounded over all day files (view_int.h): positions at most
  * EVDAY_POS_BYTES; stashes at most half the frame cache's bound, and frames and stashes
  * together at most that bound (the frame LRU gives way):
- *  - positions: found on a day file's first read by scanning its range, then kept (LRU); a day
- *    file whose positions exceed the bound is scanned for each read and not kept.
+ *  - positions: found on a day file's first read by scanning its range and written to the
+ *    view's private file (v->evspill), then kept (LRU; only their block index is in memory); a
+ *    day file whose block index exceeds the bound is scanned for each read and not kept.
  *  - bytes ("stashes"): with scattered event times every frame holds lines of every day file,
  *    so reading the day files one after the other would decode every frame once per file.
  *    Instead, while a read of one day file has a verified frame in hand, the lines in that
@@ -41,8 +44,7 @@ static void
 pos_unref(vpos *p)
 {
     if (p && --p->refs == 0) {
-        free(p->pos);
-        free(p->end);
+        vspill_free(&p->ix);
         free(p);
     }
 }
@@ -53,7 +55,7 @@ evday_uncache(auditfs_view *v, vevday *ev)
 {
     if (!ev->pos)
         return;
-    v->evday_pos_mem -= ev->pos->n * 16;
+    v->evday_pos_mem -= vspill_mem(&ev->pos->ix);
     pos_unref(ev->pos);
     ev->pos = NULL;
 }
@@ -184,15 +186,21 @@ evday_find(auditfs_view *v, const vlist *l, int32_t day)
 }
 
 int
-vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r)
+vw_evday_of(int32_t *out, const vrec *r)
 {
-    int err;
     const auditfs_entry *e = r->e;
     int64_t day = vw_day_of(e->has_event_time ? e->event_time_us : r->time_us);
     if (day < INT32_MIN || day > INT32_MAX)
         return afs_error_set(AUDITFS_EINVAL, "entry %llu: event time out of range",
                              (unsigned long long)r->seq);
-    v->evday[r->seq] = (int32_t)day; /* sized with times[] by vw_apply's seq_grow */
+    *out = (int32_t)day;
+    return 0;
+}
+
+int
+vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r, int32_t day)
+{
+    int err;
     vlist *l = &v->lists[li];
     uint32_t idx = 0;
     if (l->ev_idx && l->ev_day == day) {
@@ -229,35 +237,33 @@ evday_positions(vpos **out, auditfs_view *v, vevday *ev)
     }
     const vlist *l = &v->lists[ev->list];
     vpos *p = calloc(1, sizeof *p);
-    if (p) {
-        p->pos = malloc((ev->n ? ev->n : 1) * sizeof *p->pos);
-        p->end = malloc((ev->n ? ev->n : 1) * sizeof *p->end);
-    }
-    if (!p || !p->pos || !p->end) {
-        if (p) {
-            free(p->pos);
-            free(p->end);
-        }
-        free(p);
+    if (!p)
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    }
+    vspill_init(&p->ix, 2);
     p->refs = 1;
     uint64_t k = 0, at = 0;
+    int err = 0;
     for (uint64_t i = ev->first_pos; i <= ev->last_pos && i < l->n && k < ev->n; i++) {
-        if (v->evday[l->seq[i]] != ev->day)
+        if (vw_seq_evday(v, vw_list_seq(v, l, i)) != ev->day)
             continue;
-        at += l->end[i] - (i ? l->end[i - 1] : 0);
-        p->pos[k] = i;
-        p->end[k] = at;
+        at += vw_list_end(v, l, i) - vw_list_start(v, l, i);
+        uint64_t rec[2] = {i, at};
+        if ((err = vspill_push(&p->ix, &v->evspill, rec)) != 0)
+            break;
         k++;
     }
     p->n = k;
+    /* readers in other threads only pread what is written out (view_int.h) */
+    if (err || (err = vspill_file_flush(&v->evspill)) != 0) {
+        pos_unref(p);
+        return err;
+    }
     if (k != ev->n || at != ev->bytes) {
         pos_unref(p);
         return afs_error_set(AUDITFS_EVERIFY, "by-event-day index is inconsistent");
     }
     *out = p;
-    size_t bound = EVDAY_POS_BYTES, need = (size_t)ev->n * 16;
+    size_t bound = EVDAY_POS_BYTES, need = vspill_mem(&p->ix);
     if (need > bound)
         return 0; /* used for this read only */
     /* make room: drop the least recently used positions until these fit */
@@ -388,21 +394,6 @@ typedef struct harvest {
     uint64_t gen; /* evday_tick when this read started: the birth of the stashes it makes */
 } harvest;
 
-/* The first position of list l whose seq is at least seq. */
-static uint64_t
-list_lower(const vlist *l, uint64_t seq)
-{
-    uint64_t lo = 0, hi = l->n;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (l->seq[mid] < seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /*
  * Appends the lines in verified frame c (fi) of list hv->list's day files (but hv->self) to
  * their stashes (evday_lock held). The frame holds list positions [a, b). A day file takes
@@ -417,12 +408,13 @@ harvest_one(auditfs_view *v, const harvest *hv, const centry *c, uint32_t fi, in
     const vframe *f = &v->frames[fi];
     const vlist *l = &v->lists[hv->list];
     int err = 0;
-    uint64_t a = list_lower(l, f->first_seq), b = list_lower(l, f->first_seq + f->count);
+    uint64_t a = vw_list_lower(v, l, f->first_seq), b = vw_list_lower(v, l, f->first_seq + f->count);
     uint64_t epoch = ++v->evday_epoch;
     vevday *ev = NULL;
     *more = 0;
     for (uint64_t i = a; i < b && !err; i++) {
-        int32_t day = v->evday[l->seq[i]];
+        uint64_t seq = vw_list_seq(v, l, i);
+        int32_t day = vw_seq_evday(v, seq);
         if (!ev || ev->day != day)
             ev = evday_find(v, l, day);
         if (!ev || ev == hv->self)
@@ -448,9 +440,9 @@ harvest_one(auditfs_view *v, const harvest *hv, const centry *c, uint32_t fi, in
         vstash *st = ev->stash;
         const uint8_t *leaf, *pay;
         size_t leaf_len;
-        vw_leaf_in(c, f, l->seq[i], &leaf, &leaf_len, &pay);
+        vw_leaf_in(c, f, seq, &leaf, &leaf_len, &pay);
         size_t plen = (size_t)(leaf + leaf_len - pay);
-        if (plen + 1 != l->end[i] - (i ? l->end[i - 1] : 0)) {
+        if (plen + 1 != vw_list_end(v, l, i) - vw_list_start(v, l, i)) {
             err = vw_frame_damage(v, fi, first, "payload length differs from the index");
             break;
         }
@@ -496,7 +488,8 @@ harvest_frame(void *payload, auditfs_view *v, const centry *c, uint32_t fi, int 
     int err = harvest_one(v, hv, c, fi, first, &more);
     for (uint32_t g = fi + 1; !err && more && g < v->nframes; g++) {
         const vframe *f = &v->frames[g];
-        if (list_lower(l, f->first_seq) == list_lower(l, f->first_seq + f->count))
+        if (vw_list_lower(v, l, f->first_seq) ==
+            vw_list_lower(v, l, f->first_seq + f->count))
             continue; /* none of the list's entries: covers nothing new */
         centry *cg = vw_frame_cached(v, g);
         if (!cg)
@@ -535,18 +528,25 @@ vw_evday_read(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len,
         pthread_mutex_unlock(&v->evday_lock);
         return err;
     }
-    err = evday_positions(&p, v, ev);
+    /* a day file whose entries are consecutive in the list (no event times, or increasing
+     * ones) is a slice of the list: no positions to find */
+    const vlist *l = &v->lists[ev->list];
+    int slice = ev->n && ev->last_pos - ev->first_pos + 1 == ev->n;
+    err = slice ? 0 : evday_positions(&p, v, ev);
     harvest hv = {ev->list, ev, ++v->evday_tick};
     pthread_mutex_unlock(&v->evday_lock);
     if (err)
         return err;
     /* outside evday_lock: p is referenced, the frames have their own locks */
-    vw_lines ln = {&v->lists[ev->list], p->pos, p->end, 0, ev->n, 0,
+    vw_lines ln = {l, p ? &p->ix : NULL, &v->evspill, p ? 0 : ev->first_pos,
+                   p ? ev->n : ev->first_pos + ev->n, p ? 0 : vw_list_start(v, l, ev->first_pos),
                    stashing ? harvest_frame : NULL, &hv};
     err = vw_lines_read(v, &ln, off, buf, len, first);
-    pthread_mutex_lock(&v->evday_lock);
-    pos_unref(p);
-    pthread_mutex_unlock(&v->evday_lock);
+    if (p) {
+        pthread_mutex_lock(&v->evday_lock);
+        pos_unref(p);
+        pthread_mutex_unlock(&v->evday_lock);
+    }
     return err;
 }
 
@@ -558,7 +558,6 @@ vw_evday_free(auditfs_view *v)
         stash_drop(v, &v->evdays[i]);
     }
     free(v->evdays);
-    free(v->evday);
     ZSTD_freeCCtx(v->evday_cctx);
     ZSTD_freeDCtx(v->evday_dctx);
     free(v->evday_buf);

@@ -47,6 +47,7 @@
 #include "auditfs/trust.h"
 #include "segwalk.h"
 #include "store.h"
+#include "view_spill.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,7 +61,7 @@
 #define QUERY_CACHE_BYTES ((size_t)256 << 20)
 #define QUERY_MAX_RESULT ((size_t)256 << 20) /* a bigger result is refused (ETOOBIG) */
 #define NO_END UINT64_MAX
-#define DEFAULT_CACHE ((size_t)64 << 20)
+#define DEFAULT_CACHE ((size_t)16 << 20) /* frames and event-day stashes (docs/man: memory) */
 #define TILE_CACHE 64
 
 enum kind { K_DIR, K_TEXT, K_LIST, K_CONTENT, K_LINK, K_ENTRIES, K_PROOFS, K_QUERY, K_EVDAY };
@@ -80,9 +81,10 @@ typedef struct vnode {
 } vnode;
 
 typedef struct vlist {
-    uint64_t n, cap;
-    uint64_t *seq;
-    uint64_t *end; /* byte offset just after entry i in the list's all.jsonl */
+    uint64_t n;
+    /* entry i: (seq, byte offset just after it in the list's all.jsonl), in the view's private
+     * file (view_spill.h); read them with vw_list_seq and vw_list_end */
+    vspill ix;
     uint64_t dir, all, day_node;
     int64_t day; /* days since the epoch of day_node */
     int64_t ev_day;  /* the event day of the last entry added (view_evday.c) */
@@ -106,8 +108,9 @@ typedef struct vlist {
 typedef struct vpos {
     int refs;     /* the cache's reference (while ev->pos points here) + reads in flight */
     uint64_t n;
-    uint64_t *pos; /* list positions of the day file's entries */
-    uint64_t *end; /* cumulative end of each entry's line in the day file */
+    /* entry k of the day file: (its list position, the cumulative end of its line in the day
+     * file), in v->evspill (view_spill.h) */
+    vspill ix;
 } vpos;
 
 typedef struct vstash {
@@ -138,7 +141,7 @@ typedef struct vevday {
 } vevday;
 
 #define EVDAY_CHUNK ((size_t)64 << 10)
-#define EVDAY_POS_BYTES ((size_t)16 << 20)   /* cached positions, over all day files */
+#define EVDAY_POS_BYTES ((size_t)4 << 20) /* memory of cached positions' block indexes */
 /* kept lines (compressed), over all day files: at most half the frame cache's bound, which they
  * share with the verified frames */
 #define EVDAY_STASH_BYTES(v) ((v)->cache_cap / 2)
@@ -308,15 +311,18 @@ struct auditfs_view {
     size_t nsegs, capsegs;
     vframe *frames;
     size_t nframes, capframes;
-    int64_t *times;    /* per seq */
-    uint32_t *leaflen; /* per seq */
-    size_t capseq; /* of times, leaflen and evday, all indexed by seq */
+    /* per seq: (ledger time ^ TIME_BIAS, leaf length, event day), in the private file; read
+     * them with vw_seq_time, vw_seq_leaflen and vw_seq_evday */
+    vspill perseq;
+    vspill_file spill; /* the private file of perseq and every list's ix (view_spill.h); written
+                        * only at open or under `lock` held exclusively */
+    vspill_file evspill; /* of by-event-day/ positions: written under evday_lock, and flushed
+                          * before the positions are published (readers only pread it) */
     uint64_t streams, tenants, documents, notices;
     /* by-event-day/ (view_evday.c): the UTC event day of each seq, and the day files; the
      * cached positions are guarded by evday_lock (order: lock, evday_lock, then cache_lock or
      * git_lock) */
     uint64_t ev_streams, ev_tenants; /* by-event-day/streams, by-event-day/tenants */
-    int32_t *evday;
     vevday *evdays;
     size_t nevdays, capevdays;
     pthread_mutex_t evday_lock;
@@ -328,6 +334,11 @@ struct auditfs_view {
     ZSTD_CCtx *evday_cctx;                 /* stash chunks, under evday_lock */
     ZSTD_DCtx *evday_dctx;
     uint8_t *evday_buf; /* ZSTD_compressBound(EVDAY_CHUNK) bytes, under evday_lock */
+
+    /* the lists of the last log entry applied (vw_apply): consecutive entries of one stream
+     * and tenant skip the directory lookups; 0: none yet, else list index + 1 */
+    char last_stream[AUDITFS_STREAM_MAX + 1], last_tenant[AUDITFS_STREAM_MAX + 1];
+    uint32_t last_list, last_tlist;
 
     /* nodes touched while applying a --follow step */
     int tracking;
@@ -369,10 +380,59 @@ uint64_t vw_dir_ensure(auditfs_view *v, uint64_t parent, const char *name);
 /* UTC day number of a time in microseconds. */
 int64_t vw_day_of(int64_t us);
 
+/*
+ * The per-entry arrays (all kept in v->spill, view_spill.h). Safe under v->lock held shared
+ * from any number of threads (each thread decodes into its own small cache).
+ */
+#define TIME_BIAS ((uint64_t)1 << 63) /* unsigned order of time ^ TIME_BIAS is signed order */
+static inline int64_t
+vw_seq_time(const auditfs_view *v, uint64_t seq)
+{
+    return (int64_t)(vspill_get(&v->perseq, &v->spill, seq, 0) ^ TIME_BIAS);
+}
+static inline uint32_t
+vw_seq_leaflen(const auditfs_view *v, uint64_t seq)
+{
+    return (uint32_t)vspill_get(&v->perseq, &v->spill, seq, 1);
+}
+static inline int32_t
+vw_seq_evday(const auditfs_view *v, uint64_t seq)
+{
+    return (int32_t)(int64_t)vspill_get(&v->perseq, &v->spill, seq, 2);
+}
+/* The first seq in [lo, hi) whose time is > t (strict) or >= t, or hi. */
+uint64_t vw_seq_time_bound(const auditfs_view *v, int64_t t, int strict, uint64_t lo, uint64_t hi);
+/* Entry i of list l: its seq; the end of its line; the start of its line. */
+static inline uint64_t
+vw_list_seq(const auditfs_view *v, const vlist *l, uint64_t i)
+{
+    return vspill_get(&l->ix, &v->spill, i, 0);
+}
+static inline uint64_t
+vw_list_end(const auditfs_view *v, const vlist *l, uint64_t i)
+{
+    return vspill_get(&l->ix, &v->spill, i, 1);
+}
+static inline uint64_t
+vw_list_start(const auditfs_view *v, const vlist *l, uint64_t i)
+{
+    return i ? vspill_get(&l->ix, &v->spill, i - 1, 1) : 0;
+}
+/* The first i in [lo, hi) of list l whose line ends beyond byte off, or hi. */
+uint64_t vw_list_find_offset(const auditfs_view *v, const vlist *l, uint64_t off, uint64_t lo,
+                             uint64_t hi);
+/* The first position of list l whose seq is at least seq (l->n if none). */
+uint64_t vw_list_lower(const auditfs_view *v, const vlist *l, uint64_t seq);
+/* Writes out what the pin-time pass buffered for v->spill. */
+int vw_spill_flush(auditfs_view *v);
+
 /* ---- view_evday.c ---- */
 
-/* Files the log entry r (at position pos of list li) under by-event-day/ of the list's directory. */
-int vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r);
+/* The UTC event day of r (of its ledger time without an event time); EINVAL out of range. */
+int vw_evday_of(int32_t *out, const vrec *r);
+/* Files the log entry r (at position pos of list li, event day day) under by-event-day/ of the
+ * list's directory. */
+int vw_evday_add(auditfs_view *v, uint32_t li, uint64_t pos, const vrec *r, int32_t day);
 /* Reads a day file (v->lock held shared; takes evday_lock only for its caches). */
 int vw_evday_read(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int *first);
 void vw_evday_free(auditfs_view *v);
@@ -406,19 +466,25 @@ void vw_leaf_in(const centry *c, const vframe *f, uint64_t seq, const uint8_t **
 
 /*
  * The lines of one file: item k (from <= k < to) is the payload of list entry
- * l->seq[pos ? pos[k] : k] and a '\n', ending at byte end[k] of the file's coordinates; the file
+ * px ? px[k].pos : k and a '\n', ending at byte px[k].end of the file's coordinates (px NULL:
+ * the list's own ends, vw_list_end; read them with vw_lines_pos, vw_lines_end, vw_lines_find);
+ * the file
  * starts at byte base (the end of the item before `from`, 0 for k = 0). on_frame, when set, sees
  * each verified frame the read uses (it may fail the read). Used by a list's day files and
- * all.jsonl (pos NULL, end = l->end) and by event-day files (their positions).
+ * all.jsonl (pos and end NULL) and by event-day files (their positions).
  */
 typedef struct vw_lines {
     const vlist *l;
-    const uint64_t *pos;
-    const uint64_t *end;
+    const vspill *px;       /* NULL: the list's own entries */
+    const vspill_file *pf;  /* px's file */
     uint64_t from, to, base;
     int (*on_frame)(void *payload, auditfs_view *v, const centry *c, uint32_t fi, int *first);
     void *payload;
 } vw_lines;
+/* List position of item k of ln; its end; the first item in [from, to) whose end is beyond byte abs, or to. */
+uint64_t vw_lines_pos(const auditfs_view *v, const vw_lines *ln, uint64_t k);
+uint64_t vw_lines_end(const auditfs_view *v, const vw_lines *ln, uint64_t k);
+uint64_t vw_lines_find(const auditfs_view *v, const vw_lines *ln, uint64_t abs);
 /* Copies bytes [off, off + len) of the file ln out of verified frames into buf. Each payload's
  * length must equal the one recorded at pin time, or its frame is marked damaged. */
 int vw_lines_read(auditfs_view *v, const vw_lines *ln, uint64_t off, uint8_t *buf, size_t len,

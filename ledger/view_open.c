@@ -180,6 +180,8 @@ view_new(auditfs_view **out, const char *path, const auditfs_verifier *key,
     int err;
     if (!(*out = v = calloc(1, sizeof *v)))
         return afs_error_set(AUDITFS_ENOMEM, "out of memory");
+    v->spill.fd = v->evspill.fd = -1;
+    vspill_init(&v->perseq, 3);
     pthread_rwlock_init(&v->lock, NULL);
     pthread_mutex_init(&v->git_lock, NULL);
     pthread_mutex_init(&v->cache_lock, NULL);
@@ -193,6 +195,13 @@ view_new(auditfs_view **out, const char *path, const auditfs_verifier *key,
         err = afs_error_set(AUDITFS_ENOMEM, "out of memory");
         goto done;
     }
+    /* the per-entry arrays' private file: --cache-dir, else the verifier's state directory */
+    const char *dir = opts && opts->cache_dir ? opts->cache_dir
+                      : opts && opts->state   ? auditfs_state_path(opts->state)
+                                              : NULL;
+    if ((err = vspill_file_open(&v->spill, dir)) != 0 ||
+        (err = vspill_file_open(&v->evspill, dir)) != 0)
+        goto done;
     if ((err = auditfs_verifier_format(&kfmt, key)) != 0 ||
         (err = auditfs_verifier_parse(&v->key, kfmt, strlen(kfmt))) != 0)
         goto done;
@@ -217,6 +226,8 @@ view_pin(auditfs_view *v, const auditfs_view_options *opts)
     const auditfs_progress *pprev = afs_progress_begin(opts ? &opts->progress : NULL);
     err = vw_scan(v, &v->st, &so, v->l, v->tree, v->cp.size, 0);
     afs_progress_end(pprev);
+    if (!err && (err = vw_spill_flush(v)) != 0)
+        goto done;
     if (err) {
         err = afs_error_wrap(AUDITFS_EVERIFY, "%s", v->path);
         goto done;
@@ -305,8 +316,7 @@ auditfs_view_free(auditfs_view *v)
         free(v->nodes[i].kids);
     }
     for (size_t i = 0; i < v->nlists; i++) {
-        free(v->lists[i].seq);
-        free(v->lists[i].end);
+        vspill_free(&v->lists[i].ix);
         free(v->lists[i].evs);
     }
     free(v->nodes);
@@ -314,8 +324,9 @@ auditfs_view_free(auditfs_view *v)
     free(v->contents);
     free(v->segs);
     free(v->frames);
-    free(v->times);
-    free(v->leaflen);
+    vspill_free(&v->perseq);
+    vspill_file_close(&v->spill);
+    vspill_file_close(&v->evspill);
     vw_evday_free(v);
     free(v->changed);
     for (size_t i = 0; v->queries && i < QUERY_NAMES; i++) {

@@ -75,26 +75,14 @@ done:
 static void
 query_seq_range(uint64_t *lo_out, uint64_t *hi_out, auditfs_view *v, const auditfs_query *q)
 {
-    uint64_t lo, hi, a, b;
+    uint64_t lo, hi, a;
     int64_t tlo, thi;
     auditfs_query_range(q, &lo, &hi, &tlo, &thi);
     if (hi > v->cp.size)
         hi = v->cp.size;
-    for (a = 0, b = v->cp.size; a < b;) {
-        uint64_t mid = a + (b - a) / 2;
-        if (v->times[mid] < tlo)
-            a = mid + 1;
-        else
-            b = mid;
-    }
+    a = vw_seq_time_bound(v, tlo, 0, 0, v->cp.size);
     lo = a > lo ? a : lo;
-    for (a = 0, b = v->cp.size; a < b;) {
-        uint64_t mid = a + (b - a) / 2;
-        if (v->times[mid] <= thi)
-            a = mid + 1;
-        else
-            b = mid;
-    }
+    a = vw_seq_time_bound(v, thi, 1, 0, v->cp.size);
     hi = a < hi ? a : hi;
     *lo_out = lo;
     *hi_out = hi;

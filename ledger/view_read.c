@@ -74,8 +74,8 @@ stat_locked(auditfs_view_stat *out, auditfs_view *v, uint64_t id)
         if (id >= PROOF_BASE + ENT_BASE || seq >= v->cp.size)
             return afs_error_set(AUDITFS_ENOTFOUND, "no node %llu", (unsigned long long)id);
         out->type = AUDITFS_NODE_FILE;
-        out->mtime_us = v->times[seq];
-        out->size = id >= PROOF_BASE ? proof_size(seq, v->cp.size) : v->leaflen[seq];
+        out->mtime_us = vw_seq_time(v, seq);
+        out->size = id >= PROOF_BASE ? proof_size(seq, v->cp.size) : vw_seq_leaflen(v, seq);
         return 0;
     }
     vnode *n = vw_node(v, id);
@@ -105,8 +105,8 @@ stat_locked(auditfs_view_stat *out, auditfs_view *v, uint64_t id)
         uint64_t hi = list_hi(v, n);
         out->type = AUDITFS_NODE_FILE;
         if (hi > n->lo) {
-            out->size = l->end[hi - 1] - (n->lo ? l->end[n->lo - 1] : 0);
-            out->mtime_us = v->times[l->seq[hi - 1]];
+            out->size = vw_list_end(v, l, hi - 1) - vw_list_start(v, l, n->lo);
+            out->mtime_us = vw_seq_time(v, vw_list_seq(v, l, hi - 1));
         }
         break;
     }
@@ -115,13 +115,13 @@ stat_locked(auditfs_view_stat *out, auditfs_view *v, uint64_t id)
         out->type = AUDITFS_NODE_FILE;
         out->size = ev->bytes;
         if (ev->n)
-            out->mtime_us = v->times[v->lists[ev->list].seq[ev->last_pos]];
+            out->mtime_us = vw_seq_time(v, vw_list_seq(v, &v->lists[ev->list], ev->last_pos));
         break;
     }
     case K_CONTENT:
         out->type = AUDITFS_NODE_FILE;
         out->size = v->contents[n->aux].len;
-        out->mtime_us = v->times[v->contents[n->aux].seq];
+        out->mtime_us = vw_seq_time(v, v->contents[n->aux].seq);
         break;
     case K_LINK:
         out->type = AUDITFS_NODE_LINK;
@@ -293,23 +293,16 @@ vw_lines_read(auditfs_view *v, const vw_lines *ln, uint64_t off, uint8_t *buf, s
     const vlist *l = ln->l;
     uint64_t abs = ln->base + off;
     /* the first item whose end is beyond abs */
-    uint64_t lo = ln->from, h = ln->to;
-    while (lo < h) {
-        uint64_t mid = lo + (h - lo) / 2;
-        if (ln->end[mid] <= abs)
-            lo = mid + 1;
-        else
-            h = mid;
-    }
+    uint64_t lo = vw_lines_find(v, ln, abs);
     centry *c = NULL;
     uint32_t cfi = UINT32_MAX;
     int err = 0;
     uint64_t k;
     for (k = lo; k < ln->to; k++) {
-        uint64_t start = k ? ln->end[k - 1] : 0;
+        uint64_t start = k ? vw_lines_end(v, ln, k - 1) : 0;
         if (start >= abs + len)
             break;
-        uint64_t seq = l->seq[ln->pos ? ln->pos[k] : k];
+        uint64_t seq = vw_list_seq(v, l, vw_lines_pos(v, ln, k));
         /* the frame of the item before, most of the time (no search) */
         uint32_t fi = cfi != UINT32_MAX && seq - v->frames[cfi].first_seq < v->frames[cfi].count
                           ? cfi
@@ -326,7 +319,7 @@ vw_lines_read(auditfs_view *v, const vw_lines *ln, uint64_t off, uint8_t *buf, s
         size_t leaf_len;
         vw_leaf_in(c, &v->frames[fi], seq, &leaf, &leaf_len, &payload);
         size_t plen = (size_t)(leaf + leaf_len - payload);
-        if (plen + 1 != ln->end[k] - start) {
+        if (plen + 1 != vw_lines_end(v, ln, k) - start) {
             err = vw_frame_damage(v, fi, first, "payload length differs from the index");
             break;
         }
@@ -343,8 +336,7 @@ static int
 read_list(auditfs_view *v, vnode *n, uint64_t off, uint8_t *buf, size_t len, int *first)
 {
     const vlist *l = &v->lists[n->list];
-    vw_lines ln = {l, NULL, l->end, n->lo, list_hi(v, n), n->lo ? l->end[n->lo - 1] : 0, NULL,
-                   NULL};
+    vw_lines ln = {l, NULL, NULL, n->lo, list_hi(v, n), vw_list_start(v, l, n->lo), NULL, NULL};
     return vw_lines_read(v, &ln, off, buf, len, first);
 }
 
@@ -593,13 +585,13 @@ auditfs_view_xattrs(auditfs_view_xattr out[AUDITFS_VIEW_XATTR_MAX], size_t *n, a
             const vlist *l = &v->lists[nd->list];
             uint64_t hi = list_hi(v, nd);
             if (hi > nd->lo) {
-                first = l->seq[nd->lo];
-                last = l->seq[hi - 1];
+                first = vw_list_seq(v, l, nd->lo);
+                last = vw_list_seq(v, l, hi - 1);
             }
         } else if (nd->kind == K_EVDAY && v->evdays[nd->aux].n) {
             const vevday *ev = &v->evdays[nd->aux];
-            first = v->lists[ev->list].seq[ev->first_pos];
-            last = v->lists[ev->list].seq[ev->last_pos];
+            first = vw_list_seq(v, &v->lists[ev->list], ev->first_pos);
+            last = vw_list_seq(v, &v->lists[ev->list], ev->last_pos);
         } else if (nd->kind == K_CONTENT) {
             first = last = v->contents[nd->aux].seq;
         } else if (nd->kind == K_TEXT && v->cp.size) {

@@ -170,28 +170,52 @@ vw_day_of(int64_t us)
 
 /* ---- applying verified entries to the tree ---- */
 
-static int
-seq_grow(auditfs_view *v, uint64_t seq)
+/* ---- the per-entry arrays (view_spill.h) ---- */
+
+uint64_t
+vw_seq_time_bound(const auditfs_view *v, int64_t t, int strict, uint64_t lo, uint64_t hi)
 {
-    if (seq < v->capseq)
-        return 0;
-    size_t nc = v->capseq ? v->capseq * 2 : 1024;
-    while (nc <= seq)
-        nc *= 2;
-    int64_t *t = realloc(v->times, nc * sizeof *t);
-    if (!t)
-        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    v->times = t;
-    uint32_t *ll = realloc(v->leaflen, nc * sizeof *ll);
-    if (!ll)
-        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    v->leaflen = ll;
-    int32_t *ed = realloc(v->evday, nc * sizeof *ed); /* by-event-day/ (view_evday.c) */
-    if (!ed)
-        return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-    v->evday = ed;
-    v->capseq = nc;
-    return 0;
+    return vspill_bound(&v->perseq, &v->spill, 0, (uint64_t)t ^ TIME_BIAS, strict, lo, hi);
+}
+
+uint64_t
+vw_list_find_offset(const auditfs_view *v, const vlist *l, uint64_t off, uint64_t lo,
+                    uint64_t hi)
+{
+    return vspill_bound(&l->ix, &v->spill, 1, off, 1, lo, hi);
+}
+
+uint64_t
+vw_list_lower(const auditfs_view *v, const vlist *l, uint64_t seq)
+{
+    return vspill_bound(&l->ix, &v->spill, 0, seq, 0, 0, l->n);
+}
+
+uint64_t
+vw_lines_pos(const auditfs_view *v, const vw_lines *ln, uint64_t k)
+{
+    (void)v;
+    return ln->px ? vspill_get(ln->px, ln->pf, k, 0) : k;
+}
+
+uint64_t
+vw_lines_end(const auditfs_view *v, const vw_lines *ln, uint64_t k)
+{
+    return ln->px ? vspill_get(ln->px, ln->pf, k, 1) : vw_list_end(v, ln->l, k);
+}
+
+uint64_t
+vw_lines_find(const auditfs_view *v, const vw_lines *ln, uint64_t abs)
+{
+    if (ln->px)
+        return vspill_bound(ln->px, ln->pf, 1, abs, 1, ln->from, ln->to);
+    return vw_list_find_offset(v, ln->l, abs, ln->from, ln->to);
+}
+
+int
+vw_spill_flush(auditfs_view *v)
+{
+    return vspill_file_flush(&v->spill);
 }
 
 /* The list of directory `dir` (a stream directory), created with its all.jsonl if needed. */
@@ -206,6 +230,7 @@ list_of(uint32_t *out, auditfs_view *v, uint64_t dir)
     }
     vlist nl;
     memset(&nl, 0, sizeof nl);
+    vspill_init(&nl.ix, 2);
     nl.dir = dir;
     nl.day = INT64_MIN;
     uint64_t all = node_add(v, dir, "all.jsonl", K_LIST);
@@ -226,20 +251,9 @@ list_add(auditfs_view *v, uint32_t li, uint64_t seq, uint64_t bytes, int64_t tim
 {
     vlist *l = &v->lists[li];
     int err = 0;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 64;
-        uint64_t *s = realloc(l->seq, nc * sizeof *s);
-        if (!s)
-            return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-        l->seq = s;
-        uint64_t *e = realloc(l->end, nc * sizeof *e);
-        if (!e)
-            return afs_error_set(AUDITFS_ENOMEM, "out of memory");
-        l->end = e;
-        l->cap = nc;
-    }
-    l->seq[l->n] = seq;
-    l->end[l->n] = (l->n ? l->end[l->n - 1] : 0) + bytes;
+    uint64_t rec[2] = {seq, (l->n ? l->ix.prev[1] : 0) + bytes};
+    if ((err = vspill_push(&l->ix, &v->spill, rec)) != 0)
+        return err;
     l->n++;
     vw_node_changed(v, l->all);
     int64_t day = vw_day_of(time_us);
@@ -311,28 +325,56 @@ vw_apply(auditfs_view *v, const vrec *r)
 {
     const auditfs_entry *e = r->e;
     int err;
-    if ((err = seq_grow(v, r->seq)) != 0)
+    int32_t evday;
+    if (r->seq != v->perseq.n)
+        return afs_error_set(AUDITFS_EVERIFY, "entry %llu applied out of order",
+                             (unsigned long long)r->seq);
+    auditfs_entry_type type = auditfs_entry_type_of(e);
+    int log = type == AUDITFS_TYPE_LOG || type == AUDITFS_TYPE_QUARANTINE;
+    if ((err = vw_evday_of(&evday, r)) != 0) {
+        if (log) /* only log entries are filed by event day */
+            return err;
+        evday = 0;
+        auditfs_error_clear();
+    }
+    uint64_t rec[3] = {(uint64_t)r->time_us ^ TIME_BIAS, r->leaf_len, (uint64_t)(int64_t)evday};
+    if ((err = vspill_push(&v->perseq, &v->spill, rec)) != 0)
         return err;
-    v->times[r->seq] = r->time_us;
-    v->leaflen[r->seq] = r->leaf_len;
     if (r->time_us > v->newest)
         v->newest = r->time_us;
-    auditfs_entry_type type = auditfs_entry_type_of(e);
-    if (type == AUDITFS_TYPE_LOG || type == AUDITFS_TYPE_QUARANTINE) {
+    if (log) {
         uint32_t li;
-        uint64_t sd = dir_ensure(v, v->streams, e->stream);
-        if (!sd || (err = list_of(&li, v, sd)) != 0 ||
-            (err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0 ||
-            (err = vw_evday_add(v, li, v->lists[li].n - 1, r)) != 0)
-            return sd ? err : auditfs_error_last_code();
-        if (e->tenant[0]) {
-            uint64_t td = dir_ensure(v, v->tenants, e->tenant);
-            uint64_t tsd = td ? dir_ensure(v, td, e->stream) : 0;
-            if (!tsd)
+        int same = v->last_list && strcmp(v->last_stream, e->stream) == 0;
+        if (same) {
+            li = v->last_list - 1;
+        } else {
+            uint64_t sd = dir_ensure(v, v->streams, e->stream);
+            if (!sd)
                 return auditfs_error_last_code();
-            if ((err = list_of(&li, v, tsd)) != 0 ||
-                (err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0 ||
-                (err = vw_evday_add(v, li, v->lists[li].n - 1, r)) != 0)
+            if ((err = list_of(&li, v, sd)) != 0)
+                return err;
+            snprintf(v->last_stream, sizeof v->last_stream, "%s", e->stream);
+            v->last_list = li + 1;
+            v->last_tlist = 0;
+        }
+        if ((err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0 ||
+            (err = vw_evday_add(v, li, v->lists[li].n - 1, r, evday)) != 0)
+            return err;
+        if (e->tenant[0]) {
+            if (v->last_tlist && strcmp(v->last_tenant, e->tenant) == 0) {
+                li = v->last_tlist - 1;
+            } else {
+                uint64_t td = dir_ensure(v, v->tenants, e->tenant);
+                uint64_t tsd = td ? dir_ensure(v, td, e->stream) : 0;
+                if (!tsd)
+                    return auditfs_error_last_code();
+                if ((err = list_of(&li, v, tsd)) != 0)
+                    return err;
+                snprintf(v->last_tenant, sizeof v->last_tenant, "%s", e->tenant);
+                v->last_tlist = li + 1;
+            }
+            if ((err = list_add(v, li, r->seq, r->payload_len + 1, r->time_us)) != 0 ||
+                (err = vw_evday_add(v, li, v->lists[li].n - 1, r, evday)) != 0)
                 return err;
         }
         return 0;

@@ -24,8 +24,10 @@
  *                            over 256 MiB, EVERIFY if the result touches damaged data
  *
  * Thread safety: every function may be called from several threads at once, including
- * auditfs_view_follow from one thread while others read. Memory: O(entries) small arrays
- * (about 28 bytes per log entry, 12 per other entry) plus a bounded cache of verified frames.
+ * auditfs_view_follow from one thread while others read. Memory: the tree's nodes, a bounded
+ * cache of verified frames, and about 0.3 bytes per entry of block index; the per-entry
+ * positions, sizes and times (about 6-12 bytes per entry, coded) live in a private unlinked
+ * file (auditfs_view_options.cache_dir) read back through a small per-thread cache.
  */
 #ifndef AUDITFS_VIEW_H
 #define AUDITFS_VIEW_H
@@ -61,7 +63,7 @@ typedef struct auditfs_view_stat {
 typedef struct auditfs_ledger auditfs_ledger;
 
 typedef struct auditfs_view_options {
-    size_t cache_bytes;       /* verified decoded frames kept; 0: 64 MiB */
+    size_t cache_bytes;       /* verified decoded frames kept; 0: 16 MiB */
     const char *trusted_note; /* optional: a checkpoint kept from before; the pin must extend it */
     size_t trusted_len;
     auditfs_progress progress; /* reports the opening scan ("open", entries); may be zero */
@@ -77,6 +79,10 @@ typedef struct auditfs_view_options {
      * --follow moves to, must extend what this party saw or signed (EFORK, evidence written,
      * otherwise) and is then remembered; the ledger's bound origin must be the checkpoint's */
     struct auditfs_state *state;
+    /* optional: where the view keeps its private file of per-entry positions and sizes (an
+     * unlinked O_TMPFILE, mode 0600, gone when the view is freed); NULL: state's directory,
+     * else $TMPDIR, else /tmp */
+    const char *cache_dir;
 } auditfs_view_options;
 #define AUDITFS_VIEW_OPTIONS_INIT {.cache_bytes = 0}
 
