@@ -198,6 +198,35 @@ pending_find(const afs_packw *w, const git_oid *oid)
     return NULL;
 }
 
+/* A pack object's header (type, then its size 4 bits and 7 bits per byte) into h; its length. */
+static size_t
+obj_header(uint8_t h[16], unsigned type, size_t len)
+{
+    size_t hn = 0, s = len;
+    h[hn] = (uint8_t)((type << 4) | (s & 15));
+    s >>= 4;
+    while (s) {
+        h[hn++] |= 0x80;
+        h[hn] = (uint8_t)(s & 0x7f);
+        s >>= 7;
+    }
+    return hn + 1;
+}
+
+/* The next stored deflate block's header for `left` bytes still to write: BFINAL when this
+ * block (k bytes, at most STORED_MAX) takes the rest, BTYPE 00, LEN and NLEN little-endian. */
+static uint16_t
+stored_head(uint8_t b[5], size_t left)
+{
+    uint16_t k = (uint16_t)(left > STORED_MAX ? STORED_MAX : left);
+    b[0] = (uint8_t)(left == k);
+    b[1] = (uint8_t)k;
+    b[2] = (uint8_t)(k >> 8);
+    b[3] = (uint8_t)~k;
+    b[4] = (uint8_t)(~k >> 8);
+    return k;
+}
+
 int
 afs_packw_add(afs_packw *w, const git_oid *oid, git_object_t type, const void *data, size_t len)
 {
@@ -247,17 +276,8 @@ afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const voi
     p->size = len;
     p->type = (uint8_t)type;
     w->crc = (uint32_t)crc32_z(0, NULL, 0);
-    /* object header: type and size, 4 bits then 7 bits per byte */
     uint8_t h[16];
-    size_t hn = 0, s = len;
-    h[hn] = (uint8_t)((type << 4) | (s & 15));
-    s >>= 4;
-    while (s) {
-        h[hn++] |= 0x80;
-        h[hn] = (uint8_t)(s & 0x7f);
-        s >>= 7;
-    }
-    hn++;
+    size_t hn = obj_header(h, (unsigned)type, len);
     /* zlib stream of stored blocks: CMF/FLG, blocks {final|type 00, LEN, NLEN, bytes}, adler */
     static const uint8_t zhead[2] = {0x78, 0x01};
     if (wput(w, h, hn) != 0 || wput(w, zhead, 2) != 0)
@@ -265,9 +285,8 @@ afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const voi
     const uint8_t *c = data;
     size_t left = len;
     do {
-        uint16_t k = (uint16_t)(left > STORED_MAX ? STORED_MAX : left);
-        uint8_t b[5] = {(uint8_t)(left == k), (uint8_t)k, (uint8_t)(k >> 8), (uint8_t)~k,
-                        (uint8_t)(~k >> 8)};
+        uint8_t b[5];
+        uint16_t k = stored_head(b, left);
         if (wput(w, b, 5) != 0 || wput(w, c, k) != 0)
             return -1;
         c += k;
@@ -307,26 +326,14 @@ afs_pack_blob_entry(afs_buf *out, uint32_t *crc, uint8_t sha1[20], const void *d
     if (err)
         return err;
     uint8_t *o = (uint8_t *)out->data;
-    size_t n = 0, s = len;
-    o[n] = (uint8_t)((GIT_OBJECT_BLOB << 4) | (s & 15));
-    s >>= 4;
-    while (s) {
-        o[n++] |= 0x80;
-        o[n] = (uint8_t)(s & 0x7f);
-        s >>= 7;
-    }
-    n++;
+    size_t n = obj_header(o, GIT_OBJECT_BLOB, len);
     o[n++] = 0x78;
     o[n++] = 0x01;
     const uint8_t *d = data;
     size_t left = len;
     do {
-        uint16_t k = (uint16_t)(left > STORED_MAX ? STORED_MAX : left);
-        o[n++] = (uint8_t)(left == k);
-        o[n++] = (uint8_t)k;
-        o[n++] = (uint8_t)(k >> 8);
-        o[n++] = (uint8_t)~k;
-        o[n++] = (uint8_t)(~k >> 8);
+        uint16_t k = stored_head(o + n, left);
+        n += 5;
         memcpy(o + n, d, k);
         n += k;
         d += k;
