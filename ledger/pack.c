@@ -262,19 +262,32 @@ entry_room(afs_packw *w)
     return 0;
 }
 
-int
-afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
-                  size_t len)
+/* The index entry of the next object (type and size checked, room made, the pack created on
+ * the first object); NULL after an error. w->n counts it once the object is written. */
+static pent *
+entry_begin(afs_packw *w, const git_oid *oid, git_object_t type, size_t len)
 {
-    if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_TAG || len > AFS_MAX_OBJECT)
-        return fail("object of an unsupported type or size", w->dir);
+    if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_TAG || len > AFS_MAX_OBJECT) {
+        fail("object of an unsupported type or size", w->dir);
+        return NULL;
+    }
     if (entry_room(w) != 0)
-        return -1;
+        return NULL;
     pent *p = &w->e[w->n];
     git_oid_cpy(&p->oid, oid);
     p->off = w->off;
     p->size = len;
     p->type = (uint8_t)type;
+    return p;
+}
+
+int
+afs_packw_add_new(afs_packw *w, const git_oid *oid, git_object_t type, const void *data,
+                  size_t len)
+{
+    pent *p = entry_begin(w, oid, type, len);
+    if (!p)
+        return -1;
     w->crc = (uint32_t)crc32_z(0, NULL, 0);
     uint8_t h[16];
     size_t hn = obj_header(h, (unsigned)type, len);
@@ -352,15 +365,9 @@ afs_packw_add_entry(afs_packw *w, const git_oid *oid, git_object_t type, size_t 
 {
     if (pending_find(w, oid))
         return 0;
-    if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_TAG || len > AFS_MAX_OBJECT)
-        return fail("object of an unsupported type or size", w->dir);
-    if (entry_room(w) != 0)
+    pent *p = entry_begin(w, oid, type, len);
+    if (!p)
         return -1;
-    pent *p = &w->e[w->n];
-    git_oid_cpy(&p->oid, oid);
-    p->off = w->off;
-    p->size = len;
-    p->type = (uint8_t)type;
     if (wput_raw(w, entry, elen) != 0)
         return -1;
     p->crc = crc; /* computed with the entry, by whoever built it */
