@@ -427,6 +427,34 @@ cache_insert(auditfs_view *v, centry *c)
     v->cache_bytes += c->bytes;
 }
 
+/*
+ * Loads frame fi, which the caller has claimed (f->loading set under cache_lock, the lock then
+ * released). A frame that verifies enters the cache, referenced once more for a read (ref = 1).
+ * A read's frame that fails to verify is marked bad before any waiter looks again; a
+ * read-ahead's (ref = 0) is not: the read that needs it loads it again and reports the damage.
+ * Waiters are woken either way.
+ */
+static int
+load_claimed(centry **out, auditfs_view *v, uint32_t fi, int ref, int *first, char *why,
+             size_t whylen)
+{
+    centry *c = NULL;
+    int err = frame_load(&c, v, fi, why, whylen);
+    pthread_mutex_lock(&v->cache_lock);
+    v->frames[fi].loading = 0;
+    if (!err) {
+        cache_insert(v, c);
+        c->refs += ref;
+        lru_trim(v);
+    } else if (err == AUDITFS_EVERIFY && ref) {
+        damage_locked(v, fi, first);
+    }
+    pthread_cond_broadcast(&v->frame_cond);
+    pthread_mutex_unlock(&v->cache_lock);
+    *out = c;
+    return err;
+}
+
 /* A verified frame, referenced until frame_put. */
 int
 vw_frame_get(centry **out, auditfs_view *v, uint32_t fi, int *first)
@@ -457,22 +485,9 @@ vw_frame_get(centry **out, auditfs_view *v, uint32_t fi, int *first)
     }
     f->loading = 1;
     pthread_mutex_unlock(&v->cache_lock);
-    centry *c = NULL;
-    int err = frame_load(&c, v, fi, why, sizeof why);
-    pthread_mutex_lock(&v->cache_lock);
-    f->loading = 0;
-    if (!err) {
-        cache_insert(v, c);
-        c->refs++;
-        lru_trim(v);
-    } else if (err == AUDITFS_EVERIFY) {
-        damage_locked(v, fi, first); /* before any waiter looks again */
-    }
-    pthread_cond_broadcast(&v->frame_cond);
-    pthread_mutex_unlock(&v->cache_lock);
+    int err = load_claimed(out, v, fi, 1, first, why, sizeof why);
     if (err == AUDITFS_EVERIFY)
         return damage_report(v, fi, why);
-    *out = c;
     return err;
 }
 
@@ -488,17 +503,8 @@ vw_frame_prefetch(auditfs_view *v, uint32_t fi)
     }
     f->loading = 1;
     pthread_mutex_unlock(&v->cache_lock);
-    centry *c = NULL;
-    int err = frame_load(&c, v, fi, why, sizeof why);
-    pthread_mutex_lock(&v->cache_lock);
-    f->loading = 0;
-    if (!err) {
-        cache_insert(v, c);
-        lru_trim(v);
-    }
-    pthread_cond_broadcast(&v->frame_cond);
-    pthread_mutex_unlock(&v->cache_lock);
-    if (err)
+    centry *c;
+    if (load_claimed(&c, v, fi, 0, NULL, why, sizeof why) != 0)
         auditfs_error_clear(); /* the read that needs the frame reports it */
 }
 
